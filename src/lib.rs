@@ -5,3 +5,4 @@
 //! which becomes output (a table, JSON, HTML, a delivery to the collector).
 
 pub mod finding;
+pub mod gc;

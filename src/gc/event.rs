@@ -1,0 +1,152 @@
+//! The events a G1 log parser produces, whatever the log's format (JDK 8
+//! `-XX:+PrintGCDetails` or JDK 9+ unified logging). Statistics, service-level
+//! checks and the agent consume only these, never raw lines.
+
+use serde::Serialize;
+
+/// When something happened, as far as the log's decorators tell.
+///
+/// Unified logging may carry wall-clock time (`time`, `utctime`, `timemillis`,
+/// `timenanos`), JVM uptime (`uptime`, `uptimemillis`, `uptimenanos`), both, or
+/// neither (`none`, `tags`); JDK 8 has uptime (`PrintGCTimeStamps`) and/or a
+/// date (`PrintGCDateStamps`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Stamp {
+    /// Wall-clock time, milliseconds since the Unix epoch (UTC).
+    pub wall_ms: Option<i64>,
+    /// JVM uptime in milliseconds.
+    pub uptime_ms: Option<f64>,
+}
+
+impl Stamp {
+    /// True when the line carried no time at all.
+    pub fn is_empty(&self) -> bool {
+        self.wall_ms.is_none() && self.uptime_ms.is_none()
+    }
+}
+
+/// The kind of a stop-the-world pause, named as in the JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseKind {
+    /// `Pause Young (Normal)`; JDK 8 `GC pause (...) (young)`.
+    Young,
+    /// `Pause Young (Concurrent Start)`; JDK 8 `(young) (initial-mark)`.
+    ConcurrentStart,
+    /// `Pause Young (Prepare Mixed)` (JDK 12+).
+    PrepareMixed,
+    /// `Pause Young (Mixed)`; JDK 8 `GC pause (...) (mixed)`.
+    Mixed,
+    /// `Pause Remark`; JDK 8 `[GC remark`.
+    Remark,
+    /// `Pause Cleanup`; JDK 8 `[GC cleanup`.
+    Cleanup,
+    /// `Pause Full (...)`; JDK 8 `[Full GC (...)`.
+    Full,
+}
+
+impl PauseKind {
+    /// Every kind, in reporting order.
+    pub const ALL: [PauseKind; 7] = [
+        PauseKind::Young,
+        PauseKind::ConcurrentStart,
+        PauseKind::PrepareMixed,
+        PauseKind::Mixed,
+        PauseKind::Remark,
+        PauseKind::Cleanup,
+        PauseKind::Full,
+    ];
+
+    /// The JSON / table name (`young`, `concurrent_start`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseKind::Young => "young",
+            PauseKind::ConcurrentStart => "concurrent_start",
+            PauseKind::PrepareMixed => "prepare_mixed",
+            PauseKind::Mixed => "mixed",
+            PauseKind::Remark => "remark",
+            PauseKind::Cleanup => "cleanup",
+            PauseKind::Full => "full",
+        }
+    }
+
+    /// True for the kinds the JVM counts under the "G1 Young Generation" MXBean.
+    pub fn is_young_collection(self) -> bool {
+        matches!(
+            self,
+            PauseKind::Young | PauseKind::ConcurrentStart | PauseKind::PrepareMixed | PauseKind::Mixed
+        )
+    }
+}
+
+/// Heap occupancy around a pause, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HeapChange {
+    /// Occupied before the pause.
+    pub before_kb: u64,
+    /// Occupied after the pause.
+    pub after_kb: u64,
+    /// Committed heap size after the pause.
+    pub capacity_kb: u64,
+}
+
+/// One stop-the-world pause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pause {
+    /// Which pause.
+    pub kind: PauseKind,
+    /// Why it ran: `G1 Evacuation Pause`, `G1 Humongous Allocation`, `System.gc()`, ...
+    pub cause: String,
+    /// When the pause ended (unified logging prints the summary line at the end).
+    pub at: Stamp,
+    /// Its duration in milliseconds, as the log prints it.
+    pub duration_ms: f64,
+    /// Heap before/after/capacity, when the log shows it.
+    pub heap: Option<HeapChange>,
+    /// The `GC(N)` id (unified logging) when present.
+    pub gc_id: Option<u64>,
+    /// Evacuation failure / to-space exhausted / to-space overflow in this pause.
+    pub evacuation_failure: bool,
+}
+
+/// A concurrent phase that ran beside the application (not a pause).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConcurrentPhase {
+    /// The phase: `Concurrent Cycle`, `Concurrent Mark`, `Concurrent Undo Cycle`, ...
+    pub name: String,
+    /// When it ended.
+    pub at: Stamp,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// JVM facts a log states about itself (`gc,init` lines, JDK 8 `CommandLine flags:`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JvmInfo {
+    /// JVM version string, when printed.
+    pub version: Option<String>,
+    /// The command-line flags, when printed (JDK 8 `CommandLine flags:`).
+    pub flags: Vec<String>,
+    /// Initial heap capacity in KiB (`Heap Initial Capacity`, `-XX:InitialHeapSize`).
+    pub initial_heap_kb: Option<u64>,
+    /// Maximum heap capacity in KiB.
+    pub max_heap_kb: Option<u64>,
+    /// The collector the log says is in use (`G1`).
+    pub collector: Option<String>,
+}
+
+/// Everything a parser reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum GcEvent {
+    /// A new JVM started writing this log (first header, or a restart inside the file).
+    JvmStart(JvmInfo),
+    /// A stop-the-world pause.
+    Pause(Pause),
+    /// A completed concurrent phase.
+    Concurrent(ConcurrentPhase),
+    /// A humongous allocation was reported (the cause of a pause, or a region count increase).
+    HumongousAllocation {
+        /// When.
+        at: Stamp,
+    },
+}

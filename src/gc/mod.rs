@@ -1,0 +1,4 @@
+//! G1 GC log analysis: format detection, JDK 8 and unified-logging parsers,
+//! streaming statistics, service-level checks and reports.
+
+pub mod event;
