@@ -2,3 +2,4 @@
 //! streaming statistics, service-level checks and reports.
 
 pub mod event;
+pub mod parser;
