@@ -1,8 +1,15 @@
 //! tunekeeper: keeps Kafka broker hosts tuned and their G1 collectors healthy.
 //!
 //! Data flows one way: a desired state (a [`profile`]) and an observed state
-//! (the host, GC logs) become [`finding::Finding`]s, which become a report,
+//! ([`host`], GC logs) become [`finding::Finding`]s, which become a report,
 //! which becomes output (a table, JSON, HTML, a delivery to the collector).
 
+pub mod apply;
+pub mod audit;
+pub mod expect;
 pub mod finding;
 pub mod gc;
+pub mod host;
+pub mod profile;
+pub mod render;
+pub mod sysctl_key;

@@ -11,12 +11,23 @@ mod cli;
 #[derive(Debug, Parser)]
 #[command(name = "tunekeeper", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Audit this host against a profile: what drifted, expected and actual.
+    Audit(cli::audit::AuditArgs),
+    /// Apply a profile (plan with --dry-run), saving a rollback journal first.
+    Apply(cli::apply::ApplyArgs),
+    /// Restore what the last apply changed and remove the persisted file.
+    Rollback(cli::apply::RollbackArgs),
+    /// List profiles or show one's effective settings.
+    #[command(subcommand)]
+    Profiles(cli::profiles::ProfilesCommand),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
 }
@@ -24,7 +35,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing();
+    let g = &cli.global;
     let result = match &cli.command {
+        Command::Audit(args) => cli::audit::run(g, args),
+        Command::Apply(args) => cli::apply::run(g, args),
+        Command::Rollback(args) => cli::apply::rollback(g, args),
+        Command::Profiles(cmd) => cli::profiles::run(g, cmd),
         Command::Gc(args) => cli::gc::run(args),
     };
     match result {

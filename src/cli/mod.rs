@@ -1,7 +1,75 @@
 //! Subcommand front ends: each turns parsed arguments into library calls and
 //! output, and returns the exit code.
 
+pub mod apply;
+pub mod audit;
 pub mod gc;
+pub mod profiles;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use tunekeeper::host::Host;
+use tunekeeper::profile::{Profile, ProfileStore};
+
+/// Options every subcommand shares.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Directories searched for profiles before the built-in ones (first wins).
+    #[arg(long = "profile-dir", global = true, value_name = "DIR",
+          default_values = ["/etc/tunekeeper/profiles", "/usr/share/tunekeeper/profiles"])]
+    pub profile_dirs: Vec<PathBuf>,
+    /// Where apply keeps its rollback journal.
+    #[arg(long, global = true, value_name = "DIR", default_value = tunekeeper::apply::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Treat DIR as the host's root filesystem (for tests against a prepared tree).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/",
+        env = "TUNEKEEPER_ROOT",
+        hide = true
+    )]
+    pub root: PathBuf,
+}
+
+impl Global {
+    /// The host to read and write.
+    pub fn host(&self) -> Host {
+        Host::at(&self.root)
+    }
+
+    /// The profile store.
+    pub fn store(&self) -> ProfileStore {
+        ProfileStore::with_dirs(self.profile_dirs.clone())
+    }
+
+    /// Loads a profile by name or path.
+    pub fn profile(&self, name: &str) -> anyhow::Result<Profile> {
+        Ok(self.store().load(name)?)
+    }
+}
+
+/// Output format of the reporting commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// One JSON document for programs.
+    Json,
+}
+
+/// Colour on stdout when it is a terminal and NO_COLOR is unset.
+pub fn stdout_colour() -> bool {
+    tunekeeper::render::want_colour(std::io::stdout().is_terminal())
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
 
 /// Logs go to stderr, filtered by `TUNEKEEPER_LOG` (default: warnings).
 pub fn init_tracing() {

@@ -1,0 +1,665 @@
+//! Applying a profile: a plan, a rollback journal written before the first
+//! write, writes with read-back, optional persistence in sysctl.d, and
+//! rollback.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::audit::matching_devices;
+use crate::host::sysctl::PROC_SYS;
+use crate::host::sysfs::{active_choice, queue_path, thp_path};
+use crate::host::{Host, HostError};
+use crate::profile::{Profile, Setting};
+
+/// The file `--persist` writes. `99-` sorts after the distribution's files
+/// and `tunekeeper` after `99-sysctl.conf`, so it wins among sysctl.d files.
+pub const PERSIST_FILE: &str = "/etc/sysctl.d/99-tunekeeper.conf";
+
+/// Where the rollback journal lives (below the host root).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/tunekeeper";
+
+const JOURNAL_NAME: &str = "rollback.json";
+
+/// Why apply or rollback could not run.
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    /// Writing /proc/sys and /sys needs uid 0.
+    #[error(
+        "applying a profile changes /proc/sys and /sys, which only root may write; run it with sudo (nothing was changed)"
+    )]
+    NotRoot,
+    /// A setting's current value could not be read, so no safe plan exists.
+    #[error("cannot plan {key}: {source} (nothing was changed)")]
+    Unreadable {
+        /// The setting.
+        key: String,
+        /// The cause.
+        source: HostError,
+    },
+    /// The journal could not be written or read.
+    #[error("rollback journal {}: {source}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The persisted sysctl.d file could not be written or removed.
+    #[error("{}: {source}", path.display())]
+    Persist {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What kind of kernel file a step writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// A /proc/sys key.
+    Sysctl,
+    /// A /sys attribute (THP, block queue).
+    Sysfs,
+}
+
+/// One change the apply will make.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// sysctl or sysfs.
+    pub target: Target,
+    /// Display name: `vm.swappiness`, `thp/enabled`, `vda/scheduler`.
+    pub key: String,
+    /// The host path written.
+    pub path: PathBuf,
+    /// The value now.
+    pub current: String,
+    /// The value to write.
+    pub desired: String,
+    /// Why: the profile and its reason.
+    pub why: String,
+}
+
+/// Something the profile wants that apply does not change itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manual {
+    /// What.
+    pub key: String,
+    /// What to do about it.
+    pub advice: String,
+}
+
+/// The plan: every change, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    /// The profile.
+    pub profile: String,
+    /// Kernel writes.
+    pub steps: Vec<Step>,
+    /// Drift apply leaves to the operator (mounts, swap, process limits).
+    pub manual: Vec<Manual>,
+    /// The sysctl.d content `--persist` would write.
+    pub persist: Vec<(String, String)>,
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Written and read back as desired.
+    Applied,
+    /// Already right: nothing written.
+    Unchanged,
+    /// The kernel accepted the write but kept another value.
+    Refused,
+    /// The write failed; the apply stopped here.
+    Failed,
+    /// Written in this run, then restored after a later failure.
+    RolledBack,
+    /// Not attempted because an earlier write failed.
+    Skipped,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// The step.
+    #[serde(flatten)]
+    pub step: Step,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The value read back.
+    pub after: Option<String>,
+    /// The error, when the write failed.
+    pub error: Option<String>,
+}
+
+/// The result of an apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The profile.
+    pub profile: String,
+    /// Each step's result.
+    pub results: Vec<StepResult>,
+    /// The sysctl.d file written, when `--persist` was given.
+    pub persisted: Option<PathBuf>,
+    /// The journal that `rollback` reads.
+    pub journal: Option<PathBuf>,
+    /// Drift left to the operator.
+    pub manual: Vec<Manual>,
+}
+
+impl ApplyReport {
+    /// 0 everything took, 1 the kernel refused some value, 2 a write failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.results.iter().any(|r| r.outcome == Outcome::Failed) {
+            2
+        } else if self.results.iter().any(|r| r.outcome == Outcome::Refused) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// One saved original value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// sysctl or sysfs.
+    pub target: Target,
+    /// Display name.
+    pub key: String,
+    /// Host path.
+    pub path: PathBuf,
+    /// The value before tunekeeper first changed it.
+    pub original: String,
+}
+
+/// The rollback journal: originals of everything tunekeeper changed since
+/// the last rollback, kept on disk (not in /run) so it survives a reboot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Format version.
+    pub version: u32,
+    /// The profile last applied.
+    pub profile: String,
+    /// Saved originals, in the order they were first changed.
+    pub entries: Vec<JournalEntry>,
+    /// The persisted file, and its content before tunekeeper wrote it (None: it did not exist).
+    pub persisted: Option<PersistRecord>,
+}
+
+/// What `--persist` replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistRecord {
+    /// Host path of the file.
+    pub path: PathBuf,
+    /// Content before tunekeeper wrote it.
+    pub previous: Option<String>,
+}
+
+/// Builds the plan: reads every setting's current value and decides the
+/// value to write. Reads only; changes nothing.
+pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
+    let mut p = Plan {
+        profile: profile.name.clone(),
+        ..Plan::default()
+    };
+    for (key, setting) in &profile.sysctl {
+        let path = Path::new(PROC_SYS).join(key.rel_path());
+        let current = match host.sysctl(key) {
+            Ok(v) => v,
+            // A key this kernel lacks cannot be set; the audit reports it.
+            Err(HostError::Missing { .. }) => continue,
+            Err(source) => {
+                return Err(ApplyError::Unreadable {
+                    key: key.to_string(),
+                    source,
+                });
+            }
+        };
+        let desired = setting.expect.target(Some(&current));
+        p.persist.push((key.to_string(), desired.clone()));
+        push_step(
+            &mut p,
+            Target::Sysctl,
+            key.to_string(),
+            path,
+            current,
+            desired,
+            setting,
+        );
+    }
+    for (name, setting) in &profile.thp {
+        sysfs_step(&mut p, host, format!("thp/{name}"), thp_path(name), setting)?;
+    }
+    for rule in profile.block.values() {
+        let devices = matching_devices(rule, host).unwrap_or_default();
+        for dev in devices {
+            for (attr, setting) in &rule.attrs {
+                sysfs_step(
+                    &mut p,
+                    host,
+                    format!("{dev}/{attr}"),
+                    queue_path(&dev, attr),
+                    setting,
+                )?;
+            }
+        }
+    }
+    for rule in profile.mounts.values() {
+        p.manual.push(Manual {
+            key: format!("mount {}", rule.paths.join(" ")),
+            advice: "mount options are not changed by apply: set them in /etc/fstab and remount"
+                .into(),
+        });
+    }
+    if profile.swap.as_ref().is_some_and(|s| !s.allowed)
+        && host.swaps().is_ok_and(|s| !s.is_empty())
+    {
+        p.manual.push(Manual {
+            key: "swap".into(),
+            advice: "swap is active: swapoff -a and remove swap entries from /etc/fstab".into(),
+        });
+    }
+    if profile.process.nofile.is_some() {
+        p.manual.push(Manual {
+            key: "nofile".into(),
+            advice: "process limits come from the broker's service: set LimitNOFILE= in its systemd unit".into(),
+        });
+    }
+    Ok(p)
+}
+
+fn push_step(
+    p: &mut Plan,
+    target: Target,
+    key: String,
+    path: PathBuf,
+    current: String,
+    desired: String,
+    s: &Setting,
+) {
+    if s.expect.matches(&current) {
+        return;
+    }
+    p.steps.push(Step {
+        target,
+        key,
+        path,
+        current: crate::expect::normalise(&current),
+        desired,
+        why: s.source(),
+    });
+}
+
+fn sysfs_step(
+    p: &mut Plan,
+    host: &Host,
+    key: String,
+    path: PathBuf,
+    s: &Setting,
+) -> Result<(), ApplyError> {
+    let raw = match host.read_value(&path) {
+        Ok(v) => v,
+        Err(HostError::Missing { .. }) => return Ok(()),
+        Err(source) => return Err(ApplyError::Unreadable { key, source }),
+    };
+    let current = active_choice(&raw);
+    // For choice files aim for the first alternative this device offers.
+    let offered: Vec<&str> = raw
+        .split_whitespace()
+        .map(|w| w.trim_matches(['[', ']']))
+        .collect();
+    let desired = if raw.contains('[') {
+        s.expect
+            .to_string()
+            .split('|')
+            .find(|alt| offered.contains(alt))
+            .map(str::to_string)
+            .unwrap_or_else(|| s.expect.target(Some(&current)))
+    } else {
+        s.expect.target(Some(&current))
+    };
+    push_step(p, Target::Sysfs, key, path, current, desired, s);
+    Ok(())
+}
+
+/// Reads a step's target back, reduced to what is compared.
+fn read_back(host: &Host, target: Target, path: &Path) -> Result<String, HostError> {
+    let v = host.read_value(path)?;
+    Ok(match target {
+        Target::Sysctl => crate::expect::normalise(&v),
+        Target::Sysfs => active_choice(&v),
+    })
+}
+
+/// True when the current user may write kernel settings on `host`.
+pub fn may_write(host: &Host) -> bool {
+    !host.is_live() || nix::unistd::geteuid().is_root()
+}
+
+fn journal_path(host: &Host, state_dir: &Path) -> PathBuf {
+    host.path(state_dir).join(JOURNAL_NAME)
+}
+
+/// Reads the journal, if one exists.
+pub fn load_journal(host: &Host, state_dir: &Path) -> Result<Option<Journal>, ApplyError> {
+    let path = journal_path(host, state_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ApplyError::Journal {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ApplyError::Journal { path, source }),
+    }
+}
+
+/// Writes `bytes` to `path` durably: temp file, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn save_journal(host: &Host, state_dir: &Path, journal: &Journal) -> Result<(), ApplyError> {
+    let path = journal_path(host, state_dir);
+    let bytes = serde_json::to_vec_pretty(journal).expect("the journal always serialises");
+    write_atomic(&path, &bytes).map_err(|source| ApplyError::Journal { path, source })
+}
+
+fn remove_journal(host: &Host, state_dir: &Path) -> Result<(), ApplyError> {
+    let path = journal_path(host, state_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(ApplyError::Journal { path, source }),
+    }
+}
+
+/// The content of the persisted sysctl.d file.
+fn persist_text(plan: &Plan) -> String {
+    let mut s = format!(
+        "# Written by `tunekeeper apply --persist` for profile `{}`.\n\
+         # `tunekeeper rollback` removes it. Edit the profile, not this file.\n",
+        plan.profile
+    );
+    for (key, value) in &plan.persist {
+        s.push_str(&format!("{key} = {value}\n"));
+    }
+    s
+}
+
+/// Applies a plan: saves the originals, writes each step and reads it back.
+/// On a failed write it stops, restores what this run wrote, and keeps in
+/// the journal only what it could not restore.
+pub fn apply(
+    plan: &Plan,
+    host: &Host,
+    state_dir: &Path,
+    persist: bool,
+) -> Result<ApplyReport, ApplyError> {
+    if !may_write(host) {
+        return Err(ApplyError::NotRoot);
+    }
+    let mut journal = load_journal(host, state_dir)?.unwrap_or(Journal {
+        version: 1,
+        ..Journal::default()
+    });
+    let before = journal.clone();
+    journal.profile = plan.profile.clone();
+    for step in &plan.steps {
+        // Keep the oldest original: a second apply must not record tuned values as originals.
+        if !journal.entries.iter().any(|e| e.path == step.path) {
+            journal.entries.push(JournalEntry {
+                target: step.target,
+                key: step.key.clone(),
+                path: step.path.clone(),
+                original: step.current.clone(),
+            });
+        }
+    }
+    let persist_path = host.path(PERSIST_FILE);
+    if persist && journal.persisted.is_none() {
+        journal.persisted = Some(PersistRecord {
+            path: PathBuf::from(PERSIST_FILE),
+            previous: std::fs::read_to_string(&persist_path).ok(),
+        });
+    }
+    let wrote_journal = !plan.steps.is_empty() || persist;
+    if wrote_journal {
+        save_journal(host, state_dir, &journal)?;
+    }
+
+    let mut results: Vec<StepResult> = Vec::with_capacity(plan.steps.len());
+    let mut failed = false;
+    for step in &plan.steps {
+        if failed {
+            results.push(StepResult {
+                step: step.clone(),
+                outcome: Outcome::Skipped,
+                after: None,
+                error: None,
+            });
+            continue;
+        }
+        tracing::info!(key = %step.key, from = %step.current, to = %step.desired, "writing");
+        match host.write_value(&step.path, &step.desired) {
+            Ok(()) => {
+                let after = read_back(host, step.target, &step.path).ok();
+                let took = after.as_deref() == Some(step.desired.as_str());
+                results.push(StepResult {
+                    step: step.clone(),
+                    outcome: if took {
+                        Outcome::Applied
+                    } else {
+                        Outcome::Refused
+                    },
+                    after,
+                    error: None,
+                });
+            }
+            Err(e) => {
+                failed = true;
+                results.push(StepResult {
+                    step: step.clone(),
+                    outcome: Outcome::Failed,
+                    after: read_back(host, step.target, &step.path).ok(),
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+
+    if failed {
+        // Undo this run's writes; what cannot be undone stays journaled.
+        let mut unrestored = Vec::new();
+        for r in results.iter_mut().rev() {
+            if !matches!(r.outcome, Outcome::Applied | Outcome::Refused) {
+                continue;
+            }
+            match host.write_value(&r.step.path, &r.step.current) {
+                Ok(()) => r.outcome = Outcome::RolledBack,
+                Err(e) => {
+                    tracing::error!(key = %r.step.key, error = %e, "could not restore");
+                    unrestored.push(r.step.path.clone());
+                }
+            }
+        }
+        let mut kept = before.clone();
+        kept.entries.extend(
+            journal
+                .entries
+                .iter()
+                .filter(|e| {
+                    unrestored.contains(&e.path) && !before.entries.iter().any(|b| b.path == e.path)
+                })
+                .cloned(),
+        );
+        if kept.entries.is_empty() && kept.persisted.is_none() {
+            remove_journal(host, state_dir)?;
+        } else {
+            save_journal(host, state_dir, &kept)?;
+        }
+        return Ok(ApplyReport {
+            profile: plan.profile.clone(),
+            results,
+            persisted: None,
+            journal: (!kept.entries.is_empty()).then(|| journal_path(host, state_dir)),
+            manual: plan.manual.clone(),
+        });
+    }
+
+    let mut persisted = None;
+    if persist {
+        write_atomic(&persist_path, persist_text(plan).as_bytes()).map_err(|source| {
+            ApplyError::Persist {
+                path: PathBuf::from(PERSIST_FILE),
+                source,
+            }
+        })?;
+        persisted = Some(PathBuf::from(PERSIST_FILE));
+    }
+    Ok(ApplyReport {
+        profile: plan.profile.clone(),
+        results,
+        persisted,
+        journal: wrote_journal.then(|| journal_path(host, state_dir)),
+        manual: plan.manual.clone(),
+    })
+}
+
+/// The outcome of restoring one journal entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: JournalEntry,
+    /// Value before the rollback.
+    pub before: Option<String>,
+    /// Value after.
+    pub after: Option<String>,
+    /// The error, if the restore failed.
+    pub error: Option<String>,
+}
+
+/// The result of a rollback.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The profile that had been applied (None: nothing to roll back).
+    pub profile: Option<String>,
+    /// Each entry.
+    pub restored: Vec<Restored>,
+    /// What happened to the persisted file.
+    pub persisted: Option<String>,
+}
+
+impl RollbackReport {
+    /// 0 all restored, 2 something could not be.
+    pub fn exit_code(&self) -> u8 {
+        if self.restored.iter().any(|r| r.error.is_some()) {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// Restores every journaled original and removes (or restores) the
+/// persisted file. The journal is deleted only when everything was restored.
+pub fn rollback(host: &Host, state_dir: &Path) -> Result<RollbackReport, ApplyError> {
+    if !may_write(host) {
+        return Err(ApplyError::NotRoot);
+    }
+    let Some(journal) = load_journal(host, state_dir)? else {
+        return Ok(RollbackReport {
+            profile: None,
+            restored: Vec::new(),
+            persisted: None,
+        });
+    };
+    let mut restored = Vec::new();
+    // Reverse order: the last change is undone first.
+    for entry in journal.entries.iter().rev() {
+        let before = read_back(host, entry.target, &entry.path).ok();
+        let result = host.write_value(&entry.path, &entry.original);
+        let after = read_back(host, entry.target, &entry.path).ok();
+        let error = match result {
+            Err(e) => Some(e.to_string()),
+            Ok(()) if after.as_deref() != Some(entry.original.as_str()) => Some(format!(
+                "the kernel kept {:?}",
+                after.clone().unwrap_or_default()
+            )),
+            Ok(()) => None,
+        };
+        restored.push(Restored {
+            entry: entry.clone(),
+            before,
+            after,
+            error,
+        });
+    }
+    let mut persisted = None;
+    if let Some(rec) = &journal.persisted {
+        let path = host.path(&rec.path);
+        let res = match &rec.previous {
+            Some(prev) => write_atomic(&path, prev.as_bytes())
+                .map(|_| format!("restored {}", rec.path.display())),
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(format!("removed {}", rec.path.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(format!("{} was already gone", rec.path.display()))
+                }
+                Err(e) => Err(e),
+            },
+        };
+        persisted = Some(res.map_err(|source| ApplyError::Persist {
+            path: rec.path.clone(),
+            source,
+        })?);
+    }
+    let report = RollbackReport {
+        profile: Some(journal.profile.clone()),
+        restored,
+        persisted,
+    };
+    if report.exit_code() == 0 {
+        remove_journal(host, state_dir)?;
+    } else {
+        let left = Journal {
+            persisted: None,
+            entries: journal
+                .entries
+                .iter()
+                .filter(|e| {
+                    report
+                        .restored
+                        .iter()
+                        .any(|r| r.entry.path == e.path && r.error.is_some())
+                })
+                .cloned()
+                .collect(),
+            ..journal
+        };
+        save_journal(host, state_dir, &left)?;
+    }
+    Ok(report)
+}

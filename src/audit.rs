@@ -1,0 +1,392 @@
+//! The audit: a profile and a host snapshot become findings.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Status, Summary};
+use crate::host::identity::Identity;
+use crate::host::mounts::{Mount, mount_for};
+use crate::host::procs::LimitValue;
+use crate::host::sysfs::{queue_path, thp_path};
+use crate::host::{Host, HostError};
+use crate::profile::{BlockRule, MountRule, Profile, Setting};
+
+/// The audit result: one document for tables, JSON and the agent.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The profile audited against.
+    pub profile: String,
+    /// Where it was loaded from and its include chain.
+    pub profile_chain: Vec<String>,
+    /// The host.
+    pub host: Identity,
+    /// Every check, in profile order.
+    pub findings: Vec<Finding>,
+    /// Counts by status.
+    pub summary: Summary,
+}
+
+/// Audits `host` against `profile`. Never fails: what cannot be read becomes
+/// an `unreadable` finding, what does not exist a `not-applicable` one.
+pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
+    let mut findings = Vec::new();
+    check_sysctl(profile, host, &mut findings);
+    check_thp(profile, host, &mut findings);
+    for rule in profile.block.values() {
+        check_block(rule, host, &mut findings);
+    }
+    if !profile.mounts.is_empty() {
+        let mounts = host.mounts();
+        for rule in profile.mounts.values() {
+            check_mount(rule, host, &mounts, &mut findings);
+        }
+    }
+    check_swap(profile, host, &mut findings);
+    check_nofile(profile, host, &mut findings);
+    let summary = Summary::of(&findings);
+    AuditReport {
+        profile: profile.name.clone(),
+        profile_chain: profile.chain.clone(),
+        host: host.identity(),
+        findings,
+        summary,
+    }
+}
+
+/// A finding for one read value against one setting.
+fn compare(
+    check: &str,
+    key: String,
+    setting: &Setting,
+    read: Result<String, HostError>,
+) -> Finding {
+    let (actual, status, detail) = match read {
+        Ok(v) => {
+            let status = if setting.expect.matches(&v) {
+                Status::Ok
+            } else {
+                Status::Drift
+            };
+            (Some(crate::expect::normalise(&v)), status, None)
+        }
+        Err(e) => read_failure(e),
+    };
+    Finding {
+        check: check.to_string(),
+        key,
+        expected: setting.expect.to_string(),
+        actual,
+        status,
+        source: Some(setting.source()),
+        detail,
+    }
+}
+
+fn read_failure(e: HostError) -> (Option<String>, Status, Option<String>) {
+    match e {
+        HostError::Missing { .. } => (
+            None,
+            Status::NotApplicable,
+            Some("this kernel has no such setting".into()),
+        ),
+        HostError::Denied { .. } => (
+            None,
+            Status::Unreadable,
+            Some("permission denied (run as root to read it)".into()),
+        ),
+        other => (None, Status::Unreadable, Some(other.to_string())),
+    }
+}
+
+fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    if profile.sysctl.is_empty() {
+        return;
+    }
+    let boot = host.boot_config();
+    let tuned = host.tuned();
+    for (key, setting) in &profile.sysctl {
+        let current = compare("sysctl", key.to_string(), setting, host.sysctl(key));
+        let applicable = current.status != Status::NotApplicable;
+        out.push(current);
+        if !applicable {
+            continue;
+        }
+        // What the next boot will set: systemd-sysctl's winning assignment.
+        if let Some(winner) = boot.winner(key) {
+            if !setting.expect.matches(&winner.value) {
+                out.push(Finding {
+                    check: "boot".into(),
+                    key: key.to_string(),
+                    expected: setting.expect.to_string(),
+                    actual: Some(crate::expect::normalise(&winner.value)),
+                    status: Status::Drift,
+                    source: Some(setting.source()),
+                    detail: Some(format!("{winner} sets it at every boot; change or remove that line, or run `tunekeeper apply --persist`")),
+                });
+            }
+        }
+        if let Some(t) = &tuned {
+            if let Some(tv) = t.sysctl.get(key) {
+                // tuned's `>N` only ever raises a value: it fights an expectation
+                // only when N itself would not satisfy it.
+                let value = tv.value.strip_prefix('>').unwrap_or(&tv.value);
+                if !setting.expect.matches(value) {
+                    out.push(Finding {
+                        check: "tuned".into(),
+                        key: key.to_string(),
+                        expected: setting.expect.to_string(),
+                        actual: Some(tv.value.clone()),
+                        status: Status::Drift,
+                        source: Some(setting.source()),
+                        detail: Some(format!(
+                            "the tuned daemon is active (profile `{}`) and re-applies this value whenever it starts or reloads",
+                            tv.profile
+                        )),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn check_thp(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    for (name, setting) in &profile.thp {
+        out.push(compare(
+            "thp",
+            name.clone(),
+            setting,
+            host.sysfs_value(&thp_path(name)),
+        ));
+    }
+}
+
+/// Devices under /sys/block that a rule's globs match.
+pub fn matching_devices(rule: &BlockRule, host: &Host) -> Result<Vec<String>, HostError> {
+    Ok(host
+        .block_devices()?
+        .into_iter()
+        .filter(|d| rule.devices.iter().any(|p| p.matches(d)))
+        .collect())
+}
+
+fn check_block(rule: &BlockRule, host: &Host, out: &mut Vec<Finding>) {
+    let devices = match matching_devices(rule, host) {
+        Ok(d) => d,
+        Err(e) => {
+            let (actual, status, detail) = read_failure(e);
+            out.push(Finding {
+                check: "block".into(),
+                key: rule.devices_text.clone(),
+                expected: format!("rule {}", rule.name),
+                actual,
+                status,
+                source: Some(rule.from.clone()),
+                detail,
+            });
+            return;
+        }
+    };
+    if devices.is_empty() {
+        out.push(Finding {
+            check: "block".into(),
+            key: rule.devices_text.clone(),
+            expected: format!("rule {}", rule.name),
+            actual: None,
+            status: Status::NotApplicable,
+            source: Some(rule.from.clone()),
+            detail: Some("no block device matches".into()),
+        });
+        return;
+    }
+    for dev in &devices {
+        for (attr, setting) in &rule.attrs {
+            let read = host.sysfs_value(&queue_path(dev, attr));
+            out.push(compare("block", format!("{dev}/{attr}"), setting, read));
+        }
+    }
+}
+
+/// Expands a rule's paths (globs allowed) to the paths that exist on the host.
+fn existing_paths(rule: &MountRule, host: &Host) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for p in &rule.paths {
+        let full = host.path(p);
+        let Some(pattern) = full.to_str() else {
+            continue;
+        };
+        if let Ok(paths) = glob::glob(pattern) {
+            for hit in paths.flatten() {
+                if let Ok(rel) = hit.strip_prefix(host.root()) {
+                    found.push(Path::new("/").join(rel));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn check_mount(
+    rule: &MountRule,
+    host: &Host,
+    mounts: &Result<Vec<Mount>, HostError>,
+    out: &mut Vec<Finding>,
+) {
+    let mut expected: Vec<String> = Vec::new();
+    if let Some(types) = &rule.fstype {
+        expected.push(types.join("|"));
+    }
+    expected.extend(rule.require.iter().cloned());
+    expected.extend(rule.forbid.iter().map(|o| format!("!{o}")));
+    let expected = expected.join(",");
+    let paths = existing_paths(rule, host);
+    let base = |key: String| Finding {
+        check: "mount".into(),
+        key,
+        expected: expected.clone(),
+        actual: None,
+        status: Status::NotApplicable,
+        source: Some(rule.source.clone()),
+        detail: None,
+    };
+    if paths.is_empty() {
+        out.push(Finding {
+            detail: Some("none of these paths exists on this host".into()),
+            ..base(rule.paths.join(" "))
+        });
+        return;
+    }
+    let mounts = match mounts {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(Finding {
+                status: Status::Unreadable,
+                detail: Some(e.to_string()),
+                ..base(rule.paths.join(" "))
+            });
+            return;
+        }
+    };
+    for path in paths {
+        let key = path.display().to_string();
+        let Some(m) = mount_for(mounts, &path) else {
+            out.push(Finding {
+                status: Status::Unreadable,
+                detail: Some("no mount holds this path".into()),
+                ..base(key)
+            });
+            continue;
+        };
+        let mut problems = Vec::new();
+        if let Some(types) = &rule.fstype {
+            if !types.iter().any(|t| t == &m.fs_type) {
+                problems.push(format!("filesystem is {}", m.fs_type));
+            }
+        }
+        problems.extend(
+            rule.require
+                .iter()
+                .filter(|o| !m.has_option(o))
+                .map(|o| format!("missing {o}")),
+        );
+        problems.extend(
+            rule.forbid
+                .iter()
+                .filter(|o| m.has_option(o))
+                .map(|o| format!("has {o}")),
+        );
+        let opts: Vec<&str> = m.options.iter().map(String::as_str).collect();
+        out.push(Finding {
+            actual: Some(format!("{} {}", m.fs_type, opts.join(","))),
+            status: if problems.is_empty() {
+                Status::Ok
+            } else {
+                Status::Drift
+            },
+            detail: Some(format!(
+                "mounted at {} from {}{}",
+                m.mount_point.display(),
+                m.source,
+                if problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", problems.join(", "))
+                }
+            )),
+            ..base(key)
+        });
+    }
+}
+
+fn check_swap(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    let Some(rule) = &profile.swap else { return };
+    let mut f = Finding {
+        check: "swap".into(),
+        key: "active".into(),
+        expected: if rule.allowed {
+            "any".into()
+        } else {
+            "none".into()
+        },
+        actual: None,
+        status: Status::Ok,
+        source: Some(rule.source.clone()),
+        detail: None,
+    };
+    match host.swaps() {
+        Ok(areas) => {
+            f.actual = Some(if areas.is_empty() {
+                "none".into()
+            } else {
+                areas
+                    .iter()
+                    .map(|a| format!("{} ({} KiB)", a.name, a.size_kb))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            if !rule.allowed && !areas.is_empty() {
+                f.status = Status::Drift;
+                f.detail = Some("swapoff the devices and remove them from /etc/fstab".into());
+            }
+        }
+        Err(e) => (f.actual, f.status, f.detail) = read_failure(e),
+    }
+    out.push(f);
+}
+
+fn check_nofile(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    let Some(setting) = &profile.process.nofile else {
+        return;
+    };
+    let procs = host.find_java_processes(&profile.process.pattern);
+    if procs.is_empty() {
+        out.push(Finding {
+            check: "limits".into(),
+            key: "nofile".into(),
+            expected: setting.expect.to_string(),
+            actual: None,
+            status: Status::NotApplicable,
+            source: Some(setting.source()),
+            detail: Some(format!(
+                "no java process matches /{}/",
+                profile.process.pattern
+            )),
+        });
+        return;
+    }
+    for p in procs {
+        let read = host.nofile_limit(p.pid).map(|v| match v {
+            // "unlimited" satisfies any lower bound.
+            LimitValue::Unlimited => u64::MAX.to_string(),
+            LimitValue::Value(n) => n.to_string(),
+        });
+        let mut f = compare("limits", format!("nofile (pid {})", p.pid), setting, read);
+        if f.actual.as_deref() == Some(&u64::MAX.to_string()) {
+            f.actual = Some("unlimited".into());
+        }
+        f.detail = Some(format!("soft limit from /proc/{}/limits", p.pid));
+        out.push(f);
+    }
+}

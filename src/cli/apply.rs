@@ -1,0 +1,181 @@
+//! `tunekeeper apply` and `tunekeeper rollback`.
+
+use tunekeeper::apply::{self, Outcome};
+use tunekeeper::profile::DEFAULT_PROFILE;
+use tunekeeper::render::columns;
+
+use super::{Format, Global, print_json};
+
+/// Arguments of `tunekeeper apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Profile name or path to a .toml file.
+    #[arg(long, short, default_value = DEFAULT_PROFILE)]
+    pub profile: String,
+    /// Print the plan (key, current, target, why) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write /etc/sysctl.d/99-tunekeeper.conf so the sysctl values survive a reboot.
+    #[arg(long)]
+    pub persist: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `tunekeeper rollback`.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Plans, and unless --dry-run, applies.
+pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+    let host = g.host();
+    let profile = g.profile(&args.profile)?;
+    if !args.dry_run && !apply::may_write(&host) {
+        return Err(apply::ApplyError::NotRoot.into());
+    }
+    let plan = apply::plan(&profile, &host)?;
+    if args.dry_run {
+        match args.format {
+            Format::Json => print_json(&plan)?,
+            Format::Table => print_plan(&plan, args.persist),
+        }
+        return Ok(0);
+    }
+    let report = apply::apply(&plan, &host, &g.state_dir, args.persist)?;
+    match args.format {
+        Format::Json => print_json(&report)?,
+        Format::Table => {
+            let mut rows = vec![vec![
+                "KEY".into(),
+                "BEFORE".into(),
+                "TARGET".into(),
+                "AFTER".into(),
+                "RESULT".into(),
+            ]];
+            for r in &report.results {
+                rows.push(vec![
+                    r.step.key.clone(),
+                    r.step.current.clone(),
+                    r.step.desired.clone(),
+                    r.after.clone().unwrap_or_else(|| "-".into()),
+                    format!("{:?}", r.outcome).to_lowercase(),
+                ]);
+            }
+            if report.results.is_empty() {
+                println!(
+                    "{}: nothing to change, every kernel setting already matches",
+                    report.profile
+                );
+            } else {
+                print!("{}", columns(&rows));
+            }
+            for r in report.results.iter().filter(|r| r.error.is_some()) {
+                println!(
+                    "failed {}: {}",
+                    r.step.key,
+                    r.error.as_deref().unwrap_or_default()
+                );
+            }
+            if report.results.iter().any(|r| r.outcome == Outcome::Failed) {
+                let undone = report
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::RolledBack)
+                    .count();
+                println!(
+                    "the apply stopped at the failed write; {undone} value(s) written before it were restored"
+                );
+            }
+            if let Some(p) = &report.persisted {
+                println!("persisted: {} (survives reboot)", p.display());
+            }
+            if let Some(j) = &report.journal {
+                println!(
+                    "rollback journal: {} (`tunekeeper rollback` restores the originals)",
+                    j.display()
+                );
+            }
+            for m in &report.manual {
+                println!("not changed by apply: {}: {}", m.key, m.advice);
+            }
+        }
+    }
+    Ok(report.exit_code())
+}
+
+fn print_plan(plan: &apply::Plan, persist: bool) {
+    if plan.steps.is_empty() {
+        println!(
+            "{}: nothing to change, every kernel setting already matches",
+            plan.profile
+        );
+    } else {
+        let mut rows = vec![vec![
+            "KEY".into(),
+            "CURRENT".into(),
+            "TARGET".into(),
+            "WHY".into(),
+        ]];
+        for s in &plan.steps {
+            rows.push(vec![
+                s.key.clone(),
+                s.current.clone(),
+                s.desired.clone(),
+                s.why.clone(),
+            ]);
+        }
+        print!("{}", columns(&rows));
+    }
+    if persist {
+        println!(
+            "would persist {} sysctl value(s) in {}",
+            plan.persist.len(),
+            apply::PERSIST_FILE
+        );
+    }
+    for m in &plan.manual {
+        println!("not changed by apply: {}: {}", m.key, m.advice);
+    }
+    println!("dry run: nothing was changed");
+}
+
+/// Restores the journaled originals.
+pub fn rollback(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
+    let report = apply::rollback(&g.host(), &g.state_dir)?;
+    match args.format {
+        Format::Json => print_json(&report)?,
+        Format::Table => {
+            if report.profile.is_none() {
+                println!(
+                    "nothing to roll back: no journal in {}",
+                    g.state_dir.display()
+                );
+                return Ok(0);
+            }
+            let mut rows = vec![vec![
+                "KEY".into(),
+                "WAS".into(),
+                "RESTORED".into(),
+                "RESULT".into(),
+            ]];
+            for r in &report.restored {
+                rows.push(vec![
+                    r.entry.key.clone(),
+                    r.before.clone().unwrap_or_else(|| "-".into()),
+                    r.after.clone().unwrap_or_else(|| "-".into()),
+                    r.error.clone().unwrap_or_else(|| "restored".into()),
+                ]);
+            }
+            print!("{}", columns(&rows));
+            if let Some(p) = &report.persisted {
+                println!("{p}");
+            }
+        }
+    }
+    Ok(report.exit_code())
+}

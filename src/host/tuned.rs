@@ -1,0 +1,152 @@
+//! The tuned daemon: when it runs, it re-applies its own profile's sysctl
+//! settings (and the sysctl.d files) and can silently undo ours.
+
+use std::collections::BTreeMap;
+
+use super::Host;
+use crate::sysctl_key::SysctlKey;
+
+/// A sysctl value a tuned profile sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunedValue {
+    /// The value as written (`>N` means "at least N" in tuned).
+    pub value: String,
+    /// The tuned profile that sets it.
+    pub profile: String,
+}
+
+/// The running tuned daemon's effective sysctl settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tuned {
+    /// Active profile names (`/etc/tuned/active_profile`).
+    pub active: Vec<String>,
+    /// Key → value after tuned's own include resolution.
+    pub sysctl: BTreeMap<SysctlKey, TunedValue>,
+}
+
+/// Where tuned looks for profiles, in priority order.
+const TUNED_PROFILE_DIRS: [&str; 4] = [
+    "/etc/tuned",
+    "/etc/tuned/profiles",
+    "/usr/lib/tuned",
+    "/usr/lib/tuned/profiles",
+];
+
+impl Host {
+    /// The tuned daemon's settings when it is running, `None` otherwise.
+    pub fn tuned(&self) -> Option<Tuned> {
+        let pid = self.read_value("/run/tuned/tuned.pid").ok()?;
+        let pid: u32 = pid.trim().parse().ok()?;
+        if !self.path(format!("/proc/{pid}")).exists() {
+            return None;
+        }
+        let active: Vec<String> = self
+            .read_value("/etc/tuned/active_profile")
+            .ok()?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut tuned = Tuned {
+            active: active.clone(),
+            sysctl: BTreeMap::new(),
+        };
+        for name in &active {
+            self.load_tuned_profile(name, &mut tuned.sysctl, &mut Vec::new());
+        }
+        Some(tuned)
+    }
+
+    fn load_tuned_profile(
+        &self,
+        name: &str,
+        out: &mut BTreeMap<SysctlKey, TunedValue>,
+        seen: &mut Vec<String>,
+    ) {
+        if seen.iter().any(|s| s == name) {
+            return;
+        }
+        seen.push(name.to_string());
+        let Some(text) = TUNED_PROFILE_DIRS.iter().find_map(|d| {
+            std::fs::read_to_string(self.path(format!("{d}/{name}/tuned.conf"))).ok()
+        }) else {
+            return;
+        };
+        let mut section = String::new();
+        let mut own = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.trim().to_string();
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if section == "main" && k == "include" {
+                // Included profiles are applied first; this profile's values win.
+                for inc in v.split([',', ' ']).filter(|s| !s.is_empty()) {
+                    self.load_tuned_profile(inc, out, seen);
+                }
+            } else if section == "sysctl" {
+                if let Ok(key) = SysctlKey::parse(k) {
+                    own.push((key, v.to_string()));
+                }
+            }
+        }
+        for (key, value) in own {
+            out.insert(
+                key,
+                TunedValue {
+                    value,
+                    profile: name.to_string(),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_active_profile_with_includes() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let h = Host::at(t.path());
+        assert!(h.tuned().is_none(), "no pid file: tuned is not running");
+        w("run/tuned/tuned.pid", "4242\n");
+        w("etc/tuned/active_profile", "throughput-performance\n");
+        assert!(h.tuned().is_none(), "stale pid file: tuned is not running");
+        std::fs::create_dir_all(t.path().join("proc/4242")).unwrap();
+        w(
+            "usr/lib/tuned/balanced/tuned.conf",
+            "[sysctl]\nvm.swappiness=30\nvm.dirty_ratio=20\n",
+        );
+        w(
+            "usr/lib/tuned/throughput-performance/tuned.conf",
+            "[main]\ninclude=balanced\n\n[sysctl]\nvm.swappiness=10\nnet.core.somaxconn=>2048\n",
+        );
+        let tuned = h.tuned().unwrap();
+        assert_eq!(tuned.active, vec!["throughput-performance"]);
+        let get = |k: &str| {
+            tuned
+                .sysctl
+                .get(&SysctlKey::parse(k).unwrap())
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(get("vm.swappiness").value, "10");
+        assert_eq!(get("vm.swappiness").profile, "throughput-performance");
+        assert_eq!(get("vm.dirty_ratio").profile, "balanced");
+        assert_eq!(get("net.core.somaxconn").value, ">2048");
+    }
+}

@@ -1,0 +1,512 @@
+//! Finding, parsing, merging and validating profiles.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use thiserror::Error;
+
+use super::file::{RawProfile, RawSetting};
+use super::{
+    BLOCK_ATTRS, BlockRule, DEFAULT_BROKER_MATCH, MountRule, ProcessRule, Profile, Setting,
+    SwapRule, THP_KEYS,
+};
+use crate::expect::{Expectation, Op, Operand};
+use crate::sysctl_key::SysctlKey;
+
+/// The profiles shipped in `profiles/`, compiled into the binary so an audit
+/// works on a bare host.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("base", include_str!("../../profiles/base.toml")),
+    (
+        "kafka-broker",
+        include_str!("../../profiles/kafka-broker.toml"),
+    ),
+    (
+        "kraft-controller",
+        include_str!("../../profiles/kraft-controller.toml"),
+    ),
+    ("zookeeper", include_str!("../../profiles/zookeeper.toml")),
+];
+
+/// GC service-level metrics a `[gc]` section may bound.
+pub const GC_METRICS: &[&str] = &[
+    "gc_ms_per_second",
+    "worst_minute_gc_ms_per_second",
+    "pause_p99_ms",
+    "pause_max_ms",
+    "full_gcs",
+    "evacuation_failures",
+];
+
+/// JVM flag rules a `[jvm]` section may set (each `true` or `false`).
+pub const JVM_RULES: &[&str] = &[
+    "g1",
+    "heap_fixed",
+    "pause_target_set",
+    "young_fixed",
+    "log_rotation",
+];
+
+/// Why a profile could not be loaded. Every variant names the file (or the
+/// profile name) and, where it can, the line and key.
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    /// No file or embedded profile has this name.
+    #[error(
+        "no profile named `{name}` (looked in {searched} and the built-in profiles: {known}); pass a name from `tunekeeper profiles list` or a path to a .toml file"
+    )]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// Directories searched, joined for display.
+        searched: String,
+        /// Names that do exist.
+        known: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read profile {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown section or key; the message has line and column.
+    #[error("{origin}: {message}")]
+    Syntax {
+        /// The file (or `embedded:NAME`).
+        origin: String,
+        /// toml's message, with line, column and a snippet.
+        message: String,
+    },
+    /// A value that parses as TOML but means nothing valid.
+    #[error("{origin}{}: `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// The file (or `embedded:NAME`).
+        origin: String,
+        /// 1-based line of the key, when it can be found.
+        line: Option<usize>,
+        /// The key or section at fault.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Profiles include each other in a loop.
+    #[error("profiles include each other in a loop: {0}")]
+    IncludeCycle(String),
+}
+
+/// Where profiles are looked up: directories first (the first one holding
+/// `NAME.toml` wins), then the embedded ones.
+#[derive(Debug, Clone)]
+pub struct ProfileStore {
+    dirs: Vec<PathBuf>,
+}
+
+impl Default for ProfileStore {
+    /// `/etc/tunekeeper/profiles`, then the packaged `/usr/share/tunekeeper/profiles`.
+    fn default() -> Self {
+        ProfileStore {
+            dirs: vec![
+                PathBuf::from("/etc/tunekeeper/profiles"),
+                PathBuf::from("/usr/share/tunekeeper/profiles"),
+            ],
+        }
+    }
+}
+
+/// Where a profile's text came from.
+struct Source {
+    name: String,
+    origin: String,
+    text: String,
+    dir: Option<PathBuf>,
+}
+
+impl ProfileStore {
+    /// A store over the given directories (in priority order) plus the embedded profiles.
+    pub fn with_dirs(dirs: Vec<PathBuf>) -> ProfileStore {
+        ProfileStore { dirs }
+    }
+
+    /// Every profile name available, with where it comes from, sorted by name.
+    pub fn list(&self) -> Vec<(String, String)> {
+        let mut found: BTreeMap<String, String> = BTreeMap::new();
+        for (name, _) in EMBEDDED {
+            found.insert((*name).to_string(), "embedded".to_string());
+        }
+        for dir in self.dirs.iter().rev() {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                        found.insert(stem.to_string(), path.display().to_string());
+                    }
+                }
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    /// Loads a profile by name or path and resolves its includes.
+    pub fn load(&self, name_or_path: &str) -> Result<Profile, ProfileError> {
+        let mut stack = Vec::new();
+        self.resolve(name_or_path, None, &mut stack)
+    }
+
+    fn find(&self, name_or_path: &str, relative_to: Option<&Path>) -> Result<Source, ProfileError> {
+        if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+            let mut path = PathBuf::from(name_or_path);
+            if path.is_relative() {
+                if let Some(dir) = relative_to {
+                    path = dir.join(path);
+                }
+            }
+            let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(name_or_path)
+                .to_string();
+            return Ok(Source {
+                name,
+                origin: path.display().to_string(),
+                dir: path.parent().map(Path::to_path_buf),
+                text,
+            });
+        }
+        for dir in &self.dirs {
+            let path = dir.join(format!("{name_or_path}.toml"));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    return Ok(Source {
+                        name: name_or_path.to_string(),
+                        origin: path.display().to_string(),
+                        dir: Some(dir.clone()),
+                        text,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // An unreadable override must not silently fall back to the built-in one.
+                Err(source) => return Err(ProfileError::Io { path, source }),
+            }
+        }
+        if let Some((name, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+            return Ok(Source {
+                name: (*name).to_string(),
+                origin: format!("embedded:{name}"),
+                dir: None,
+                text: (*text).to_string(),
+            });
+        }
+        Err(ProfileError::NotFound {
+            name: name_or_path.to_string(),
+            searched: self
+                .dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            known: self
+                .list()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    fn resolve(
+        &self,
+        name_or_path: &str,
+        relative_to: Option<&Path>,
+        stack: &mut Vec<String>,
+    ) -> Result<Profile, ProfileError> {
+        let src = self.find(name_or_path, relative_to)?;
+        if stack.contains(&src.origin) {
+            stack.push(src.origin);
+            return Err(ProfileError::IncludeCycle(stack.join(" -> ")));
+        }
+        stack.push(src.origin.clone());
+        let raw: RawProfile = toml::from_str(&src.text).map_err(|e| ProfileError::Syntax {
+            origin: src.origin.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut profile = empty_profile(&src);
+        for inc in &raw.include {
+            let parent = self.resolve(inc, src.dir.as_deref(), stack)?;
+            merge(&mut profile, parent);
+        }
+        let ctx = Ctx { src: &src };
+        for target in &raw.drop {
+            apply_drop(&mut profile, target, &ctx)?;
+        }
+        apply_own(&mut profile, &raw, &ctx)?;
+        profile.chain.push(src.name.clone());
+        stack.pop();
+        Ok(profile)
+    }
+}
+
+fn empty_profile(src: &Source) -> Profile {
+    Profile {
+        name: src.name.clone(),
+        origin: src.origin.clone(),
+        description: String::new(),
+        chain: Vec::new(),
+        sysctl: BTreeMap::new(),
+        thp: BTreeMap::new(),
+        block: BTreeMap::new(),
+        mounts: BTreeMap::new(),
+        swap: None,
+        process: ProcessRule {
+            pattern: Regex::new(DEFAULT_BROKER_MATCH)
+                .expect("the default broker pattern is a valid regex"),
+            nofile: None,
+        },
+        gc: BTreeMap::new(),
+        jvm: BTreeMap::new(),
+    }
+}
+
+/// Layers `parent` under `child`: what `child` already holds wins.
+fn merge(child: &mut Profile, parent: Profile) {
+    child.chain.extend(parent.chain);
+    child.chain.dedup();
+    child.sysctl.extend(parent.sysctl);
+    child.thp.extend(parent.thp);
+    child.block.extend(parent.block);
+    child.mounts.extend(parent.mounts);
+    if parent.swap.is_some() {
+        child.swap = parent.swap;
+    }
+    child.process.pattern = parent.process.pattern;
+    if parent.process.nofile.is_some() {
+        child.process.nofile = parent.process.nofile;
+    }
+    child.gc.extend(parent.gc);
+    child.jvm.extend(parent.jvm);
+    if !parent.description.is_empty() {
+        child.description = parent.description;
+    }
+}
+
+struct Ctx<'a> {
+    src: &'a Source,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ProfileError {
+        ProfileError::Invalid {
+            origin: self.src.origin.clone(),
+            line: line_of(&self.src.text, key),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn setting(&self, key: &str, raw: &RawSetting, unit: u64) -> Result<Setting, ProfileError> {
+        let (text, why) = raw.parts();
+        let expect = Expectation::parse_in_unit(&text, unit)
+            .map_err(|e| self.invalid(key, e.to_string()))?;
+        Ok(Setting {
+            expect,
+            from: self.src.name.clone(),
+            why,
+        })
+    }
+
+    fn source(&self, why: &Option<String>) -> String {
+        match why {
+            Some(w) => format!("{}: {}", self.src.name, w),
+            None => self.src.name.clone(),
+        }
+    }
+}
+
+/// The 1-based line where `key` first appears in the text, for messages.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let bare = key.rsplit(['.', ':']).next().unwrap_or(key);
+    [key, bare]
+        .iter()
+        .find_map(|needle| text.lines().position(|l| l.contains(needle)).map(|i| i + 1))
+}
+
+fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileError> {
+    let (section, key) = target.split_once(':').unwrap_or((target, ""));
+    let removed = match section {
+        "sysctl" => SysctlKey::parse(key)
+            .ok()
+            .and_then(|k| p.sysctl.remove(&k))
+            .is_some(),
+        "thp" => p.thp.remove(key).is_some(),
+        "block" => p.block.remove(key).is_some(),
+        "mount" => p.mounts.remove(key).is_some(),
+        "swap" => p.swap.take().is_some(),
+        "process" if key == "nofile" => p.process.nofile.take().is_some(),
+        "gc" => p.gc.remove(key).is_some(),
+        "jvm" => p.jvm.remove(key).is_some(),
+        _ => {
+            return Err(ctx.invalid(
+                target,
+                "drop takes SECTION:KEY with SECTION one of sysctl, thp, block, mount, swap, process, gc, jvm",
+            ));
+        }
+    };
+    if !removed {
+        return Err(ctx.invalid(target, "drop names a setting that no included profile sets"));
+    }
+    Ok(())
+}
+
+fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), ProfileError> {
+    if let Some(d) = &raw.description {
+        p.description = d.clone();
+    }
+    for (key, value) in &raw.sysctl {
+        let parsed = SysctlKey::parse(key).map_err(|e| ctx.invalid(key, e.to_string()))?;
+        p.sysctl.insert(parsed, ctx.setting(key, value, 1)?);
+    }
+    for (key, value) in &raw.thp {
+        if !THP_KEYS.contains(&key.as_str()) {
+            return Err(ctx.invalid(
+                key,
+                format!(
+                    "unknown THP setting; expected one of {}",
+                    THP_KEYS.join(", ")
+                ),
+            ));
+        }
+        p.thp.insert(key.clone(), ctx.setting(key, value, 1)?);
+    }
+    for (name, rule) in &raw.block {
+        let mut devices = Vec::new();
+        for glob_text in rule.devices.split('|') {
+            let pat = glob::Pattern::new(glob_text.trim()).map_err(|e| {
+                ctx.invalid(
+                    &format!("block.{name}.devices"),
+                    format!("bad glob `{glob_text}`: {e}"),
+                )
+            })?;
+            if glob_text.contains('/') {
+                return Err(ctx.invalid(
+                    &format!("block.{name}.devices"),
+                    "device globs match names under /sys/block and cannot contain `/`",
+                ));
+            }
+            devices.push(pat);
+        }
+        let mut attrs = BTreeMap::new();
+        for (attr, unit) in BLOCK_ATTRS {
+            let value = match attr {
+                "scheduler" => &rule.scheduler,
+                "read_ahead_kb" => &rule.read_ahead_kb,
+                _ => &rule.nr_requests,
+            };
+            if let Some(v) = value {
+                attrs.insert(
+                    attr.to_string(),
+                    ctx.setting(&format!("block.{name}.{attr}"), v, unit)?,
+                );
+            }
+        }
+        p.block.insert(
+            name.clone(),
+            BlockRule {
+                name: name.clone(),
+                devices,
+                devices_text: rule.devices.clone(),
+                attrs,
+                from: ctx.src.name.clone(),
+            },
+        );
+    }
+    for (name, rule) in &raw.mount {
+        if rule.paths.is_empty() {
+            return Err(ctx.invalid(&format!("mount.{name}.paths"), "needs at least one path"));
+        }
+        if let Some(bad) = rule.paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(ctx.invalid(
+                &format!("mount.{name}.paths"),
+                format!("`{bad}` is not an absolute path"),
+            ));
+        }
+        p.mounts.insert(
+            name.clone(),
+            MountRule {
+                name: name.clone(),
+                paths: rule.paths.clone(),
+                require: rule.require.clone(),
+                forbid: rule.forbid.clone(),
+                fstype: rule
+                    .fstype
+                    .as_ref()
+                    .map(|f| f.split('|').map(|s| s.trim().to_string()).collect()),
+                source: ctx.source(&rule.why),
+            },
+        );
+    }
+    if let Some(swap) = &raw.swap {
+        p.swap = Some(SwapRule {
+            allowed: swap.allowed,
+            source: ctx.source(&swap.why),
+        });
+    }
+    if let Some(proc_rule) = &raw.process {
+        if let Some(pattern) = &proc_rule.pattern {
+            p.process.pattern = Regex::new(pattern)
+                .map_err(|e| ctx.invalid("process.match", format!("not a valid regex: {e}")))?;
+        }
+        if let Some(nofile) = &proc_rule.nofile {
+            p.process.nofile = Some(ctx.setting("process.nofile", nofile, 1)?);
+        }
+    }
+    for (key, value) in &raw.gc {
+        if !GC_METRICS.contains(&key.as_str()) {
+            return Err(ctx.invalid(
+                key,
+                format!(
+                    "unknown GC metric; expected one of {}",
+                    GC_METRICS.join(", ")
+                ),
+            ));
+        }
+        let setting = ctx.setting(key, value, 1)?;
+        let numeric_bound = setting.expect.alternatives().len() == 1
+            && setting.expect.alternatives()[0].len() == 1
+            && matches!(setting.expect.alternatives()[0][0].operand, Operand::Int(_))
+            && matches!(
+                setting.expect.alternatives()[0][0].op,
+                Op::Le | Op::Lt | Op::Ge | Op::Gt | Op::Eq
+            );
+        if !numeric_bound {
+            return Err(ctx.invalid(
+                key,
+                "a GC service level is one numeric bound, e.g. \"<=15\"",
+            ));
+        }
+        p.gc.insert(key.clone(), setting);
+    }
+    for (key, value) in &raw.jvm {
+        if !JVM_RULES.contains(&key.as_str()) {
+            return Err(ctx.invalid(
+                key,
+                format!("unknown JVM rule; expected one of {}", JVM_RULES.join(", ")),
+            ));
+        }
+        let setting = ctx.setting(key, value, 1)?;
+        let text = setting.expect.to_string();
+        if text != "true" && text != "false" {
+            return Err(ctx.invalid(key, "a JVM rule is true or false"));
+        }
+        p.jvm.insert(key.clone(), setting);
+    }
+    Ok(())
+}
