@@ -1,0 +1,206 @@
+//! Apply and rollback against the real /proc/sys (these machines are
+//! throwaway VMs where tests run as root). Every test restores what it changed.
+
+use std::collections::BTreeMap;
+
+use tunekeeper::apply::{self, Outcome};
+use tunekeeper::audit::audit;
+use tunekeeper::finding::Status;
+use tunekeeper::host::Host;
+use tunekeeper::profile::{Profile, ProfileStore};
+use tunekeeper::sysctl_key::SysctlKey;
+
+use crate::support::{is_root, real_kernel_lock, stderr, stdout, tunekeeper};
+
+fn read(key: &str) -> String {
+    Host::default()
+        .sysctl(&SysctlKey::parse(key).unwrap())
+        .unwrap()
+}
+
+fn snapshot(p: &Profile) -> BTreeMap<String, String> {
+    let host = Host::default();
+    p.sysctl
+        .keys()
+        .filter_map(|k| host.sysctl(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+fn skip_unless_root(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipping {test}: needs root to write /proc/sys");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn apply_audit_rollback_restores_every_value_exactly() {
+    if skip_unless_root("apply_audit_rollback_restores_every_value_exactly") {
+        return;
+    }
+    let _lock = real_kernel_lock();
+    let state = tempfile::tempdir().unwrap();
+    let profile = ProfileStore::with_dirs(vec![])
+        .load("kafka-broker")
+        .unwrap();
+    let before = snapshot(&profile);
+    let persisted_before = std::fs::read_to_string(apply::PERSIST_FILE).ok();
+
+    // Start from a known drifted state, as on a fresh VM.
+    Host::default()
+        .set_sysctl(&SysctlKey::parse("vm.swappiness").unwrap(), "60")
+        .unwrap();
+    let drifted = snapshot(&profile);
+
+    let state_arg = state.path().to_str().unwrap();
+    let out = tunekeeper(&[
+        "--state-dir",
+        state_arg,
+        "--profile-dir",
+        "/nonexistent",
+        "apply",
+        "--persist",
+    ]);
+    assert!(
+        out.status.success(),
+        "apply failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(read("vm.swappiness"), "1");
+
+    let report = audit(&profile, &Host::default());
+    let sysctl_drift: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == "sysctl" && f.status == Status::Drift)
+        .collect();
+    assert!(
+        sysctl_drift.is_empty(),
+        "sysctl drift after apply: {sysctl_drift:#?}"
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.check == "boot" && f.key == "vm.swappiness"),
+        "the persisted file must win at boot: {:#?}",
+        report.findings
+    );
+
+    let out = tunekeeper(&["--state-dir", state_arg, "rollback"]);
+    assert!(
+        out.status.success(),
+        "rollback failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        snapshot(&profile),
+        drifted,
+        "rollback restores every value exactly"
+    );
+    assert_eq!(
+        std::fs::read_to_string(apply::PERSIST_FILE).ok(),
+        persisted_before
+    );
+
+    // Leave the machine as we found it.
+    let host = Host::default();
+    for (k, v) in &before {
+        host.set_sysctl(&SysctlKey::parse(k).unwrap(), v).unwrap();
+    }
+}
+
+#[test]
+fn a_value_the_kernel_rejects_rolls_back_earlier_writes() {
+    if skip_unless_root("a_value_the_kernel_rejects_rolls_back_earlier_writes") {
+        return;
+    }
+    let _lock = real_kernel_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let profile_path = dir.path().join("bad.toml");
+    // vm.dirty_ratio sorts before vm.swappiness, so it is written first;
+    // swappiness accepts 0..=200, so 500 gets EINVAL.
+    let dirty = read("vm.dirty_ratio");
+    let target = if dirty == "61" { "62" } else { "61" };
+    std::fs::write(
+        &profile_path,
+        format!("[sysctl]\n\"vm.dirty_ratio\" = \"{target}\"\n\"vm.swappiness\" = \"500\"\n"),
+    )
+    .unwrap();
+    let swappiness = read("vm.swappiness");
+    let state = dir.path().join("state");
+    let out = tunekeeper(&[
+        "--state-dir",
+        state.to_str().unwrap(),
+        "apply",
+        "--profile",
+        profile_path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["key"], "vm.dirty_ratio");
+    assert_eq!(results[0]["outcome"], "rolled-back");
+    assert_eq!(results[1]["outcome"], "failed");
+    assert!(
+        results[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("rejected `500`"),
+        "{v:#}"
+    );
+    assert_eq!(
+        read("vm.dirty_ratio"),
+        dirty,
+        "the earlier write was undone"
+    );
+    assert_eq!(read("vm.swappiness"), swappiness);
+    assert!(
+        !state.join("rollback.json").exists(),
+        "nothing left to roll back"
+    );
+}
+
+#[test]
+fn a_value_the_kernel_adjusts_is_reported_refused() {
+    if skip_unless_root("a_value_the_kernel_adjusts_is_reported_refused") {
+        return;
+    }
+    let _lock = real_kernel_lock();
+    // fs.pipe-max-size rounds up to a power-of-two number of pages.
+    let original = read("fs.pipe-max-size");
+    let dir = tempfile::tempdir().unwrap();
+    let profile_path = dir.path().join("pipe.toml");
+    std::fs::write(
+        &profile_path,
+        "[sysctl]\n\"fs.pipe-max-size\" = \"1048577\"\n",
+    )
+    .unwrap();
+    let p = ProfileStore::with_dirs(vec![])
+        .load(profile_path.to_str().unwrap())
+        .unwrap();
+    let host = Host::default();
+    let plan = apply::plan(&p, &host).unwrap();
+    let report = apply::apply(&plan, &host, dir.path(), false).unwrap();
+    assert_eq!(
+        report.results[0].outcome,
+        Outcome::Refused,
+        "{:#?}",
+        report.results
+    );
+    assert_eq!(report.results[0].after.as_deref(), Some("2097152"));
+    assert_eq!(report.exit_code(), 1);
+    apply::rollback(&host, dir.path()).unwrap();
+    assert_eq!(read("fs.pipe-max-size"), original);
+}
