@@ -295,7 +295,7 @@ mod tests {
                 .to_string(),
             "1000"
         );
-        assert!(matches!(Expectation::parse_in_unit("1536", 1024), Ok(_)));
+        assert_eq!(Expectation::parse_in_unit("1536KiB", 1024).unwrap().to_string(), "1536");
         assert!(matches!(
             Expectation::parse_in_unit("3K", 2048),
             Err(ExpectError::Fraction(_))
