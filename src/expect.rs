@@ -295,7 +295,12 @@ mod tests {
                 .to_string(),
             "1000"
         );
-        assert_eq!(Expectation::parse_in_unit("1536KiB", 1024).unwrap().to_string(), "1536");
+        assert_eq!(
+            Expectation::parse_in_unit("1536KiB", 1024)
+                .unwrap()
+                .to_string(),
+            "1536"
+        );
         assert!(matches!(
             Expectation::parse_in_unit("3K", 2048),
             Err(ExpectError::Fraction(_))

@@ -204,3 +204,103 @@ fn a_value_the_kernel_adjusts_is_reported_refused() {
     apply::rollback(&host, dir.path()).unwrap();
     assert_eq!(read("fs.pipe-max-size"), original);
 }
+
+/// A real JVM whose main class is `kafka.Kafka`, started with a chosen
+/// open-file limit; killed on drop.
+struct FakeBroker {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeBroker {
+    fn start(nofile: u64) -> Option<FakeBroker> {
+        let javac_ok = std::process::Command::new("javac")
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !javac_ok {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("kafka")).unwrap();
+        let src = dir.path().join("kafka/Kafka.java");
+        std::fs::write(
+            &src,
+            "package kafka; public class Kafka { public static void main(String[] a) throws Exception { \
+             System.out.println(\"up\"); Thread.sleep(120000); } }",
+        )
+        .unwrap();
+        let st = std::process::Command::new("javac")
+            .arg("-d")
+            .arg(dir.path())
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let mut child = std::process::Command::new("prlimit")
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .args(["--", "java", "-Xmx32m", "-cp"])
+            .arg(dir.path())
+            .arg("kafka.Kafka")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the JVM runs main, so its command line is final.
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "up");
+        Some(FakeBroker { child, _dir: dir })
+    }
+}
+
+impl Drop for FakeBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_running_brokers_open_file_limit_is_checked() {
+    let Some(broker) = FakeBroker::start(4096) else {
+        eprintln!(
+            "skipping the_running_brokers_open_file_limit_is_checked: no JDK (javac) on this machine"
+        );
+        return;
+    };
+    let pid = broker.child.id();
+    let profile = ProfileStore::with_dirs(vec![])
+        .load("kafka-broker")
+        .unwrap();
+    let report = audit(&profile, &Host::default());
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.check == "limits" && f.key == format!("nofile (pid {pid})"))
+        .unwrap_or_else(|| panic!("broker pid {pid} not found: {:#?}", report.findings));
+    assert_eq!(
+        (f.status, f.actual.as_deref()),
+        (Status::Drift, Some("4096"))
+    );
+
+    // The same broker against a lower bound (raising a hard limit may not be
+    // permitted in a sandbox, so the ok case lowers the bar instead).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("low.toml");
+    std::fs::write(&path, "[process]\nnofile = \">=2048\"\n").unwrap();
+    let low = ProfileStore::with_dirs(vec![])
+        .load(path.to_str().unwrap())
+        .unwrap();
+    let report = audit(&low, &Host::default());
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.key == format!("nofile (pid {pid})"))
+        .unwrap();
+    assert_eq!((f.status, f.actual.as_deref()), (Status::Ok, Some("4096")));
+    drop(broker);
+}

@@ -1,0 +1,60 @@
+//! Benchmark: a whole `tunekeeper audit` (process start included) against
+//! `sysctl -a` on the same machine. Target: the audit takes at most half
+//! the time of `sysctl -a`. Run with `cargo bench --bench audit_speed`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn time_runs(label: &str, runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
+    // One warm-up run fills the page cache and the dentry cache.
+    let _ = cmd().stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = cmd()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("command runs");
+        samples.push(start.elapsed());
+        assert!(status.code().is_some(), "{label} was killed");
+    }
+    samples.sort();
+    let median = samples[runs / 2];
+    let mean = samples.iter().sum::<Duration>() / runs as u32;
+    println!(
+        "{label:<40} median {:>8.2} ms   mean {:>8.2} ms   min {:>8.2} ms   ({runs} runs)",
+        median.as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3,
+        samples[0].as_secs_f64() * 1e3
+    );
+    median
+}
+
+fn main() {
+    let runs = std::env::var("RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let bin = env!("CARGO_BIN_EXE_tunekeeper");
+    let sysctl = time_runs("sysctl -a", runs, || {
+        let mut c = Command::new("sysctl");
+        c.arg("-a");
+        c
+    });
+    let table = time_runs("tunekeeper audit (kafka-broker, table)", runs, || {
+        let mut c = Command::new(bin);
+        c.arg("audit");
+        c
+    });
+    let json = time_runs("tunekeeper audit --format json", runs, || {
+        let mut c = Command::new(bin);
+        c.args(["audit", "--format", "json"]);
+        c
+    });
+    let worst = table.max(json);
+    println!(
+        "audit / sysctl -a = {:.2} (target <= 0.50)",
+        worst.as_secs_f64() / sysctl.as_secs_f64()
+    );
+}
