@@ -12,4 +12,5 @@ pub mod gc;
 pub mod host;
 pub mod profile;
 pub mod render;
+pub mod report;
 pub mod sysctl_key;

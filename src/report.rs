@@ -1,0 +1,173 @@
+//! The versioned report document the agent sends and the collector stores.
+//! One JSON object per host per interval; `schema` names its version so the
+//! collector can refuse what it does not understand (422).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Summary};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One report from one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// Unique id (UUID v4 text); the collector drops a repeated id.
+    pub id: String,
+    /// When the report was built, RFC 3339 UTC.
+    pub time: String,
+    /// The agent's interval in seconds (the collector flags a host stale after three missed ones).
+    pub interval_seconds: u64,
+    /// Who sent it.
+    pub host: HostInfo,
+    /// The profile audited against.
+    pub profile: String,
+    /// The kernel audit's findings.
+    pub findings: Vec<Finding>,
+    /// Counts of `findings` by status.
+    pub summary: Summary,
+    /// Broker JVMs found on the host, with their GC statistics.
+    #[serde(default)]
+    pub jvms: Vec<JvmReport>,
+    /// The agent's own state.
+    #[serde(default)]
+    pub agent: AgentInfo,
+}
+
+/// Host identity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// `/etc/machine-id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+    /// Kernel release.
+    #[serde(default)]
+    pub kernel: String,
+    /// Logical CPUs.
+    #[serde(default)]
+    pub cpus: u32,
+    /// Physical memory in bytes.
+    #[serde(default)]
+    pub memory_bytes: u64,
+}
+
+/// One broker JVM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JvmReport {
+    /// Process id.
+    pub pid: i32,
+    /// A short summary of the command line (main class and key flags).
+    pub command: String,
+    /// JVM flags from the command line.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Flag rule and GC service-level findings (`check` = `jvm` or `gc`).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// The GC log files followed.
+    #[serde(default)]
+    pub gc_logs: Vec<String>,
+    /// GC statistics for the last interval and for the JVM's life so far.
+    pub gc: Option<GcReport>,
+}
+
+/// GC statistics over two windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcReport {
+    /// Since the previous report.
+    pub interval: GcWindow,
+    /// Since the JVM started, as far as its logs reach.
+    pub total: GcWindow,
+}
+
+/// Pause statistics of one kind (or overall), in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PauseSummary {
+    /// Number of pauses.
+    pub count: u64,
+    /// Sum of durations.
+    pub total_ms: f64,
+    /// Mean duration.
+    pub mean_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Longest.
+    pub max_ms: f64,
+}
+
+/// GC statistics over one window, the same figures `tunekeeper gc --format json` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcWindow {
+    /// By kind: `young`, `concurrent_start`, `prepare_mixed`, `mixed`, `remark`, `cleanup`, `full`.
+    pub pauses: BTreeMap<String, PauseSummary>,
+    /// All kinds together.
+    pub overall: PauseSummary,
+    /// Wall-clock seconds the window covers, when the log carries time.
+    pub wall_seconds: Option<f64>,
+    /// GC pause milliseconds per second of wall time.
+    pub gc_ms_per_second: Option<f64>,
+    /// The worst one-minute window's GC ms per second.
+    pub worst_minute_gc_ms_per_second: Option<f64>,
+    /// Full GCs.
+    pub full_gcs: u64,
+    /// Evacuation failures.
+    pub evacuation_failures: u64,
+    /// Humongous allocations.
+    pub humongous_allocations: u64,
+}
+
+/// The agent's own counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Agent version.
+    #[serde(default)]
+    pub version: String,
+    /// Reports dropped from a full spool since the agent started.
+    #[serde(default)]
+    pub spool_dropped_total: u64,
+    /// Reports waiting in the spool when this one was built.
+    #[serde(default)]
+    pub spool_depth: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_unknown_top_level_fields() {
+        let r = Report {
+            schema: SCHEMA_VERSION,
+            id: "00000000-0000-4000-8000-000000000000".into(),
+            time: "2026-11-25T06:00:00Z".into(),
+            interval_seconds: 60,
+            host: HostInfo {
+                hostname: "b1".into(),
+                ..HostInfo::default()
+            },
+            profile: "kafka-broker".into(),
+            findings: vec![],
+            summary: Summary::default(),
+            jvms: vec![],
+            agent: AgentInfo::default(),
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["surprise"] = 1.into();
+        assert!(serde_json::from_value::<Report>(v).is_err());
+    }
+}
