@@ -1,6 +1,7 @@
 //! The versioned report document the agent sends and the collector stores.
 //! One JSON object per host per interval; `schema` names its version so the
-//! collector can refuse what it does not understand (422).
+//! collector can refuse what it does not understand (422). Fields added
+//! within a version are ignored by older readers.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// One report from one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub schema: u32,
@@ -148,7 +148,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_rejects_unknown_top_level_fields() {
+    fn round_trips_and_tolerates_fields_from_newer_agents() {
         let r = Report {
             schema: SCHEMA_VERSION,
             id: "00000000-0000-4000-8000-000000000000".into(),
@@ -168,6 +168,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["surprise"] = 1.into();
-        assert!(serde_json::from_value::<Report>(v).is_err());
+        // Additive fields keep the schema version; the collector stores the raw document.
+        assert_eq!(serde_json::from_value::<Report>(v).unwrap(), r);
     }
 }
