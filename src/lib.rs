@@ -4,12 +4,14 @@
 //! ([`host`], GC logs) become [`finding::Finding`]s, which become a report,
 //! which becomes output (a table, JSON, HTML, a delivery to the collector).
 
+pub mod agent;
 pub mod apply;
 pub mod audit;
 pub mod expect;
 pub mod finding;
 pub mod gc;
 pub mod host;
+pub mod jvm;
 pub mod profile;
 pub mod render;
 pub mod report;

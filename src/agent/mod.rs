@@ -1,0 +1,8 @@
+//! The long-running agent: every interval it audits the host, follows the
+//! broker JVMs' GC logs, builds one report, spools it, and delivers the
+//! spool to the collector.
+
+pub mod config;
+pub mod follow;
+pub mod sender;
+pub mod spool;

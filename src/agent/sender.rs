@@ -1,0 +1,192 @@
+//! Delivery to the collector: gzip JSON over HTTPS (rustls) with a bearer
+//! token, and the retry policy — capped exponential backoff with full jitter;
+//! refusals that no retry can fix are not retried.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Why a sender could not be built.
+#[derive(Debug, Error)]
+pub enum SenderError {
+    /// The token or CA file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The CA file is not a PEM certificate, or the client cannot be built.
+    #[error("{0}")]
+    Client(String),
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// 2xx: the collector has it (or had it: a duplicate id is a success).
+    Delivered,
+    /// 400/401/403/413/422: retrying the same bytes cannot succeed.
+    Refused(u16),
+    /// Network error, timeout, 5xx, 429...: try again later.
+    Retry(String),
+}
+
+/// Classifies an HTTP status.
+pub fn classify(status: u16) -> Delivery {
+    match status {
+        200..=299 => Delivery::Delivered,
+        400 | 401 | 403 | 413 | 422 => Delivery::Refused(status),
+        s => Delivery::Retry(format!("HTTP {s}")),
+    }
+}
+
+/// Posts gzipped reports to one endpoint.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    endpoint: String,
+    token: Option<String>,
+}
+
+impl Sender {
+    /// Builds a client: rustls, optional extra CA, timeouts.
+    pub fn new(
+        endpoint: &str,
+        token_file: Option<&std::path::Path>,
+        ca_file: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<Sender, SenderError> {
+        let token = match token_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|source| SenderError::Io {
+                        path: p.to_path_buf(),
+                        source,
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .user_agent(concat!("tunekeeper-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(p) = ca_file {
+            let pem = std::fs::read(p).map_err(|source| SenderError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                SenderError::Client(format!("{}: not a PEM certificate: {e}", p.display()))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SenderError::Client(e.to_string()))?;
+        Ok(Sender {
+            client,
+            endpoint: endpoint.to_string(),
+            token,
+        })
+    }
+
+    /// Sends one gzipped JSON report.
+    pub async fn send(&self, gz: Vec<u8>) -> Delivery {
+        let mut req = self
+            .client
+            .post(&self.endpoint)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(gz);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        match req.send().await {
+            Ok(resp) => classify(resp.status().as_u16()),
+            Err(e) => Delivery::Retry(e.to_string()),
+        }
+    }
+}
+
+/// Capped exponential backoff with full jitter: the n-th retry waits a
+/// uniformly random time in [0, min(cap, base * 2^n)], so a fleet whose
+/// collector comes back does not reconnect in lockstep.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A backoff starting at `base`, never above `cap`.
+    pub fn new(base: Duration, cap: Duration) -> Backoff {
+        Backoff {
+            base,
+            cap,
+            attempt: 0,
+        }
+    }
+
+    /// The next delay; each call doubles the ceiling up to the cap.
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(self.attempt.min(30)).unwrap_or(u32::MAX))
+            .min(self.cap);
+        self.attempt = self.attempt.saturating_add(1);
+        ceiling.mul_f64(fastrand::f64())
+    }
+
+    /// The current ceiling (for logs and tests).
+    pub fn ceiling(&self) -> Duration {
+        self.base
+            .saturating_mul(1u32.checked_shl(self.attempt.min(30)).unwrap_or(u32::MAX))
+            .min(self.cap)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        assert_eq!(classify(200), Delivery::Delivered);
+        assert_eq!(classify(202), Delivery::Delivered);
+        for s in [400, 401, 403, 413, 422] {
+            assert_eq!(classify(s), Delivery::Refused(s));
+        }
+        for s in [429, 500, 502, 503] {
+            assert!(matches!(classify(s), Delivery::Retry(_)));
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let mut ceilings = Vec::new();
+        for _ in 0..10 {
+            let c = b.ceiling();
+            let d = b.next_delay();
+            assert!(d <= c);
+            ceilings.push(c);
+        }
+        assert_eq!(ceilings[0], Duration::from_millis(100));
+        assert_eq!(ceilings[3], Duration::from_millis(800));
+        assert_eq!(*ceilings.last().unwrap(), Duration::from_secs(2));
+        b.reset();
+        assert_eq!(b.ceiling(), Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,227 @@
+//! Broker JVMs: finding them in /proc and reading, from their command lines,
+//! their flags and where they write their GC logs.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::host::Host;
+
+/// A running JVM that matched the broker pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jvm {
+    /// Process id.
+    pub pid: i32,
+    /// Full command line.
+    pub cmdline: Vec<String>,
+    /// The process's working directory (relative log paths resolve against it).
+    pub cwd: Option<PathBuf>,
+    /// GC log files named on the command line (`%p` expanded; `%t` left as a glob).
+    pub gc_logs: Vec<PathBuf>,
+}
+
+impl Jvm {
+    /// The JVM options: arguments that start with `-` before the main class or `-jar`.
+    pub fn flags(&self) -> Vec<String> {
+        jvm_options(&self.cmdline)
+    }
+
+    /// `kafka.Kafka (-Xmx6g -XX:+UseG1GC ...)`: the main class and heap/GC flags, for reports.
+    pub fn summary(&self) -> String {
+        let main = main_class(&self.cmdline).unwrap_or_else(|| "java".into());
+        let key: Vec<String> = self
+            .flags()
+            .into_iter()
+            .filter(|f| {
+                f.starts_with("-Xm")
+                    || f.starts_with("-XX:+Use")
+                    || f.starts_with("-XX:MaxGCPauseMillis")
+            })
+            .collect();
+        if key.is_empty() {
+            main
+        } else {
+            format!("{main} ({})", key.join(" "))
+        }
+    }
+}
+
+/// Options before the main class: what the JVM itself interprets.
+pub fn jvm_options(cmdline: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = cmdline.iter().skip(1);
+    while let Some(a) = args.next() {
+        if !a.starts_with('-') || a == "-jar" {
+            break;
+        }
+        out.push(a.clone());
+        // Options whose value is the next argument.
+        if matches!(
+            a.as_str(),
+            "-cp"
+                | "-classpath"
+                | "--class-path"
+                | "--module-path"
+                | "-p"
+                | "--add-opens"
+                | "--add-exports"
+        ) {
+            args.next();
+        }
+    }
+    out
+}
+
+fn main_class(cmdline: &[String]) -> Option<String> {
+    let mut args = cmdline.iter().skip(1);
+    while let Some(a) = args.next() {
+        if a == "-jar" {
+            return args.next().cloned();
+        }
+        if matches!(
+            a.as_str(),
+            "-cp"
+                | "-classpath"
+                | "--class-path"
+                | "--module-path"
+                | "-p"
+                | "--add-opens"
+                | "--add-exports"
+        ) {
+            args.next();
+            continue;
+        }
+        if !a.starts_with('-') {
+            return Some(a.clone());
+        }
+    }
+    None
+}
+
+/// GC log files a JVM command line names: `-Xlog:<gc selectors>:file=PATH...`
+/// (or `-Xlog:gc:PATH`) and JDK 8's `-Xloggc:PATH`. `%p` becomes the pid;
+/// `%t` (the JVM's start time) becomes `*` so the caller can glob for it.
+pub fn gc_log_paths(cmdline: &[String], pid: i32, cwd: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for arg in jvm_options(cmdline) {
+        let raw = if let Some(rest) = arg.strip_prefix("-Xloggc:") {
+            Some(rest.to_string())
+        } else if let Some(rest) = arg.strip_prefix("-Xlog:") {
+            xlog_gc_file(rest)
+        } else {
+            None
+        };
+        let Some(raw) = raw else { continue };
+        let expanded = raw.replace("%p", &pid.to_string()).replace("%t", "*");
+        let mut path = PathBuf::from(expanded);
+        if path.is_relative() {
+            if let Some(cwd) = cwd {
+                path = cwd.join(path);
+            }
+        }
+        if !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The file output of one `-Xlog:` option when its selection includes gc.
+fn xlog_gc_file(spec: &str) -> Option<String> {
+    // what[:output[:decorators[:options]]]; a quoted file name may hold ':'.
+    let (what, rest) = spec.split_once(':')?;
+    let selects_gc = what.is_empty()
+        || what.split(',').any(|s| {
+            s.split('=')
+                .next()
+                .is_some_and(|tags| tags.split('+').any(|t| t.trim_end_matches('*') == "gc"))
+        });
+    if !selects_gc || what.contains("disable") {
+        return None;
+    }
+    let output = if let Some(q) = rest.strip_prefix("file=\"") {
+        q.split_once('"').map(|(p, _)| p.to_string())?
+    } else {
+        let out = rest.split(':').next()?;
+        out.strip_prefix("file=").unwrap_or(out).to_string()
+    };
+    if output.is_empty() || output == "stdout" || output == "stderr" {
+        return None;
+    }
+    Some(output)
+}
+
+/// Finds running JVMs whose command line matches `pattern`.
+pub fn find_jvms(host: &Host, pattern: &Regex) -> Vec<Jvm> {
+    host.find_java_processes(pattern)
+        .into_iter()
+        .map(|p| {
+            let cwd = std::fs::read_link(host.path(format!("/proc/{}/cwd", p.pid))).ok();
+            let gc_logs = gc_log_paths(&p.cmdline, p.pid, cwd.as_deref());
+            Jvm {
+                pid: p.pid,
+                cmdline: p.cmdline,
+                cwd,
+                gc_logs,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn kafka_start_script_log_path() {
+        let cmd = args(
+            "/usr/bin/java -Xmx6g -Xms6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+             -Xlog:gc*:file=/var/log/kafka/kafkaServer-gc.log:time,tags:filecount=10,filesize=100M \
+             -cp /opt/kafka/libs/* kafka.Kafka /etc/kafka/server.properties",
+        );
+        assert_eq!(
+            gc_log_paths(&cmd, 42, None),
+            vec![PathBuf::from("/var/log/kafka/kafkaServer-gc.log")]
+        );
+        let jvm = Jvm {
+            pid: 42,
+            cmdline: cmd,
+            cwd: None,
+            gc_logs: vec![],
+        };
+        assert_eq!(
+            jvm.summary(),
+            "kafka.Kafka (-Xmx6g -Xms6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20)"
+        );
+        assert!(!jvm.flags().iter().any(|f| f.contains("server.properties")));
+    }
+
+    #[test]
+    fn jdk8_pid_time_relative_and_non_gc_outputs() {
+        let cmd = args("java -Xloggc:logs/gc-%p-%t.log -XX:+PrintGCDetails kafka.Kafka");
+        assert_eq!(
+            gc_log_paths(&cmd, 7, Some(Path::new("/opt/kafka"))),
+            vec![PathBuf::from("/opt/kafka/logs/gc-7-*.log")]
+        );
+        let cmd = args(
+            "java -Xlog:safepoint:file=/tmp/sp.log -Xlog:gc:stdout -Xlog:gc+heap=debug:/tmp/h.log x.Main",
+        );
+        assert_eq!(
+            gc_log_paths(&cmd, 1, None),
+            vec![PathBuf::from("/tmp/h.log")]
+        );
+        let cmd = vec![
+            "java".to_string(),
+            "-Xlog:gc*:file=\"/tmp/a:b.log\"::filecount=2".to_string(),
+            "M".to_string(),
+        ];
+        assert_eq!(
+            gc_log_paths(&cmd, 1, None),
+            vec![PathBuf::from("/tmp/a:b.log")]
+        );
+    }
+}
