@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod follow;
+pub mod metrics;
 pub mod sender;
 pub mod spool;

@@ -1,0 +1,252 @@
+//! The agent's Prometheus metrics (prometheus-client): `tunekeeper_` prefix,
+//! base units, counters ending in `_total`, an `_info` metric for metadata.
+//! Served over HTTP and/or written atomically for node_exporter's textfile
+//! collector.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::finding::{Finding, Status};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabel {
+    check: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    version: String,
+    profile: String,
+    hostname: String,
+}
+
+/// Pause buckets in seconds: G1 targets ~20 ms; full GCs take hundreds.
+const PAUSE_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+/// Every metric the agent exposes.
+pub struct Metrics {
+    registry: Registry,
+    findings: Family<StatusLabel, Gauge>,
+    drift: Family<CheckLabel, Gauge>,
+    pauses: Family<KindLabel, Histogram>,
+    gc_seconds_per_second: Gauge<f64, AtomicU64>,
+    spool_reports: Gauge,
+    spool_bytes: Gauge,
+    dropped: Counter,
+    refused: Counter,
+    delivered: Counter,
+    last_delivery: Gauge<f64, AtomicU64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Registers every metric; `profile` and `hostname` go into `tunekeeper_info`.
+    pub fn new(profile: &str, hostname: &str) -> Metrics {
+        let mut registry = Registry::with_prefix("tunekeeper");
+        registry.register(
+            "agent",
+            "Agent version, profile and host",
+            Info::new(InfoLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+                profile: profile.into(),
+                hostname: hostname.into(),
+            }),
+        );
+        let m = Metrics {
+            findings: Family::default(),
+            drift: Family::default(),
+            pauses: Family::new_with_constructor(|| Histogram::new(PAUSE_BUCKETS)),
+            gc_seconds_per_second: Gauge::default(),
+            spool_reports: Gauge::default(),
+            spool_bytes: Gauge::default(),
+            dropped: Counter::default(),
+            refused: Counter::default(),
+            delivered: Counter::default(),
+            last_delivery: Gauge::default(),
+            registry,
+        };
+        m.register_all()
+    }
+
+    fn register_all(mut self) -> Metrics {
+        let findings = self.findings.clone();
+        let drift = self.drift.clone();
+        let pauses = self.pauses.clone();
+        let gcps = self.gc_seconds_per_second.clone();
+        let spool_reports = self.spool_reports.clone();
+        let spool_bytes = self.spool_bytes.clone();
+        let dropped = self.dropped.clone();
+        let refused = self.refused.clone();
+        let delivered = self.delivered.clone();
+        let last = self.last_delivery.clone();
+        let r = &mut self.registry;
+        r.register(
+            "findings",
+            "Audit findings of the last interval, by status",
+            findings,
+        );
+        r.register(
+            "check_drift",
+            "Drifted findings of the last interval, by check",
+            drift,
+        );
+        r.register_with_unit(
+            "gc_pause",
+            "G1 stop-the-world pauses of the broker JVMs, by kind",
+            prometheus_client::registry::Unit::Seconds,
+            pauses,
+        );
+        r.register(
+            "gc_seconds_per_second",
+            "GC pause seconds per second of wall time over the last interval (worst JVM)",
+            gcps,
+        );
+        r.register(
+            "spool_reports",
+            "Reports waiting in the spool",
+            spool_reports,
+        );
+        r.register_with_unit(
+            "spool",
+            "Size of the spool",
+            prometheus_client::registry::Unit::Bytes,
+            spool_bytes,
+        );
+        r.register(
+            "spool_dropped_reports",
+            "Reports dropped because the spool was full",
+            dropped,
+        );
+        r.register(
+            "reports_refused",
+            "Reports the collector refused for good (400/401/403/413/422)",
+            refused,
+        );
+        r.register(
+            "reports_delivered",
+            "Reports the collector acknowledged",
+            delivered,
+        );
+        r.register(
+            "last_delivery_timestamp_seconds",
+            "Unix time of the last successful delivery",
+            last,
+        );
+        self
+    }
+
+    /// Records the findings of one interval.
+    pub fn set_findings(&self, findings: &[Finding]) {
+        for s in [
+            Status::Ok,
+            Status::Drift,
+            Status::Unreadable,
+            Status::NotApplicable,
+        ] {
+            let n = findings.iter().filter(|f| f.status == s).count();
+            self.findings
+                .get_or_create(&StatusLabel {
+                    status: s.as_str().into(),
+                })
+                .set(n as i64);
+        }
+        self.drift.clear();
+        for f in findings.iter().filter(|f| f.status == Status::Drift) {
+            self.drift
+                .get_or_create(&CheckLabel {
+                    check: f.check.clone(),
+                })
+                .inc();
+        }
+    }
+
+    /// Observes one pause.
+    pub fn observe_pause(&self, kind: &str, seconds: f64) {
+        self.pauses
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .observe(seconds);
+    }
+
+    /// Sets the last interval's GC seconds per second.
+    pub fn set_gc_seconds_per_second(&self, v: f64) {
+        self.gc_seconds_per_second.set(v);
+    }
+
+    /// Sets the spool depth and size; adds newly dropped reports.
+    pub fn set_spool(&self, reports: usize, bytes: u64, dropped_total: u64) {
+        self.spool_reports.set(reports as i64);
+        self.spool_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let seen = self.dropped.get();
+        if dropped_total > seen {
+            self.dropped.inc_by(dropped_total - seen);
+        }
+    }
+
+    /// Counts a delivery at `unix_seconds`.
+    pub fn delivered(&self, unix_seconds: f64) {
+        self.delivered.inc();
+        self.last_delivery.set(unix_seconds);
+    }
+
+    /// Counts a refusal.
+    pub fn refused(&self) {
+        self.refused.inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, &self.registry)
+            .expect("writing to a String cannot fail");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let m = Metrics::new("kafka-broker", "b1");
+        m.observe_pause("young", 0.012);
+        m.set_spool(3, 4096, 2);
+        m.delivered(1_700_000_000.0);
+        let text = m.encode();
+        for name in [
+            "tunekeeper_agent_info{",
+            "tunekeeper_gc_pause_seconds_bucket{",
+            "tunekeeper_gc_pause_seconds_count{kind=\"young\"} 1",
+            "tunekeeper_spool_bytes 4096",
+            "tunekeeper_spool_dropped_reports_total 2",
+            "tunekeeper_last_delivery_timestamp_seconds 1700000000",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}
