@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 /// A value in a profile: a bare expectation (`"1"`, `1`, `true`) or a table
 /// with the expectation and the reason for it (`{ expect = "1", why = "..." }`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RawSetting {
     /// `key = "1"`.
     Text(String),
@@ -40,6 +39,42 @@ pub enum RawScalar {
     Int(i64),
     /// Boolean.
     Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for RawSetting {
+    // Hand-written so a mistake inside the table form gets serde's precise
+    // message ("unknown field `whyy`") instead of "did not match any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an expectation (\"1\", \">=262144\", 1, true) or a table { expect = \"...\", why = \"...\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSetting, E> {
+                Ok(RawSetting::Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawSetting, E> {
+                Ok(RawSetting::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawSetting, E> {
+                i64::try_from(v)
+                    .map(RawSetting::Int)
+                    .map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawSetting, E> {
+                Ok(RawSetting::Bool(v))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<RawSetting, M::Error> {
+                RawFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawSetting::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl RawSetting {

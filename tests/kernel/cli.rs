@@ -184,6 +184,14 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
         ),
         ("[gc]\npause_p99 = \"<=50\"\n", &["unknown GC metric"]),
         (
+            "[sysctl]\n\"vm.swappiness\" = { expect = \"1\", whyy = \"x\" }\n",
+            &["custom.toml", "line 2", "unknown field `whyy`"],
+        ),
+        (
+            "[sysctl]\n\"vm.swappiness\" = [1, 2]\n",
+            &["custom.toml", "line 2", "an expectation"],
+        ),
+        (
             "include = [\"no-such-profile\"]\n",
             &["no profile named `no-such-profile`"],
         ),
