@@ -77,6 +77,16 @@ pub struct Component {
 }
 
 /// A parsed expectation: any one of the alternatives must match.
+///
+/// ```
+/// use tunekeeper::expect::Expectation;
+///
+/// let rmem = Expectation::parse("4096 >=65536 >=16MiB").unwrap();
+/// assert!(rmem.matches("4096\t131072\t33554432"));
+/// assert!(!rmem.matches("4096 16384 4194304"));
+/// // Never lower what is already higher; raise what is too low.
+/// assert_eq!(rmem.target(Some("4096 131072 6291456")), "4096 131072 16777216");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
     alternatives: Vec<Vec<Component>>,
