@@ -28,6 +28,8 @@ enum Command {
     /// List profiles or show one's effective settings.
     #[command(subcommand)]
     Profiles(cli::profiles::ProfilesCommand),
+    /// Run the reporting agent: audit and GC health every interval, delivered to the collector.
+    Agent(cli::agent::AgentArgs),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
 }
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cli::apply::rollback(g, args),
         Command::Profiles(cmd) => cli::profiles::run(g, cmd),
         Command::Gc(args) => cli::gc::run(args),
+        Command::Agent(args) => cli::agent::run(g, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

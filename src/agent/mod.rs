@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod follow;
+pub mod gc;
 pub mod metrics;
+pub mod run;
 pub mod sender;
 pub mod spool;

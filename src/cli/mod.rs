@@ -1,6 +1,7 @@
 //! Subcommand front ends: each turns parsed arguments into library calls and
 //! output, and returns the exit code.
 
+pub mod agent;
 pub mod apply;
 pub mod audit;
 pub mod gc;
@@ -78,5 +79,8 @@ pub fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(tunekeeper::render::want_colour(
+            std::io::stderr().is_terminal(),
+        ))
         .init();
 }
