@@ -3,3 +3,6 @@
 
 pub mod event;
 pub mod parser;
+pub mod decorators;
+pub mod hist;
+pub mod unified;
