@@ -6,3 +6,6 @@ pub mod parser;
 pub mod decorators;
 pub mod hist;
 pub mod unified;
+pub mod detect;
+pub mod error;
+pub mod input;
