@@ -9,3 +9,4 @@ pub mod unified;
 pub mod detect;
 pub mod error;
 pub mod input;
+pub mod stats;
