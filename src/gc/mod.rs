@@ -10,3 +10,12 @@ pub mod detect;
 pub mod error;
 pub mod input;
 pub mod stats;
+pub mod flags;
+pub mod analyse;
+pub mod report;
+pub mod slo;
+
+pub use analyse::{AnalyseOptions, analyse};
+pub use error::GcError;
+pub use report::Analysis;
+pub use stats::GcStats;
