@@ -29,10 +29,14 @@ fn find_cases(root: &Path, out: &mut Vec<Case>) {
         };
         let dir = p.parent().unwrap_or(Path::new("."));
         // `gc.truth.json` beside `gc.log*` describes the whole rotated set.
-        let input = if stem == "gc" && dir.join("gc.log").exists() {
+        // Fixtures are gzipped; the corpus is not.
+        let plain = dir.join(format!("{stem}.log"));
+        let input = if stem == "gc" && (dir.join("gc.log").exists() || dir.join("gc.log.gz").exists()) {
             dir.to_path_buf()
+        } else if plain.exists() {
+            plain
         } else {
-            dir.join(format!("{stem}.log"))
+            dir.join(format!("{stem}.log.gz"))
         };
         out.push(Case {
             name: p.display().to_string(),
@@ -83,10 +87,13 @@ fn check(case: &Case) -> Vec<String> {
         if count != c.count {
             errors.push(format!("{}: {what} count {count}, JVM says {}", case.name, c.count));
         }
-        // The MXBean total sits at or a little under the log's sum (it keeps
-        // whole milliseconds): within 3 %, with 2 ms of slack for the tiny
-        // remark+cleanup totals (10-30 ms) where 3 % is under a millisecond.
-        let slack = (c.time_ms * 0.03).max(2.0);
+        // The MXBean total sits at or a little under the log's sum: within
+        // 3 %, with 2 ms of slack for the tiny remark+cleanup totals (10-30
+        // ms, where 3 % is under a millisecond), and 0.06 ms per pause for
+        // short logs of many sub-millisecond pauses (JDK 11's MXBean timer
+        // misses ~0.05 ms of each printed pause: the 1 s small-heap fixture
+        // prints 242.869 ms over 161 pauses, awk agrees, the JVM says 235).
+        let slack = (c.time_ms * 0.03).max(2.0).max(0.06 * count as f64);
         if ms + 1.0 < c.time_ms || ms - c.time_ms > slack {
             errors.push(format!(
                 "{}: {what} {ms:.3} ms, JVM says {} ms (allowed: -1 .. +{slack:.1} ms)",
