@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gc").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gc")
+        .join(rel)
 }
 
 fn tunekeeper(args: &[&str]) -> Output {
@@ -22,7 +24,12 @@ fn path(p: &Path) -> &str {
 fn json_has_every_documented_key() {
     let log = fixture("truth/jdk17/kafka-time-tags.log.gz");
     let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     for key in [
         "pauses",
@@ -65,7 +72,11 @@ fn json_has_every_documented_key() {
         assert!(file.get(field).is_some(), "files[0].{field}");
     }
     assert!(v["gc_ms_per_second"].as_f64().is_some_and(|r| r > 0.0));
-    assert!(v["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["check"] == "jvm")));
+    assert!(
+        v["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().all(|f| f["check"] == "jvm"))
+    );
 }
 
 #[test]
@@ -74,10 +85,21 @@ fn text_report_and_output_file() {
     let out_file = dir.path().join("report.txt");
     let log = fixture("truth/jdk25/small-heap-stress.log.gz");
     let out = tunekeeper(&["gc", "-o", path(&out_file), path(&log)]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
     let text = std::fs::read_to_string(&out_file).expect("report");
-    for needle in ["young", "concurrent_start", "full", "overall", "GC pause per second"] {
+    for needle in [
+        "young",
+        "concurrent_start",
+        "full",
+        "overall",
+        "GC pause per second",
+    ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
 }
@@ -88,7 +110,10 @@ fn not_g1_exits_2_naming_the_file() {
     let out = tunekeeper(&["gc", path(&log)]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("parallel-jdk17.log: a Parallel GC log, not G1"), "{err}");
+    assert!(
+        err.contains("parallel-jdk17.log: a Parallel GC log, not G1"),
+        "{err}"
+    );
     let out = tunekeeper(&["gc", path(&fixture("other/notes.txt"))]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt: not a GC log"));
@@ -98,7 +123,12 @@ fn not_g1_exits_2_naming_the_file() {
 fn drift_exits_1() {
     let log = fixture("other/g1-heap-not-fixed-jdk17.log");
     let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -108,10 +138,26 @@ fn since_until_filter_by_wall_clock() {
     let all: serde_json::Value = serde_json::from_slice(&all.stdout).expect("json");
     let n = all["overall"]["count"].as_u64().expect("count");
     // Everything is before 2000 and after 2100 nothing.
-    let out = tunekeeper(&["gc", "--format", "json", "--since", "2100-01-01T00:00:00Z", path(&log)]);
+    let out = tunekeeper(&[
+        "gc",
+        "--format",
+        "json",
+        "--since",
+        "2100-01-01T00:00:00Z",
+        path(&log),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["overall"]["count"], 0);
-    let out = tunekeeper(&["gc", "--format", "json", "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z", path(&log)]);
+    let out = tunekeeper(&[
+        "gc",
+        "--format",
+        "json",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--until",
+        "2100-01-01T00:00:00Z",
+        path(&log),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["overall"]["count"].as_u64(), Some(n));
     // Uptime-only log: a clear error, not a silently empty report.

@@ -8,7 +8,9 @@ use tunekeeper::gc::detect::LogFormat;
 use tunekeeper::gc::{AnalyseOptions, Analysis, GcError, analyse};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gc").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gc")
+        .join(rel)
 }
 
 fn gunzip(path: &Path) -> Vec<u8> {
@@ -46,7 +48,11 @@ fn rotated_set_is_read_in_time_order_whatever_the_argument_order() {
     let mut names = Vec::new();
     for e in std::fs::read_dir(&src).expect("dir") {
         let p = e.expect("entry").path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         if let Some(plain) = name.strip_suffix(".gz") {
             std::fs::write(dir.path().join(plain), gunzip(&p)).expect("write");
             names.push(plain.to_owned());
@@ -62,9 +68,21 @@ fn rotated_set_is_read_in_time_order_whatever_the_argument_order() {
     let b = run(&backward).expect("analyse");
     assert_eq!(young_count(&a), expected);
     assert_eq!(a.stats.pauses, b.stats.pauses);
-    let order: Vec<_> = b.files.iter().map(|f| f.path.rsplit('/').next().unwrap_or("").to_owned()).collect();
-    assert_eq!(order.first().map(String::as_str), Some("gc.log.0"), "{order:?}");
-    assert_eq!(order.last().map(String::as_str), Some("gc.log"), "{order:?}");
+    let order: Vec<_> = b
+        .files
+        .iter()
+        .map(|f| f.path.rsplit('/').next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        order.first().map(String::as_str),
+        Some("gc.log.0"),
+        "{order:?}"
+    );
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("gc.log"),
+        "{order:?}"
+    );
     assert_eq!(b.stats.jvm_starts, 1, "no false restart across files");
     // The directory itself.
     let d = run(&[dir.path().to_path_buf()]).expect("analyse dir");
@@ -99,19 +117,29 @@ fn directory_with_gzipped_rotated_set() {
 #[test]
 fn a_restart_inside_a_file_is_a_new_jvm() {
     for (first, second) in [
-        ("truth/jdk17/default-decorators", "truth/jdk21/default-decorators"),
+        (
+            "truth/jdk17/default-decorators",
+            "truth/jdk21/default-decorators",
+        ),
         ("truth/jdk11/kafka-time-tags", "truth/jdk25/kafka-time-tags"),
         ("truth/jdk17/deco-none", "truth/jdk25/deco-none"),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let joined = dir.path().join("restarted.log");
         let mut f = std::fs::File::create(&joined).expect("create");
-        f.write_all(&gunzip(&fixture(&format!("{first}.log.gz")))).expect("write");
-        f.write_all(&gunzip(&fixture(&format!("{second}.log.gz")))).expect("write");
+        f.write_all(&gunzip(&fixture(&format!("{first}.log.gz"))))
+            .expect("write");
+        f.write_all(&gunzip(&fixture(&format!("{second}.log.gz"))))
+            .expect("write");
         drop(f);
         let a = run(&[joined]).expect("analyse");
-        let expected = truth_count(&fixture(&format!("{first}.truth.json")), "G1 Young Generation")
-            + truth_count(&fixture(&format!("{second}.truth.json")), "G1 Young Generation");
+        let expected = truth_count(
+            &fixture(&format!("{first}.truth.json")),
+            "G1 Young Generation",
+        ) + truth_count(
+            &fixture(&format!("{second}.truth.json")),
+            "G1 Young Generation",
+        );
         assert_eq!(young_count(&a), expected, "{first} + {second}");
         assert_eq!(a.stats.jvm_starts, 2, "{first} + {second}");
         assert_eq!(a.files[0].unrecognised_lines, 0);
@@ -142,7 +170,10 @@ fn a_cut_off_last_line_is_fine() {
     assert!(a.files[0].unrecognised_lines <= 1);
     // A cut inside the decorators.
     let cut2 = dir.path().join("cut2.log");
-    let last_nl = text[..text.len() - 1].iter().rposition(|&b| b == b'\n').unwrap_or(0);
+    let last_nl = text[..text.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap_or(0);
     std::fs::write(&cut2, &text[..last_nl + 4]).expect("write");
     assert!(run(&[cut2]).is_ok());
 }
@@ -156,16 +187,26 @@ fn other_collectors_and_text_are_clear_errors() {
         ("other/notes.txt", "not a GC log"),
     ] {
         let path = fixture(file);
-        let err = run(std::slice::from_ref(&path)).expect_err(file).to_string();
+        let err = run(std::slice::from_ref(&path))
+            .expect_err(file)
+            .to_string();
         assert!(err.contains(what), "{file}: {err}");
-        assert!(err.contains(file.rsplit('/').next().unwrap_or(file)), "{file}: {err}");
+        assert!(
+            err.contains(file.rsplit('/').next().unwrap_or(file)),
+            "{file}: {err}"
+        );
     }
     // One bad file in a set fails the set, naming that file.
-    let err = run(&[fixture("truth/jdk17/kafka-time-tags.log.gz"), fixture("other/cms-jdk11.log")])
-        .expect_err("mixed")
-        .to_string();
+    let err = run(&[
+        fixture("truth/jdk17/kafka-time-tags.log.gz"),
+        fixture("other/cms-jdk11.log"),
+    ])
+    .expect_err("mixed")
+    .to_string();
     assert!(err.contains("cms-jdk11.log"), "{err}");
-    let err = run(&[fixture("does-not-exist.log")]).expect_err("missing").to_string();
+    let err = run(&[fixture("does-not-exist.log")])
+        .expect_err("missing")
+        .to_string();
     assert!(err.contains("does-not-exist.log"), "{err}");
 }
 
@@ -180,7 +221,13 @@ fn public_unified_logs_parse_with_every_line_accounted_for() {
         let text = std::fs::read(&p).expect("read");
         let lines = text.split(|&b| b == b'\n').count() as u64 - u64::from(text.ends_with(b"\n"));
         assert_eq!(f.lines, lines, "{}", p.display());
-        assert_eq!(f.unrecognised_lines, 0, "{}: {:?}", p.display(), f.unrecognised_examples);
+        assert_eq!(
+            f.unrecognised_lines,
+            0,
+            "{}: {:?}",
+            p.display(),
+            f.unrecognised_examples
+        );
         assert!(a.stats.overall.count > 0);
     }
     // minimal.log: JDK 9/10 names (`Pause Young (cause)`, `Pause Initial Mark`).
@@ -211,7 +258,10 @@ fn no_time_decorators_give_null_rates() {
     let json = serde_json::to_value(&a).expect("json");
     assert!(json["gc_ms_per_second"].is_null());
     // Wall-clock-only (Kafka's time,tags) and uptime-only logs do have rates.
-    for f in ["truth/jdk21/kafka-time-tags.log.gz", "truth/jdk21/gc-tag-only.log.gz"] {
+    for f in [
+        "truth/jdk21/kafka-time-tags.log.gz",
+        "truth/jdk21/gc-tag-only.log.gz",
+    ] {
         let a = run(&[fixture(f)]).expect("analyse");
         let r = a.stats.gc_ms_per_second.expect(f);
         assert!(r > 0.0 && r < 1000.0, "{f}: {r}");

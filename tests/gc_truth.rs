@@ -31,13 +31,14 @@ fn find_cases(root: &Path, out: &mut Vec<Case>) {
         // `gc.truth.json` beside `gc.log*` describes the whole rotated set.
         // Fixtures are gzipped; the corpus is not.
         let plain = dir.join(format!("{stem}.log"));
-        let input = if stem == "gc" && (dir.join("gc.log").exists() || dir.join("gc.log.gz").exists()) {
-            dir.to_path_buf()
-        } else if plain.exists() {
-            plain
-        } else {
-            dir.join(format!("{stem}.log.gz"))
-        };
+        let input =
+            if stem == "gc" && (dir.join("gc.log").exists() || dir.join("gc.log.gz").exists()) {
+                dir.to_path_buf()
+            } else if plain.exists() {
+                plain
+            } else {
+                dir.join(format!("{stem}.log.gz"))
+            };
         out.push(Case {
             name: p.display().to_string(),
             input,
@@ -72,20 +73,30 @@ fn check(case: &Case) -> Vec<String> {
         Ok(v) => v,
         Err(e) => return vec![format!("{}: unreadable truth: {e}", case.name)],
     };
-    let a = match analyse(std::slice::from_ref(&case.input), &AnalyseOptions::default()) {
+    let a = match analyse(
+        std::slice::from_ref(&case.input),
+        &AnalyseOptions::default(),
+    ) {
         Ok(a) => a,
         Err(e) => return vec![format!("{}: {e}", case.name)],
     };
     let p = &a.stats.pauses;
-    let young_count = p.young.count + p.concurrent_start.count + p.prepare_mixed.count + p.mixed.count;
-    let young_ms = p.young.total_ms + p.concurrent_start.total_ms + p.prepare_mixed.total_ms + p.mixed.total_ms;
+    let young_count =
+        p.young.count + p.concurrent_start.count + p.prepare_mixed.count + p.mixed.count;
+    let young_ms = p.young.total_ms
+        + p.concurrent_start.total_ms
+        + p.prepare_mixed.total_ms
+        + p.mixed.total_ms;
     let mut compare = |what: &str, count: u64, ms: f64, c: Option<Collector>| {
         let c = c.unwrap_or(Collector {
             count: 0,
             time_ms: 0.0,
         });
         if count != c.count {
-            errors.push(format!("{}: {what} count {count}, JVM says {}", case.name, c.count));
+            errors.push(format!(
+                "{}: {what} count {count}, JVM says {}",
+                case.name, c.count
+            ));
         }
         // The MXBean total sits at or a little under the log's sum: within
         // 3 %, with 2 ms of slack for the tiny remark+cleanup totals (10-30
@@ -101,8 +112,18 @@ fn check(case: &Case) -> Vec<String> {
             ));
         }
     };
-    compare("young", young_count, young_ms, collector(&truth, "G1 Young Generation"));
-    compare("full", p.full.count, p.full.total_ms, collector(&truth, "G1 Old Generation"));
+    compare(
+        "young",
+        young_count,
+        young_ms,
+        collector(&truth, "G1 Young Generation"),
+    );
+    compare(
+        "full",
+        p.full.count,
+        p.full.total_ms,
+        collector(&truth, "G1 Old Generation"),
+    );
     if let Some(c) = collector(&truth, "G1 Concurrent GC") {
         compare(
             "remark+cleanup",
@@ -126,7 +147,12 @@ fn run_all(root: &Path) -> usize {
     let mut cases = Vec::new();
     find_cases(root, &mut cases);
     let errors: Vec<String> = cases.iter().flat_map(check).collect();
-    assert!(errors.is_empty(), "{} mismatches:\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
     cases.len()
 }
 
@@ -134,7 +160,10 @@ fn run_all(root: &Path) -> usize {
 fn fixtures_match_the_jvm_counters() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gc/truth");
     let n = run_all(&root);
-    assert!(n >= 24, "expected at least 24 fixtures with truth, found {n}");
+    assert!(
+        n >= 24,
+        "expected at least 24 fixtures with truth, found {n}"
+    );
 }
 
 #[test]
@@ -144,7 +173,9 @@ fn shared_corpus_matches_the_jvm_counters() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/gc"),
     ];
     let Some(root) = candidates.iter().find(|p| p.is_dir()) else {
-        println!("skipped: the shared corpus (/work/shared/corpus/gc or ../shared/corpus/gc) is not here");
+        println!(
+            "skipped: the shared corpus (/work/shared/corpus/gc or ../shared/corpus/gc) is not here"
+        );
         return;
     };
     let n = run_all(root);

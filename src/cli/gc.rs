@@ -45,8 +45,16 @@ fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
 /// Runs the analysis and returns the exit code (0 ok, 1 drift; errors are 2).
 pub fn run(args: &GcArgs) -> anyhow::Result<u8> {
     let opts = AnalyseOptions {
-        since_ms: args.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
-        until_ms: args.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
+        since_ms: args
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()?,
+        until_ms: args
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s))
+            .transpose()?,
         ..AnalyseOptions::default()
     };
     let analysis = analyse(&args.paths, &opts)?;
@@ -59,9 +67,8 @@ pub fn run(args: &GcArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => render_text(&analysis, &mut buf)?,
     }
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, &buf).with_context(|| format!("{}: cannot write", path.display()))?
-        }
+        Some(path) => std::fs::write(path, &buf)
+            .with_context(|| format!("{}: cannot write", path.display()))?,
         None => std::io::stdout().lock().write_all(&buf)?,
     }
     Ok(analysis.exit_code())

@@ -219,7 +219,11 @@ pub fn parse_decimal(s: &[u8]) -> Option<f64> {
     };
     let iv = if int.is_empty() { 0 } else { parse_uint(int)? };
     if frac.is_empty() {
-        return if int.is_empty() { None } else { Some(iv as f64) };
+        return if int.is_empty() {
+            None
+        } else {
+            Some(iv as f64)
+        };
     }
     let fv = parse_uint(frac)?;
     Some(iv as f64 + fv as f64 / POW10.get(frac.len()).copied().unwrap_or(f64::INFINITY))
@@ -265,7 +269,11 @@ pub fn parse_iso(g: &[u8]) -> Option<i64> {
     let offset_min = match g.get(pos) {
         Some(&sign @ (b'+' | b'-')) => {
             let oh = digits(g, pos + 1, 2)?;
-            let om_pos = if g.get(pos + 3) == Some(&b':') { pos + 4 } else { pos + 3 };
+            let om_pos = if g.get(pos + 3) == Some(&b':') {
+                pos + 4
+            } else {
+                pos + 3
+            };
             let om = digits(g, om_pos, 2).unwrap_or(0);
             let v = oh * 60 + om;
             if sign == b'-' { -v } else { v }
@@ -335,7 +343,10 @@ mod tests {
     fn iso_offsets() {
         assert_eq!(parse_iso(b"1970-01-01T00:00:00.000+0000"), Some(0));
         assert_eq!(parse_iso(b"1970-01-01T01:00:00.001+0100"), Some(1));
-        assert_eq!(parse_iso(b"2022-11-10T03:37:29.443-0800"), Some(1_668_080_249_443));
+        assert_eq!(
+            parse_iso(b"2022-11-10T03:37:29.443-0800"),
+            Some(1_668_080_249_443)
+        );
         assert_eq!(parse_iso(b"2022-13-10T03:37:29.443-0800"), None);
     }
 }

@@ -91,15 +91,27 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"Using G1", LogFormat::UnifiedG1),
     (b"Using Parallel", LogFormat::NotG1(Collector::Parallel)),
     (b"Using Serial", LogFormat::NotG1(Collector::Serial)),
-    (b"Using Concurrent Mark Sweep", LogFormat::NotG1(Collector::Cms)),
-    (b"Using The Z Garbage Collector", LogFormat::NotG1(Collector::Z)),
-    (b"Initializing The Z Garbage Collector", LogFormat::NotG1(Collector::Z)),
+    (
+        b"Using Concurrent Mark Sweep",
+        LogFormat::NotG1(Collector::Cms),
+    ),
+    (
+        b"Using The Z Garbage Collector",
+        LogFormat::NotG1(Collector::Z),
+    ),
+    (
+        b"Initializing The Z Garbage Collector",
+        LogFormat::NotG1(Collector::Z),
+    ),
     (b"Using Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
     (b"Using Epsilon", LogFormat::NotG1(Collector::Epsilon)),
     (b"-XX:+UseG1GC", LogFormat::Jdk8G1),
     (b"-XX:+UseConcMarkSweepGC", LogFormat::NotG1(Collector::Cms)),
     (b"-XX:+UseParallelGC", LogFormat::NotG1(Collector::Parallel)),
-    (b"-XX:+UseParallelOldGC", LogFormat::NotG1(Collector::Parallel)),
+    (
+        b"-XX:+UseParallelOldGC",
+        LogFormat::NotG1(Collector::Parallel),
+    ),
     (b"-XX:+UseSerialGC", LogFormat::NotG1(Collector::Serial)),
     (b"[GC pause (", LogFormat::Jdk8G1),
     (b"[GC remark", LogFormat::Jdk8G1),
@@ -193,10 +205,7 @@ pub fn line_time(line: &[u8]) -> (Option<i64>, Option<f64>) {
         }
     }
     let mut uptime = None;
-    if let Some(i) = memmem::find(rest, b": ")
-        && i > 0
-        && i < 16
-    {
+    if let Some(i) = memmem::find(rest, b": ").filter(|&i| i > 0 && i < 16) {
         uptime = parse_decimal(&rest[..i]).map(|s| s * 1000.0);
     }
     (wall, uptime)
@@ -208,7 +217,10 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(sniff(b"[0.01s][info][gc] Using G1\n").format, LogFormat::UnifiedG1);
+        assert_eq!(
+            sniff(b"[0.01s][info][gc] Using G1\n").format,
+            LogFormat::UnifiedG1
+        );
         assert_eq!(
             sniff(b"[0.01s][info][gc] Using Parallel\n").format,
             LogFormat::NotG1(Collector::Parallel)

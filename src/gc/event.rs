@@ -74,7 +74,10 @@ impl PauseKind {
     pub fn is_young_collection(self) -> bool {
         matches!(
             self,
-            PauseKind::Young | PauseKind::ConcurrentStart | PauseKind::PrepareMixed | PauseKind::Mixed
+            PauseKind::Young
+                | PauseKind::ConcurrentStart
+                | PauseKind::PrepareMixed
+                | PauseKind::Mixed
         )
     }
 }

@@ -175,7 +175,13 @@ fn mib(kb: u64) -> String {
     }
 }
 
-fn finding(key: &str, expected: &str, actual: Option<String>, status: Status, detail: &str) -> Finding {
+fn finding(
+    key: &str,
+    expected: &str,
+    actual: Option<String>,
+    status: Status,
+    detail: &str,
+) -> Finding {
     Finding {
         check: "jvm".into(),
         key: key.into(),
@@ -199,7 +205,13 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
     let mut out = Vec::new();
     out.push(match f.collector.as_deref() {
         Some("G1") => finding("collector", "G1", Some("G1".into()), Status::Ok, ""),
-        Some(c) => finding("collector", "G1", Some(c.into()), Status::Drift, "use -XX:+UseG1GC"),
+        Some(c) => finding(
+            "collector",
+            "G1",
+            Some(c.into()),
+            Status::Drift,
+            "use -XX:+UseG1GC",
+        ),
         None => finding(
             "collector",
             "G1",
@@ -229,7 +241,13 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
         ),
     });
     out.push(match (f.max_gc_pause_millis, f.command_line_known) {
-        (Some(ms), _) => finding("MaxGCPauseMillis", "set", Some(ms.to_string()), Status::Ok, ""),
+        (Some(ms), _) => finding(
+            "MaxGCPauseMillis",
+            "set",
+            Some(ms.to_string()),
+            Status::Ok,
+            "",
+        ),
         (None, true) => finding(
             "MaxGCPauseMillis",
             "set",
@@ -253,7 +271,13 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             Status::Drift,
             "fixing the young generation size defeats G1's pause-time target; remove these flags",
         ),
-        (true, true) => finding("young_generation", "not fixed", Some("not fixed".into()), Status::Ok, ""),
+        (true, true) => finding(
+            "young_generation",
+            "not fixed",
+            Some("not fixed".into()),
+            Status::Ok,
+            "",
+        ),
         (true, false) => finding(
             "young_generation",
             "not fixed",
@@ -291,7 +315,9 @@ mod tests {
     }
 
     fn status(fs: &[Finding], key: &str) -> Status {
-        fs.iter().find(|f| f.key == key).map_or(Status::Unreadable, |f| f.status)
+        fs.iter()
+            .find(|f| f.key == key)
+            .map_or(Status::Unreadable, |f| f.status)
     }
 
     #[test]
@@ -327,7 +353,9 @@ mod tests {
         assert_eq!(status(&fs, "MaxGCPauseMillis"), Status::NotApplicable);
         assert_eq!(status(&fs, "young_generation"), Status::NotApplicable);
         let jdk8 = JvmInfo {
-            flags: args("-XX:InitialHeapSize=268435456 -XX:MaxHeapSize=536870912 -XX:+UseG1GC -XX:NewRatio=2"),
+            flags: args(
+                "-XX:InitialHeapSize=268435456 -XX:MaxHeapSize=536870912 -XX:+UseG1GC -XX:NewRatio=2",
+            ),
             ..JvmInfo::default()
         };
         let fs = evaluate(&JvmFlags::from_log(&jdk8));
@@ -338,7 +366,10 @@ mod tests {
     #[test]
     fn xlog_rotation_rules() {
         assert_eq!(xlog_rotation("gc*:file=gc.log"), Some(true));
-        assert_eq!(xlog_rotation("gc*:file=gc.log:time:filecount=0"), Some(false));
+        assert_eq!(
+            xlog_rotation("gc*:file=gc.log:time:filecount=0"),
+            Some(false)
+        );
         assert_eq!(xlog_rotation("gc:stdout"), Some(false));
         assert_eq!(xlog_rotation("safepoint:file=s.log"), None);
     }

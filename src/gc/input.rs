@@ -183,7 +183,11 @@ fn check_formats(files: &mut [InputFile]) -> Result<(), GcError> {
                     what: format!("a {} log", c.name()),
                 });
             }
-            LogFormat::NotGcLog => return Err(GcError::NotGcLog { path: f.path.clone() }),
+            LogFormat::NotGcLog => {
+                return Err(GcError::NotGcLog {
+                    path: f.path.clone(),
+                });
+            }
         }
     }
     Ok(())
@@ -194,8 +198,11 @@ fn check_formats(files: &mut [InputFile]) -> Result<(), GcError> {
 /// rotation name (`gc.log.0`, `gc.log.1`, ..., then `gc.log`; JDK 8's
 /// `gc.log.N.current` by its N). Ties keep name order.
 pub fn order(files: &mut [InputFile]) {
-    files.sort_by(|a, b| name_key(&a.path).cmp(&name_key(&b.path)));
-    let timed: Vec<_> = files.iter().filter(|f| f.sniff.format != LogFormat::Empty).collect();
+    files.sort_by_key(|f| name_key(&f.path));
+    let timed: Vec<_> = files
+        .iter()
+        .filter(|f| f.sniff.format != LogFormat::Empty)
+        .collect();
     if timed.iter().all(|f| f.sniff.first_wall_ms.is_some()) {
         files.sort_by_key(|f| f.sniff.first_wall_ms.unwrap_or(i64::MAX));
     } else if timed.iter().all(|f| f.sniff.first_uptime_ms.is_some()) {
@@ -219,10 +226,10 @@ fn name_key(path: &Path) -> (String, u64, String) {
     for suffix in [".gz", ".current"] {
         stem = stem.strip_suffix(suffix).unwrap_or(stem);
     }
-    if let Some((base, n)) = stem.rsplit_once('.')
-        && let Ok(n) = n.parse::<u64>()
-    {
-        return (base.to_owned(), n, name.clone());
+    if let Some((base, n)) = stem.rsplit_once('.') {
+        if let Ok(n) = n.parse::<u64>() {
+            return (base.to_owned(), n, name.clone());
+        }
     }
     (stem.to_owned(), u64::MAX, name.clone())
 }
@@ -269,12 +276,27 @@ mod tests {
 
     #[test]
     fn rotation_names() {
-        let mut v: Vec<_> = ["gc.log", "gc.log.2", "gc.log.0", "gc.log.10", "gc.log.1.current"]
-            .iter()
-            .map(|n| name_key(Path::new(n)))
-            .collect();
+        let mut v: Vec<_> = [
+            "gc.log",
+            "gc.log.2",
+            "gc.log.0",
+            "gc.log.10",
+            "gc.log.1.current",
+        ]
+        .iter()
+        .map(|n| name_key(Path::new(n)))
+        .collect();
         v.sort();
         let names: Vec<_> = v.into_iter().map(|k| k.2).collect();
-        assert_eq!(names, ["gc.log.0", "gc.log.1.current", "gc.log.2", "gc.log.10", "gc.log"]);
+        assert_eq!(
+            names,
+            [
+                "gc.log.0",
+                "gc.log.1.current",
+                "gc.log.2",
+                "gc.log.10",
+                "gc.log"
+            ]
+        );
     }
 }

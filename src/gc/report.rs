@@ -80,13 +80,21 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     }
     row(out, "overall", &s.overall)?;
     writeln!(out)?;
-    writeln!(out, "GC pause per second of running time  {}", opt(s.gc_ms_per_second, " ms/s"))?;
+    writeln!(
+        out,
+        "GC pause per second of running time  {}",
+        opt(s.gc_ms_per_second, " ms/s")
+    )?;
     writeln!(
         out,
         "worst minute                         {}",
         opt(s.worst_minute_gc_ms_per_second, " ms/s")
     )?;
-    writeln!(out, "young GCs per second                 {}", opt(s.young_gcs_per_second, ""))?;
+    writeln!(
+        out,
+        "young GCs per second                 {}",
+        opt(s.young_gcs_per_second, "")
+    )?;
     writeln!(
         out,
         "allocation rate                      {}",
@@ -99,8 +107,16 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             iv.p50_ms, iv.p99_ms
         )?;
     }
-    writeln!(out, "running time covered                 {}", opt(s.span_s, " s"))?;
-    writeln!(out, "evacuation failures                  {}", s.evacuation_failures)?;
+    writeln!(
+        out,
+        "running time covered                 {}",
+        opt(s.span_s, " s")
+    )?;
+    writeln!(
+        out,
+        "evacuation failures                  {}",
+        s.evacuation_failures
+    )?;
     writeln!(
         out,
         "humongous allocations                {} ({} pauses caused by one)",

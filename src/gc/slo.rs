@@ -144,12 +144,15 @@ pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
             let expected = format!("{}{}", l.op.symbol(), fmt_num(l.limit));
             let value = metric_value(a, &l.metric);
             let (status, detail) = match value {
-                None if !METRICS.contains(&l.metric.as_str()) => {
-                    (Status::NotApplicable, Some(format!("unknown metric `{}`", l.metric)))
-                }
+                None if !METRICS.contains(&l.metric.as_str()) => (
+                    Status::NotApplicable,
+                    Some(format!("unknown metric `{}`", l.metric)),
+                ),
                 None => (
                     Status::NotApplicable,
-                    Some("not computable from this log (no usable time stamps or no pauses)".into()),
+                    Some(
+                        "not computable from this log (no usable time stamps or no pauses)".into(),
+                    ),
                 ),
                 Some(v) => {
                     let ok = match l.op {

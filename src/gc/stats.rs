@@ -425,11 +425,12 @@ impl GcStats {
             None => self.untimed_pauses += 1,
         }
         if let Some(h) = p.heap {
-            if let (Some(t), Some((prev_t, prev_after))) = (t, self.last_after)
-                && t > prev_t
-            {
-                self.alloc_kb += h.before_kb.saturating_sub(prev_after) as f64;
-                self.alloc_ms += t - prev_t;
+            // Heap growth between two pauses of one JVM is what was allocated.
+            if let (Some(t), Some((prev_t, prev_after))) = (t, self.last_after) {
+                if t > prev_t {
+                    self.alloc_kb += h.before_kb.saturating_sub(prev_after) as f64;
+                    self.alloc_ms += t - prev_t;
+                }
             }
             self.last_after = t.map(|t| (t, h.after_kb));
             self.series_point(HeapPoint {
@@ -453,7 +454,7 @@ impl GcStats {
     /// Keeps every `stride`-th point; when the series doubles past its
     /// bound, halves it and doubles the stride.
     fn series_point(&mut self, pt: HeapPoint) {
-        if self.series_seen.is_multiple_of(self.series_stride) {
+        if self.series_seen % self.series_stride == 0 {
             self.series.push(pt);
             if self.series.len() >= 2 * SERIES_POINTS {
                 let mut i = 0;
@@ -490,8 +491,8 @@ impl GcStats {
         let pauses_per_s = per_s(self.overall.count() as f64);
         let alloc = (span_ms.is_some() && self.alloc_ms > 0.0)
             .then(|| round3(self.alloc_kb / 1024.0 / (self.alloc_ms / 1000.0)));
-        let interval = (span_ms.is_some() && self.intervals.count() > 0)
-            .then(|| self.intervals.summary());
+        let interval =
+            (span_ms.is_some() && self.intervals.count() > 0).then(|| self.intervals.summary());
         for (name, missing) in [
             ("gc_ms_per_second", gc_ms_per_second.is_none()),
             ("worst_minute_gc_ms_per_second", worst.is_none()),
@@ -603,7 +604,10 @@ mod tests {
         let snap = s.snapshot();
         assert_eq!(snap.gc_ms_per_second, None);
         assert!(snap.not_computable.contains(&"gc_ms_per_second"));
-        assert!(snap.not_computable.contains(&"worst_minute_gc_ms_per_second"));
+        assert!(
+            snap.not_computable
+                .contains(&"worst_minute_gc_ms_per_second")
+        );
         assert_eq!(snap.overall.count, 10);
     }
 
@@ -613,7 +617,11 @@ mod tests {
         s.add(&GcEvent::JvmStart(JvmInfo::default()));
         for i in 0..600 {
             let dur = if (300..330).contains(&i) { 100.0 } else { 1.0 };
-            s.add(&pause(PauseKind::Young, Some(i as f64 * 1000.0 + 500.0), dur));
+            s.add(&pause(
+                PauseKind::Young,
+                Some(i as f64 * 1000.0 + 500.0),
+                dur,
+            ));
         }
         let snap = s.snapshot();
         // 30 × 100 ms + 30 × 1 ms in the worst minute.

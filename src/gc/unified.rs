@@ -93,8 +93,8 @@ impl UnifiedParser {
         }
         let at = d.stamp();
         self.check_restart(&at, gc_id, emit);
-        let evac = parsed.evacuation_failure
-            || (gc_id.is_some() && self.to_space_exhausted == gc_id);
+        let evac =
+            parsed.evacuation_failure || (gc_id.is_some() && self.to_space_exhausted == gc_id);
         let humongous_cause = parsed.cause == b"G1 Humongous Allocation";
         let humongous = humongous_cause || (gc_id.is_some() && self.humongous_grew == gc_id);
         emit(GcEvent::Pause(Pause {
@@ -214,14 +214,17 @@ impl LineParser for UnifiedParser {
 
 /// Splits `GC(123) rest` into the id and the rest.
 fn split_gc_id(msg: &[u8]) -> (Option<u64>, &[u8]) {
-    if let Some(after) = msg.strip_prefix(b"GC(")
-        && let Some(close) = memchr::memchr(b')', after)
-        && let Some(id) = parse_uint(&after[..close])
-    {
-        let rest = &after[close + 1..];
-        return (Some(id), rest.strip_prefix(b" ").unwrap_or(rest));
-    }
-    (None, msg)
+    let Some(after) = msg.strip_prefix(b"GC(") else {
+        return (None, msg);
+    };
+    let Some(close) = memchr::memchr(b')', after) else {
+        return (None, msg);
+    };
+    let Some(id) = parse_uint(&after[..close]) else {
+        return (None, msg);
+    };
+    let rest = &after[close + 1..];
+    (Some(id), rest.strip_prefix(b" ").unwrap_or(rest))
 }
 
 fn trim_start(mut s: &[u8]) -> &[u8] {
@@ -387,7 +390,10 @@ fn parse_size_kb(s: &[u8]) -> Option<u64> {
 fn parse_arrow(s: &[u8]) -> Option<(u64, u64)> {
     let arrow = memchr::memmem::find(s, b"->")?;
     let b = &s[arrow + 2..];
-    let b_end = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
+    let b_end = b
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(b.len());
     Some((parse_uint(&s[..arrow])?, parse_uint(&b[..b_end])?))
 }
 
@@ -558,7 +564,17 @@ mod tests {
         use PauseKind::*;
         assert_eq!(
             kinds,
-            [ConcurrentStart, Mixed, Full, Remark, Cleanup, Young, ConcurrentStart, PrepareMixed, Young]
+            [
+                ConcurrentStart,
+                Mixed,
+                Full,
+                Remark,
+                Cleanup,
+                Young,
+                ConcurrentStart,
+                PrepareMixed,
+                Young
+            ]
         );
         assert_eq!(p[2].cause, "System.gc()");
         assert!(p[1].evacuation_failure && p[8].evacuation_failure && !p[0].evacuation_failure);
@@ -575,7 +591,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(conc, [("Concurrent Mark", 11.2), ("Concurrent Cycle", 20.5)]);
+        assert_eq!(
+            conc,
+            [("Concurrent Mark", 11.2), ("Concurrent Cycle", 20.5)]
+        );
     }
 
     #[test]
