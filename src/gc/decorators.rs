@@ -29,7 +29,7 @@ impl<'a> Decorated<'a> {
         let mut n = 0;
         let mut pos = 0;
         while n < MAX_GROUPS && line.get(pos) == Some(&b'[') {
-            let Some(rel) = memchr(b']', &line[pos + 1..]) else {
+            let Some(rel) = find_close(&line[pos + 1..]) else {
                 break;
             };
             let close = pos + 1 + rel;
@@ -96,6 +96,31 @@ impl<'a> Decorated<'a> {
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
+}
+
+/// Finds `]`: decorators are short, so eight bytes at a time (SWAR)
+/// beats `memchr`'s set-up cost per call; longer text falls back to it.
+#[inline]
+fn find_close(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const PAT: u64 = LO * b']' as u64;
+    const SHORT: usize = 64;
+    let mut i = 0;
+    while i + 8 <= s.len().min(SHORT) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(word) ^ PAT;
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if s.len() > SHORT && i >= SHORT {
+        return memchr(b']', &s[i..]).map(|j| i + j);
+    }
+    s[i..].iter().position(|&b| b == b']').map(|j| i + j)
 }
 
 fn trim_end(mut s: &[u8]) -> &[u8] {
@@ -337,6 +362,23 @@ mod tests {
         let d = Decorated::split(b"[broker-1] Using G1");
         assert_eq!(d.tags(), None);
         assert!(d.stamp().is_empty());
+    }
+
+    #[test]
+    fn find_close_everywhere() {
+        for len in 0..200 {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b']';
+                if at + 1 < len {
+                    v[at + 1] = b']';
+                }
+                assert_eq!(find_close(&v), Some(at), "len {len} at {at}");
+            }
+            assert_eq!(find_close(&vec![b'a'; len]), None);
+        }
+        // High bytes must not look like a match.
+        assert_eq!(find_close(&[0xdd, 0x5c, 0x5e, 0xff, 0x80, 0x5d]), Some(5));
     }
 
     #[test]

@@ -487,7 +487,13 @@ const KNOWN: &[&[u8]] = &[
 ];
 
 fn is_known(s: &[u8]) -> bool {
-    KNOWN.iter().any(|p| s.starts_with(p))
+    // Comparing the first byte inline first skips almost every `memcmp`.
+    let Some(&first) = s.first() else {
+        return false;
+    };
+    KNOWN
+        .iter()
+        .any(|p| p.first() == Some(&first) && s.starts_with(p))
 }
 
 #[cfg(test)]
