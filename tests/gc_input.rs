@@ -115,6 +115,29 @@ fn directory_with_gzipped_rotated_set() {
 }
 
 #[test]
+fn a_directory_with_two_sets_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, src) in [
+        ("kafkaServer-gc.log", "truth/jdk17/kafka-time-tags.log.gz"),
+        ("zookeeper-gc.log", "truth/jdk21/kafka-time-tags.log.gz"),
+    ] {
+        std::fs::write(dir.path().join(name), gunzip(&fixture(src))).expect("write");
+    }
+    std::fs::write(dir.path().join("server.log"), "INFO started\n").expect("write");
+    let err = run(&[dir.path().to_path_buf()])
+        .expect_err("two sets")
+        .to_string();
+    assert!(
+        err.contains("kafkaServer-gc.log") && err.contains("zookeeper-gc.log"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("zookeeper-gc.log")).expect("rm");
+    // One set plus an application log: the application log is skipped.
+    let a = run(&[dir.path().to_path_buf()]).expect("one set");
+    assert_eq!(a.files.len(), 1);
+}
+
+#[test]
 fn a_restart_inside_a_file_is_a_new_jvm() {
     for (first, second) in [
         (

@@ -42,6 +42,15 @@ pub enum GcError {
         /// The directory.
         path: PathBuf,
     },
+    /// A directory holding more than one rotated set (e.g. a broker's and a
+    /// ZooKeeper's GC logs): merging them would give wrong figures.
+    #[error("{}: holds several GC log sets ({}); name the files of one set", path.display(), sets.join(", "))]
+    SeveralSets {
+        /// The directory.
+        path: PathBuf,
+        /// The sets' base names.
+        sets: Vec<String>,
+    },
     /// `--since`/`--until` asked for, but the log carries no wall-clock time.
     #[error("{}: --since/--until need wall-clock time stamps, and this log has none (its decorators carry no time/utctime/timemillis/timenanos)", path.display())]
     NoWallClock {

@@ -117,17 +117,26 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<InputFile>, GcError> {
             source,
         })?;
         if meta.is_dir() {
-            let mut found = 0;
+            let mut sets: Vec<String> = Vec::new();
             for path in dir_files(p)? {
                 let sniff = sniff_file(&path)?;
                 if sniff.format == LogFormat::NotGcLog {
                     continue;
                 }
-                found += 1;
+                let base = name_key(&path).0;
+                if !sets.contains(&base) {
+                    sets.push(base);
+                }
                 files.push(InputFile { path, sniff });
             }
-            if found == 0 {
+            if sets.is_empty() {
                 return Err(GcError::NoFiles { path: p.clone() });
+            }
+            if sets.len() > 1 {
+                return Err(GcError::SeveralSets {
+                    path: p.clone(),
+                    sets,
+                });
             }
         } else {
             let sniff = sniff_file(p)?;
