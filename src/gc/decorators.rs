@@ -67,6 +67,14 @@ impl<'a> Decorated<'a> {
         is_tag_set(g).then_some(g)
     }
 
+    /// The `level` decorator (`info`, `debug`, ...), when present.
+    pub fn level(&self) -> Option<&'a [u8]> {
+        const LEVELS: &[&[u8]] = &[b"trace", b"debug", b"info", b"warning", b"error"];
+        (0..self.n)
+            .map(|i| trim_end(self.group(i)))
+            .find(|g| LEVELS.contains(g))
+    }
+
     /// The time decorators of this line: wall clock from `time`, `utctime`,
     /// `timemillis` or `timenanos`; uptime from `uptime`, `uptimemillis` or
     /// `uptimenanos`. Unknown groups (hostname, pid, tid, level) are skipped.

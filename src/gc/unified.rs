@@ -200,7 +200,7 @@ impl LineParser for UnifiedParser {
             b'V' | b'H' if gc_id.is_none() => self.init_line(rest),
             _ => {}
         }
-        if is_known(rest) {
+        if is_known(rest) || is_debug_detail(&d) {
             LineOutcome::Recognised
         } else {
             LineOutcome::Unrecognised
@@ -486,6 +486,16 @@ const KNOWN: &[&[u8]] = &[
     b"Code ",
 ];
 
+/// `debug` and `trace` lines of the `gc` tags (`-Xlog:gc*=debug`) are
+/// worker, remembered-set and sizing detail: hundreds of shapes, none
+/// needed here. Only `info`-level messages must match [`KNOWN`] — those are
+/// the summary lines this parser claims to understand.
+fn is_debug_detail(d: &Decorated<'_>) -> bool {
+    matches!(d.level(), Some(b"debug" | b"trace"))
+        && d.tags()
+            .is_some_and(|t| t.starts_with(b"gc") || t.starts_with(b"safepoint"))
+}
+
 fn is_known(s: &[u8]) -> bool {
     // Comparing the first byte inline first skips almost every `memcmp`.
     let Some(&first) = s.first() else {
@@ -620,6 +630,20 @@ mod tests {
             .count();
         assert_eq!(starts, 3);
         assert!(matches!(evs[0], GcEvent::JvmStart(_)));
+    }
+
+    #[test]
+    fn debug_detail_is_recognised_only_when_tagged_debug() {
+        let (_, unknown) = run(&[
+            "[0.1s][debug][gc,phases] GC(3) Ext Root Scanning (ms): Min: 0.1",
+            "[0.1s][trace][gc,heap] GC(3) Something new",
+        ]);
+        assert_eq!(unknown, 0);
+        let (_, unknown) = run(&[
+            "[0.1s][info][gc,phases] GC(3) Something new",
+            "[0.1s][debug][os] Something else",
+        ]);
+        assert_eq!(unknown, 2);
     }
 
     #[test]
