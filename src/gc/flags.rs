@@ -229,7 +229,7 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             if i == m {
                 ""
             } else {
-                "set -Xms equal to -Xmx: heap resizing costs full GCs and pauses"
+                "set -Xms equal to -Xmx: resizing the heap adds GC work and pauses"
             },
         ),
         _ => finding(

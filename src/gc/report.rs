@@ -149,7 +149,12 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     if !a.findings.is_empty() {
-        writeln!(out, "\nfindings")?;
+        let sm = &a.summary;
+        writeln!(
+            out,
+            "\nfindings: {} ok, {} drift, {} not applicable",
+            sm.ok, sm.drift, sm.not_applicable
+        )?;
         for f in &a.findings {
             writeln!(
                 out,
