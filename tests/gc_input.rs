@@ -90,6 +90,41 @@ fn rotated_set_is_read_in_time_order_whatever_the_argument_order() {
 }
 
 #[test]
+fn uptime_only_set_of_two_jvms_keeps_rotation_order() {
+    // Both files start near uptime 0 (two JVMs): uptime cannot order them,
+    // the rotation names do.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let older = dir.path().join("gc.log.0");
+    let newer = dir.path().join("gc.log");
+    std::fs::write(
+        &newer,
+        gunzip(&fixture("truth/jdk25/default-decorators.log.gz")),
+    )
+    .expect("write");
+    std::fs::write(
+        &older,
+        gunzip(&fixture("truth/jdk17/default-decorators.log.gz")),
+    )
+    .expect("write");
+    let a = run(&[newer, older]).expect("analyse");
+    let order: Vec<_> = a
+        .files
+        .iter()
+        .map(|f| f.path.rsplit('/').next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(order, ["gc.log.0", "gc.log"]);
+    assert_eq!(a.stats.jvm_starts, 2);
+    assert!(
+        a.flags
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("25")),
+        "{:?}",
+        a.flags.version
+    );
+}
+
+#[test]
 fn gzip_and_plain_read_the_same() {
     let gz = fixture("truth/jdk21/kafka-time-tags.log.gz");
     let dir = tempfile::tempdir().expect("tempdir");

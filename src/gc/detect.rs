@@ -84,6 +84,9 @@ pub struct Sniff {
     pub first_wall_ms: Option<i64>,
     /// Uptime of the first stamped line, ms.
     pub first_uptime_ms: Option<f64>,
+    /// The sniffed start holds a JVM start header (`Using G1`): uptime
+    /// restarts from 0 here, so uptimes of files are not comparable.
+    pub jvm_start: bool,
 }
 
 /// Markers, most decisive first; the first line holding one decides.
@@ -143,20 +146,21 @@ pub fn sniff(head: &[u8]) -> Sniff {
         },
         first_wall_ms: None,
         first_uptime_ms: None,
+        jvm_start: false,
     };
     let mut decided = false;
     let mut unified_lines = 0usize;
     let mut jdk8_lines = 0usize;
     for line in head.split(|&b| b == b'\n') {
+        if !out.jvm_start && memmem::find(line, b"Using G1").is_some() {
+            out.jvm_start = true;
+        }
         if out.first_wall_ms.is_none() && out.first_uptime_ms.is_none() {
             let (w, u) = line_time(line);
             out.first_wall_ms = w;
             out.first_uptime_ms = u;
         }
         if decided {
-            if out.first_wall_ms.is_some() || out.first_uptime_ms.is_some() {
-                break;
-            }
             continue;
         }
         for (marker, format) in MARKERS {

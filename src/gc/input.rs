@@ -203,7 +203,8 @@ fn check_formats(files: &mut [InputFile]) -> Result<(), GcError> {
 }
 
 /// Puts files in time order: by their first wall-clock stamp when every
-/// file has one, else by first uptime when every file has one, else by
+/// file has one, else by first uptime when every file has one and at most
+/// one JVM started in the set (uptimes of two JVMs do not compare), else by
 /// rotation name (`gc.log.0`, `gc.log.1`, ..., then `gc.log`; JDK 8's
 /// `gc.log.N.current` by its N). Ties keep name order.
 pub fn order(files: &mut [InputFile]) {
@@ -214,7 +215,9 @@ pub fn order(files: &mut [InputFile]) {
         .collect();
     if timed.iter().all(|f| f.sniff.first_wall_ms.is_some()) {
         files.sort_by_key(|f| f.sniff.first_wall_ms.unwrap_or(i64::MAX));
-    } else if timed.iter().all(|f| f.sniff.first_uptime_ms.is_some()) {
+    } else if timed.iter().all(|f| f.sniff.first_uptime_ms.is_some())
+        && timed.iter().filter(|f| f.sniff.jvm_start).count() <= 1
+    {
         files.sort_by(|a, b| {
             let ka = a.sniff.first_uptime_ms.unwrap_or(f64::INFINITY);
             let kb = b.sniff.first_uptime_ms.unwrap_or(f64::INFINITY);
