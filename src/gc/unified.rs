@@ -571,6 +571,7 @@ mod tests {
             "GC(6) Pause Young (Prepare Mixed) (G1 Evacuation Pause) 23M->14M(143M) 3.771ms",
             "GC(7) To-space exhausted",
             "GC(7) Pause Young (Normal) (G1 Preventive Collection) 23M->14M(143M) 1ms",
+            "GC(8) Pause Mixed (G1 Evacuation Pause) 23M->14M(143M) 2.5ms",
             "GC(1) Concurrent Mark (0.101s, 0.112s) 11.2ms",
             "GC(1) Concurrent Cycle 20.5ms",
         ]);
@@ -589,7 +590,8 @@ mod tests {
                 Young,
                 ConcurrentStart,
                 PrepareMixed,
-                Young
+                Young,
+                Mixed
             ]
         );
         assert_eq!(p[2].cause, "System.gc()");
