@@ -1,0 +1,193 @@
+//! The library entry point: paths in, [`Analysis`] out. Reads every file
+//! once, streaming, through the parser for its format into one [`GcStats`].
+
+use std::path::PathBuf;
+
+use super::detect::LogFormat;
+use super::error::GcError;
+use super::event::GcEvent;
+use super::flags::{self, JvmFlags};
+use super::input::{self, InputFile};
+use super::parser::{LineOutcome, LineParser};
+use super::report::{Analysis, FileReport};
+use super::slo::{self, Level};
+use super::stats::GcStats;
+use super::unified::UnifiedParser;
+use crate::finding::Summary;
+
+/// How many unrecognised lines are kept per file as examples.
+const EXAMPLES: usize = 5;
+
+/// Options of an analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyseOptions {
+    /// Only events at or after this wall-clock time (epoch ms).
+    pub since_ms: Option<i64>,
+    /// Only events before this wall-clock time (epoch ms).
+    pub until_ms: Option<i64>,
+    /// Service levels to check (from a profile's `[gc]` section).
+    pub levels: Vec<Level>,
+    /// The JVM command line, when known (completes what the log says).
+    pub jvm_args: Option<Vec<String>>,
+}
+
+/// The parser for a format.
+pub fn parser_for(format: LogFormat, file: &InputFile) -> Result<Box<dyn LineParser>, GcError> {
+    match format {
+        LogFormat::UnifiedG1 | LogFormat::UnifiedUnknown | LogFormat::Empty => {
+            Ok(Box::new(UnifiedParser::new()))
+        }
+        // JDK 8: wired in when src/gc/jdk8.rs lands
+        // (`Ok(Box::new(super::jdk8::Jdk8Parser::new()))`).
+        LogFormat::Jdk8G1 => Err(GcError::UnsupportedFormat {
+            path: file.path.clone(),
+            format: "a JDK 8 G1 log".into(),
+        }),
+        LogFormat::NotG1(c) => Err(GcError::NotG1 {
+            path: file.path.clone(),
+            what: format!("a {} log", c.name()),
+        }),
+        LogFormat::NotGcLog => Err(GcError::NotGcLog {
+            path: file.path.clone(),
+        }),
+    }
+}
+
+/// Analyses the GC logs at `paths` (files, or directories holding a rotated
+/// set), read in time order as one stream.
+pub fn analyse(paths: &[PathBuf], opts: &AnalyseOptions) -> Result<Analysis, GcError> {
+    let files = input::collect(paths)?;
+    // Every file's parser must exist before anything is read, so an
+    // unsupported file fails fast.
+    for f in &files {
+        parser_for(f.sniff.format, f)?;
+    }
+    let mut stats = GcStats::new();
+    let mut reports = Vec::with_capacity(files.len());
+    let mut current: Option<(LogFormat, Box<dyn LineParser>)> = None;
+    for f in &files {
+        let format = f.sniff.format;
+        if format == LogFormat::Empty {
+            reports.push(report_for(f, 0, 0, Vec::new()));
+            continue;
+        }
+        // One parser across consecutive files of a format: a rotated
+        // file continues the previous one's GC.
+        let mut sink = Sink {
+            stats: &mut stats,
+            opts,
+            error: None,
+            path: &f.path,
+        };
+        if current.as_ref().is_none_or(|(fmt, _)| *fmt != format) {
+            if let Some((_, mut old)) = current.take() {
+                old.finish(&mut |ev| sink.take(ev));
+            }
+            current = Some((format, parser_for(format, f)?));
+        }
+        let Some((_, parser)) = current.as_mut() else {
+            continue;
+        };
+        let mut unrecognised = 0u64;
+        let mut examples = Vec::new();
+        let reader = input::open(&f.path)?;
+        let lines = input::for_each_line(reader, |line| {
+            if parser.feed(line, &mut |ev| sink.take(ev)) == LineOutcome::Unrecognised {
+                unrecognised += 1;
+                if examples.len() < EXAMPLES {
+                    examples.push(String::from_utf8_lossy(line).chars().take(300).collect());
+                }
+            }
+        })
+        .map_err(|source| GcError::Io {
+            path: f.path.clone(),
+            source,
+        })?;
+        if let Some(err) = sink.error.take() {
+            return Err(err);
+        }
+        reports.push(report_for(f, lines, unrecognised, examples));
+    }
+    if let Some((_, mut parser)) = current.take() {
+        let path = files.last().map(|f| f.path.clone()).unwrap_or_default();
+        let mut sink = Sink {
+            stats: &mut stats,
+            opts,
+            error: None,
+            path: &path,
+        };
+        parser.finish(&mut |ev| sink.take(ev));
+        if let Some(err) = sink.error.take() {
+            return Err(err);
+        }
+    }
+    Ok(build(stats, opts, reports))
+}
+
+/// Turns the accumulated statistics into the analysis with its findings.
+pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> Analysis {
+    let from_log = stats.jvm().map(JvmFlags::from_log).unwrap_or_default();
+    let jvm_flags = match &opts.jvm_args {
+        Some(args) => from_log.or(JvmFlags::from_args(args)),
+        None => from_log,
+    };
+    let mut analysis = Analysis {
+        stats: stats.snapshot(),
+        flags: jvm_flags,
+        findings: Vec::new(),
+        summary: Summary::default(),
+        files,
+    };
+    let mut findings = flags::evaluate(&analysis.flags);
+    findings.extend(slo::evaluate(&analysis, &opts.levels));
+    analysis.summary = Summary::of(&findings);
+    analysis.findings = findings;
+    analysis
+}
+
+fn report_for(f: &InputFile, lines: u64, unrecognised: u64, examples: Vec<String>) -> FileReport {
+    FileReport {
+        path: f.path.display().to_string(),
+        format: f.sniff.format,
+        lines,
+        unrecognised_lines: unrecognised,
+        unrecognised_examples: examples,
+    }
+}
+
+/// Applies the time filter and feeds the statistics.
+struct Sink<'a> {
+    stats: &'a mut GcStats,
+    opts: &'a AnalyseOptions,
+    error: Option<GcError>,
+    path: &'a std::path::Path,
+}
+
+impl Sink<'_> {
+    fn take(&mut self, ev: GcEvent) {
+        if self.opts.since_ms.is_some() || self.opts.until_ms.is_some() {
+            let at = match &ev {
+                GcEvent::JvmStart(_) => None,
+                GcEvent::Pause(p) => Some(p.at),
+                GcEvent::Concurrent(c) => Some(c.at),
+                GcEvent::HumongousAllocation { at } => Some(*at),
+            };
+            if let Some(at) = at {
+                let Some(wall) = at.wall_ms else {
+                    if self.error.is_none() {
+                        self.error = Some(GcError::NoWallClock {
+                            path: self.path.to_path_buf(),
+                        });
+                    }
+                    return;
+                };
+                if self.opts.since_ms.is_some_and(|s| wall < s)
+                    || self.opts.until_ms.is_some_and(|u| wall >= u)
+                {
+                    return;
+                }
+            }
+        }
+        self.stats.add(&ev);
+    }
+}

@@ -1,0 +1,255 @@
+//! Tells which kind of log a file is by sniffing its first lines: unified
+//! G1, JDK 8 G1, a log of another collector, or not a GC log, plus the
+//! first time stamp (to put a rotated set in time order).
+
+use memchr::memmem;
+use serde::Serialize;
+
+use super::decorators::{Decorated, parse_decimal, parse_iso};
+
+/// How many bytes of a file's start are sniffed.
+pub const SNIFF_BYTES: usize = 1 << 20;
+
+/// The format of one log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// JDK 9+ unified logging (`-Xlog:gc*`) of G1.
+    UnifiedG1,
+    /// JDK 8 `-XX:+PrintGCDetails` log of G1.
+    Jdk8G1,
+    /// Unified logging whose collector the first lines do not name (a
+    /// rotated file that starts mid-run); G1 when its set is G1.
+    UnifiedUnknown,
+    /// A GC log of another collector.
+    NotG1(Collector),
+    /// Text that is not a GC log.
+    NotGcLog,
+    /// An empty file (a freshly rotated log).
+    Empty,
+}
+
+impl LogFormat {
+    /// A human name, used in messages and the `files` list.
+    pub fn describe(self) -> String {
+        match self {
+            LogFormat::UnifiedG1 => "unified G1".into(),
+            LogFormat::Jdk8G1 => "JDK 8 G1".into(),
+            LogFormat::UnifiedUnknown => "unified logging (collector not named)".into(),
+            LogFormat::NotG1(c) => format!("a {} log", c.name()),
+            LogFormat::NotGcLog => "not a GC log".into(),
+            LogFormat::Empty => "empty".into(),
+        }
+    }
+}
+
+/// Collectors other than G1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Collector {
+    /// Concurrent Mark Sweep.
+    Cms,
+    /// Parallel.
+    Parallel,
+    /// Serial.
+    Serial,
+    /// ZGC.
+    Z,
+    /// Shenandoah.
+    Shenandoah,
+    /// Epsilon (no-op).
+    Epsilon,
+}
+
+impl Collector {
+    /// The collector's usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collector::Cms => "CMS GC",
+            Collector::Parallel => "Parallel GC",
+            Collector::Serial => "Serial GC",
+            Collector::Z => "ZGC",
+            Collector::Shenandoah => "Shenandoah GC",
+            Collector::Epsilon => "Epsilon GC",
+        }
+    }
+}
+
+/// What sniffing a file's start found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sniff {
+    /// The format.
+    pub format: LogFormat,
+    /// Wall-clock time of the first stamped line, epoch ms.
+    pub first_wall_ms: Option<i64>,
+    /// Uptime of the first stamped line, ms.
+    pub first_uptime_ms: Option<f64>,
+    /// The sniffed start holds a JVM start header (`Using G1`): uptime
+    /// restarts from 0 here, so uptimes of files are not comparable.
+    pub jvm_start: bool,
+}
+
+/// Markers, most decisive first; the first line holding one decides.
+const MARKERS: &[(&[u8], LogFormat)] = &[
+    (b"Using G1", LogFormat::UnifiedG1),
+    (b"Using Parallel", LogFormat::NotG1(Collector::Parallel)),
+    (b"Using Serial", LogFormat::NotG1(Collector::Serial)),
+    (
+        b"Using Concurrent Mark Sweep",
+        LogFormat::NotG1(Collector::Cms),
+    ),
+    (
+        b"Using The Z Garbage Collector",
+        LogFormat::NotG1(Collector::Z),
+    ),
+    (
+        b"Initializing The Z Garbage Collector",
+        LogFormat::NotG1(Collector::Z),
+    ),
+    (b"Using Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"Using Epsilon", LogFormat::NotG1(Collector::Epsilon)),
+    (b"-XX:+UseG1GC", LogFormat::Jdk8G1),
+    (b"-XX:+UseConcMarkSweepGC", LogFormat::NotG1(Collector::Cms)),
+    (b"-XX:+UseParallelGC", LogFormat::NotG1(Collector::Parallel)),
+    (
+        b"-XX:+UseParallelOldGC",
+        LogFormat::NotG1(Collector::Parallel),
+    ),
+    (b"-XX:+UseSerialGC", LogFormat::NotG1(Collector::Serial)),
+    (b"[GC pause (", LogFormat::Jdk8G1),
+    (b"[GC remark", LogFormat::Jdk8G1),
+    (b"[GC cleanup", LogFormat::Jdk8G1),
+    (b"[GC concurrent-", LogFormat::Jdk8G1),
+    (b"G1Ergonomics", LogFormat::Jdk8G1),
+    (b"PSYoungGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"ParOldGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"ParNew", LogFormat::NotG1(Collector::Cms)),
+    (b"CMS-initial-mark", LogFormat::NotG1(Collector::Cms)),
+    (b"concurrent mark-sweep", LogFormat::NotG1(Collector::Cms)),
+    (b"DefNew", LogFormat::NotG1(Collector::Serial)),
+    (b"Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"G1 Evacuation Pause", LogFormat::UnifiedG1),
+    (b"G1 Humongous Allocation", LogFormat::UnifiedG1),
+    (b"G1 Compaction Pause", LogFormat::UnifiedG1),
+    (b"G1 Preventive Collection", LogFormat::UnifiedG1),
+    (b"Eden regions:", LogFormat::UnifiedG1),
+    (b"Humongous regions:", LogFormat::UnifiedG1),
+];
+
+/// Sniffs the start of a file (up to [`SNIFF_BYTES`]; a cut-off last line is fine).
+pub fn sniff(head: &[u8]) -> Sniff {
+    let mut out = Sniff {
+        format: if head.iter().all(u8::is_ascii_whitespace) {
+            LogFormat::Empty
+        } else {
+            LogFormat::NotGcLog
+        },
+        first_wall_ms: None,
+        first_uptime_ms: None,
+        jvm_start: false,
+    };
+    let mut decided = false;
+    let mut unified_lines = 0usize;
+    let mut jdk8_lines = 0usize;
+    for line in head.split(|&b| b == b'\n') {
+        if !out.jvm_start && memmem::find(line, b"Using G1").is_some() {
+            out.jvm_start = true;
+        }
+        if out.first_wall_ms.is_none() && out.first_uptime_ms.is_none() {
+            let (w, u) = line_time(line);
+            out.first_wall_ms = w;
+            out.first_uptime_ms = u;
+        }
+        if decided {
+            continue;
+        }
+        for (marker, format) in MARKERS {
+            if memmem::find(line, marker).is_some() {
+                out.format = *format;
+                decided = true;
+                break;
+            }
+        }
+        if memmem::find(line, b"GC(").is_some() || Decorated::split(line).tags().is_some() {
+            unified_lines += 1;
+        }
+        if memmem::find(line, b"[GC").is_some() || memmem::find(line, b"[Full GC").is_some() {
+            jdk8_lines += 1;
+        }
+    }
+    if !decided && out.format == LogFormat::NotGcLog {
+        if unified_lines > 0 {
+            out.format = LogFormat::UnifiedUnknown;
+        } else if jdk8_lines > 0 {
+            // JDK 8 with an unidentified collector: its parser decides.
+            out.format = LogFormat::Jdk8G1;
+        }
+    }
+    // A unified G1 marker found in a JDK 8 file ("G1 Evacuation Pause"
+    // is also in `[GC pause (G1 Evacuation Pause)`) is caught above by the
+    // earlier `[GC pause (` marker on the same line.
+    out
+}
+
+/// The time stamp a line starts with, in unified (`[...]` decorators) or
+/// JDK 8 (`2014-06-25T12:00:00.000+0000: 12.345: `) form.
+pub fn line_time(line: &[u8]) -> (Option<i64>, Option<f64>) {
+    let d = Decorated::split(line);
+    if !d.is_empty() {
+        let st = d.stamp();
+        return (st.wall_ms, st.uptime_ms);
+    }
+    // JDK 8: optional date stamp, then optional uptime, each followed by ": ".
+    let mut rest = line;
+    let mut wall = None;
+    if rest.len() >= 28 && rest.get(10) == Some(&b'T') {
+        wall = parse_iso(rest);
+        if let Some(i) = memmem::find(rest, b": ") {
+            rest = &rest[i + 2..];
+        }
+    }
+    let mut uptime = None;
+    if let Some(i) = memmem::find(rest, b": ").filter(|&i| i > 0 && i < 16) {
+        uptime = parse_decimal(&rest[..i]).map(|s| s * 1000.0);
+    }
+    (wall, uptime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(
+            sniff(b"[0.01s][info][gc] Using G1\n").format,
+            LogFormat::UnifiedG1
+        );
+        assert_eq!(
+            sniff(b"[0.01s][info][gc] Using Parallel\n").format,
+            LogFormat::NotG1(Collector::Parallel)
+        );
+        assert_eq!(
+            sniff(b"2020-01-01T00:00:00.000+0000: 1.0: [GC (Allocation Failure) [PSYoungGen: 1K->1K(2K)] 0.1 secs]\n").format,
+            LogFormat::NotG1(Collector::Parallel)
+        );
+        assert_eq!(
+            sniff(b"1.0: [GC pause (G1 Evacuation Pause) (young), 0.01 secs]\n").format,
+            LogFormat::Jdk8G1
+        );
+        assert_eq!(sniff(b"hello\nworld\n").format, LogFormat::NotGcLog);
+        assert_eq!(sniff(b"").format, LogFormat::Empty);
+        let s = sniff(b"[2026-11-24T19:18:37.015+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause)\n");
+        assert_eq!(s.format, LogFormat::UnifiedG1);
+        assert_eq!(s.first_wall_ms, Some(1_795_547_917_015));
+    }
+
+    #[test]
+    fn jdk8_times() {
+        assert_eq!(
+            line_time(b"2014-06-25T12:00:00.000+0000: 12.345: [GC pause"),
+            (Some(1_403_697_600_000), Some(12_345.0))
+        );
+        assert_eq!(line_time(b"12.5: [GC pause"), (None, Some(12_500.0)));
+    }
+}

@@ -1,0 +1,60 @@
+//! Why a GC analysis could not run; every variant names the file.
+
+use std::path::PathBuf;
+
+/// An error that stops the analysis (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    /// The file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A GC log of another collector.
+    #[error("{}: {what}, not G1", path.display())]
+    NotG1 {
+        /// The file.
+        path: PathBuf,
+        /// What it looks like, e.g. "a Parallel GC log".
+        what: String,
+    },
+    /// Not a GC log at all.
+    #[error("{}: not a GC log (no G1, JDK 8 or unified-logging GC lines in its first lines)", path.display())]
+    NotGcLog {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A G1 log in a format this build cannot parse yet.
+    #[error("{}: {format} is not supported by this build", path.display())]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format's name.
+        format: String,
+    },
+    /// A directory without any GC log in it.
+    #[error("{}: no GC log files found", path.display())]
+    NoFiles {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A directory holding more than one rotated set (e.g. a broker's and a
+    /// ZooKeeper's GC logs): merging them would give wrong figures.
+    #[error("{}: holds several GC log sets ({}); name the files of one set", path.display(), sets.join(", "))]
+    SeveralSets {
+        /// The directory.
+        path: PathBuf,
+        /// The sets' base names.
+        sets: Vec<String>,
+    },
+    /// `--since`/`--until` asked for, but the log carries no wall-clock time.
+    #[error("{}: --since/--until need wall-clock time stamps, and this log has none (its decorators carry no time/utctime/timemillis/timenanos)", path.display())]
+    NoWallClock {
+        /// The file.
+        path: PathBuf,
+    },
+}

@@ -1,0 +1,376 @@
+//! JVM flag rules for a G1 broker: G1 in use, initial heap == max heap, a
+//! pause-time target set, the young generation *not* fixed (it defeats G1's
+//! pause-time adaptation), GC log rotation. Flags come from the log itself
+//! (`gc,init` lines, JDK 8 `CommandLine flags:`) or from a command line.
+
+use serde::Serialize;
+
+use super::event::JvmInfo;
+use crate::finding::{Finding, Status};
+
+/// The JVM settings the rules look at, as far as they are known.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JvmFlags {
+    /// `G1`, `Parallel`, `CMS`, `Serial`, `Z`, `Shenandoah`.
+    pub collector: Option<String>,
+    /// Initial heap, KiB.
+    pub initial_heap_kb: Option<u64>,
+    /// Maximum heap, KiB.
+    pub max_heap_kb: Option<u64>,
+    /// `-XX:MaxGCPauseMillis`.
+    pub max_gc_pause_millis: Option<u64>,
+    /// Flags that fix the young generation's size (`-Xmn`, `-XX:NewSize`, ...).
+    pub young_fixed_by: Vec<String>,
+    /// GC log rotation: `Some(true)` set, `Some(false)` logging without
+    /// rotation, `None` unknown.
+    pub log_rotation: Option<bool>,
+    /// True when a full command line was seen (a missing flag then means
+    /// "not set" rather than "unknown").
+    pub command_line_known: bool,
+    /// JVM version, when the log prints it.
+    pub version: Option<String>,
+}
+
+/// Parses `512m`, `4G`, `268435456` (bytes) into KiB.
+fn size_kb(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        't' | 'T' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult).map(|b| b / 1024)
+}
+
+impl JvmFlags {
+    /// Reads the flags of a JVM command line (or JDK 8's `CommandLine flags:`).
+    pub fn from_args(args: &[String]) -> JvmFlags {
+        let mut f = JvmFlags {
+            command_line_known: true,
+            ..JvmFlags::default()
+        };
+        f.apply_args(args);
+        f
+    }
+
+    fn apply_args(&mut self, args: &[String]) {
+        let mut gc_logging = false;
+        for a in args {
+            let a = a.trim();
+            let collector = match a {
+                "-XX:+UseG1GC" => Some("G1"),
+                "-XX:+UseParallelGC" | "-XX:+UseParallelOldGC" => Some("Parallel"),
+                "-XX:+UseConcMarkSweepGC" => Some("CMS"),
+                "-XX:+UseSerialGC" => Some("Serial"),
+                "-XX:+UseZGC" => Some("Z"),
+                "-XX:+UseShenandoahGC" => Some("Shenandoah"),
+                _ => None,
+            };
+            if let Some(c) = collector {
+                self.collector = Some(c.to_owned());
+            } else if let Some(v) = a
+                .strip_prefix("-Xms")
+                .or_else(|| a.strip_prefix("-XX:InitialHeapSize="))
+            {
+                self.initial_heap_kb = size_kb(v);
+            } else if let Some(v) = a
+                .strip_prefix("-Xmx")
+                .or_else(|| a.strip_prefix("-XX:MaxHeapSize="))
+            {
+                self.max_heap_kb = size_kb(v);
+            } else if let Some(v) = a.strip_prefix("-XX:MaxGCPauseMillis=") {
+                self.max_gc_pause_millis = v.trim().parse().ok();
+            } else if a.starts_with("-Xmn")
+                || a.starts_with("-XX:NewSize=")
+                || a.starts_with("-XX:MaxNewSize=")
+                || a.starts_with("-XX:NewRatio=")
+            {
+                self.young_fixed_by.push(a.to_owned());
+            } else if a == "-XX:+UseGCLogFileRotation" {
+                self.log_rotation = Some(true);
+            } else if a.starts_with("-Xloggc:") {
+                gc_logging = true;
+            } else if let Some(spec) = a.strip_prefix("-Xlog:") {
+                if let Some(rot) = xlog_rotation(spec) {
+                    gc_logging = true;
+                    if self.log_rotation != Some(true) {
+                        self.log_rotation = Some(rot);
+                    }
+                }
+            }
+        }
+        if gc_logging && self.log_rotation.is_none() {
+            self.log_rotation = Some(false);
+        }
+    }
+
+    /// Reads what a log says about its JVM: the `gc,init` facts and, for
+    /// JDK 8, the command-line flags it printed.
+    pub fn from_log(info: &JvmInfo) -> JvmFlags {
+        let mut f = JvmFlags::default();
+        if !info.flags.is_empty() {
+            f.command_line_known = true;
+            f.apply_args(&info.flags);
+        }
+        if info.collector.is_some() {
+            f.collector = info.collector.clone();
+        }
+        f.initial_heap_kb = info.initial_heap_kb.or(f.initial_heap_kb);
+        f.max_heap_kb = info.max_heap_kb.or(f.max_heap_kb);
+        f.version = info.version.clone();
+        f
+    }
+
+    /// Fills what `self` does not know from `other` (a command line given
+    /// beside the log completes what the log says).
+    pub fn or(mut self, other: JvmFlags) -> JvmFlags {
+        self.collector = self.collector.or(other.collector);
+        self.initial_heap_kb = self.initial_heap_kb.or(other.initial_heap_kb);
+        self.max_heap_kb = self.max_heap_kb.or(other.max_heap_kb);
+        self.max_gc_pause_millis = self.max_gc_pause_millis.or(other.max_gc_pause_millis);
+        if self.young_fixed_by.is_empty() {
+            self.young_fixed_by = other.young_fixed_by;
+        }
+        self.log_rotation = self.log_rotation.or(other.log_rotation);
+        self.command_line_known |= other.command_line_known;
+        self.version = self.version.or(other.version);
+        self
+    }
+}
+
+/// `-Xlog:gc*:file=gc.log:time,tags:filecount=10,filesize=100M` → rotation
+/// on; `filecount=0` → off; a file output without `filecount` rotates by
+/// default (5 files); stdout/stderr never rotate. `None` when the option
+/// does not log GC.
+fn xlog_rotation(spec: &str) -> Option<bool> {
+    let mut parts = spec.split(':');
+    let what = parts.next().unwrap_or("");
+    if !what.split(',').any(|t| t.starts_with("gc")) && !what.is_empty() {
+        return None;
+    }
+    let output = parts.next().unwrap_or("");
+    let _decorators = parts.next();
+    let options = parts.next().unwrap_or("");
+    let to_file = output.starts_with("file=") || (!output.is_empty() && !output.contains("std"));
+    if !to_file {
+        return Some(false);
+    }
+    for opt in options.split(',') {
+        if let Some(n) = opt.trim().strip_prefix("filecount=") {
+            return Some(n.trim().parse::<u64>().map(|n| n > 0).unwrap_or(false));
+        }
+    }
+    Some(true)
+}
+
+fn mib(kb: u64) -> String {
+    if kb % (1024 * 1024) == 0 {
+        format!("{}G", kb / (1024 * 1024))
+    } else if kb % 1024 == 0 {
+        format!("{}M", kb / 1024)
+    } else {
+        format!("{kb}K")
+    }
+}
+
+fn finding(
+    key: &str,
+    expected: &str,
+    actual: Option<String>,
+    status: Status,
+    detail: &str,
+) -> Finding {
+    Finding {
+        check: "jvm".into(),
+        key: key.into(),
+        expected: expected.into(),
+        actual,
+        status,
+        source: Some("G1 broker rules".into()),
+        detail: (!detail.is_empty()).then(|| detail.to_owned()),
+    }
+}
+
+/// Checks the flags against the G1 broker rules.
+pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
+    let unknown = |what: &str| {
+        if f.command_line_known {
+            String::new()
+        } else {
+            format!("{what} is not in the log; give the JVM command line to check it")
+        }
+    };
+    let mut out = Vec::new();
+    out.push(match f.collector.as_deref() {
+        Some("G1") => finding("collector", "G1", Some("G1".into()), Status::Ok, ""),
+        Some(c) => finding(
+            "collector",
+            "G1",
+            Some(c.into()),
+            Status::Drift,
+            "use -XX:+UseG1GC",
+        ),
+        None => finding(
+            "collector",
+            "G1",
+            None,
+            Status::NotApplicable,
+            &unknown("the collector"),
+        ),
+    });
+    out.push(match (f.initial_heap_kb, f.max_heap_kb) {
+        (Some(i), Some(m)) => finding(
+            "heap_initial_equals_max",
+            "initial == max",
+            Some(format!("{} / {}", mib(i), mib(m))),
+            if i == m { Status::Ok } else { Status::Drift },
+            if i == m {
+                ""
+            } else {
+                "set -Xms equal to -Xmx: resizing the heap adds GC work and pauses"
+            },
+        ),
+        _ => finding(
+            "heap_initial_equals_max",
+            "initial == max",
+            None,
+            Status::NotApplicable,
+            &unknown("the heap size"),
+        ),
+    });
+    out.push(match (f.max_gc_pause_millis, f.command_line_known) {
+        (Some(ms), _) => finding(
+            "MaxGCPauseMillis",
+            "set",
+            Some(ms.to_string()),
+            Status::Ok,
+            "",
+        ),
+        (None, true) => finding(
+            "MaxGCPauseMillis",
+            "set",
+            Some("not set (default 200)".into()),
+            Status::Drift,
+            "set -XX:MaxGCPauseMillis (Kafka's start script uses 20)",
+        ),
+        (None, false) => finding(
+            "MaxGCPauseMillis",
+            "set",
+            None,
+            Status::NotApplicable,
+            &unknown("MaxGCPauseMillis"),
+        ),
+    });
+    out.push(match (f.young_fixed_by.is_empty(), f.command_line_known) {
+        (false, _) => finding(
+            "young_generation",
+            "not fixed",
+            Some(f.young_fixed_by.join(" ")),
+            Status::Drift,
+            "fixing the young generation size defeats G1's pause-time target; remove these flags",
+        ),
+        (true, true) => finding(
+            "young_generation",
+            "not fixed",
+            Some("not fixed".into()),
+            Status::Ok,
+            "",
+        ),
+        (true, false) => finding(
+            "young_generation",
+            "not fixed",
+            None,
+            Status::NotApplicable,
+            &unknown("the young generation sizing"),
+        ),
+    });
+    out.push(match f.log_rotation {
+        Some(true) => finding("gc_log_rotation", "set", Some("set".into()), Status::Ok, ""),
+        Some(false) => finding(
+            "gc_log_rotation",
+            "set",
+            Some("not set".into()),
+            Status::Drift,
+            "rotate GC logs (-Xlog:...:filecount=10,filesize=100M; JDK 8 -XX:+UseGCLogFileRotation)",
+        ),
+        None => finding(
+            "gc_log_rotation",
+            "set",
+            None,
+            Status::NotApplicable,
+            &unknown("GC log rotation"),
+        ),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn status(fs: &[Finding], key: &str) -> Status {
+        fs.iter()
+            .find(|f| f.key == key)
+            .map_or(Status::Unreadable, |f| f.status)
+    }
+
+    #[test]
+    fn kafka_defaults_pass() {
+        let f = JvmFlags::from_args(&args(
+            "-Xms6g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Xlog:gc*:file=/var/log/kafka/kafkaServer-gc.log:time,tags:filecount=10,filesize=100M",
+        ));
+        let fs = evaluate(&f);
+        assert!(fs.iter().all(|f| f.status == Status::Ok), "{fs:#?}");
+    }
+
+    #[test]
+    fn young_fixed_and_heap_mismatch_drift() {
+        let f = JvmFlags::from_args(&args("-Xms1g -Xmx4g -Xmn512m -XX:+UseG1GC -Xloggc:gc.log"));
+        let fs = evaluate(&f);
+        assert_eq!(status(&fs, "young_generation"), Status::Drift);
+        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Drift);
+        assert_eq!(status(&fs, "MaxGCPauseMillis"), Status::Drift);
+        assert_eq!(status(&fs, "gc_log_rotation"), Status::Drift);
+    }
+
+    #[test]
+    fn from_log_only_says_what_it_knows() {
+        let info = JvmInfo {
+            collector: Some("G1".into()),
+            initial_heap_kb: Some(262_144),
+            max_heap_kb: Some(262_144),
+            ..JvmInfo::default()
+        };
+        let fs = evaluate(&JvmFlags::from_log(&info));
+        assert_eq!(status(&fs, "collector"), Status::Ok);
+        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Ok);
+        assert_eq!(status(&fs, "MaxGCPauseMillis"), Status::NotApplicable);
+        assert_eq!(status(&fs, "young_generation"), Status::NotApplicable);
+        let jdk8 = JvmInfo {
+            flags: args(
+                "-XX:InitialHeapSize=268435456 -XX:MaxHeapSize=536870912 -XX:+UseG1GC -XX:NewRatio=2",
+            ),
+            ..JvmInfo::default()
+        };
+        let fs = evaluate(&JvmFlags::from_log(&jdk8));
+        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Drift);
+        assert_eq!(status(&fs, "young_generation"), Status::Drift);
+    }
+
+    #[test]
+    fn xlog_rotation_rules() {
+        assert_eq!(xlog_rotation("gc*:file=gc.log"), Some(true));
+        assert_eq!(
+            xlog_rotation("gc*:file=gc.log:time:filecount=0"),
+            Some(false)
+        );
+        assert_eq!(xlog_rotation("gc:stdout"), Some(false));
+        assert_eq!(xlog_rotation("safepoint:file=s.log"), None);
+    }
+}

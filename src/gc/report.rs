@@ -1,0 +1,185 @@
+//! The analysis result: one serialisable struct (the JSON output) and a
+//! plain-text rendering for people.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::detect::LogFormat;
+use super::event::PauseKind;
+use super::flags::JvmFlags;
+use super::hist::PauseSummary;
+use super::stats::StatsSnapshot;
+use crate::finding::{Finding, Summary};
+
+/// What was read from one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file, as given or found in a directory.
+    pub path: String,
+    /// Its format.
+    pub format: LogFormat,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines the parser did not recognise.
+    pub unrecognised_lines: u64,
+    /// The first few unrecognised lines, to show what was not understood.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrecognised_examples: Vec<String>,
+}
+
+/// The full result of `tunekeeper gc`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// The statistics (flattened into the top-level JSON object).
+    #[serde(flatten)]
+    pub stats: StatsSnapshot,
+    /// The JVM settings found (log and/or command line).
+    pub flags: JvmFlags,
+    /// JVM flag findings (`check: "jvm"`) and service-level findings (`check: "gc"`).
+    pub findings: Vec<Finding>,
+    /// Counts of the findings.
+    pub summary: Summary,
+    /// The files read, in the order read.
+    pub files: Vec<FileReport>,
+}
+
+impl Analysis {
+    /// The process exit code: 1 when a finding drifted, else 0.
+    pub fn exit_code(&self) -> u8 {
+        self.summary.exit_code()
+    }
+}
+
+fn opt(v: Option<f64>, unit: &str) -> String {
+    match v {
+        Some(v) => format!("{v:.2}{unit}"),
+        None => "n/a (no time in the log)".into(),
+    }
+}
+
+fn row(out: &mut dyn Write, name: &str, s: &PauseSummary) -> io::Result<()> {
+    writeln!(
+        out,
+        "{name:<17}{:>8}{:>12.1}{:>9.2}{:>9.2}{:>9.2}{:>9.2}{:>9.2}{:>9.2}",
+        s.count, s.total_ms, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
+    )
+}
+
+/// Writes the analysis as a human-readable report.
+pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let s = &a.stats;
+    writeln!(out, "G1 pauses (ms)")?;
+    writeln!(
+        out,
+        "{:<17}{:>8}{:>12}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
+        "kind", "count", "total", "mean", "p50", "p90", "p99", "p99.9", "max"
+    )?;
+    for kind in PauseKind::ALL {
+        row(out, kind.as_str(), s.pauses.get(kind))?;
+    }
+    row(out, "overall", &s.overall)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "GC pause per second of running time  {}",
+        opt(s.gc_ms_per_second, " ms/s")
+    )?;
+    writeln!(
+        out,
+        "worst minute                         {}",
+        opt(s.worst_minute_gc_ms_per_second, " ms/s")
+    )?;
+    writeln!(
+        out,
+        "young GCs per second                 {}",
+        opt(s.young_gcs_per_second, "")
+    )?;
+    writeln!(
+        out,
+        "allocation rate                      {}",
+        opt(s.allocation_rate_mb_per_s, " MB/s")
+    )?;
+    if let Some(iv) = &s.pause_interval {
+        writeln!(
+            out,
+            "time between pauses                  p50 {:.1} ms, p99 {:.1} ms",
+            iv.p50_ms, iv.p99_ms
+        )?;
+    }
+    writeln!(
+        out,
+        "running time covered                 {}",
+        opt(s.span_s, " s")
+    )?;
+    writeln!(
+        out,
+        "evacuation failures                  {}",
+        s.evacuation_failures
+    )?;
+    writeln!(
+        out,
+        "humongous allocations                {} ({} pauses caused by one)",
+        s.humongous_allocations, s.humongous_allocation_pauses
+    )?;
+    writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
+    for c in &s.concurrent {
+        writeln!(
+            out,
+            "{:<37}{} runs, p50 {:.1} ms, max {:.1} ms",
+            c.name, c.durations.count, c.durations.p50_ms, c.durations.max_ms
+        )?;
+    }
+    if !s.full_gcs.is_empty() {
+        writeln!(out, "\nfull GCs")?;
+        for f in &s.full_gcs {
+            let when = match (f.t_s, f.uptime_ms) {
+                (_, Some(u)) => format!("uptime {:.3}s", u / 1000.0),
+                (Some(t), None) => format!("at {t:.3}s"),
+                _ => "time unknown".into(),
+            };
+            writeln!(out, "  {when:<22}{:>10.3} ms  {}", f.duration_ms, f.cause)?;
+        }
+    }
+    if !s.not_computable.is_empty() {
+        writeln!(
+            out,
+            "\nnot computable from this log: {}",
+            s.not_computable.join(", ")
+        )?;
+    }
+    if !a.findings.is_empty() {
+        let sm = &a.summary;
+        writeln!(
+            out,
+            "\nfindings: {} ok, {} drift, {} not applicable",
+            sm.ok, sm.drift, sm.not_applicable
+        )?;
+        for f in &a.findings {
+            writeln!(
+                out,
+                "  {:<15}{:<5}{:<32} expected {:<16} actual {}",
+                f.status.as_str(),
+                f.check,
+                f.key,
+                f.expected,
+                f.actual.as_deref().unwrap_or("-")
+            )?;
+            if let Some(d) = &f.detail {
+                writeln!(out, "  {:<20}{d}", "")?;
+            }
+        }
+    }
+    writeln!(out, "\nfiles")?;
+    for f in &a.files {
+        writeln!(
+            out,
+            "  {}  ({}, {} lines, {} unrecognised)",
+            f.path,
+            f.format.describe(),
+            f.lines,
+            f.unrecognised_lines
+        )?;
+    }
+    Ok(())
+}

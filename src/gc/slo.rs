@@ -1,0 +1,191 @@
+//! GC service levels: limits on the analysis' figures (from a profile's
+//! `[gc]` section, e.g. `gc_ms_per_second = "<=15"`), checked into findings.
+
+use serde::Serialize;
+
+use super::report::Analysis;
+use crate::finding::{Finding, Status};
+
+/// How a figure compares with its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Cmp {
+    /// The figure must be at most the limit.
+    Le,
+    /// The figure must be at least the limit.
+    Ge,
+}
+
+impl Cmp {
+    fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Le => "<=",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+/// One service level: `metric op limit`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Level {
+    /// One of [`METRICS`].
+    pub metric: String,
+    /// The comparison.
+    pub op: Cmp,
+    /// The limit.
+    pub limit: f64,
+    /// Where it comes from (profile name and reason), copied into the finding.
+    pub source: Option<String>,
+}
+
+/// The figures a level can name.
+pub const METRICS: &[&str] = &[
+    "gc_ms_per_second",
+    "worst_minute_gc_ms_per_second",
+    "pause_p50_ms",
+    "pause_p90_ms",
+    "pause_p99_ms",
+    "pause_p999_ms",
+    "pause_max_ms",
+    "pause_mean_ms",
+    "young_pause_p99_ms",
+    "young_gcs_per_second",
+    "full_gcs",
+    "full_gc_max_ms",
+    "evacuation_failures",
+    "humongous_allocations",
+    "allocation_rate_mb_per_s",
+];
+
+/// A level that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LevelError {
+    /// The metric is not one of [`METRICS`].
+    #[error("unknown GC metric `{0}` (known: {list})", list = METRICS.join(", "))]
+    UnknownMetric(String),
+    /// The expression is not `<=N`, `>=N` or `N`.
+    #[error("GC level `{metric}`: `{expr}` is not <=N, >=N or N")]
+    BadExpression {
+        /// The metric.
+        metric: String,
+        /// The text.
+        expr: String,
+    },
+}
+
+impl Level {
+    /// Reads `"<=15"`, `">= 0.5"` or `"15"` (a bare number is a maximum).
+    pub fn parse(metric: &str, expr: &str, source: Option<String>) -> Result<Level, LevelError> {
+        if !METRICS.contains(&metric) {
+            return Err(LevelError::UnknownMetric(metric.to_owned()));
+        }
+        let e = expr.trim();
+        let (op, num) = if let Some(n) = e.strip_prefix("<=") {
+            (Cmp::Le, n)
+        } else if let Some(n) = e.strip_prefix(">=") {
+            (Cmp::Ge, n)
+        } else {
+            (Cmp::Le, e)
+        };
+        let limit = num
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| LevelError::BadExpression {
+                metric: metric.to_owned(),
+                expr: expr.to_owned(),
+            })?;
+        Ok(Level {
+            metric: metric.to_owned(),
+            op,
+            limit,
+            source,
+        })
+    }
+}
+
+/// The value of a metric in an analysis; `None` when not computable (or unknown).
+pub fn metric_value(a: &Analysis, metric: &str) -> Option<f64> {
+    let s = &a.stats;
+    let has_pauses = s.overall.count > 0;
+    match metric {
+        "gc_ms_per_second" => s.gc_ms_per_second,
+        "worst_minute_gc_ms_per_second" => s.worst_minute_gc_ms_per_second,
+        "pause_p50_ms" => has_pauses.then_some(s.overall.p50_ms),
+        "pause_p90_ms" => has_pauses.then_some(s.overall.p90_ms),
+        "pause_p99_ms" => has_pauses.then_some(s.overall.p99_ms),
+        "pause_p999_ms" => has_pauses.then_some(s.overall.p999_ms),
+        "pause_max_ms" => has_pauses.then_some(s.overall.max_ms),
+        "pause_mean_ms" => has_pauses.then_some(s.overall.mean_ms),
+        "young_pause_p99_ms" => (s.pauses.young.count > 0).then_some(s.pauses.young.p99_ms),
+        "young_gcs_per_second" => s.young_gcs_per_second,
+        "full_gcs" => Some(s.pauses.full.count as f64),
+        "full_gc_max_ms" => Some(s.pauses.full.max_ms),
+        "evacuation_failures" => Some(s.evacuation_failures as f64),
+        "humongous_allocations" => Some(s.humongous_allocations as f64),
+        "allocation_rate_mb_per_s" => s.allocation_rate_mb_per_s,
+        _ => None,
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Checks each level against the analysis (`check: "gc"`).
+pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
+    levels
+        .iter()
+        .map(|l| {
+            let expected = format!("{}{}", l.op.symbol(), fmt_num(l.limit));
+            let value = metric_value(a, &l.metric);
+            let (status, detail) = match value {
+                None if !METRICS.contains(&l.metric.as_str()) => (
+                    Status::NotApplicable,
+                    Some(format!("unknown metric `{}`", l.metric)),
+                ),
+                None => (
+                    Status::NotApplicable,
+                    Some(
+                        "not computable from this log (no usable time stamps or no pauses)".into(),
+                    ),
+                ),
+                Some(v) => {
+                    let ok = match l.op {
+                        Cmp::Le => v <= l.limit,
+                        Cmp::Ge => v >= l.limit,
+                    };
+                    (if ok { Status::Ok } else { Status::Drift }, None)
+                }
+            };
+            Finding {
+                check: "gc".into(),
+                key: l.metric.clone(),
+                expected,
+                actual: value.map(fmt_num),
+                status,
+                source: l.source.clone(),
+                detail,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_levels() {
+        let l = Level::parse("gc_ms_per_second", "<=15", None).unwrap();
+        assert_eq!((l.op, l.limit), (Cmp::Le, 15.0));
+        let l = Level::parse("full_gcs", " >= 1 ", None).unwrap();
+        assert_eq!((l.op, l.limit), (Cmp::Ge, 1.0));
+        assert!(Level::parse("nope", "1", None).is_err());
+        assert!(Level::parse("full_gcs", "<=x", None).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! `tunekeeper gc` as a user runs it: exit codes, JSON keys, messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gc")
+        .join(rel)
+}
+
+fn tunekeeper(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args(args)
+        .output()
+        .expect("run tunekeeper")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn json_has_every_documented_key() {
+    let log = fixture("truth/jdk17/kafka-time-tags.log.gz");
+    let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    for key in [
+        "pauses",
+        "overall",
+        "gc_ms_per_second",
+        "worst_minute_gc_ms_per_second",
+        "young_gcs_per_second",
+        "allocation_rate_mb_per_s",
+        "pause_interval",
+        "full_gcs",
+        "evacuation_failures",
+        "humongous_allocations",
+        "concurrent",
+        "heap_after_gc",
+        "not_computable",
+        "flags",
+        "findings",
+        "files",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for kind in [
+        "young",
+        "concurrent_start",
+        "prepare_mixed",
+        "mixed",
+        "remark",
+        "cleanup",
+        "full",
+    ] {
+        let k = &v["pauses"][kind];
+        for field in [
+            "count", "total_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+        ] {
+            assert!(k[field].is_number(), "pauses.{kind}.{field}");
+        }
+    }
+    let file = &v["files"][0];
+    for field in ["path", "format", "lines", "unrecognised_lines"] {
+        assert!(file.get(field).is_some(), "files[0].{field}");
+    }
+    assert!(v["gc_ms_per_second"].as_f64().is_some_and(|r| r > 0.0));
+    assert!(
+        v["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().all(|f| f["check"] == "jvm"))
+    );
+}
+
+#[test]
+fn text_report_and_output_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("report.txt");
+    let log = fixture("truth/jdk25/small-heap-stress.log.gz");
+    let out = tunekeeper(&["gc", "-o", path(&out_file), path(&log)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&out_file).expect("report");
+    for needle in [
+        "young",
+        "concurrent_start",
+        "full",
+        "overall",
+        "GC pause per second",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+}
+
+#[test]
+fn not_g1_exits_2_naming_the_file() {
+    let log = fixture("other/parallel-jdk17.log");
+    let out = tunekeeper(&["gc", path(&log)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("parallel-jdk17.log: a Parallel GC log, not G1"),
+        "{err}"
+    );
+    let out = tunekeeper(&["gc", path(&fixture("other/notes.txt"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt: not a GC log"));
+}
+
+#[test]
+fn drift_exits_1() {
+    let log = fixture("other/g1-heap-not-fixed-jdk17.log");
+    let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn since_until_filter_by_wall_clock() {
+    let log = fixture("truth/jdk17/deco-utctime-pid-tags.log.gz");
+    let all = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).expect("json");
+    let n = all["overall"]["count"].as_u64().expect("count");
+    // Everything is before 2000 and after 2100 nothing.
+    let out = tunekeeper(&[
+        "gc",
+        "--format",
+        "json",
+        "--since",
+        "2100-01-01T00:00:00Z",
+        path(&log),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["overall"]["count"], 0);
+    let out = tunekeeper(&[
+        "gc",
+        "--format",
+        "json",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--until",
+        "2100-01-01T00:00:00Z",
+        path(&log),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["overall"]["count"].as_u64(), Some(n));
+    // Uptime-only log: a clear error, not a silently empty report.
+    let log = fixture("truth/jdk17/gc-tag-only.log.gz");
+    let out = tunekeeper(&["gc", "--since", "2000-01-01T00:00:00Z", path(&log)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wall-clock"));
+    let out = tunekeeper(&["gc", "--since", "yesterday", path(&log)]);
+    assert_eq!(out.status.code(), Some(2));
+}
