@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => cli::apply::run(g, args),
         Command::Rollback(args) => cli::apply::rollback(g, args),
         Command::Profiles(cmd) => cli::profiles::run(g, cmd),
-        Command::Gc(args) => cli::gc::run(args),
+        Command::Gc(args) => cli::gc::run(g, args),
         Command::Agent(args) => cli::agent::run(g, args),
     };
     match result {

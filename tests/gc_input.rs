@@ -300,7 +300,7 @@ fn heap_not_fixed_is_a_flag_finding() {
     let f = a
         .findings
         .iter()
-        .find(|f| f.key == "heap_initial_equals_max")
+        .find(|f| f.key == "heap_fixed")
         .expect("finding");
     assert_eq!(f.check, "jvm");
     assert_eq!(f.actual.as_deref(), Some("64M / 256M"));

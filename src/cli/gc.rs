@@ -34,6 +34,12 @@ pub struct GcArgs {
     /// Only events before this time (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub until: Option<String>,
+    /// Also check this profile's GC service levels (`[gc]`) and JVM flag rules (`[jvm]`).
+    #[arg(long, short)]
+    pub profile: Option<String>,
+    /// Read the JVM's flags from this running process's command line as well as from the log.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<i32>,
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
@@ -43,8 +49,22 @@ fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
 }
 
 /// Runs the analysis and returns the exit code (0 ok, 1 drift; errors are 2).
-pub fn run(args: &GcArgs) -> anyhow::Result<u8> {
-    let opts = AnalyseOptions {
+pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
+    let jvm_args = match args.pid {
+        Some(pid) => {
+            let path = g.host().path(format!("/proc/{pid}/cmdline"));
+            let raw = std::fs::read(&path)
+                .with_context(|| format!("--pid {pid}: cannot read {}", path.display()))?;
+            Some(
+                raw.split(|b| *b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    let mut opts = AnalyseOptions {
         since_ms: args
             .since
             .as_deref()
@@ -55,8 +75,12 @@ pub fn run(args: &GcArgs) -> anyhow::Result<u8> {
             .as_deref()
             .map(|s| parse_time("until", s))
             .transpose()?,
+        jvm_args,
         ..AnalyseOptions::default()
     };
+    if let Some(name) = &args.profile {
+        opts = opts.with_profile(&g.profile(name)?);
+    }
     let analysis = analyse(&args.paths, &opts)?;
     let mut buf = Vec::with_capacity(16 * 1024);
     match args.format {

@@ -29,6 +29,28 @@ pub struct AnalyseOptions {
     pub levels: Vec<Level>,
     /// The JVM command line, when known (completes what the log says).
     pub jvm_args: Option<Vec<String>>,
+    /// JVM flag rules to check, with each one's source; `None` checks all.
+    pub jvm_rules: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl AnalyseOptions {
+    /// Takes the service levels (`[gc]`) and JVM flag rules (`[jvm]`) of a
+    /// profile. The profile was validated when loaded, so every level parses.
+    pub fn with_profile(mut self, p: &crate::profile::Profile) -> Self {
+        self.levels =
+            p.gc.iter()
+                .filter_map(|(metric, s)| {
+                    Level::parse(metric, &s.expect.to_string(), Some(s.source())).ok()
+                })
+                .collect();
+        self.jvm_rules = Some(
+            p.jvm
+                .iter()
+                .map(|(rule, s)| (rule.clone(), s.source()))
+                .collect(),
+        );
+        self
+    }
 }
 
 /// The parser for a format.
@@ -139,6 +161,12 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         files,
     };
     let mut findings = flags::evaluate(&analysis.flags);
+    if let Some(rules) = &opts.jvm_rules {
+        findings.retain(|f| rules.contains_key(&f.key));
+        for f in &mut findings {
+            f.source = rules.get(&f.key).cloned();
+        }
+    }
     findings.extend(slo::evaluate(&analysis, &opts.levels));
     analysis.summary = Summary::of(&findings);
     analysis.findings = findings;

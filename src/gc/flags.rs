@@ -199,21 +199,21 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
         if f.command_line_known {
             String::new()
         } else {
-            format!("{what} is not in the log; give the JVM command line to check it")
+            format!("{what} is not in the log; run with --pid PID of the JVM to check it")
         }
     };
     let mut out = Vec::new();
     out.push(match f.collector.as_deref() {
-        Some("G1") => finding("collector", "G1", Some("G1".into()), Status::Ok, ""),
+        Some("G1") => finding("g1", "G1", Some("G1".into()), Status::Ok, ""),
         Some(c) => finding(
-            "collector",
+            "g1",
             "G1",
             Some(c.into()),
             Status::Drift,
             "use -XX:+UseG1GC",
         ),
         None => finding(
-            "collector",
+            "g1",
             "G1",
             None,
             Status::NotApplicable,
@@ -222,7 +222,7 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
     });
     out.push(match (f.initial_heap_kb, f.max_heap_kb) {
         (Some(i), Some(m)) => finding(
-            "heap_initial_equals_max",
+            "heap_fixed",
             "initial == max",
             Some(format!("{} / {}", mib(i), mib(m))),
             if i == m { Status::Ok } else { Status::Drift },
@@ -233,7 +233,7 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             },
         ),
         _ => finding(
-            "heap_initial_equals_max",
+            "heap_fixed",
             "initial == max",
             None,
             Status::NotApplicable,
@@ -242,21 +242,21 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
     });
     out.push(match (f.max_gc_pause_millis, f.command_line_known) {
         (Some(ms), _) => finding(
-            "MaxGCPauseMillis",
+            "pause_target_set",
             "set",
             Some(ms.to_string()),
             Status::Ok,
             "",
         ),
         (None, true) => finding(
-            "MaxGCPauseMillis",
+            "pause_target_set",
             "set",
             Some("not set (default 200)".into()),
             Status::Drift,
             "set -XX:MaxGCPauseMillis (Kafka's start script uses 20)",
         ),
         (None, false) => finding(
-            "MaxGCPauseMillis",
+            "pause_target_set",
             "set",
             None,
             Status::NotApplicable,
@@ -265,21 +265,21 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
     });
     out.push(match (f.young_fixed_by.is_empty(), f.command_line_known) {
         (false, _) => finding(
-            "young_generation",
+            "young_fixed",
             "not fixed",
             Some(f.young_fixed_by.join(" ")),
             Status::Drift,
             "fixing the young generation size defeats G1's pause-time target; remove these flags",
         ),
         (true, true) => finding(
-            "young_generation",
+            "young_fixed",
             "not fixed",
             Some("not fixed".into()),
             Status::Ok,
             "",
         ),
         (true, false) => finding(
-            "young_generation",
+            "young_fixed",
             "not fixed",
             None,
             Status::NotApplicable,
@@ -287,16 +287,16 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
         ),
     });
     out.push(match f.log_rotation {
-        Some(true) => finding("gc_log_rotation", "set", Some("set".into()), Status::Ok, ""),
+        Some(true) => finding("log_rotation", "set", Some("set".into()), Status::Ok, ""),
         Some(false) => finding(
-            "gc_log_rotation",
+            "log_rotation",
             "set",
             Some("not set".into()),
             Status::Drift,
             "rotate GC logs (-Xlog:...:filecount=10,filesize=100M; JDK 8 -XX:+UseGCLogFileRotation)",
         ),
         None => finding(
-            "gc_log_rotation",
+            "log_rotation",
             "set",
             None,
             Status::NotApplicable,
@@ -333,10 +333,10 @@ mod tests {
     fn young_fixed_and_heap_mismatch_drift() {
         let f = JvmFlags::from_args(&args("-Xms1g -Xmx4g -Xmn512m -XX:+UseG1GC -Xloggc:gc.log"));
         let fs = evaluate(&f);
-        assert_eq!(status(&fs, "young_generation"), Status::Drift);
-        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Drift);
-        assert_eq!(status(&fs, "MaxGCPauseMillis"), Status::Drift);
-        assert_eq!(status(&fs, "gc_log_rotation"), Status::Drift);
+        assert_eq!(status(&fs, "young_fixed"), Status::Drift);
+        assert_eq!(status(&fs, "heap_fixed"), Status::Drift);
+        assert_eq!(status(&fs, "pause_target_set"), Status::Drift);
+        assert_eq!(status(&fs, "log_rotation"), Status::Drift);
     }
 
     #[test]
@@ -348,10 +348,10 @@ mod tests {
             ..JvmInfo::default()
         };
         let fs = evaluate(&JvmFlags::from_log(&info));
-        assert_eq!(status(&fs, "collector"), Status::Ok);
-        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Ok);
-        assert_eq!(status(&fs, "MaxGCPauseMillis"), Status::NotApplicable);
-        assert_eq!(status(&fs, "young_generation"), Status::NotApplicable);
+        assert_eq!(status(&fs, "g1"), Status::Ok);
+        assert_eq!(status(&fs, "heap_fixed"), Status::Ok);
+        assert_eq!(status(&fs, "pause_target_set"), Status::NotApplicable);
+        assert_eq!(status(&fs, "young_fixed"), Status::NotApplicable);
         let jdk8 = JvmInfo {
             flags: args(
                 "-XX:InitialHeapSize=268435456 -XX:MaxHeapSize=536870912 -XX:+UseG1GC -XX:NewRatio=2",
@@ -359,8 +359,8 @@ mod tests {
             ..JvmInfo::default()
         };
         let fs = evaluate(&JvmFlags::from_log(&jdk8));
-        assert_eq!(status(&fs, "heap_initial_equals_max"), Status::Drift);
-        assert_eq!(status(&fs, "young_generation"), Status::Drift);
+        assert_eq!(status(&fs, "heap_fixed"), Status::Drift);
+        assert_eq!(status(&fs, "young_fixed"), Status::Drift);
     }
 
     #[test]

@@ -30,22 +30,16 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 /// GC service-level metrics a `[gc]` section may bound.
-pub const GC_METRICS: &[&str] = &[
-    "gc_ms_per_second",
-    "worst_minute_gc_ms_per_second",
-    "pause_p99_ms",
-    "pause_max_ms",
-    "full_gcs",
-    "evacuation_failures",
-];
+pub use crate::gc::slo::METRICS as GC_METRICS;
 
-/// JVM flag rules a `[jvm]` section may set (each `true` or `false`).
-pub const JVM_RULES: &[&str] = &[
-    "g1",
-    "heap_fixed",
-    "pause_target_set",
-    "young_fixed",
-    "log_rotation",
+/// JVM flag rules a `[jvm]` section may enable, each with the one value that
+/// makes sense (a rule is a health check, so `g1 = false` is a mistake).
+pub const JVM_RULES: &[(&str, &str)] = &[
+    ("g1", "true"),
+    ("heap_fixed", "true"),
+    ("pause_target_set", "true"),
+    ("young_fixed", "false"),
+    ("log_rotation", "true"),
 ];
 
 /// Why a profile could not be loaded. Every variant names the file (or the
@@ -482,29 +476,29 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
         let numeric_bound = setting.expect.alternatives().len() == 1
             && setting.expect.alternatives()[0].len() == 1
             && matches!(setting.expect.alternatives()[0][0].operand, Operand::Int(_))
-            && matches!(
-                setting.expect.alternatives()[0][0].op,
-                Op::Le | Op::Lt | Op::Ge | Op::Gt | Op::Eq
-            );
+            && matches!(setting.expect.alternatives()[0][0].op, Op::Le | Op::Ge);
         if !numeric_bound {
             return Err(ctx.invalid(
                 key,
-                "a GC service level is one numeric bound, e.g. \"<=15\"",
+                "a GC service level is one bound, <=N or >=N, e.g. \"<=15\"",
             ));
         }
         p.gc.insert(key.clone(), setting);
     }
     for (key, value) in &raw.jvm {
-        if !JVM_RULES.contains(&key.as_str()) {
+        let Some((_, healthy)) = JVM_RULES.iter().find(|(rule, _)| rule == key) else {
+            let names: Vec<&str> = JVM_RULES.iter().map(|(r, _)| *r).collect();
             return Err(ctx.invalid(
                 key,
-                format!("unknown JVM rule; expected one of {}", JVM_RULES.join(", ")),
+                format!("unknown JVM rule; expected one of {}", names.join(", ")),
             ));
-        }
+        };
         let setting = ctx.setting(key, value, 1)?;
-        let text = setting.expect.to_string();
-        if text != "true" && text != "false" {
-            return Err(ctx.invalid(key, "a JVM rule is true or false"));
+        if setting.expect.to_string() != *healthy {
+            return Err(ctx.invalid(
+                key,
+                format!("the rule checks for `{key} = {healthy}`; to stop checking it, drop it (drop = [\"jvm:{key}\"])"),
+            ));
         }
         p.jvm.insert(key.clone(), setting);
     }
