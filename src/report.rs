@@ -87,26 +87,7 @@ pub struct GcReport {
     pub total: GcWindow,
 }
 
-/// Pause statistics of one kind (or overall), in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct PauseSummary {
-    /// Number of pauses.
-    pub count: u64,
-    /// Sum of durations.
-    pub total_ms: f64,
-    /// Mean duration.
-    pub mean_ms: f64,
-    /// Median.
-    pub p50_ms: f64,
-    /// 90th percentile.
-    pub p90_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
-    /// 99.9th percentile.
-    pub p999_ms: f64,
-    /// Longest.
-    pub max_ms: f64,
-}
+pub use crate::gc::hist::PauseSummary;
 
 /// GC statistics over one window, the same figures `tunekeeper gc --format json` prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

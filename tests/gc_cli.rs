@@ -172,24 +172,69 @@ fn since_until_filter_by_wall_clock() {
 #[test]
 fn profile_service_levels_become_findings() {
     let log = fixture("truth/jdk25/small-heap-stress.log.gz");
-    let out = tunekeeper(&["gc", "--profile", "kafka-broker", "--format", "json", path(&log)]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tunekeeper(&[
+        "gc",
+        "--profile",
+        "kafka-broker",
+        "--format",
+        "json",
+        path(&log),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    let full = findings.iter().find(|f| f["check"] == "gc" && f["key"] == "full_gcs").unwrap();
-    assert_eq!(full["status"], "drift", "the stress log has full GCs: {full}");
+    let full = findings
+        .iter()
+        .find(|f| f["check"] == "gc" && f["key"] == "full_gcs")
+        .unwrap();
+    assert_eq!(
+        full["status"], "drift",
+        "the stress log has full GCs: {full}"
+    );
     assert_eq!(full["expected"], "<=0");
-    assert!(full["source"].as_str().unwrap().starts_with("kafka-broker: seed talk"));
+    assert!(
+        full["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("kafka-broker: seed talk")
+    );
     // The profile's [jvm] rules decide which flag checks run.
-    let rules: Vec<&str> = findings.iter().filter(|f| f["check"] == "jvm").map(|f| f["key"].as_str().unwrap()).collect();
-    assert_eq!(rules, ["g1", "heap_fixed", "pause_target_set", "young_fixed", "log_rotation"]);
+    let rules: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["check"] == "jvm")
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "g1",
+            "heap_fixed",
+            "pause_target_set",
+            "young_fixed",
+            "log_rotation"
+        ]
+    );
 
     // A running JVM's command line fills in what the log does not say.
     let me = std::process::id().to_string();
     let out = tunekeeper(&["gc", "--pid", &me, "--format", "json", path(&log)]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let target = v["findings"].as_array().unwrap().iter().find(|f| f["key"] == "pause_target_set").unwrap().clone();
-    assert_eq!(target["status"], "drift", "a command line without -XX:MaxGCPauseMillis: {target}");
+    let target = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "pause_target_set")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        target["status"], "drift",
+        "a command line without -XX:MaxGCPauseMillis: {target}"
+    );
 
     let out = tunekeeper(&["gc", "--profile", "no-such", path(&log)]);
     assert_eq!(out.status.code(), Some(2));

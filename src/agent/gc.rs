@@ -1,36 +1,359 @@
-//! Per-JVM GC tracking for the agent: finds the broker JVMs each interval
-//! and reports their flags (GC log following lands with the gc module).
+//! Per-JVM GC tracking for the agent. Each interval it finds the broker
+//! JVMs, follows each one's GC log set incrementally (never re-reading a
+//! byte), and keeps two accumulators: one for the interval, one for the
+//! JVM's life as far as its logs reach.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::agent::config::Config;
+use crate::agent::follow::LogFollower;
 use crate::agent::metrics::Metrics;
+use crate::gc::analyse::{AnalyseOptions, build, new_parser};
+use crate::gc::detect::{LogFormat, sniff};
+use crate::gc::event::GcEvent;
+use crate::gc::parser::LineParser;
+use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
 use crate::jvm::find_jvms;
 use crate::profile::Profile;
-use crate::report::JvmReport;
+use crate::report::{GcReport, GcWindow, JvmReport};
 
-/// State kept across intervals for every JVM.
-#[derive(Debug, Default)]
-pub struct GcTracker {}
+/// Lines held back while a log's format is not yet known.
+const SNIFF_LINES: usize = 200;
+
+/// One followed GC log and its parser.
+struct LogStream {
+    follower: LogFollower,
+    parser: Option<Box<dyn LineParser>>,
+    held: Vec<Vec<u8>>,
+    refused: Option<String>,
+}
+
+impl LogStream {
+    fn new(path: PathBuf) -> LogStream {
+        LogStream {
+            follower: LogFollower::new(path),
+            parser: None,
+            held: Vec::new(),
+            refused: None,
+        }
+    }
+
+    /// Reads what is new and hands every event to `on_event`.
+    fn poll(&mut self, on_event: &mut dyn FnMut(GcEvent)) {
+        if self.refused.is_some() {
+            return;
+        }
+        let LogStream {
+            follower,
+            parser,
+            held,
+            refused,
+        } = self;
+        let base = follower.base().to_path_buf();
+        follower.poll(&mut |line| {
+            if let Some(p) = parser.as_mut() {
+                p.feed(line, on_event);
+                return;
+            }
+            if refused.is_some() {
+                return;
+            }
+            held.push(line.to_vec());
+            let head = held.join(&b'\n');
+            let format = sniff(&head).format;
+            let decided = matches!(
+                format,
+                LogFormat::UnifiedG1 | LogFormat::Jdk8G1 | LogFormat::NotG1(_)
+            );
+            if !decided && held.len() < SNIFF_LINES {
+                return;
+            }
+            match new_parser(format) {
+                Some(mut p) => {
+                    for l in held.drain(..) {
+                        p.feed(&l, on_event);
+                    }
+                    *parser = Some(p);
+                }
+                None => {
+                    *refused = Some(format!(
+                        "{}: {}, not a G1 log",
+                        base.display(),
+                        format.describe()
+                    ));
+                    held.clear();
+                }
+            }
+        });
+    }
+}
+
+/// One JVM's GC state.
+struct JvmState {
+    cmdline: Vec<String>,
+    log: Option<LogStream>,
+    total: GcStats,
+    interval: GcStats,
+}
+
+impl JvmState {
+    fn poll(&mut self, metrics: &Metrics) {
+        let JvmState {
+            log,
+            total,
+            interval,
+            ..
+        } = self;
+        let Some(log) = log.as_mut() else { return };
+        log.poll(&mut |ev| {
+            match &ev {
+                // A JVM start opens a new life: earlier lines in the set
+                // belonged to the previous JVM.
+                GcEvent::JvmStart(_) => {
+                    *total = GcStats::new();
+                    *interval = GcStats::new();
+                }
+                GcEvent::Pause(p) => metrics.observe_pause(p.kind.as_str(), p.duration_ms / 1000.0),
+                _ => {}
+            }
+            total.add(&ev);
+            interval.add(&ev);
+        });
+    }
+}
+
+/// State kept across intervals for every JVM and every extra log.
+#[derive(Default)]
+pub struct GcTracker {
+    jvms: BTreeMap<i32, JvmState>,
+    extra: BTreeMap<String, JvmState>,
+}
+
+impl std::fmt::Debug for GcTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcTracker")
+            .field("jvms", &self.jvms.keys().collect::<Vec<_>>())
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn window(s: &StatsSnapshot) -> GcWindow {
+    GcWindow {
+        pauses: crate::gc::event::PauseKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), *s.pauses.get(*k)))
+            .collect(),
+        overall: s.overall,
+        wall_seconds: s.span_s,
+        gc_ms_per_second: s.gc_ms_per_second,
+        worst_minute_gc_ms_per_second: s.worst_minute_gc_ms_per_second,
+        full_gcs: s.pauses.full.count,
+        evacuation_failures: s.evacuation_failures,
+        humongous_allocations: s.humongous_allocations,
+    }
+}
 
 impl GcTracker {
-    /// Finds the JVMs and reports on each.
+    /// Finds the JVMs, reads their new GC log lines and reports on each.
+    /// The interval accumulators start again after this call.
     pub fn poll(
         &mut self,
         host: &Host,
         cfg: &Config,
-        _profile: &Profile,
-        _metrics: &Metrics,
+        profile: &Profile,
+        metrics: &Metrics,
     ) -> Vec<JvmReport> {
-        find_jvms(host, &cfg.jvm_match)
-            .into_iter()
-            .map(|j| JvmReport {
-                pid: j.pid,
-                command: j.summary(),
-                flags: j.flags(),
-                findings: Vec::new(),
-                gc_logs: j.gc_logs.iter().map(|p| p.display().to_string()).collect(),
-                gc: None,
-            })
-            .collect()
+        let found = find_jvms(host, &cfg.jvm_match);
+        self.jvms
+            .retain(|pid, _| found.iter().any(|j| j.pid == *pid));
+        let mut out = Vec::new();
+        for jvm in found {
+            let state = self.jvms.entry(jvm.pid).or_insert_with(|| JvmState {
+                cmdline: jvm.cmdline.clone(),
+                // A JVM with several gc outputs writes the same pauses to each: follow one.
+                log: jvm.gc_logs.first().cloned().map(LogStream::new),
+                total: GcStats::new(),
+                interval: GcStats::new(),
+            });
+            state.poll(metrics);
+            let opts = AnalyseOptions {
+                jvm_args: Some(state.cmdline.clone()),
+                ..AnalyseOptions::default()
+            }
+            .with_profile(profile);
+            out.push(report(
+                jvm.pid,
+                jvm.summary(),
+                jvm.flags(),
+                &jvm.gc_logs,
+                state,
+                &opts,
+            ));
+        }
+        for pattern in &cfg.gc_logs {
+            let state = self
+                .extra
+                .entry(pattern.clone())
+                .or_insert_with(|| JvmState {
+                    cmdline: Vec::new(),
+                    log: Some(LogStream::new(PathBuf::from(pattern))),
+                    total: GcStats::new(),
+                    interval: GcStats::new(),
+                });
+            state.poll(metrics);
+            let opts = AnalyseOptions::default().with_profile(profile);
+            let logs = [PathBuf::from(pattern)];
+            out.push(report(
+                0,
+                format!("gc log {pattern}"),
+                Vec::new(),
+                &logs,
+                state,
+                &opts,
+            ));
+        }
+        out
+    }
+}
+
+fn report(
+    pid: i32,
+    command: String,
+    flags: Vec<String>,
+    logs: &[PathBuf],
+    state: &mut JvmState,
+    opts: &AnalyseOptions,
+) -> JvmReport {
+    let interval = std::mem::take(&mut state.interval);
+    let has_log = state.log.is_some();
+    let refused = state.log.as_ref().and_then(|l| l.refused.clone());
+    // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
+    let analysis = build(state.total.clone(), opts, Vec::new());
+    let mut findings = analysis.findings;
+    if let Some(why) = refused {
+        findings.push(crate::finding::Finding {
+            check: "gc".into(),
+            key: "log".into(),
+            expected: "a G1 log".into(),
+            actual: None,
+            status: crate::finding::Status::NotApplicable,
+            source: None,
+            detail: Some(why),
+        });
+    }
+    JvmReport {
+        pid,
+        command,
+        flags,
+        findings,
+        gc_logs: logs.iter().map(|p| p.display().to_string()).collect(),
+        gc: has_log.then(|| GcReport {
+            interval: window(&interval.snapshot()),
+            total: window(&analysis.stats),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LOG: &str = "[2026-11-24T10:00:00.000+0000][gc] Using G1\n\
+[2026-11-24T10:00:01.000+0000][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 3.000ms\n";
+    const MORE: &str = "[2026-11-24T10:00:02.000+0000][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 5.000ms\n";
+    const RESTART: &str = "[2026-11-24T11:00:00.000+0000][gc] Using G1\n\
+[2026-11-24T11:00:01.000+0000][gc] GC(0) Pause Full (System.gc()) 24M->4M(256M) 50.000ms\n";
+
+    #[test]
+    fn interval_and_total_windows_and_restarts() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(&path, LOG).unwrap();
+        let mut state = JvmState {
+            cmdline: Vec::new(),
+            log: Some(LogStream::new(path.clone())),
+            total: GcStats::new(),
+            interval: GcStats::new(),
+        };
+        let metrics = Metrics::new("p", "h");
+        let opts = AnalyseOptions::default();
+        state.poll(&metrics);
+        let r = report(1, "x".into(), vec![], &[], &mut state, &opts);
+        let gc = r.gc.unwrap();
+        assert_eq!((gc.interval.overall.count, gc.total.overall.count), (1, 1));
+
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(MORE.as_bytes())
+            .unwrap();
+        state.poll(&metrics);
+        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
+            .gc
+            .unwrap();
+        assert_eq!(
+            (gc.interval.overall.count, gc.total.overall.count),
+            (1, 2),
+            "nothing counted twice"
+        );
+        assert_eq!(gc.interval.overall.total_ms, 5.0);
+        assert_eq!(gc.total.overall.total_ms, 8.0);
+
+        state.poll(&metrics);
+        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
+            .gc
+            .unwrap();
+        assert_eq!(gc.interval.overall.count, 0, "a quiet interval");
+
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(RESTART.as_bytes())
+            .unwrap();
+        state.poll(&metrics);
+        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
+            .gc
+            .unwrap();
+        assert_eq!(
+            (gc.total.overall.count, gc.total.full_gcs),
+            (1, 1),
+            "a restart starts a new life"
+        );
+        assert!(
+            metrics
+                .encode()
+                .contains("tunekeeper_gc_pause_seconds_count{kind=\"young\"} 2")
+        );
+    }
+
+    #[test]
+    fn a_log_of_another_collector_is_refused_once() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(&path, "[0.010s][info][gc] Using Parallel\n[0.2s][info][gc] GC(0) Pause Young (Allocation Failure) 1M->0M(2M) 1.0ms\n").unwrap();
+        let mut state = JvmState {
+            cmdline: Vec::new(),
+            log: Some(LogStream::new(path)),
+            total: GcStats::new(),
+            interval: GcStats::new(),
+        };
+        state.poll(&Metrics::new("p", "h"));
+        let r = report(
+            1,
+            "x".into(),
+            vec![],
+            &[],
+            &mut state,
+            &AnalyseOptions::default(),
+        );
+        let f = r.findings.iter().find(|f| f.key == "log").unwrap();
+        assert!(f.detail.as_ref().unwrap().contains("Parallel"), "{f:?}");
+        assert_eq!(r.gc.unwrap().total.overall.count, 0);
     }
 }

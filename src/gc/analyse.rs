@@ -53,6 +53,16 @@ impl AnalyseOptions {
     }
 }
 
+/// A parser for a G1 format; `None` for anything else.
+pub fn new_parser(format: LogFormat) -> Option<Box<dyn LineParser>> {
+    match format {
+        LogFormat::UnifiedG1 | LogFormat::UnifiedUnknown | LogFormat::Empty => {
+            Some(Box::new(UnifiedParser::new()))
+        }
+        _ => None,
+    }
+}
+
 /// The parser for a format.
 pub fn parser_for(format: LogFormat, file: &InputFile) -> Result<Box<dyn LineParser>, GcError> {
     match format {

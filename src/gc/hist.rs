@@ -157,7 +157,7 @@ pub(crate) fn round3(v: f64) -> f64 {
 }
 
 /// Count, total and distribution of a set of durations, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct PauseSummary {
     /// How many.
     pub count: u64,
