@@ -2,4 +2,5 @@
 //! streaming statistics, service-level checks and reports.
 
 pub mod event;
+pub mod jdk8;
 pub mod parser;
