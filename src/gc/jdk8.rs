@@ -142,7 +142,9 @@ impl Jdk8Parser {
 
     /// JVM header lines; `None` when `t` is not one.
     fn header_line(&mut self, t: &[u8], emit: &mut dyn FnMut(GcEvent)) -> Option<Step> {
-        if (t.starts_with(b"Java HotSpot") || t.starts_with(b"OpenJDK") || t.starts_with(b"Java(TM)"))
+        if (t.starts_with(b"Java HotSpot")
+            || t.starts_with(b"OpenJDK")
+            || t.starts_with(b"Java(TM)"))
             && lex::contains(t, b" VM")
         {
             if lex::contains(t, b"VM warning:") {
@@ -193,7 +195,13 @@ impl Jdk8Parser {
 
     /// One record after its stamp. `continuation` allows a line to be read
     /// as the rest of an open pause.
-    fn record(&mut self, r: &[u8], stamp: Stamp, continuation: bool, emit: &mut dyn FnMut(GcEvent)) -> Step {
+    fn record(
+        &mut self,
+        r: &[u8],
+        stamp: Stamp,
+        continuation: bool,
+        emit: &mut dyn FnMut(GcEvent),
+    ) -> Step {
         let Some(&first) = r.first() else {
             // A stamp and nothing else: a line cut off right after its stamp.
             return Step::Unknown;
@@ -207,10 +215,15 @@ impl Jdk8Parser {
         if let Some(rest) = r.strip_prefix(b"Application time:") {
             return after_seconds(r, r.len() - rest.len(), false);
         }
-        if let Some(rest) = r.strip_prefix(b"Total time for which application threads were stopped:") {
+        if let Some(rest) =
+            r.strip_prefix(b"Total time for which application threads were stopped:")
+        {
             return after_seconds(r, r.len() - rest.len(), true);
         }
-        if continuation && self.open.is_some() && (first == b',' || first == b'(' || first.is_ascii_digit()) {
+        if continuation
+            && self.open.is_some()
+            && (first == b',' || first == b'(' || first.is_ascii_digit())
+        {
             return self.continue_open(r, emit);
         }
         if is_known_text(r) {
@@ -220,7 +233,13 @@ impl Jdk8Parser {
     }
 
     /// A record starting with `[`.
-    fn bracket_record(&mut self, r: &[u8], stamp: Stamp, continuation: bool, emit: &mut dyn FnMut(GcEvent)) -> Step {
+    fn bracket_record(
+        &mut self,
+        r: &[u8],
+        stamp: Stamp,
+        continuation: bool,
+        emit: &mut dyn FnMut(GcEvent),
+    ) -> Step {
         let header = if r.starts_with(b"[GC pause") {
             Some((Family::Evacuation, 9))
         } else if r.starts_with(b"[Full GC") {
@@ -289,7 +308,13 @@ impl Jdk8Parser {
     }
 
     /// A pause header; `s` is what follows the keyword.
-    fn pause_header(&mut self, s: &[u8], stamp: Stamp, family: Family, emit: &mut dyn FnMut(GcEvent)) -> Step {
+    fn pause_header(
+        &mut self,
+        s: &[u8],
+        stamp: Stamp,
+        family: Family,
+        emit: &mut dyn FnMut(GcEvent),
+    ) -> Step {
         self.flush_closed(emit);
         if self.open.take().is_some() {
             self.dropped += 1;
@@ -392,7 +417,9 @@ impl Jdk8Parser {
                         break;
                     }
                 }
-                b'(' if p.depth == 1 && s[i..].starts_with(b"(to-space") => p.evacuation_failure = true,
+                b'(' if p.depth == 1 && s[i..].starts_with(b"(to-space") => {
+                    p.evacuation_failure = true
+                }
                 b'-' if p.depth == 1 && s.get(i + 1) == Some(&b'>') => {
                     if let Some(heap) = lex::heap_transition_at(s, i) {
                         p.heap = Some(heap);
@@ -459,7 +486,12 @@ impl LineParser for Jdk8Parser {
 /// A `[GC concurrent-...]` record at the start of `s`: emits the phase when
 /// it is an end (or an abort) and returns the bytes consumed, or `None` when
 /// the record is cut off before its `]`.
-fn concurrent(s: &[u8], stamp: Stamp, mark_start: &mut Option<Stamp>, emit: &mut dyn FnMut(GcEvent)) -> Option<usize> {
+fn concurrent(
+    s: &[u8],
+    stamp: Stamp,
+    mark_start: &mut Option<Stamp>,
+    emit: &mut dyn FnMut(GcEvent),
+) -> Option<usize> {
     const PREFIX: usize = b"[GC concurrent-".len();
     let body = &s[PREFIX..];
     let end = memchr(b']', body)?;
@@ -481,8 +513,22 @@ fn concurrent(s: &[u8], stamp: Stamp, mark_start: &mut Option<Stamp>, emit: &mut
     } else if name == b"mark-abort" {
         // The abort line carries no duration: time it from the mark's start.
         let duration_ms = match (mark_start.take(), stamp) {
-            (Some(Stamp { uptime_ms: Some(a), .. }), Stamp { uptime_ms: Some(b), .. }) => b - a,
-            (Some(Stamp { wall_ms: Some(a), .. }), Stamp { wall_ms: Some(b), .. }) => (b - a) as f64,
+            (
+                Some(Stamp {
+                    uptime_ms: Some(a), ..
+                }),
+                Stamp {
+                    uptime_ms: Some(b), ..
+                },
+            ) => b - a,
+            (
+                Some(Stamp {
+                    wall_ms: Some(a), ..
+                }),
+                Stamp {
+                    wall_ms: Some(b), ..
+                },
+            ) => (b - a) as f64,
             _ => 0.0,
         };
         emit(GcEvent::Concurrent(ConcurrentPhase {
@@ -581,7 +627,9 @@ fn is_detail_line(r: &[u8]) -> bool {
     let name = &r[1..];
     let n = name
         .iter()
-        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'(' | b')' | b'-' | b'/' | b'_'))
+        .take_while(|&&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b' ' | b'(' | b')' | b'-' | b'/' | b'_')
+        })
         .count();
     n >= 2 && name.get(n) == Some(&b':') && name[0].is_ascii_alphabetic()
 }
@@ -648,7 +696,8 @@ fn is_known_text(r: &[u8]) -> bool {
     }
     // The row of per-thread times under `Conc RS threads times(s)`.
     r.iter().any(|&b| b == b'.' || b == b',')
-        && r.iter().all(|&b| b.is_ascii_digit() || b == b'.' || b == b',' || b == b' ')
+        && r.iter()
+            .all(|&b| b.is_ascii_digit() || b == b'.' || b == b',' || b == b' ')
 }
 
 /// `MemTotal:       16333852 kB` inside a header's `/proc/meminfo:` dump.
@@ -657,8 +706,12 @@ fn is_meminfo_line(t: &[u8]) -> bool {
         return false;
     };
     colon > 0
-        && t[..colon].iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'(' | b')'))
-        && lex::trim_start(&t[colon + 1..]).first().is_some_and(u8::is_ascii_digit)
+        && t[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'(' | b')'))
+        && lex::trim_start(&t[colon + 1..])
+            .first()
+            .is_some_and(u8::is_ascii_digit)
 }
 
 /// The version a JVM header line names: the JRE's (`1.8.0_65-b17`), else the
@@ -680,8 +733,15 @@ fn jvm_version(t: &[u8]) -> Option<String> {
 
 /// Fills a [`JvmInfo`] from the text after `CommandLine flags:`.
 fn fill_flags(info: &mut JvmInfo, flags: &[u8]) {
-    for flag in flags.split(u8::is_ascii_whitespace).filter(|f| !f.is_empty()) {
-        let bytes_kb = |prefix: &[u8]| flag.strip_prefix(prefix).and_then(lex::integer).map(|(v, _)| v / 1024);
+    for flag in flags
+        .split(u8::is_ascii_whitespace)
+        .filter(|f| !f.is_empty())
+    {
+        let bytes_kb = |prefix: &[u8]| {
+            flag.strip_prefix(prefix)
+                .and_then(lex::integer)
+                .map(|(v, _)| v / 1024)
+        };
         if let Some(kb) = bytes_kb(b"-XX:InitialHeapSize=") {
             info.initial_heap_kb = Some(kb);
         } else if let Some(kb) = bytes_kb(b"-XX:MaxHeapSize=") {

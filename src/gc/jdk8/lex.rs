@@ -13,7 +13,11 @@ pub(super) fn trim_start(s: &[u8]) -> &[u8] {
 
 /// Removes trailing ASCII whitespace (also a `\r` left by CRLF files).
 pub(super) fn trim_end(s: &[u8]) -> &[u8] {
-    let n = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
     &s[..s.len() - n]
 }
 
@@ -22,24 +26,39 @@ pub(super) fn trim_end(s: &[u8]) -> &[u8] {
 /// decimal separator only when a digit follows, so `0.5, next` stops at the
 /// comma. Returns the value and the bytes consumed.
 pub(super) fn decimal(s: &[u8]) -> Option<(f64, usize)> {
+    decimal_scaled(s, 0)
+}
+
+/// Like [`decimal`], multiplied by `10^exp` (3 turns seconds into
+/// milliseconds). The digits are gathered into one integer and scaled by a
+/// single multiplication or division, so `0.0029120` seconds is exactly the
+/// closest double to `2.912` ms, not `2.9120000000000004`.
+pub(super) fn decimal_scaled(s: &[u8], exp: i32) -> Option<(f64, usize)> {
     let mut i = 0;
-    let mut value = 0.0f64;
+    // Exact while below 2^53 (15 digits); longer numbers are garbage anyway.
+    let mut mantissa = 0.0f64;
     while i < s.len() && s[i].is_ascii_digit() {
-        value = value * 10.0 + f64::from(s[i] - b'0');
+        mantissa = mantissa * 10.0 + f64::from(s[i] - b'0');
         i += 1;
     }
     if i == 0 {
         return None;
     }
+    let mut fraction_digits = 0i32;
     if i + 1 < s.len() && (s[i] == b'.' || s[i] == b',') && s[i + 1].is_ascii_digit() {
         i += 1;
-        let mut scale = 0.1f64;
         while i < s.len() && s[i].is_ascii_digit() {
-            value += f64::from(s[i] - b'0') * scale;
-            scale *= 0.1;
+            mantissa = mantissa * 10.0 + f64::from(s[i] - b'0');
+            fraction_digits = fraction_digits.saturating_add(1);
             i += 1;
         }
     }
+    let e = exp - fraction_digits;
+    let value = if e >= 0 {
+        mantissa * 10f64.powi(e)
+    } else {
+        mantissa / 10f64.powi(-e)
+    };
     Some((value, i))
 }
 
@@ -49,7 +68,9 @@ pub(super) fn integer(s: &[u8]) -> Option<(u64, usize)> {
     let mut i = 0;
     let mut value = 0u64;
     while i < s.len() && s[i].is_ascii_digit() {
-        value = value.saturating_mul(10).saturating_add(u64::from(s[i] - b'0'));
+        value = value
+            .saturating_mul(10)
+            .saturating_add(u64::from(s[i] - b'0'));
         i += 1;
     }
     (i > 0).then_some((value, i))
@@ -120,7 +141,9 @@ pub(super) fn heap_transition_at(s: &[u8], arrow: usize) -> Option<HeapChange> {
         return None;
     }
     start -= 1;
-    while start > 0 && (s[start - 1].is_ascii_digit() || s[start - 1] == b'.' || s[start - 1] == b',') {
+    while start > 0
+        && (s[start - 1].is_ascii_digit() || s[start - 1] == b'.' || s[start - 1] == b',')
+    {
         start -= 1;
     }
     // A separator left at the front (`x,17M->`) is not part of the number.
@@ -137,14 +160,16 @@ pub(super) fn secs_before(s: &[u8], close: usize) -> Option<f64> {
     let head = head.strip_suffix(b"secs")?;
     let head = trim_end(head);
     let mut start = head.len();
-    while start > 0 && (head[start - 1].is_ascii_digit() || head[start - 1] == b'.' || head[start - 1] == b',') {
+    while start > 0
+        && (head[start - 1].is_ascii_digit() || head[start - 1] == b'.' || head[start - 1] == b',')
+    {
         start -= 1;
     }
     while start < head.len() && !head[start].is_ascii_digit() {
         start += 1;
     }
-    let (secs, n) = decimal(&head[start..])?;
-    (start + n == head.len()).then_some(secs * 1000.0)
+    let (ms, n) = decimal_scaled(&head[start..], 3)?;
+    (start + n == head.len()).then_some(ms)
 }
 
 /// The length of a HotSpot date stamp: `2014-06-25T10:00:00.123+0200`.
@@ -178,7 +203,12 @@ pub(super) fn date_ms(s: &[u8]) -> Option<i64> {
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second, milli) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
     let (off_h, off_m) = (num(24..26)?, num(26..28)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -214,9 +244,9 @@ pub(super) fn stamp(s: &[u8]) -> (Stamp, usize) {
             }
         }
     }
-    if let Some((secs, n)) = decimal(&s[i..]) {
+    if let Some((ms, n)) = decimal_scaled(&s[i..], 3) {
         if s.get(i + n) == Some(&b':') {
-            stamp.uptime_ms = Some(secs * 1000.0);
+            stamp.uptime_ms = Some(ms);
             i += n + 1;
             while s.get(i) == Some(&b' ') {
                 i += 1;
@@ -247,15 +277,17 @@ pub(super) fn stamp_before(s: &[u8], at: usize) -> Stamp {
         }
     }
     let mut start = colon;
-    while start > 0 && (s[start - 1].is_ascii_digit() || s[start - 1] == b'.' || s[start - 1] == b',') {
+    while start > 0
+        && (s[start - 1].is_ascii_digit() || s[start - 1] == b'.' || s[start - 1] == b',')
+    {
         start -= 1;
     }
     while start < colon && !s[start].is_ascii_digit() {
         start += 1;
     }
     let mut stamp = Stamp::default();
-    match decimal(&s[start..colon]) {
-        Some((secs, n)) if start + n == colon => stamp.uptime_ms = Some(secs * 1000.0),
+    match decimal_scaled(&s[start..colon], 3) {
+        Some((ms, n)) if start + n == colon => stamp.uptime_ms = Some(ms),
         _ => return stamp,
     }
     // A date before the uptime: `DATE: UPTIME: `.
@@ -273,7 +305,9 @@ pub(super) fn stamp_before(s: &[u8], at: usize) -> Stamp {
 /// event model stamps pauses when they end).
 pub(super) fn stamp_plus(stamp: Stamp, duration_ms: f64) -> Stamp {
     Stamp {
-        wall_ms: stamp.wall_ms.map(|w| w.saturating_add(duration_ms.round() as i64)),
+        wall_ms: stamp
+            .wall_ms
+            .map(|w| w.saturating_add(duration_ms.round() as i64)),
         uptime_ms: stamp.uptime_ms.map(|u| u + duration_ms),
     }
 }
@@ -327,9 +361,15 @@ mod tests {
     #[test]
     fn heap_transitions() {
         let (h, n) = heap_transition(b"24.0M(256.0M)->5965.3K(256.0M)]").unwrap();
-        assert_eq!((h.before_kb, h.after_kb, h.capacity_kb, n), (24576, 5965, 262_144, 30));
+        assert_eq!(
+            (h.before_kb, h.after_kb, h.capacity_kb, n),
+            (24576, 5965, 262_144, 30)
+        );
         let (h, _) = heap_transition(b"17M->3758K(13M), 0.02 secs]").unwrap();
-        assert_eq!((h.before_kb, h.after_kb, h.capacity_kb), (17408, 3758, 13312));
+        assert_eq!(
+            (h.before_kb, h.after_kb, h.capacity_kb),
+            (17408, 3758, 13312)
+        );
         let s = b"GC0.1: [x] 17M->3758K(13M), 0.02 secs]";
         let arrow = memchr::memmem::find(s, b"->").unwrap();
         assert_eq!(heap_transition_at(s, arrow).unwrap().before_kb, 17408);
@@ -350,8 +390,14 @@ mod tests {
     fn dates_and_stamps() {
         assert_eq!(date_ms(b"1970-01-01T00:00:00.000+0000"), Some(0));
         assert_eq!(date_ms(b"1970-01-01T01:00:00.001+0100"), Some(1));
-        assert_eq!(date_ms(b"2014-06-25T00:10:58.039+0000"), Some(1_403_655_058_039));
-        assert_eq!(date_ms(b"2014-08-01T09:04:46.201-0500"), Some(1_406_901_886_201));
+        assert_eq!(
+            date_ms(b"2014-06-25T00:10:58.039+0000"),
+            Some(1_403_655_058_039)
+        );
+        assert_eq!(
+            date_ms(b"2014-08-01T09:04:46.201-0500"),
+            Some(1_406_901_886_201)
+        );
         assert_eq!(date_ms(b"2014-06-16T0,959: Application"), None);
         let (st, n) = stamp(b"2014-06-25T00:10:58.039+0000: 0.488: Total");
         assert_eq!(st.wall_ms, Some(1_403_655_058_039));
@@ -365,9 +411,15 @@ mod tests {
         assert_eq!(stamp_before(s, at).uptime_ms, Some(21_306_681.0));
         let s = b"x 2014-06-25T00:10:58.039+0000: 0.5: [GC";
         let st = stamp_before(s, s.len() - 3);
-        assert_eq!((st.wall_ms, st.uptime_ms), (Some(1_403_655_058_039), Some(500.0)));
+        assert_eq!(
+            (st.wall_ms, st.uptime_ms),
+            (Some(1_403_655_058_039), Some(500.0))
+        );
         let s = b"2014-06-25T00:10:58.039+0000: [GC";
-        assert_eq!(stamp_before(s, s.len() - 3).wall_ms, Some(1_403_655_058_039));
+        assert_eq!(
+            stamp_before(s, s.len() - 3).wall_ms,
+            Some(1_403_655_058_039)
+        );
         assert!(stamp_before(b"[GC", 0).is_empty());
     }
 }
