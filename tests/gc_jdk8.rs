@@ -520,3 +520,105 @@ fn full_public_logs() {
     }
     assert_eq!(total_unrecognised, 0, "unrecognised lines in the real logs");
 }
+
+// ---------------------------------------------------------------------------
+// Robustness without a fuzzer: mutated fixture lines (the cargo-fuzz target
+// in fuzz/ goes further; this runs on stable in every `cargo test`).
+// ---------------------------------------------------------------------------
+
+/// xorshift64*: deterministic, dependency-free randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_lines_never_panic_or_emit_nonsense() {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for dir in ["exact", "corrupted"] {
+        for entry in std::fs::read_dir(fixtures_dir().join(dir)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            lines.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+        }
+    }
+    const TOKENS: &[&[u8]] = &[
+        b"[",
+        b"]",
+        b"(",
+        b")",
+        b", ",
+        b": ",
+        b"->",
+        b" secs]",
+        b"0,5",
+        b"99999999999999999999999999999",
+        b"1.5G",
+        b"[GC pause (",
+        b"[Full GC",
+        b"[GC remark ",
+        b"[GC concurrent-mark-abort]",
+        b"[GC concurrent-mark-end, 1e9 secs]",
+        b"[G1Ergonomics humongous allocation]",
+        b"[Eden: Heap: 1M(2M)->",
+        b"[Times: ",
+        b"2014-06-25T10:00:00.123+0200: ",
+        b"\xff\xfe",
+        b"\0",
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for round in 0..40 {
+        let mut parser = Jdk8Parser::new();
+        let mut check = |e: GcEvent| match e {
+            GcEvent::Pause(p) => {
+                assert!(
+                    p.duration_ms.is_finite() && p.duration_ms >= 0.0,
+                    "round {round}: {p:?}"
+                );
+                assert!(!p.cause.is_empty());
+            }
+            GcEvent::Concurrent(c) => {
+                assert!(
+                    c.duration_ms.is_finite() && c.duration_ms >= 0.0,
+                    "round {round}: {c:?}"
+                )
+            }
+            _ => {}
+        };
+        for _ in 0..500 {
+            let mut line = lines[rng.below(lines.len())].clone();
+            for _ in 0..=rng.below(4) {
+                match rng.below(5) {
+                    0 if !line.is_empty() => {
+                        let at = rng.below(line.len());
+                        line[at] = rng.next() as u8;
+                    }
+                    1 => {
+                        let at = rng.below(line.len() + 1);
+                        let token = TOKENS[rng.below(TOKENS.len())];
+                        line.splice(at..at, token.iter().copied());
+                    }
+                    2 => line.truncate(rng.below(line.len() + 1)),
+                    3 => {
+                        // Another thread's line written into the middle.
+                        let other = &lines[rng.below(lines.len())];
+                        let at = rng.below(line.len() + 1);
+                        line.splice(at..at, other.iter().copied());
+                    }
+                    _ => {}
+                }
+            }
+            parser.feed(&line, &mut check);
+        }
+        parser.finish(&mut check);
+    }
+}

@@ -352,8 +352,9 @@ impl Jdk8Parser {
             Family::Full => PauseKind::Full,
         };
         let cause = match cause {
-            Some(c) => String::from_utf8_lossy(c).into_owned(),
-            None => UNKNOWN_CAUSE.to_owned(),
+            Some(c) if !c.trim_ascii().is_empty() => String::from_utf8_lossy(c).into_owned(),
+            // `[GC pause ()` names no cause either.
+            _ => UNKNOWN_CAUSE.to_owned(),
         };
         if cause == "G1 Humongous Allocation" {
             emit(GcEvent::HumongousAllocation { at: stamp });

@@ -59,7 +59,9 @@ pub(super) fn decimal_scaled(s: &[u8], exp: i32) -> Option<(f64, usize)> {
     } else {
         mantissa / 10f64.powi(-e)
     };
-    Some((value, i))
+    // No size, uptime or duration in a GC log comes near 1e18; refusing
+    // larger values keeps infinities and overflowing sums out of events.
+    (value <= 1e18).then_some((value, i))
 }
 
 /// Parses a whole unsigned integer at the start of `s` (saturating, so a
