@@ -128,10 +128,15 @@ impl Jdk8Parser {
         // Two threads writing at once leave stamp debris before a record
         // (`132.743132.743: : Application time: ...`, `0.5: 0Total time ...`):
         // skip anything that could only be stamp characters and try again,
-        // without a stamp rather than with a wrong one.
+        // keeping a stamp only if one parsed cleanly (at the start, or right
+        // before the record) rather than guessing from the debris.
         let p = stamp_debris_len(t);
         if p > 0 && p < t.len() {
-            let stamp = lex::stamp_before(t, p);
+            let stamp = if n > 0 {
+                stamp
+            } else {
+                lex::stamp_before(t, p)
+            };
             return match self.record(&t[p..], stamp, false, emit) {
                 Step::Rest(k) => Step::Rest(p + k),
                 other => other,
@@ -481,6 +486,9 @@ impl LineParser for Jdk8Parser {
             self.dropped += 1;
         }
         self.flush_closed(emit);
+        // Ready for another input (the next file of a rotated set).
+        self.mark_start = None;
+        self.in_meminfo = false;
     }
 }
 
