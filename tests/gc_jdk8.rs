@@ -105,6 +105,25 @@ fn independent_counts(bytes: &[u8]) -> BTreeMap<PauseKind, usize> {
     counts
 }
 
+/// Evacuation-failure markers and concurrent phase ends (or aborts), counted
+/// by substring search like [`independent_counts`].
+fn independent_evac_and_concurrent(bytes: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(bytes);
+    let evac = text
+        .lines()
+        .filter(|l| l.contains("(to-space exhausted)") || l.contains("(to-space overflow)"))
+        .count();
+    let concurrent = text
+        .match_indices("[GC concurrent-")
+        .filter(|(at, _)| {
+            let rest = &text[*at..];
+            let record = &rest[..rest.find(']').unwrap_or(rest.len())];
+            record.contains("-end,") || record.ends_with("-abort")
+        })
+        .count();
+    (evac, concurrent)
+}
+
 /// Checks every pause for sane values.
 fn assert_sane(name: &str, parsed: &Parsed) {
     for p in parsed.pauses() {
@@ -500,7 +519,7 @@ fn full_public_logs() {
             let elapsed = started.elapsed();
             let name = format!("{sub}/{}", path.file_name().unwrap().to_string_lossy());
             println!(
-                "{name}: {} ({:.1} MB/s unoptimised)",
+                "{name}: {} ({:.1} MB/s in this test build)",
                 summary(&parsed),
                 bytes.len() as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
             );
@@ -515,6 +534,14 @@ fn full_public_logs() {
                 total_unrecognised += parsed.unrecognised.len();
                 assert_eq!(parsed.dropped, 0, "{name}");
                 assert_eq!(got, expected, "{name}");
+                let (evac, concurrent) = independent_evac_and_concurrent(&bytes);
+                let got_evac = parsed
+                    .pauses()
+                    .iter()
+                    .filter(|p| p.evacuation_failure)
+                    .count();
+                let got_concurrent = parsed.count(|e| matches!(e, GcEvent::Concurrent(_)));
+                assert_eq!((got_evac, got_concurrent), (evac, concurrent), "{name}");
             }
         }
     }
