@@ -239,3 +239,74 @@ fn profile_service_levels_become_findings() {
     let out = tunekeeper(&["gc", "--profile", "no-such", path(&log)]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every JDK 8 and unified log we have — the trimmed fixtures, and the whole
+/// public corpus when `../shared` is beside the checkout — goes through the
+/// command: a result (exit 0/1) with every line counted, or a clear error
+/// (exit 2); never a crash.
+#[test]
+fn every_public_log_ends_in_a_result_or_a_clear_error() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [
+        "jdk8/real",
+        "jdk8/corrupted",
+        "jdk8/exact",
+        "public/unified",
+    ] {
+        let d = fixture(dir);
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            files.extend(
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file() && !p.ends_with("SOURCES.md")),
+            );
+        }
+    }
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/gc-public");
+    if shared.is_dir() {
+        for sub in ["jdk8", "jdk8-corrupted", "unified"] {
+            if let Ok(rd) = std::fs::read_dir(shared.join(sub)) {
+                files.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    } else {
+        eprintln!("../shared/corpus/gc-public not found: checking the trimmed fixtures only");
+    }
+    assert!(files.len() >= 16, "fixtures missing: {files:?}");
+    for f in files {
+        let out = tunekeeper(&["gc", "--format", "json", path(&f)]);
+        let code = out.status.code();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(code, Some(0..=2)),
+            "{}: crashed ({code:?}): {err}",
+            f.display()
+        );
+        if code == Some(2) {
+            assert!(
+                err.contains(f.file_name().unwrap().to_str().unwrap()),
+                "{}: unclear error: {err}",
+                f.display()
+            );
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = std::fs::read(&f).unwrap();
+        let lines = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        let counted = v["files"][0]["lines"].as_u64().unwrap();
+        assert!(
+            counted >= lines,
+            "{}: {counted} lines read of {lines}",
+            f.display()
+        );
+        let unknown = v["files"][0]["unrecognised_lines"].as_u64().unwrap();
+        assert!(
+            unknown <= counted / 10 + 3,
+            "{}: {unknown} unrecognised of {counted}",
+            f.display()
+        );
+    }
+}

@@ -8,6 +8,7 @@ use super::error::GcError;
 use super::event::GcEvent;
 use super::flags::{self, JvmFlags};
 use super::input::{self, InputFile};
+use super::jdk8::Jdk8Parser;
 use super::parser::{LineOutcome, LineParser};
 use super::report::{Analysis, FileReport};
 use super::slo::{self, Level};
@@ -59,30 +60,22 @@ pub fn new_parser(format: LogFormat) -> Option<Box<dyn LineParser>> {
         LogFormat::UnifiedG1 | LogFormat::UnifiedUnknown | LogFormat::Empty => {
             Some(Box::new(UnifiedParser::new()))
         }
+        LogFormat::Jdk8G1 => Some(Box::new(Jdk8Parser::new())),
         _ => None,
     }
 }
 
-/// The parser for a format.
+/// The parser for a file's format, or why it has none.
 pub fn parser_for(format: LogFormat, file: &InputFile) -> Result<Box<dyn LineParser>, GcError> {
-    match format {
-        LogFormat::UnifiedG1 | LogFormat::UnifiedUnknown | LogFormat::Empty => {
-            Ok(Box::new(UnifiedParser::new()))
-        }
-        // JDK 8: wired in when src/gc/jdk8.rs lands
-        // (`Ok(Box::new(super::jdk8::Jdk8Parser::new()))`).
-        LogFormat::Jdk8G1 => Err(GcError::UnsupportedFormat {
-            path: file.path.clone(),
-            format: "a JDK 8 G1 log".into(),
-        }),
-        LogFormat::NotG1(c) => Err(GcError::NotG1 {
+    new_parser(format).ok_or_else(|| match format {
+        LogFormat::NotG1(c) => GcError::NotG1 {
             path: file.path.clone(),
             what: format!("a {} log", c.name()),
-        }),
-        LogFormat::NotGcLog => Err(GcError::NotGcLog {
+        },
+        _ => GcError::NotGcLog {
             path: file.path.clone(),
-        }),
-    }
+        },
+    })
 }
 
 /// Analyses the GC logs at `paths` (files, or directories holding a rotated

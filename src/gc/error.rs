@@ -28,14 +28,6 @@ pub enum GcError {
         /// The file.
         path: PathBuf,
     },
-    /// A G1 log in a format this build cannot parse yet.
-    #[error("{}: {format} is not supported by this build", path.display())]
-    UnsupportedFormat {
-        /// The file.
-        path: PathBuf,
-        /// The format's name.
-        format: String,
-    },
     /// A directory without any GC log in it.
     #[error("{}: no GC log files found", path.display())]
     NoFiles {

@@ -3,7 +3,8 @@
 //!
 //! The flow: [`input`] expands paths (files, directories, gzip, rotated
 //! sets in time order) and [`detect`] tells each file's format; a
-//! [`parser::LineParser`] ([`unified::UnifiedParser`] for JDK 9+) turns
+//! [`parser::LineParser`] ([`unified::UnifiedParser`] for JDK 9+,
+//! [`jdk8::Jdk8Parser`] for JDK 7/8) turns
 //! lines into [`event::GcEvent`]s; [`stats::GcStats`] accumulates them in
 //! constant memory; [`analyse::build`] adds JVM flag findings ([`flags`])
 //! and service-level findings ([`slo`]) into a [`report::Analysis`].
@@ -17,6 +18,7 @@ pub mod event;
 pub mod flags;
 pub mod hist;
 pub mod input;
+pub mod jdk8;
 pub mod parser;
 pub mod report;
 pub mod slo;

@@ -1,0 +1,54 @@
+//! Feeds arbitrary bytes, split into lines, to the G1 log parsers and checks
+//! that they never panic and never emit nonsense (non-finite or negative
+//! durations, impossible heaps).
+//!
+//! Run (nightly), seeding from the test fixtures:
+//!
+//! ```text
+//! cd fuzz && cargo +nightly fuzz run gc_parsers corpus/gc_parsers \
+//!     ../tests/fixtures/gc/jdk8/exact ../tests/fixtures/gc/jdk8/corrupted \
+//!     -- -max_total_time=300
+//! ```
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tunekeeper::gc::event::GcEvent;
+use tunekeeper::gc::jdk8::Jdk8Parser;
+use tunekeeper::gc::parser::LineParser;
+
+/// The invariants every emitted event must hold, whatever the input.
+fn check(event: GcEvent) {
+    match event {
+        GcEvent::Pause(p) => {
+            assert!(p.duration_ms.is_finite() && p.duration_ms >= 0.0, "{p:?}");
+            assert!(!p.cause.is_empty(), "{p:?}");
+            if let Some(u) = p.at.uptime_ms {
+                assert!(u.is_finite() && u >= 0.0, "{p:?}");
+            }
+        }
+        GcEvent::Concurrent(c) => {
+            assert!(c.duration_ms.is_finite() && c.duration_ms >= 0.0, "{c:?}");
+        }
+        GcEvent::HumongousAllocation { at } => {
+            if let Some(u) = at.uptime_ms {
+                assert!(u.is_finite() && u >= 0.0, "{at:?}");
+            }
+        }
+        GcEvent::JvmStart(_) => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut jdk8 = Jdk8Parser::new();
+    // UNIFIED PARSER HOOK: when `tunekeeper::gc::unified::UnifiedParser`
+    // exists (the unified-logging branch), create it here and feed it the
+    // same lines below:
+    //     let mut unified = tunekeeper::gc::unified::UnifiedParser::new();
+    for line in data.split(|&b| b == b'\n') {
+        jdk8.feed(line, &mut check);
+        // UNIFIED PARSER HOOK: unified.feed(line, &mut check);
+    }
+    jdk8.finish(&mut check);
+    // UNIFIED PARSER HOOK: unified.finish(&mut check);
+});
