@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cd fuzz && cargo +nightly fuzz run gc_parsers corpus/gc_parsers \
-//!     ../tests/fixtures/gc/jdk8/exact ../tests/fixtures/gc/jdk8/corrupted \
+//!     ../tests/fixtures/gc/jdk8/exact ../tests/fixtures/gc/jdk8/corrupted ../tests/fixtures/gc/public/unified \
 //!     -- -max_total_time=300
 //! ```
 
@@ -16,6 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use tunekeeper::gc::event::GcEvent;
 use tunekeeper::gc::jdk8::Jdk8Parser;
 use tunekeeper::gc::parser::LineParser;
+use tunekeeper::gc::unified::UnifiedParser;
 
 /// The invariants every emitted event must hold, whatever the input.
 fn check(event: GcEvent) {
@@ -41,14 +42,11 @@ fn check(event: GcEvent) {
 
 fuzz_target!(|data: &[u8]| {
     let mut jdk8 = Jdk8Parser::new();
-    // UNIFIED PARSER HOOK: when `tunekeeper::gc::unified::UnifiedParser`
-    // exists (the unified-logging branch), create it here and feed it the
-    // same lines below:
-    //     let mut unified = tunekeeper::gc::unified::UnifiedParser::new();
+    let mut unified = UnifiedParser::new();
     for line in data.split(|&b| b == b'\n') {
         jdk8.feed(line, &mut check);
-        // UNIFIED PARSER HOOK: unified.feed(line, &mut check);
+        unified.feed(line, &mut check);
     }
     jdk8.finish(&mut check);
-    // UNIFIED PARSER HOOK: unified.finish(&mut check);
+    unified.finish(&mut check);
 });

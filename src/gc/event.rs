@@ -93,6 +93,9 @@ pub struct HeapChange {
     pub capacity_kb: u64,
 }
 
+/// The cause of a pause whose log line names none (remark, cleanup, JDK 7).
+pub const UNKNOWN_CAUSE: &str = "unknown";
+
 /// One stop-the-world pause.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pause {

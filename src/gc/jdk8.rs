@@ -39,7 +39,7 @@ use crate::gc::event::{ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, Pau
 use crate::gc::parser::{LineOutcome, LineParser};
 
 /// The cause given to pauses whose log line names none.
-pub const UNKNOWN_CAUSE: &str = "unknown";
+pub use super::event::UNKNOWN_CAUSE;
 
 /// Parser of JDK 7/8 G1 logs; feed it lines in file order (see the module
 /// documentation for how multi-line events are assembled).

@@ -3,7 +3,9 @@
 //! concurrent-phase event allocates (its cause or name string).
 
 use super::decorators::{Decorated, parse_decimal, parse_uint};
-use super::event::{ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseKind, Stamp};
+use super::event::{
+    ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseKind, Stamp, UNKNOWN_CAUSE,
+};
 use super::parser::{LineOutcome, LineParser};
 
 /// Uptime falling back by more than this between events means a new JVM
@@ -99,7 +101,11 @@ impl UnifiedParser {
         let humongous = humongous_cause || (gc_id.is_some() && self.humongous_grew == gc_id);
         emit(GcEvent::Pause(Pause {
             kind: parsed.kind,
-            cause: String::from_utf8_lossy(parsed.cause).into_owned(),
+            cause: if parsed.cause.is_empty() {
+                UNKNOWN_CAUSE.to_owned()
+            } else {
+                String::from_utf8_lossy(parsed.cause).into_owned()
+            },
             at,
             duration_ms,
             heap,
@@ -320,9 +326,6 @@ fn parse_pause(s: &[u8]) -> Option<ParsedPause<'_>> {
         }
         first = false;
         rest = trim_start(after);
-    }
-    if cause.is_empty() && matches!(kind, PauseKind::Remark | PauseKind::Cleanup) {
-        cause = b"";
     }
     let tail = if rest.is_empty() {
         None
