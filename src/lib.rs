@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod collector;
 pub mod expect;
 pub mod finding;
 pub mod gc;

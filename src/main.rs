@@ -30,6 +30,8 @@ enum Command {
     Profiles(cli::profiles::ProfilesCommand),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
+    /// Run the central collector: HTTP API for agents' reports, SQLite storage, fleet page.
+    Collector(cli::collector::CollectorArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cli::apply::rollback(g, args),
         Command::Profiles(cmd) => cli::profiles::run(g, cmd),
         Command::Gc(args) => cli::gc::run(args),
+        Command::Collector(args) => cli::collector::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

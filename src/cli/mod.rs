@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod collector;
 pub mod gc;
 pub mod profiles;
 

@@ -1,0 +1,1 @@
+//! HTML escaping and URL path-segment encoding.
