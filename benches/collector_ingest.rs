@@ -70,6 +70,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "bench-token\n").unwrap();
+    std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .args(["collector", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.path().join("collector.db"))

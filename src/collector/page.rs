@@ -686,7 +686,7 @@ pub fn render_host(
                     dashed: false,
                 },
             ],
-            width: 680,
+            width: 820,
             height: 190,
         },
         DAY_MS,
