@@ -255,18 +255,25 @@ fn retention_prunes_old_reports_and_gone_hosts() {
         202
     );
     assert_eq!(c.post(&report("gone", "gone-1", &ago(5 * day), 60)).0, 202);
+    let names = || -> Vec<String> {
+        let hosts = c.get_json("/api/v1/hosts");
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["hostname"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Pruning runs every second; wait for a run after all three arrived.
     let pruned = eventually(Duration::from_secs(15), || {
-        ids(&c.get_json("/api/v1/hosts/keep/reports")) == ["new"]
+        ids(&c.get_json("/api/v1/hosts/keep/reports")) == ["new"] && names() == ["keep"]
     });
     assert!(pruned, "the 3-day-old report outlived a 2-day retention");
-    let hosts = c.get_json("/api/v1/hosts");
-    let names: Vec<&str> = hosts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["hostname"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["keep"], "a host with nothing left is dropped");
+    assert_eq!(
+        ids(&c.get_json("/api/v1/hosts/gone/reports")),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(), ["keep"], "a host with nothing left is dropped");
 }
 
 #[test]

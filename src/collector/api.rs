@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
@@ -17,7 +17,7 @@ use super::store::{self, Outcome};
 
 /// Default and largest `limit` of the reports listing.
 const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 10_000;
+const MAX_LIMIT: u32 = 1_000;
 
 /// What every handler shares.
 pub struct Shared {
@@ -64,26 +64,20 @@ pub async fn post_report(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let limit = state.max_body_bytes;
     let auth = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     if !state.tokens.allows_header(auth) {
+        // Read (a bounded amount of) the body anyway, so the client gets
+        // the 401 instead of a reset connection.
+        let _ = read_body(body, 0, limit).await;
         return unauthorized();
     }
-    let limit = state.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return reject(Rejection::TooLarge { limit });
-    }
-    let raw = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return reject(Rejection::TooLarge { limit });
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("reading body: {e}")),
+    let raw = match read_body(body, limit, DRAIN_FACTOR * limit).await {
+        Ok(raw) => raw,
+        Err(Some(r)) => return reject(r),
+        Err(None) => return error(StatusCode::BAD_REQUEST, "reading body failed"),
     };
     let encoding = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str()) {
         None => None,
@@ -113,6 +107,39 @@ pub async fn post_report(
         Err(WriteError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// How much of an oversized body is read and discarded, as a multiple of the
+/// limit, before giving up on the connection.
+const DRAIN_FACTOR: usize = 16;
+
+/// Reads up to `limit` bytes. A longer body is read on and discarded up to
+/// `drain` bytes: hyper closes a connection whose request body was not read,
+/// and a client still sending would then see a broken pipe, not the 413 that
+/// tells it not to retry.
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    drain: usize,
+) -> Result<Vec<u8>, Option<Rejection>> {
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| None)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > drain {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(Some(Rejection::TooLarge { limit }));
+    }
+    Ok(buf)
 }
 
 fn reject(r: Rejection) -> Response {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -32,7 +32,7 @@ pub async fn fleet(State(state): State<AppState>, headers: HeaderMap) -> Respons
     }
     let now = now_ms();
     match state.readers.run(move |c| store::hosts(c, now)).await {
-        Ok(hosts) => Html(render_fleet(&hosts, now)).into_response(),
+        Ok(hosts) => page(StatusCode::OK, render_fleet(&hosts, now)),
         Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}")),
     }
 }
@@ -78,7 +78,10 @@ pub async fn host(
             events,
         }) => {
             let report = latest.and_then(|b| serde_json::from_str::<Report>(&b).ok());
-            Html(render_host(&view, report.as_ref(), &series, &events, now)).into_response()
+            page(
+                StatusCode::OK,
+                render_host(&view, report.as_ref(), &series, &events, now),
+            )
         }
         Ok(_) => error_page(
             StatusCode::NOT_FOUND,
@@ -95,7 +98,31 @@ fn error_page(status: StatusCode, message: &str) -> Response {
         r#"<header><a class="home" href="/">tunekeeper</a></header><main><p class="msg">{}</p><p><a href="/">Back to the fleet</a></p></main></body></html>"#,
         escape(message)
     );
-    (status, Html(s)).into_response()
+    page(status, s)
+}
+
+/// A page response. The policy is a second line of defence behind escaping:
+/// nothing may load from anywhere (no images, frames, fetches or forms), so
+/// even markup that slipped through could not reach out.
+fn page(status: StatusCode, body: String) -> Response {
+    let mut r = (status, Html(body)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 const STYLE: &str = r#"
