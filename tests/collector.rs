@@ -334,6 +334,28 @@ fn read_token_file_guards_reads() {
             "{path} with a reader token"
         );
     }
+    // A browser: HTTP Basic with the read token as password (base64 of "ops:" + READ_TOKEN).
+    let (status, _) = c.get("/", None);
+    assert_eq!(status, 401);
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let r = client.get(format!("{}/", c.base)).send().unwrap();
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Basic "), "{challenge}");
+    let r = client
+        .get(format!("{}/", c.base))
+        .basic_auth("ops", Some(READ_TOKEN))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = client
+        .get(format!("{}/", c.base))
+        .basic_auth("ops", Some(TOKEN))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "agent tokens do not read");
     // Without the flag reads are open.
     let open_dir = tempfile::tempdir().unwrap();
     let open = Collector::start(open_dir.path(), &[]);

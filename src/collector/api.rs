@@ -49,13 +49,25 @@ fn unauthorized() -> Response {
     r
 }
 
-/// `None` when the request may read, else the 401 to send.
+/// `None` when the request may read, else the 401 to send. Reads accept a
+/// bearer token or HTTP Basic with the token as password (browsers).
 pub fn check_read(state: &Shared, headers: &HeaderMap) -> Option<Response> {
     let tokens = state.read_tokens.as_ref()?;
     let auth = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    (!tokens.allows_header(auth)).then(unauthorized)
+    (!tokens.allows_header_or_basic(auth)).then(unauthorized)
+}
+
+/// The 401 for a page: asks the browser for Basic credentials (any user
+/// name, a read token as password).
+pub fn check_read_page(state: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let mut r = check_read(state, headers)?;
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Basic realm="tunekeeper collector", charset="UTF-8""#),
+    );
+    Some(r)
 }
 
 /// `POST /api/v1/reports`.

@@ -57,6 +57,19 @@ impl Tokens {
         }
     }
 
+    /// Like [`Tokens::allows_header`], but also accepts HTTP Basic
+    /// credentials whose password is a token (the user name is ignored), so
+    /// a browser can open the fleet page when reads need a token.
+    pub fn allows_header_or_basic(&self, header: Option<&[u8]>) -> bool {
+        if self.allows_header(header) {
+            return true;
+        }
+        match header.and_then(basic_password) {
+            Some(password) => self.allows(&password),
+            None => false,
+        }
+    }
+
     /// Whether `candidate` is one of the tokens. Every configured token is
     /// compared in full, whatever matched earlier.
     pub fn allows(&self, candidate: &[u8]) -> bool {
@@ -76,6 +89,49 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
     }
     let token = rest.trim_ascii();
     (!token.is_empty()).then_some(token)
+}
+
+/// The password of `Basic <base64(user:password)>`.
+fn basic_password(value: &[u8]) -> Option<Vec<u8>> {
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let decoded = base64_decode(rest.trim_ascii())?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let password = decoded[colon + 1..].to_vec();
+    (!password.is_empty()).then_some(password)
+}
+
+/// Standard base64 with optional padding; `None` on anything else.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
 }
 
 /// Constant-time equality: the loop runs over the candidate's length (which
@@ -129,5 +185,25 @@ mod tests {
         assert!(!t.allows_header(Some(b"Bearer ")));
         assert!(!t.allows_header(Some(b"s3cret")));
         assert!(!t.allows_header(None));
+    }
+
+    #[test]
+    fn basic_password_is_a_token_for_reads() {
+        let t = Tokens::parse("s3cret");
+        // base64("ops:s3cret") and base64(":s3cret")
+        assert!(t.allows_header_or_basic(Some(b"Basic b3BzOnMzY3JldA==")));
+        assert!(t.allows_header_or_basic(Some(b"Basic OnMzY3JldA==")));
+        assert!(t.allows_header_or_basic(Some(b"Bearer s3cret")));
+        // base64("ops:wrong"), base64("s3cret") (no colon), garbage
+        assert!(!t.allows_header_or_basic(Some(b"Basic b3BzOndyb25n")));
+        assert!(!t.allows_header_or_basic(Some(b"Basic czNjcmV0")));
+        assert!(!t.allows_header_or_basic(Some(b"Basic !!!")));
+        assert!(
+            !t.allows_header(Some(b"Basic b3BzOnMzY3JldA==")),
+            "posting needs a bearer token"
+        );
+        assert_eq!(base64_decode(b"YWJj").unwrap(), b"abc");
+        assert_eq!(base64_decode(b"YWI=").unwrap(), b"ab");
+        assert_eq!(base64_decode(b"YQ").unwrap(), b"a");
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::api::{AppState, check_read};
+use super::api::{AppState, check_read_page};
 use super::charts::{self, Chart, Series};
 use super::health::GcHealth;
 use super::html::{escape, segment};
@@ -27,7 +27,7 @@ const WEEK_MS: i64 = 7 * DAY_MS;
 
 /// `GET /`: the fleet table.
 pub async fn fleet(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = check_read(&state, &headers) {
+    if let Some(r) = check_read_page(&state, &headers) {
         return r;
     }
     let now = now_ms();
@@ -51,7 +51,7 @@ pub async fn host(
     headers: HeaderMap,
     Path(hostname): Path<String>,
 ) -> Response {
-    if let Some(r) = check_read(&state, &headers) {
+    if let Some(r) = check_read_page(&state, &headers) {
         return r;
     }
     let now = now_ms();
