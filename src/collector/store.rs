@@ -464,3 +464,86 @@ pub fn latest_body(conn: &Connection, hostname: &str) -> rusqlite::Result<Option
     .query_row([hostname], |r| r.get(0))
     .optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
+        let derived = Derived {
+            drift: drifting.len() as u32,
+            drifting: drifting
+                .iter()
+                .map(|k| DriftKey {
+                    check: "sysctl".into(),
+                    key: (*k).into(),
+                    expected: "1".into(),
+                    actual: Some("60".into()),
+                })
+                .collect(),
+            ..Derived::default()
+        };
+        Submission {
+            id: id.into(),
+            hostname: host.into(),
+            time_ms,
+            time_text: String::new(),
+            received_ms: time_ms,
+            interval_seconds: 60,
+            profile: "p".into(),
+            derived,
+            body: format!(r#"{{"id":"{id}"}}"#),
+        }
+    }
+
+    #[test]
+    fn batches_dedup_follow_latest_and_record_drift_transitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(&dir.path().join("db")).unwrap();
+        let out = insert_batch(
+            &mut w,
+            &[
+                sub("h", "a", 1_000, &[]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("h", "c", 3_000, &["vm.max_map_count"]),
+                // Late: older than c, must not move the host back nor add events.
+                sub("h", "late", 1_500, &["x"]),
+            ],
+        );
+        let out: Vec<Outcome> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            out,
+            [
+                Outcome::Stored,
+                Outcome::Stored,
+                Outcome::Duplicate,
+                Outcome::Stored,
+                Outcome::Stored
+            ]
+        );
+        let r = open_reader(&dir.path().join("db")).unwrap();
+        let hosts = hosts(&r, 4_000).unwrap();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].last_report_id, "c");
+        let events = drift_events(&r, "h").unwrap();
+        let ev: Vec<(i64, &str, bool)> = events
+            .iter()
+            .map(|e| (e.time_ms, e.key.as_str(), e.drifted))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                (2_000, "vm.swappiness", true),
+                (3_000, "vm.max_map_count", true),
+                (3_000, "vm.swappiness", false)
+            ]
+        );
+        assert_eq!(report_bodies(&r, "h", 10).unwrap().len(), 4);
+        assert_eq!(prune(&mut w, 2_500).unwrap(), 3);
+        assert_eq!(report_bodies(&r, "h", 10).unwrap(), [r#"{"id":"c"}"#]);
+        assert_eq!(drift_events(&r, "h").unwrap().len(), 2);
+        assert_eq!(prune(&mut w, 10_000).unwrap(), 1);
+        assert!(super::hosts(&r, 10_000).unwrap().is_empty());
+    }
+}

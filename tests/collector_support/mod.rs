@@ -256,3 +256,15 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// Posts a report to the collector at `base` (from any thread); errors are
+/// returned, not panicked on, for tests that stop the collector mid-flight.
+pub fn try_post(base: &str, report: &Value) -> Result<u16, reqwest::Error> {
+    client()
+        .post(format!("{base}/api/v1/reports"))
+        .bearer_auth(TOKEN)
+        .header("content-encoding", "gzip")
+        .body(gzip(report.to_string().as_bytes()))
+        .send()
+        .map(|r| r.status().as_u16())
+}
