@@ -201,21 +201,36 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
         } else {
             ""
         };
-        let mut last: Option<i64> = None;
+        let shown: Vec<(i64, f64)> = series
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0 >= x0 && p.0 <= x1)
+            .collect();
         let mut path = String::new();
-        for &(x, y) in series.points.iter().filter(|p| p.0 >= x0 && p.0 <= x1) {
-            let cmd = if last.is_some_and(|l| x - l <= gap) {
-                'L'
-            } else {
-                'M'
-            };
+        // Points with no neighbour within the gap would draw nothing as a
+        // path: they get a dot, as does the latest point (the current value).
+        let mut dots = Vec::new();
+        for (i, &(x, y)) in shown.iter().enumerate() {
+            let joined_before = i > 0 && x - shown[i - 1].0 <= gap;
+            let joined_after = shown.get(i + 1).is_some_and(|n| n.0 - x <= gap);
+            let cmd = if joined_before { 'L' } else { 'M' };
             let _ = write!(path, "{cmd}{:.1} {:.1}", sx(x), sy(y));
-            last = Some(x);
+            if !joined_before && !joined_after || i + 1 == shown.len() {
+                dots.push((sx(x), sy(y)));
+            }
         }
         if !path.is_empty() {
             let _ = write!(
                 s,
                 r#"<path d="{path}" fill="none" stroke="{}" stroke-width="1.5" stroke-linejoin="round"{dash}/>"#,
+                series.colour
+            );
+        }
+        for (x, y) in dots {
+            let _ = write!(
+                s,
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="2.5" fill="{}"/>"#,
                 series.colour
             );
         }

@@ -266,12 +266,27 @@ fn health_pill(h: GcHealth) -> &'static str {
     }
 }
 
-fn drift_pill(n: u32) -> String {
-    if n == 0 {
-        r#"<span class="pill ok">0</span>"#.into()
-    } else {
-        format!(r#"<span class="pill bad">{n}</span>"#)
+/// The drift count, with the drifting keys as a tooltip.
+fn drift_pill(h: &HostView) -> String {
+    if h.drift == 0 {
+        return r#"<span class="pill ok">0</span>"#.into();
     }
+    let keys: Vec<String> = h
+        .drifting
+        .iter()
+        .map(|d| {
+            let actual = d.actual.as_deref().unwrap_or("?");
+            format!(
+                "{} {}: {} (expected {})",
+                d.check, d.key, actual, d.expected
+            )
+        })
+        .collect();
+    format!(
+        r#"<span class="pill bad" title="{}">{}</span>"#,
+        escape(&keys.join("\n")),
+        h.drift
+    )
 }
 
 /// Whether a `gc` finding on `key` drifts for this host (to colour that figure).
@@ -340,7 +355,7 @@ pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
             escape(&h.profile),
             h.age_seconds,
             h.drift,
-            drift_pill(h.drift),
+            drift_pill(h),
             match h.gc.health {
                 GcHealth::Unhealthy => 2,
                 GcHealth::Healthy => 0,
