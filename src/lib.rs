@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod apply;
 pub mod audit;
+pub mod collector;
 pub mod expect;
 pub mod finding;
 pub mod gc;

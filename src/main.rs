@@ -32,6 +32,8 @@ enum Command {
     Agent(cli::agent::AgentArgs),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
+    /// Run the central collector: HTTP API for agents' reports, SQLite storage, fleet page.
+    Collector(cli::collector::CollectorArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Profiles(cmd) => cli::profiles::run(g, cmd),
         Command::Gc(args) => cli::gc::run(g, args),
         Command::Agent(args) => cli::agent::run(g, args),
+        Command::Collector(args) => cli::collector::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

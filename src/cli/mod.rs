@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod apply;
 pub mod audit;
+pub mod collector;
 pub mod gc;
 pub mod profiles;
 

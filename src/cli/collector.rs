@@ -1,0 +1,68 @@
+//! `tunekeeper collector`: runs the central collector until SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tunekeeper::collector::{self, Collector, Config};
+
+/// Arguments of `tunekeeper collector`.
+#[derive(Debug, clap::Args)]
+pub struct CollectorArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// SQLite database file (created if missing).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/lib/tunekeeper/collector.db"
+    )]
+    pub db: PathBuf,
+    /// Bearer tokens agents post with, one per line (blank lines and # comments ignored).
+    #[arg(long, value_name = "FILE", default_value = "/etc/tunekeeper/tokens")]
+    pub token_file: PathBuf,
+    /// Require a bearer token from this file for reads (API and page); reads are open without it.
+    #[arg(long, value_name = "FILE")]
+    pub read_token_file: Option<PathBuf>,
+    /// Largest request body in bytes, checked before and after gzip decompression.
+    #[arg(long, value_name = "BYTES", default_value_t = collector::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Days of reports kept; older ones are pruned.
+    #[arg(long, value_name = "DAYS", default_value_t = collector::DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Seconds between prunes (one also runs at start).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub prune_interval_seconds: u64,
+}
+
+/// Runs the collector; returns 0 after a clean shutdown.
+pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
+    let config = Config {
+        listen: args.listen,
+        db: args.db.clone(),
+        token_file: args.token_file.clone(),
+        read_token_file: args.read_token_file.clone(),
+        max_body_bytes: args.max_body_bytes,
+        retention_days: args.retention_days,
+        prune_interval: Duration::from_secs(args.prune_interval_seconds.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("collector")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let collector = Collector::bind(config).await?;
+        let addr = collector.local_addr()?;
+        // Printed on stdout so scripts and tests using port 0 learn the port.
+        println!("tunekeeper collector listening on http://{addr}");
+        std::io::stdout().flush().ok();
+        tracing::info!(%addr, "listening");
+        collector.serve(collector::shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,55 @@
+//! What can stop the collector from starting or running. Every variant names
+//! the file, database or address involved, so the operator knows where to look.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A collector failure that is not a per-request problem (those become HTTP statuses).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQLite database could not be opened, migrated or written.
+    #[error("database {path}: {source}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A token file could not be read.
+    #[error("token file {path}: {source}")]
+    TokenFile {
+        /// The token file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A token file holds no token, so nobody could ever be let in.
+    #[error("token file {path}: no tokens (one per line; blank lines and # comments are ignored)")]
+    NoTokens {
+        /// The token file.
+        path: PathBuf,
+    },
+    /// The listen address could not be bound.
+    #[error("listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed while running.
+    #[error("serving HTTP: {0}")]
+    Serve(#[source] std::io::Error),
+    /// The database writer thread could not be started.
+    #[error("starting the database writer thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The database writer thread ended unexpectedly.
+    #[error("database {path}: the writer thread stopped")]
+    WriterGone {
+        /// The database file.
+        path: PathBuf,
+    },
+}

@@ -1,0 +1,132 @@
+//! What the collector derives from one report when it stores it: the figures
+//! the fleet views need, kept in columns so listing hosts or drawing charts
+//! never re-parses stored documents.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Status};
+use crate::report::Report;
+
+/// A drifting `(check, key)` pair, with what was expected and seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftKey {
+    /// The check family (`sysctl`, `gc`, ...).
+    pub check: String,
+    /// The key within it.
+    pub key: String,
+    /// The expectation.
+    pub expected: String,
+    /// The observed value.
+    pub actual: Option<String>,
+}
+
+/// Figures derived from one report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    /// Findings with status drift, kernel and JVM alike.
+    pub drift: u32,
+    /// All findings, kernel and JVM alike.
+    pub findings: u32,
+    /// Drifting findings of the `gc` check (service levels missed).
+    pub gc_drift: u32,
+    /// Broker JVMs in the report.
+    pub jvms: u32,
+    /// The worst JVM's GC pause milliseconds per wall second over the interval.
+    pub gc_ms_per_second: Option<f64>,
+    /// The worst JVM's overall pause p99 over the interval.
+    pub pause_p99_ms: Option<f64>,
+    /// Full GCs over the interval, all JVMs.
+    pub full_gcs: u64,
+    /// Whether any JVM carried GC statistics.
+    pub has_gc: bool,
+    /// The drifting keys, sorted and unique by `(check, key)`.
+    pub drifting: Vec<DriftKey>,
+}
+
+impl Derived {
+    /// Derives the figures of `report`.
+    pub fn of(report: &Report) -> Derived {
+        let mut d = Derived {
+            jvms: u32::try_from(report.jvms.len()).unwrap_or(u32::MAX),
+            ..Derived::default()
+        };
+        let all = report
+            .findings
+            .iter()
+            .chain(report.jvms.iter().flat_map(|j| j.findings.iter()));
+        for f in all {
+            d.count(f);
+        }
+        for jvm in &report.jvms {
+            let Some(gc) = &jvm.gc else { continue };
+            d.has_gc = true;
+            let w = &gc.interval;
+            d.full_gcs = d.full_gcs.saturating_add(w.full_gcs);
+            if let Some(rate) = w.gc_ms_per_second.filter(|r| r.is_finite()) {
+                d.gc_ms_per_second = Some(d.gc_ms_per_second.map_or(rate, |m| m.max(rate)));
+            }
+            // A window without pauses says nothing about pause length.
+            if w.overall.count > 0 && w.overall.p99_ms.is_finite() {
+                let p = w.overall.p99_ms;
+                d.pause_p99_ms = Some(d.pause_p99_ms.map_or(p, |m| m.max(p)));
+            }
+        }
+        d.drifting
+            .sort_by(|a, b| (&a.check, &a.key).cmp(&(&b.check, &b.key)));
+        d.drifting
+            .dedup_by(|a, b| a.check == b.check && a.key == b.key);
+        d
+    }
+
+    fn count(&mut self, f: &Finding) {
+        self.findings = self.findings.saturating_add(1);
+        if f.status == Status::Drift {
+            self.drift = self.drift.saturating_add(1);
+            if f.check == "gc" {
+                self.gc_drift = self.gc_drift.saturating_add(1);
+            }
+            self.drifting.push(DriftKey {
+                check: f.check.clone(),
+                key: f.key.clone(),
+                expected: f.expected.clone(),
+                actual: f.actual.clone(),
+            });
+        }
+    }
+}
+
+/// A host's GC health as the fleet view shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GcHealth {
+    /// GC statistics present and no `gc` finding drifted.
+    Healthy,
+    /// A `gc` service-level finding drifted.
+    Unhealthy,
+    /// No JVM with GC statistics in the latest report.
+    Unknown,
+}
+
+impl GcHealth {
+    /// The health from the latest report's figures. The agent evaluates the
+    /// profile's service levels (its `gc` findings), so the collector does
+    /// not second-guess them with thresholds of its own.
+    pub fn from_figures(gc_drift: u32, has_gc: bool) -> GcHealth {
+        if gc_drift > 0 {
+            GcHealth::Unhealthy
+        } else if has_gc {
+            GcHealth::Healthy
+        } else {
+            GcHealth::Unknown
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GcHealth::Healthy => "healthy",
+            GcHealth::Unhealthy => "unhealthy",
+            GcHealth::Unknown => "unknown",
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! HTML escaping and URL path-segment encoding. Host names and every value
+//! in a report are untrusted: whatever reaches the page goes through
+//! [`escape`] (text and attribute values) or [`segment`] (inside URLs).
+
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes one URL path segment: everything except RFC 3986's
+/// unreserved characters, so `/`, `?`, `#`, `%` and quotes cannot change the URL.
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<img src=x onerror="alert('1')">&"#),
+            "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
+        );
+    }
+
+    #[test]
+    fn encodes_path_segments() {
+        assert_eq!(segment("broker-1.kafka_x~"), "broker-1.kafka_x~");
+        assert_eq!(segment("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(segment("<é>"), "%3C%C3%A9%3E");
+        assert_eq!(segment(".."), "..");
+    }
+}

@@ -1,0 +1,818 @@
+//! The fleet web page, rendered on the server: the fleet table at `/` and one
+//! host at `/hosts/{hostname}`. No external assets (works offline); a few
+//! lines of inline script sort and filter the table. Every untrusted value
+//! goes through [`escape`] or [`segment`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::api::{AppState, check_read_page};
+use super::charts::{self, Chart, Series};
+use super::health::GcHealth;
+use super::html::{escape, segment};
+use super::ingest::now_ms;
+use super::store::{self, DriftEvent, HostView, Point};
+use crate::finding::{Finding, Status};
+use crate::report::Report;
+
+const DAY_MS: i64 = 86_400_000;
+type Points = Vec<(i64, f64)>;
+const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// `GET /`: the fleet table.
+pub async fn fleet(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = check_read_page(&state, &headers) {
+        return r;
+    }
+    let now = now_ms();
+    match state.readers.run(move |c| store::hosts(c, now)).await {
+        Ok(hosts) => page(StatusCode::OK, render_fleet(&hosts, now)),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}")),
+    }
+}
+
+/// Everything the host page shows, read in one blocking call.
+struct HostData {
+    view: Option<HostView>,
+    latest: Option<String>,
+    series: Vec<Point>,
+    events: Vec<DriftEvent>,
+}
+
+/// `GET /hosts/{hostname}`: one host.
+pub async fn host(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hostname): Path<String>,
+) -> Response {
+    if let Some(r) = check_read_page(&state, &headers) {
+        return r;
+    }
+    let now = now_ms();
+    let name = hostname.clone();
+    let data = state
+        .readers
+        .run(move |c| {
+            let view = store::hosts(c, now)?
+                .into_iter()
+                .find(|h| h.hostname == name);
+            Ok(HostData {
+                view,
+                latest: store::latest_body(c, &name)?,
+                series: store::series(c, &name, now - 2 * WEEK_MS)?,
+                events: store::drift_events(c, &name)?,
+            })
+        })
+        .await;
+    match data {
+        Ok(HostData {
+            view: Some(view),
+            latest,
+            series,
+            events,
+        }) => {
+            let report = latest.and_then(|b| serde_json::from_str::<Report>(&b).ok());
+            page(
+                StatusCode::OK,
+                render_host(&view, report.as_ref(), &series, &events, now),
+            )
+        }
+        Ok(_) => error_page(
+            StatusCode::NOT_FOUND,
+            &format!("No host named “{hostname}” has reported (or its reports were pruned)."),
+        ),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}")),
+    }
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut s = head("tunekeeper");
+    let _ = write!(
+        s,
+        r#"<header><a class="home" href="/">tunekeeper</a></header><main><p class="msg">{}</p><p><a href="/">Back to the fleet</a></p></main></body></html>"#,
+        escape(message)
+    );
+    page(status, s)
+}
+
+/// A page response. The policy is a second line of defence behind escaping:
+/// nothing may load from anywhere (no images, frames, fetches or forms), so
+/// even markup that slipped through could not reach out.
+fn page(status: StatusCode, body: String) -> Response {
+    let mut r = (status, Html(body)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+const STYLE: &str = r#"
+:root{--fg:#1b2330;--mut:#687386;--line:#e2e6ec;--bg:#f4f5f7;--card:#fff;--bad:#c0262d;--badbg:#fde8e8;--warn:#9a5b00;--warnbg:#fff1d6;--ok:#23733a;--okbg:#e3f3e6;--acc:#1f5fbf}
+*{box-sizing:border-box}
+body{margin:0;font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
+header{background:#1b2330;color:#e8ecf2;padding:8px 20px;display:flex;align-items:center;gap:18px;flex-wrap:wrap}
+header h1{font-size:16px;margin:0;font-weight:600;overflow-wrap:anywhere}
+header .home{color:#9fb4d6;text-decoration:none;font-weight:600}
+header .stats{display:flex;gap:14px;color:#b7c0cd}
+header .stats b{color:#fff;font-weight:600}
+header .stats .hot b{color:#ff8a8a}
+header .stamp{margin-left:auto;color:#8994a6;font-size:12px}
+main{padding:12px 20px 30px}
+.bar{display:flex;gap:12px;align-items:center;margin-bottom:8px}
+.bar input[type=search]{width:320px;padding:5px 8px;border:1px solid #c9d0da;border-radius:4px;font:inherit;background:#fff}
+.bar label{color:var(--mut);display:flex;gap:4px;align-items:center}
+.bar .count{color:var(--mut);margin-left:auto}
+table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line)}
+th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600;color:#3a4556;position:sticky;top:0;white-space:nowrap;font-size:12px}
+#fleet th{cursor:pointer;user-select:none}
+#fleet th:hover{color:var(--acc)}
+th[aria-sort=ascending]::after{content:" ▲";font-size:9px}
+th[aria-sort=descending]::after{content:" ▼";font-size:9px}
+tbody tr:nth-child(even){background:#fafbfc}
+tbody tr:hover{background:#eef4ff}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.host{font-weight:600;max-width:360px;overflow-wrap:anywhere}
+td.host a{color:var(--acc);text-decoration:none}
+td.host a:hover{text-decoration:underline}
+.mut{color:var(--mut)}
+.pill{display:inline-block;min-width:22px;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600;text-align:center;line-height:18px}
+.pill.bad{background:var(--badbg);color:var(--bad)}
+.pill.warn{background:var(--warnbg);color:var(--warn)}
+.pill.ok{background:var(--okbg);color:var(--ok)}
+.pill.unk{background:#eceff3;color:var(--mut)}
+.hot{color:var(--bad);font-weight:600}
+tr.stale td{background:#fffaf0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:4px 0 14px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 12px}
+.card .k{color:var(--mut);font-size:12px}
+.card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
+.card .v small{font-size:12px;color:var(--mut);font-weight:400}
+.facts{color:var(--mut);margin:0 0 10px;display:flex;flex-wrap:wrap;gap:4px 18px}
+.facts b{color:var(--fg);font-weight:600}
+h2{font-size:14px;margin:18px 0 6px}
+h2 .mut{font-weight:400;font-size:12px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:10px}
+.chartbox{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:6px}
+svg.chart{width:100%;height:auto;display:block}
+svg .ct{font-size:12px;font-weight:600;fill:#3a4556}
+svg .cl{font-size:11px;fill:#3a4556}
+svg .ya{font-size:10px;fill:#7b8597;text-anchor:end}
+svg .xa{font-size:10px;fill:#7b8597;text-anchor:middle}
+svg .grid{stroke:#edf0f4;stroke-width:1}
+svg .slo{stroke:var(--bad);stroke-width:1;stroke-dasharray:5 4;opacity:.7}
+svg .frame{fill:none;stroke:#d5dbe3}
+svg .empty{font-size:12px;fill:#9aa3b2;text-anchor:middle}
+.split{display:grid;grid-template-columns:minmax(360px,460px) 1fr;gap:10px;align-items:start}
+td.wrap{white-space:normal;overflow-wrap:anywhere;max-width:420px}
+td.code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:anywhere}
+tr.grp td{background:#eef1f5;font-weight:600;color:#3a4556}
+.msg{font-size:15px}
+body:has(#showpass:not(:checked)) tr.pass{display:none}
+.empty-row td{color:var(--mut);text-align:center;padding:14px}
+"#;
+
+/// Sorting and filtering of the fleet table; state survives the minutely reload.
+const SCRIPT: &str = r#"
+(function(){
+const t=document.getElementById('fleet'),tb=t.tBodies[0],f=document.getElementById('filter'),p=document.getElementById('problems'),cnt=document.getElementById('count');
+const rows=[...tb.rows];let col=-1,dir=1;
+function apply(){const q=f.value.trim().toLowerCase();let n=0;for(const r of rows){const show=(!q||r.dataset.text.includes(q))&&(!p.checked||r.dataset.problem==='1');r.hidden=!show;if(show)n++;}cnt.textContent=n+' of '+rows.length+' hosts';sessionStorage.setItem('tk-fleet',JSON.stringify({q:f.value,p:p.checked,col,dir}));}
+function sort(c,d){col=c;dir=d;const th=t.tHead.rows[0].cells;for(let i=0;i<th.length;i++)th[i].removeAttribute('aria-sort');if(c<0)return;th[c].setAttribute('aria-sort',d>0?'ascending':'descending');
+rows.sort((a,b)=>{const x=a.cells[c].dataset.v,y=b.cells[c].dataset.v;const nx=parseFloat(x),ny=parseFloat(y);const k=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return k*d;});for(const r of rows)tb.appendChild(r);}
+[...t.tHead.rows[0].cells].forEach((th,i)=>th.addEventListener('click',()=>{sort(i,col===i?-dir:(th.classList.contains('n')?-1:1));apply();}));
+f.addEventListener('input',apply);p.addEventListener('change',apply);
+try{const s=JSON.parse(sessionStorage.getItem('tk-fleet')||'null');if(s){f.value=s.q||'';p.checked=!!s.p;if(s.col>=0)sort(s.col,s.dir);}}catch(e){}
+apply();setTimeout(()=>location.reload(),60000);
+})();
+"#;
+
+fn head(title: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>"#,
+        escape(title)
+    )
+}
+
+fn fmt_time(ms: i64) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn fmt_clock(ms: i64) -> String {
+    let fmt = format_description!("[hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+fn fmt_day(ms: i64) -> String {
+    let fmt = format_description!("[weekday repr:short] [day padding:none]");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// A short duration for people: `42 s`, `5 min`, `3 h 10 min`, `2 d 4 h`.
+pub fn fmt_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => match (s % 3600) / 60 {
+            0 => format!("{} h", s / 3600),
+            m => format!("{} h {m} min", s / 3600),
+        },
+        _ => match (s % 86_400) / 3600 {
+            0 => format!("{} d", s / 86_400),
+            h => format!("{} d {h} h", s / 86_400),
+        },
+    }
+}
+
+fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn health_pill(h: GcHealth) -> &'static str {
+    match h {
+        GcHealth::Healthy => r#"<span class="pill ok">healthy</span>"#,
+        GcHealth::Unhealthy => r#"<span class="pill bad">unhealthy</span>"#,
+        GcHealth::Unknown => r#"<span class="pill unk">no data</span>"#,
+    }
+}
+
+/// The drift count, with the drifting keys as a tooltip.
+fn drift_pill(h: &HostView) -> String {
+    if h.drift == 0 {
+        return r#"<span class="pill ok">0</span>"#.into();
+    }
+    let keys: Vec<String> = h
+        .drifting
+        .iter()
+        .map(|d| {
+            let actual = d.actual.as_deref().unwrap_or("?");
+            format!(
+                "{} {}: {} (expected {})",
+                d.check, d.key, actual, d.expected
+            )
+        })
+        .collect();
+    format!(
+        r#"<span class="pill bad" title="{}">{}</span>"#,
+        escape(&keys.join("\n")),
+        h.drift
+    )
+}
+
+/// Whether a `gc` finding on `key` drifts for this host (to colour that figure).
+fn gc_key_drifts(h: &HostView, key: &str) -> bool {
+    h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
+}
+
+fn severity(h: &HostView) -> u32 {
+    u32::from(h.stale) * 4
+        + u32::from(h.gc.health == GcHealth::Unhealthy) * 2
+        + u32::from(h.drift > 0)
+}
+
+/// The fleet page's HTML.
+pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
+    let mut hosts: Vec<&HostView> = hosts.iter().collect();
+    // Problems first: stale, then unhealthy GC, then drift; by name within.
+    hosts.sort_by(|a, b| {
+        severity(b)
+            .cmp(&severity(a))
+            .then(a.hostname.cmp(&b.hostname))
+    });
+    let stale = hosts.iter().filter(|h| h.stale).count();
+    let drifting = hosts.iter().filter(|h| h.drift > 0).count();
+    let unhealthy = hosts
+        .iter()
+        .filter(|h| h.gc.health == GcHealth::Unhealthy)
+        .count();
+    let hot = |n: usize| if n > 0 { " hot" } else { "" };
+
+    let mut s = head("tunekeeper · fleet");
+    let _ = write!(
+        s,
+        r#"<header><a class="home" href="/">tunekeeper</a><h1>Fleet</h1><div class="stats"><span><b>{}</b> hosts</span><span class="{}"><b>{drifting}</b> drifting</span><span class="{}"><b>{unhealthy}</b> GC unhealthy</span><span class="{}"><b>{stale}</b> stale</span></div><div class="stamp">updated {} · reloads every minute</div></header><main>"#,
+        hosts.len(),
+        hot(drifting),
+        hot(unhealthy),
+        hot(stale),
+        fmt_clock(now)
+    );
+    s.push_str(r#"<div class="bar"><input type="search" id="filter" placeholder="Filter by host or profile…" autocomplete="off" aria-label="Filter hosts"><label><input type="checkbox" id="problems"> problems only</label><span class="count" id="count"></span></div>"#);
+    s.push_str(r#"<table id="fleet"><thead><tr><th>Host</th><th>Profile</th><th class="n">Last report</th><th class="n">Drift</th><th>GC health</th><th class="n">GC ms/s</th><th class="n">Pause p99 ms</th><th class="n">Full GCs 24 h</th><th class="n">JVMs</th></tr></thead><tbody>"#);
+    for h in &hosts {
+        let problem = severity(h) > 0;
+        let text = format!("{} {}", h.hostname, h.profile).to_lowercase();
+        let age = if h.stale {
+            format!(
+                r#"<span class="pill warn" title="no report for more than three intervals ({} s)">stale</span> {}"#,
+                h.interval_seconds,
+                fmt_age(h.age_seconds)
+            )
+        } else {
+            fmt_age(h.age_seconds)
+        };
+        let cls = |bad: bool| if bad { "n hot" } else { "n" };
+        let _ = write!(
+            s,
+            r#"<tr class="{}" data-text="{}" data-problem="{}"><td class="host" data-v="{}"><a href="/hosts/{}">{}</a></td><td data-v="{}">{}</td><td class="n" data-v="{}">{age}</td><td class="n" data-v="{}">{}</td><td data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="n" data-v="{}">{}</td></tr>"#,
+            if h.stale { "stale" } else { "" },
+            escape(&text),
+            u8::from(problem),
+            escape(&h.hostname),
+            segment(&h.hostname),
+            escape(&h.hostname),
+            escape(&h.profile),
+            escape(&h.profile),
+            h.age_seconds,
+            h.drift,
+            drift_pill(h),
+            match h.gc.health {
+                GcHealth::Unhealthy => 2,
+                GcHealth::Healthy => 0,
+                GcHealth::Unknown => 1,
+            },
+            health_pill(h.gc.health),
+            cls(gc_key_drifts(h, "gc_ms_per_second")),
+            h.gc.gc_ms_per_second.unwrap_or(-1.0),
+            fmt_opt(h.gc.gc_ms_per_second, 1),
+            cls(gc_key_drifts(h, "pause_p99_ms")),
+            h.gc.pause_p99_ms.unwrap_or(-1.0),
+            fmt_opt(h.gc.pause_p99_ms, 1),
+            cls(h.gc.full_gcs_24h > 0),
+            h.gc.full_gcs_24h,
+            h.gc.full_gcs_24h,
+            h.jvms,
+            h.jvms,
+        );
+    }
+    if hosts.is_empty() {
+        s.push_str(r#"<tr class="empty-row"><td colspan="9">No host has reported yet. Point an agent at <code>POST /api/v1/reports</code>.</td></tr>"#);
+    }
+    let _ = write!(
+        s,
+        "</tbody></table></main><script>{SCRIPT}</script></body></html>"
+    );
+    s
+}
+
+/// The number in a `<=N` service level, for the chart's threshold line.
+fn level(report: Option<&Report>, key: &str) -> Option<f64> {
+    report?
+        .jvms
+        .iter()
+        .flat_map(|j| &j.findings)
+        .find(|f| f.check == "gc" && f.key == key)
+        .and_then(|f| f.expected.trim().strip_prefix("<=")?.trim().parse().ok())
+}
+
+fn status_pill(s: Status) -> &'static str {
+    match s {
+        Status::Ok => r#"<span class="pill ok">ok</span>"#,
+        Status::Drift => r#"<span class="pill bad">drift</span>"#,
+        Status::Unreadable => r#"<span class="pill warn">unreadable</span>"#,
+        Status::NotApplicable => r#"<span class="pill unk">n/a</span>"#,
+    }
+}
+
+fn status_rank(s: Status) -> u8 {
+    match s {
+        Status::Drift => 0,
+        Status::Unreadable => 1,
+        Status::Ok => 2,
+        Status::NotApplicable => 3,
+    }
+}
+
+fn finding_rows(s: &mut String, findings: &[Finding]) {
+    let passing = |st: Status| matches!(st, Status::Ok | Status::NotApplicable);
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| status_rank(f.status));
+    for f in sorted {
+        let _ = write!(
+            s,
+            r#"<tr{}><td>{}</td><td class="code">{}</td><td class="code">{}</td><td class="code{}">{}</td><td>{}</td><td class="wrap mut">{}</td><td class="wrap">{}</td></tr>"#,
+            if passing(f.status) {
+                r#" class="pass""#
+            } else {
+                ""
+            },
+            escape(&f.check),
+            escape(&f.key),
+            escape(&f.expected),
+            if f.status == Status::Drift {
+                " hot"
+            } else {
+                ""
+            },
+            f.actual.as_deref().map_or_else(|| "–".into(), escape),
+            status_pill(f.status),
+            f.source.as_deref().map(escape).unwrap_or_default(),
+            f.detail.as_deref().map(escape).unwrap_or_default(),
+        );
+    }
+}
+
+struct WeekStats {
+    reports: usize,
+    mean_rate: Option<f64>,
+    worst_rate: Option<f64>,
+    median_p99: Option<f64>,
+    worst_p99: Option<f64>,
+    full_gcs: u64,
+    drifting_reports: usize,
+}
+
+fn week_stats(points: &[Point]) -> WeekStats {
+    let rates: Vec<f64> = points.iter().filter_map(|p| p.gc_ms_per_second).collect();
+    let mut p99s: Vec<f64> = points.iter().filter_map(|p| p.pause_p99_ms).collect();
+    p99s.sort_by(f64::total_cmp);
+    WeekStats {
+        reports: points.len(),
+        mean_rate: (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
+        worst_rate: rates.iter().copied().reduce(f64::max),
+        median_p99: p99s.get(p99s.len() / 2).copied(),
+        worst_p99: p99s.last().copied(),
+        full_gcs: points.iter().map(|p| p.full_gcs).sum(),
+        drifting_reports: points.iter().filter(|p| p.drift > 0).count(),
+    }
+}
+
+fn change(now: Option<f64>, before: Option<f64>) -> String {
+    match (now, before) {
+        (Some(a), Some(b)) if b.abs() > f64::EPSILON => {
+            let pct = (a - b) / b * 100.0;
+            let cls = if pct > 10.0 { "hot" } else { "mut" };
+            format!(r#"<span class="{cls}">{pct:+.0} %</span>"#)
+        }
+        _ => r#"<span class="mut">–</span>"#.into(),
+    }
+}
+
+/// A drift episode: when a key started drifting and when (if) it came back.
+struct Episode<'a> {
+    start: Option<&'a DriftEvent>,
+    end: Option<&'a DriftEvent>,
+}
+
+fn episodes(events: &[DriftEvent]) -> Vec<Episode<'_>> {
+    let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut out: Vec<Episode<'_>> = Vec::new();
+    for e in events {
+        let k = (e.check.as_str(), e.key.as_str());
+        if e.drifted {
+            open.insert(k, out.len());
+            out.push(Episode {
+                start: Some(e),
+                end: None,
+            });
+        } else if let Some(i) = open.remove(&k) {
+            out[i].end = Some(e);
+        } else {
+            // Its start was pruned by retention.
+            out.push(Episode {
+                start: None,
+                end: Some(e),
+            });
+        }
+    }
+    out
+}
+
+/// The host page's HTML.
+pub fn render_host(
+    h: &HostView,
+    report: Option<&Report>,
+    series: &[Point],
+    events: &[DriftEvent],
+    now: i64,
+) -> String {
+    let mut s = head(&format!("{} · tunekeeper", h.hostname));
+    let _ = write!(
+        s,
+        r#"<header><a class="home" href="/">← tunekeeper fleet</a><h1>{}</h1>{}{}{}<div class="stamp">updated {}</div></header><main>"#,
+        escape(&h.hostname),
+        if h.stale {
+            r#"<span class="pill warn">stale</span>"#
+        } else {
+            ""
+        },
+        if h.drift > 0 {
+            format!(r#"<span class="pill bad">{} drifting</span>"#, h.drift)
+        } else {
+            r#"<span class="pill ok">no drift</span>"#.into()
+        },
+        health_pill(h.gc.health),
+        fmt_clock(now)
+    );
+
+    // Facts line.
+    s.push_str(r#"<div class="facts">"#);
+    let _ = write!(s, "<span>profile <b>{}</b></span>", escape(&h.profile));
+    if let Some(r) = report {
+        if !r.host.kernel.is_empty() {
+            let _ = write!(s, "<span>kernel <b>{}</b></span>", escape(&r.host.kernel));
+        }
+        if r.host.cpus > 0 {
+            let _ = write!(s, "<span><b>{}</b> CPUs</span>", r.host.cpus);
+        }
+        if r.host.memory_bytes > 0 {
+            let _ = write!(
+                s,
+                "<span><b>{:.0} GiB</b> memory</span>",
+                r.host.memory_bytes as f64 / f64::from(1u32 << 30)
+            );
+        }
+        if !r.agent.version.is_empty() {
+            let _ = write!(s, "<span>agent <b>{}</b></span>", escape(&r.agent.version));
+        }
+    }
+    let _ = write!(
+        s,
+        "<span>last report <b>{}</b> ({} ago, every {} s)</span></div>",
+        fmt_time(h.last_time_ms),
+        fmt_age(h.age_seconds),
+        h.interval_seconds
+    );
+
+    // Cards.
+    let card_cls = |bad: bool| if bad { " hot" } else { "" };
+    let _ = write!(
+        s,
+        r#"<div class="cards"><div class="card"><div class="k">Drifting findings</div><div class="v{}">{}<small> of {}</small></div></div><div class="card"><div class="k">GC ms/s (worst JVM)</div><div class="v{}">{}</div></div><div class="card"><div class="k">Pause p99 (worst JVM)</div><div class="v{}">{}<small> ms</small></div></div><div class="card"><div class="k">Full GCs, last 24 h</div><div class="v{}">{}</div></div><div class="card"><div class="k">Broker JVMs</div><div class="v">{}</div></div></div>"#,
+        card_cls(h.drift > 0),
+        h.drift,
+        h.findings,
+        card_cls(gc_key_drifts(h, "gc_ms_per_second")),
+        fmt_opt(h.gc.gc_ms_per_second, 1),
+        card_cls(gc_key_drifts(h, "pause_p99_ms")),
+        fmt_opt(h.gc.pause_p99_ms, 1),
+        card_cls(h.gc.full_gcs_24h > 0),
+        h.gc.full_gcs_24h,
+        h.jvms
+    );
+
+    // Two weeks of GC figures.
+    let from = now - 2 * WEEK_MS;
+    let rate: Vec<(i64, f64)> = series
+        .iter()
+        .filter_map(|p| Some((p.time_ms, p.gc_ms_per_second?)))
+        .collect();
+    let p99: Vec<(i64, f64)> = series
+        .iter()
+        .filter_map(|p| Some((p.time_ms, p.pause_p99_ms?)))
+        .collect();
+    let rate_level = level(report, "gc_ms_per_second");
+    let p99_level = level(report, "pause_p99_ms");
+    let chart = |title: &str, unit: &'static str, pts: &[(i64, f64)], threshold, colour| {
+        charts::line_chart(
+            &Chart {
+                title: title.into(),
+                unit,
+                x_range: (from, now),
+                threshold,
+                series: vec![Series {
+                    label: "worst JVM (max per bucket)".into(),
+                    points: charts::downsample_max(pts, from, now, 336),
+                    colour,
+                    dashed: false,
+                }],
+                width: 680,
+                height: 190,
+            },
+            DAY_MS,
+            fmt_day,
+        )
+    };
+    let _ = write!(
+        s,
+        r#"<h2>GC over two weeks <span class="mut">dashed red: the profile's service level</span></h2><div class="charts"><div class="chartbox">{}</div><div class="chartbox">{}</div></div>"#,
+        chart(
+            "GC pause ms per second of wall time",
+            "ms/s",
+            &rate,
+            rate_level,
+            "#1f5fbf"
+        ),
+        chart("Pause p99, ms", "ms", &p99, p99_level, "#7b3fbf"),
+    );
+
+    // This week against last week.
+    let this: Vec<Point> = series
+        .iter()
+        .copied()
+        .filter(|p| p.time_ms > now - WEEK_MS)
+        .collect();
+    let last: Vec<Point> = series
+        .iter()
+        .copied()
+        .filter(|p| p.time_ms <= now - WEEK_MS)
+        .collect();
+    let (a, b) = (week_stats(&this), week_stats(&last));
+    let row = |label: &str, x: String, y: String, c: String| {
+        format!(
+            r#"<tr><td>{label}</td><td class="n">{x}</td><td class="n">{y}</td><td class="n">{c}</td></tr>"#
+        )
+    };
+    let as_f = |v: usize| Some(v as f64);
+    let mut table = String::from(
+        r#"<table><thead><tr><th></th><th class="n">This week</th><th class="n">Last week</th><th class="n">Change</th></tr></thead><tbody>"#,
+    );
+    table += &row(
+        "Reports",
+        a.reports.to_string(),
+        b.reports.to_string(),
+        change(as_f(a.reports), as_f(b.reports)),
+    );
+    table += &row(
+        "GC ms/s, mean",
+        fmt_opt(a.mean_rate, 2),
+        fmt_opt(b.mean_rate, 2),
+        change(a.mean_rate, b.mean_rate),
+    );
+    table += &row(
+        "GC ms/s, worst",
+        fmt_opt(a.worst_rate, 1),
+        fmt_opt(b.worst_rate, 1),
+        change(a.worst_rate, b.worst_rate),
+    );
+    table += &row(
+        "Pause p99 ms, median",
+        fmt_opt(a.median_p99, 1),
+        fmt_opt(b.median_p99, 1),
+        change(a.median_p99, b.median_p99),
+    );
+    table += &row(
+        "Pause p99 ms, worst",
+        fmt_opt(a.worst_p99, 1),
+        fmt_opt(b.worst_p99, 1),
+        change(a.worst_p99, b.worst_p99),
+    );
+    table += &row(
+        "Full GCs",
+        a.full_gcs.to_string(),
+        b.full_gcs.to_string(),
+        change(Some(a.full_gcs as f64), Some(b.full_gcs as f64)),
+    );
+    table += &row(
+        "Reports with drift",
+        a.drifting_reports.to_string(),
+        b.drifting_reports.to_string(),
+        change(as_f(a.drifting_reports), as_f(b.drifting_reports)),
+    );
+    table += "</tbody></table>";
+    // Last week's points shifted forward a week, drawn dashed under this week's.
+    let shift = |pts: &[(i64, f64)]| -> (Points, Points) {
+        let this: Vec<_> = pts
+            .iter()
+            .copied()
+            .filter(|p| p.0 > now - WEEK_MS)
+            .collect();
+        let last: Vec<_> = pts
+            .iter()
+            .filter(|p| p.0 <= now - WEEK_MS)
+            .map(|&(t, v)| (t + WEEK_MS, v))
+            .collect();
+        (
+            charts::downsample_max(&this, now - WEEK_MS, now, 168),
+            charts::downsample_max(&last, now - WEEK_MS, now, 168),
+        )
+    };
+    let (rate_this, rate_last) = shift(&rate);
+    let overlay = charts::line_chart(
+        &Chart {
+            title: "GC pause ms per second, week over week".into(),
+            unit: "ms/s",
+            x_range: (now - WEEK_MS, now),
+            threshold: rate_level,
+            series: vec![
+                Series {
+                    label: "last week".into(),
+                    points: rate_last,
+                    colour: "#9aa3b2",
+                    dashed: true,
+                },
+                Series {
+                    label: "this week".into(),
+                    points: rate_this,
+                    colour: "#1f5fbf",
+                    dashed: false,
+                },
+            ],
+            width: 820,
+            height: 190,
+        },
+        DAY_MS,
+        fmt_day,
+    );
+    let _ = write!(
+        s,
+        r#"<h2>This week against last week</h2><div class="split">{table}<div class="chartbox">{overlay}</div></div>"#
+    );
+
+    // Current findings.
+    let (total, passing) = report.map_or((0, 0), |r| {
+        let all = || {
+            r.findings
+                .iter()
+                .chain(r.jvms.iter().flat_map(|j| &j.findings))
+        };
+        let pass = all()
+            .filter(|f| matches!(f.status, Status::Ok | Status::NotApplicable))
+            .count();
+        (all().count(), pass)
+    });
+    let _ = write!(
+        s,
+        r#"<h2>Current findings <span class="mut">from the report of {}; {} of {total} need attention; source: the profile that set the value, and why</span></h2><div class="bar"><label><input type="checkbox" id="showpass"> show the {passing} passing checks</label></div>"#,
+        fmt_time(h.last_time_ms),
+        total - passing
+    );
+    s.push_str(r#"<table><thead><tr><th>Check</th><th>Key</th><th>Expected</th><th>Actual</th><th>Status</th><th>Source</th><th>Detail</th></tr></thead><tbody>"#);
+    match report {
+        Some(r) => {
+            let _ = write!(s, r#"<tr class="grp"><td colspan="7">Host</td></tr>"#);
+            finding_rows(&mut s, &r.findings);
+            for j in &r.jvms {
+                let _ = write!(
+                    s,
+                    r#"<tr class="grp"><td colspan="7">JVM {} <span class="mut">{}</span></td></tr>"#,
+                    j.pid,
+                    escape(&j.command)
+                );
+                finding_rows(&mut s, &j.findings);
+            }
+        }
+        None => s.push_str(r#"<tr class="empty-row"><td colspan="7">The latest report could not be read.</td></tr>"#),
+    }
+    s.push_str("</tbody></table>");
+
+    // Drift history.
+    s.push_str(r#"<h2>Drift history <span class="mut">when each key drifted and when it came back, newest first</span></h2>"#);
+    s.push_str(r#"<table><thead><tr><th>Check</th><th>Key</th><th>Expected</th><th>Seen</th><th class="n">Drifted</th><th class="n">Back</th><th class="n">Lasted</th></tr></thead><tbody>"#);
+    let eps = episodes(events);
+    for e in eps.iter().rev() {
+        let any = e.start.or(e.end).expect("an episode has an event");
+        let start = e.start.map(|x| x.time_ms);
+        let end = e.end.map(|x| x.time_ms);
+        let lasted = match (start, end) {
+            (Some(a), Some(b)) => fmt_age((b - a) / 1000),
+            (Some(a), None) => format!(
+                r#"<span class="hot">{} so far</span>"#,
+                fmt_age((now - a) / 1000)
+            ),
+            _ => "–".into(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td class="code">{}</td><td class="code">{}</td><td class="code">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{lasted}</td></tr>"#,
+            escape(&any.check),
+            escape(&any.key),
+            escape(&any.expected),
+            e.start
+                .and_then(|x| x.actual.as_deref())
+                .map_or_else(|| "–".into(), escape),
+            start.map_or_else(|| "before retention".into(), fmt_time),
+            end.map_or_else(
+                || r#"<span class="pill bad">still drifting</span>"#.into(),
+                fmt_time
+            ),
+        );
+    }
+    if eps.is_empty() {
+        s.push_str(
+            r#"<tr class="empty-row"><td colspan="7">Nothing has drifted on this host.</td></tr>"#,
+        );
+    }
+    s.push_str("</tbody></table></main></body></html>");
+    s
+}

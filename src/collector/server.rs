@@ -1,0 +1,142 @@
+//! The running collector: binds, serves the API (and the fleet page), prunes
+//! old reports on a timer, and shuts down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use super::api::{self, Shared};
+use super::auth::Tokens;
+use super::db::{Readers, Writer, WriterHandle};
+use super::{Config, Error, ingest, page};
+
+/// A bound collector, ready to serve.
+pub struct Collector {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    writer: Writer,
+    config: Config,
+}
+
+impl Collector {
+    /// Loads the tokens, opens the database and binds the listen address.
+    pub async fn bind(config: Config) -> Result<Collector, Error> {
+        let tokens = Tokens::load(&config.token_file)?;
+        let read_tokens = match &config.read_token_file {
+            Some(p) => Some(Tokens::load(p)?),
+            None => None,
+        };
+        let (writer, handle) = Writer::start(&config.db)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            writer: handle,
+            readers: Readers::new(&config.db),
+            tokens,
+            read_tokens,
+            max_body_bytes: config.max_body_bytes,
+        });
+        Ok(Collector {
+            listener,
+            shared,
+            writer,
+            config,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.listener.local_addr().map_err(|source| Error::Bind {
+            addr: self.config.listen,
+            source,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests,
+    /// lets the writer commit what is queued, and returns.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let Collector {
+            listener,
+            shared,
+            writer,
+            config,
+        } = self;
+        let pruner = tokio::spawn(prune_loop(
+            shared.writer.clone(),
+            config.retention_days,
+            config.prune_interval,
+        ));
+        let app = router(shared);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        pruner.abort();
+        let _ = pruner.await;
+        // Every WriterHandle is gone now (router and pruner dropped): the
+        // writer drains its queue and checkpoints.
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .map_err(|_| Error::WriterGone {
+                path: config.db.clone(),
+            })??;
+        served.map_err(Error::Serve)
+    }
+}
+
+/// The routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/reports", post(api::post_report))
+        .route("/api/v1/hosts", get(api::get_hosts))
+        .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
+        .route("/", get(page::fleet))
+        .route("/hosts/{hostname}", get(page::host))
+        .with_state(shared)
+}
+
+async fn prune_loop(writer: WriterHandle, retention_days: u32, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // The first tick fires at once: a restart prunes straight away.
+        tick.tick().await;
+        let cutoff = ingest::now_ms() - i64::from(retention_days) * 86_400_000;
+        if let Err(e) = writer.prune(cutoff).await {
+            tracing::warn!(error = %e, "pruning failed");
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,549 @@
+//! SQLite storage. One writer connection (owned by the writer thread) and
+//! short-lived reader connections; WAL mode lets readers run beside the
+//! writer. Every value reaches SQL through bound parameters only: host names
+//! and documents are untrusted and stored verbatim.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use super::health::{Derived, DriftKey, GcHealth};
+
+/// The schema, idempotent so every start can run it.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS reports (
+    id               TEXT PRIMARY KEY,
+    hostname         TEXT NOT NULL,
+    time             INTEGER NOT NULL,   -- the report's own time, Unix ms
+    received_at      INTEGER NOT NULL,   -- when the collector stored it, Unix ms
+    drift            INTEGER NOT NULL,
+    gc_ms_per_second REAL,
+    pause_p99_ms     REAL,
+    full_gcs         INTEGER NOT NULL,
+    body             TEXT NOT NULL       -- the document exactly as received
+);
+CREATE INDEX IF NOT EXISTS reports_host_time ON reports (hostname, time);
+-- Full GCs are rare: a partial index makes 'full GCs in the last 24 h' cheap.
+CREATE INDEX IF NOT EXISTS reports_full_gcs ON reports (time) WHERE full_gcs > 0;
+CREATE TABLE IF NOT EXISTS hosts (
+    hostname         TEXT PRIMARY KEY,
+    last_id          TEXT NOT NULL,
+    last_time        INTEGER NOT NULL,
+    last_time_text   TEXT NOT NULL,
+    received_at      INTEGER NOT NULL,
+    interval_seconds INTEGER NOT NULL,
+    profile          TEXT NOT NULL,
+    findings         INTEGER NOT NULL,
+    drift            INTEGER NOT NULL,
+    gc_drift         INTEGER NOT NULL,
+    jvms             INTEGER NOT NULL,
+    has_gc           INTEGER NOT NULL,
+    gc_ms_per_second REAL,
+    pause_p99_ms     REAL,
+    drifting         TEXT NOT NULL       -- JSON array of DriftKey
+);
+-- When each key started drifting and when it came back, per host.
+CREATE TABLE IF NOT EXISTS drift_events (
+    hostname TEXT NOT NULL,
+    time     INTEGER NOT NULL,
+    check_name TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    state    TEXT NOT NULL,              -- 'drift' or 'ok'
+    expected TEXT NOT NULL,
+    actual   TEXT
+);
+CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, time);
+";
+
+/// Opens (creating if needed) the database for writing and migrates it.
+pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    // WAL: readers never block the writer; NORMAL: commits skip fsync and the
+    // WAL is synced at checkpoints (a crash may lose the last commits, never
+    // corrupt the file), the trade that makes batched ingest fast.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection (the writer must have created the file).
+pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// A validated report ready to store.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The report id.
+    pub id: String,
+    /// The host name as sent.
+    pub hostname: String,
+    /// The report's time, Unix ms.
+    pub time_ms: i64,
+    /// The report's time as sent.
+    pub time_text: String,
+    /// When it arrived, Unix ms.
+    pub received_ms: i64,
+    /// The agent's interval.
+    pub interval_seconds: u64,
+    /// The profile name.
+    pub profile: String,
+    /// Figures derived from it.
+    pub derived: Derived,
+    /// The document as received.
+    pub body: String,
+}
+
+/// What storing one submission did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Newly stored.
+    Stored,
+    /// A report with this id was already stored; nothing changed.
+    Duplicate,
+}
+
+/// Stores submissions in one transaction (one commit for many reports is
+/// what makes ingest fast). If the batch fails as a whole, each submission
+/// is retried in its own transaction so one bad apple fails alone.
+pub fn insert_batch(conn: &mut Connection, batch: &[Submission]) -> Vec<rusqlite::Result<Outcome>> {
+    let all = (|| {
+        let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        for s in batch {
+            out.push(insert_one(&tx, s)?);
+        }
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(out)
+    })();
+    match all {
+        Ok(out) => out.into_iter().map(Ok).collect(),
+        Err(e) if batch.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, n = batch.len(), "batch insert failed; retrying one by one");
+            batch
+                .iter()
+                .map(|s| {
+                    let tx = conn.transaction()?;
+                    let o = insert_one(&tx, s)?;
+                    tx.commit()?;
+                    Ok(o)
+                })
+                .collect()
+        }
+    }
+}
+
+fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Result<Outcome> {
+    let d = &s.derived;
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO reports
+             (id, hostname, time, received_at, drift, gc_ms_per_second, pause_p99_ms, full_gcs, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            s.id,
+            s.hostname,
+            s.time_ms,
+            s.received_ms,
+            d.drift,
+            d.gc_ms_per_second,
+            d.pause_p99_ms,
+            i64::try_from(d.full_gcs).unwrap_or(i64::MAX),
+            s.body,
+        ])?;
+    if n == 0 {
+        return Ok(Outcome::Duplicate);
+    }
+    // The host row follows the newest report by report time: a spool that
+    // delivers old reports late must not roll the summary back.
+    let prev: Option<(i64, String)> = tx
+        .prepare_cached("SELECT last_time, drifting FROM hosts WHERE hostname = ?1")?
+        .query_row([&s.hostname], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let prev_drifting: Vec<DriftKey> = match &prev {
+        Some((last, _)) if *last > s.time_ms => return Ok(Outcome::Stored),
+        Some((_, json)) => serde_json::from_str(json).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    record_transitions(tx, s, &prev_drifting)?;
+    let drifting = serde_json::to_string(&d.drifting).unwrap_or_else(|_| "[]".into());
+    tx.prepare_cached(
+        "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
+             interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
+             gc_ms_per_second, pause_p99_ms, drifting)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (hostname) DO UPDATE SET
+             last_id = excluded.last_id, last_time = excluded.last_time,
+             last_time_text = excluded.last_time_text, received_at = excluded.received_at,
+             interval_seconds = excluded.interval_seconds, profile = excluded.profile,
+             findings = excluded.findings, drift = excluded.drift, gc_drift = excluded.gc_drift,
+             jvms = excluded.jvms, has_gc = excluded.has_gc,
+             gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
+             drifting = excluded.drifting",
+    )?
+    .execute(params![
+        s.hostname,
+        s.id,
+        s.time_ms,
+        s.time_text,
+        s.received_ms,
+        i64::try_from(s.interval_seconds).unwrap_or(i64::MAX),
+        s.profile,
+        d.findings,
+        d.drift,
+        d.gc_drift,
+        d.jvms,
+        d.has_gc,
+        d.gc_ms_per_second,
+        d.pause_p99_ms,
+        drifting,
+    ])?;
+    Ok(Outcome::Stored)
+}
+
+/// Writes a `drift` event for each key that started drifting and an `ok`
+/// event for each that came back, comparing with the host's previous state.
+fn record_transitions(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Submission,
+    prev: &[DriftKey],
+) -> rusqlite::Result<()> {
+    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO drift_events (hostname, time, check_name, key, state, expected, actual)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for k in &s.derived.drifting {
+        if !prev.iter().any(|p| same(p, k)) {
+            stmt.execute(params![
+                s.hostname, s.time_ms, k.check, k.key, "drift", k.expected, k.actual
+            ])?;
+        }
+    }
+    for p in prev {
+        if !s.derived.drifting.iter().any(|k| same(p, k)) {
+            stmt.execute(params![
+                s.hostname,
+                s.time_ms,
+                p.check,
+                p.key,
+                "ok",
+                p.expected,
+                Option::<String>::None
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes reports and drift events older than `cutoff_ms` (report time) and
+/// hosts whose latest report is older. Returns the number of reports deleted.
+/// Works host by host so each delete walks the (hostname, time) index.
+pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let hosts: Vec<String> = tx
+        .prepare("SELECT hostname FROM hosts")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut deleted = 0;
+    for h in &hosts {
+        deleted += tx
+            .prepare_cached("DELETE FROM reports WHERE hostname = ?1 AND time < ?2")?
+            .execute(params![h, cutoff_ms])?;
+        tx.prepare_cached("DELETE FROM drift_events WHERE hostname = ?1 AND time < ?2")?
+            .execute(params![h, cutoff_ms])?;
+    }
+    tx.execute("DELETE FROM hosts WHERE last_time < ?1", [cutoff_ms])?;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+/// GC figures of a host as `/api/v1/hosts` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcView {
+    /// `healthy`, `unhealthy` (a `gc` service level drifted) or `unknown` (no GC data).
+    pub health: GcHealth,
+    /// The worst JVM's GC ms per wall second over the latest interval.
+    pub gc_ms_per_second: Option<f64>,
+    /// The worst JVM's overall pause p99 over the latest interval.
+    pub pause_p99_ms: Option<f64>,
+    /// Full GCs reported in the 24 hours before now.
+    pub full_gcs_24h: u64,
+    /// Drifting `gc` findings in the latest report.
+    pub gc_drift: u32,
+}
+
+/// One host as `/api/v1/hosts` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    /// Host name, verbatim.
+    pub hostname: String,
+    /// Profile of the latest report.
+    pub profile: String,
+    /// Id of the latest report.
+    pub last_report_id: String,
+    /// Time of the latest report, as sent.
+    pub last_time: String,
+    /// Time of the latest report, Unix ms.
+    pub last_time_ms: i64,
+    /// Seconds from the latest report's time to now.
+    pub age_seconds: i64,
+    /// The agent's interval.
+    pub interval_seconds: u64,
+    /// True when the host missed three intervals.
+    pub stale: bool,
+    /// Drifting findings in the latest report (kernel and JVM).
+    pub drift: u32,
+    /// All findings in the latest report.
+    pub findings: u32,
+    /// Broker JVMs in the latest report.
+    pub jvms: u32,
+    /// GC health.
+    pub gc: GcView,
+    /// What drifts now.
+    pub drifting: Vec<DriftKey>,
+}
+
+/// Every host, by host name.
+pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> {
+    let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT hostname, SUM(full_gcs) FROM reports
+         WHERE full_gcs > 0 AND time > ?1 AND time <= ?2 GROUP BY hostname",
+    )?;
+    let rows = stmt.query_map(params![now_ms - 86_400_000, now_ms], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (h, n) = row?;
+        full.insert(h, u64::try_from(n).unwrap_or(0));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
+                drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting
+         FROM hosts ORDER BY hostname",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let hostname: String = r.get(0)?;
+        let last_time_ms: i64 = r.get(4)?;
+        let interval: i64 = r.get(5)?;
+        let gc_drift: u32 = r.get(10)?;
+        let has_gc: bool = r.get(9)?;
+        let drifting: String = r.get(13)?;
+        let age_ms = now_ms.saturating_sub(last_time_ms);
+        let stale = i128::from(age_ms) > 3 * 1000 * i128::from(interval.max(1));
+        Ok(HostView {
+            profile: r.get(1)?,
+            last_report_id: r.get(2)?,
+            last_time: r.get(3)?,
+            last_time_ms,
+            age_seconds: age_ms.div_euclid(1000),
+            interval_seconds: u64::try_from(interval).unwrap_or(0),
+            stale,
+            drift: r.get(6)?,
+            findings: r.get(7)?,
+            jvms: r.get(8)?,
+            gc: GcView {
+                health: GcHealth::from_figures(gc_drift, has_gc),
+                gc_ms_per_second: r.get(11)?,
+                pause_p99_ms: r.get(12)?,
+                full_gcs_24h: 0,
+                gc_drift,
+            },
+            drifting: serde_json::from_str(&drifting).unwrap_or_default(),
+            hostname,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let mut h = row?;
+        h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
+        out.push(h);
+    }
+    Ok(out)
+}
+
+/// One host's stored documents, newest first (by report time, then arrival).
+pub fn report_bodies(
+    conn: &Connection,
+    hostname: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached(
+        "SELECT body FROM reports WHERE hostname = ?1
+         ORDER BY time DESC, received_at DESC LIMIT ?2",
+    )?
+    .query_map(params![hostname, limit], |r| r.get(0))?
+    .collect()
+}
+
+/// One point of a host's GC history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    /// Report time, Unix ms.
+    pub time_ms: i64,
+    /// Worst JVM's GC ms per second.
+    pub gc_ms_per_second: Option<f64>,
+    /// Worst JVM's pause p99.
+    pub pause_p99_ms: Option<f64>,
+    /// Full GCs in the interval.
+    pub full_gcs: u64,
+    /// Drifting findings.
+    pub drift: u32,
+}
+
+/// A host's figures from `since_ms` on, oldest first.
+pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Result<Vec<Point>> {
+    conn.prepare_cached(
+        "SELECT time, gc_ms_per_second, pause_p99_ms, full_gcs, drift FROM reports
+         WHERE hostname = ?1 AND time >= ?2 ORDER BY time",
+    )?
+    .query_map(params![hostname, since_ms], |r| {
+        Ok(Point {
+            time_ms: r.get(0)?,
+            gc_ms_per_second: r.get(1)?,
+            pause_p99_ms: r.get(2)?,
+            full_gcs: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+            drift: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// A key starting to drift or coming back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftEvent {
+    /// Report time, Unix ms.
+    pub time_ms: i64,
+    /// Check family.
+    pub check: String,
+    /// Key.
+    pub key: String,
+    /// True when it started drifting, false when it came back.
+    pub drifted: bool,
+    /// The expectation.
+    pub expected: String,
+    /// The value seen when it drifted.
+    pub actual: Option<String>,
+}
+
+/// A host's drift events, oldest first.
+pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<DriftEvent>> {
+    conn.prepare_cached(
+        "SELECT time, check_name, key, state, expected, actual FROM drift_events
+         WHERE hostname = ?1 ORDER BY time, rowid",
+    )?
+    .query_map([hostname], |r| {
+        Ok(DriftEvent {
+            time_ms: r.get(0)?,
+            check: r.get(1)?,
+            key: r.get(2)?,
+            drifted: r.get::<_, String>(3)? == "drift",
+            expected: r.get(4)?,
+            actual: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+/// The latest stored document of a host, if any.
+pub fn latest_body(conn: &Connection, hostname: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT body FROM reports WHERE id = (SELECT last_id FROM hosts WHERE hostname = ?1)",
+    )?
+    .query_row([hostname], |r| r.get(0))
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
+        let derived = Derived {
+            drift: drifting.len() as u32,
+            drifting: drifting
+                .iter()
+                .map(|k| DriftKey {
+                    check: "sysctl".into(),
+                    key: (*k).into(),
+                    expected: "1".into(),
+                    actual: Some("60".into()),
+                })
+                .collect(),
+            ..Derived::default()
+        };
+        Submission {
+            id: id.into(),
+            hostname: host.into(),
+            time_ms,
+            time_text: String::new(),
+            received_ms: time_ms,
+            interval_seconds: 60,
+            profile: "p".into(),
+            derived,
+            body: format!(r#"{{"id":"{id}"}}"#),
+        }
+    }
+
+    #[test]
+    fn batches_dedup_follow_latest_and_record_drift_transitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(&dir.path().join("db")).unwrap();
+        let out = insert_batch(
+            &mut w,
+            &[
+                sub("h", "a", 1_000, &[]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("h", "c", 3_000, &["vm.max_map_count"]),
+                // Late: older than c, must not move the host back nor add events.
+                sub("h", "late", 1_500, &["x"]),
+            ],
+        );
+        let out: Vec<Outcome> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            out,
+            [
+                Outcome::Stored,
+                Outcome::Stored,
+                Outcome::Duplicate,
+                Outcome::Stored,
+                Outcome::Stored
+            ]
+        );
+        let r = open_reader(&dir.path().join("db")).unwrap();
+        let hosts = hosts(&r, 4_000).unwrap();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].last_report_id, "c");
+        let events = drift_events(&r, "h").unwrap();
+        let ev: Vec<(i64, &str, bool)> = events
+            .iter()
+            .map(|e| (e.time_ms, e.key.as_str(), e.drifted))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                (2_000, "vm.swappiness", true),
+                (3_000, "vm.max_map_count", true),
+                (3_000, "vm.swappiness", false)
+            ]
+        );
+        assert_eq!(report_bodies(&r, "h", 10).unwrap().len(), 4);
+        assert_eq!(prune(&mut w, 2_500).unwrap(), 3);
+        assert_eq!(report_bodies(&r, "h", 10).unwrap(), [r#"{"id":"c"}"#]);
+        assert_eq!(drift_events(&r, "h").unwrap().len(), 2);
+        assert_eq!(prune(&mut w, 10_000).unwrap(), 1);
+        assert!(super::hosts(&r, 10_000).unwrap().is_empty());
+    }
+}
