@@ -305,6 +305,9 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         assert_eq!(count("remark") + count("cleanup"), t_conc);
     }
     let log_ms: f64 = young.iter().map(|k| ms(k)).sum();
+    eprintln!(
+        "reports {n}, delivered {delivered}, worst gap {worst_gap} ms; young {t_young} ({log_ms:.1} ms in the log, {t_young_ms} ms by the JVM), full {t_full}"
+    );
     assert!(
         log_ms >= t_young_ms as f64 - 1.0 && log_ms <= t_young_ms as f64 * 1.05 + 2.0,
         "{log_ms} ms vs the JVM's {t_young_ms}"
