@@ -30,6 +30,9 @@ enum Command {
     Profiles(cli::profiles::ProfilesCommand),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
+    /// Write the man page or shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    Generate(cli::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cli::apply::rollback(g, args),
         Command::Profiles(cmd) => cli::profiles::run(g, cmd),
         Command::Gc(args) => cli::gc::run(args),
+        Command::Generate(args) => {
+            cli::generate::run(<Cli as clap::CommandFactory>::command(), args)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit;
 pub mod gc;
+pub mod generate;
 pub mod profiles;
 
 use std::io::IsTerminal;
