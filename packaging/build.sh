@@ -35,13 +35,26 @@ log "man page and completions from the built binary"
 gzip -9 -n -f "$stage/man/tunekeeper.1"
 "$bin" generate completions "$stage/completions" >/dev/null
 
+# Debian wants a changelog; this one is generated so it always names the
+# crate's version (date: the last commit's, for reproducible builds).
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+when="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
+cat >"$stage/changelog" <<CHANGELOG
+tunekeeper ($version-1) unstable; urgency=medium
+
+  * Release $version, built from $(git describe --always --dirty 2>/dev/null || echo "a source tree").
+    See the project's git history for the changes.
+
+ -- tunekeeper developers <tunekeeper@example.org>  $(date -u -R -d "@$when")
+CHANGELOG
+
 # cargo-deb strips the binary itself; cargo-generate-rpm packs it as is.
 cp "$bin" "$stage/tunekeeper"
 strip --strip-unneeded "$stage/tunekeeper"
 
 log "cargo deb"
 rm -f "$repo"/target/debian/tunekeeper_*.deb
-cargo deb --no-build >&2
+cargo deb --no-build --strip >&2
 log "cargo generate-rpm"
 rm -f "$repo"/target/generate-rpm/tunekeeper-*.rpm
 cargo generate-rpm >&2
