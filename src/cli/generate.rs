@@ -27,10 +27,11 @@ pub enum What {
 }
 
 /// Writes the files for `args.what` into `args.dir`; prints each path written.
-pub fn run(mut cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
+pub fn run(cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
     fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let name = cmd.get_name().to_string();
+    debug_assert_eq!(name, "tunekeeper");
     match args.what {
         What::Man => {
             let mut page = Vec::new();
@@ -38,6 +39,7 @@ pub fn run(mut cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
             write(&args.dir.join(format!("{name}.1")), &page)?;
         }
         What::Completions => {
+            let mut cmd = without_hidden(&cmd);
             for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
                 let mut script = Vec::new();
                 clap_complete::generate(shell, &mut cmd, &name, &mut script);
@@ -50,6 +52,20 @@ pub fn run(mut cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// A copy of `cmd` without its hidden top-level arguments and subcommands
+/// (clap_complete would offer them; clap_mangen already leaves them out).
+fn without_hidden(cmd: &clap::Command) -> clap::Command {
+    // Only `&'static str` names convert without clap's `string` feature.
+    let mut public = clap::Command::new("tunekeeper").version(env!("CARGO_PKG_VERSION"));
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        public = public.arg(arg.clone());
+    }
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        public = public.subcommand(sub.clone());
+    }
+    public
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
