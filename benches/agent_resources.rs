@@ -35,12 +35,19 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 fn main() {
-    let intervals: u64 = std::env::var("INTERVALS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let intervals: u64 = std::env::var("INTERVALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     let bin = env!("CARGO_BIN_EXE_tunekeeper");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
-    let javac = Command::new("javac").arg("-d").arg(d.join("classes")).arg(&src).status();
+    let javac = Command::new("javac")
+        .arg("-d")
+        .arg(d.join("classes"))
+        .arg(&src)
+        .status();
     if !javac.is_ok_and(|s| s.success()) {
         println!("agent_resources: skipped, no JDK");
         return;
@@ -48,8 +55,16 @@ fn main() {
     let busy = (intervals + 15).to_string();
     let _jvm = Running(
         Command::new("java")
-            .args(["-Xms256m", "-Xmx256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"])
-            .arg(format!("-Xlog:gc*:file={}:time,tags:filecount=10,filesize=100M", d.join("kafkaServer-gc.log").display()))
+            .args([
+                "-Xms256m",
+                "-Xmx256m",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+            ])
+            .arg(format!(
+                "-Xlog:gc*:file={}:time,tags:filecount=10,filesize=100M",
+                d.join("kafkaServer-gc.log").display()
+            ))
             .arg("-cp")
             .arg(d.join("classes"))
             .args(["kafka.Kafka", &busy, "5"])
@@ -58,7 +73,11 @@ fn main() {
             .unwrap(),
     );
     std::fs::write(d.join("tokens"), "bench-token\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _collector = Running(
         Command::new(bin)
             .args(["collector", "--listen", &format!("127.0.0.1:{port}")])
@@ -97,8 +116,13 @@ fn main() {
     let t1 = cpu_ticks(pid);
     let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux.
     let per_interval = (t1 - t0) as f64 * tick_ms / intervals as f64;
-    let log_bytes = std::fs::metadata(d.join("kafkaServer-gc.log")).map(|m| m.len()).unwrap_or(0);
-    println!("agent_resources: {intervals} intervals of 1 s, one broker JVM ({} KB of GC log written)", log_bytes / 1024);
+    let log_bytes = std::fs::metadata(d.join("kafkaServer-gc.log"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "agent_resources: {intervals} intervals of 1 s, one broker JVM ({} KB of GC log written)",
+        log_bytes / 1024
+    );
     println!(
         "  RSS {} kB (anon {} kB, file {} kB), peak {} kB   target <= 10240 kB",
         status_kb(pid, "VmRSS:"),

@@ -34,6 +34,9 @@ enum Command {
     Gc(cli::gc::GcArgs),
     /// Run the central collector: HTTP API for agents' reports, SQLite storage, fleet page.
     Collector(cli::collector::CollectorArgs),
+    /// Write the man page or shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    Generate(cli::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,9 @@ fn main() -> ExitCode {
         Command::Gc(args) => cli::gc::run(g, args),
         Command::Agent(args) => cli::agent::run(g, args),
         Command::Collector(args) => cli::collector::run(args),
+        Command::Generate(args) => {
+            cli::generate::run(<Cli as clap::CommandFactory>::command(), args)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

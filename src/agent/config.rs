@@ -101,7 +101,9 @@ impl Default for Config {
             endpoint: None,
             token_file: None,
             ca_file: None,
-            spool_dir: PathBuf::from("/var/lib/tunekeeper/spool"),
+            // The agent owns only its own subdirectory: the rollback journal one
+            // level up is replayed by root and must not be writable by the agent.
+            spool_dir: PathBuf::from("/var/lib/tunekeeper/agent/spool"),
             spool_max_bytes: 64 << 20,
             spool_max_reports: 10_000,
             enforce: false,

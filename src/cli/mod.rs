@@ -6,6 +6,7 @@ pub mod apply;
 pub mod audit;
 pub mod collector;
 pub mod gc;
+pub mod generate;
 pub mod profiles;
 
 use std::io::IsTerminal;
