@@ -182,6 +182,37 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
     populate(&c);
+    // And one real report: this machine, audited by the agent itself.
+    std::fs::write(
+        dir.path().join("agent-token"),
+        format!("{}\n", collector_support::TOKEN),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("agent.toml"),
+        format!(
+            "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n",
+            c.base,
+            dir.path().join("agent-token").display(),
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args(["agent", "--once", "--config"])
+        .arg(dir.path().join("agent.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        once.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let me = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
     let profile = dir.path().join("chromium-profile");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -191,11 +222,11 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     let dom = browse(&browser, &profile, &["--dump-dom".into(), url.clone()]);
     assert_eq!(
         dom.matches("data-problem=").count(),
-        9,
+        10,
         "one row per host:\n{dom}"
     );
     assert!(
-        dom.contains("9 of 9 hosts"),
+        dom.contains("10 of 10 hosts"),
         "the inline script ran (filter count)"
     );
     assert!(
@@ -318,4 +349,13 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
         assert!(len > 10_000, "screenshot {name} missing or empty");
     }
     println!("screenshots in {}", shots.display());
+
+    // The agent's own report: real findings with the profile's sources.
+    let url = format!("{}/hosts/{}", c.base, segment(&me));
+    let dom = browse(&browser, &profile, &["--dump-dom".into(), url]);
+    assert!(dom.contains(&me), "the real host's page");
+    assert!(
+        dom.contains("base: seed talk: swapping is death"),
+        "findings carry the profile's source"
+    );
 }
