@@ -76,6 +76,9 @@ pub struct JvmReport {
     pub gc_logs: Vec<String>,
     /// GC statistics for the last interval and for the JVM's life so far.
     pub gc: Option<GcReport>,
+    /// The JVM exited since the last report: this is its final entry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exited: bool,
 }
 
 /// GC statistics over two windows.

@@ -191,7 +191,7 @@ fn truth_count(truth: &serde_json::Value, name: &str) -> Option<(u64, u64)> {
 fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let Some((jvm, truth_rx)) = start_jvm(d, 6, 8) else {
+    let Some((jvm, truth_rx)) = start_jvm(d, 6, 2) else {
         eprintln!("skipping: no JDK (javac/java) on this machine; .ci/run installs one");
         return;
     };
@@ -234,8 +234,8 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the JVM printed its counters");
     let truth: serde_json::Value = serde_json::from_str(&truth_line).unwrap();
-    // Two more intervals while the JVM idles, so a report covers every pause.
-    std::thread::sleep(Duration::from_secs(3));
+    // The JVM idles 2 s and exits; the agent's next report carries its final entry.
+    std::thread::sleep(Duration::from_secs(5));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(agent.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -277,7 +277,8 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         "a gap of {worst_gap} ms between reports (interval 1 s)"
     );
 
-    // The newest report that saw the JVM: its lifetime totals against the MXBeans.
+    // The newest report that saw the JVM is its final entry, written after it
+    // exited: its lifetime totals against the MXBeans.
     let newest = got
         .iter()
         .filter_map(|r| {
@@ -289,6 +290,10 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         })
         .next()
         .expect("a report about the JVM");
+    assert_eq!(
+        newest["exited"], true,
+        "the JVM's last entry says it exited"
+    );
     let total = &newest["gc"]["total"]["pauses"];
     let count = |k: &str| total[k]["count"].as_u64().unwrap();
     let ms = |k: &str| total[k]["total_ms"].as_f64().unwrap();

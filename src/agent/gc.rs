@@ -93,12 +93,34 @@ impl LogStream {
 /// One JVM's GC state.
 struct JvmState {
     cmdline: Vec<String>,
+    /// What reports call it (`kafka.Kafka (-Xmx6g ...)`, `gc log PATH`).
+    command: String,
+    flags: Vec<String>,
+    logs: Vec<PathBuf>,
     log: Option<LogStream>,
     total: GcStats,
     interval: GcStats,
 }
 
 impl JvmState {
+    fn new(
+        cmdline: Vec<String>,
+        command: String,
+        flags: Vec<String>,
+        logs: Vec<PathBuf>,
+    ) -> JvmState {
+        JvmState {
+            cmdline,
+            command,
+            flags,
+            // A JVM with several gc outputs writes the same pauses to each: follow one.
+            log: logs.first().cloned().map(LogStream::new),
+            logs,
+            total: GcStats::new(),
+            interval: GcStats::new(),
+        }
+    }
+
     fn poll(&mut self, metrics: &Metrics) {
         let JvmState {
             log,
@@ -167,66 +189,64 @@ impl GcTracker {
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
         let found = find_jvms(host, &cfg.jvm_match);
-        self.jvms
-            .retain(|pid, _| found.iter().any(|j| j.pid == *pid));
         let mut out = Vec::new();
+        // A JVM that exited gets one last report: the lines it wrote before
+        // exiting complete its lifetime totals.
+        let gone: Vec<i32> = self
+            .jvms
+            .keys()
+            .filter(|pid| !found.iter().any(|j| j.pid == **pid))
+            .copied()
+            .collect();
+        for pid in gone {
+            if let Some(mut state) = self.jvms.remove(&pid) {
+                state.poll(metrics);
+                let opts = jvm_options(&state.cmdline, profile);
+                let mut r = report(pid, &mut state, &opts);
+                r.exited = true;
+                out.push(r);
+            }
+        }
         for jvm in found {
-            let state = self.jvms.entry(jvm.pid).or_insert_with(|| JvmState {
-                cmdline: jvm.cmdline.clone(),
-                // A JVM with several gc outputs writes the same pauses to each: follow one.
-                log: jvm.gc_logs.first().cloned().map(LogStream::new),
-                total: GcStats::new(),
-                interval: GcStats::new(),
+            let pid = jvm.pid;
+            let state = self.jvms.entry(pid).or_insert_with(|| {
+                let (command, flags) = (jvm.summary(), jvm.flags());
+                JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs)
             });
             state.poll(metrics);
-            let opts = AnalyseOptions {
-                jvm_args: Some(state.cmdline.clone()),
-                ..AnalyseOptions::default()
-            }
-            .with_profile(profile);
-            out.push(report(
-                jvm.pid,
-                jvm.summary(),
-                jvm.flags(),
-                &jvm.gc_logs,
-                state,
-                &opts,
-            ));
+            let opts = jvm_options(&state.cmdline, profile);
+            out.push(report(pid, state, &opts));
         }
         for pattern in &cfg.gc_logs {
-            let state = self
-                .extra
-                .entry(pattern.clone())
-                .or_insert_with(|| JvmState {
-                    cmdline: Vec::new(),
-                    log: Some(LogStream::new(PathBuf::from(pattern))),
-                    total: GcStats::new(),
-                    interval: GcStats::new(),
-                });
+            let state = self.extra.entry(pattern.clone()).or_insert_with(|| {
+                JvmState::new(
+                    Vec::new(),
+                    format!("gc log {pattern}"),
+                    Vec::new(),
+                    vec![PathBuf::from(pattern)],
+                )
+            });
             state.poll(metrics);
-            let opts = AnalyseOptions::default().with_profile(profile);
-            let logs = [PathBuf::from(pattern)];
             out.push(report(
                 0,
-                format!("gc log {pattern}"),
-                Vec::new(),
-                &logs,
                 state,
-                &opts,
+                &AnalyseOptions::default().with_profile(profile),
             ));
         }
         out
     }
 }
 
-fn report(
-    pid: i32,
-    command: String,
-    flags: Vec<String>,
-    logs: &[PathBuf],
-    state: &mut JvmState,
-    opts: &AnalyseOptions,
-) -> JvmReport {
+/// Analysis options for one JVM: its command line completes what its log says.
+fn jvm_options(cmdline: &[String], profile: &Profile) -> AnalyseOptions {
+    AnalyseOptions {
+        jvm_args: (!cmdline.is_empty()).then(|| cmdline.to_vec()),
+        ..AnalyseOptions::default()
+    }
+    .with_profile(profile)
+}
+
+fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     let interval = std::mem::take(&mut state.interval);
     let has_log = state.log.is_some();
     let refused = state.log.as_ref().and_then(|l| l.refused.clone());
@@ -246,10 +266,11 @@ fn report(
     }
     JvmReport {
         pid,
-        command,
-        flags,
+        command: state.command.clone(),
+        flags: state.flags.clone(),
         findings,
-        gc_logs: logs.iter().map(|p| p.display().to_string()).collect(),
+        gc_logs: state.logs.iter().map(|p| p.display().to_string()).collect(),
+        exited: false,
         gc: has_log.then(|| GcReport {
             interval: window(&interval.snapshot()),
             total: window(&analysis.stats),
@@ -273,16 +294,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("gc.log");
         std::fs::write(&path, LOG).unwrap();
-        let mut state = JvmState {
-            cmdline: Vec::new(),
-            log: Some(LogStream::new(path.clone())),
-            total: GcStats::new(),
-            interval: GcStats::new(),
-        };
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path.clone()]);
         let metrics = Metrics::new("p", "h");
         let opts = AnalyseOptions::default();
         state.poll(&metrics);
-        let r = report(1, "x".into(), vec![], &[], &mut state, &opts);
+        let r = report(1, &mut state, &opts);
         let gc = r.gc.unwrap();
         assert_eq!((gc.interval.overall.count, gc.total.overall.count), (1, 1));
 
@@ -293,9 +309,7 @@ mod tests {
             .write_all(MORE.as_bytes())
             .unwrap();
         state.poll(&metrics);
-        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
-            .gc
-            .unwrap();
+        let gc = report(1, &mut state, &opts).gc.unwrap();
         assert_eq!(
             (gc.interval.overall.count, gc.total.overall.count),
             (1, 2),
@@ -305,9 +319,7 @@ mod tests {
         assert_eq!(gc.total.overall.total_ms, 8.0);
 
         state.poll(&metrics);
-        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
-            .gc
-            .unwrap();
+        let gc = report(1, &mut state, &opts).gc.unwrap();
         assert_eq!(gc.interval.overall.count, 0, "a quiet interval");
 
         std::fs::OpenOptions::new()
@@ -317,9 +329,7 @@ mod tests {
             .write_all(RESTART.as_bytes())
             .unwrap();
         state.poll(&metrics);
-        let gc = report(1, "x".into(), vec![], &[], &mut state, &opts)
-            .gc
-            .unwrap();
+        let gc = report(1, &mut state, &opts).gc.unwrap();
         assert_eq!(
             (gc.total.overall.count, gc.total.full_gcs),
             (1, 1),
@@ -337,21 +347,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("gc.log");
         std::fs::write(&path, "[0.010s][info][gc] Using Parallel\n[0.2s][info][gc] GC(0) Pause Young (Allocation Failure) 1M->0M(2M) 1.0ms\n").unwrap();
-        let mut state = JvmState {
-            cmdline: Vec::new(),
-            log: Some(LogStream::new(path)),
-            total: GcStats::new(),
-            interval: GcStats::new(),
-        };
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path]);
         state.poll(&Metrics::new("p", "h"));
-        let r = report(
-            1,
-            "x".into(),
-            vec![],
-            &[],
-            &mut state,
-            &AnalyseOptions::default(),
-        );
+        let r = report(1, &mut state, &AnalyseOptions::default());
         let f = r.findings.iter().find(|f| f.key == "log").unwrap();
         assert!(f.detail.as_ref().unwrap().contains("Parallel"), "{f:?}");
         assert_eq!(r.gc.unwrap().total.overall.count, 0);
