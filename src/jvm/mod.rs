@@ -46,6 +46,17 @@ impl Jvm {
     }
 }
 
+/// Launcher options whose value is the next argument.
+const OPTIONS_WITH_VALUE: [&str; 7] = [
+    "-cp",
+    "-classpath",
+    "--class-path",
+    "--module-path",
+    "-p",
+    "--add-opens",
+    "--add-exports",
+];
+
 /// Options before the main class: what the JVM itself interprets.
 pub fn jvm_options(cmdline: &[String]) -> Vec<String> {
     let mut out = Vec::new();
@@ -56,16 +67,7 @@ pub fn jvm_options(cmdline: &[String]) -> Vec<String> {
         }
         out.push(a.clone());
         // Options whose value is the next argument.
-        if matches!(
-            a.as_str(),
-            "-cp"
-                | "-classpath"
-                | "--class-path"
-                | "--module-path"
-                | "-p"
-                | "--add-opens"
-                | "--add-exports"
-        ) {
+        if OPTIONS_WITH_VALUE.contains(&a.as_str()) {
             args.next();
         }
     }
@@ -78,16 +80,7 @@ fn main_class(cmdline: &[String]) -> Option<String> {
         if a == "-jar" {
             return args.next().cloned();
         }
-        if matches!(
-            a.as_str(),
-            "-cp"
-                | "-classpath"
-                | "--class-path"
-                | "--module-path"
-                | "-p"
-                | "--add-opens"
-                | "--add-exports"
-        ) {
+        if OPTIONS_WITH_VALUE.contains(&a.as_str()) {
             args.next();
             continue;
         }
