@@ -28,10 +28,10 @@ enum Command {
     /// List profiles or show one's effective settings.
     #[command(subcommand)]
     Profiles(cli::profiles::ProfilesCommand),
-    /// Run the reporting agent: audit and GC health every interval, delivered to the collector.
-    Agent(cli::agent::AgentArgs),
     /// Analyse G1 GC logs (JDK 8 to 25): pause statistics, rates, flags, service levels.
     Gc(cli::gc::GcArgs),
+    /// Run the reporting agent: audit and GC health every interval, delivered to the collector.
+    Agent(cli::agent::AgentArgs),
     /// Run the central collector: HTTP API for agents' reports, SQLite storage, fleet page.
     Collector(cli::collector::CollectorArgs),
     /// Write the man page or shell completions into DIR (for packaging).
