@@ -14,6 +14,9 @@ pub struct Series {
     pub colour: &'static str,
     /// Dashed (a comparison line).
     pub dashed: bool,
+    /// A dot per point and no line: a scatter of events (GC pauses), where
+    /// joining neighbours would invent values between them.
+    pub dots: bool,
 }
 
 /// A chart over a fixed x range.
@@ -147,11 +150,24 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
         } else {
             ""
         };
+        if series.dots {
+            let _ = write!(
+                s,
+                r#"<circle cx="{}" cy="10" r="3.5" fill="{}"/>"#,
+                lx + 9.0,
+                series.colour
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"<line x1="{lx}" y1="10" x2="{}" y2="10" stroke="{}" stroke-width="2"{dash}/>"#,
+                lx + 14.0,
+                series.colour
+            );
+        }
         let _ = write!(
             s,
-            r#"<line x1="{lx}" y1="10" x2="{}" y2="10" stroke="{}" stroke-width="2"{dash}/><text x="{}" y="14" class="cl">{label}</text>"#,
-            lx + 14.0,
-            series.colour,
+            r#"<text x="{}" y="14" class="cl">{label}</text>"#,
             lx + 18.0
         );
     }
@@ -207,6 +223,27 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
             .copied()
             .filter(|p| p.0 >= x0 && p.0 <= x1)
             .collect();
+        // Each series in its own group, named, so a test (or a reader of
+        // the markup) can count what was drawn.
+        let _ = write!(
+            s,
+            r#"<g data-series="{}" data-points="{}">"#,
+            super::html::escape(&series.label),
+            shown.len()
+        );
+        if series.dots {
+            for &(x, y) in &shown {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="2.2" fill="{}" fill-opacity="0.8"/>"#,
+                    sx(x),
+                    sy(y),
+                    series.colour
+                );
+            }
+            s.push_str("</g>");
+            continue;
+        }
         let mut path = String::new();
         // Points with no neighbour within the gap would draw nothing as a
         // path: they get a dot, as does the latest point (the current value).
@@ -234,6 +271,7 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
                 series.colour
             );
         }
+        s.push_str("</g>");
     }
     if c.series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
@@ -284,6 +322,7 @@ mod tests {
                 points: vec![(1, 2.0), (2, 3.0)],
                 colour: "#000",
                 dashed: false,
+                dots: false,
             }],
             width: 400,
             height: 150,
