@@ -191,11 +191,19 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
             let x = sx(t);
             let _ = write!(
                 s,
-                r#"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" class="grid"/><text x="{x:.1}" y="{}" class="xa">{}</text>"#,
+                r#"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" class="grid"/>"#,
                 top + ph,
-                h - 5.0,
-                super::html::escape(&x_label(t))
             );
+            // A label centred on a tick at the right edge would be cut off.
+            let label = x_label(t);
+            if x + 3.0 * label.chars().count() as f64 <= w {
+                let _ = write!(
+                    s,
+                    r#"<text x="{x:.1}" y="{}" class="xa">{}</text>"#,
+                    h - 5.0,
+                    super::html::escape(&label)
+                );
+            }
             t += x_tick_ms;
         }
     }

@@ -27,6 +27,9 @@ const KIND_COLOURS: [&str; 7] = [
     "#1f5fbf", "#19a0b0", "#9b7fd6", "#7b3fbf", "#e08a00", "#9a6b2f", "#c0262d",
 ];
 
+/// Full GCs listed before the rest is folded away.
+const FULL_GCS_SHOWN: usize = 20;
+
 const SECOND: i64 = 1000;
 const MINUTE: i64 = 60 * SECOND;
 const HOUR: i64 = 60 * MINUTE;
@@ -109,9 +112,29 @@ fn duration(s: f64) -> String {
     }
 }
 
+/// A duration for a card: `42 s`, `4m 59s`, `3h 10m`, `2d 4h`.
+fn short_duration(s: f64) -> String {
+    let secs = s.round() as i64;
+    if secs < 60 {
+        format!("{s:.1} s")
+    } else if secs < 3600 {
+        format!("{}m {}s", secs / 60, secs % 60)
+    } else if secs < 86_400 {
+        format!("{}h {}m", secs / 3600, secs % 3600 / 60)
+    } else {
+        format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600)
+    }
+}
+
 /// A tick step giving at most ten ticks over `span` ms, on round times.
 fn time_step(span: i64) -> i64 {
-    const STEPS: [i64; 23] = [
+    const STEPS: [i64; 29] = [
+        10,
+        20,
+        50,
+        100,
+        200,
+        500,
         SECOND,
         2 * SECOND,
         5 * SECOND,
@@ -164,12 +187,18 @@ fn tick_label(axis: Axis, span: i64, step: i64, x: i64) -> String {
             x,
             format_description!("[weekday repr:short] [hour]:[minute]"),
         ),
+        Axis::Wall if step < SECOND => utc(
+            x,
+            format_description!("[hour]:[minute]:[second].[subsecond digits:2]"),
+        ),
         Axis::Wall if step < MINUTE => utc(x, format_description!("[hour]:[minute]:[second]")),
         Axis::Wall => utc(x, format_description!("[hour]:[minute]")),
         Axis::Timeline => {
             let s = x / SECOND;
             let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-            if d > 0 {
+            if step < SECOND {
+                format!("+{}.{:02} s", s, x % SECOND / 10)
+            } else if d > 0 {
                 format!("+{d}d {h:02}:{m:02}")
             } else if step >= MINUTE {
                 format!("+{h}:{m:02}")
@@ -192,7 +221,26 @@ impl XAxis {
     fn of(s: &StatsSnapshot) -> XAxis {
         let pts = &s.pause_timeline;
         let timed = !pts.is_empty() && pts.iter().all(|p| p.t_s.is_some());
-        let axis = if timed && pts.iter().all(|p| p.wall_ms.is_some()) {
+        // Wall-clock time is what an incident timeline uses, but only when
+        // it moves forward: a clock stepped back, or logs of several hosts
+        // read as one, would fold the chart onto itself. The analysis
+        // timeline always moves forward.
+        let walls = pts
+            .iter()
+            .map(|p| p.wall_ms)
+            .chain(s.heap_after_gc.iter().map(|h| h.wall_ms));
+        let mut latest = i64::MIN;
+        let mut forward = true;
+        for w in walls {
+            match w {
+                Some(w) if w >= latest.saturating_sub(SECOND) => latest = latest.max(w),
+                _ => {
+                    forward = false;
+                    break;
+                }
+            }
+        }
+        let axis = if timed && forward {
             Axis::Wall
         } else if timed {
             Axis::Timeline
@@ -219,7 +267,8 @@ impl XAxis {
             Axis::Seq => (0, hi + 1),
             Axis::Wall => (lo, hi),
         };
-        let hi = hi.max(lo + 1000);
+        // At least a second (or ten pauses) wide: one pause alone is not a range.
+        let hi = hi.max(lo + if axis == Axis::Seq { 10 } else { 1000 });
         // A sliver of room either side, so the first and last dots are whole.
         let pad = (hi - lo) / 100;
         let range = (lo - pad, hi + pad);
@@ -273,6 +322,8 @@ tr.zero td{color:#a3abb8}
 tfoot td{font-weight:600;background:#eef1f5;border-top:1px solid #d5dbe3}
 .cols{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:10px;align-items:start}
 .charts.one{grid-template-columns:1fr}
+.cards{grid-template-columns:repeat(auto-fit,minmax(130px,1fr))}
+.card .v{white-space:nowrap}
 td.k{color:var(--mut);white-space:nowrap}
 details summary{cursor:pointer;color:var(--mut)}
 pre.ex{margin:4px 0 0;font-size:11px;white-space:pre-wrap;overflow-wrap:anywhere;color:#3a4556}
@@ -309,13 +360,14 @@ pub fn page(a: &Analysis) -> String {
     s.push_str("</main>");
     let _ = write!(
         s,
-        "<footer>tunekeeper {} · generated {} UTC · pause figures from a histogram: quantiles within 1 %, count, total and max exact</footer></body></html>\n",
+        "<footer>tunekeeper {} · generated {} UTC · pause figures from a histogram: quantiles within 1 %, count, total and max exact</footer></body></html>",
         env!("CARGO_PKG_VERSION"),
         utc(
             (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
             format_description!("[year]-[month]-[day] [hour]:[minute]")
         )
     );
+    s.push('\n');
     s
 }
 
@@ -368,13 +420,14 @@ fn cards(s: &mut String, a: &Analysis) {
         );
     };
     s.push_str(r#"<div class="cards">"#);
+    card(s, "Pauses", group(st.overall.count), "", false);
     card(
         s,
-        "Pauses",
-        group(st.overall.count),
-        &st.span_s
-            .map(|t| format!("in {}", duration(t)))
-            .unwrap_or_default(),
+        "Time covered",
+        st.span_s
+            .map(short_duration)
+            .unwrap_or_else(|| "n/a".into()),
+        "",
         false,
     );
     card(
@@ -615,21 +668,48 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
     } else {
         String::new()
     };
+    // A column of dashes says nothing: show only the clocks the log has.
+    let has_wall = st.full_gcs.iter().any(|f| f.wall_ms.is_some());
+    let has_uptime = st.full_gcs.iter().any(|f| f.uptime_ms.is_some());
     let _ = write!(
         s,
-        r#"<h2>Full GCs <span class="mut">{listed}</span></h2><table id="full-gcs"><thead><tr><th>Time (UTC)</th><th class="n">JVM uptime</th><th class="n">Duration, ms</th><th>Cause</th></tr></thead><tbody>"#
+        r#"<h2>Full GCs <span class="mut">{listed}</span></h2><table id="full-gcs"><thead><tr>{}{}<th class="n">Duration, ms</th><th>Cause</th></tr></thead><tbody>"#,
+        if has_wall { "<th>Time (UTC)</th>" } else { "" },
+        if has_uptime {
+            r#"<th class="n">JVM uptime</th>"#
+        } else {
+            ""
+        },
     );
     if st.full_gcs.is_empty() {
-        s.push_str(r#"<tr class="empty-row"><td colspan="4">No full GCs: good.</td></tr>"#);
+        s.push_str(r#"<tr class="empty-row"><td colspan="4">No full GCs.</td></tr>"#);
     }
-    for f in &st.full_gcs {
+    for (i, f) in st.full_gcs.iter().enumerate() {
+        if i == FULL_GCS_SHOWN {
+            // The rest folded away: the first ones tell the story, and the
+            // tables beside and below should stay in view.
+            let _ = write!(
+                s,
+                r#"</tbody></table><details><summary>{} more</summary><table class="more"><tbody>"#,
+                st.full_gcs.len() - FULL_GCS_SHOWN
+            );
+        }
+        let cell = |show: bool, cls: &str, v: Option<String>| {
+            if show {
+                format!("<td{cls}>{}</td>", v.unwrap_or_else(|| "–".into()))
+            } else {
+                String::new()
+            }
+        };
         let _ = write!(
             s,
-            r#"<tr><td>{}</td><td class="n">{}</td><td class="n hot">{}</td><td>{}</td></tr>"#,
-            f.wall_ms.map(wall).unwrap_or_else(|| "–".into()),
-            f.uptime_ms
-                .map(|u| format!("{:.3} s", u / 1000.0))
-                .unwrap_or_else(|| "–".into()),
+            r#"<tr class="fgc">{}{}<td class="n hot">{}</td><td>{}</td></tr>"#,
+            cell(has_wall, "", f.wall_ms.map(wall)),
+            cell(
+                has_uptime,
+                r#" class="n""#,
+                f.uptime_ms.map(|u| format!("{:.3} s", u / 1000.0))
+            ),
             ms(f.duration_ms),
             escape(&f.cause)
         );
@@ -812,12 +892,12 @@ mod tests {
         assert_eq!(group(0), "0");
         assert_eq!(group(999), "999");
         assert_eq!(group(1_234_567), "1,234,567");
-        assert_eq!(ms(3.14159), "3.14");
+        assert_eq!(ms(2.5), "2.50");
         assert_eq!(ms(31.4159), "31.4");
         assert_eq!(ms(314.159), "314");
         assert_eq!(ms(31_415.9), "31,416");
         assert_eq!(duration(42.0), "42.0 s");
-        assert_eq!(duration(3 * 3600.0 + 600.0), "3 h 10 min");
+        assert_eq!(duration(3.0 * 3600.0 + 600.0), "3 h 10 min");
     }
 
     #[test]
