@@ -77,10 +77,26 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn opt(v: Option<f64>, digits: usize) -> String {
-    match v {
-        Some(v) => format!("{v:.digits$}"),
-        None => "n/a".into(),
+fn opt(v: Option<f64>) -> String {
+    v.map(sig).unwrap_or_else(|| "n/a".into())
+}
+
+/// A rate: like [`ms`], but small values keep two significant digits
+/// (`0.00031`), where fixed decimals would round them to a false zero.
+fn sig(v: f64) -> String {
+    if v == 0.0 || v >= 1.0 || !v.is_finite() {
+        return ms(v);
+    }
+    let digits = ((-v.log10()).ceil() as usize + 1).min(8);
+    format!("{v:.digits$}")
+}
+
+/// Time between pauses: ms while short, a duration once it is long.
+fn gap(v: f64) -> String {
+    if v >= 10_000.0 {
+        duration(v / 1000.0)
+    } else {
+        format!("{} ms", ms(v))
     }
 }
 
@@ -210,6 +226,19 @@ fn tick_label(axis: Axis, span: i64, step: i64, x: i64) -> String {
     }
 }
 
+/// True when every time is there and none goes back by more than a second
+/// (threads' lines may interleave a little out of order).
+fn forward(walls: impl Iterator<Item = Option<i64>>) -> bool {
+    let mut latest = i64::MIN;
+    for w in walls {
+        match w {
+            Some(w) if w >= latest.saturating_sub(SECOND) => latest = latest.max(w),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// The x axis both charts share, and how to describe it.
 struct XAxis {
     axis: Axis,
@@ -225,21 +254,8 @@ impl XAxis {
         // it moves forward: a clock stepped back, or logs of several hosts
         // read as one, would fold the chart onto itself. The analysis
         // timeline always moves forward.
-        let walls = pts
-            .iter()
-            .map(|p| p.wall_ms)
-            .chain(s.heap_after_gc.iter().map(|h| h.wall_ms));
-        let mut latest = i64::MIN;
-        let mut forward = true;
-        for w in walls {
-            match w {
-                Some(w) if w >= latest.saturating_sub(SECOND) => latest = latest.max(w),
-                _ => {
-                    forward = false;
-                    break;
-                }
-            }
-        }
+        let forward = forward(pts.iter().map(|p| p.wall_ms))
+            && forward(s.heap_after_gc.iter().map(|h| h.wall_ms));
         let axis = if timed && forward {
             Axis::Wall
         } else if timed {
@@ -282,7 +298,7 @@ impl XAxis {
     fn describe(&self) -> &'static str {
         match self.axis {
             Axis::Wall => "x: wall-clock time, UTC",
-            Axis::Timeline => "x: JVM running time since the start of the log (h:mm)",
+            Axis::Timeline => "x: JVM running time since the start of the log",
             Axis::Seq => "x: pause number (the log has no time, so no time axis)",
         }
     }
@@ -432,15 +448,15 @@ fn cards(s: &mut String, a: &Analysis) {
     );
     card(
         s,
-        "GC time per second",
-        opt(st.gc_ms_per_second, 2),
+        "GC pause rate",
+        opt(st.gc_ms_per_second),
         "ms/s",
         drifts(a, "gc_ms_per_second"),
     );
     card(
         s,
         "Worst minute",
-        opt(st.worst_minute_gc_ms_per_second, 1),
+        opt(st.worst_minute_gc_ms_per_second),
         "ms/s",
         drifts(a, "worst_minute_gc_ms_per_second"),
     );
@@ -468,7 +484,7 @@ fn cards(s: &mut String, a: &Analysis) {
     card(
         s,
         "Allocation rate",
-        opt(st.allocation_rate_mb_per_s, 1),
+        opt(st.allocation_rate_mb_per_s),
         "MB/s",
         false,
     );
@@ -671,6 +687,10 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
     // A column of dashes says nothing: show only the clocks the log has.
     let has_wall = st.full_gcs.iter().any(|f| f.wall_ms.is_some());
     let has_uptime = st.full_gcs.iter().any(|f| f.uptime_ms.is_some());
+    if st.full_gcs.is_empty() {
+        s.push_str(r#"<h2>Full GCs</h2><p class="mut" id="full-gcs">None in this log.</p>"#);
+        return;
+    }
     let _ = write!(
         s,
         r#"<h2>Full GCs <span class="mut">{listed}</span></h2><table id="full-gcs"><thead><tr>{}{}<th class="n">Duration, ms</th><th>Cause</th></tr></thead><tbody>"#,
@@ -681,9 +701,6 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
             ""
         },
     );
-    if st.full_gcs.is_empty() {
-        s.push_str(r#"<tr class="empty-row"><td colspan="4">No full GCs.</td></tr>"#);
-    }
     for (i, f) in st.full_gcs.iter().enumerate() {
         if i == FULL_GCS_SHOWN {
             // The rest folded away: the first ones tell the story, and the
@@ -725,43 +742,43 @@ fn rates(s: &mut String, st: &StatsSnapshot) {
             r#"<tr><td class="k">{k}</td><td class="n">{v}</td></tr>"#
         );
     };
-    let unit = |v: Option<f64>, d: usize, u: &str| match v {
-        Some(v) => format!("{v:.d$} {u}"),
+    let unit = |v: Option<f64>, u: &str| match v {
+        Some(v) => format!("{} {u}", sig(v)),
         None => r#"<span class="mut">n/a (no time in the log)</span>"#.into(),
     };
     row(
         s,
         "GC pause per second of running time",
-        unit(st.gc_ms_per_second, 2, "ms/s"),
+        unit(st.gc_ms_per_second, "ms/s"),
     );
     row(
         s,
         "Worst minute",
-        unit(st.worst_minute_gc_ms_per_second, 2, "ms/s"),
+        unit(st.worst_minute_gc_ms_per_second, "ms/s"),
     );
     row(
         s,
         "Young GCs per second",
-        unit(st.young_gcs_per_second, 3, "/s"),
+        unit(st.young_gcs_per_second, "/s"),
     );
-    row(s, "Pauses per second", unit(st.pauses_per_second, 3, "/s"));
+    row(s, "Pauses per second", unit(st.pauses_per_second, "/s"));
     row(
         s,
         "Allocation rate",
-        unit(st.allocation_rate_mb_per_s, 1, "MB/s"),
+        unit(st.allocation_rate_mb_per_s, "MB/s"),
     );
     match &st.pause_interval {
         Some(iv) => row(
             s,
             "Time between pauses",
-            format!("p50 {} ms · p99 {} ms", ms(iv.p50_ms), ms(iv.p99_ms)),
+            format!("p50 {} · p99 {}", gap(iv.p50_ms), gap(iv.p99_ms)),
         ),
-        None => row(s, "Time between pauses", unit(None, 0, "")),
+        None => row(s, "Time between pauses", unit(None, "")),
     }
     row(
         s,
         "Running time covered",
-        st.span_s.map(duration).unwrap_or_else(|| unit(None, 0, "")),
+        st.span_s.map(duration).unwrap_or_else(|| unit(None, "")),
     );
     row(s, "Evacuation failures", group(st.evacuation_failures));
     row(
@@ -897,6 +914,12 @@ mod tests {
         assert_eq!(ms(314.159), "314");
         assert_eq!(ms(31_415.9), "31,416");
         assert_eq!(duration(42.0), "42.0 s");
+        assert_eq!(sig(0.000_312), "0.00031");
+        assert_eq!(sig(0.25), "0.25");
+        assert_eq!(sig(0.001), "0.0010");
+        assert_eq!(sig(0.0), "0.00");
+        assert_eq!(sig(275.42), "275");
+        assert_eq!(gap(12_776_153.0), "3 h 32 min");
         assert_eq!(duration(3.0 * 3600.0 + 600.0), "3 h 10 min");
     }
 
