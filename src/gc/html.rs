@@ -27,8 +27,10 @@ const KIND_COLOURS: [&str; 7] = [
     "#1f5fbf", "#19a0b0", "#9b7fd6", "#7b3fbf", "#e08a00", "#9a6b2f", "#c0262d",
 ];
 
-/// Full GCs listed before the rest is folded away.
+/// Full GCs listed before the rest is folded away...
 const FULL_GCS_SHOWN: usize = 20;
+/// ...when there are more than this: folding away two rows saves nothing.
+const FULL_GCS_FOLD: usize = 30;
 
 const SECOND: i64 = 1000;
 const MINUTE: i64 = 60 * SECOND;
@@ -702,7 +704,7 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
         },
     );
     for (i, f) in st.full_gcs.iter().enumerate() {
-        if i == FULL_GCS_SHOWN {
+        if i == FULL_GCS_SHOWN && st.full_gcs.len() > FULL_GCS_FOLD {
             // The rest folded away: the first ones tell the story, and the
             // tables beside and below should stay in view.
             let _ = write!(
