@@ -1,19 +1,29 @@
 //! `tunekeeper gc`: G1 log analysis.
 
-use std::io::Write;
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tunekeeper::gc::html::render_html;
 use tunekeeper::gc::report::render_text;
-use tunekeeper::gc::{AnalyseOptions, analyse};
+use tunekeeper::gc::{AnalyseOptions, analyse_with_progress};
 
-/// Output formats of `tunekeeper gc` (HTML will join them).
+/// Inputs smaller than this are read before a bar would be worth drawing.
+const PROGRESS_MIN_BYTES: u64 = 50 * 1024 * 1024;
+/// Redraw at most ten times a second: a terminal is slow, a log is long.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Output formats of `tunekeeper gc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// A report for people.
     Text,
     /// One JSON object.
     Json,
+    /// One self-contained HTML page (charts and tables, works offline).
+    Html,
 }
 
 /// Arguments of `tunekeeper gc`.
@@ -81,7 +91,17 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     if let Some(name) = &args.profile {
         opts = opts.with_profile(&g.profile(name)?);
     }
-    let analysis = analyse(&args.paths, &opts)?;
+    let bar = RefCell::new(Progress::new(
+        std::io::stderr(),
+        std::io::stderr().is_terminal(),
+        PROGRESS_MIN_BYTES,
+    ));
+    let result = analyse_with_progress(&args.paths, &opts, &|done, total| {
+        bar.borrow_mut().update(done, total)
+    });
+    // Cleared before anything else is printed, error or not.
+    bar.borrow_mut().clear();
+    let analysis = result?;
     let mut buf = Vec::with_capacity(16 * 1024);
     match args.format {
         OutputFormat::Json => {
@@ -89,6 +109,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             buf.push(b'\n');
         }
         OutputFormat::Text => render_text(&analysis, &mut buf)?,
+        OutputFormat::Html => render_html(&analysis, &mut buf)?,
     }
     match &args.output {
         Some(path) => std::fs::write(path, &buf)
@@ -96,4 +117,128 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(&buf)?,
     }
     Ok(analysis.exit_code())
+}
+
+/// A one-line progress bar on a terminal (stderr): only when it is a
+/// terminal and the input is large, redrawn at most every
+/// [`PROGRESS_EVERY`], erased at the end so nothing of it stays.
+struct Progress<W: Write> {
+    out: W,
+    enabled: bool,
+    min_bytes: u64,
+    started: Instant,
+    last_draw: Option<Instant>,
+    drawn: bool,
+}
+
+impl<W: Write> Progress<W> {
+    fn new(out: W, is_terminal: bool, min_bytes: u64) -> Self {
+        Progress {
+            out,
+            enabled: is_terminal,
+            min_bytes,
+            started: Instant::now(),
+            last_draw: None,
+            drawn: false,
+        }
+    }
+
+    fn update(&mut self, done: u64, total: u64) {
+        if !self.enabled || total < self.min_bytes {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last_draw
+            .is_some_and(|t| now.duration_since(t) < PROGRESS_EVERY)
+        {
+            return;
+        }
+        self.last_draw = Some(now);
+        let line = bar_line(done, total, now.duration_since(self.started));
+        // A failed write to stderr is no reason to stop the analysis.
+        let _ = write!(self.out, "\r{line}\x1b[K");
+        let _ = self.out.flush();
+        self.drawn = true;
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let _ = write!(self.out, "\r\x1b[K");
+            let _ = self.out.flush();
+            self.drawn = false;
+        }
+    }
+}
+
+/// `reading GC logs [#########...........]  45%  230 / 512 MB  85 MB/s`
+fn bar_line(done: u64, total: u64, elapsed: Duration) -> String {
+    const WIDTH: usize = 30;
+    let done = done.min(total);
+    let frac = if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    };
+    let full = ((frac * WIDTH as f64) as usize).min(WIDTH);
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!("  {:.0} MB/s", mb(done) / secs)
+    } else {
+        String::new()
+    };
+    format!(
+        "reading GC logs [{}{}] {:>3.0}%  {:.0} / {:.0} MB{rate}",
+        "#".repeat(full),
+        ".".repeat(WIDTH - full),
+        frac * 100.0,
+        mb(done),
+        mb(total),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_renders_fraction_size_and_rate() {
+        let mb = 1024 * 1024;
+        let line = bar_line(256 * mb, 512 * mb, Duration::from_secs(2));
+        assert_eq!(
+            line,
+            "reading GC logs [###############...............]  50%  256 / 512 MB  128 MB/s"
+        );
+        let line = bar_line(600 * mb, 512 * mb, Duration::ZERO);
+        assert!(
+            line.contains("[##############################] 100%"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn silent_unless_terminal_and_large() {
+        let mut p = Progress::new(Vec::new(), false, 10);
+        p.update(5, 100);
+        p.clear();
+        assert!(p.out.is_empty(), "not a terminal");
+        let mut p = Progress::new(Vec::new(), true, 1000);
+        p.update(5, 100);
+        p.clear();
+        assert!(p.out.is_empty(), "small input");
+    }
+
+    #[test]
+    fn draws_at_most_ten_times_a_second_and_clears() {
+        let mut p = Progress::new(Vec::new(), true, 10);
+        for i in 0..1000 {
+            p.update(i, 1000);
+        }
+        let text = String::from_utf8(p.out.clone()).unwrap();
+        assert_eq!(text.matches('\r').count(), 1, "one draw in a burst");
+        p.clear();
+        let text = String::from_utf8(p.out).unwrap();
+        assert!(text.ends_with("\r\x1b[K"), "erased at the end");
+    }
 }

@@ -14,6 +14,9 @@ pub struct Series {
     pub colour: &'static str,
     /// Dashed (a comparison line).
     pub dashed: bool,
+    /// A dot per point and no line: a scatter of events (GC pauses), where
+    /// joining neighbours would invent values between them.
+    pub dots: bool,
 }
 
 /// A chart over a fixed x range.
@@ -147,11 +150,24 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
         } else {
             ""
         };
+        if series.dots {
+            let _ = write!(
+                s,
+                r#"<circle cx="{}" cy="10" r="3.5" fill="{}"/>"#,
+                lx + 9.0,
+                series.colour
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"<line x1="{lx}" y1="10" x2="{}" y2="10" stroke="{}" stroke-width="2"{dash}/>"#,
+                lx + 14.0,
+                series.colour
+            );
+        }
         let _ = write!(
             s,
-            r#"<line x1="{lx}" y1="10" x2="{}" y2="10" stroke="{}" stroke-width="2"{dash}/><text x="{}" y="14" class="cl">{label}</text>"#,
-            lx + 14.0,
-            series.colour,
+            r#"<text x="{}" y="14" class="cl">{label}</text>"#,
             lx + 18.0
         );
     }
@@ -175,11 +191,19 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
             let x = sx(t);
             let _ = write!(
                 s,
-                r#"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" class="grid"/><text x="{x:.1}" y="{}" class="xa">{}</text>"#,
+                r#"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" class="grid"/>"#,
                 top + ph,
-                h - 5.0,
-                super::html::escape(&x_label(t))
             );
+            // A label centred on a tick at the right edge would be cut off.
+            let label = x_label(t);
+            if x + 3.0 * label.chars().count() as f64 <= w {
+                let _ = write!(
+                    s,
+                    r#"<text x="{x:.1}" y="{}" class="xa">{}</text>"#,
+                    h - 5.0,
+                    super::html::escape(&label)
+                );
+            }
             t += x_tick_ms;
         }
     }
@@ -207,6 +231,27 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
             .copied()
             .filter(|p| p.0 >= x0 && p.0 <= x1)
             .collect();
+        // Each series in its own group, named, so a test (or a reader of
+        // the markup) can count what was drawn.
+        let _ = write!(
+            s,
+            r#"<g data-series="{}" data-points="{}">"#,
+            super::html::escape(&series.label),
+            shown.len()
+        );
+        if series.dots {
+            for &(x, y) in &shown {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="2.2" fill="{}" fill-opacity="0.8"/>"#,
+                    sx(x),
+                    sy(y),
+                    series.colour
+                );
+            }
+            s.push_str("</g>");
+            continue;
+        }
         let mut path = String::new();
         // Points with no neighbour within the gap would draw nothing as a
         // path: they get a dot, as does the latest point (the current value).
@@ -234,6 +279,7 @@ pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) ->
                 series.colour
             );
         }
+        s.push_str("</g>");
     }
     if c.series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
@@ -284,6 +330,7 @@ mod tests {
                 points: vec![(1, 2.0), (2, 3.0)],
                 colour: "#000",
                 dashed: false,
+                dots: false,
             }],
             width: 400,
             height: 150,

@@ -125,7 +125,9 @@ fn page(status: StatusCode, body: String) -> Response {
     r
 }
 
-const STYLE: &str = r#"
+/// The pages' stylesheet; the `tunekeeper gc --format html` report uses it
+/// too, so both look alike.
+pub(crate) const STYLE: &str = r#"
 :root{--fg:#1b2330;--mut:#687386;--line:#e2e6ec;--bg:#f4f5f7;--card:#fff;--bad:#c0262d;--badbg:#fde8e8;--warn:#9a5b00;--warnbg:#fff1d6;--ok:#23733a;--okbg:#e3f3e6;--acc:#1f5fbf}
 *{box-sizing:border-box}
 body{margin:0;font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
@@ -605,6 +607,7 @@ pub fn render_host(
                     points: charts::downsample_max(pts, from, now, 336),
                     colour,
                     dashed: false,
+                    dots: false,
                 }],
                 width: 680,
                 height: 190,
@@ -720,12 +723,14 @@ pub fn render_host(
                     points: rate_last,
                     colour: "#9aa3b2",
                     dashed: true,
+                    dots: false,
                 },
                 Series {
                     label: "this week".into(),
                     points: rate_this,
                     colour: "#1f5fbf",
                     dashed: false,
+                    dots: false,
                 },
             ],
             width: 820,

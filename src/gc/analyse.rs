@@ -81,7 +81,24 @@ pub fn parser_for(format: LogFormat, file: &InputFile) -> Result<Box<dyn LinePar
 /// Analyses the GC logs at `paths` (files, or directories holding a rotated
 /// set), read in time order as one stream.
 pub fn analyse(paths: &[PathBuf], opts: &AnalyseOptions) -> Result<Analysis, GcError> {
+    analyse_with_progress(paths, opts, &|_, _| {})
+}
+
+/// Like [`analyse()`], calling `progress(bytes_read, total_bytes)` as the
+/// files are read (file sizes on disk, so compressed bytes for gzip): once
+/// per read buffer, often; `progress` decides how often to show anything.
+pub fn analyse_with_progress(
+    paths: &[PathBuf],
+    opts: &AnalyseOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Analysis, GcError> {
     let files = input::collect(paths)?;
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut done = 0u64;
     // Every file's parser must exist before anything is read, so an
     // unsupported file fails fast.
     for f in &files {
@@ -115,7 +132,10 @@ pub fn analyse(paths: &[PathBuf], opts: &AnalyseOptions) -> Result<Analysis, GcE
         };
         let mut unrecognised = 0u64;
         let mut examples = Vec::new();
-        let reader = input::open(&f.path)?;
+        let reader = input::open_observed(&f.path, |n| {
+            done += n as u64;
+            progress(done, total);
+        })?;
         let lines = input::for_each_line(reader, |line| {
             if parser.feed(line, &mut |ev| sink.take(ev)) == LineOutcome::Unrecognised {
                 unrecognised += 1;

@@ -16,17 +16,44 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Opens a file, decompressing it when it starts with the gzip magic.
 pub fn open(path: &Path) -> Result<Box<dyn Read>, GcError> {
+    open_observed(path, |_| {})
+}
+
+/// Like [`open`], calling `on_read` with the number of bytes of the file
+/// itself (compressed, when gzip) after every read from it: once per
+/// buffer fill, not per line, so a progress display costs nothing per line.
+pub fn open_observed<'a>(
+    path: &Path,
+    on_read: impl FnMut(usize) + 'a,
+) -> Result<Box<dyn Read + 'a>, GcError> {
     let io_err = |source| GcError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
+    let file = Observed {
+        inner: File::open(path).map_err(io_err)?,
+        on_read,
+    };
     let mut reader = BufReader::with_capacity(CHUNK, file);
     let head = reader.fill_buf().map_err(io_err)?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
     } else {
         Ok(Box::new(reader))
+    }
+}
+
+/// A reader that reports the size of every read.
+struct Observed<R, F> {
+    inner: R,
+    on_read: F,
+}
+
+impl<R: Read, F: FnMut(usize)> Read for Observed<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.on_read)(n);
+        Ok(n)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod flags;
 pub mod hist;
+pub mod html;
 pub mod input;
 pub mod jdk8;
 pub mod parser;
@@ -25,7 +26,7 @@ pub mod slo;
 pub mod stats;
 pub mod unified;
 
-pub use analyse::{AnalyseOptions, analyse};
+pub use analyse::{AnalyseOptions, analyse, analyse_with_progress};
 pub use error::GcError;
 pub use report::Analysis;
 pub use stats::GcStats;

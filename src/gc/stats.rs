@@ -11,6 +11,8 @@ use super::hist::{Histogram, PauseSummary, round3};
 const MAX_LISTED: usize = 100;
 /// Points kept in the heap-after-GC series (between this and twice this).
 const SERIES_POINTS: usize = 500;
+/// Most points in the pause timeline.
+const TIMELINE_POINTS: usize = 2000;
 /// Concurrent phase names tracked (the parsers emit four).
 const MAX_PHASE_NAMES: usize = 8;
 /// Length of the worst-window figure.
@@ -169,6 +171,112 @@ pub struct HeapPoint {
     pub capacity_kb: u64,
 }
 
+/// One point of the pause timeline: a pause, or the longest pause of a
+/// stretch of time once the log has more pauses than the timeline keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PausePoint {
+    /// Seconds on the timeline (from the start of the log), when known.
+    pub t_s: Option<f64>,
+    /// Wall-clock time, epoch ms, when the log has it.
+    pub wall_ms: Option<i64>,
+    /// The pause's number in the stream (1 for the first): the only x axis
+    /// a log without time decorators has.
+    pub seq: u64,
+    /// Duration.
+    pub duration_ms: f64,
+    /// Which pause.
+    pub kind: PauseKind,
+}
+
+/// The pause timeline in constant memory: every pause while there are at
+/// most [`TIMELINE_POINTS`]; past that, the longest pause per bucket of
+/// time (or of pause numbers, when the log has no time), so spikes survive.
+/// The bucket width doubles whenever the bound is reached again.
+#[derive(Debug, Clone, Default)]
+struct PauseTimeline {
+    points: Vec<PausePoint>,
+    /// Bucket width in ms (or pauses); 0 while every pause is kept.
+    width: f64,
+    /// Bucketing by pause number: some pause could not be placed in time.
+    by_seq: bool,
+}
+
+impl PauseTimeline {
+    /// The point's bucket at `width`: by time, or by number without time.
+    fn bucket(by_seq: bool, width: f64, p: &PausePoint) -> f64 {
+        Self::key(by_seq, p) / width
+    }
+
+    fn key(by_seq: bool, p: &PausePoint) -> f64 {
+        match (by_seq, p.t_s) {
+            (false, Some(t)) => t * 1000.0,
+            _ => p.seq as f64,
+        }
+    }
+
+    fn push(&mut self, p: PausePoint) {
+        if p.t_s.is_none() && !self.by_seq {
+            // Times and pause numbers do not mix on one axis: from now on
+            // the buckets count pauses.
+            self.by_seq = true;
+            if self.width > 0.0 {
+                self.width = 0.0;
+                self.rebucket();
+            }
+        }
+        if self.width > 0.0 {
+            let (by_seq, width) = (self.by_seq, self.width);
+            if let Some(last) = self.points.last_mut() {
+                let same = Self::bucket(by_seq, width, last).floor()
+                    == Self::bucket(by_seq, width, &p).floor();
+                if same {
+                    if p.duration_ms > last.duration_ms {
+                        *last = p;
+                    }
+                    return;
+                }
+            }
+        }
+        self.points.push(p);
+        if self.points.len() > TIMELINE_POINTS {
+            self.rebucket();
+        }
+    }
+
+    /// Widens the buckets until the points fit in half the bound, so the
+    /// next re-bucketing is far away.
+    fn rebucket(&mut self) {
+        let (Some(first), Some(last)) = (self.points.first(), self.points.last()) else {
+            return;
+        };
+        let by_seq = self.by_seq;
+        let span = (Self::key(by_seq, last) - Self::key(by_seq, first)).max(1.0);
+        if self.width == 0.0 {
+            self.width = (span / (TIMELINE_POINTS / 2) as f64).max(1.0);
+        }
+        loop {
+            let width = self.width;
+            let mut merged: Vec<PausePoint> = Vec::with_capacity(TIMELINE_POINTS);
+            for &p in &self.points {
+                let b = Self::bucket(by_seq, width, &p).floor();
+                match merged.last_mut() {
+                    Some(m) if Self::bucket(by_seq, width, m).floor() == b => {
+                        if p.duration_ms > m.duration_ms {
+                            *m = p;
+                        }
+                    }
+                    _ => merged.push(p),
+                }
+            }
+            if merged.len() <= TIMELINE_POINTS / 2 + 1 {
+                self.points = merged;
+                return;
+            }
+            self.width *= 2.0;
+        }
+    }
+}
+
 /// One full GC.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FullGc {
@@ -273,6 +381,9 @@ pub struct StatsSnapshot {
     pub concurrent: Vec<ConcurrentSummary>,
     /// Heap occupancy after GC over time, downsampled to at most 1000 points.
     pub heap_after_gc: Vec<HeapPoint>,
+    /// Pause durations over time: every pause, or past 2000 the longest
+    /// pause per stretch of time (spikes survive downsampling).
+    pub pause_timeline: Vec<PausePoint>,
     /// JVM starts seen (1 for a log with its header; more after restarts).
     pub jvm_starts: u64,
     /// The clock the timeline follows.
@@ -305,6 +416,7 @@ pub struct GcStats {
     series: Vec<HeapPoint>,
     series_stride: u64,
     series_seen: u64,
+    pause_timeline: PauseTimeline,
     full: Vec<FullGc>,
     evac: u64,
     humongous: u64,
@@ -344,6 +456,7 @@ impl GcStats {
             series: Vec::new(),
             series_stride: 1,
             series_seen: 0,
+            pause_timeline: PauseTimeline::default(),
             full: Vec::new(),
             evac: 0,
             humongous: 0,
@@ -424,6 +537,13 @@ impl GcStats {
             }
             None => self.untimed_pauses += 1,
         }
+        self.pause_timeline.push(PausePoint {
+            t_s: t.map(|t| round3(t / 1000.0)),
+            wall_ms: p.at.wall_ms,
+            seq: self.overall.count(),
+            duration_ms: p.duration_ms,
+            kind: p.kind,
+        });
         if let Some(h) = p.heap {
             // Heap growth between two pauses of one JVM is what was allocated.
             if let (Some(t), Some((prev_t, prev_after))) = (t, self.last_after) {
@@ -527,6 +647,7 @@ impl GcStats {
                 })
                 .collect(),
             heap_after_gc: self.series.clone(),
+            pause_timeline: self.pause_timeline.points.clone(),
             jvm_starts: self.jvm_starts,
             clock: self.timeline.clock,
             span_s: span_ms.map(|s| round3(s / 1000.0)),
@@ -637,5 +758,50 @@ mod tests {
         let snap = s.snapshot();
         assert!(snap.heap_after_gc.len() < 2 * SERIES_POINTS);
         assert!(snap.heap_after_gc.len() >= SERIES_POINTS / 2);
+    }
+
+    #[test]
+    fn pause_timeline_keeps_few_pauses_all() {
+        let mut s = GcStats::new();
+        s.add(&GcEvent::JvmStart(JvmInfo::default()));
+        for i in 1..=50 {
+            s.add(&pause(PauseKind::Young, Some(i as f64 * 100.0), i as f64));
+        }
+        s.add(&pause(PauseKind::Full, Some(6000.0), 900.0));
+        let tl = s.snapshot().pause_timeline;
+        assert_eq!(tl.len(), 51);
+        assert_eq!(tl[0].seq, 1);
+        assert_eq!(tl[0].t_s, Some(0.1));
+        assert_eq!(tl[50].kind, PauseKind::Full);
+        assert_eq!(tl[50].duration_ms, 900.0);
+    }
+
+    #[test]
+    fn pause_timeline_stays_bounded_and_keeps_spikes() {
+        for timed in [true, false] {
+            let mut s = GcStats::new();
+            for i in 0..200_000u64 {
+                let (kind, dur) = match i {
+                    77_777 => (PauseKind::Full, 5000.0),
+                    150_001 => (PauseKind::Remark, 300.0),
+                    _ => (PauseKind::Young, 1.0 + (i % 7) as f64),
+                };
+                let up = timed.then_some(i as f64 * 10.0);
+                s.add(&pause(kind, up, dur));
+                if i % 10_000 == 0 {
+                    assert!(s.pause_timeline.points.len() <= TIMELINE_POINTS);
+                }
+            }
+            let tl = s.snapshot().pause_timeline;
+            assert!(tl.len() <= TIMELINE_POINTS, "{}", tl.len());
+            assert!(tl.len() >= TIMELINE_POINTS / 4, "{}", tl.len());
+            assert!(tl.windows(2).all(|w| w[0].seq < w[1].seq), "in order");
+            assert!(
+                tl.iter()
+                    .any(|p| p.kind == PauseKind::Full && p.duration_ms == 5000.0)
+            );
+            assert!(tl.iter().any(|p| p.kind == PauseKind::Remark));
+            assert_eq!(tl.iter().all(|p| p.t_s.is_some()), timed);
+        }
     }
 }
