@@ -68,17 +68,21 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
         .thread_name("collector")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let collector = Collector::bind(config).await?;
-        let addr = collector.local_addr()?;
-        let scheme = collector.scheme();
-        // Printed on stdout so scripts and tests using port 0 learn the port
-        // (and whether to speak TLS to it).
-        println!("tunekeeper collector listening on {scheme}://{addr}");
-        std::io::stdout().flush().ok();
-        tracing::info!(%addr, scheme, "listening");
-        collector.serve(collector::shutdown_signal()).await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
+    runtime
+        .block_on(async move {
+            let collector = Collector::bind(config).await?;
+            let addr = collector.local_addr()?;
+            let scheme = collector.scheme();
+            // Printed on stdout so scripts and tests using port 0 learn the port
+            // (and whether to speak TLS to it).
+            println!("tunekeeper collector listening on {scheme}://{addr}");
+            std::io::stdout().flush().ok();
+            tracing::info!(%addr, scheme, "listening");
+            collector.serve(collector::shutdown_signal()).await
+        })
+        // The collector's errors already end with their cause ("TLS file
+        // x.pem: No such file..."); main prints anyhow's whole chain, which
+        // would repeat it. Their text alone is the message.
+        .map_err(|e: collector::Error| anyhow::anyhow!("{e}"))?;
     Ok(0)
 }
