@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod collector_support;
+
+use collector_support::{ago, gzip, report};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
@@ -312,6 +315,69 @@ fn the_agent_delivers_over_tls_with_its_ca_file_and_not_without() {
     assert!(
         log.contains("TLS handshake failed"),
         "failed handshakes are logged at debug: {log}"
+    );
+}
+
+#[test]
+fn sigterm_during_tls_ingest_keeps_every_acknowledged_report() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki = Arc::new(make_pki(d));
+    let c = Collector::start(d, &pki);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let senders: Vec<_> = (0..2)
+        .map(|t| {
+            let (base, acked, pki) = (c.base.clone(), acked.clone(), pki.clone());
+            std::thread::spawn(move || {
+                // One client per thread: keep-alive TLS connections, as the
+                // agent has, open when the signal arrives.
+                let client = tls_client(&pki);
+                for i in 0..2000 {
+                    let id = format!("tls{t}-{i}");
+                    let body = report(&format!("tls{t}"), &id, &ago(Duration::ZERO), 60);
+                    let sent = client
+                        .post(format!("{base}/api/v1/reports"))
+                        .bearer_auth(TOKEN)
+                        .header("content-encoding", "gzip")
+                        .body(gzip(body.to_string().as_bytes()))
+                        .send();
+                    match sent.map(|r| r.status().as_u16()) {
+                        Ok(202) => acked.lock().unwrap().push(id),
+                        Ok(s) => panic!("unexpected status {s}"),
+                        // The collector stopped accepting: expected after SIGTERM.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 100 {
+        assert!(Instant::now() < deadline, "too few reports acknowledged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) = c.terminate();
+    assert!(status.success(), "{status:?}");
+    for s in senders {
+        s.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let c = Collector::start(d, &pki);
+    let client = tls_client(&pki);
+    let mut stored = Vec::new();
+    for t in 0..2 {
+        let url = format!("{}/api/v1/hosts/tls{t}/reports?limit=1000", c.base);
+        let body = client.get(&url).send().unwrap().text().unwrap();
+        let docs: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        stored.extend(docs.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+    }
+    for id in &acked {
+        assert!(stored.contains(id), "acknowledged {id} lost in shutdown");
+    }
+    println!(
+        "{} reports acknowledged over TLS all survived SIGTERM",
+        acked.len()
     );
 }
 
