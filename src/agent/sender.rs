@@ -109,9 +109,28 @@ impl Sender {
         }
         match req.send().await {
             Ok(resp) => classify(resp.status().as_u16()),
-            Err(e) => Delivery::Retry(e.to_string()),
+            Err(e) => Delivery::Retry(with_causes(&e)),
         }
     }
+}
+
+/// An error and its causes on one line. reqwest's own text stops at "error
+/// sending request for url (...)"; the reason (refused connection, an
+/// untrusted certificate, a timeout) is in the source chain, and the
+/// operator reading the agent's log needs it.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        // Some layers repeat their inner error's text verbatim.
+        if !text.ends_with(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Capped exponential backoff with full jitter: the n-th retry waits a
@@ -171,6 +190,33 @@ mod tests {
         for s in [429, 500, 502, 503] {
             assert!(matches!(classify(s), Delivery::Retry(_)));
         }
+    }
+
+    #[test]
+    fn causes_are_kept() {
+        let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let outer = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, inner);
+        // io::Error shows its inner error's text: not repeated.
+        assert_eq!(
+            with_causes(&outer),
+            "invalid peer certificate: UnknownIssuer"
+        );
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        assert_eq!(
+            with_causes(&Wrapper(std::io::Error::other("connection refused"))),
+            "error sending request: connection refused"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use tunekeeper::collector::{self, Collector, Config};
+use tunekeeper::collector::{self, Collector, Config, TlsFiles};
 
 /// Arguments of `tunekeeper collector`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,12 @@ pub struct CollectorArgs {
     /// Seconds between prunes (one also runs at start).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub prune_interval_seconds: u64,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, RSA or SEC1) of --tls-cert; needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs the collector; returns 0 after a clean shutdown.
@@ -48,21 +54,35 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
         max_body_bytes: args.max_body_bytes,
         retention_days: args.retention_days,
         prune_interval: Duration::from_secs(args.prune_interval_seconds.max(1)),
+        // clap's `requires` makes it both or neither.
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("collector")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let collector = Collector::bind(config).await?;
-        let addr = collector.local_addr()?;
-        // Printed on stdout so scripts and tests using port 0 learn the port.
-        println!("tunekeeper collector listening on http://{addr}");
-        std::io::stdout().flush().ok();
-        tracing::info!(%addr, "listening");
-        collector.serve(collector::shutdown_signal()).await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
+    runtime
+        .block_on(async move {
+            let collector = Collector::bind(config).await?;
+            let addr = collector.local_addr()?;
+            let scheme = collector.scheme();
+            // Printed on stdout so scripts and tests using port 0 learn the port
+            // (and whether to speak TLS to it).
+            println!("tunekeeper collector listening on {scheme}://{addr}");
+            std::io::stdout().flush().ok();
+            tracing::info!(%addr, scheme, "listening");
+            collector.serve(collector::shutdown_signal()).await
+        })
+        // The collector's errors already end with their cause ("TLS file
+        // x.pem: No such file..."); main prints anyhow's whole chain, which
+        // would repeat it. Their text alone is the message.
+        .map_err(|e: collector::Error| anyhow::anyhow!("{e}"))?;
     Ok(0)
 }

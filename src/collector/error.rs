@@ -40,6 +40,60 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A TLS certificate or key file could not be read.
+    #[error("TLS file {path}: {source}")]
+    TlsFile {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A TLS certificate or key file is not valid PEM.
+    #[error("TLS file {path}: not valid PEM: {source}")]
+    TlsPem {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What the PEM parser said.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The certificate file holds no certificate.
+    #[error(
+        "TLS certificate file {path}: no certificate (a PEM `CERTIFICATE` block, server certificate first)"
+    )]
+    TlsNoCertificate {
+        /// The certificate file.
+        path: PathBuf,
+    },
+    /// The key file holds no private key.
+    #[error(
+        "TLS key file {path}: no private key (a PEM `PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY` block)"
+    )]
+    TlsNoKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The private key is not the one the server certificate was issued for.
+    #[error("TLS key file {key} does not match the certificate in {cert}")]
+    TlsKeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// rustls refused the certificate or key (an unsupported key type, a
+    /// certificate that does not parse...).
+    #[error("TLS certificate {cert} with key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// What rustls said.
+        #[source]
+        source: rustls::Error,
+    },
     /// The HTTP server failed while running.
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),

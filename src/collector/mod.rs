@@ -2,6 +2,7 @@
 //! fleet through a JSON API and a server-rendered web page.
 //!
 //! - [`server`]: binding, routes, pruning timer, graceful shutdown
+//! - [`tls`]: HTTPS: certificate and key files, handshakes off the accept loop
 //! - [`api`]: the JSON endpoints
 //! - [`ingest`]: decompression (bounded) and validation of posted reports
 //! - [`auth`]: bearer tokens, compared in constant time
@@ -21,6 +22,7 @@ pub mod ingest;
 pub mod page;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ use std::time::Duration;
 
 pub use error::Error;
 pub use server::{Collector, shutdown_signal};
+pub use tls::TlsFiles;
 
 /// Default largest request body, compressed and decompressed: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -51,6 +54,8 @@ pub struct Config {
     pub retention_days: u32,
     /// How often old reports are pruned.
     pub prune_interval: Duration,
+    /// Serve HTTPS with these files; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
@@ -64,6 +69,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention_days: DEFAULT_RETENTION_DAYS,
             prune_interval: Duration::from_secs(3600),
+            tls: None,
         }
     }
 }

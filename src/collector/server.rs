@@ -1,5 +1,5 @@
-//! The running collector: binds, serves the API (and the fleet page), prunes
-//! old reports on a timer, and shuts down gracefully.
+//! The running collector: binds, serves the API (and the fleet page) over
+//! HTTP or HTTPS, prunes old reports on a timer, and shuts down gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,24 +7,29 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
 use super::api::{self, Shared};
 use super::auth::Tokens;
 use super::db::{Readers, Writer, WriterHandle};
+use super::tls::TlsListener;
 use super::{Config, Error, ingest, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
     listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
     shared: Arc<Shared>,
     writer: Writer,
     config: Config,
 }
 
 impl Collector {
-    /// Loads the tokens, opens the database and binds the listen address.
+    /// Loads the tokens (and the TLS certificate and key, if configured),
+    /// opens the database and binds the listen address.
     pub async fn bind(config: Config) -> Result<Collector, Error> {
+        let tls = config.tls.as_ref().map(|files| files.load()).transpose()?;
         let tokens = Tokens::load(&config.token_file)?;
         let read_tokens = match &config.read_token_file {
             Some(p) => Some(Tokens::load(p)?),
@@ -46,6 +51,7 @@ impl Collector {
         });
         Ok(Collector {
             listener,
+            tls,
             shared,
             writer,
             config,
@@ -60,6 +66,11 @@ impl Collector {
         })
     }
 
+    /// `https` when serving TLS, `http` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     /// Serves until `shutdown` completes, then finishes in-flight requests,
     /// lets the writer commit what is queued, and returns.
     pub async fn serve(
@@ -68,6 +79,7 @@ impl Collector {
     ) -> Result<(), Error> {
         let Collector {
             listener,
+            tls,
             shared,
             writer,
             config,
@@ -78,9 +90,21 @@ impl Collector {
             config.prune_interval,
         ));
         let app = router(shared);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The same graceful shutdown either way: axum stops accepting, asks
+        // each open connection (TLS ones included) to close once its request
+        // is answered, and waits for them.
+        let served = match tls {
+            Some(config) => {
+                axum::serve(TlsListener::new(listener, config), app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         pruner.abort();
         let _ = pruner.await;
         // Every WriterHandle is gone now (router and pruner dropped): the
