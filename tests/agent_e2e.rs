@@ -197,13 +197,15 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     };
     let jvm_pid = jvm.0.id() as i64;
     let port = free_port();
+    let metrics_port = free_port();
     std::fs::write(d.join("tokens"), format!("# agents\n{TOKEN}\n")).unwrap();
     std::fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
     std::fs::write(
         d.join("agent.toml"),
         format!(
             "interval = \"1s\"\nendpoint = \"http://127.0.0.1:{port}/api/v1/reports\"\ntoken_file = \"{}\"\n\
-             spool_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"2s\"\n",
+             spool_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"2s\"\n\
+             metrics_listen = \"127.0.0.1:{metrics_port}\"\n",
             d.join("token").display(),
             d.join("spool").display(),
             d.join("agent.prom").display()
@@ -218,6 +220,13 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         get(port, &format!("/api/v1/hosts/{host}/reports?limit=1"))
             .is_some_and(|(s, b)| s == 200 && b.len() > 10)
     });
+
+    // Prometheus scrapes the agent while it runs.
+    let (status, body) = get(metrics_port, "/metrics").expect("the metrics endpoint answers");
+    assert_eq!(status, 200);
+    for name in ["tunekeeper_agent_info{", "tunekeeper_findings{status=\"drift\"}", "tunekeeper_gc_pause_seconds_bucket{kind=\"young\""] {
+        assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
+    }
 
     // The collector dies mid-run; the agent keeps reporting into its spool.
     std::thread::sleep(Duration::from_secs(2));
