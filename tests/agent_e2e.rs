@@ -224,7 +224,11 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     // Prometheus scrapes the agent while it runs.
     let (status, body) = get(metrics_port, "/metrics").expect("the metrics endpoint answers");
     assert_eq!(status, 200);
-    for name in ["tunekeeper_agent_info{", "tunekeeper_findings{status=\"drift\"}", "tunekeeper_gc_pause_seconds_bucket{kind=\"young\""] {
+    for name in [
+        "tunekeeper_agent_info{",
+        "tunekeeper_findings{status=\"drift\"}",
+        "tunekeeper_gc_pause_seconds_bucket{kind=\"young\"",
+    ] {
         assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
     }
 
