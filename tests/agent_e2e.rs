@@ -221,17 +221,6 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
             .is_some_and(|(s, b)| s == 200 && b.len() > 10)
     });
 
-    // Prometheus scrapes the agent while it runs.
-    let (status, body) = get(metrics_port, "/metrics").expect("the metrics endpoint answers");
-    assert_eq!(status, 200);
-    for name in [
-        "tunekeeper_agent_info{",
-        "tunekeeper_findings{status=\"drift\"}",
-        "tunekeeper_gc_pause_seconds_bucket{kind=\"young\"",
-    ] {
-        assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
-    }
-
     // The collector dies mid-run; the agent keeps reporting into its spool.
     std::thread::sleep(Duration::from_secs(2));
     drop(collector);
@@ -247,6 +236,17 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the JVM printed its counters");
     let truth: serde_json::Value = serde_json::from_str(&truth_line).unwrap();
+    // Prometheus scrapes the agent while it runs.
+    let (status, body) = get(metrics_port, "/metrics").expect("the metrics endpoint answers");
+    assert_eq!(status, 200);
+    for name in [
+        "tunekeeper_agent_info{",
+        "tunekeeper_findings{status=\"drift\"}",
+        "tunekeeper_gc_pause_seconds_count{kind=\"young\"}",
+    ] {
+        assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
+    }
+
     // The JVM idles 2 s and exits; the agent's next report carries its final entry.
     std::thread::sleep(Duration::from_secs(5));
     nix::sys::signal::kill(
