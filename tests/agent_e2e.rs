@@ -375,3 +375,77 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     }
     drop(collector);
 }
+
+/// The agent as an unprivileged user (as the packaged unit runs it) facing
+/// a GC log it may not read: the report says so instead of showing a JVM
+/// with no pauses.
+#[test]
+fn an_unreadable_gc_log_is_reported_not_hidden() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root to switch to an unprivileged user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = d.join("kafka-logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("gc.log"), "[0.010s][info][gc] Using G1\n").unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let spool = d.join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    nix::unistd::chown(&spool, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    std::fs::write(
+        d.join("agent.toml"),
+        format!(
+            "spool_dir = \"{}\"\ngc_logs = [\"{}\"]\n",
+            spool.display(),
+            logs.join("gc.log").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(d.join("agent.toml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "agent",
+            "--once",
+            "--config",
+        ])
+        .arg(d.join("agent.toml"))
+        .output()
+        .unwrap();
+    // No endpoint: the report stays in the spool (exit 1), where we read it.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+        .unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(file.path()).unwrap())
+        .read_to_string(&mut json)
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let jvm = &report["jvms"][0];
+    let f = jvm["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "log")
+        .unwrap_or_else(|| panic!("{jvm:#}"));
+    assert_eq!(f["status"], "unreadable", "{f}");
+    assert!(
+        f["detail"].as_str().unwrap().contains("ermission denied"),
+        "{f}"
+    );
+}

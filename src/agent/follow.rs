@@ -36,6 +36,16 @@ fn read_head(path: &Path) -> Vec<u8> {
     head
 }
 
+/// Why the last poll could not read the set: an operator must know that
+/// "no pauses" came from an unreadable log, not from a quiet JVM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The live file (or its directory) does not exist (yet).
+    Missing(String),
+    /// It exists but could not be read (permissions, I/O).
+    Unreadable(String),
+}
+
 /// A log set being followed.
 #[derive(Debug)]
 pub struct LogFollower {
@@ -43,6 +53,7 @@ pub struct LogFollower {
     files: HashMap<FileId, Tracked>,
     first_poll: bool,
     buf: Vec<u8>,
+    problem: Option<Problem>,
 }
 
 /// What one poll read.
@@ -72,7 +83,13 @@ impl LogFollower {
             files: HashMap::new(),
             first_poll: true,
             buf: Vec::with_capacity(4096),
+            problem: None,
         }
+    }
+
+    /// What kept the last poll from reading the set, if anything.
+    pub fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
     }
 
     /// The live file's path as configured.
@@ -92,25 +109,25 @@ impl LogFollower {
             .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
     }
 
-    fn candidates(&self) -> Vec<Candidate> {
-        let Some(live) = self.live_path() else {
-            return Vec::new();
-        };
-        let Some(name) = live
+    fn candidates(&self) -> Result<Vec<Candidate>, Problem> {
+        let missing = || Problem::Missing(format!("{}: no such file", self.base.display()));
+        let live = self.live_path().ok_or_else(missing)?;
+        let name = live
             .file_name()
             .and_then(|n| n.to_str())
             .map(str::to_string)
-        else {
-            return Vec::new();
-        };
+            .ok_or_else(missing)?;
         let dir = live
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return out;
-        };
+        let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Problem::Missing(format!("{}: no such directory", dir.display()))
+            }
+            _ => Problem::Unreadable(format!("{}: {e}", dir.display())),
+        })?;
         for e in entries.flatten() {
             let fname = e.file_name();
             let Some(fname) = fname.to_str() else {
@@ -139,14 +156,32 @@ impl LogFollower {
                 gz: fname.ends_with(".gz"),
             });
         }
-        out
+        if out.is_empty() {
+            return Err(Problem::Missing(format!(
+                "{}: no such file",
+                live.display()
+            )));
+        }
+        Ok(out)
     }
 
     /// Reads every complete line written since the last poll, oldest file
     /// first, and hands each (without its newline) to `on_line`.
     pub fn poll(&mut self, on_line: &mut dyn FnMut(&[u8])) -> PollStats {
         let mut stats = PollStats::default();
-        let mut cands = self.candidates();
+        self.problem = None;
+        let mut cands = match self.candidates() {
+            Ok(c) => c,
+            // An unreadable directory keeps the offsets (no re-read once it is
+            // readable again); a missing set is gone, its successor is new.
+            Err(p) => {
+                if matches!(p, Problem::Missing(_)) {
+                    self.files.clear();
+                }
+                self.problem = Some(p);
+                return stats;
+            }
+        };
         let first = std::mem::replace(&mut self.first_poll, false);
         // Compressed files are old rotations: only the first poll reads them
         // (later a .gz is a compressed copy of a file already read).
@@ -179,7 +214,14 @@ impl LogFollower {
             let consumed = if c.gz {
                 read_gz(&c.path, &mut self.buf, on_line, &mut stats)
             } else {
-                read_from(&c.path, offset, &mut self.buf, on_line, &mut stats)
+                match read_from(&c.path, offset, &mut self.buf, on_line, &mut stats) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.problem =
+                            Some(Problem::Unreadable(format!("{}: {e}", c.path.display())));
+                        0
+                    }
+                }
             };
             if let Some(t) = self.files.get_mut(&c.id) {
                 t.offset = if c.gz { c.len } else { offset + consumed };
@@ -211,14 +253,15 @@ fn read_from(
     buf: &mut Vec<u8>,
     on_line: &mut dyn FnMut(&[u8]),
     stats: &mut PollStats,
-) -> u64 {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return 0;
-    };
-    if f.seek(SeekFrom::Start(offset)).is_err() {
-        return 0;
-    }
-    read_lines(BufReader::with_capacity(64 * 1024, f), buf, on_line, stats)
+) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    Ok(read_lines(
+        BufReader::with_capacity(64 * 1024, f),
+        buf,
+        on_line,
+        stats,
+    ))
 }
 
 fn read_gz(
@@ -351,5 +394,33 @@ mod tests {
         append(&t.path().join("gc-2026-11-25_10-00-00.log"), "new\n");
         let mut f = LogFollower::new(t.path().join("gc-*.log"));
         assert_eq!(lines(&mut f), ["new"]);
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_set_is_a_problem_not_silence() {
+        let t = tempfile::tempdir().unwrap();
+        let mut f = LogFollower::new(t.path().join("absent/gc.log"));
+        assert!(lines(&mut f).is_empty());
+        assert!(
+            matches!(f.problem(), Some(Problem::Missing(_))),
+            "{:?}",
+            f.problem()
+        );
+        // A file where the directory should be: the directory cannot be listed.
+        std::fs::write(t.path().join("file"), "x").unwrap();
+        let mut f = LogFollower::new(t.path().join("file/gc.log"));
+        assert!(lines(&mut f).is_empty());
+        assert!(
+            matches!(f.problem(), Some(Problem::Unreadable(_))),
+            "{:?}",
+            f.problem()
+        );
+        // Once the log appears the problem goes away.
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        lines(&mut f);
+        assert!(f.problem().is_some());
+        append(&t.path().join("gc.log"), "a\n");
+        assert_eq!(lines(&mut f), ["a"]);
+        assert_eq!(f.problem(), None);
     }
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::agent::config::Config;
-use crate::agent::follow::LogFollower;
+use crate::agent::follow::{LogFollower, Problem};
 use crate::agent::metrics::Metrics;
+use crate::finding::Status;
 use crate::gc::analyse::{AnalyseOptions, build, new_parser};
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
@@ -246,20 +247,42 @@ fn jvm_options(cmdline: &[String], profile: &Profile) -> AnalyseOptions {
     .with_profile(profile)
 }
 
+/// Why this JVM's GC figures are missing or empty, when they are: "no
+/// pauses" must never hide an unreadable or absent log.
+fn log_problem(state: &JvmState) -> Option<(Status, String)> {
+    let Some(log) = &state.log else {
+        return Some((
+            Status::NotApplicable,
+            "the JVM's command line names no GC log file (-Xlog:gc*:file=... or -Xloggc:)".into(),
+        ));
+    };
+    if let Some(why) = &log.refused {
+        return Some((Status::NotApplicable, why.clone()));
+    }
+    match log.follower.problem()? {
+        Problem::Missing(why) => Some((Status::NotApplicable, why.clone())),
+        Problem::Unreadable(why) => Some((
+            Status::Unreadable,
+            format!(
+                "{why} (the agent needs read access: e.g. SupplementaryGroups=kafka in a unit drop-in)"
+            ),
+        )),
+    }
+}
+
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     let interval = std::mem::take(&mut state.interval);
     let has_log = state.log.is_some();
-    let refused = state.log.as_ref().and_then(|l| l.refused.clone());
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
     let mut findings = analysis.findings;
-    if let Some(why) = refused {
+    if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {
             check: "gc".into(),
             key: "log".into(),
-            expected: "a G1 log".into(),
+            expected: "a readable G1 log".into(),
             actual: None,
-            status: crate::finding::Status::NotApplicable,
+            status,
             source: None,
             detail: Some(why),
         });
