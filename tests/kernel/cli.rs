@@ -300,3 +300,52 @@ fn unprivileged_audit_reports_unreadable_and_apply_refuses() {
         swappiness
     );
 }
+
+#[test]
+fn the_agent_with_enforce_reapplies_drifted_keys() {
+    let root = drifting_root();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "enforce = true\nspool_dir = \"{}\"\nstate_dir = \"/var/lib/tunekeeper\"\n",
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    let out = tunekeeper_at(
+        &root,
+        &["agent", "--once", "--config", cfg.to_str().unwrap()],
+    );
+    // No endpoint: the report waits in the spool (exit 1).
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        root.read("/proc/sys/vm/swappiness").trim(),
+        "1",
+        "drift corrected"
+    );
+    assert!(
+        root.path("/var/lib/tunekeeper/rollback.json").exists(),
+        "and journaled for rollback"
+    );
+    let spooled = std::fs::read_dir(dir.path().join("spool"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(spooled.path()).unwrap()),
+        &mut json,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "vm.swappiness")
+        .unwrap();
+    assert_eq!(f["status"], "ok", "the report shows the corrected state");
+}
