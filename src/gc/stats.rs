@@ -138,8 +138,15 @@ impl MinuteWindow {
         }
     }
 
+    /// Adds a pause that ended at `t_ms` and lasted `pause_ms`. The pause is
+    /// spread over the seconds it covered, so a 4 s full GC counts 1000 ms in
+    /// each of its seconds rather than 4000 ms in its last one (which would
+    /// let a minute hold more pause than wall time).
     fn add(&mut self, t_ms: f64, pause_ms: f64) {
-        let sec = (t_ms / 1000.0).floor() as i64;
+        let start_ms = t_ms - pause_ms;
+        // The second holding the pause's last instant: a pause that ends at
+        // exactly 2000 ms ran in second 1.
+        let sec = ((t_ms / 1000.0).ceil() as i64 - 1).max((start_ms / 1000.0).floor() as i64);
         let cur = *self.cur_sec.get_or_insert(sec);
         if sec > cur {
             let steps = (sec - cur).min(WINDOW_S as i64);
@@ -150,11 +157,26 @@ impl MinuteWindow {
             }
             self.cur_sec = Some(sec);
         }
-        let sec = sec.max(cur);
-        let slot = sec.rem_euclid(WINDOW_S as i64) as usize;
-        self.ring[slot] += pause_ms;
-        self.sum += pause_ms;
+        let now = sec.max(cur);
+        if sec < cur {
+            // Out of order (a clock step back): count it now, whole.
+            self.put(now, pause_ms);
+        } else {
+            let first = ((start_ms / 1000.0).floor() as i64).max(now - WINDOW_S as i64 + 1);
+            for k in first..=now {
+                let lo = start_ms.max(k as f64 * 1000.0);
+                let hi = t_ms.min((k + 1) as f64 * 1000.0);
+                if hi > lo {
+                    self.put(k, hi - lo);
+                }
+            }
+        }
         self.worst = self.worst.max(self.sum);
+    }
+
+    fn put(&mut self, sec: i64, ms: f64) {
+        self.ring[sec.rem_euclid(WINDOW_S as i64) as usize] += ms;
+        self.sum += ms;
     }
 }
 
@@ -699,6 +721,18 @@ mod tests {
         let alloc = snap.allocation_rate_mb_per_s.unwrap_or(0.0);
         assert!((alloc - 90_000.0 / 1024.0).abs() < 0.01, "{alloc}");
         assert!(snap.not_computable.is_empty());
+    }
+
+    #[test]
+    fn a_minute_never_holds_more_pause_than_wall_time() {
+        let mut s = GcStats::new();
+        s.add(&GcEvent::JvmStart(JvmInfo::default()));
+        // Back-to-back 4.3 s full GCs for two minutes: the JVM did nothing else.
+        for i in 1..=28 {
+            s.add(&pause(PauseKind::Full, Some(i as f64 * 4300.0), 4300.0));
+        }
+        let worst = s.snapshot().worst_minute_gc_ms_per_second.unwrap();
+        assert!(worst <= 1000.0 && worst > 990.0, "{worst}");
     }
 
     #[test]
