@@ -17,3 +17,4 @@ pub mod profile;
 pub mod render;
 pub mod report;
 pub mod sysctl_key;
+pub mod web;

@@ -9,15 +9,13 @@
 //! - [`db`]: the writer thread (batched transactions) and pooled readers
 //! - [`store`]: the SQLite schema and queries
 //! - [`health`]: figures derived from a report (drift, GC health)
-//! - [`page`], [`charts`], [`html`]: the fleet web page
+//! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 
 pub mod api;
 pub mod auth;
-pub mod charts;
 pub mod db;
 mod error;
 pub mod health;
-pub mod html;
 pub mod ingest;
 pub mod page;
 pub mod server;

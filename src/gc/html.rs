@@ -16,9 +16,9 @@ use super::event::PauseKind;
 use super::hist::PauseSummary;
 use super::report::Analysis;
 use super::stats::{Clock, StatsSnapshot};
-use crate::collector::charts::{self, Chart, Series};
-use crate::collector::html::escape;
 use crate::finding::Status;
+use crate::web::charts::{self, Chart, Series};
+use crate::web::html::escape;
 
 /// Colour of each pause kind, in [`PauseKind::ALL`] order: blues for the
 /// routine young pauses, purples for mixed, amber for the concurrent
@@ -328,7 +328,7 @@ fn head(s: &mut String, a: &Analysis) {
         s,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>{}</title><style>{}{STYLE}</style></head><body>"#,
         escape(&title),
-        crate::collector::page::STYLE
+        crate::web::STYLE
     );
 }
 
