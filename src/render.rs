@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::finding::{Finding, Status, Summary};
 
 /// Whether to colour output: only on a terminal, and never when `NO_COLOR`
-/// is set (https://no-color.org).
+/// is set (<https://no-color.org>).
 pub fn want_colour(is_tty: bool) -> bool {
     is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
