@@ -4,71 +4,20 @@
 //! script ran) and saves screenshots under `target/screenshots/`.
 //! Skips, saying why, when Chromium is not installed.
 
+mod browser_support;
 mod collector_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
+use browser_support::{browse, chromium};
 use collector_support::{Collector, ago, drift, gc, report, segment};
 use serde_json::Value;
 
 const EVIL: &str = "<img src=x onerror=alert(1)>";
 const SCRIPTED: &str = "<script>document.title='pwned'</script>";
 const SQL: &str = "'; DROP TABLE reports;--";
-
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-}
-
-/// Runs headless Chromium with the given extra arguments and returns stdout.
-fn browse(browser: &Path, profile: &Path, args: &[String]) -> String {
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let mut out = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut out, &mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    reader.join().unwrap()
-}
 
 /// Two weeks of hourly reports for a host: a GC rate with a daily rhythm,
 /// last week a little worse, a couple of spikes; drift episodes along the way.
