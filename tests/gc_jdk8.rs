@@ -649,3 +649,47 @@ fn mutated_lines_never_panic_or_emit_nonsense() {
         parser.finish(&mut check);
     }
 }
+
+/// JDK 8 repeats the JVM header at the top of each rotated file: that is the
+/// same JVM going on, not a restart; a header followed by uptime starting
+/// again is a restart.
+#[test]
+fn a_rotated_files_header_is_not_a_restart() {
+    let header = "Java HotSpot(TM) 64-Bit Server VM (25.65-b01) for linux-amd64 JRE (1.8.0_65-b17), built on Oct  6 2015\n\
+                  Memory: 4k page, physical 16777216k(692440k free), swap 0k(0k free)\n\
+                  CommandLine flags: -XX:InitialHeapSize=268435456 -XX:MaxHeapSize=268435456 -XX:+PrintGCDetails -XX:+UseG1GC\n";
+    let pause = |t: f64| {
+        format!(
+            "{t:.3}: [GC pause (G1 Evacuation Pause) (young), 0.0050000 secs]\n   [Eden: 24.0M(24.0M)->0.0B(30.0M) Survivors: 0.0B->3072.0K Heap: 24.0M(256.0M)->6882.0K(256.0M)]\n [Times: user=0.02 sys=0.00, real=0.01 secs] \n"
+        )
+    };
+    let starts = |text: &str| {
+        let mut p = Jdk8Parser::new();
+        let mut starts = 0;
+        let mut pauses = 0;
+        let mut count = |ev: GcEvent| match ev {
+            GcEvent::JvmStart(_) => starts += 1,
+            GcEvent::Pause(_) => pauses += 1,
+            _ => {}
+        };
+        for line in text.lines() {
+            p.feed(line.as_bytes(), &mut count);
+        }
+        p.finish(&mut count);
+        (starts, pauses)
+    };
+    // With JDK 8's rotation marker.
+    let marked = format!(
+        "{header}{}{}2026-11-25 10:00:00 GC log file created gc.log.1\n{header}{}",
+        pause(10.0),
+        pause(11.0),
+        pause(12.0)
+    );
+    assert_eq!(starts(&marked), (1, 3));
+    // Without the marker (files concatenated): the uptime goes on.
+    let continued = format!("{header}{}{header}{}", pause(100.0), pause(101.0));
+    assert_eq!(starts(&continued), (1, 2));
+    // A real restart: the uptime starts again.
+    let restarted = format!("{header}{}{header}{}", pause(100.0), pause(0.5));
+    assert_eq!(starts(&restarted), (2, 2));
+}

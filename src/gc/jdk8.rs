@@ -58,6 +58,14 @@ pub struct Jdk8Parser {
     mark_start: Option<Stamp>,
     /// Pauses dropped because their duration never arrived.
     dropped: u64,
+    /// A JVM header that came after timed events: a restart if the uptime
+    /// that follows goes back, the next file of a rotated set if it goes on.
+    held_start: Option<JvmInfo>,
+    /// The latest uptime seen, ms.
+    last_uptime: Option<f64>,
+    /// `GC log file created` was seen: the header that follows opens a
+    /// rotated file of the same JVM.
+    rotated: bool,
 }
 
 /// A pause being assembled.
@@ -461,7 +469,68 @@ impl Jdk8Parser {
 }
 
 impl LineParser for Jdk8Parser {
+    /// JDK 8 repeats the JVM header at the top of every rotated file, so a
+    /// header alone does not mean a restart: it is held until the uptime
+    /// that follows shows whether the clock started again.
     fn feed(&mut self, line: &[u8], emit: &mut dyn FnMut(GcEvent)) -> LineOutcome {
+        if lex::contains(line, b"GC log file created") {
+            self.rotated = true;
+        }
+        let mut held = self.held_start.take();
+        let mut last = self.last_uptime;
+        let mut rotated = self.rotated;
+        let outcome = {
+            let mut sort = |ev: GcEvent| match ev {
+                GcEvent::JvmStart(info) if rotated => {
+                    rotated = false;
+                    drop(info);
+                }
+                GcEvent::JvmStart(info) if last.is_some() => held = Some(info),
+                GcEvent::JvmStart(info) => emit(GcEvent::JvmStart(info)),
+                other => {
+                    let uptime = match &other {
+                        GcEvent::Pause(p) => p.at.uptime_ms,
+                        GcEvent::Concurrent(c) => c.at.uptime_ms,
+                        GcEvent::HumongousAllocation { at } => at.uptime_ms,
+                        GcEvent::JvmStart(_) => None,
+                    };
+                    match (held.take(), uptime) {
+                        // Back by more than a second: a new JVM (pauses end after
+                        // the lines around them start, so small steps back are normal).
+                        (Some(info), Some(u)) if last.is_some_and(|l| u + 1000.0 < l) => {
+                            emit(GcEvent::JvmStart(info));
+                            last = Some(u);
+                        }
+                        // Uptime goes on: the same JVM's next file.
+                        (Some(_), Some(_)) => {}
+                        // No uptime to tell by: count it as a start.
+                        (Some(info), None) => emit(GcEvent::JvmStart(info)),
+                        (None, _) => {}
+                    }
+                    if let Some(u) = uptime {
+                        last = Some(last.map_or(u, |l| l.max(u)));
+                    }
+                    emit(other);
+                }
+            };
+            self.feed_line(line, &mut sort)
+        };
+        self.held_start = held;
+        self.last_uptime = last;
+        self.rotated = rotated;
+        outcome
+    }
+
+    fn finish(&mut self, emit: &mut dyn FnMut(GcEvent)) {
+        self.finish_input(emit);
+        if let Some(info) = self.held_start.take() {
+            emit(GcEvent::JvmStart(info));
+        }
+    }
+}
+
+impl Jdk8Parser {
+    fn feed_line(&mut self, line: &[u8], emit: &mut dyn FnMut(GcEvent)) -> LineOutcome {
         let mut s = lex::trim_end(line);
         loop {
             let t = lex::trim_start(s);
@@ -478,7 +547,7 @@ impl LineParser for Jdk8Parser {
         }
     }
 
-    fn finish(&mut self, emit: &mut dyn FnMut(GcEvent)) {
+    fn finish_input(&mut self, emit: &mut dyn FnMut(GcEvent)) {
         if let Some(info) = self.jvm.take() {
             emit(GcEvent::JvmStart(info));
         }
