@@ -118,29 +118,30 @@ fn wall(ms: i64) -> String {
 
 /// A duration for people: `42.0 s`, `5 min 3 s`, `3 h 10 min`, `2 d 4 h`.
 fn duration(s: f64) -> String {
+    human_duration(s, ["min", "s", "h", "d"], " ")
+}
+
+/// A duration for a card: `42.0 s`, `4m 59s`, `3h 10m`, `2d 4h`.
+fn short_duration(s: f64) -> String {
+    human_duration(s, ["m", "s", "h", "d"], "")
+}
+
+/// Two units of a duration, with the given unit names (minute, second,
+/// hour, day) and the separator between number and unit.
+fn human_duration(s: f64, [min, sec, hour, day]: [&str; 4], sep: &str) -> String {
     let secs = s.round() as i64;
     if s < 60.0 {
         format!("{s:.1} s")
     } else if secs < 3600 {
-        format!("{} min {} s", secs / 60, secs % 60)
+        format!("{}{sep}{min} {}{sep}{sec}", secs / 60, secs % 60)
     } else if secs < 86_400 {
-        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
+        format!("{}{sep}{hour} {}{sep}{min}", secs / 3600, secs % 3600 / 60)
     } else {
-        format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600)
-    }
-}
-
-/// A duration for a card: `42 s`, `4m 59s`, `3h 10m`, `2d 4h`.
-fn short_duration(s: f64) -> String {
-    let secs = s.round() as i64;
-    if secs < 60 {
-        format!("{s:.1} s")
-    } else if secs < 3600 {
-        format!("{}m {}s", secs / 60, secs % 60)
-    } else if secs < 86_400 {
-        format!("{}h {}m", secs / 3600, secs % 3600 / 60)
-    } else {
-        format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600)
+        format!(
+            "{}{sep}{day} {}{sep}{hour}",
+            secs / 86_400,
+            secs % 86_400 / 3600
+        )
     }
 }
 
@@ -923,6 +924,8 @@ mod tests {
         assert_eq!(sig(275.42), "275");
         assert_eq!(gap(12_776_153.0), "3 h 32 min");
         assert_eq!(duration(3.0 * 3600.0 + 600.0), "3 h 10 min");
+        assert_eq!(short_duration(299.0), "4m 59s");
+        assert_eq!(short_duration(2.0 * 86_400.0 + 4.0 * 3600.0), "2d 4h");
     }
 
     #[test]
