@@ -23,6 +23,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/tunekeeper";
 
 const JOURNAL_NAME: &str = "rollback.json";
 
+/// The lock file beside the journal: one applier at a time.
+const LOCK_NAME: &str = "apply.lock";
+
 /// Why apply or rollback could not run.
 #[derive(Debug, Error)]
 pub enum ApplyError {
@@ -43,6 +46,28 @@ pub enum ApplyError {
     #[error("rollback journal {}: {source}", path.display())]
     Journal {
         /// The journal file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another apply or rollback held the lock for longer than we wait.
+    #[error(
+        "another tunekeeper apply or rollback{} holds {} and did not finish within {waited:?}; try again when it has (nothing was changed)",
+        holder.as_ref().map(|h| format!(" (pid {h})")).unwrap_or_default(),
+        path.display()
+    )]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's pid, as it wrote it into the lock file.
+        holder: Option<String>,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
+    /// The lock file could not be created or locked.
+    #[error("lock file {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
@@ -200,6 +225,73 @@ pub struct PersistRecord {
     pub path: PathBuf,
     /// Content before tunekeeper wrote it.
     pub previous: Option<String>,
+}
+
+/// Proof that this process is the only one changing kernel settings and the
+/// journal: an exclusive `flock` on `apply.lock` beside the journal, held
+/// from before the plan reads the current values until the journal is saved.
+/// Without it, two appliers (the boot-time apply and an agent with
+/// `enforce = true`) each load the journal, and the second rename drops
+/// the originals the first one saved. The kernel releases the lock when the
+/// process dies, so a crash never leaves it stuck.
+#[derive(Debug)]
+pub struct ApplyLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl ApplyLock {
+    /// Takes the lock, waiting up to `wait` for another holder to finish
+    /// (`Duration::ZERO`: try once).
+    pub fn acquire(
+        host: &Host,
+        state_dir: &Path,
+        wait: std::time::Duration,
+    ) -> Result<ApplyLock, ApplyError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let path = host.path(state_dir).join(LOCK_NAME);
+        let lock_err = |source| ApplyError::Lock {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(lock_err)?;
+        }
+        let deadline = std::time::Instant::now() + wait;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(lock_err)?;
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(mut locked) => {
+                    // Who holds it, for the message another applier prints.
+                    let _ = locked.set_len(0);
+                    let _ = writeln!(&mut *locked, "{}", std::process::id());
+                    return Ok(ApplyLock { _lock: locked });
+                }
+                Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+                    if std::time::Instant::now() >= deadline {
+                        let holder = std::fs::read_to_string(&path)
+                            .ok()
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty());
+                        return Err(ApplyError::Busy {
+                            path,
+                            holder,
+                            waited: wait,
+                        });
+                    }
+                    tracing::info!(lock = %path.display(), "waiting for another apply to finish");
+                    file = f;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err((_, errno)) => return Err(lock_err(errno.into())),
+            }
+        }
+    }
 }
 
 /// Builds the plan: reads every setting's current value and decides the
@@ -411,11 +503,14 @@ fn persist_text(plan: &Plan) -> String {
 /// Applies a plan: saves the originals, writes each step and reads it back.
 /// On a failed write it stops, restores what this run wrote, and keeps in
 /// the journal only what it could not restore.
+///
+/// `_lock` must have been taken before `plan` read the current values.
 pub fn apply(
     plan: &Plan,
     host: &Host,
     state_dir: &Path,
     persist: bool,
+    _lock: &ApplyLock,
 ) -> Result<ApplyReport, ApplyError> {
     if !may_write(host) {
         return Err(ApplyError::NotRoot);
@@ -585,7 +680,11 @@ impl RollbackReport {
 
 /// Restores every journaled original and removes (or restores) the
 /// persisted file. The journal is deleted only when everything was restored.
-pub fn rollback(host: &Host, state_dir: &Path) -> Result<RollbackReport, ApplyError> {
+pub fn rollback(
+    host: &Host,
+    state_dir: &Path,
+    _lock: &ApplyLock,
+) -> Result<RollbackReport, ApplyError> {
     if !may_write(host) {
         return Err(ApplyError::NotRoot);
     }

@@ -29,6 +29,9 @@ pub enum ExpectError {
     /// A size suffix that does not divide into the value's unit.
     #[error("`{0}` is not a whole number of the value's unit")]
     Fraction(String),
+    /// A number no kernel value can hold (kernel values fit in 64 bits).
+    #[error("`{0}` is out of range: kernel values lie between {min} and {max}", min = i64::MIN, max = u64::MAX)]
+    OutOfRange(String),
 }
 
 /// A comparison operator of one component.
@@ -98,21 +101,47 @@ pub fn parse_size(text: &str, unit: u64) -> Option<Result<i128, ExpectError>> {
         .find(|c: char| !(c.is_ascii_digit() || c == '-'))
         .unwrap_or(text.len());
     let (digits, suffix) = text.split_at(split);
-    let n: i128 = digits.parse().ok()?;
+    if digits.is_empty() || digits.chars().skip(1).any(|c| c == '-') {
+        return None;
+    }
+    let n: i128 = match digits.parse() {
+        Ok(n) => n,
+        // Digits too long even for i128: a number, just not one any value holds.
+        Err(_)
+            if digits
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            return Some(Err(ExpectError::OutOfRange(text.to_string())));
+        }
+        Err(_) => return None,
+    };
     let factor: i128 = match suffix {
-        "" => return Some(Ok(n)),
+        "" => return in_range(n, text),
         "KiB" | "K" | "k" => 1 << 10,
         "MiB" | "M" => 1 << 20,
         "GiB" | "G" => 1 << 30,
         "TiB" | "T" => 1 << 40,
         _ => return None,
     };
-    let bytes = n * factor;
+    let Some(bytes) = n.checked_mul(factor) else {
+        return Some(Err(ExpectError::OutOfRange(text.to_string())));
+    };
     let unit = i128::from(unit.max(1));
     if bytes % unit != 0 {
         return Some(Err(ExpectError::Fraction(text.to_string())));
     }
-    Some(Ok(bytes / unit))
+    in_range(bytes / unit, text)
+}
+
+/// Kernel values are 64-bit (signed or unsigned): anything outside both can
+/// never match, so it is a mistake in the profile, not a bound.
+fn in_range(n: i128, text: &str) -> Option<Result<i128, ExpectError>> {
+    if n < i128::from(i64::MIN) || n > i128::from(u64::MAX) {
+        return Some(Err(ExpectError::OutOfRange(text.to_string())));
+    }
+    Some(Ok(n))
 }
 
 impl Expectation {
@@ -328,6 +357,29 @@ mod tests {
             Expectation::parse(">=lots"),
             Err(ExpectError::BoundNotInteger(_))
         ));
+    }
+
+    #[test]
+    fn numbers_no_kernel_value_holds_are_refused() {
+        // Used to wrap to >=-7.5e37 in release builds and audit ok.
+        for text in [
+            ">=99999999999999999999999999999999999TiB",
+            ">=9999999999999999999999999999999999999999999",
+            "18446744073709551616",
+            "<=-9223372036854775809",
+            "4096 >=99999999999999999999999TiB",
+        ] {
+            assert!(
+                matches!(Expectation::parse(text), Err(ExpectError::OutOfRange(_))),
+                "{text}: {:?}",
+                Expectation::parse(text)
+            );
+        }
+        assert!(Expectation::parse("18446744073709551615").is_ok());
+        assert!(Expectation::parse(">=-9223372036854775808").is_ok());
+        assert!(Expectation::parse(">=16777215TiB").is_ok());
+        // Dashes inside a word keep it a word.
+        assert!(Expectation::parse("12-34").is_ok());
     }
 
     #[test]

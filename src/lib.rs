@@ -9,6 +9,7 @@ pub mod apply;
 pub mod audit;
 pub mod collector;
 pub mod expect;
+pub mod file_kind;
 pub mod finding;
 pub mod gc;
 pub mod host;

@@ -44,8 +44,16 @@ impl SysctlKey {
         if name.is_empty() {
             return Err(KeyError::Empty);
         }
-        if name.starts_with('/') || name.starts_with('.') {
+        if name.starts_with('/') {
             return Err(KeyError::Absolute(name.to_string()));
+        }
+        // `../x` and `./x` are relative paths that walk the tree, not absolute
+        // ones; say what they are. A lone leading dot is an empty first part.
+        if name == "." || name == ".." || name.starts_with("./") || name.starts_with("../") {
+            return Err(KeyError::Traversal(name.to_string()));
+        }
+        if name.starts_with('.') {
+            return Err(KeyError::EmptyPart(name.to_string()));
         }
         if name.chars().any(|c| {
             c.is_whitespace() || c.is_control() || matches!(c, '=' | '\\' | '*' | '?' | '[')
@@ -153,6 +161,14 @@ mod tests {
         assert!(matches!(
             SysctlKey::parse("vm.swap piness"),
             Err(KeyError::BadChar(_))
+        ));
+        // A relative path is named as one, not as an absolute path.
+        let e = SysctlKey::parse("../../etc/passwd").unwrap_err();
+        assert_eq!(e, KeyError::Traversal("../../etc/passwd".into()));
+        assert!(e.to_string().contains("would leave /proc/sys"), "{e}");
+        assert!(matches!(
+            SysctlKey::parse(".vm.swappiness"),
+            Err(KeyError::EmptyPart(_))
         ));
         // A dotted key can't smuggle ".." through a slash inside a part.
         let k = SysctlKey::parse("net.ipv4.conf.../x").unwrap_err();

@@ -173,9 +173,16 @@ impl Agent {
             );
             return;
         }
-        match crate::apply::plan(&self.profile, &self.host)
-            .and_then(|p| crate::apply::apply(&p, &self.host, &self.cfg.state_dir, false))
-        {
+        // Never wait: a boot-time apply holding the lock is doing this job.
+        match crate::apply::ApplyLock::acquire(
+            &self.host,
+            &self.cfg.state_dir,
+            std::time::Duration::ZERO,
+        )
+        .and_then(|lock| {
+            let plan = crate::apply::plan(&self.profile, &self.host)?;
+            crate::apply::apply(&plan, &self.host, &self.cfg.state_dir, false, &lock)
+        }) {
             Ok(r) => tracing::info!(steps = r.results.len(), "enforced the profile"),
             Err(e) => tracing::error!(error = %e, "enforcing the profile failed"),
         }

@@ -6,6 +6,10 @@ use tunekeeper::render::columns;
 
 use super::{Format, Global, print_json};
 
+/// How long apply and rollback wait for another applier (the boot-time
+/// apply beside an enforcing agent takes milliseconds; a hung one is named).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Arguments of `tunekeeper apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
@@ -38,15 +42,18 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     if !args.dry_run && !apply::may_write(&host) {
         return Err(apply::ApplyError::NotRoot.into());
     }
-    let plan = apply::plan(&profile, &host)?;
     if args.dry_run {
+        let plan = apply::plan(&profile, &host)?;
         match args.format {
             Format::Json => print_json(&plan)?,
             Format::Table => print_plan(&plan, args.persist),
         }
         return Ok(0);
     }
-    let report = apply::apply(&plan, &host, &g.state_dir, args.persist)?;
+    // Taken before the plan reads current values: they become the originals.
+    let lock = apply::ApplyLock::acquire(&host, &g.state_dir, LOCK_WAIT)?;
+    let plan = apply::plan(&profile, &host)?;
+    let report = apply::apply(&plan, &host, &g.state_dir, args.persist, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Table => {
@@ -146,7 +153,12 @@ fn print_plan(plan: &apply::Plan, persist: bool) {
 
 /// Restores the journaled originals.
 pub fn rollback(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
-    let report = apply::rollback(&g.host(), &g.state_dir)?;
+    let host = g.host();
+    if !apply::may_write(&host) {
+        return Err(apply::ApplyError::NotRoot.into());
+    }
+    let lock = apply::ApplyLock::acquire(&host, &g.state_dir, LOCK_WAIT)?;
+    let report = apply::rollback(&host, &g.state_dir, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Table => {

@@ -14,6 +14,15 @@ pub enum GcError {
         #[source]
         source: std::io::Error,
     },
+    /// Something that is neither a regular file nor a directory (a FIFO
+    /// would block the read forever, a device never ends).
+    #[error("{}: {what}; tunekeeper gc reads regular files and directories of them", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is, e.g. "a FIFO (named pipe)".
+        what: &'static str,
+    },
     /// A GC log of another collector.
     #[error("{}: {what}, not G1", path.display())]
     NotG1 {

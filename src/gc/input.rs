@@ -165,6 +165,11 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<InputFile>, GcError> {
                     sets,
                 });
             }
+        } else if !meta.is_file() {
+            return Err(GcError::NotRegular {
+                path: p.clone(),
+                what: crate::file_kind::describe(meta.file_type()),
+            });
         } else {
             let sniff = sniff_file(p)?;
             files.push(InputFile {

@@ -1,6 +1,6 @@
 //! Finding, parsing, merging and validating profiles.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -66,13 +66,27 @@ pub enum ProfileError {
         /// The cause.
         source: std::io::Error,
     },
-    /// TOML syntax error, unknown section or key; the message has line and column.
-    #[error("{origin}: {message}")]
+    /// TOML syntax error, unknown section or key. The message has the line
+    /// and column but quotes no line of the file: under a sudo rule that
+    /// allows `audit --profile PATH`, a snippet would print any root-only
+    /// file's first line.
+    #[error("{origin}{}: {message}", at.map(|(l, c)| format!(": line {l}, column {c}")).unwrap_or_default())]
     Syntax {
         /// The file (or `embedded:NAME`).
         origin: String,
-        /// toml's message, with line, column and a snippet.
+        /// 1-based line and column, when toml gave a position.
+        at: Option<(usize, usize)>,
+        /// toml's message, without the snippet.
         message: String,
+    },
+    /// A path named as a profile that cannot be one (not `.toml`, not a
+    /// regular file, too large); nothing of its content is read or shown.
+    #[error("{}: not a profile: {why}", path.display())]
+    NotAProfile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
     },
     /// A value that parses as TOML but means nothing valid.
     #[error("{origin}{}: `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -148,8 +162,8 @@ impl ProfileStore {
 
     /// Loads a profile by name or path and resolves its includes.
     pub fn load(&self, name_or_path: &str) -> Result<Profile, ProfileError> {
-        let mut stack = Vec::new();
-        self.resolve(name_or_path, None, &mut stack)
+        let mut walk = Walk::default();
+        self.resolve(name_or_path, None, &mut walk)
     }
 
     fn find(&self, name_or_path: &str, relative_to: Option<&Path>) -> Result<Source, ProfileError> {
@@ -160,10 +174,7 @@ impl ProfileStore {
                     path = dir.join(path);
                 }
             }
-            let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let text = read_profile_file(&path)?;
             let name = path
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -221,21 +232,26 @@ impl ProfileStore {
         &self,
         name_or_path: &str,
         relative_to: Option<&Path>,
-        stack: &mut Vec<String>,
+        walk: &mut Walk,
     ) -> Result<Profile, ProfileError> {
         let src = self.find(name_or_path, relative_to)?;
+        let stack = &mut walk.stack;
         if stack.contains(&src.origin) {
             stack.push(src.origin);
             return Err(ProfileError::IncludeCycle(stack.join(" -> ")));
         }
+        if let Some(done) = walk.resolved.get(&src.origin) {
+            return Ok(done.clone());
+        }
         stack.push(src.origin.clone());
         let raw: RawProfile = toml::from_str(&src.text).map_err(|e| ProfileError::Syntax {
             origin: src.origin.clone(),
-            message: e.to_string().trim_end().to_string(),
+            at: e.span().map(|s| line_col(&src.text, s.start)),
+            message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
         })?;
         let mut profile = empty_profile(&src);
         for inc in &raw.include {
-            let parent = self.resolve(inc, src.dir.as_deref(), stack)?;
+            let parent = self.resolve(inc, src.dir.as_deref(), walk)?;
             merge(&mut profile, parent);
         }
         let ctx = Ctx { src: &src };
@@ -244,9 +260,63 @@ impl ProfileStore {
         }
         apply_own(&mut profile, &raw, &ctx)?;
         profile.chain.push(src.name.clone());
-        stack.pop();
+        walk.stack.pop();
+        walk.resolved.insert(src.origin, profile.clone());
         Ok(profile)
     }
+}
+
+/// State of one `load`: the include path being followed (to name a cycle)
+/// and every profile already resolved, so a profile included along several
+/// paths (a diamond) is parsed and merged once, not once per path.
+#[derive(Default)]
+struct Walk {
+    stack: Vec<String>,
+    resolved: HashMap<String, Profile>,
+}
+
+/// Profiles are small TOML files; anything bigger is something else.
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// Reads a file named as a profile, refusing what cannot be one before
+/// reading a byte of it (a FIFO would block, `/dev/zero` never ends, and a
+/// secret's content must not reach an error message).
+fn read_profile_file(path: &Path) -> Result<String, ProfileError> {
+    let not = |why: String| ProfileError::NotAProfile {
+        path: path.to_path_buf(),
+        why,
+    };
+    if path.extension().is_none_or(|e| e != "toml") {
+        return Err(not(
+            "profile files are TOML files named NAME.toml".to_string()
+        ));
+    }
+    let io = |source| ProfileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(not(format!(
+            "it is {}",
+            crate::file_kind::describe(meta.file_type())
+        )));
+    }
+    if meta.len() > MAX_PROFILE_BYTES {
+        return Err(not(format!(
+            "it holds {} bytes; profiles are at most {MAX_PROFILE_BYTES}",
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(io)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, col)
 }
 
 fn empty_profile(src: &Source) -> Profile {
@@ -272,8 +342,13 @@ fn empty_profile(src: &Source) -> Profile {
 
 /// Layers `parent` under `child`: what `child` already holds wins.
 fn merge(child: &mut Profile, parent: Profile) {
-    child.chain.extend(parent.chain);
-    child.chain.dedup();
+    // Each profile once, at its first place: a diamond must not repeat (and
+    // so double, level by level) the chain.
+    for name in parent.chain {
+        if !child.chain.contains(&name) {
+            child.chain.push(name);
+        }
+    }
     child.sysctl.extend(parent.sysctl);
     child.thp.extend(parent.thp);
     child.block.extend(parent.block);

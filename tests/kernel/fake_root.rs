@@ -8,7 +8,7 @@ use tunekeeper::finding::Status;
 use tunekeeper::host::Host;
 use tunekeeper::profile::{Profile, ProfileStore};
 
-use crate::support::FakeRoot;
+use crate::support::{FakeRoot, apply_lock};
 
 fn profile_from(text: &str) -> Profile {
     let dir = tempfile::tempdir().unwrap();
@@ -256,7 +256,7 @@ fn apply_journals_first_reads_back_persists_and_rolls_back() {
     );
     assert_eq!(plan.steps[2].desired, "none", "first offered alternative");
 
-    let report = apply::apply(&plan, &host, state, true).unwrap();
+    let report = apply::apply(&plan, &host, state, true, &apply_lock(&host, state)).unwrap();
     assert_eq!(report.exit_code(), 0);
     assert!(
         report.results.iter().all(|r| r.outcome == Outcome::Applied),
@@ -280,7 +280,7 @@ fn apply_journals_first_reads_back_persists_and_rolls_back() {
     // A second apply must not overwrite the saved originals with tuned values.
     root.sysctl("vm.swappiness", "5");
     let plan2 = apply::plan(&p, &host).unwrap();
-    apply::apply(&plan2, &host, state, false).unwrap();
+    apply::apply(&plan2, &host, state, false, &apply_lock(&host, state)).unwrap();
     let journal = apply::load_journal(&host, state).unwrap().unwrap();
     assert_eq!(
         journal
@@ -292,7 +292,7 @@ fn apply_journals_first_reads_back_persists_and_rolls_back() {
         "60"
     );
 
-    let rb = apply::rollback(&host, state).unwrap();
+    let rb = apply::rollback(&host, state, &apply_lock(&host, state)).unwrap();
     assert_eq!(rb.exit_code(), 0);
     assert_eq!(root.read("/proc/sys/vm/swappiness").trim(), "60");
     assert_eq!(root.read("/proc/sys/vm/dirty_ratio").trim(), "20");
@@ -319,7 +319,7 @@ fn a_failed_write_stops_and_restores_what_this_run_wrote() {
     std::fs::remove_file(root.path("/proc/sys/vm/swappiness")).unwrap();
     std::fs::create_dir(root.path("/proc/sys/vm/swappiness")).unwrap();
     let state = Path::new("/var/lib/tunekeeper");
-    let report = apply::apply(&plan, &host, state, true).unwrap();
+    let report = apply::apply(&plan, &host, state, true, &apply_lock(&host, state)).unwrap();
     let outcomes: Vec<Outcome> = report.results.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,

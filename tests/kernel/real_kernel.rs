@@ -10,7 +10,7 @@ use tunekeeper::host::Host;
 use tunekeeper::profile::{Profile, ProfileStore};
 use tunekeeper::sysctl_key::SysctlKey;
 
-use crate::support::{is_root, real_kernel_lock, stderr, stdout, tunekeeper};
+use crate::support::{apply_lock, is_root, real_kernel_lock, stderr, stdout, tunekeeper};
 
 fn read(key: &str) -> String {
     Host::default()
@@ -192,7 +192,14 @@ fn a_value_the_kernel_adjusts_is_reported_refused() {
         .unwrap();
     let host = Host::default();
     let plan = apply::plan(&p, &host).unwrap();
-    let report = apply::apply(&plan, &host, dir.path(), false).unwrap();
+    let report = apply::apply(
+        &plan,
+        &host,
+        dir.path(),
+        false,
+        &apply_lock(&host, dir.path()),
+    )
+    .unwrap();
     assert_eq!(
         report.results[0].outcome,
         Outcome::Refused,
@@ -201,7 +208,7 @@ fn a_value_the_kernel_adjusts_is_reported_refused() {
     );
     assert_eq!(report.results[0].after.as_deref(), Some("2097152"));
     assert_eq!(report.exit_code(), 1);
-    apply::rollback(&host, dir.path()).unwrap();
+    apply::rollback(&host, dir.path(), &apply_lock(&host, dir.path())).unwrap();
     assert_eq!(read("fs.pipe-max-size"), original);
 }
 

@@ -105,3 +105,8 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The applier lock, taken at once (each test is the only applier of its tree).
+pub fn apply_lock(host: &tunekeeper::host::Host, state: &Path) -> tunekeeper::apply::ApplyLock {
+    tunekeeper::apply::ApplyLock::acquire(host, state, std::time::Duration::ZERO).unwrap()
+}
