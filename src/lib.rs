@@ -14,6 +14,7 @@ pub mod finding;
 pub mod gc;
 pub mod host;
 pub mod jvm;
+pub mod kafka;
 pub mod profile;
 pub mod render;
 pub mod report;

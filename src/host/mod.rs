@@ -2,6 +2,7 @@
 //! (`/` in production, a temporary tree in tests), so exact scenarios —
 //! missing keys, unreadable keys, sysctl.d precedence — can be built on disk.
 
+pub mod blockdev;
 pub mod boot;
 pub mod identity;
 pub mod mounts;

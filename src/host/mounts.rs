@@ -18,6 +18,8 @@ pub struct Mount {
     pub source: String,
     /// Per-mount and superblock options together (`noatime`, `commit=60`).
     pub options: BTreeSet<String>,
+    /// The device number, `MAJ:MIN` (`0:NN` for tmpfs and other virtual file systems).
+    pub majmin: String,
 }
 
 impl Mount {
@@ -37,7 +39,17 @@ impl Mount {
 impl Host {
     /// Every mount of this host's mount namespace.
     pub fn mounts(&self) -> Result<Vec<Mount>, HostError> {
-        let path = self.path("/proc/self/mountinfo");
+        self.read_mountinfo("/proc/self/mountinfo")
+    }
+
+    /// Every mount a process sees: its own mount namespace, so a broker in
+    /// a container is judged by its mounts, not the host's.
+    pub fn mounts_of(&self, pid: i32) -> Result<Vec<Mount>, HostError> {
+        self.read_mountinfo(&format!("/proc/{pid}/mountinfo"))
+    }
+
+    fn read_mountinfo(&self, abs: &str) -> Result<Vec<Mount>, HostError> {
+        let path = self.path(abs);
         let file = std::fs::File::open(&path).map_err(|e| HostError::from_io(&path, e))?;
         let infos = procfs::process::MountInfos::from_buf_read(std::io::BufReader::new(file))
             .map_err(|e| HostError::Io {
@@ -59,6 +71,7 @@ impl Host {
                     fs_type: m.fs_type,
                     source: m.mount_source.unwrap_or_default(),
                     options,
+                    majmin: m.majmin,
                 }
             })
             .collect())
@@ -114,5 +127,6 @@ mod tests {
                 && !data.has_option("commit=5")
         );
         assert!(!data.has_option("noatime"));
+        assert_eq!(data.majmin, "254:32");
     }
 }

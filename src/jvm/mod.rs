@@ -75,18 +75,26 @@ pub fn jvm_options(cmdline: &[String]) -> Vec<String> {
 }
 
 fn main_class(cmdline: &[String]) -> Option<String> {
-    let mut args = cmdline.iter().skip(1);
-    while let Some(a) = args.next() {
+    main_class_index(cmdline).map(|i| cmdline[i].clone())
+}
+
+/// Where the main class (or, after `-jar`, the jar) stands in the command
+/// line: the application's own arguments follow it.
+pub fn main_class_index(cmdline: &[String]) -> Option<usize> {
+    let mut i = 1;
+    while i < cmdline.len() {
+        let a = cmdline[i].as_str();
         if a == "-jar" {
-            return args.next().cloned();
+            return (i + 1 < cmdline.len()).then_some(i + 1);
         }
-        if OPTIONS_WITH_VALUE.contains(&a.as_str()) {
-            args.next();
+        if OPTIONS_WITH_VALUE.contains(&a) {
+            i += 2;
             continue;
         }
         if !a.starts_with('-') {
-            return Some(a.clone());
+            return Some(i);
         }
+        i += 1;
     }
     None
 }
