@@ -329,8 +329,9 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
     for (name, setting) in &profile.thp {
         sysfs_step(&mut p, host, format!("thp/{name}"), thp_path(name), setting)?;
     }
+    let brokers = crate::kafka::layout::Brokers::observe(host, &profile.process.pattern);
     for rule in profile.block.values() {
-        let devices = matching_devices(rule, host).unwrap_or_default();
+        let devices = matching_devices(rule, host, &brokers).unwrap_or_default();
         for dev in devices {
             for (attr, setting) in &rule.attrs {
                 sysfs_step(
@@ -345,7 +346,11 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
     }
     for rule in profile.mounts.values() {
         p.manual.push(Manual {
-            key: format!("mount {}", rule.paths.join(" ")),
+            key: if rule.paths.is_empty() {
+                "mount (data directories)".to_string()
+            } else {
+                format!("mount {}", rule.paths.join(" "))
+            },
             advice: "mount options are not changed by apply: set them in /etc/fstab and remount"
                 .into(),
         });

@@ -10,6 +10,8 @@ use crate::host::mounts::{Mount, mount_for};
 use crate::host::procs::LimitValue;
 use crate::host::sysfs::{queue_path, thp_path};
 use crate::host::{Host, HostError};
+use crate::kafka::checks::check_brokers;
+use crate::kafka::layout::Brokers;
 use crate::profile::{BlockRule, MountRule, Profile, Setting};
 
 /// The audit result: one document for tables, JSON and the agent.
@@ -31,17 +33,19 @@ pub struct AuditReport {
 /// an `unreadable` finding, what does not exist a `not-applicable` one.
 pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
     let mut findings = Vec::new();
+    let brokers = Brokers::observe(host, &profile.process.pattern);
     check_sysctl(profile, host, &mut findings);
     check_thp(profile, host, &mut findings);
     for rule in profile.block.values() {
-        check_block(rule, host, &mut findings);
+        check_block(rule, host, &brokers, &mut findings);
     }
-    if !profile.mounts.is_empty() {
+    if profile.mounts.values().any(|r| !r.paths.is_empty()) {
         let mounts = host.mounts();
-        for rule in profile.mounts.values() {
+        for rule in profile.mounts.values().filter(|r| !r.paths.is_empty()) {
             check_mount(rule, host, &mounts, &mut findings);
         }
     }
+    check_brokers(profile, host, &brokers, &mut findings);
     check_swap(profile, host, &mut findings);
     check_nofile(profile, host, &mut findings);
     let summary = Summary::of(&findings);
@@ -161,8 +165,16 @@ fn check_thp(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
     }
 }
 
-/// Devices under /sys/block that a rule's globs match.
-pub fn matching_devices(rule: &BlockRule, host: &Host) -> Result<Vec<String>, HostError> {
+/// Devices under /sys/block that a rule's globs match; a rule without
+/// globs means the disks under the brokers' data directories.
+pub fn matching_devices(
+    rule: &BlockRule,
+    host: &Host,
+    brokers: &Brokers,
+) -> Result<Vec<String>, HostError> {
+    if rule.devices.is_empty() {
+        return Ok(brokers.data_disks().into_iter().collect());
+    }
     Ok(host
         .block_devices()?
         .into_iter()
@@ -170,8 +182,8 @@ pub fn matching_devices(rule: &BlockRule, host: &Host) -> Result<Vec<String>, Ho
         .collect())
 }
 
-fn check_block(rule: &BlockRule, host: &Host, out: &mut Vec<Finding>) {
-    let devices = match matching_devices(rule, host) {
+fn check_block(rule: &BlockRule, host: &Host, brokers: &Brokers, out: &mut Vec<Finding>) {
+    let devices = match matching_devices(rule, host, brokers) {
         Ok(d) => d,
         Err(e) => {
             let (actual, status, detail) = read_failure(e);
@@ -195,7 +207,15 @@ fn check_block(rule: &BlockRule, host: &Host, out: &mut Vec<Finding>) {
             actual: None,
             status: Status::NotApplicable,
             source: Some(rule.from.clone()),
-            detail: Some("no block device matches".into()),
+            detail: Some(if rule.devices.is_empty() {
+                if brokers.processes.is_empty() {
+                    "no Kafka process runs: its data disks come from its configuration".into()
+                } else {
+                    "no data directory of a running Kafka process lies on a disk".into()
+                }
+            } else {
+                "no block device matches".into()
+            }),
         });
         return;
     }
@@ -228,19 +248,69 @@ fn existing_paths(rule: &MountRule, host: &Host) -> Vec<PathBuf> {
     found
 }
 
-fn check_mount(
-    rule: &MountRule,
-    host: &Host,
-    mounts: &Result<Vec<Mount>, HostError>,
-    out: &mut Vec<Finding>,
-) {
+/// What a mount rule expects, for findings: `xfs|ext4,noatime,!strictatime`.
+pub fn mount_expected(rule: &MountRule) -> String {
     let mut expected: Vec<String> = Vec::new();
     if let Some(types) = &rule.fstype {
         expected.push(types.join("|"));
     }
     expected.extend(rule.require.iter().cloned());
     expected.extend(rule.forbid.iter().map(|o| format!("!{o}")));
-    let expected = expected.join(",");
+    expected.join(",")
+}
+
+/// What a mount is, for findings: `xfs rw,noatime,...`.
+pub fn mount_actual(m: &Mount) -> String {
+    let opts: Vec<&str> = m.options.iter().map(String::as_str).collect();
+    format!("{} {}", m.fs_type, opts.join(","))
+}
+
+/// A mount against a rule: the verdict and a detail naming the mount and
+/// every problem.
+pub fn judge_mount(rule: &MountRule, m: &Mount) -> (Status, String) {
+    let mut problems = Vec::new();
+    if let Some(types) = &rule.fstype {
+        if !types.iter().any(|t| t == &m.fs_type) {
+            problems.push(format!("filesystem is {}", m.fs_type));
+        }
+    }
+    problems.extend(
+        rule.require
+            .iter()
+            .filter(|o| !m.has_option(o))
+            .map(|o| format!("missing {o}")),
+    );
+    problems.extend(
+        rule.forbid
+            .iter()
+            .filter(|o| m.has_option(o))
+            .map(|o| format!("has {o}")),
+    );
+    let status = if problems.is_empty() {
+        Status::Ok
+    } else {
+        Status::Drift
+    };
+    let detail = format!(
+        "mounted at {} from {}{}",
+        m.mount_point.display(),
+        m.source,
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", problems.join(", "))
+        }
+    );
+    (status, detail)
+}
+
+fn check_mount(
+    rule: &MountRule,
+    host: &Host,
+    mounts: &Result<Vec<Mount>, HostError>,
+    out: &mut Vec<Finding>,
+) {
+    let expected = mount_expected(rule);
     let paths = existing_paths(rule, host);
     let base = |key: String| Finding {
         check: "mount".into(),
@@ -279,42 +349,11 @@ fn check_mount(
             });
             continue;
         };
-        let mut problems = Vec::new();
-        if let Some(types) = &rule.fstype {
-            if !types.iter().any(|t| t == &m.fs_type) {
-                problems.push(format!("filesystem is {}", m.fs_type));
-            }
-        }
-        problems.extend(
-            rule.require
-                .iter()
-                .filter(|o| !m.has_option(o))
-                .map(|o| format!("missing {o}")),
-        );
-        problems.extend(
-            rule.forbid
-                .iter()
-                .filter(|o| m.has_option(o))
-                .map(|o| format!("has {o}")),
-        );
-        let opts: Vec<&str> = m.options.iter().map(String::as_str).collect();
+        let (status, detail) = judge_mount(rule, m);
         out.push(Finding {
-            actual: Some(format!("{} {}", m.fs_type, opts.join(","))),
-            status: if problems.is_empty() {
-                Status::Ok
-            } else {
-                Status::Drift
-            },
-            detail: Some(format!(
-                "mounted at {} from {}{}",
-                m.mount_point.display(),
-                m.source,
-                if problems.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", problems.join(", "))
-                }
-            )),
+            actual: Some(mount_actual(m)),
+            status,
+            detail: Some(detail),
             ..base(key)
         });
     }

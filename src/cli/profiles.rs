@@ -66,6 +66,9 @@ fn rows(p: &Profile) -> Vec<Row> {
     for (k, s) in &p.jvm {
         push("jvm", k.clone(), s);
     }
+    for (k, s) in &p.broker {
+        push("broker", k.clone(), s);
+    }
     let split = |src: &str| match src.split_once(": ") {
         Some((a, b)) => (a.to_string(), Some(b.to_string())),
         None => (src.to_string(), None),
@@ -79,7 +82,11 @@ fn rows(p: &Profile) -> Vec<Row> {
         let (from, why) = split(&m.source);
         out.push(Row {
             section: "mount".into(),
-            key: m.paths.join(" "),
+            key: if m.paths.is_empty() {
+                "data directories".into()
+            } else {
+                m.paths.join(" ")
+            },
             expect: expect.join(","),
             from,
             why,

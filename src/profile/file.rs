@@ -106,7 +106,7 @@ pub struct RawProfile {
     #[serde(default)]
     pub include: Vec<String>,
     /// Inherited checks to remove: `sysctl:vm.zone_reclaim_mode`, `thp:defrag`,
-    /// `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `gc:METRIC`, `jvm:RULE`.
+    /// `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `gc:METRIC`, `jvm:RULE`, `broker:RULE`.
     #[serde(default)]
     pub drop: Vec<String>,
     /// Kernel settings under /proc/sys.
@@ -131,6 +131,9 @@ pub struct RawProfile {
     /// JVM flag rules.
     #[serde(default)]
     pub jvm: BTreeMap<String, RawSetting>,
+    /// Rules on the broker itself: data placement, free space, memory, maps, files.
+    #[serde(default)]
+    pub broker: BTreeMap<String, RawSetting>,
 }
 
 /// `[block.NAME]`.
@@ -138,7 +141,8 @@ pub struct RawProfile {
 #[serde(deny_unknown_fields)]
 pub struct RawBlock {
     /// Glob(s) over /sys/block names, `|`-separated (`sd*|nvme*n*|vd*`).
-    pub devices: String,
+    /// Absent: the disks under the running brokers' data directories.
+    pub devices: Option<String>,
     /// `queue/scheduler`.
     pub scheduler: Option<RawSetting>,
     /// `queue/read_ahead_kb` (sizes in KiB; `4MiB` allowed).
@@ -151,8 +155,9 @@ pub struct RawBlock {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMount {
-    /// Paths whose filesystem is checked (Kafka's `log.dirs`); globs allowed.
-    pub paths: Vec<String>,
+    /// Paths whose filesystem is checked; globs allowed. Absent: the data
+    /// directories the running Kafka processes name in their configuration.
+    pub paths: Option<Vec<String>>,
     /// Options that must be present (`noatime`, `commit=60`).
     #[serde(default)]
     pub require: Vec<String>,

@@ -57,7 +57,7 @@ pub const BLOCK_ATTRS: [(&str, u64); 3] = [
 pub struct BlockRule {
     /// Rule name (`[block.NAME]`).
     pub name: String,
-    /// Name globs (`sd*`, `nvme*n*`).
+    /// Name globs (`sd*`, `nvme*n*`); empty: the brokers' data disks.
     pub devices: Vec<glob::Pattern>,
     /// The globs as written.
     pub devices_text: String,
@@ -72,7 +72,8 @@ pub struct BlockRule {
 pub struct MountRule {
     /// Rule name (`[mount.NAME]`).
     pub name: String,
-    /// The paths (globs allowed) whose filesystems are checked.
+    /// The paths (globs allowed) whose filesystems are checked; empty: the
+    /// data directories of the running Kafka processes.
     pub paths: Vec<String>,
     /// Options that must be present.
     pub require: Vec<String>,
@@ -129,4 +130,6 @@ pub struct Profile {
     pub gc: BTreeMap<String, Setting>,
     /// JVM flag rules: rule → expectation (`young_fixed` → `false`).
     pub jvm: BTreeMap<String, Setting>,
+    /// Broker rules: rule → expectation (`heap_max` → `<=6GiB`).
+    pub broker: BTreeMap<String, Setting>,
 }

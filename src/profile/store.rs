@@ -14,6 +14,9 @@ use super::{
 use crate::expect::{Expectation, Op, Operand};
 use crate::sysctl_key::SysctlKey;
 
+/// How a block rule without `devices` names its devices in findings.
+pub const DATA_DISKS: &str = "data disks";
+
 /// The profiles shipped in `profiles/`, compiled into the binary so an audit
 /// works on a bare host.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -28,6 +31,29 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("zookeeper", include_str!("../../profiles/zookeeper.toml")),
 ];
+
+/// Rules a `[broker]` section may set: (name, the kind of value, what it checks).
+/// Percentages are of the whole (free space of the file system, heap of
+/// memory, maps of `vm.max_map_count`, open files of the `nofile` limit).
+pub const BROKER_RULES: &[(&str, BrokerValue)] = &[
+    ("data_off_os_disk", BrokerValue::Flag),
+    ("one_dir_per_disk", BrokerValue::Flag),
+    ("data_free_percent", BrokerValue::Bound),
+    ("data_inodes_free_percent", BrokerValue::Bound),
+    ("heap_max", BrokerValue::Bound),
+    ("heap_memory_percent", BrokerValue::Bound),
+    ("map_count_percent", BrokerValue::Bound),
+    ("open_files_percent", BrokerValue::Bound),
+];
+
+/// What a broker rule takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerValue {
+    /// `true` (checked) — `false` makes no sense: drop the rule instead.
+    Flag,
+    /// One numeric bound, `<=N` or `>=N` (sizes allowed).
+    Bound,
+}
 
 /// GC service-level metrics a `[gc]` section may bound.
 pub use crate::gc::slo::METRICS as GC_METRICS;
@@ -337,6 +363,7 @@ fn empty_profile(src: &Source) -> Profile {
         },
         gc: BTreeMap::new(),
         jvm: BTreeMap::new(),
+        broker: BTreeMap::new(),
     }
 }
 
@@ -362,6 +389,7 @@ fn merge(child: &mut Profile, parent: Profile) {
     }
     child.gc.extend(parent.gc);
     child.jvm.extend(parent.jvm);
+    child.broker.extend(parent.broker);
     if !parent.description.is_empty() {
         child.description = parent.description;
     }
@@ -422,10 +450,11 @@ fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileErr
         "process" if key == "nofile" => p.process.nofile.take().is_some(),
         "gc" => p.gc.remove(key).is_some(),
         "jvm" => p.jvm.remove(key).is_some(),
+        "broker" => p.broker.remove(key).is_some(),
         _ => {
             return Err(ctx.invalid(
                 target,
-                "drop takes SECTION:KEY with SECTION one of sysctl, thp, block, mount, swap, process, gc, jvm",
+                "drop takes SECTION:KEY with SECTION one of sysctl, thp, block, mount, swap, process, gc, jvm, broker",
             ));
         }
     };
@@ -457,7 +486,8 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
     }
     for (name, rule) in &raw.block {
         let mut devices = Vec::new();
-        for glob_text in rule.devices.split('|') {
+        let devices_text = rule.devices.clone().unwrap_or_default();
+        for glob_text in devices_text.split('|').filter(|_| rule.devices.is_some()) {
             let pat = glob::Pattern::new(glob_text.trim()).map_err(|e| {
                 ctx.invalid(
                     &format!("block.{name}.devices"),
@@ -491,17 +521,25 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
             BlockRule {
                 name: name.clone(),
                 devices,
-                devices_text: rule.devices.clone(),
+                devices_text: if rule.devices.is_some() {
+                    devices_text
+                } else {
+                    DATA_DISKS.to_string()
+                },
                 attrs,
                 from: ctx.src.name.clone(),
             },
         );
     }
     for (name, rule) in &raw.mount {
-        if rule.paths.is_empty() {
-            return Err(ctx.invalid(&format!("mount.{name}.paths"), "needs at least one path"));
+        let paths = rule.paths.clone().unwrap_or_default();
+        if rule.paths.is_some() && paths.is_empty() {
+            return Err(ctx.invalid(
+                &format!("mount.{name}.paths"),
+                "needs at least one path; leave `paths` out to check the brokers' data directories",
+            ));
         }
-        if let Some(bad) = rule.paths.iter().find(|p| !p.starts_with('/')) {
+        if let Some(bad) = paths.iter().find(|p| !p.starts_with('/')) {
             return Err(ctx.invalid(
                 &format!("mount.{name}.paths"),
                 format!("`{bad}` is not an absolute path"),
@@ -511,7 +549,7 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
             name.clone(),
             MountRule {
                 name: name.clone(),
-                paths: rule.paths.clone(),
+                paths,
                 require: rule.require.clone(),
                 forbid: rule.forbid.clone(),
                 fstype: rule
@@ -548,11 +586,7 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
             ));
         }
         let setting = ctx.setting(key, value, 1)?;
-        let numeric_bound = setting.expect.alternatives().len() == 1
-            && setting.expect.alternatives()[0].len() == 1
-            && matches!(setting.expect.alternatives()[0][0].operand, Operand::Int(_))
-            && matches!(setting.expect.alternatives()[0][0].op, Op::Le | Op::Ge);
-        if !numeric_bound {
+        if !is_one_bound(&setting) {
             return Err(ctx.invalid(
                 key,
                 "a GC service level is one bound, <=N or >=N, e.g. \"<=15\"",
@@ -577,5 +611,42 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
         }
         p.jvm.insert(key.clone(), setting);
     }
+    for (key, value) in &raw.broker {
+        let Some((_, kind)) = BROKER_RULES.iter().find(|(rule, _)| rule == key) else {
+            let names: Vec<&str> = BROKER_RULES.iter().map(|(r, _)| *r).collect();
+            return Err(ctx.invalid(
+                key,
+                format!("unknown broker rule; expected one of {}", names.join(", ")),
+            ));
+        };
+        let setting = ctx.setting(key, value, 1)?;
+        let ok = match kind {
+            BrokerValue::Flag => setting.expect.to_string() == "true",
+            BrokerValue::Bound => is_one_bound(&setting),
+        };
+        if !ok {
+            return Err(ctx.invalid(
+                key,
+                match kind {
+                    BrokerValue::Flag => format!(
+                        "the rule is checked with `{key} = true`; to stop checking it, drop it (drop = [\"broker:{key}\"])"
+                    ),
+                    BrokerValue::Bound => {
+                        "a broker rule is one bound, <=N or >=N, e.g. \"<=80\" or \"<=6GiB\"".to_string()
+                    }
+                },
+            ));
+        }
+        p.broker.insert(key.clone(), setting);
+    }
     Ok(())
+}
+
+/// True for an expectation of exactly one `<=N` or `>=N`.
+fn is_one_bound(setting: &Setting) -> bool {
+    let alts = setting.expect.alternatives();
+    alts.len() == 1
+        && alts[0].len() == 1
+        && matches!(alts[0][0].operand, Operand::Int(_))
+        && matches!(alts[0][0].op, Op::Le | Op::Ge)
 }
