@@ -297,7 +297,13 @@ fn memory(profile: &Profile, host: &Host, p: &KafkaProcess, out: &mut Vec<Findin
         let pct = heap
             .zip(limit)
             .and_then(|(h, l)| (h.saturating_mul(100)).checked_div(l));
-        let mut f = judge_number("memory", format!("{key} share"), setting, pct, "%");
+        let mut f = judge_number(
+            "memory",
+            format!("heap share (pid {})", p.jvm.pid),
+            setting,
+            pct,
+            "%",
+        );
         if let (Some(h), Some(l)) = (heap, limit) {
             f.detail = Some(format!(
                 "{} of {} ({from}); the page cache gets the rest{}",
