@@ -300,7 +300,11 @@ fn a_redirect_is_a_failure_that_keeps_the_report() {
             .all(|s| s.method == "POST" && s.path == "/api/v1/reports"),
         "the agent followed the redirect: {seen:?}"
     );
-    assert_eq!(spooled(&spool).len(), 1, "the report must stay in the spool");
+    assert_eq!(
+        spooled(&spool).len(),
+        1,
+        "the report must stay in the spool"
+    );
     assert!(err.contains("301"), "the log should say why: {err}");
 }
 
@@ -360,14 +364,18 @@ fn a_full_spool_file_system_drops_the_oldest_keeps_running_and_once_delivers_eve
             .matches("dropped the oldest report")
             .count()
     };
-    wait_for("two reports dropped for space", Duration::from_secs(90), || {
-        assert!(
-            agent.alive(),
-            "the agent died on a full spool: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        drops() >= 2
-    });
+    wait_for(
+        "two reports dropped for space",
+        Duration::from_secs(90),
+        || {
+            assert!(
+                agent.alive(),
+                "the agent died on a full spool: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            drops() >= 2
+        },
+    );
     // It keeps running, and the newest reports are the ones kept.
     std::thread::sleep(Duration::from_secs(2));
     assert!(agent.alive());
@@ -394,12 +402,19 @@ fn a_full_spool_file_system_drops_the_oldest_keeps_running_and_once_delivers_eve
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(spooled(&spool).is_empty(), "{err}");
-    assert!(!err.contains("dropped"), "nothing is dropped when the collector is up: {err}");
+    assert!(
+        !err.contains("dropped"),
+        "nothing is dropped when the collector is up: {err}"
+    );
     let stored = stored_ids(&collector);
     for name in &kept {
         assert!(stored.contains(&id_of(name)), "{name} was not delivered");
     }
-    assert_eq!(stored.len(), kept.len() + 1, "the spooled reports and the new one");
+    assert_eq!(
+        stored.len(),
+        kept.len() + 1,
+        "the spooled reports and the new one"
+    );
     drop(fs);
 }
 
@@ -611,7 +626,10 @@ fn a_bad_token_file_is_a_config_error_naming_the_file() {
         let out = agent_once(&config);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
-        assert!(err.contains(&token.display().to_string()), "{text:?}: {err}");
+        assert!(
+            err.contains(&token.display().to_string()),
+            "{text:?}: {err}"
+        );
         assert!(err.contains(says), "{text:?} should say {says:?}: {err}");
         assert!(!err.contains("r3t"), "the secret is never quoted: {err}");
     }
