@@ -418,6 +418,72 @@ fn a_full_spool_file_system_drops_the_oldest_keeps_running_and_once_delivers_eve
     drop(fs);
 }
 
+/// Item 10, the service: a full spool file system with the collector up.
+/// Delivery goes first, so nothing is dropped: the report that found no room
+/// waits for the backlog to go, then takes its place.
+#[test]
+fn a_full_spool_file_system_with_the_collector_up_loses_nothing() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(fs) = Tmpfs::mount(&d.join("fs"), "48k") else {
+        eprintln!("skipping: cannot mount a tmpfs here");
+        return;
+    };
+    std::fs::write(fs.0.join("filler"), vec![b'x'; 36 << 10]).unwrap();
+    let spool = fs.0.join("spool");
+    // A backlog that fills the rest: three reports spooled with no endpoint.
+    let config = agent_config(d, &spool, "");
+    for _ in 0..3 {
+        let out = agent_once(&config);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    let backlog = spooled(&spool);
+    assert_eq!(backlog.len(), 3);
+    let probe = std::fs::write(fs.0.join("probe"), vec![b'x'; 4096]);
+    assert!(probe.is_err(), "the file system should be full");
+
+    let cdir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(cdir.path(), &[]);
+    let config = agent_config(
+        d,
+        &spool,
+        &format!(
+            "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\ntimeout = \"10s\"\n",
+            collector.base,
+            cdir.path().join("tokens").display()
+        ),
+    );
+    let log = d.join("agent.log");
+    let mut agent = start_agent(&config, &log);
+    wait_for(
+        "the backlog and two new reports",
+        Duration::from_secs(60),
+        || {
+            assert!(
+                agent.alive(),
+                "{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            stored_ids(&collector).len() >= 5
+        },
+    );
+    assert_eq!(agent.terminate(), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("dropped"), "{text}");
+    let stored = stored_ids(&collector);
+    for name in &backlog {
+        assert!(
+            stored.contains(&id_of(name)),
+            "{name} was not delivered: {text}"
+        );
+    }
+    drop(fs);
+}
+
 /// Item 11: a spool written while the clock was a day ahead (as the agent
 /// before the fix named its files: time in ns, a per-run counter, the id).
 /// Before the fix each new report sorted oldest and was the one dropped.

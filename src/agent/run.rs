@@ -255,7 +255,10 @@ impl Reporter {
                     if tokio::time::timeout_at(deadline, freed).await.is_err() {
                         break;
                     }
-                    match self.shared.spool().push(id, bytes) {
+                    // Bound first: a guard in the match head would still
+                    // hold the lock in the arms.
+                    let again = self.shared.spool().push(id, bytes);
+                    match again {
                         Ok(_) => return,
                         Err(e) if e.is_full() => {}
                         Err(e) => {
@@ -332,7 +335,8 @@ impl Deliverer {
     /// under way is finished).
     async fn drain(&mut self, stop: &watch::Receiver<bool>) -> Drained {
         loop {
-            let entries = match self.shared.spool().entries() {
+            let listed = self.shared.spool().entries();
+            let entries = match listed {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list the spool");
@@ -374,6 +378,9 @@ impl Deliverer {
                     Delivery::Delivered => {
                         if let Err(e) = spool.remove(&entry) {
                             tracing::error!(error = %e, "delivered but could not remove from the spool");
+                            // Not sent again in a loop (the collector would
+                            // answer "duplicate" each time).
+                            self.stuck.insert(entry.path.clone());
                         }
                         self.backoff.reset();
                         self.last_error = None;
