@@ -433,9 +433,9 @@ fn a_full_spool_file_system_with_the_collector_up_loses_nothing() {
         eprintln!("skipping: cannot mount a tmpfs here");
         return;
     };
-    std::fs::write(fs.0.join("filler"), vec![b'x'; 36 << 10]).unwrap();
     let spool = fs.0.join("spool");
-    // A backlog that fills the rest: three reports spooled with no endpoint.
+    // A backlog of three reports spooled with no endpoint, then something
+    // else takes every byte left.
     let config = agent_config(d, &spool, "");
     for _ in 0..3 {
         let out = agent_once(&config);
@@ -443,7 +443,13 @@ fn a_full_spool_file_system_with_the_collector_up_loses_nothing() {
     }
     let backlog = spooled(&spool);
     assert_eq!(backlog.len(), 3);
-    let probe = std::fs::write(fs.0.join("probe"), vec![b'x'; 4096]);
+    let mut filler = std::fs::File::create(fs.0.join("filler")).unwrap();
+    let mut written = 0;
+    while filler.write_all(&[b'x'; 1024]).is_ok() && written < 1 << 20 {
+        written += 1024;
+    }
+    drop(filler);
+    let probe = std::fs::write(fs.0.join("probe"), [b'x'; 1024]);
     assert!(probe.is_err(), "the file system should be full");
 
     let cdir = tempfile::tempdir().unwrap();
