@@ -19,4 +19,5 @@ pub mod profile;
 pub mod render;
 pub mod report;
 pub mod sysctl_key;
+pub mod token_file;
 pub mod web;

@@ -48,7 +48,7 @@ struct RawConfig {
     ca_file: Option<PathBuf>,
     spool_dir: Option<PathBuf>,
     spool_max_bytes: Option<String>,
-    spool_max_reports: Option<usize>,
+    spool_max_reports: Option<i64>,
     enforce: Option<bool>,
     jvm_match: Option<String>,
     gc_logs: Option<Vec<String>>,
@@ -118,8 +118,19 @@ impl Default for Config {
     }
 }
 
-/// Parses `500ms`, `60s`, `5m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+/// The range `interval` may take: a report a second at most, a day apart at most.
+pub const INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(24 * 3600));
+/// The range `timeout` may take.
+pub const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
+/// The range `spool_max_bytes` may take (a report is a few KiB gzipped).
+pub const SPOOL_MAX_BYTES_RANGE: (u64, u64) = (64 << 10, 1 << 40);
+/// The range `spool_max_reports` may take.
+pub const SPOOL_MAX_REPORTS_RANGE: (i64, i64) = (1, 1_000_000);
+
+/// Parses `500ms`, `60s`, `5m`, `1h`, or a bare number of seconds, into
+/// seconds. `None` for anything else or a value that is not positive.
+pub fn parse_seconds(text: &str) -> Option<f64> {
     let t = text.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -133,7 +144,59 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs > 0.0).then_some(secs)
+}
+
+/// [`parse_seconds`] as a `Duration`; `None` also for a value no
+/// `Duration` can hold (`Duration::from_secs_f64` would panic).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    Duration::try_from_secs_f64(parse_seconds(text)?).ok()
+}
+
+/// Parses a size in bytes: a whole number with an optional binary suffix
+/// (`K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB`). Too large a number
+/// saturates (to be refused by the bounds); `None` for anything else.
+pub fn parse_bytes(text: &str) -> Option<u128> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    // Only digits: parsing can fail on overflow alone.
+    let n: u128 = digits.parse().unwrap_or(u128::MAX);
+    let factor: u128 = match suffix.trim() {
+        "" | "B" => 1,
+        "K" | "k" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        _ => return None,
+    };
+    Some(n.saturating_mul(factor))
+}
+
+/// A duration as the config spells it back: whole hours, minutes or seconds.
+fn spell(d: Duration) -> String {
+    let s = d.as_secs();
+    if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A size as the config spells it back.
+fn spell_bytes(n: u64) -> String {
+    match n {
+        n if n % (1 << 40) == 0 => format!("{}TiB", n >> 40),
+        n if n % (1 << 30) == 0 => format!("{}GiB", n >> 30),
+        n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+        n => n.to_string(),
+    }
 }
 
 impl Config {
@@ -161,17 +224,32 @@ impl Config {
         if let Some(p) = raw.profile {
             c.profile = p;
         }
-        if let Some(i) = raw.interval {
-            c.interval = parse_duration(&i).ok_or_else(|| {
+        let duration = |key: &'static str, text: &str, (lo, hi): (Duration, Duration)| {
+            let secs = parse_seconds(text).ok_or_else(|| {
                 invalid(
-                    "interval",
-                    format!("`{i}` is not a duration like 60s or 5m"),
+                    key,
+                    format!("`{text}` is not a duration like 60s, 5m or 1h"),
                 )
             })?;
+            // Compared as seconds first: the value may be past what a
+            // Duration can hold.
+            if secs < lo.as_secs_f64() || secs > hi.as_secs_f64() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "`{text}` is out of range: between {} and {}",
+                        spell(lo),
+                        spell(hi)
+                    ),
+                ));
+            }
+            Ok(Duration::from_secs_f64(secs))
+        };
+        if let Some(i) = raw.interval {
+            c.interval = duration("interval", &i, INTERVAL_RANGE)?;
         }
         if let Some(t) = raw.timeout {
-            c.timeout = parse_duration(&t)
-                .ok_or_else(|| invalid("timeout", format!("`{t}` is not a duration like 10s")))?;
+            c.timeout = duration("timeout", &t, TIMEOUT_RANGE)?;
         }
         if let Some(e) = raw.endpoint {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
@@ -185,16 +263,31 @@ impl Config {
             c.spool_dir = d;
         }
         if let Some(s) = raw.spool_max_bytes {
-            let n = crate::expect::parse_size(&s, 1)
-                .and_then(Result::ok)
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    invalid("spool_max_bytes", format!("`{s}` is not a size like 64MiB"))
-                })?;
-            c.spool_max_bytes = u64::try_from(n).unwrap_or(u64::MAX);
+            let n = parse_bytes(&s).ok_or_else(|| {
+                invalid("spool_max_bytes", format!("`{s}` is not a size like 64MiB"))
+            })?;
+            let (lo, hi) = SPOOL_MAX_BYTES_RANGE;
+            if n < u128::from(lo) || n > u128::from(hi) {
+                return Err(invalid(
+                    "spool_max_bytes",
+                    format!(
+                        "`{s}` is out of range: between {} and {}",
+                        spell_bytes(lo),
+                        spell_bytes(hi)
+                    ),
+                ));
+            }
+            c.spool_max_bytes = n as u64;
         }
         if let Some(n) = raw.spool_max_reports {
-            c.spool_max_reports = n.max(1);
+            let (lo, hi) = SPOOL_MAX_REPORTS_RANGE;
+            if n < lo || n > hi {
+                return Err(invalid(
+                    "spool_max_reports",
+                    format!("{n} is out of range: between {lo} and {hi}"),
+                ));
+            }
+            c.spool_max_reports = n as usize;
         }
         c.enforce = raw.enforce.unwrap_or(false);
         if let Some(m) = raw.jvm_match {
@@ -263,5 +356,48 @@ mod tests {
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("0s"), None);
         assert_eq!(parse_duration("1d"), None);
+        // Past what a Duration holds: refused, not a panic.
+        assert_eq!(parse_duration("5124095576030431h"), None);
+        assert!(parse_seconds("5124095576030431h").is_some());
+        assert_eq!(parse_duration("1e400"), None);
+    }
+
+    #[test]
+    fn every_duration_and_size_key_is_bounded() {
+        for (text, key) in [
+            ("interval = \"5124095576030431h\"", "interval"),
+            ("interval = \"0.0000001ms\"", "interval"),
+            ("interval = \"86401s\"", "interval"),
+            ("timeout = \"999ms\"", "timeout"),
+            ("timeout = \"11m\"", "timeout"),
+            (
+                "spool_max_bytes = \"340282366920938463463374607431768211456TiB\"",
+                "spool_max_bytes",
+            ),
+            ("spool_max_bytes = \"65535\"", "spool_max_bytes"),
+            ("spool_max_bytes = \"1025GiB\"", "spool_max_bytes"),
+            ("spool_max_reports = -1", "spool_max_reports"),
+            ("spool_max_reports = 1000001", "spool_max_reports"),
+        ] {
+            let e = Config::parse(text, Path::new("/etc/a.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("/etc/a.toml: `")
+                    && e.contains(&format!("`{key}`"))
+                    && e.contains("out of range"),
+                "{text}: {e}"
+            );
+        }
+        let c = Config::parse(
+            "interval = \"24h\"\ntimeout = \"1s\"\nspool_max_bytes = \"64KiB\"\nspool_max_reports = 1000000\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.interval, Duration::from_secs(86_400));
+        assert_eq!(c.spool_max_bytes, 65_536);
+        assert_eq!(parse_bytes("1TiB"), Some(1 << 40));
+        assert_eq!(parse_bytes("1.5MiB"), None);
+        assert_eq!(parse_bytes("-1"), None);
     }
 }

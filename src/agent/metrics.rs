@@ -138,7 +138,7 @@ impl Metrics {
         );
         r.register(
             "spool_dropped_reports",
-            "Reports dropped because the spool was full",
+            "Reports dropped to make room: the spool at its bounds, or its file system full",
             dropped,
         );
         r.register(

@@ -1,25 +1,32 @@
-//! The agent's main loop: report every interval, deliver the spool with
-//! backoff in between, stop cleanly on SIGTERM.
+//! The agent's main loop: two independent loops over one spool. Reporting
+//! builds and spools a report every interval, whatever delivery does (a hung
+//! or failing collector does not slip the interval); delivery sends the
+//! spool oldest first and, after a failure, waits out its backoff before it
+//! posts again (a new report does not cut the wait short). SIGTERM stops
+//! both; the send under way is finished.
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::config::Config;
 use super::gc::GcTracker;
 use super::metrics::Metrics;
 use super::sender::{Backoff, Delivery, Sender, SenderError};
-use super::spool::{Spool, SpoolError};
+use super::spool::{Entry, Spool, SpoolError};
 use crate::audit::audit;
 use crate::host::Host;
 use crate::profile::{Profile, ProfileError, ProfileStore};
 use crate::report::{AgentInfo, HostInfo, Report, SCHEMA_VERSION};
 
-/// Why the agent could not start or had to stop.
+/// Why the agent could not start.
 #[derive(Debug, Error)]
 pub enum AgentError {
     /// The profile named in the config could not be loaded.
@@ -28,7 +35,7 @@ pub enum AgentError {
     /// The spool could not be used.
     #[error(transparent)]
     Spool(#[from] SpoolError),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (token file, CA file).
     #[error(transparent)]
     Sender(#[from] SenderError),
     /// The metrics listener could not bind, or the runtime could not start.
@@ -41,33 +48,48 @@ pub enum AgentError {
     },
 }
 
+/// A spool entry `--once` could not deliver and set aside (or left).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// The entry as it was in the spool.
+    pub path: PathBuf,
+    /// What happened: refused with a status, or unreadable, and where it went.
+    pub why: String,
+}
+
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
-    /// Stopped by a signal (or `--once` delivered everything).
+    /// Stopped by a signal, or `--once` delivered everything.
     Clean,
-    /// `--once` left reports in the spool (endpoint down or no endpoint).
-    Pending(usize),
+    /// `--once` did not deliver everything.
+    Once {
+        /// Reports still waiting in the spool.
+        waiting: usize,
+        /// Why they wait (the last delivery error, or no endpoint).
+        reason: String,
+        /// Entries refused by the collector or unreadable, set aside.
+        set_aside: Vec<SetAside>,
+    },
 }
 
-/// Everything the loop owns.
-pub struct Agent {
-    cfg: Config,
-    profile: Profile,
-    host: Host,
-    host_info: HostInfo,
-    spool: Spool,
-    sender: Option<Sender>,
-    backoff: Backoff,
-    tracker: GcTracker,
+/// What reporting and delivery share.
+struct Shared {
+    spool: Mutex<Spool>,
     metrics: Arc<Metrics>,
+    /// A report was spooled: wakes an idle delivery loop.
+    spooled: Notify,
+    /// Delivery removed an entry: wakes reporting waiting for space.
+    freed: Notify,
+    /// Delivery is waiting out a backoff, so it will free no space soon.
+    backing_off: AtomicBool,
 }
 
-impl std::fmt::Debug for Agent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent")
-            .field("profile", &self.profile.name)
-            .finish_non_exhaustive()
+impl Shared {
+    fn spool(&self) -> MutexGuard<'_, Spool> {
+        // A panic while holding the lock leaves the spool's files as they
+        // were; the state behind the lock is only counters.
+        self.spool.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -95,56 +117,52 @@ fn host_info(host: &Host) -> HostInfo {
     }
 }
 
-impl Agent {
-    /// Loads the profile, opens the spool and builds the HTTP client.
-    pub fn new(cfg: Config, store: &ProfileStore, host: Host) -> Result<Agent, AgentError> {
-        let profile = store.load(&cfg.profile)?;
-        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
-        let sender = match &cfg.endpoint {
-            Some(e) => Some(Sender::new(
-                e,
-                cfg.token_file.as_deref(),
-                cfg.ca_file.as_deref(),
-                cfg.timeout,
-            )?),
-            None => None,
-        };
-        let host_info = host_info(&host);
-        let metrics = Arc::new(Metrics::new(&profile.name, &host_info.hostname));
-        let backoff = Backoff::new(
-            Duration::from_secs(1).min(cfg.interval),
-            Duration::from_secs(300),
-        );
-        Ok(Agent {
-            tracker: GcTracker::default(),
-            cfg,
-            profile,
-            host,
-            host_info,
-            spool,
-            sender,
-            backoff,
-            metrics,
-        })
-    }
+/// Builds reports and spools them.
+struct Reporter {
+    cfg: Config,
+    profile: Profile,
+    host: Host,
+    host_info: HostInfo,
+    tracker: GcTracker,
+    shared: Arc<Shared>,
+}
 
+/// How reporting gets delivery to free space on a full file system before
+/// it drops anything.
+enum DeliverFirst<'a> {
+    /// `--once`: run a delivery pass right here.
+    Now(&'a mut Deliverer, &'a watch::Receiver<bool>),
+    /// The service: the delivery loop runs beside; wait for it at most this long.
+    Wait(Duration),
+    /// No endpoint (or delivery already failed): nothing will free space.
+    Never,
+}
+
+impl Reporter {
     /// Builds one report from the host and the JVMs' GC logs.
-    pub fn build_report(&mut self) -> Report {
+    fn build_report(&mut self) -> Report {
         let mut audited = audit(&self.profile, &self.host);
         if self.cfg.enforce && audited.summary.drift > 0 {
             self.enforce();
             audited = audit(&self.profile, &self.host);
         }
-        self.metrics.set_findings(&audited.findings);
+        let metrics = &self.shared.metrics;
+        metrics.set_findings(&audited.findings);
         let jvms = self
             .tracker
-            .poll(&self.host, &self.cfg, &self.profile, &self.metrics);
+            .poll(&self.host, &self.cfg, &self.profile, metrics);
         let worst = jvms
             .iter()
             .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
             .fold(0.0_f64, f64::max);
-        self.metrics.set_gc_seconds_per_second(worst / 1000.0);
-        let depth = self.spool.entries().map(|e| e.len()).unwrap_or(0);
+        metrics.set_gc_seconds_per_second(worst / 1000.0);
+        let (depth, dropped) = {
+            let spool = self.shared.spool();
+            (
+                spool.entries().map(|e| e.len()).unwrap_or(0),
+                spool.dropped(),
+            )
+        };
         Report {
             schema: SCHEMA_VERSION,
             id: uuid::Uuid::new_v4().to_string(),
@@ -159,7 +177,7 @@ impl Agent {
             jvms,
             agent: AgentInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
-                spool_dropped_total: self.spool.dropped(),
+                spool_dropped_total: dropped,
                 spool_depth: depth as u64,
             },
         }
@@ -188,94 +206,262 @@ impl Agent {
         }
     }
 
-    /// Builds a report and spools it.
-    pub fn spool_report(&mut self) -> Result<Report, AgentError> {
+    /// Builds a report and spools it; never fails the agent: a report that
+    /// cannot be stored is logged and counted as dropped.
+    async fn report(&mut self, deliver_first: DeliverFirst<'_>) {
         let report = self.build_report();
         let json = serde_json::to_vec(&report).expect("a report always serialises");
         let mut gz = flate2::write::GzEncoder::new(
             Vec::with_capacity(json.len() / 4),
             flate2::Compression::fast(),
         );
-        gz.write_all(&json).map_err(|source| AgentError::Io {
-            what: "compressing a report".into(),
-            source,
-        })?;
-        let bytes = gz.finish().map_err(|source| AgentError::Io {
-            what: "compressing a report".into(),
-            source,
-        })?;
-        self.spool.push(&report.id, &bytes)?;
-        Ok(report)
+        // Writing into a Vec cannot fail.
+        let bytes = gz
+            .write_all(&json)
+            .and_then(|()| gz.finish())
+            .expect("gzip into memory");
+        self.store(&report.id, &bytes, deliver_first).await;
+        self.shared.spooled.notify_one();
     }
 
-    /// Sends spooled reports oldest first. Returns the delay before the next
-    /// attempt when the endpoint could not take them, `None` when the spool is empty.
-    pub async fn drain(&mut self, stop: &watch::Receiver<bool>) -> Option<Duration> {
-        let sender = self.sender.clone()?;
-        let entries = match self.spool.entries() {
-            Ok(e) => e,
+    /// Spools `bytes`. On a full file system: deliver first, then drop the
+    /// oldest reports (counted, logged) until the new one fits; when even an
+    /// empty spool has no room, the new report is the one lost.
+    async fn store(&mut self, id: &str, bytes: &[u8], deliver_first: DeliverFirst<'_>) {
+        let first = self.shared.spool().push(id, bytes);
+        let full = match first {
+            Ok(_) => return,
+            Err(e) if e.is_full() => e,
             Err(e) => {
-                tracing::error!(error = %e, "cannot list the spool");
-                return Some(self.backoff.next_delay());
+                self.shared.spool().count_lost();
+                tracing::error!(error = %e, "cannot spool the report: it is lost");
+                return;
             }
         };
-        for entry in entries {
-            if *stop.borrow() {
-                return None;
+        match deliver_first {
+            DeliverFirst::Now(deliverer, stop) => {
+                tracing::info!(error = %full, "the spool's file system is full: delivering first");
+                deliverer.drain(stop).await;
             }
-            let Ok(bytes) = self.spool.read(&entry) else {
-                continue;
-            };
-            match sender.send(bytes).await {
-                Delivery::Delivered => {
-                    if let Err(e) = self.spool.remove(&entry) {
-                        tracing::error!(error = %e, "delivered but could not remove from the spool");
+            DeliverFirst::Wait(bound) => {
+                let deadline = Instant::now() + bound;
+                let mut said = false;
+                loop {
+                    let has_backlog = self.shared.spool().entries().is_ok_and(|e| !e.is_empty());
+                    if !has_backlog || self.shared.backing_off.load(Ordering::Relaxed) {
+                        break;
                     }
-                    self.backoff.reset();
-                    self.metrics.delivered(unix_now());
-                }
-                Delivery::Refused(status) => {
-                    self.metrics.refused();
-                    match self.spool.set_aside(&entry) {
-                        Ok(to) => {
-                            tracing::error!(status, file = %to.display(), "the collector refused a report; set aside")
-                        }
+                    if !said {
+                        tracing::info!(error = %full, "the spool's file system is full: waiting for delivery to make room");
+                        said = true;
+                    }
+                    let freed = self.shared.freed.notified();
+                    tokio::pin!(freed);
+                    freed.as_mut().enable();
+                    self.shared.spooled.notify_one();
+                    if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                        break;
+                    }
+                    // Bound first: a guard in the match head would still
+                    // hold the lock in the arms.
+                    let again = self.shared.spool().push(id, bytes);
+                    match again {
+                        Ok(_) => return,
+                        Err(e) if e.is_full() => {}
                         Err(e) => {
-                            tracing::error!(status, error = %e, "the collector refused a report")
+                            self.shared.spool().count_lost();
+                            tracing::error!(error = %e, "cannot spool the report: it is lost");
+                            return;
                         }
                     }
                 }
-                Delivery::Retry(why) => {
-                    let delay = self.backoff.next_delay();
-                    tracing::warn!(reason = %why, retry_in = ?delay, "delivery failed; the report stays in the spool");
-                    return Some(delay);
+            }
+            DeliverFirst::Never => {}
+        }
+        loop {
+            let mut spool = self.shared.spool();
+            let error = match spool.push(id, bytes) {
+                Ok(_) => return,
+                Err(e) => e,
+            };
+            if !error.is_full() {
+                spool.count_lost();
+                tracing::error!(error = %error, "cannot spool the report: it is lost");
+                return;
+            }
+            match spool.drop_oldest() {
+                Ok(Some(path)) => tracing::warn!(
+                    file = %path.display(), error = %error,
+                    "no space left for the spool: dropped the oldest report"
+                ),
+                Ok(None) => {
+                    spool.count_lost();
+                    tracing::error!(
+                        error = %error,
+                        "no space left for the spool even with no report in it: this report is lost"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    spool.count_lost();
+                    tracing::error!(error = %e, "cannot make room in the spool: this report is lost");
+                    return;
                 }
             }
         }
-        None
     }
+}
 
-    /// Updates spool metrics and writes the textfile, if configured.
-    pub fn publish_metrics(&self) {
-        let entries = self.spool.entries().unwrap_or_default();
-        let bytes = entries.iter().map(|e| e.bytes).sum();
-        self.metrics
-            .set_spool(entries.len(), bytes, self.spool.dropped());
-        if let Some(path) = &self.cfg.metrics_textfile {
-            if let Err(e) = crate::apply::write_atomic(path, self.metrics.encode().as_bytes()) {
-                tracing::warn!(file = %path.display(), error = %e, "cannot write the metrics textfile");
+/// What one delivery pass came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// Nothing deliverable is left.
+    Empty,
+    /// The collector could not take a report: wait this long before posting again.
+    Retry(Duration),
+    /// A stop was asked for.
+    Stopped,
+}
+
+/// Sends the spool to the collector.
+struct Deliverer {
+    sender: Sender,
+    backoff: Backoff,
+    shared: Arc<Shared>,
+    /// Entries that could not be read nor set aside: not tried (nor logged) again.
+    stuck: BTreeSet<PathBuf>,
+    /// What `--once` reports about set-aside entries.
+    set_aside: Vec<SetAside>,
+    /// The last reason a delivery failed, for `--once`.
+    last_error: Option<String>,
+}
+
+impl Deliverer {
+    /// Sends spooled reports oldest first, until the spool holds nothing
+    /// deliverable, the collector fails, or a stop is asked for (the send
+    /// under way is finished).
+    async fn drain(&mut self, stop: &watch::Receiver<bool>) -> Drained {
+        loop {
+            let listed = self.shared.spool().entries();
+            let entries = match listed {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list the spool");
+                    self.last_error = Some(e.to_string());
+                    return Drained::Retry(self.backoff.next_delay());
+                }
+            };
+            let entries: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| !self.stuck.contains(&e.path))
+                .collect();
+            if entries.is_empty() {
+                return Drained::Empty;
+            }
+            for entry in entries {
+                if *stop.borrow() {
+                    return Drained::Stopped;
+                }
+                let shared = self.shared.clone();
+                let bytes = {
+                    let mut spool = shared.spool();
+                    match spool.read(&entry) {
+                        Ok(b) => {
+                            spool.set_in_flight(Some(entry.path.clone()));
+                            b
+                        }
+                        // Dropped for room meanwhile.
+                        Err(e) if e.is_gone() => continue,
+                        Err(e) => {
+                            self.unreadable(&spool, &entry, &e);
+                            continue;
+                        }
+                    }
+                };
+                let outcome = self.sender.send(bytes).await;
+                let mut spool = shared.spool();
+                spool.set_in_flight(None);
+                match outcome {
+                    Delivery::Delivered => {
+                        if let Err(e) = spool.remove(&entry) {
+                            tracing::error!(error = %e, "delivered but could not remove from the spool");
+                            // Not sent again in a loop (the collector would
+                            // answer "duplicate" each time).
+                            self.stuck.insert(entry.path.clone());
+                        }
+                        self.backoff.reset();
+                        self.last_error = None;
+                        shared.metrics.delivered(unix_now());
+                    }
+                    Delivery::Refused(status) => {
+                        shared.metrics.refused();
+                        let why = match spool.set_aside(&entry) {
+                            Ok(to) => {
+                                tracing::error!(status, file = %to.display(), "the collector refused a report; set aside");
+                                format!(
+                                    "refused by the collector (HTTP {status}); set aside as {}",
+                                    to.display()
+                                )
+                            }
+                            Err(e) => {
+                                tracing::error!(status, error = %e, "the collector refused a report");
+                                self.stuck.insert(entry.path.clone());
+                                format!(
+                                    "refused by the collector (HTTP {status}); could not be set aside: {e}"
+                                )
+                            }
+                        };
+                        self.record(&entry, why);
+                    }
+                    Delivery::Retry(why) => {
+                        let delay = self.backoff.next_delay();
+                        tracing::warn!(reason = %why, retry_in = ?delay, "delivery failed; the report stays in the spool");
+                        self.last_error = Some(why);
+                        return Drained::Retry(delay);
+                    }
+                }
+                drop(spool);
+                shared.freed.notify_waiters();
             }
         }
     }
 
-    /// Reports still waiting.
-    pub fn pending(&self) -> usize {
-        self.spool.entries().map(|e| e.len()).unwrap_or(0)
+    /// Remembers a set-aside entry for `--once`'s summary (the first
+    /// hundred: a service that runs for months must not grow the list).
+    fn record(&mut self, entry: &Entry, why: String) {
+        if self.set_aside.len() < 100 {
+            self.set_aside.push(SetAside {
+                path: entry.path.clone(),
+                why,
+            });
+        }
     }
 
-    /// The metrics, for the HTTP endpoint.
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+    /// An entry that cannot be read (a directory named like a report, a file
+    /// the agent may not read): said once, naming it, and set aside.
+    fn unreadable(&mut self, spool: &Spool, entry: &Entry, error: &SpoolError) {
+        let why = match spool.set_aside(entry) {
+            Ok(to) => {
+                tracing::error!(file = %entry.path.display(), error = %error.source, aside = %to.display(),
+                    "a spool entry cannot be read: set aside");
+                format!(
+                    "cannot be read ({}); set aside as {}",
+                    error.source,
+                    to.display()
+                )
+            }
+            Err(e) => {
+                tracing::error!(file = %entry.path.display(), error = %error.source, set_aside = %e,
+                    "a spool entry cannot be read nor set aside: skipped until the agent restarts");
+                self.stuck.insert(entry.path.clone());
+                format!(
+                    "cannot be read ({}); could not be set aside either: {e}",
+                    error.source
+                )
+            }
+        };
+        self.record(entry, why);
+        self.shared.freed.notify_waiters();
     }
 }
 
@@ -300,8 +486,24 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>)
     }
 }
 
-/// Runs the agent until SIGTERM/SIGINT (or once). The send under way when a
-/// signal arrives is finished; the metrics are flushed before returning.
+/// Updates the spool metrics and writes the textfile, if configured.
+fn publish_metrics(shared: &Shared, textfile: Option<&std::path::Path>) {
+    let (entries, dropped) = {
+        let spool = shared.spool();
+        (spool.entries().unwrap_or_default(), spool.dropped())
+    };
+    let bytes = entries.iter().map(|e| e.bytes).sum();
+    shared.metrics.set_spool(entries.len(), bytes, dropped);
+    if let Some(path) = textfile
+        && let Err(e) = crate::apply::write_atomic(path, shared.metrics.encode().as_bytes())
+    {
+        tracing::warn!(file = %path.display(), error = %e, "cannot write the metrics textfile");
+    }
+}
+
+/// Runs the agent until SIGTERM/SIGINT (or once). Fails only at start (a
+/// profile, spool, token or CA file that cannot be used: exit 2); once
+/// running, nothing the disk or the collector does stops it.
 pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<Ended, AgentError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -310,9 +512,48 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             what: "starting the runtime".into(),
             source,
         })?;
+    let profile = store.load(&cfg.profile)?;
+    let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
+    let sender = match &cfg.endpoint {
+        Some(e) => Some(Sender::new(
+            e,
+            cfg.token_file.as_deref(),
+            cfg.ca_file.as_deref(),
+            cfg.timeout,
+        )?),
+        None => None,
+    };
+    let host_info = host_info(&host);
+    let shared = Arc::new(Shared {
+        spool: Mutex::new(spool),
+        metrics: Arc::new(Metrics::new(&profile.name, &host_info.hostname)),
+        spooled: Notify::new(),
+        freed: Notify::new(),
+        backing_off: AtomicBool::new(false),
+    });
+    let mut deliverer = sender.map(|sender| Deliverer {
+        sender,
+        backoff: Backoff::new(
+            Duration::from_secs(1).min(cfg.interval),
+            Duration::from_secs(300),
+        ),
+        shared: shared.clone(),
+        stuck: BTreeSet::new(),
+        set_aside: Vec::new(),
+        last_error: None,
+    });
     let interval = cfg.interval;
     let listen = cfg.metrics_listen;
-    let mut agent = Agent::new(cfg, store, host)?;
+    let textfile = cfg.metrics_textfile.clone();
+    let timeout = cfg.timeout;
+    let mut reporter = Reporter {
+        cfg,
+        profile,
+        host,
+        host_info,
+        tracker: GcTracker::default(),
+        shared: shared.clone(),
+    };
     rt.block_on(async move {
         if let Some(addr) = listen {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -321,9 +562,9 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
                     what: format!("metrics_listen {addr}"),
                     source,
                 })?;
-            tokio::spawn(serve_metrics(listener, agent.metrics()));
+            tokio::spawn(serve_metrics(listener, shared.metrics.clone()));
         }
-        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut term), Ok(mut int)) = (
@@ -340,39 +581,122 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             let _ = stop_tx.send(true);
         });
 
-        let mut next_report = Instant::now();
-        let mut next_send: Option<Instant> = None;
-        loop {
-            let now = Instant::now();
-            if now >= next_report {
-                agent.spool_report()?;
-                next_report = now + interval;
-                next_send = Some(now);
-            }
-            if next_send.is_some_and(|t| t <= now) {
-                next_send = agent.drain(&stop_rx).await.map(|d| Instant::now() + d);
-            }
-            agent.publish_metrics();
-            if once {
-                let left = agent.pending();
-                return Ok(if left == 0 {
-                    Ended::Clean
-                } else {
-                    Ended::Pending(left)
-                });
-            }
-            if *stop_rx.borrow() {
-                return Ok(Ended::Clean);
-            }
-            let wake = next_send.map_or(next_report, |s| s.min(next_report));
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                _ = stop_rx.changed() => {}
-            }
-            if *stop_rx.borrow() {
-                agent.publish_metrics();
-                return Ok(Ended::Clean);
-            }
+        if once {
+            let ended = run_once(&mut reporter, deliverer.as_mut(), &stop_rx).await;
+            publish_metrics(&shared, textfile.as_deref());
+            return Ok(ended);
         }
+        let has_endpoint = deliverer.is_some();
+        let reporting = async {
+            let mut stop = stop_rx.clone();
+            let mut tick = tokio::time::interval(interval);
+            // A late tick (a slow audit) does not bunch reports up.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                let first = if has_endpoint {
+                    DeliverFirst::Wait(timeout)
+                } else {
+                    DeliverFirst::Never
+                };
+                reporter.report(first).await;
+                publish_metrics(&shared, textfile.as_deref());
+            }
+        };
+        let delivering = async {
+            let Some(d) = deliverer.as_mut() else {
+                return;
+            };
+            let mut stop = stop_rx.clone();
+            loop {
+                let wake = match d.drain(&stop).await {
+                    Drained::Stopped => return,
+                    Drained::Empty => None,
+                    Drained::Retry(delay) => Some(Instant::now() + delay),
+                };
+                publish_metrics(&shared, textfile.as_deref());
+                match wake {
+                    // No post before retry_in: new reports wait too.
+                    Some(at) => {
+                        shared.backing_off.store(true, Ordering::Relaxed);
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at) => {}
+                            _ = stop.changed() => {}
+                        }
+                        shared.backing_off.store(false, Ordering::Relaxed);
+                    }
+                    None => {
+                        tokio::select! {
+                            _ = shared.spooled.notified() => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            }
+        };
+        tokio::join!(reporting, delivering);
+        publish_metrics(&shared, textfile.as_deref());
+        Ok(Ended::Clean)
     })
+}
+
+/// `--once`: deliver the backlog first (so a full spool costs nothing when
+/// the collector is up), spool one report, deliver it, and say what is left.
+async fn run_once(
+    reporter: &mut Reporter,
+    mut deliverer: Option<&mut Deliverer>,
+    stop: &watch::Receiver<bool>,
+) -> Ended {
+    let mut failed = false;
+    if let Some(d) = deliverer.as_deref_mut() {
+        failed = matches!(d.drain(stop).await, Drained::Retry(_));
+    }
+    let first = match deliverer.as_deref_mut() {
+        Some(d) if !failed => DeliverFirst::Now(d, stop),
+        _ => DeliverFirst::Never,
+    };
+    reporter.report(first).await;
+    if let Some(d) = deliverer.as_deref_mut()
+        && !failed
+    {
+        d.drain(stop).await;
+    }
+    let stuck = deliverer
+        .as_deref()
+        .map(|d| d.stuck.clone())
+        .unwrap_or_default();
+    let waiting = reporter
+        .shared
+        .spool()
+        .entries()
+        .map(|e| e.iter().filter(|e| !stuck.contains(&e.path)).count())
+        .unwrap_or(0);
+    let set_aside = deliverer
+        .as_deref()
+        .map(|d| d.set_aside.clone())
+        .unwrap_or_default();
+    if waiting == 0 && set_aside.is_empty() {
+        return Ended::Clean;
+    }
+    let reason = match deliverer.as_deref() {
+        None => "no endpoint is configured".to_string(),
+        Some(d) => d
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "stopped before delivering".to_string()),
+    };
+    Ended::Once {
+        waiting,
+        reason,
+        set_aside,
+    }
 }

@@ -1,6 +1,8 @@
 //! Delivery to the collector: gzip JSON over HTTPS (rustls) with a bearer
 //! token, and the retry policy — capped exponential backoff with full jitter;
-//! refusals that no retry can fix are not retried.
+//! refusals that no retry can fix are not retried. Redirects are never
+//! followed: a client following a 301/302 turns the POST into a GET, and a
+//! 200 for that GET would delete a report nobody stored.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +20,9 @@ pub enum SenderError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The token file cannot be used (it names the file and line).
+    #[error(transparent)]
+    Token(#[from] crate::token_file::TokenFileError),
     /// The CA file is not a PEM certificate, or the client cannot be built.
     #[error("{0}")]
     Client(String),
@@ -30,14 +35,19 @@ pub enum Delivery {
     Delivered,
     /// 400/401/403/413/422: retrying the same bytes cannot succeed.
     Refused(u16),
-    /// Network error, timeout, 5xx, 429...: try again later.
+    /// Network error, timeout, 5xx, 429, a redirect...: try again later.
     Retry(String),
 }
 
-/// Classifies an HTTP status.
+/// Classifies an HTTP status. A 3xx is a failure like a 5xx: the report was
+/// not stored, and the endpoint is probably misconfigured (a load balancer
+/// redirecting to HTTPS or to a login page), which the operator can fix.
 pub fn classify(status: u16) -> Delivery {
     match status {
         200..=299 => Delivery::Delivered,
+        300..=399 => Delivery::Retry(format!(
+            "HTTP {status}: a redirect, which the agent does not follow; set `endpoint` to the collector's own URL"
+        )),
         400 | 401 | 403 | 413 | 422 => Delivery::Refused(status),
         s => Delivery::Retry(format!("HTTP {s}")),
     }
@@ -59,20 +69,11 @@ impl Sender {
         ca_file: Option<&std::path::Path>,
         timeout: Duration,
     ) -> Result<Sender, SenderError> {
-        let token = match token_file {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .map_err(|source| SenderError::Io {
-                        path: p.to_path_buf(),
-                        source,
-                    })?
-                    .trim()
-                    .to_string(),
-            ),
-            None => None,
-        };
+        // The collector's token-file format, holding exactly one token.
+        let token = token_file.map(crate::token_file::load_one).transpose()?;
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .user_agent(concat!("tunekeeper-agent/", env!("CARGO_PKG_VERSION")));
@@ -108,7 +109,17 @@ impl Sender {
             req = req.bearer_auth(t);
         }
         match req.send().await {
-            Ok(resp) => classify(resp.status().as_u16()),
+            Ok(resp) => match classify(resp.status().as_u16()) {
+                Delivery::Retry(why) if resp.status().is_redirection() => {
+                    let to = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .unwrap_or("nowhere");
+                    Delivery::Retry(format!("{why} (Location: {to})"))
+                }
+                other => other,
+            },
             Err(e) => Delivery::Retry(with_causes(&e)),
         }
     }
@@ -187,7 +198,7 @@ mod tests {
         for s in [400, 401, 403, 413, 422] {
             assert_eq!(classify(s), Delivery::Refused(s));
         }
-        for s in [429, 500, 502, 503] {
+        for s in [301, 302, 307, 308, 429, 500, 502, 503] {
             assert!(matches!(classify(s), Delivery::Retry(_)));
         }
     }

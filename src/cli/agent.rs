@@ -13,7 +13,9 @@ pub struct AgentArgs {
     /// The agent's configuration file.
     #[arg(long, short, default_value = "/etc/tunekeeper/agent.toml")]
     pub config: PathBuf,
-    /// Build and deliver one report, then exit (0 delivered, 1 left in the spool).
+    /// Build and deliver one report (and the backlog), then exit: 0 all
+    /// delivered, 1 reports wait in the spool, 3 entries were set aside
+    /// (refused by the collector or unreadable).
     #[arg(long)]
     pub once: bool,
 }
@@ -23,9 +25,22 @@ pub fn run(g: &Global, args: &AgentArgs) -> anyhow::Result<u8> {
     let cfg = Config::load(&args.config)?;
     match run_agent(cfg, &g.store(), g.host(), args.once)? {
         Ended::Clean => Ok(0),
-        Ended::Pending(n) => {
-            eprintln!("tunekeeper: {n} report(s) could not be delivered and wait in the spool");
-            Ok(1)
+        Ended::Once {
+            waiting,
+            reason,
+            set_aside,
+        } => {
+            for s in &set_aside {
+                eprintln!("tunekeeper: spool entry {}: {}", s.path.display(), s.why);
+            }
+            if waiting > 0 {
+                eprintln!(
+                    "tunekeeper: {waiting} report(s) could not be delivered and wait in the spool: {reason}"
+                );
+            }
+            // Set-aside entries need a look whatever else happened; waiting
+            // reports only need the collector back.
+            Ok(if set_aside.is_empty() { 1 } else { 3 })
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Bearer tokens: loaded from a file (one per line; blank lines and `#`
-//! comments ignored) and compared in constant time, so response timing says
-//! nothing about how much of a guessed token was right.
+//! Bearer tokens: loaded from a file in the format the agent reads too
+//! ([`crate::token_file`]: one per line; blank lines and `#` comments
+//! ignored) and compared in constant time, so response timing says nothing
+//! about how much of a guessed token was right.
 
 use std::path::Path;
 
@@ -20,33 +21,24 @@ impl std::fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// Reads a token file. An unreadable file or one without a token is an error:
-    /// starting a collector nobody can reach would only hide the mistake.
+    /// Reads a token file. An unreadable file, one without a token or one
+    /// with a line that cannot be a token is an error: starting a collector
+    /// nobody can reach would only hide the mistake.
     pub fn load(path: &Path) -> Result<Tokens, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::TokenFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        let tokens = Tokens::parse(&text);
-        if tokens.tokens.is_empty() {
-            return Err(Error::NoTokens {
-                path: path.to_owned(),
-            });
-        }
+        let tokens = crate::token_file::load(path)?;
         warn_if_world_readable(path);
-        Ok(tokens)
+        Ok(Tokens {
+            tokens: tokens.into_iter().map(|t| t.value.into_bytes()).collect(),
+        })
     }
 
-    /// Parses token-file text: one token per line, surrounding whitespace
-    /// trimmed, blank lines and lines starting with `#` ignored.
-    pub fn parse(text: &str) -> Tokens {
-        let tokens = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| l.as_bytes().to_vec())
-            .collect();
-        Tokens { tokens }
+    /// Parses token-file text (see [`crate::token_file::parse`]); the
+    /// first line that cannot be a token and what is wrong with it.
+    pub fn parse(text: &str) -> Result<Tokens, (usize, &'static str)> {
+        let tokens = crate::token_file::parse(text.as_bytes())?;
+        Ok(Tokens {
+            tokens: tokens.into_iter().map(|t| t.value.into_bytes()).collect(),
+        })
     }
 
     /// Whether an `Authorization` header value carries a known bearer token.
@@ -167,7 +159,7 @@ mod tests {
 
     #[test]
     fn parses_lines_skipping_blanks_and_comments() {
-        let t = Tokens::parse("# agents\n\n  abc  \n#def\nxyz\n");
+        let t = Tokens::parse("# agents\n\n  abc  \n#def\nxyz\n").unwrap();
         assert!(t.allows(b"abc"));
         assert!(t.allows(b"xyz"));
         assert!(!t.allows(b"#def"));
@@ -178,7 +170,7 @@ mod tests {
 
     #[test]
     fn header_needs_bearer_scheme() {
-        let t = Tokens::parse("s3cret");
+        let t = Tokens::parse("s3cret").unwrap();
         assert!(t.allows_header(Some(b"Bearer s3cret")));
         assert!(t.allows_header(Some(b"bearer s3cret")));
         assert!(!t.allows_header(Some(b"Basic s3cret")));
@@ -189,7 +181,7 @@ mod tests {
 
     #[test]
     fn basic_password_is_a_token_for_reads() {
-        let t = Tokens::parse("s3cret");
+        let t = Tokens::parse("s3cret").unwrap();
         // base64("ops:s3cret") and base64(":s3cret")
         assert!(t.allows_header_or_basic(Some(b"Basic b3BzOnMzY3JldA==")));
         assert!(t.allows_header_or_basic(Some(b"Basic OnMzY3JldA==")));

@@ -16,21 +16,10 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
-    /// A token file could not be read.
-    #[error("token file {path}: {source}")]
-    TokenFile {
-        /// The token file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A token file holds no token, so nobody could ever be let in.
-    #[error("token file {path}: no tokens (one per line; blank lines and # comments are ignored)")]
-    NoTokens {
-        /// The token file.
-        path: PathBuf,
-    },
+    /// A token file could not be read or holds no usable token; the message
+    /// names the file (and the line).
+    #[error(transparent)]
+    TokenFile(#[from] crate::token_file::TokenFileError),
     /// The listen address could not be bound.
     #[error("listen on {addr}: {source}")]
     Bind {
