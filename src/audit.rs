@@ -21,6 +21,9 @@ pub struct AuditReport {
     pub profile: String,
     /// Where it was loaded from and its include chain.
     pub profile_chain: Vec<String>,
+    /// Why this profile, when tunekeeper chose it from what runs on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen_because: Option<String>,
     /// The host.
     pub host: Identity,
     /// Every check, in profile order.
@@ -52,6 +55,7 @@ pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
     AuditReport {
         profile: profile.name.clone(),
         profile_chain: profile.chain.clone(),
+        chosen_because: None,
         host: host.identity(),
         findings,
         summary,

@@ -1,7 +1,6 @@
 //! `tunekeeper audit`.
 
-use tunekeeper::audit::audit;
-use tunekeeper::profile::DEFAULT_PROFILE;
+use tunekeeper::audit::{AuditReport, audit};
 use tunekeeper::render::{findings_table, summary_line};
 
 use super::{Format, Global, print_json, stdout_colour};
@@ -9,9 +8,11 @@ use super::{Format, Global, print_json, stdout_colour};
 /// Arguments of `tunekeeper audit`.
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// Profile name or path to a .toml file.
-    #[arg(long, short, default_value = DEFAULT_PROFILE)]
-    pub profile: String,
+    /// Profile name or path to a .toml file. Without it: the profile of each
+    /// role that runs here (kafka-broker, kraft-controller, zookeeper), else
+    /// kafka-broker.
+    #[arg(long, short)]
+    pub profile: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -19,23 +20,56 @@ pub struct AuditArgs {
 
 /// Audits and prints; exit 0 no drift, 1 drift, 2 could not run.
 pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
-    let profile = g.profile(&args.profile)?;
-    let report = audit(&profile, &g.host());
+    let host = g.host();
+    let chosen: Vec<(String, Option<String>)> = match &args.profile {
+        Some(p) => vec![(p.clone(), None)],
+        None => tunekeeper::kafka::choose_profiles(&host)
+            .into_iter()
+            .map(|(name, why)| (name.to_string(), Some(why)))
+            .collect(),
+    };
+    // Load every profile before auditing: a bad one stops the run whole.
+    let mut profiles = Vec::new();
+    for (name, why) in chosen {
+        profiles.push((g.profile(&name)?, why));
+    }
+    let reports: Vec<AuditReport> = profiles
+        .iter()
+        .map(|(profile, why)| AuditReport {
+            chosen_because: why.clone(),
+            ..audit(profile, &host)
+        })
+        .collect();
     match args.format {
-        Format::Json => print_json(&report)?,
+        // One object per profile: a host with one role prints one object,
+        // as before; several roles print an array of them.
+        Format::Json if reports.len() == 1 => print_json(&reports[0])?,
+        Format::Json => print_json(&reports)?,
         Format::Table => {
-            print!("{}", findings_table(&report.findings, stdout_colour()));
-            println!(
-                "\n{} on {}: {}",
-                report.profile,
-                if report.host.hostname.is_empty() {
-                    "this host"
-                } else {
-                    &report.host.hostname
-                },
-                summary_line(&report.summary)
-            );
+            for (i, report) in reports.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print!("{}", findings_table(&report.findings, stdout_colour()));
+                println!(
+                    "\n{} on {}: {}",
+                    report.profile,
+                    if report.host.hostname.is_empty() {
+                        "this host"
+                    } else {
+                        &report.host.hostname
+                    },
+                    summary_line(&report.summary)
+                );
+                if let Some(why) = &report.chosen_because {
+                    println!("profile {}: {why}", report.profile);
+                }
+            }
         }
     }
-    Ok(report.summary.exit_code())
+    Ok(reports
+        .iter()
+        .map(|r| r.summary.exit_code())
+        .max()
+        .unwrap_or(0))
 }
