@@ -6,6 +6,7 @@
 //! `cargo bench --bench audit_speed`.
 
 #[path = "../tests/broker_tree/mod.rs"]
+#[allow(dead_code)]
 mod broker_tree;
 
 use std::process::{Command, Stdio};
