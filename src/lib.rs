@@ -17,5 +17,6 @@ pub mod jvm;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod spelling;
 pub mod sysctl_key;
 pub mod web;
