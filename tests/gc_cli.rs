@@ -201,7 +201,7 @@ fn profile_service_levels_become_findings() {
         full["source"]
             .as_str()
             .unwrap()
-            .starts_with("kafka-broker: seed talk")
+            .starts_with("kafka-broker: LinkedIn SRE talk \"Enterprise Kafka: Kafka as a Service\"")
     );
     // The profile's [jvm] rules decide which flag checks run.
     let rules: Vec<&str> = findings
