@@ -472,7 +472,10 @@ fn knob_steps(p: &mut Plan, host: &Host, name: &str, s: &Setting) -> Result<(), 
         let desired = if offered.is_empty() {
             // The list is unreadable: try the first alternative; read-back judges.
             s.expect.target(Some(&current))
-        } else if let Some(alt) = wanted.split('|').find(|alt| offered.iter().any(|o| o == alt)) {
+        } else if let Some(alt) = wanted
+            .split('|')
+            .find(|alt| offered.iter().any(|o| o == alt))
+        {
             alt.to_string()
         } else {
             p.manual.push(Manual {

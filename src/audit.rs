@@ -112,9 +112,7 @@ fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
             // Missing: a key an older kernel lacks, or a typo in the profile.
             // The directory is listed only now, so a clean audit lists none.
             if let Some(near) = host.sysctl_suggestion(key) {
-                current.detail = Some(format!(
-                    "no such key on this kernel; did you mean {near}?"
-                ));
+                current.detail = Some(format!("no such key on this kernel; did you mean {near}?"));
             }
             out.push(current);
             continue;
@@ -249,7 +247,9 @@ fn check_cpu_knob(knob: &Knob, rel: &str, setting: &Setting, host: &Host) -> Fin
     }
     if by_value.is_empty() {
         if unreadable.is_empty() {
-            f.detail = Some("every CPU's cpufreq directory vanished while reading (CPUs went offline)".into());
+            f.detail = Some(
+                "every CPU's cpufreq directory vanished while reading (CPUs went offline)".into(),
+            );
         } else {
             f.status = Status::Unreadable;
             f.detail = Some(format!("cannot read it on {}", unreadable.join(", ")));

@@ -53,7 +53,11 @@ mod tests {
     fn distances() {
         assert_eq!(distance("swappiness", "swappiness"), 0);
         assert_eq!(distance("swapiness", "swappiness"), 1, "a letter left out");
-        assert_eq!(distance("swpapiness", "swappiness"), 1, "two letters swapped");
+        assert_eq!(
+            distance("swpapiness", "swappiness"),
+            1,
+            "two letters swapped"
+        );
         assert_eq!(distance("dirty_ratoi", "dirty_ratio"), 1);
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("", "abc"), 3);
@@ -66,6 +70,10 @@ mod tests {
         assert_eq!(closest("swapiness", names, 2), Some("swappiness"));
         assert_eq!(closest("no_such_key", names, 2), None);
         assert_eq!(closest("swappiness", names, 2), None, "not itself");
-        assert_eq!(closest("ab", ["ac", "aa"], 2), Some("aa"), "tie: first by name");
+        assert_eq!(
+            closest("ab", ["ac", "aa"], 2),
+            Some("aa"),
+            "tie: first by name"
+        );
     }
 }

@@ -96,7 +96,10 @@ impl SysctlKey {
         if parts.iter().any(|p| p.is_empty()) {
             return Err(KeyError::EmptyPart(shown));
         }
-        if parts.iter().any(|p| p == "." || p == ".." || p.contains('/')) {
+        if parts
+            .iter()
+            .any(|p| p == "." || p == ".." || p.contains('/'))
+        {
             return Err(KeyError::Traversal(shown));
         }
         Ok(SysctlKey { parts })

@@ -35,14 +35,15 @@ impl Host {
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect();
-                let best = crate::spelling::closest(part, names.iter().map(String::as_str), budget)?;
+                let best =
+                    crate::spelling::closest(part, names.iter().map(String::as_str), budget)?;
                 budget -= crate::spelling::distance(part, best);
                 best.to_string()
             };
             dir = dir.join(&found);
             parts.push(found);
         }
-        // A directory is not a key (`vm` for `vm.swapiness.x`).
+        // A directory is not a key: `net.cor` must not suggest `net.core`.
         if !dir.is_file() {
             return None;
         }

@@ -84,7 +84,11 @@ fn a_xen_clock_source_is_drift_and_apply_switches_to_tsc_then_rolls_back() {
 
     let rb = apply::rollback(&host, state, &apply_lock(&host, state)).unwrap();
     assert_eq!(rb.exit_code(), 0);
-    assert_eq!(root.read(CLOCK).trim(), "xen", "rollback restores the clock source");
+    assert_eq!(
+        root.read(CLOCK).trim(),
+        "xen",
+        "rollback restores the clock source"
+    );
 }
 
 #[test]
@@ -110,7 +114,10 @@ fn a_clock_source_the_kernel_does_not_offer_is_left_to_the_operator() {
     );
     // The profile's first alternative that the kernel offers is written.
     root.write(CLOCKS, "hpet kvm-clock\n");
-    assert_eq!(apply::plan(&p, &host).unwrap().steps[0].desired, "kvm-clock");
+    assert_eq!(
+        apply::plan(&p, &host).unwrap().steps[0].desired,
+        "kvm-clock"
+    );
     root.write(CLOCKS, "hpet kvm-clock tsc\n");
     assert_eq!(apply::plan(&p, &host).unwrap().steps[0].desired, "tsc");
 }
@@ -197,8 +204,13 @@ fn sysfs_names_are_a_fixed_list_and_values_are_words() {
             && e.contains("clocksource, cpufreq_governor"),
         "{e}"
     );
-    let e = load("[sysfs]\nclocksource = \">=5\"\n").unwrap_err().to_string();
-    assert!(e.contains("`clocksource`") && e.contains("plain words"), "{e}");
+    let e = load("[sysfs]\nclocksource = \">=5\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`clocksource`") && e.contains("plain words"),
+        "{e}"
+    );
     let e = load("[sysfs]\ncpufreq_governor = \"a/../b\"\n")
         .unwrap_err()
         .to_string();
@@ -209,7 +221,10 @@ fn sysfs_names_are_a_fixed_list_and_values_are_words() {
     let host = Host::at(root.root());
     let p = profile_from("[sysfs]\nclocksource = \"tsc|kvm-clock\"\n");
     let f = find(&audit(&p, &host), "sysfs", "clocksource").clone();
-    assert_eq!((f.expected.as_str(), f.status), ("tsc|kvm-clock", Status::Ok));
+    assert_eq!(
+        (f.expected.as_str(), f.status),
+        ("tsc|kvm-clock", Status::Ok)
+    );
     // An inherited knob can be dropped like any other check.
     let p = profile_from("include = [\"base\"]\ndrop = [\"sysfs:clocksource\"]\n");
     let r = audit(&p, &host);
@@ -289,13 +304,14 @@ fn a_misspelled_key_says_which_key_was_meant() {
     let host = Host::at(root.root());
     let p = profile_from(
         "[sysctl]\n\"vm.swapiness\" = \"1\"\n\"vn.dirty_ratio\" = \"20\"\n\"net.core.somaxcon\" = \">=4096\"\n\
-         \"vm.no_such_key\" = \"1\"\n\"vm.swappiness.x\" = \"1\"\n",
+         \"vm.no_such_key\" = \"1\"\n\"vm.swappiness.x\" = \"1\"\n\"net.cor\" = \"1\"\n\"net.cor.somaxconn\" = \"1\"\n",
     );
     let r = audit(&p, &host);
     for (typo, meant) in [
         ("vm.swapiness", "vm.swappiness"),
         ("vn.dirty_ratio", "vm.dirty_ratio"),
         ("net.core.somaxcon", "net.core.somaxconn"),
+        ("net.cor.somaxconn", "net.core.somaxconn"),
     ] {
         let f = find(&r, "sysctl", typo);
         assert_eq!(f.status, Status::NotApplicable, "{f:#?}");
@@ -305,7 +321,8 @@ fn a_misspelled_key_says_which_key_was_meant() {
         );
     }
     // Nothing close: the plain "this kernel has no such setting".
-    for far in ["vm.no_such_key", "vm.swappiness.x"] {
+    // `net.cor` is close to `net.core`, but a directory is not a key.
+    for far in ["vm.no_such_key", "vm.swappiness.x", "net.cor"] {
         assert_eq!(
             find(&r, "sysctl", far).detail.as_deref(),
             Some("this kernel has no such setting"),
