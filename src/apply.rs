@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::audit::matching_devices;
 use crate::host::sysctl::PROC_SYS;
-use crate::host::sysfs::{active_choice, queue_path, thp_path};
+use crate::host::sysfs::{self, KnobScope, active_choice, queue_path, thp_path};
 use crate::host::{Host, HostError};
 use crate::profile::{Profile, Setting};
 
@@ -306,7 +306,18 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
         let current = match host.sysctl(key) {
             Ok(v) => v,
             // A key this kernel lacks cannot be set; the audit reports it.
-            Err(HostError::Missing { .. }) => continue,
+            // A misspelled one is the profile's mistake: say so in the plan.
+            Err(HostError::Missing { .. }) => {
+                if let Some(near) = host.sysctl_suggestion(key) {
+                    p.manual.push(Manual {
+                        key: key.to_string(),
+                        advice: format!(
+                            "no such key on this kernel; did you mean {near}? Fix the profile (nothing is written for it)"
+                        ),
+                    });
+                }
+                continue;
+            }
             Err(source) => {
                 return Err(ApplyError::Unreadable {
                     key: key.to_string(),
@@ -328,6 +339,9 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
     }
     for (name, setting) in &profile.thp {
         sysfs_step(&mut p, host, format!("thp/{name}"), thp_path(name), setting)?;
+    }
+    for (name, setting) in &profile.sysfs {
+        knob_steps(&mut p, host, name, setting)?;
     }
     let brokers = crate::kafka::layout::Brokers::observe(host, &profile.process.pattern);
     for rule in profile.block.values() {
@@ -423,6 +437,64 @@ fn sysfs_step(
         s.expect.target(Some(&current))
     };
     push_step(p, Target::Sysfs, key, path, current, desired, s);
+    Ok(())
+}
+
+/// Steps for a named sysfs knob: one per file behind it (one per CPU for
+/// the governor). The value written is the first alternative the kernel
+/// lists as available; when it lists none of them, writing would only be
+/// refused, so the plan tells the operator instead.
+fn knob_steps(p: &mut Plan, host: &Host, name: &str, s: &Setting) -> Result<(), ApplyError> {
+    let Some(knob) = sysfs::knob(name) else {
+        return Ok(());
+    };
+    let files = match host.knob_files(knob) {
+        Ok(files) => files,
+        // No cpufreq, no clock source directory: nothing to set; the audit says so.
+        Err(HostError::Missing { .. }) => return Ok(()),
+        Err(source) => {
+            return Err(ApplyError::Unreadable {
+                key: format!("sysfs/{name}"),
+                source,
+            });
+        }
+    };
+    for file in files {
+        let key = match knob.scope {
+            KnobScope::Host { .. } => format!("sysfs/{name}"),
+            KnobScope::PerCpu { .. } => format!("{}/{name}", file.label),
+        };
+        let current = match host.sysfs_value(&file.path) {
+            Ok(v) => v,
+            Err(HostError::Missing { .. }) => continue,
+            Err(source) => return Err(ApplyError::Unreadable { key, source }),
+        };
+        if s.expect.matches(&current) {
+            continue;
+        }
+        let offered = host.knob_offered(&file);
+        let wanted = s.expect.to_string();
+        let desired = if offered.is_empty() {
+            // The list is unreadable: try the first alternative; read-back judges.
+            s.expect.target(Some(&current))
+        } else if let Some(alt) = wanted
+            .split('|')
+            .find(|alt| offered.iter().any(|o| o == alt))
+        {
+            alt.to_string()
+        } else {
+            p.manual.push(Manual {
+                key,
+                advice: format!(
+                    "this kernel offers only `{}` for {}; none of `{wanted}` can be set",
+                    offered.join(" "),
+                    file.path.display()
+                ),
+            });
+            continue;
+        };
+        push_step(p, Target::Sysfs, key, file.path, current, desired, s);
+    }
     Ok(())
 }
 

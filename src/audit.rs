@@ -8,7 +8,7 @@ use crate::finding::{Finding, Status, Summary};
 use crate::host::identity::Identity;
 use crate::host::mounts::{Mount, mount_for};
 use crate::host::procs::LimitValue;
-use crate::host::sysfs::{queue_path, thp_path};
+use crate::host::sysfs::{self, Knob, KnobScope, queue_path, thp_path};
 use crate::host::{Host, HostError};
 use crate::kafka::checks::check_brokers;
 use crate::kafka::layout::Brokers;
@@ -39,6 +39,7 @@ pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
     let brokers = Brokers::observe(host, &profile.process.pattern);
     check_sysctl(profile, host, &mut findings);
     check_thp(profile, host, &mut findings);
+    check_sysfs(profile, host, &mut findings);
     for rule in profile.block.values() {
         check_block(rule, host, &brokers, &mut findings);
     }
@@ -114,12 +115,17 @@ fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
     let boot = host.boot_config();
     let tuned = host.tuned();
     for (key, setting) in &profile.sysctl {
-        let current = compare("sysctl", key.to_string(), setting, host.sysctl(key));
-        let applicable = current.status != Status::NotApplicable;
-        out.push(current);
-        if !applicable {
+        let mut current = compare("sysctl", key.to_string(), setting, host.sysctl(key));
+        if current.status == Status::NotApplicable {
+            // Missing: a key an older kernel lacks, or a typo in the profile.
+            // The directory is listed only now, so a clean audit lists none.
+            if let Some(near) = host.sysctl_suggestion(key) {
+                current.detail = Some(format!("no such key on this kernel; did you mean {near}?"));
+            }
+            out.push(current);
             continue;
         }
+        out.push(current);
         // What the next boot will set: systemd-sysctl's winning assignment.
         if let Some(winner) = boot.winner(key) {
             if !setting.expect.matches(&winner.value) {
@@ -167,6 +173,128 @@ fn check_thp(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
             host.sysfs_value(&thp_path(name)),
         ));
     }
+}
+
+fn check_sysfs(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    for (name, setting) in &profile.sysfs {
+        // Validated when the profile was loaded: only known names get here.
+        let Some(knob) = sysfs::knob(name) else {
+            continue;
+        };
+        out.push(match knob.scope {
+            KnobScope::Host { .. } => check_host_knob(knob, setting, host),
+            KnobScope::PerCpu { rel, .. } => check_cpu_knob(knob, rel, setting, host),
+        });
+    }
+}
+
+/// One host-wide file (the clock source); on drift, what the kernel offers.
+fn check_host_knob(knob: &Knob, setting: &Setting, host: &Host) -> Finding {
+    let KnobScope::Host { path, offered } = knob.scope else {
+        unreachable!("called for host-wide knobs only");
+    };
+    let mut f = compare(
+        "sysfs",
+        knob.name.to_string(),
+        setting,
+        host.sysfs_value(Path::new(path)),
+    );
+    match f.status {
+        Status::NotApplicable => {
+            f.detail = Some(format!("{path} does not exist on this host"));
+        }
+        Status::Drift => {
+            let offered = host
+                .read_value(offered)
+                .unwrap_or_else(|_| "(unreadable)".into());
+            f.detail = Some(format!("{path}; this kernel offers: {offered}"));
+        }
+        _ => {}
+    }
+    f
+}
+
+/// A per-CPU file (the frequency governor): one finding for the host, the
+/// CPUs grouped by value, so a 96-CPU host gets one row, not 96.
+fn check_cpu_knob(knob: &Knob, rel: &str, setting: &Setting, host: &Host) -> Finding {
+    let mut f = Finding {
+        check: "sysfs".into(),
+        key: knob.name.to_string(),
+        expected: setting.expect.to_string(),
+        actual: None,
+        status: Status::NotApplicable,
+        source: Some(setting.source()),
+        detail: None,
+    };
+    let files = match host.knob_files(knob) {
+        Ok(files) => files,
+        Err(e) => {
+            (f.actual, f.status, f.detail) = read_failure(e);
+            return f;
+        }
+    };
+    if files.is_empty() {
+        f.detail = Some(format!(
+            "no CPU has {rel}: no cpufreq driver (common in VMs), the frequency is not this kernel's to set"
+        ));
+        return f;
+    }
+    // value → CPUs holding it, in CPU order.
+    let mut by_value: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut unreadable: Vec<&str> = Vec::new();
+    for file in &files {
+        match host.sysfs_value(&file.path) {
+            Ok(v) => match by_value.iter_mut().find(|(val, _)| *val == v) {
+                Some((_, cpus)) => cpus.push(&file.label),
+                None => by_value.push((v, vec![&file.label])),
+            },
+            // A CPU going offline mid-read takes its cpufreq directory with it.
+            Err(HostError::Missing { .. }) => {}
+            Err(_) => unreadable.push(&file.label),
+        }
+    }
+    if by_value.is_empty() {
+        if unreadable.is_empty() {
+            f.detail = Some(
+                "every CPU's cpufreq directory vanished while reading (CPUs went offline)".into(),
+            );
+        } else {
+            f.status = Status::Unreadable;
+            f.detail = Some(format!("cannot read it on {}", unreadable.join(", ")));
+        }
+        return f;
+    }
+    let wrong: Vec<&(String, Vec<&str>)> = by_value
+        .iter()
+        .filter(|(v, _)| !setting.expect.matches(v))
+        .collect();
+    f.actual = Some(
+        by_value
+            .iter()
+            .map(|(v, _)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    let read = by_value.iter().map(|(_, c)| c.len()).sum::<usize>();
+    let mut notes = Vec::new();
+    if wrong.is_empty() {
+        f.status = Status::Ok;
+        notes.push(format!("{read} CPUs"));
+    } else {
+        f.status = Status::Drift;
+        for (v, cpus) in &wrong {
+            notes.push(format!("{v} on {}", cpus.join(",")));
+        }
+        let offered = host.knob_offered(&files[0]);
+        if !offered.is_empty() {
+            notes.push(format!("{} offers: {}", files[0].label, offered.join(" ")));
+        }
+    }
+    if !unreadable.is_empty() {
+        notes.push(format!("unreadable on {}", unreadable.join(",")));
+    }
+    f.detail = Some(notes.join("; "));
+    f
 }
 
 /// Devices under /sys/block that a rule's globs match; a rule without

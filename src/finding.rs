@@ -39,7 +39,7 @@ impl std::fmt::Display for Status {
 /// One expectation checked against one observed value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Which family of check produced it: `sysctl`, `boot`, `tuned`, `thp`,
+    /// Which family of check produced it: `sysctl`, `boot`, `tuned`, `thp`, `sysfs`,
     /// `block`, `mount`, `swap`, `limits`, `gc`, `jvm`.
     pub check: String,
     /// What was checked, e.g. `vm.swappiness` or `sda/queue/scheduler`.

@@ -18,6 +18,7 @@ pub mod kafka;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod spelling;
 pub mod sysctl_key;
 pub mod token_file;
 pub mod web;

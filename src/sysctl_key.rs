@@ -86,6 +86,25 @@ impl SysctlKey {
         Ok(SysctlKey { parts })
     }
 
+    /// A key from path components as found under /proc/sys (a part may hold
+    /// a dot, as interface names do).
+    pub fn from_parts(parts: Vec<String>) -> Result<SysctlKey, KeyError> {
+        let shown = parts.join("/");
+        if parts.len() < 2 {
+            return Err(KeyError::NoSeparator(shown));
+        }
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(KeyError::EmptyPart(shown));
+        }
+        if parts
+            .iter()
+            .any(|p| p == "." || p == ".." || p.contains('/'))
+        {
+            return Err(KeyError::Traversal(shown));
+        }
+        Ok(SysctlKey { parts })
+    }
+
     /// The path relative to `/proc/sys`.
     pub fn rel_path(&self) -> PathBuf {
         self.parts.iter().collect()

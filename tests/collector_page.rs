@@ -238,7 +238,10 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
         dom.contains("65530") && dom.contains("&gt;=262144"),
         "expected and actual shown"
     );
-    assert!(dom.contains("seed talk"), "the profile's source is shown");
+    assert!(
+        dom.contains("Enterprise Kafka: Kafka as a Service"),
+        "the profile's source is shown"
+    );
     browse(
         &browser,
         &profile,
@@ -304,7 +307,7 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     let dom = browse(&browser, &profile, &["--dump-dom".into(), url]);
     assert!(dom.contains(&me), "the real host's page");
     assert!(
-        dom.contains("base: seed talk: swapping is death"),
+        dom.contains("base: LinkedIn SRE talk") && dom.contains("swapping is death"),
         "findings carry the profile's source"
     );
 }

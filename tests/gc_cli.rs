@@ -198,10 +198,9 @@ fn profile_service_levels_become_findings() {
     );
     assert_eq!(full["expected"], "<=0");
     assert!(
-        full["source"]
-            .as_str()
-            .unwrap()
-            .starts_with("kafka-broker: seed talk")
+        full["source"].as_str().unwrap().starts_with(
+            "kafka-broker: LinkedIn SRE talk \"Enterprise Kafka: Kafka as a Service\""
+        )
     );
     // The profile's [jvm] rules decide which flag checks run.
     let rules: Vec<&str> = findings

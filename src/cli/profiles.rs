@@ -48,6 +48,9 @@ fn rows(p: &Profile) -> Vec<Row> {
     for (k, s) in &p.thp {
         push("thp", k.clone(), s);
     }
+    for (k, s) in &p.sysfs {
+        push("sysfs", k.clone(), s);
+    }
     for rule in p.block.values() {
         for (attr, s) in &rule.attrs {
             push(

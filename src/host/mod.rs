@@ -57,7 +57,9 @@ impl HostError {
     pub fn from_io(path: &Path, source: io::Error) -> HostError {
         let path = path.to_path_buf();
         match source.kind() {
-            io::ErrorKind::NotFound => HostError::Missing { path },
+            // ENOTDIR: a part of the path is a file (`vm.swappiness.x`), so
+            // the key does not exist either.
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => HostError::Missing { path },
             io::ErrorKind::PermissionDenied => HostError::Denied { path },
             _ => HostError::Io { path, source },
         }

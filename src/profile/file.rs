@@ -106,7 +106,7 @@ pub struct RawProfile {
     #[serde(default)]
     pub include: Vec<String>,
     /// Inherited checks to remove: `sysctl:vm.zone_reclaim_mode`, `thp:defrag`,
-    /// `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `gc:METRIC`, `jvm:RULE`, `broker:RULE`.
+    /// `sysfs:clocksource`, `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `gc:METRIC`, `jvm:RULE`, `broker:RULE`.
     #[serde(default)]
     pub drop: Vec<String>,
     /// Kernel settings under /proc/sys.
@@ -115,6 +115,9 @@ pub struct RawProfile {
     /// Transparent huge pages (`enabled`, `defrag`).
     #[serde(default)]
     pub thp: BTreeMap<String, RawSetting>,
+    /// Named host-wide sysfs knobs (`clocksource`, `cpufreq_governor`).
+    #[serde(default)]
+    pub sysfs: BTreeMap<String, RawSetting>,
     /// Block device queue rules, by rule name.
     #[serde(default)]
     pub block: BTreeMap<String, RawBlock>,

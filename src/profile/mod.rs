@@ -118,6 +118,8 @@ pub struct Profile {
     pub sysctl: BTreeMap<SysctlKey, Setting>,
     /// THP file (`enabled`, `defrag`) → expectation.
     pub thp: BTreeMap<String, Setting>,
+    /// sysfs knob name (`clocksource`, `cpufreq_governor`) → expectation.
+    pub sysfs: BTreeMap<String, Setting>,
     /// Block device rules by name.
     pub block: BTreeMap<String, BlockRule>,
     /// Mount rules by name.

@@ -12,6 +12,7 @@ use super::{
     SwapRule, THP_KEYS,
 };
 use crate::expect::{Expectation, Op, Operand};
+use crate::host::sysfs::KNOBS;
 use crate::sysctl_key::SysctlKey;
 
 /// How a block rule without `devices` names its devices in findings.
@@ -353,6 +354,7 @@ fn empty_profile(src: &Source) -> Profile {
         chain: Vec::new(),
         sysctl: BTreeMap::new(),
         thp: BTreeMap::new(),
+        sysfs: BTreeMap::new(),
         block: BTreeMap::new(),
         mounts: BTreeMap::new(),
         swap: None,
@@ -378,6 +380,7 @@ fn merge(child: &mut Profile, parent: Profile) {
     }
     child.sysctl.extend(parent.sysctl);
     child.thp.extend(parent.thp);
+    child.sysfs.extend(parent.sysfs);
     child.block.extend(parent.block);
     child.mounts.extend(parent.mounts);
     if parent.swap.is_some() {
@@ -444,6 +447,7 @@ fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileErr
             .and_then(|k| p.sysctl.remove(&k))
             .is_some(),
         "thp" => p.thp.remove(key).is_some(),
+        "sysfs" => p.sysfs.remove(key).is_some(),
         "block" => p.block.remove(key).is_some(),
         "mount" => p.mounts.remove(key).is_some(),
         "swap" => p.swap.take().is_some(),
@@ -454,7 +458,7 @@ fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileErr
         _ => {
             return Err(ctx.invalid(
                 target,
-                "drop takes SECTION:KEY with SECTION one of sysctl, thp, block, mount, swap, process, gc, jvm, broker",
+                "drop takes SECTION:KEY with SECTION one of sysctl, thp, sysfs, block, mount, swap, process, gc, jvm, broker",
             ));
         }
     };
@@ -483,6 +487,37 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
             ));
         }
         p.thp.insert(key.clone(), ctx.setting(key, value, 1)?);
+    }
+    for (key, value) in &raw.sysfs {
+        let Some(knob) = crate::host::sysfs::knob(key) else {
+            let names: Vec<&str> = KNOBS.iter().map(|k| k.name).collect();
+            return Err(ctx.invalid(
+                key,
+                format!(
+                    "unknown sysfs setting; expected one of {} (sysfs settings are named, never paths)",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let setting = ctx.setting(key, value, 1)?;
+        // These files hold one word the kernel chose from a list: only
+        // `word` or `word|word` can ever match.
+        let words_only = setting.expect.alternatives().iter().all(|alt| {
+            alt.len() == 1
+                && alt[0].op == Op::Eq
+                && matches!(&alt[0].operand, Operand::Text(t)
+                    if t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        });
+        if !words_only {
+            return Err(ctx.invalid(
+                key,
+                format!(
+                    "`{}` takes one value or alternatives of plain words, e.g. \"tsc\" or \"performance|schedutil\"",
+                    knob.name
+                ),
+            ));
+        }
+        p.sysfs.insert(key.clone(), setting);
     }
     for (name, rule) in &raw.block {
         let mut devices = Vec::new();

@@ -3,5 +3,6 @@
 
 mod cli;
 mod fake_root;
+mod knobs;
 mod real_kernel;
 mod support;

@@ -311,3 +311,146 @@ fn the_running_brokers_open_file_limit_is_checked() {
     assert_eq!((f.status, f.actual.as_deref()), (Status::Ok, Some("4096")));
     drop(broker);
 }
+
+const REAL_CLOCK: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+const REAL_CLOCKS: &str = "/sys/devices/system/clocksource/clocksource0/available_clocksource";
+
+fn knob_profile(text: &str) -> Profile {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("real.toml");
+    std::fs::write(&path, text).unwrap();
+    ProfileStore::with_dirs(vec![])
+        .load(path.to_str().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn the_real_clock_source_and_governor_are_read_as_the_kernel_has_them() {
+    let host = Host::default();
+    let r = audit(
+        &ProfileStore::with_dirs(vec![])
+            .load("kafka-broker")
+            .unwrap(),
+        &host,
+    );
+    let get = |key: &str| {
+        r.findings
+            .iter()
+            .find(|f| f.check == "sysfs" && f.key == key)
+            .unwrap_or_else(|| panic!("no sysfs {key}: {:#?}", r.findings))
+    };
+    let clock = get("clocksource");
+    match std::fs::read_to_string(REAL_CLOCK) {
+        Ok(v) => {
+            assert_eq!(clock.actual.as_deref(), Some(v.trim()));
+            let want = if v.trim() == "tsc" {
+                Status::Ok
+            } else {
+                Status::Drift
+            };
+            assert_eq!(clock.status, want, "{clock:#?}");
+        }
+        Err(_) => assert_eq!(clock.status, Status::NotApplicable),
+    }
+    // The governor: one value per CPU that has cpufreq; none here is "not applicable".
+    let mut governors: Vec<String> = std::fs::read_dir("/sys/devices/system/cpu")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.len() > 3 && n.starts_with("cpu") && n[3..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cpufreq/scaling_governor")).ok())
+        .map(|g| g.trim().to_string())
+        .collect();
+    governors.sort();
+    governors.dedup();
+    let gov = get("cpufreq_governor");
+    if governors.is_empty() {
+        assert_eq!(gov.status, Status::NotApplicable, "{gov:#?}");
+    } else {
+        let mut shown: Vec<String> = gov
+            .actual
+            .as_deref()
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        shown.sort();
+        assert_eq!(shown, governors);
+    }
+}
+
+#[test]
+fn the_real_clock_source_is_switched_and_restored() {
+    if skip_unless_root("the_real_clock_source_is_switched_and_restored") {
+        return;
+    }
+    let (Ok(current), Ok(offered)) = (
+        std::fs::read_to_string(REAL_CLOCK),
+        std::fs::read_to_string(REAL_CLOCKS),
+    ) else {
+        eprintln!("skipping: this kernel has no clock source files");
+        return;
+    };
+    let current = current.trim().to_string();
+    let Some(other) = offered
+        .split_whitespace()
+        .find(|c| *c != current && *c != "acpi_pm" && *c != "hpet")
+        .map(str::to_string)
+    else {
+        eprintln!("skipping: the kernel offers no second fast clock source ({offered})");
+        return;
+    };
+    let _lock = real_kernel_lock();
+    // Put the original back however the test ends.
+    struct Restore(String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = Host::default().write_value(REAL_CLOCK, &self.0);
+        }
+    }
+    let _restore = Restore(current.clone());
+    let state = tempfile::tempdir().unwrap();
+    let host = Host::default();
+    let p = knob_profile(&format!("[sysfs]\nclocksource = \"{other}\"\n"));
+    let plan = apply::plan(&p, &host).unwrap();
+    assert_eq!(plan.steps.len(), 1, "{plan:#?}");
+    let report = apply::apply(
+        &plan,
+        &host,
+        state.path(),
+        false,
+        &apply_lock(&host, state.path()),
+    )
+    .unwrap();
+    assert_eq!(report.results[0].outcome, Outcome::Applied, "{report:#?}");
+    assert_eq!(std::fs::read_to_string(REAL_CLOCK).unwrap().trim(), other);
+    let rb = apply::rollback(&host, state.path(), &apply_lock(&host, state.path())).unwrap();
+    assert_eq!(rb.exit_code(), 0, "{rb:#?}");
+    assert_eq!(std::fs::read_to_string(REAL_CLOCK).unwrap().trim(), current);
+}
+
+#[test]
+fn a_misspelled_key_on_the_real_kernel_names_the_real_one() {
+    let p = knob_profile(
+        "[sysctl]\n\"vm.swapiness\" = \"1\"\n\"net.core.somaxcon\" = \">=4096\"\n\"vm.zone_reclaim_mod\" = \"0\"\n",
+    );
+    let r = audit(&p, &Host::default());
+    for (typo, meant) in [
+        ("vm.swapiness", "vm.swappiness"),
+        ("net.core.somaxcon", "net.core.somaxconn"),
+        ("vm.zone_reclaim_mod", "vm.zone_reclaim_mode"),
+    ] {
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.key == typo)
+            .unwrap_or_else(|| panic!("{:#?}", r.findings));
+        assert_eq!(f.status, Status::NotApplicable);
+        assert_eq!(
+            f.detail.as_deref(),
+            Some(format!("no such key on this kernel; did you mean {meant}?").as_str()),
+        );
+    }
+}
