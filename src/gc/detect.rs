@@ -23,6 +23,9 @@ pub enum LogFormat {
     UnifiedUnknown,
     /// A GC log of another collector.
     NotG1(Collector),
+    /// JDK 6-8 GC records (`[GC 1234K->567K(8192K), 0.01 secs]`) that name
+    /// no collector and show no G1 event: refused, since only G1 is read.
+    Jdk8Unknown,
     /// Text that is not a GC log.
     NotGcLog,
     /// An empty file (a freshly rotated log).
@@ -37,6 +40,9 @@ impl LogFormat {
             LogFormat::Jdk8G1 => "JDK 8 G1".into(),
             LogFormat::UnifiedUnknown => "unified logging (collector not named)".into(),
             LogFormat::NotG1(c) => format!("a {} log", c.name()),
+            LogFormat::Jdk8Unknown => {
+                "a JDK 6-8 GC log whose lines name no collector and show no G1 event".into()
+            }
             LogFormat::NotGcLog => "not a GC log".into(),
             LogFormat::Empty => "empty".into(),
         }
@@ -128,12 +134,38 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"concurrent mark-sweep", LogFormat::NotG1(Collector::Cms)),
     (b"DefNew", LogFormat::NotG1(Collector::Serial)),
     (b"Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"[CMS", LogFormat::NotG1(Collector::Cms)),
+    (b"CMS-concurrent-", LogFormat::NotG1(Collector::Cms)),
+    (b"CMS-remark", LogFormat::NotG1(Collector::Cms)),
+    (b"(concurrent mode failure)", LogFormat::NotG1(Collector::Cms)),
+    (b"PSOldGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"PSPermGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"[Tenured", LogFormat::NotG1(Collector::Serial)),
+    (b"Garbage Collection (", LogFormat::NotG1(Collector::Z)),
     (b"G1 Evacuation Pause", LogFormat::UnifiedG1),
     (b"G1 Humongous Allocation", LogFormat::UnifiedG1),
     (b"G1 Compaction Pause", LogFormat::UnifiedG1),
     (b"G1 Preventive Collection", LogFormat::UnifiedG1),
     (b"Eden regions:", LogFormat::UnifiedG1),
     (b"Humongous regions:", LogFormat::UnifiedG1),
+    // G1's own event and VM-operation names are evidence enough for a
+    // unified fragment that lost its header (no other collector prints
+    // them; CMS and JDK 9/10 G1 share `Pause Initial Mark` and `Pause
+    // Remark`, so those are not on this list).
+    (b"Pause Young (Normal)", LogFormat::UnifiedG1),
+    (b"Pause Young (Concurrent Start)", LogFormat::UnifiedG1),
+    (b"Pause Young (Prepare Mixed)", LogFormat::UnifiedG1),
+    (b"Pause Young (Mixed)", LogFormat::UnifiedG1),
+    (b"Pause Mixed (", LogFormat::UnifiedG1),
+    (b"Pause Cleanup", LogFormat::UnifiedG1),
+    (b"Concurrent Mark Cycle", LogFormat::UnifiedG1),
+    (b"Concurrent Undo Cycle", LogFormat::UnifiedG1),
+    (b"G1CollectForAllocation", LogFormat::UnifiedG1),
+    (b"G1CollectFull", LogFormat::UnifiedG1),
+    (b"G1PauseRemark", LogFormat::UnifiedG1),
+    (b"G1PauseCleanup", LogFormat::UnifiedG1),
+    (b"G1TryInitiateConcMark", LogFormat::UnifiedG1),
+    (b"G1Concurrent", LogFormat::UnifiedG1),
 ];
 
 /// Sniffs the start of a file (up to [`SNIFF_BYTES`]; a cut-off last line is fine).
@@ -173,7 +205,7 @@ pub fn sniff(head: &[u8]) -> Sniff {
         if memmem::find(line, b"GC(").is_some() || Decorated::split(line).tags().is_some() {
             unified_lines += 1;
         }
-        if memmem::find(line, b"[GC").is_some() || memmem::find(line, b"[Full GC").is_some() {
+        if is_jdk8_gc_record(line) {
             jdk8_lines += 1;
         }
     }
@@ -181,14 +213,42 @@ pub fn sniff(head: &[u8]) -> Sniff {
         if unified_lines > 0 {
             out.format = LogFormat::UnifiedUnknown;
         } else if jdk8_lines > 0 {
-            // JDK 8 with an unidentified collector: its parser decides.
-            out.format = LogFormat::Jdk8G1;
+            // GC records, but nothing says G1: reading them as G1 would
+            // report another collector's pauses as G1's (or none at all).
+            out.format = LogFormat::Jdk8Unknown;
         }
     }
     // A unified G1 marker found in a JDK 8 file ("G1 Evacuation Pause"
     // is also in `[GC pause (G1 Evacuation Pause)`) is caught above by the
     // earlier `[GC pause (` marker on the same line.
     out
+}
+
+/// A JDK 6-8 GC record of any collector: `[GC` or `[Full GC` with a size
+/// transition and a time in seconds (`[GC 1234K->567K(8192K), 0.01 secs]`);
+/// bytes that merely contain `[GC` are not one.
+fn is_jdk8_gc_record(line: &[u8]) -> bool {
+    (memmem::find(line, b"[GC").is_some() || memmem::find(line, b"[Full GC").is_some())
+        && memmem::find(line, b"->").is_some()
+        && memmem::find(line, b" secs]").is_some()
+}
+
+/// True when a line holds a G1 pause header in either format. An
+/// unrecognised line that does is a pause the parser failed to read.
+pub fn names_a_pause(line: &[u8]) -> bool {
+    const HEADERS: &[&[u8]] = &[
+        b"[GC pause",
+        b"[Full GC",
+        b"[GC remark",
+        b"[GC cleanup",
+        b"Pause Young",
+        b"Pause Full",
+        b"Pause Remark",
+        b"Pause Cleanup",
+        b"Pause Mixed",
+        b"Pause Initial Mark",
+    ];
+    HEADERS.iter().any(|h| memmem::find(line, h).is_some())
 }
 
 /// The time stamp a line starts with, in unified (`[...]` decorators) or
