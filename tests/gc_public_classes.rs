@@ -196,3 +196,16 @@ fn heap_fixed_needs_the_minimum_heap_equal_to_the_maximum() {
     assert_eq!(f.status, Status::Drift, "{f:?}");
     assert_eq!(f.actual.as_deref(), Some("min 8M / max 256M"));
 }
+
+#[test]
+fn a_g1_fragment_without_a_whole_pause_says_why_its_figures_are_null() {
+    // The tail of one JDK 8 pause (its header cut off): G1 by its
+    // `[Eden: ...]` detail, no pause to count, so no rate either.
+    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gc/jdk8/corrupted/no_young_intro.log");
+    let a = analyse(std::slice::from_ref(&log), &AnalyseOptions::default()).expect("G1");
+    assert_eq!(a.stats.overall.count, 0);
+    assert_eq!(a.stats.gc_ms_per_second, None);
+    let json = serde_json::to_value(&a).expect("json");
+    assert_eq!(json["rates_null_because"], "no pause in the log");
+}

@@ -127,6 +127,9 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"[GC cleanup", LogFormat::Jdk8G1),
     (b"[GC concurrent-", LogFormat::Jdk8G1),
     (b"G1Ergonomics", LogFormat::Jdk8G1),
+    // The detail of a JDK 7/8 G1 pause, e.g. a file that starts inside one.
+    (b"[Eden: ", LogFormat::Jdk8G1),
+    (b"[GC Worker Start", LogFormat::Jdk8G1),
     (b"PSYoungGen", LogFormat::NotG1(Collector::Parallel)),
     (b"ParOldGen", LogFormat::NotG1(Collector::Parallel)),
     (b"ParNew", LogFormat::NotG1(Collector::Cms)),
@@ -298,6 +301,21 @@ mod tests {
             LogFormat::Jdk8G1
         );
         assert_eq!(sniff(b"hello\nworld\n").format, LogFormat::NotGcLog);
+        // Bytes that contain `[GC` are not a GC log; GC records of no named
+        // collector are not G1.
+        assert_eq!(sniff(b"\x01[GC\xff\n").format, LogFormat::NotGcLog);
+        assert_eq!(
+            sniff(b"1.0: [GC 1234K->567K(8192K), 0.0100000 secs]\n").format,
+            LogFormat::Jdk8Unknown
+        );
+        assert_eq!(
+            sniff(b"[gc] GC(0) Pause Young (Concurrent Start) (Metadata GC Threshold) 100M->8M(16384M) 24.518ms\n").format,
+            LogFormat::UnifiedG1
+        );
+        assert_eq!(
+            sniff(b"[1.0s][info][gc] GC(3) Pause Young (Allocation Failure) 10M->2M(64M) 1.0ms\n").format,
+            LogFormat::UnifiedUnknown
+        );
         assert_eq!(sniff(b"").format, LogFormat::Empty);
         let s = sniff(b"[2026-11-24T19:18:37.015+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause)\n");
         assert_eq!(s.format, LogFormat::UnifiedG1);

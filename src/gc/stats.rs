@@ -691,6 +691,12 @@ impl GcStats {
     /// from the JVM's start (uptime 0, when the log holds the start) or the
     /// first event's start, to the last event's end.
     fn rate_span(&self) -> (Option<f64>, Option<String>) {
+        if self.overall.count() == 0 {
+            return (None, Some("no pause in the log".into()));
+        }
+        if self.timeline.clock == Clock::None {
+            return (None, Some("no time in the log".into()));
+        }
         if self.untimed_pauses > 0 {
             // Some pauses could not be placed in time: a rate would be wrong.
             return (
@@ -700,9 +706,6 @@ impl GcStats {
                     self.untimed_pauses
                 )),
             );
-        }
-        if self.timeline.clock == Clock::None {
-            return (None, Some("the log carries no time stamps".into()));
         }
         let Some(span) = self.timeline.span_ms() else {
             return (None, Some("the log covers no running time".into()));
