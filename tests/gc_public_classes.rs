@@ -209,3 +209,69 @@ fn a_g1_fragment_without_a_whole_pause_says_why_its_figures_are_null() {
     let json = serde_json::to_value(&a).expect("json");
     assert_eq!(json["rates_null_because"], "no pause in the log");
 }
+
+/// Kills the JVM when the test ends, whatever happens.
+struct Jvm(std::process::Child);
+
+impl Drop for Jvm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn heap_fixed_from_a_running_jvm_started_with_xmx_only() {
+    let javac = Command::new("javac").arg("-version").output();
+    if !javac.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: no JDK (javac/java) on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let classes = dir.path().join("classes");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
+    let ok = Command::new("javac")
+        .arg("-d")
+        .arg(&classes)
+        .arg(&src)
+        .status()
+        .expect("javac");
+    assert!(ok.success());
+    let log = dir.path().join("gc.log");
+    // `-Xlog:gc` prints no `gc,init` lines: only the command line can tell
+    // the heap's minimum, which is what --pid reads.
+    let jvm = Jvm(Command::new("java")
+        .args(["-Xmx256m", "-XX:+UseG1GC"])
+        .arg(format!("-Xlog:gc:file={}", log.display()))
+        .arg("-cp")
+        .arg(&classes)
+        .args(["kafka.Kafka", "1", "30"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("java"));
+    let pid = jvm.0.id().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Pause Young")) {
+        assert!(std::time::Instant::now() < deadline, "the JVM wrote no pause");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let heap_fixed = |args: &[&str]| {
+        let out = tunekeeper(args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let f = v["findings"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["key"] == "heap_fixed").cloned())
+            .expect("heap_fixed");
+        (f["status"].as_str().unwrap_or("").to_owned(), f["actual"].clone(), out.status.code())
+    };
+    let log = log.to_str().expect("path");
+    let (status, actual, code) = heap_fixed(&["gc", "--format", "json", "--pid", &pid, log]);
+    assert_eq!(status, "drift");
+    assert_eq!(actual, "no -Xms / max 256M");
+    assert_eq!(code, Some(1));
+    // The log alone does not say the minimum: not "ok", not a guess.
+    let (status, actual, _) = heap_fixed(&["gc", "--format", "json", log]);
+    assert_eq!(status, "not-applicable");
+    assert!(actual.is_null());
+}
