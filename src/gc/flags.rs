@@ -213,7 +213,7 @@ fn finding(
 /// started with `-Xmx256m` alone often starts at 256M and then shrinks).
 fn heap_fixed(f: &JvmFlags) -> Finding {
     const KEY: &str = "heap_fixed";
-    const EXPECTED: &str = "min heap == max heap";
+    const EXPECTED: &str = "min == max";
     const FIX: &str = "set -Xms equal to -Xmx: resizing the heap adds GC work and pauses";
     match (f.min_heap_kb, f.initial_heap_kb, f.max_heap_kb) {
         (Some(min), _, Some(max)) => finding(
