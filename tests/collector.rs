@@ -459,5 +459,8 @@ fn host_page_names_the_window_of_every_gc_figure() {
         "the finding says its window"
     );
     let (_, fleet) = c.get("/", None);
-    assert!(fleet.contains(">GC ms/s, last interval</th>"), "fleet column");
+    assert!(
+        fleet.contains(">GC ms/s, last interval</th>"),
+        "fleet column"
+    );
 }

@@ -89,13 +89,18 @@ fn without_a_profile_the_default_profiles_service_levels_apply() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let rate = v["findings"]
         .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["check"] == "gc" && f["key"] == "gc_ms_per_second"))
+        .and_then(|fs| {
+            fs.iter()
+                .find(|f| f["check"] == "gc" && f["key"] == "gc_ms_per_second")
+        })
         .expect("the gc_ms_per_second level is checked")
         .clone();
     assert_eq!(rate["status"], "drift", "{rate}");
     assert_eq!(rate["expected"], "<=15");
     assert!(
-        rate["source"].as_str().is_some_and(|s| s.starts_with("kafka-broker:")),
+        rate["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("kafka-broker:")),
         "{rate}"
     );
     let text = tunekeeper(&["gc", path(&log)]);

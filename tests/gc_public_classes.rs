@@ -52,7 +52,11 @@ fn print_gc_id_prefix_keeps_every_pause() {
     let a = run("jdk8-printgcid.log").expect("analyse");
     assert_eq!(counts(&a), [1, 1, 0, 1, 1, 1, 1]);
     let total = 8.757 + 6.123 + 5.0 + 2.1 + 0.4 + 30.0;
-    assert!((a.stats.overall.total_ms - total).abs() < 1e-6, "{}", a.stats.overall.total_ms);
+    assert!(
+        (a.stats.overall.total_ms - total).abs() < 1e-6,
+        "{}",
+        a.stats.overall.total_ms
+    );
     assert!(unrecognised(&a).is_empty(), "{:?}", unrecognised(&a));
     // The concurrent phases behind `#2: ` are read too.
     assert!(
@@ -66,10 +70,13 @@ fn print_gc_id_prefix_keeps_every_pause() {
 #[test]
 fn g1_pauses_that_cannot_be_read_are_an_error_not_an_empty_report() {
     let log = fixture("unified-pauses-unreadable.log");
-    let err = analyse(std::slice::from_ref(&log), &AnalyseOptions::default())
-        .expect_err("no pause read");
+    let err =
+        analyse(std::slice::from_ref(&log), &AnalyseOptions::default()).expect_err("no pause read");
     let msg = err.to_string();
-    assert!(msg.contains("2 lines name G1 pauses") && msg.contains("line 3"), "{msg}");
+    assert!(
+        msg.contains("2 lines name G1 pauses") && msg.contains("line 3"),
+        "{msg}"
+    );
     let out = tunekeeper(&["gc", "--format", "json", log.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -143,7 +150,9 @@ fn no_fixture_ever_reports_more_pause_than_time() {
             let p = e.path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.to_string_lossy().contains(".log") && !p.to_string_lossy().ends_with(".json") {
+            } else if p.to_string_lossy().contains(".log")
+                && !p.to_string_lossy().ends_with(".json")
+            {
                 logs.push(p);
             }
         }
@@ -154,9 +163,12 @@ fn no_fixture_ever_reports_more_pause_than_time() {
         let Ok(a) = analyse(std::slice::from_ref(&log), &AnalyseOptions::default()) else {
             continue;
         };
-        for r in [a.stats.gc_ms_per_second, a.stats.worst_minute_gc_ms_per_second]
-            .into_iter()
-            .flatten()
+        for r in [
+            a.stats.gc_ms_per_second,
+            a.stats.worst_minute_gc_ms_per_second,
+        ]
+        .into_iter()
+        .flatten()
         {
             rated += 1;
             assert!((0.0..=1000.0).contains(&r), "{}: {r} ms/s", log.display());
@@ -177,10 +189,18 @@ fn normal_jvm_output_is_recognised_not_counted_as_unknown() {
     ] {
         let a = run(name).expect(name);
         assert!(a.stats.overall.count > 0, "{name}");
-        assert!(unrecognised(&a).is_empty(), "{name}: {:?}", unrecognised(&a));
+        assert!(
+            unrecognised(&a).is_empty(),
+            "{name}: {:?}",
+            unrecognised(&a)
+        );
     }
     let a = run("jdk8-string-dedup.log").expect("dedup");
-    assert_eq!(counts(&a), [2, 0, 0, 0, 0, 0, 0], "statistics are not events");
+    assert_eq!(
+        counts(&a),
+        [2, 0, 0, 0, 0, 0, 0],
+        "statistics are not events"
+    );
 }
 
 #[test]
@@ -252,7 +272,10 @@ fn heap_fixed_from_a_running_jvm_started_with_xmx_only() {
     let pid = jvm.0.id().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Pause Young")) {
-        assert!(std::time::Instant::now() < deadline, "the JVM wrote no pause");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the JVM wrote no pause"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let heap_fixed = |args: &[&str]| {
@@ -263,7 +286,11 @@ fn heap_fixed_from_a_running_jvm_started_with_xmx_only() {
             .as_array()
             .and_then(|fs| fs.iter().find(|f| f["key"] == "heap_fixed").cloned())
             .expect("heap_fixed");
-        (f["status"].as_str().unwrap_or("").to_owned(), f["actual"].clone(), out.status.code())
+        (
+            f["status"].as_str().unwrap_or("").to_owned(),
+            f["actual"].clone(),
+            out.status.code(),
+        )
     };
     let log = log.to_str().expect("path");
     let (status, actual, code) = heap_fixed(&["gc", "--format", "json", "--pid", &pid, log]);

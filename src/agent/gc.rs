@@ -387,9 +387,7 @@ mod tests {
         let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path]);
         state.poll(&Metrics::new("p", "h"));
         let opts = AnalyseOptions {
-            levels: vec![
-                crate::gc::slo::Level::parse("full_gcs", "<=0", None).unwrap(),
-            ],
+            levels: vec![crate::gc::slo::Level::parse("full_gcs", "<=0", None).unwrap()],
             ..AnalyseOptions::default()
         };
         let r = report(1, &mut state, &opts);
@@ -398,7 +396,10 @@ mod tests {
         assert_eq!(gc.total.window, "jvm_lifetime");
         let f = r.findings.iter().find(|f| f.key == "full_gcs").unwrap();
         assert!(
-            f.detail.as_deref().unwrap_or("").starts_with("over the JVM's lifetime"),
+            f.detail
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("over the JVM's lifetime"),
             "{f:?}"
         );
         let json = serde_json::to_value(&gc).unwrap();

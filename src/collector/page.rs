@@ -571,7 +571,13 @@ pub fn render_host(
             rate_level,
             "#1f5fbf"
         ),
-        chart("Pause p99 per report interval, ms", "ms", &p99, p99_level, "#7b3fbf"),
+        chart(
+            "Pause p99 per report interval, ms",
+            "ms",
+            &p99,
+            p99_level,
+            "#7b3fbf"
+        ),
     );
 
     // This week against last week.

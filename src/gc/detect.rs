@@ -140,7 +140,10 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"[CMS", LogFormat::NotG1(Collector::Cms)),
     (b"CMS-concurrent-", LogFormat::NotG1(Collector::Cms)),
     (b"CMS-remark", LogFormat::NotG1(Collector::Cms)),
-    (b"(concurrent mode failure)", LogFormat::NotG1(Collector::Cms)),
+    (
+        b"(concurrent mode failure)",
+        LogFormat::NotG1(Collector::Cms),
+    ),
     (b"PSOldGen", LogFormat::NotG1(Collector::Parallel)),
     (b"PSPermGen", LogFormat::NotG1(Collector::Parallel)),
     (b"[Tenured", LogFormat::NotG1(Collector::Serial)),
@@ -313,7 +316,8 @@ mod tests {
             LogFormat::UnifiedG1
         );
         assert_eq!(
-            sniff(b"[1.0s][info][gc] GC(3) Pause Young (Allocation Failure) 10M->2M(64M) 1.0ms\n").format,
+            sniff(b"[1.0s][info][gc] GC(3) Pause Young (Allocation Failure) 10M->2M(64M) 1.0ms\n")
+                .format,
             LogFormat::UnifiedUnknown
         );
         assert_eq!(sniff(b"").format, LogFormat::Empty);

@@ -220,7 +220,11 @@ fn heap_fixed(f: &JvmFlags) -> Finding {
             KEY,
             EXPECTED,
             Some(format!("min {} / max {}", mib(min), mib(max))),
-            if min == max { Status::Ok } else { Status::Drift },
+            if min == max {
+                Status::Ok
+            } else {
+                Status::Drift
+            },
             if min == max { "" } else { FIX },
         ),
         (None, _, Some(max)) if f.min_heap_unset => finding(

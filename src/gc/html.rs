@@ -430,7 +430,11 @@ fn notes(s: &mut String, st: &StatsSnapshot) {
             s,
             r#"<div class="note"><b>Not computable from this log:</b> {}: {}.</div>"#,
             escape(&st.not_computable.join(", ")),
-            escape(st.rates_null_because.as_deref().unwrap_or("see the figures"))
+            escape(
+                st.rates_null_because
+                    .as_deref()
+                    .unwrap_or("see the figures")
+            )
         );
         return;
     };
