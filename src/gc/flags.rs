@@ -282,8 +282,7 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             format!("{what} is not in the log; run with --pid PID of the JVM to check it")
         }
     };
-    let mut out = Vec::new();
-    out.push(match f.collector.as_deref() {
+    let g1 = match f.collector.as_deref() {
         Some("G1") => finding("g1", "G1", Some("G1".into()), Status::Ok, ""),
         Some(c) => finding(
             "g1",
@@ -299,8 +298,8 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             Status::NotApplicable,
             &unknown("the collector"),
         ),
-    });
-    out.push(heap_fixed(f));
+    };
+    let mut out = vec![g1, heap_fixed(f)];
     out.push(match (f.max_gc_pause_millis, f.command_line_known) {
         (Some(ms), _) => finding(
             "pause_target_set",
