@@ -407,6 +407,32 @@ mod tests {
     }
 
     #[test]
+    fn heap_fixed_drifts_for_a_jvm_without_xms() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        // The log says initial = max = 256M (the ergonomic initial size is
+        // capped by -Xmx), not the minimum; the command line has no -Xms.
+        let log = "[0.005s][info][gc] Using G1\n\
+[0.006s][info][gc,init] Heap Initial Capacity: 256M\n\
+[0.006s][info][gc,init] Heap Max Capacity: 256M\n\
+[0.100s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 3.000ms\n";
+        std::fs::write(&path, log).unwrap();
+        let cmdline: Vec<String> = ["java", "-Xmx256m", "-XX:+UseG1GC", "kafka.Kafka"]
+            .map(String::from)
+            .to_vec();
+        let mut state = JvmState::new(cmdline.clone(), "x".into(), Vec::new(), vec![path]);
+        state.poll(&Metrics::new("p", "h"));
+        let opts = AnalyseOptions {
+            jvm_args: Some(cmdline),
+            ..AnalyseOptions::default()
+        };
+        let r = report(1, &mut state, &opts);
+        let f = r.findings.iter().find(|f| f.key == "heap_fixed").unwrap();
+        assert_eq!(f.status, Status::Drift, "{f:?}");
+        assert_eq!(f.actual.as_deref(), Some("no -Xms / max 256M"));
+    }
+
+    #[test]
     fn a_log_of_another_collector_is_refused_once() {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("gc.log");
