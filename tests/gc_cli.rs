@@ -46,6 +46,7 @@ fn json_has_every_documented_key() {
         "concurrent",
         "heap_after_gc",
         "not_computable",
+        "rates_null_because",
         "flags",
         "findings",
         "files",
