@@ -148,6 +148,10 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"PSPermGen", LogFormat::NotG1(Collector::Parallel)),
     (b"[Tenured", LogFormat::NotG1(Collector::Serial)),
     (b"Garbage Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Major Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Minor Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Pause Init Mark", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"Pause Final Mark", LogFormat::NotG1(Collector::Shenandoah)),
     (b"G1 Evacuation Pause", LogFormat::UnifiedG1),
     (b"G1 Humongous Allocation", LogFormat::UnifiedG1),
     (b"G1 Compaction Pause", LogFormat::UnifiedG1),
@@ -320,6 +324,32 @@ mod tests {
                 .format,
             LogFormat::UnifiedUnknown
         );
+        // Fragments of other collectors name them by their own events.
+        for (line, c) in [
+            (
+                &b"[3.1s][info][gc] GC(12) Garbage Collection (Proactive) 1200M(15%)->300M(4%)\n"[..],
+                Collector::Z,
+            ),
+            (
+                b"[3.1s][info][gc] GC(4) Major Collection (Warmup) 400M(5%)->90M(1%) 0.120s\n",
+                Collector::Z,
+            ),
+            (
+                b"[3.1s][info][gc] GC(2) Pause Init Mark 0.101ms\n",
+                Collector::Shenandoah,
+            ),
+            (
+                b"1.2: [GC 1.2: [CMS: 269402K->62666K(524288K), 0.31 secs]\n",
+                Collector::Cms,
+            ),
+        ] {
+            assert_eq!(
+                sniff(line).format,
+                LogFormat::NotG1(c),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
         assert_eq!(sniff(b"").format, LogFormat::Empty);
         let s = sniff(b"[2026-11-24T19:18:37.015+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause)\n");
         assert_eq!(s.format, LogFormat::UnifiedG1);
