@@ -81,12 +81,13 @@ pub struct JvmReport {
     pub exited: bool,
 }
 
-/// GC statistics over two windows.
+/// GC statistics over two windows. The JVM's GC findings (`check` = `gc`)
+/// are checked over `total`, the lifetime window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GcReport {
-    /// Since the previous report.
+    /// Since the previous report (`window` = `last_interval`).
     pub interval: GcWindow,
-    /// Since the JVM started, as far as its logs reach.
+    /// Since the JVM started, as far as its logs reach (`window` = `jvm_lifetime`).
     pub total: GcWindow,
 }
 
@@ -95,6 +96,10 @@ pub use crate::gc::hist::PauseSummary;
 /// GC statistics over one window, the same figures `tunekeeper gc --format json` prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GcWindow {
+    /// Which window the figures cover: `last_interval` or `jvm_lifetime`
+    /// (empty in reports of agents older than this field).
+    #[serde(default)]
+    pub window: String,
     /// By kind: `young`, `concurrent_start`, `prepare_mixed`, `mixed`, `remark`, `cleanup`, `full`.
     pub pauses: BTreeMap<String, PauseSummary>,
     /// All kinds together.

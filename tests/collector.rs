@@ -431,3 +431,36 @@ fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     }
     println!("{} acknowledged reports all survived SIGTERM", acked.len());
 }
+
+#[test]
+fn host_page_names_the_window_of_every_gc_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), &[]);
+    // The interval's rate is 421.9 ms/s; the JVM's lifetime rate, which the
+    // service level is checked against, is 401.5 ms/s.
+    let mut r = report("b1", "w-1", &ago(Duration::ZERO), 60);
+    gc(&mut r, 421.9, 30.0, 0);
+    let f = r["jvms"][0]["findings"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["key"] == "gc_ms_per_second")
+        .unwrap();
+    f["actual"] = "401.5".into();
+    assert_eq!(c.post(&r).0, 202);
+    let (status, page) = c.get("/hosts/b1", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<div class="k">GC ms/s, last interval (worst JVM)</div><div class="v hot">421.9</div>"#),
+        "the card says its window"
+    );
+    assert!(
+        page.contains(r#"401.5 <small class="mut">JVM lifetime</small>"#),
+        "the finding says its window"
+    );
+    let (_, fleet) = c.get("/", None);
+    assert!(
+        fleet.contains(">GC ms/s, last interval</th>"),
+        "fleet column"
+    );
+}

@@ -24,9 +24,10 @@ fn path(p: &Path) -> &str {
 fn json_has_every_documented_key() {
     let log = fixture("truth/jdk17/kafka-time-tags.log.gz");
     let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    // The default profile's service levels apply: 280 ms/s and a full GC drift.
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -45,6 +46,7 @@ fn json_has_every_documented_key() {
         "concurrent",
         "heap_after_gc",
         "not_computable",
+        "rates_null_because",
         "flags",
         "findings",
         "files",
@@ -75,7 +77,40 @@ fn json_has_every_documented_key() {
     assert!(
         v["findings"]
             .as_array()
-            .is_some_and(|f| f.iter().all(|f| f["check"] == "jvm"))
+            .is_some_and(|f| f.iter().any(|f| f["check"] == "jvm"))
+    );
+}
+
+#[test]
+fn without_a_profile_the_default_profiles_service_levels_apply() {
+    // A 1 s run at ~280 ms of pause per second: 18 times kafka-broker's 15.
+    let log = fixture("truth/jdk17/kafka-time-tags.log.gz");
+    let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    assert_eq!(out.status.code(), Some(1), "drift exits 1");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rate = v["findings"]
+        .as_array()
+        .and_then(|fs| {
+            fs.iter()
+                .find(|f| f["check"] == "gc" && f["key"] == "gc_ms_per_second")
+        })
+        .expect("the gc_ms_per_second level is checked")
+        .clone();
+    assert_eq!(rate["status"], "drift", "{rate}");
+    assert_eq!(rate["expected"], "<=15");
+    assert!(
+        rate["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("kafka-broker:")),
+        "{rate}"
+    );
+    let text = tunekeeper(&["gc", path(&log)]);
+    assert_eq!(text.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("drift") && l.contains("gc_ms_per_second")),
+        "{text}"
     );
 }
 
@@ -85,9 +120,10 @@ fn text_report_and_output_file() {
     let out_file = dir.path().join("report.txt");
     let log = fixture("truth/jdk25/small-heap-stress.log.gz");
     let out = tunekeeper(&["gc", "-o", path(&out_file), path(&log)]);
+    // Its full GCs fail the default profile's `full_gcs <= 0`.
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

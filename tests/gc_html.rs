@@ -313,7 +313,8 @@ fn progress_bar_only_on_a_terminal() {
         .stderr(Stdio::null())
         .status()
         .expect("run script");
-    assert!(status.success(), "{cmd}");
+    // 1 is a finished report with drift (the default profile's levels).
+    assert!(matches!(status.code(), Some(0 | 1)), "{cmd}: {status:?}");
     let seen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
     assert!(seen.contains("reading GC logs ["), "{seen}");
     assert!(seen.contains(" MB"), "{seen}");

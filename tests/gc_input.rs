@@ -303,7 +303,7 @@ fn heap_not_fixed_is_a_flag_finding() {
         .find(|f| f.key == "heap_fixed")
         .expect("finding");
     assert_eq!(f.check, "jvm");
-    assert_eq!(f.actual.as_deref(), Some("64M / 256M"));
+    assert_eq!(f.actual.as_deref(), Some("min 64M / max 256M"));
     assert_eq!(a.exit_code(), 1);
 }
 

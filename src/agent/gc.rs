@@ -163,8 +163,14 @@ impl std::fmt::Debug for GcTracker {
     }
 }
 
-fn window(s: &StatsSnapshot) -> GcWindow {
+/// The `window` names of [`GcWindow`].
+const LAST_INTERVAL: &str = "last_interval";
+/// See [`LAST_INTERVAL`].
+const JVM_LIFETIME: &str = "jvm_lifetime";
+
+fn window(s: &StatsSnapshot, name: &str) -> GcWindow {
     GcWindow {
+        window: name.to_owned(),
         pauses: crate::gc::event::PauseKind::ALL
             .iter()
             .map(|k| (k.as_str().to_string(), *s.pauses.get(*k)))
@@ -276,6 +282,14 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
     let mut findings = analysis.findings;
+    // Service levels are checked over the lifetime, while the report's
+    // headline figures are the interval's: each finding says its window.
+    for f in findings.iter_mut().filter(|f| f.check == "gc") {
+        f.detail = Some(match f.detail.take() {
+            Some(d) => format!("over the JVM's lifetime; {d}"),
+            None => "over the JVM's lifetime".into(),
+        });
+    }
     if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {
             check: "gc".into(),
@@ -295,8 +309,8 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
         gc_logs: state.logs.iter().map(|p| p.display().to_string()).collect(),
         exited: false,
         gc: has_log.then(|| GcReport {
-            interval: window(&interval.snapshot()),
-            total: window(&analysis.stats),
+            interval: window(&interval.snapshot(), LAST_INTERVAL),
+            total: window(&analysis.stats, JVM_LIFETIME),
         }),
     }
 }
@@ -363,6 +377,59 @@ mod tests {
                 .encode()
                 .contains("tunekeeper_gc_pause_seconds_count{kind=\"young\"} 2")
         );
+    }
+
+    #[test]
+    fn every_gc_figure_names_its_window() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(&path, format!("{LOG}{MORE}")).unwrap();
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path]);
+        state.poll(&Metrics::new("p", "h"));
+        let opts = AnalyseOptions {
+            levels: vec![crate::gc::slo::Level::parse("full_gcs", "<=0", None).unwrap()],
+            ..AnalyseOptions::default()
+        };
+        let r = report(1, &mut state, &opts);
+        let gc = r.gc.unwrap();
+        assert_eq!(gc.interval.window, "last_interval");
+        assert_eq!(gc.total.window, "jvm_lifetime");
+        let f = r.findings.iter().find(|f| f.key == "full_gcs").unwrap();
+        assert!(
+            f.detail
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("over the JVM's lifetime"),
+            "{f:?}"
+        );
+        let json = serde_json::to_value(&gc).unwrap();
+        assert_eq!(json["interval"]["window"], "last_interval");
+    }
+
+    #[test]
+    fn heap_fixed_drifts_for_a_jvm_without_xms() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        // The log says initial = max = 256M (the ergonomic initial size is
+        // capped by -Xmx), not the minimum; the command line has no -Xms.
+        let log = "[0.005s][info][gc] Using G1\n\
+[0.006s][info][gc,init] Heap Initial Capacity: 256M\n\
+[0.006s][info][gc,init] Heap Max Capacity: 256M\n\
+[0.100s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 3.000ms\n";
+        std::fs::write(&path, log).unwrap();
+        let cmdline: Vec<String> = ["java", "-Xmx256m", "-XX:+UseG1GC", "kafka.Kafka"]
+            .map(String::from)
+            .to_vec();
+        let mut state = JvmState::new(cmdline.clone(), "x".into(), Vec::new(), vec![path]);
+        state.poll(&Metrics::new("p", "h"));
+        let opts = AnalyseOptions {
+            jvm_args: Some(cmdline),
+            ..AnalyseOptions::default()
+        };
+        let r = report(1, &mut state, &opts);
+        let f = r.findings.iter().find(|f| f.key == "heap_fixed").unwrap();
+        assert_eq!(f.status, Status::Drift, "{f:?}");
+        assert_eq!(f.actual.as_deref(), Some("no -Xms / max 256M"));
     }
 
     #[test]

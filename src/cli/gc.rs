@@ -9,6 +9,7 @@ use anyhow::Context;
 use tunekeeper::gc::html::render_html;
 use tunekeeper::gc::report::render_text;
 use tunekeeper::gc::{AnalyseOptions, analyse_with_progress};
+use tunekeeper::profile::DEFAULT_PROFILE;
 
 /// Inputs smaller than this are read before a bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 50 * 1024 * 1024;
@@ -44,9 +45,10 @@ pub struct GcArgs {
     /// Only events before this time (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub until: Option<String>,
-    /// Also check this profile's GC service levels (`[gc]`) and JVM flag rules (`[jvm]`).
-    #[arg(long, short)]
-    pub profile: Option<String>,
+    /// Check this profile's GC service levels (`[gc]`) and JVM flag rules
+    /// (`[jvm]`); without it, the default profile's, as `audit` does.
+    #[arg(long, short, default_value = DEFAULT_PROFILE)]
+    pub profile: String,
     /// Read the JVM's flags from this running process's command line as well as from the log.
     #[arg(long, value_name = "PID")]
     pub pid: Option<i32>,
@@ -74,7 +76,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    let mut opts = AnalyseOptions {
+    let opts = AnalyseOptions {
         since_ms: args
             .since
             .as_deref()
@@ -88,9 +90,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
         jvm_args,
         ..AnalyseOptions::default()
     };
-    if let Some(name) = &args.profile {
-        opts = opts.with_profile(&g.profile(name)?);
-    }
+    let opts = opts.with_profile(&g.profile(&args.profile)?);
     let bar = RefCell::new(Progress::new(
         std::io::stderr(),
         std::io::stderr().is_terminal(),

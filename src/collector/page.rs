@@ -263,7 +263,7 @@ pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
         fmt_clock(now)
     );
     s.push_str(r#"<div class="bar"><input type="search" id="filter" placeholder="Filter by host or profile…" autocomplete="off" aria-label="Filter hosts"><label><input type="checkbox" id="problems"> problems only</label><span class="count" id="count"></span></div>"#);
-    s.push_str(r#"<table id="fleet"><thead><tr><th>Host</th><th>Profile</th><th class="n">Last report</th><th class="n">Drift</th><th>GC health</th><th class="n">GC ms/s</th><th class="n">Pause p99 ms</th><th class="n">Full GCs 24 h</th><th class="n">JVMs</th></tr></thead><tbody>"#);
+    s.push_str(r#"<table id="fleet"><thead><tr><th>Host</th><th>Profile</th><th class="n">Last report</th><th class="n">Drift</th><th>GC health</th><th class="n" title="the worst JVM, over the last report interval">GC ms/s, last interval</th><th class="n" title="the worst JVM, over the last report interval">Pause p99 ms, last interval</th><th class="n">Full GCs 24 h</th><th class="n">JVMs</th></tr></thead><tbody>"#);
     for h in &hosts {
         let problem = severity(h) > 0;
         let text = format!("{} {}", h.hostname, h.profile).to_lowercase();
@@ -369,11 +369,23 @@ fn finding_rows(s: &mut String, findings: &[Finding]) {
             } else {
                 ""
             },
-            f.actual.as_deref().map_or_else(|| "–".into(), escape),
+            actual_with_window(f),
             status_pill(f.status),
             f.source.as_deref().map(escape).unwrap_or_default(),
             f.detail.as_deref().map(escape).unwrap_or_default(),
         );
+    }
+}
+
+/// A finding's actual value; a GC service level's is the JVM's lifetime
+/// figure (the agent checks levels over the whole life), which the page says
+/// so that it is not read as the interval figures beside it.
+fn actual_with_window(f: &Finding) -> String {
+    let actual = f.actual.as_deref().map_or_else(|| "–".into(), escape);
+    if f.check == "gc" && f.key != "log" && f.actual.is_some() {
+        format!(r#"{actual} <small class="mut">JVM lifetime</small>"#)
+    } else {
+        actual
     }
 }
 
@@ -503,7 +515,7 @@ pub fn render_host(
     let card_cls = |bad: bool| if bad { " hot" } else { "" };
     let _ = write!(
         s,
-        r#"<div class="cards"><div class="card"><div class="k">Drifting findings</div><div class="v{}">{}<small> of {}</small></div></div><div class="card"><div class="k">GC ms/s (worst JVM)</div><div class="v{}">{}</div></div><div class="card"><div class="k">Pause p99 (worst JVM)</div><div class="v{}">{}<small> ms</small></div></div><div class="card"><div class="k">Full GCs, last 24 h</div><div class="v{}">{}</div></div><div class="card"><div class="k">Broker JVMs</div><div class="v">{}</div></div></div>"#,
+        r#"<div class="cards"><div class="card"><div class="k">Drifting findings</div><div class="v{}">{}<small> of {}</small></div></div><div class="card"><div class="k">GC ms/s, last interval (worst JVM)</div><div class="v{}">{}</div></div><div class="card"><div class="k">Pause p99, last interval (worst JVM)</div><div class="v{}">{}<small> ms</small></div></div><div class="card"><div class="k">Full GCs, last 24 h</div><div class="v{}">{}</div></div><div class="card"><div class="k">Broker JVMs</div><div class="v">{}</div></div></div>"#,
         card_cls(h.drift > 0),
         h.drift,
         h.findings,
@@ -553,13 +565,19 @@ pub fn render_host(
         s,
         r#"<h2>GC over two weeks <span class="mut">dashed red: the profile's service level</span></h2><div class="charts"><div class="chartbox">{}</div><div class="chartbox">{}</div></div>"#,
         chart(
-            "GC pause ms per second of wall time",
+            "GC pause ms per second of wall time, per report interval",
             "ms/s",
             &rate,
             rate_level,
             "#1f5fbf"
         ),
-        chart("Pause p99, ms", "ms", &p99, p99_level, "#7b3fbf"),
+        chart(
+            "Pause p99 per report interval, ms",
+            "ms",
+            &p99,
+            p99_level,
+            "#7b3fbf"
+        ),
     );
 
     // This week against last week.
@@ -590,25 +608,25 @@ pub fn render_host(
         change(as_f(a.reports), as_f(b.reports)),
     );
     table += &row(
-        "GC ms/s, mean",
+        "GC ms/s per interval, mean",
         fmt_opt(a.mean_rate, 2),
         fmt_opt(b.mean_rate, 2),
         change(a.mean_rate, b.mean_rate),
     );
     table += &row(
-        "GC ms/s, worst",
+        "GC ms/s per interval, worst",
         fmt_opt(a.worst_rate, 1),
         fmt_opt(b.worst_rate, 1),
         change(a.worst_rate, b.worst_rate),
     );
     table += &row(
-        "Pause p99 ms, median",
+        "Pause p99 ms per interval, median",
         fmt_opt(a.median_p99, 1),
         fmt_opt(b.median_p99, 1),
         change(a.median_p99, b.median_p99),
     );
     table += &row(
-        "Pause p99 ms, worst",
+        "Pause p99 ms per interval, worst",
         fmt_opt(a.worst_p99, 1),
         fmt_opt(b.worst_p99, 1),
         change(a.worst_p99, b.worst_p99),

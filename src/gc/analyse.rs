@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::detect::LogFormat;
+use super::detect::{LogFormat, names_a_pause};
 use super::error::GcError;
 use super::event::GcEvent;
 use super::flags::{self, JvmFlags};
@@ -120,6 +120,7 @@ pub fn analyse_with_progress(
             opts,
             error: None,
             path: &f.path,
+            pauses: 0,
         };
         if current.as_ref().is_none_or(|(fmt, _)| *fmt != format) {
             if let Some((_, mut old)) = current.take() {
@@ -132,13 +133,24 @@ pub fn analyse_with_progress(
         };
         let mut unrecognised = 0u64;
         let mut examples = Vec::new();
+        // Unrecognised lines that name a pause: (count, first line number, text).
+        let mut unread_pauses: (u64, u64, String) = (0, 0, String::new());
+        let mut line_no = 0u64;
         let reader = input::open_observed(&f.path, |n| {
             done += n as u64;
             progress(done, total);
         })?;
         let lines = input::for_each_line(reader, |line| {
+            line_no += 1;
             if parser.feed(line, &mut |ev| sink.take(ev)) == LineOutcome::Unrecognised {
                 unrecognised += 1;
+                if names_a_pause(line) {
+                    if unread_pauses.0 == 0 {
+                        unread_pauses.1 = line_no;
+                        unread_pauses.2 = String::from_utf8_lossy(line).chars().take(200).collect();
+                    }
+                    unread_pauses.0 += 1;
+                }
                 if examples.len() < EXAMPLES {
                     examples.push(String::from_utf8_lossy(line).chars().take(300).collect());
                 }
@@ -151,6 +163,14 @@ pub fn analyse_with_progress(
         if let Some(err) = sink.error.take() {
             return Err(err);
         }
+        if sink.pauses == 0 && unread_pauses.0 > 0 {
+            return Err(GcError::PausesUnread {
+                path: f.path.clone(),
+                lines: unread_pauses.0,
+                first_line: unread_pauses.1,
+                example: unread_pauses.2,
+            });
+        }
         reports.push(report_for(f, lines, unrecognised, examples));
     }
     if let Some((_, mut parser)) = current.take() {
@@ -160,6 +180,7 @@ pub fn analyse_with_progress(
             opts,
             error: None,
             path: &path,
+            pauses: 0,
         };
         parser.finish(&mut |ev| sink.take(ev));
         if let Some(err) = sink.error.take() {
@@ -212,10 +233,15 @@ struct Sink<'a> {
     opts: &'a AnalyseOptions,
     error: Option<GcError>,
     path: &'a std::path::Path,
+    /// Pauses the parser emitted for this file (before the time filter).
+    pauses: u64,
 }
 
 impl Sink<'_> {
     fn take(&mut self, ev: GcEvent) {
+        if matches!(ev, GcEvent::Pause(_)) {
+            self.pauses += 1;
+        }
         if self.opts.since_ms.is_some() || self.opts.until_ms.is_some() {
             let at = match &ev {
                 GcEvent::JvmStart(_) => None,

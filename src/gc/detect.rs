@@ -23,6 +23,9 @@ pub enum LogFormat {
     UnifiedUnknown,
     /// A GC log of another collector.
     NotG1(Collector),
+    /// JDK 6-8 GC records (`[GC 1234K->567K(8192K), 0.01 secs]`) that name
+    /// no collector and show no G1 event: refused, since only G1 is read.
+    Jdk8Unknown,
     /// Text that is not a GC log.
     NotGcLog,
     /// An empty file (a freshly rotated log).
@@ -37,6 +40,9 @@ impl LogFormat {
             LogFormat::Jdk8G1 => "JDK 8 G1".into(),
             LogFormat::UnifiedUnknown => "unified logging (collector not named)".into(),
             LogFormat::NotG1(c) => format!("a {} log", c.name()),
+            LogFormat::Jdk8Unknown => {
+                "a JDK 6-8 GC log whose lines name no collector and show no G1 event".into()
+            }
             LogFormat::NotGcLog => "not a GC log".into(),
             LogFormat::Empty => "empty".into(),
         }
@@ -121,6 +127,9 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"[GC cleanup", LogFormat::Jdk8G1),
     (b"[GC concurrent-", LogFormat::Jdk8G1),
     (b"G1Ergonomics", LogFormat::Jdk8G1),
+    // The detail of a JDK 7/8 G1 pause, e.g. a file that starts inside one.
+    (b"[Eden: ", LogFormat::Jdk8G1),
+    (b"[GC Worker Start", LogFormat::Jdk8G1),
     (b"PSYoungGen", LogFormat::NotG1(Collector::Parallel)),
     (b"ParOldGen", LogFormat::NotG1(Collector::Parallel)),
     (b"ParNew", LogFormat::NotG1(Collector::Cms)),
@@ -128,12 +137,45 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"concurrent mark-sweep", LogFormat::NotG1(Collector::Cms)),
     (b"DefNew", LogFormat::NotG1(Collector::Serial)),
     (b"Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"[CMS", LogFormat::NotG1(Collector::Cms)),
+    (b"CMS-concurrent-", LogFormat::NotG1(Collector::Cms)),
+    (b"CMS-remark", LogFormat::NotG1(Collector::Cms)),
+    (
+        b"(concurrent mode failure)",
+        LogFormat::NotG1(Collector::Cms),
+    ),
+    (b"PSOldGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"PSPermGen", LogFormat::NotG1(Collector::Parallel)),
+    (b"[Tenured", LogFormat::NotG1(Collector::Serial)),
+    (b"Garbage Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Major Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Minor Collection (", LogFormat::NotG1(Collector::Z)),
+    (b"Pause Init Mark", LogFormat::NotG1(Collector::Shenandoah)),
+    (b"Pause Final Mark", LogFormat::NotG1(Collector::Shenandoah)),
     (b"G1 Evacuation Pause", LogFormat::UnifiedG1),
     (b"G1 Humongous Allocation", LogFormat::UnifiedG1),
     (b"G1 Compaction Pause", LogFormat::UnifiedG1),
     (b"G1 Preventive Collection", LogFormat::UnifiedG1),
     (b"Eden regions:", LogFormat::UnifiedG1),
     (b"Humongous regions:", LogFormat::UnifiedG1),
+    // G1's own event and VM-operation names are evidence enough for a
+    // unified fragment that lost its header (no other collector prints
+    // them; CMS and JDK 9/10 G1 share `Pause Initial Mark` and `Pause
+    // Remark`, so those are not on this list).
+    (b"Pause Young (Normal)", LogFormat::UnifiedG1),
+    (b"Pause Young (Concurrent Start)", LogFormat::UnifiedG1),
+    (b"Pause Young (Prepare Mixed)", LogFormat::UnifiedG1),
+    (b"Pause Young (Mixed)", LogFormat::UnifiedG1),
+    (b"Pause Mixed (", LogFormat::UnifiedG1),
+    (b"Pause Cleanup", LogFormat::UnifiedG1),
+    (b"Concurrent Mark Cycle", LogFormat::UnifiedG1),
+    (b"Concurrent Undo Cycle", LogFormat::UnifiedG1),
+    (b"G1CollectForAllocation", LogFormat::UnifiedG1),
+    (b"G1CollectFull", LogFormat::UnifiedG1),
+    (b"G1PauseRemark", LogFormat::UnifiedG1),
+    (b"G1PauseCleanup", LogFormat::UnifiedG1),
+    (b"G1TryInitiateConcMark", LogFormat::UnifiedG1),
+    (b"G1Concurrent", LogFormat::UnifiedG1),
 ];
 
 /// Sniffs the start of a file (up to [`SNIFF_BYTES`]; a cut-off last line is fine).
@@ -173,7 +215,7 @@ pub fn sniff(head: &[u8]) -> Sniff {
         if memmem::find(line, b"GC(").is_some() || Decorated::split(line).tags().is_some() {
             unified_lines += 1;
         }
-        if memmem::find(line, b"[GC").is_some() || memmem::find(line, b"[Full GC").is_some() {
+        if is_jdk8_gc_record(line) {
             jdk8_lines += 1;
         }
     }
@@ -181,14 +223,42 @@ pub fn sniff(head: &[u8]) -> Sniff {
         if unified_lines > 0 {
             out.format = LogFormat::UnifiedUnknown;
         } else if jdk8_lines > 0 {
-            // JDK 8 with an unidentified collector: its parser decides.
-            out.format = LogFormat::Jdk8G1;
+            // GC records, but nothing says G1: reading them as G1 would
+            // report another collector's pauses as G1's (or none at all).
+            out.format = LogFormat::Jdk8Unknown;
         }
     }
     // A unified G1 marker found in a JDK 8 file ("G1 Evacuation Pause"
     // is also in `[GC pause (G1 Evacuation Pause)`) is caught above by the
     // earlier `[GC pause (` marker on the same line.
     out
+}
+
+/// A JDK 6-8 GC record of any collector: `[GC` or `[Full GC` with a size
+/// transition and a time in seconds (`[GC 1234K->567K(8192K), 0.01 secs]`);
+/// bytes that merely contain `[GC` are not one.
+fn is_jdk8_gc_record(line: &[u8]) -> bool {
+    (memmem::find(line, b"[GC").is_some() || memmem::find(line, b"[Full GC").is_some())
+        && memmem::find(line, b"->").is_some()
+        && memmem::find(line, b" secs]").is_some()
+}
+
+/// True when a line holds a G1 pause header in either format. An
+/// unrecognised line that does is a pause the parser failed to read.
+pub fn names_a_pause(line: &[u8]) -> bool {
+    const HEADERS: &[&[u8]] = &[
+        b"[GC pause",
+        b"[Full GC",
+        b"[GC remark",
+        b"[GC cleanup",
+        b"Pause Young",
+        b"Pause Full",
+        b"Pause Remark",
+        b"Pause Cleanup",
+        b"Pause Mixed",
+        b"Pause Initial Mark",
+    ];
+    HEADERS.iter().any(|h| memmem::find(line, h).is_some())
 }
 
 /// The time stamp a line starts with, in unified (`[...]` decorators) or
@@ -238,6 +308,48 @@ mod tests {
             LogFormat::Jdk8G1
         );
         assert_eq!(sniff(b"hello\nworld\n").format, LogFormat::NotGcLog);
+        // Bytes that contain `[GC` are not a GC log; GC records of no named
+        // collector are not G1.
+        assert_eq!(sniff(b"\x01[GC\xff\n").format, LogFormat::NotGcLog);
+        assert_eq!(
+            sniff(b"1.0: [GC 1234K->567K(8192K), 0.0100000 secs]\n").format,
+            LogFormat::Jdk8Unknown
+        );
+        assert_eq!(
+            sniff(b"[gc] GC(0) Pause Young (Concurrent Start) (Metadata GC Threshold) 100M->8M(16384M) 24.518ms\n").format,
+            LogFormat::UnifiedG1
+        );
+        assert_eq!(
+            sniff(b"[1.0s][info][gc] GC(3) Pause Young (Allocation Failure) 10M->2M(64M) 1.0ms\n")
+                .format,
+            LogFormat::UnifiedUnknown
+        );
+        // Fragments of other collectors name them by their own events.
+        for (line, c) in [
+            (
+                &b"[3.1s][info][gc] GC(12) Garbage Collection (Proactive) 1200M(15%)->300M(4%)\n"[..],
+                Collector::Z,
+            ),
+            (
+                b"[3.1s][info][gc] GC(4) Major Collection (Warmup) 400M(5%)->90M(1%) 0.120s\n",
+                Collector::Z,
+            ),
+            (
+                b"[3.1s][info][gc] GC(2) Pause Init Mark 0.101ms\n",
+                Collector::Shenandoah,
+            ),
+            (
+                b"1.2: [GC 1.2: [CMS: 269402K->62666K(524288K), 0.31 secs]\n",
+                Collector::Cms,
+            ),
+        ] {
+            assert_eq!(
+                sniff(line).format,
+                LogFormat::NotG1(c),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
         assert_eq!(sniff(b"").format, LogFormat::Empty);
         let s = sniff(b"[2026-11-24T19:18:37.015+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause)\n");
         assert_eq!(s.format, LogFormat::UnifiedG1);

@@ -37,6 +37,19 @@ pub enum GcError {
         /// The file.
         path: PathBuf,
     },
+    /// A G1 log whose pause lines could not be read: with no pause, every
+    /// figure would be a false "all is well".
+    #[error("{}: {lines} lines name G1 pauses but none could be read (line {first_line}: {example:?}); this layout is not supported, please report it", path.display())]
+    PausesUnread {
+        /// The file.
+        path: PathBuf,
+        /// How many unrecognised lines name a pause.
+        lines: u64,
+        /// The first one's line number (1-based).
+        first_line: u64,
+        /// Its text (cut to 200 characters).
+        example: String,
+    },
     /// A directory without any GC log in it.
     #[error("{}: no GC log files found", path.display())]
     NoFiles {

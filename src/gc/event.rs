@@ -135,6 +135,9 @@ pub struct JvmInfo {
     pub flags: Vec<String>,
     /// Initial heap capacity in KiB (`Heap Initial Capacity`, `-XX:InitialHeapSize`).
     pub initial_heap_kb: Option<u64>,
+    /// Minimum heap capacity in KiB (`Heap Min Capacity`, JDK 13+): what
+    /// the heap may shrink to. JDK 8 logs do not print it.
+    pub min_heap_kb: Option<u64>,
     /// Maximum heap capacity in KiB.
     pub max_heap_kb: Option<u64>,
     /// The collector the log says is in use (`G1`).

@@ -17,6 +17,12 @@ pub struct JvmFlags {
     pub initial_heap_kb: Option<u64>,
     /// Maximum heap, KiB.
     pub max_heap_kb: Option<u64>,
+    /// Minimum heap, KiB: what the heap may shrink to (`-Xms`,
+    /// `-XX:MinHeapSize`, or the log's `Heap Min Capacity`).
+    pub min_heap_kb: Option<u64>,
+    /// A JVM command line was read and it sets no minimum heap (no `-Xms`,
+    /// no `-XX:MinHeapSize`): the JVM's small default minimum applies.
+    pub min_heap_unset: bool,
     /// `-XX:MaxGCPauseMillis`.
     pub max_gc_pause_millis: Option<u64>,
     /// Flags that fix the young generation's size (`-Xmn`, `-XX:NewSize`, ...).
@@ -52,6 +58,9 @@ impl JvmFlags {
             ..JvmFlags::default()
         };
         f.apply_args(args);
+        // Only a real command line tells that -Xms is absent: JDK 8's
+        // `CommandLine flags:` prints an ergonomic InitialHeapSize either way.
+        f.min_heap_unset = f.min_heap_kb.is_none();
         f
     }
 
@@ -70,11 +79,14 @@ impl JvmFlags {
             };
             if let Some(c) = collector {
                 self.collector = Some(c.to_owned());
-            } else if let Some(v) = a
-                .strip_prefix("-Xms")
-                .or_else(|| a.strip_prefix("-XX:InitialHeapSize="))
-            {
+            } else if let Some(v) = a.strip_prefix("-Xms") {
+                // -Xms sets both the initial and the minimum heap.
                 self.initial_heap_kb = size_kb(v);
+                self.min_heap_kb = size_kb(v);
+            } else if let Some(v) = a.strip_prefix("-XX:InitialHeapSize=") {
+                self.initial_heap_kb = size_kb(v);
+            } else if let Some(v) = a.strip_prefix("-XX:MinHeapSize=") {
+                self.min_heap_kb = size_kb(v);
             } else if let Some(v) = a
                 .strip_prefix("-Xmx")
                 .or_else(|| a.strip_prefix("-XX:MaxHeapSize="))
@@ -119,6 +131,7 @@ impl JvmFlags {
         }
         f.initial_heap_kb = info.initial_heap_kb.or(f.initial_heap_kb);
         f.max_heap_kb = info.max_heap_kb.or(f.max_heap_kb);
+        f.min_heap_kb = info.min_heap_kb.or(f.min_heap_kb);
         f.version = info.version.clone();
         f
     }
@@ -129,6 +142,8 @@ impl JvmFlags {
         self.collector = self.collector.or(other.collector);
         self.initial_heap_kb = self.initial_heap_kb.or(other.initial_heap_kb);
         self.max_heap_kb = self.max_heap_kb.or(other.max_heap_kb);
+        self.min_heap_kb = self.min_heap_kb.or(other.min_heap_kb);
+        self.min_heap_unset = self.min_heap_kb.is_none() && other.min_heap_unset;
         self.max_gc_pause_millis = self.max_gc_pause_millis.or(other.max_gc_pause_millis);
         if self.young_fixed_by.is_empty() {
             self.young_fixed_by = other.young_fixed_by;
@@ -193,6 +208,71 @@ fn finding(
     }
 }
 
+/// The heap is fixed when its minimum equals its maximum: with a lower
+/// minimum G1 shrinks and regrows it, whatever the initial size (a JVM
+/// started with `-Xmx256m` alone often starts at 256M and then shrinks).
+fn heap_fixed(f: &JvmFlags) -> Finding {
+    const KEY: &str = "heap_fixed";
+    const EXPECTED: &str = "min == max";
+    const FIX: &str = "set -Xms equal to -Xmx: resizing the heap adds GC work and pauses";
+    match (f.min_heap_kb, f.initial_heap_kb, f.max_heap_kb) {
+        (Some(min), _, Some(max)) => finding(
+            KEY,
+            EXPECTED,
+            Some(format!("min {} / max {}", mib(min), mib(max))),
+            if min == max {
+                Status::Ok
+            } else {
+                Status::Drift
+            },
+            if min == max { "" } else { FIX },
+        ),
+        (None, _, Some(max)) if f.min_heap_unset => finding(
+            KEY,
+            EXPECTED,
+            Some(format!("no -Xms / max {}", mib(max))),
+            Status::Drift,
+            "without -Xms the heap may shrink to the JVM's default minimum; set -Xms equal to -Xmx",
+        ),
+        (None, _, None) if f.min_heap_unset => finding(
+            KEY,
+            EXPECTED,
+            Some("no -Xms, no -Xmx".into()),
+            Status::Drift,
+            "the JVM sizes the heap itself and resizes it; set -Xms equal to -Xmx",
+        ),
+        // The minimum is at most the initial size, so this is drift whatever it is.
+        (None, Some(initial), Some(max)) if initial < max => finding(
+            KEY,
+            EXPECTED,
+            Some(format!("initial {} / max {}", mib(initial), mib(max))),
+            Status::Drift,
+            FIX,
+        ),
+        (None, Some(initial), Some(max)) => finding(
+            KEY,
+            EXPECTED,
+            None,
+            Status::NotApplicable,
+            &format!(
+                "initial and max heap are {} but the log does not say the minimum (only -Xms sets it); run with --pid PID of the JVM to check it",
+                mib(initial.max(max))
+            ),
+        ),
+        _ => finding(
+            KEY,
+            EXPECTED,
+            None,
+            Status::NotApplicable,
+            if f.command_line_known {
+                ""
+            } else {
+                "the heap size is not in the log; run with --pid PID of the JVM to check it"
+            },
+        ),
+    }
+}
+
 /// Checks the flags against the G1 broker rules.
 pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
     let unknown = |what: &str| {
@@ -202,8 +282,7 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             format!("{what} is not in the log; run with --pid PID of the JVM to check it")
         }
     };
-    let mut out = Vec::new();
-    out.push(match f.collector.as_deref() {
+    let g1 = match f.collector.as_deref() {
         Some("G1") => finding("g1", "G1", Some("G1".into()), Status::Ok, ""),
         Some(c) => finding(
             "g1",
@@ -219,27 +298,8 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             Status::NotApplicable,
             &unknown("the collector"),
         ),
-    });
-    out.push(match (f.initial_heap_kb, f.max_heap_kb) {
-        (Some(i), Some(m)) => finding(
-            "heap_fixed",
-            "initial == max",
-            Some(format!("{} / {}", mib(i), mib(m))),
-            if i == m { Status::Ok } else { Status::Drift },
-            if i == m {
-                ""
-            } else {
-                "set -Xms equal to -Xmx: resizing the heap adds GC work and pauses"
-            },
-        ),
-        _ => finding(
-            "heap_fixed",
-            "initial == max",
-            None,
-            Status::NotApplicable,
-            &unknown("the heap size"),
-        ),
-    });
+    };
+    let mut out = vec![g1, heap_fixed(f)];
     out.push(match (f.max_gc_pause_millis, f.command_line_known) {
         (Some(ms), _) => finding(
             "pause_target_set",
@@ -344,6 +404,7 @@ mod tests {
         let info = JvmInfo {
             collector: Some("G1".into()),
             initial_heap_kb: Some(262_144),
+            min_heap_kb: Some(262_144),
             max_heap_kb: Some(262_144),
             ..JvmInfo::default()
         };
@@ -361,6 +422,46 @@ mod tests {
         let fs = evaluate(&JvmFlags::from_log(&jdk8));
         assert_eq!(status(&fs, "heap_fixed"), Status::Drift);
         assert_eq!(status(&fs, "young_fixed"), Status::Drift);
+    }
+
+    #[test]
+    fn heap_is_fixed_only_when_the_minimum_is_the_maximum() {
+        let heap = |a: &str| {
+            let fs = evaluate(&JvmFlags::from_args(&args(a)));
+            let f = fs.into_iter().find(|f| f.key == "heap_fixed").unwrap();
+            (f.status, f.actual)
+        };
+        assert_eq!(
+            heap("-Xmx256m -XX:+UseG1GC"),
+            (Status::Drift, Some("no -Xms / max 256M".into()))
+        );
+        assert_eq!(
+            heap("-Xms256m -Xmx256m"),
+            (Status::Ok, Some("min 256M / max 256M".into()))
+        );
+        // InitialHeapSize alone does not set the minimum.
+        assert_eq!(heap("-XX:InitialHeapSize=256m -Xmx256m").0, Status::Drift);
+        assert_eq!(heap("-XX:MinHeapSize=256m -Xmx256m").0, Status::Ok);
+        assert_eq!(heap("-XX:+UseG1GC").0, Status::Drift);
+        // The log's `Heap Min Capacity` wins over a command line's silence.
+        let info = JvmInfo {
+            min_heap_kb: Some(8 * 1024),
+            initial_heap_kb: Some(262_144),
+            max_heap_kb: Some(262_144),
+            ..JvmInfo::default()
+        };
+        let f = JvmFlags::from_log(&info).or(JvmFlags::from_args(&args("-Xmx256m")));
+        assert_eq!(status(&evaluate(&f), "heap_fixed"), Status::Drift);
+        // JDK 8 prints an ergonomic InitialHeapSize with or without -Xms:
+        // initial == max there says nothing about the minimum.
+        let jdk8 = JvmInfo {
+            flags: args("-XX:InitialHeapSize=268435456 -XX:MaxHeapSize=268435456 -XX:+UseG1GC"),
+            ..JvmInfo::default()
+        };
+        assert_eq!(
+            status(&evaluate(&JvmFlags::from_log(&jdk8)), "heap_fixed"),
+            Status::NotApplicable
+        );
     }
 
     #[test]

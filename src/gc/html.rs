@@ -416,10 +416,27 @@ fn notes(s: &mut String, st: &StatsSnapshot) {
     if st.not_computable.is_empty() {
         return;
     }
+    let untimed = st
+        .rates_null_because
+        .as_deref()
+        .is_some_and(|w| w.contains("carry no time"));
     let why = if st.clock == Clock::None {
         "The log has no time decorators (<code>-Xlog:gc*:file=…:none</code> or <code>tags</code> only)"
-    } else {
+    } else if untimed {
         "Some pauses in the log carry no time"
+    } else {
+        // Timed, but too short a span or no pause: say why, nothing more.
+        let _ = write!(
+            s,
+            r#"<div class="note"><b>Not computable from this log:</b> {}: {}.</div>"#,
+            escape(&st.not_computable.join(", ")),
+            escape(
+                st.rates_null_because
+                    .as_deref()
+                    .unwrap_or("see the figures")
+            )
+        );
+        return;
     };
     let _ = write!(
         s,
@@ -745,9 +762,10 @@ fn rates(s: &mut String, st: &StatsSnapshot) {
             r#"<tr><td class="k">{k}</td><td class="n">{v}</td></tr>"#
         );
     };
+    let why = escape(st.rates_null_because.as_deref().unwrap_or("not computable"));
     let unit = |v: Option<f64>, u: &str| match v {
         Some(v) => format!("{} {u}", sig(v)),
-        None => r#"<span class="mut">n/a (no time in the log)</span>"#.into(),
+        None => format!(r#"<span class="mut">n/a ({why})</span>"#),
     };
     row(
         s,

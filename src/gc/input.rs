@@ -224,6 +224,12 @@ fn check_formats(files: &mut [InputFile]) -> Result<(), GcError> {
                     what: format!("a {} log", c.name()),
                 });
             }
+            LogFormat::Jdk8Unknown => {
+                return Err(GcError::NotG1 {
+                    path: f.path.clone(),
+                    what: LogFormat::Jdk8Unknown.describe(),
+                });
+            }
             LogFormat::NotGcLog => {
                 return Err(GcError::NotGcLog {
                     path: f.path.clone(),

@@ -310,7 +310,7 @@ impl Jdk8Parser {
             }
             return Step::Done;
         }
-        if is_detail_line(r) {
+        if is_detail_line(r) || is_section_title(r) {
             return Step::Done;
         }
         if continuation && self.open.is_some() {
@@ -433,6 +433,15 @@ impl Jdk8Parser {
                 }
                 b'(' if p.depth == 1 && s[i..].starts_with(b"(to-space") => {
                     p.evacuation_failure = true
+                }
+                // `[GC pause (young)` ... lines of other threads ...
+                // ` (initial-mark), 0.12 secs]`: the header's last part comes
+                // after the interruption, and it decides the kind.
+                b'(' if p.depth == 1
+                    && p.kind == PauseKind::Young
+                    && s[i..].starts_with(b"(initial-mark)") =>
+                {
+                    p.kind = PauseKind::ConcurrentStart
                 }
                 b'-' if p.depth == 1 && s.get(i + 1) == Some(&b'>') => {
                     if let Some(heap) = lex::heap_transition_at(s, i) {
@@ -712,6 +721,18 @@ fn is_detail_line(r: &[u8]) -> bool {
     n >= 2 && name.get(n) == Some(&b':') && name[0].is_ascii_alphabetic()
 }
 
+/// A section title inside a detail block: `[Table]` and `[Queue]` of the
+/// `-XX:+PrintStringDeduplicationStatistics` block (its other rows are
+/// detail lines). A word or two in brackets and nothing else.
+fn is_section_title(r: &[u8]) -> bool {
+    let Some(inner) = r.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) else {
+        return false;
+    };
+    inner.first().is_some_and(u8::is_ascii_alphabetic)
+        && inner.len() <= 32
+        && inner.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ')
+}
+
 /// Known lines that carry nothing the statistics need: heap printouts at
 /// exit and around pauses (`-XX:+PrintHeapAtGC`), remembered-set summaries
 /// (`-XX:+G1SummarizeRSetStats`), `finest` detail rows, log rotation notes.
@@ -757,6 +778,20 @@ fn is_known_text(r: &[u8]) -> bool {
         b"Region with largest",
     ];
     if r == b"Heap" || r == b"}" {
+        return true;
+    }
+    // JDK 6/7 `fine` detail: the per-worker summary under a row of values,
+    // `Avg: 456553.5, Min: 456553.4, Max: 456553.6, Diff:   0.3]` (with a
+    // leading `Sum: 3, ` for counts).
+    if (r.starts_with(b"Avg: ") || r.starts_with(b"Sum: "))
+        && lex::contains(r, b"Min: ")
+        && lex::contains(r, b"Max: ")
+    {
+        return true;
+    }
+    // Concurrent marking ran out of mark stack (JDK 7/8); marking restarts,
+    // which the `concurrent-mark-reset-for-overflow` record reports.
+    if r == b"Mark stack is full." {
         return true;
     }
     if PREFIXES.iter().any(|p| r.starts_with(p)) {

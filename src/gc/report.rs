@@ -54,7 +54,7 @@ impl Analysis {
 fn opt(v: Option<f64>, unit: &str) -> String {
     match v {
         Some(v) => format!("{v:.2}{unit}"),
-        None => "n/a (no time in the log)".into(),
+        None => "n/a (see below)".into(),
     }
 }
 
@@ -147,6 +147,9 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             "\nnot computable from this log: {}",
             s.not_computable.join(", ")
         )?;
+        if let Some(why) = &s.rates_null_because {
+            writeln!(out, "  rates are null: {why}")?;
+        }
     }
     if !a.findings.is_empty() {
         let sm = &a.summary;

@@ -17,6 +17,12 @@ const TIMELINE_POINTS: usize = 2000;
 const MAX_PHASE_NAMES: usize = 8;
 /// Length of the worst-window figure.
 const WINDOW_S: usize = 60;
+/// A rate needs a span of at least this many times the longest pause: over
+/// less, one pause is most of the time covered and the figure says nothing
+/// about the JVM (1-4 pauses close together gave 1,010 to 3,378,131 ms/s).
+const MIN_SPAN_PAUSES: f64 = 10.0;
+/// ... but a minute of running time is always long enough.
+const MIN_SPAN_CAP_MS: f64 = 60_000.0;
 
 /// Which clock the timeline follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +74,10 @@ impl Timeline {
     }
 
     /// The event's time on the timeline, or `None` when it lacks the clock.
-    fn place(&mut self, at: &Stamp) -> Option<f64> {
+    /// `duration_ms` is how long the event ran before its stamp: the span
+    /// starts when the first event started, not when it ended (else a short
+    /// log's first pause counts as pause but not as time).
+    fn place(&mut self, at: &Stamp, duration_ms: f64) -> Option<f64> {
         self.seen_any = true;
         if self.clock == Clock::None {
             self.clock = if at.uptime_ms.is_some() {
@@ -86,9 +95,10 @@ impl Timeline {
         };
         if self.origin.is_none() {
             let origin = if self.clock == Clock::Uptime && self.began_with_start {
+                // The JVM's start is in the log: its uptime 0 is the start.
                 0.0
             } else {
-                raw
+                raw - duration_ms.max(0.0)
             };
             self.origin = Some(origin);
             self.offset = -origin;
@@ -418,6 +428,8 @@ pub struct StatsSnapshot {
     pub last_wall_ms: Option<i64>,
     /// Figures that could not be computed from this log, and so are null.
     pub not_computable: Vec<&'static str>,
+    /// Why the rates are null, when they are (`None` when they are not).
+    pub rates_null_because: Option<String>,
 }
 
 /// The streaming accumulator. Memory is constant (a few hundred KiB)
@@ -510,7 +522,7 @@ impl GcStats {
             GcEvent::Pause(p) => self.pause(p),
             GcEvent::Concurrent(c) => {
                 self.wall(&c.at);
-                let _ = self.timeline.place(&c.at);
+                let _ = self.timeline.place(&c.at, c.duration_ms);
                 let idx = match self.concurrent.iter().position(|(n, _)| *n == c.name) {
                     Some(i) => Some(i),
                     None if self.concurrent.len() < MAX_PHASE_NAMES => {
@@ -547,7 +559,7 @@ impl GcStats {
         if p.cause == "G1 Humongous Allocation" {
             self.humongous_pauses += 1;
         }
-        let t = self.timeline.place(&p.at);
+        let t = self.timeline.place(&p.at, p.duration_ms);
         match t {
             Some(t) => {
                 self.window.add(t, p.duration_ms);
@@ -617,12 +629,7 @@ impl GcStats {
             *pauses.get_mut(*kind) = self.kinds[i].summary();
         }
         let mut not_computable = Vec::new();
-        let span_ms = if self.untimed_pauses > 0 {
-            // Some pauses could not be placed in time: a rate would be wrong.
-            None
-        } else {
-            self.timeline.span_ms()
-        };
+        let (span_ms, rates_null_because) = self.rate_span();
         let per_s = |v: f64| span_ms.map(|s| round3(v / (s / 1000.0)));
         let gc_ms_per_second = per_s(self.overall.total_ms());
         let worst = span_ms.map(|s| {
@@ -676,7 +683,58 @@ impl GcStats {
             first_wall_ms: self.first_wall,
             last_wall_ms: self.last_wall,
             not_computable,
+            rates_null_because,
         }
+    }
+
+    /// The span rates are computed over, or why there is none. The span runs
+    /// from the JVM's start (uptime 0, when the log holds the start) or the
+    /// first event's start, to the last event's end.
+    fn rate_span(&self) -> (Option<f64>, Option<String>) {
+        if self.overall.count() == 0 {
+            return (None, Some("no pause in the log".into()));
+        }
+        if self.timeline.clock == Clock::None {
+            return (None, Some("no time in the log".into()));
+        }
+        if self.untimed_pauses > 0 {
+            // Some pauses could not be placed in time: a rate would be wrong.
+            return (
+                None,
+                Some(format!(
+                    "{} pauses carry no time stamp",
+                    self.untimed_pauses
+                )),
+            );
+        }
+        let Some(span) = self.timeline.span_ms() else {
+            return (None, Some("the log covers no running time".into()));
+        };
+        let longest = self.overall.max_ms();
+        let min = (longest * MIN_SPAN_PAUSES).min(MIN_SPAN_CAP_MS);
+        if span < min {
+            return (
+                None,
+                Some(format!(
+                    "the log covers {:.3} s, under the {:.3} s a rate needs (10 times the longest pause, at most a minute)",
+                    span / 1000.0,
+                    min / 1000.0
+                )),
+            );
+        }
+        if self.overall.total_ms() > span {
+            // Pauses are stop-the-world and never overlap: more pause than
+            // time means the stamps contradict each other.
+            return (
+                None,
+                Some(format!(
+                    "{:.1} ms of pause in {:.1} ms of running time: the stamps contradict each other",
+                    self.overall.total_ms(),
+                    span
+                )),
+            );
+        }
+        (Some(span), None)
     }
 }
 

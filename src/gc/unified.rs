@@ -159,6 +159,8 @@ impl UnifiedParser {
             info.version = Some(String::from_utf8_lossy(trim(v)).into_owned());
         } else if let Some(v) = rest.strip_prefix(b"Heap Initial Capacity: ") {
             info.initial_heap_kb = parse_size_kb(trim(v));
+        } else if let Some(v) = rest.strip_prefix(b"Heap Min Capacity: ") {
+            info.min_heap_kb = parse_size_kb(trim(v));
         } else if let Some(v) = rest.strip_prefix(b"Heap Max Capacity: ") {
             info.max_heap_kb = parse_size_kb(trim(v));
         }
@@ -206,7 +208,7 @@ impl LineParser for UnifiedParser {
             b'V' | b'H' if gc_id.is_none() => self.init_line(rest),
             _ => {}
         }
-        if is_known(rest) || is_debug_detail(&d) {
+        if is_known(rest) || is_debug_detail(&d) || is_quiet_tag_set(&d) {
             LineOutcome::Recognised
         } else {
             LineOutcome::Unrecognised
@@ -480,6 +482,8 @@ const KNOWN: &[&[u8]] = &[
     b"Expand the heap",
     b"Shrink the heap",
     b"Mark Closed Regions",
+    b"Mark closed archive regions",
+    b"Mark open archive regions",
     b"Min Capacity",
     b"Initial Capacity",
     b"Max Capacity",
@@ -497,6 +501,17 @@ fn is_debug_detail(d: &Decorated<'_>) -> bool {
     matches!(d.level(), Some(b"debug" | b"trace"))
         && d.tags()
             .is_some_and(|t| t.starts_with(b"gc") || t.starts_with(b"safepoint"))
+}
+
+/// Tag sets whose every line is bookkeeping, never a GC event: string
+/// deduplication statistics (`gc,stringdedup`: `Last Exec:`, `Table`,
+/// `Memory Usage:`, ... at any level) and the CDS archive regions G1 maps
+/// at start (`gc,cds`, JDK 14+).
+fn is_quiet_tag_set(d: &Decorated<'_>) -> bool {
+    d.tags().is_some_and(|t| {
+        t.split(|&b| b == b',')
+            .any(|tag| tag == b"stringdedup" || tag == b"cds")
+    })
 }
 
 fn is_known(s: &[u8]) -> bool {

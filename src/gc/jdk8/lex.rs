@@ -255,13 +255,54 @@ pub(super) fn stamp(s: &[u8]) -> (Stamp, usize) {
             }
         }
     }
+    i += gc_id_len(&s[i..]);
     (stamp, i)
+}
+
+/// The length of a `-XX:+PrintGCID` prefix (`#12: `) at the start of `s`,
+/// 0 when there is none. JDK 8u20+ prints it after the stamps and before the
+/// record, so it is read as part of the stamp.
+pub(super) fn gc_id_len(s: &[u8]) -> usize {
+    if s.first() != Some(&b'#') {
+        return 0;
+    }
+    let digits = s[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || s.get(1 + digits) != Some(&b':') {
+        return 0;
+    }
+    let mut i = 2 + digits;
+    while s.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// The start of a `#12: ` PrintGCID prefix that ends right before `end`
+/// (`end` itself when there is none), so the stamp before it can be read.
+fn before_gc_id(s: &[u8], end: usize) -> usize {
+    let mut i = end;
+    while i > 0 && s[i - 1] == b' ' {
+        i -= 1;
+    }
+    if i == 0 || s[i - 1] != b':' {
+        return end;
+    }
+    let colon = i - 1;
+    let mut j = colon;
+    while j > 0 && s[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if j < colon && j > 0 && s[j - 1] == b'#' {
+        j - 1
+    } else {
+        end
+    }
 }
 
 /// Parses the stamp that ends right before `at` (`... 21306.681: [GC
 /// concurrent-...`), for records printed in the middle of another line.
 pub(super) fn stamp_before(s: &[u8], at: usize) -> Stamp {
-    let mut end = at.min(s.len());
+    let mut end = before_gc_id(s, at.min(s.len()));
     while end > 0 && s[end - 1] == b' ' {
         end -= 1;
     }
@@ -423,5 +464,12 @@ mod tests {
             Some(1_403_655_058_039)
         );
         assert!(stamp_before(b"[GC", 0).is_empty());
+        // -XX:+PrintGCID puts `#N: ` between the stamp and the record.
+        let (st, n) = stamp(b"2014-07-24T13:49:45.090+0400: 0.163: #0: [GC pause");
+        assert_eq!((st.uptime_ms, n), (Some(163.0), 41));
+        assert_eq!(stamp(b"0.5: #12: [GC").1, 10);
+        assert_eq!(stamp(b"0.5: #x: [GC").1, 5);
+        let s = b"[GC remark 1.504: #2: [Finalize";
+        assert_eq!(stamp_before(s, s.len() - 9).uptime_ms, Some(1504.0));
     }
 }
