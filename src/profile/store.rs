@@ -67,6 +67,8 @@ pub const JVM_RULES: &[(&str, &str)] = &[
     ("pause_target_set", "true"),
     ("young_fixed", "false"),
     ("log_rotation", "true"),
+    ("ihop_set", "true"),
+    ("explicit_gc_concurrent", "true"),
 ];
 
 /// Why a profile could not be loaded. Every variant names the file (or the
