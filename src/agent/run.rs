@@ -165,6 +165,11 @@ impl Agent {
         }
     }
 
+    /// Reads the GC logs between reports (`gc_poll`).
+    pub fn read_gc_logs(&mut self) {
+        self.tracker.read_logs(&self.metrics);
+    }
+
     /// Re-applies drifted kernel settings (`enforce = true`; needs root).
     fn enforce(&self) {
         if !crate::apply::may_write(&self.host) {
@@ -304,6 +309,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             source,
         })?;
     let interval = cfg.interval;
+    let gc_poll = cfg.gc_poll.min(interval);
     let listen = cfg.metrics_listen;
     let mut agent = Agent::new(cfg, store, host)?;
     rt.block_on(async move {
@@ -334,18 +340,29 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         });
 
         let mut next_report = Instant::now();
+        let mut next_read = next_report + gc_poll;
         let mut next_send: Option<Instant> = None;
         loop {
             let now = Instant::now();
+            // A read of the GC logs alone changes nothing the metrics show until the next report.
+            let mut publish = false;
             if now >= next_report {
                 agent.spool_report()?;
                 next_report = now + interval;
+                next_read = now + gc_poll;
                 next_send = Some(now);
+                publish = true;
+            } else if now >= next_read {
+                agent.read_gc_logs();
+                next_read = now + gc_poll;
             }
             if next_send.is_some_and(|t| t <= now) {
                 next_send = agent.drain(&stop_rx).await.map(|d| Instant::now() + d);
+                publish = true;
             }
-            agent.publish_metrics();
+            if publish {
+                agent.publish_metrics();
+            }
             if once {
                 let left = agent.pending();
                 return Ok(if left == 0 {
@@ -357,7 +374,9 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             if *stop_rx.borrow() {
                 return Ok(Ended::Clean);
             }
-            let wake = next_send.map_or(next_report, |s| s.min(next_report));
+            let wake = next_send
+                .map_or(next_report, |s| s.min(next_report))
+                .min(next_read);
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = stop_rx.changed() => {}
