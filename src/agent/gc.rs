@@ -475,6 +475,58 @@ mod tests {
         );
     }
 
+    /// Hands `text`'s lines to `state` as a stream over a fresh parser would.
+    fn feed(state: &mut JvmState, text: &str, metrics: &Metrics) {
+        let mut p = new_parser(LogFormat::UnifiedG1).unwrap();
+        let mut items = Vec::new();
+        for l in text.lines() {
+            if let Some(id) = line_gc_id(l.as_bytes()) {
+                items.push(Item::Id(id));
+            }
+            p.feed(l.as_bytes(), &mut |ev| items.push(Item::Event(ev)));
+        }
+        for i in items {
+            state.take(i, metrics);
+        }
+    }
+
+    #[test]
+    fn lines_delivered_twice_count_once_and_a_header_met_again_is_no_restart() {
+        // The lines come from `feed`, not from this (absent) file.
+        let logs = vec![PathBuf::from("/nonexistent/gc.log")];
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), logs);
+        let metrics = Metrics::new("p", "h");
+        let text = format!("{LOG}{MORE}");
+        feed(&mut state, &text, &metrics);
+        // The whole set again, header included (a file read twice).
+        feed(&mut state, &text, &metrics);
+        feed(&mut state, MORE, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!(s.overall.count, 2, "each pause once");
+        assert_eq!(s.overall.total_ms, 8.0);
+        assert_eq!(state.repeats, 3);
+        assert_eq!(state.ledger.ids_missing(), Some(0));
+
+        // Collections 2..=4 never read (deleted before the agent got there).
+        let gap = "[2026-11-24T10:00:09.000+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 1.000ms\n";
+        feed(&mut state, gap, &metrics);
+        let r = report(1, &mut state, &AnalyseOptions::default());
+        assert_eq!(r.gc.as_ref().unwrap().gc_ids_missing, Some(3));
+        assert_eq!(r.gc.as_ref().unwrap().total.overall.count, 3);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.key == "gc_ids_missing")
+            .unwrap();
+        assert_eq!(f.status, Status::Unreadable);
+
+        // A JVM started later (its events are later in time) is a new life.
+        feed(&mut state, RESTART, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!((s.overall.count, s.pauses.full.count), (1, 1));
+        assert_eq!(state.ledger.ids_missing(), Some(0));
+    }
+
     #[test]
     fn a_log_of_another_collector_is_refused_once() {
         let t = tempfile::tempdir().unwrap();
