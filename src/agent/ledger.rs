@@ -149,8 +149,9 @@ impl Ledger {
             self.note_id(id);
             let detail = (code, stamp.wall_ms, stamp.uptime_ms.map(f64::to_bits));
             self.by_id.entry(id).or_default().push(detail);
+            // Settled ids are dropped in batches, not on every new id.
             let floor = id.saturating_sub(ID_WINDOW);
-            if floor > self.floor {
+            if floor >= self.floor + 256 {
                 self.floor = floor;
                 self.by_id = self.by_id.split_off(&floor);
             }
