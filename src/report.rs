@@ -89,6 +89,14 @@ pub struct GcReport {
     pub interval: GcWindow,
     /// Since the JVM started, as far as its logs reach (`window` = `jvm_lifetime`).
     pub total: GcWindow,
+    /// GC ids of the JVM's life (from 0 to the highest read) that no line
+    /// the agent read named: collections whose lines were deleted (the log
+    /// set rotated past them, or they were written before the agent started
+    /// and rotated away) before they could be read. `total` lacks exactly
+    /// these collections; 0 means it is complete. `null` when the log names
+    /// no GC ids (JDK 8) or none yet. Added within schema 1.
+    #[serde(default)]
+    pub gc_ids_missing: Option<u64>,
 }
 
 pub use crate::gc::hist::PauseSummary;

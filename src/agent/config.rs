@@ -43,6 +43,7 @@ pub enum ConfigError {
 struct RawConfig {
     profile: Option<String>,
     interval: Option<String>,
+    gc_poll: Option<String>,
     endpoint: Option<String>,
     token_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
@@ -65,6 +66,10 @@ pub struct Config {
     pub profile: String,
     /// Time between reports.
     pub interval: Duration,
+    /// Time between reads of the GC logs (figures still go out every
+    /// `interval`): a JVM's rotating set may wrap faster than the interval,
+    /// and lines deleted before they are read are lost.
+    pub gc_poll: Duration,
     /// Where reports are POSTed; `None` keeps them in the spool only.
     pub endpoint: Option<String>,
     /// A file holding the bearer token.
@@ -93,11 +98,20 @@ pub struct Config {
     pub timeout: Duration,
 }
 
+/// `gc_poll` bounds: below 10 ms the agent would spin; above a minute a
+/// busy JVM's set wraps between reads.
+const GC_POLL_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(60));
+
+/// How often the GC logs are read unless `gc_poll` says otherwise: a JDK 17
+/// writing `gc*` under load fills a 20 x 20 KB set in about a second.
+pub const DEFAULT_GC_POLL: Duration = Duration::from_millis(250);
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             profile: crate::profile::DEFAULT_PROFILE.into(),
             interval: Duration::from_secs(60),
+            gc_poll: DEFAULT_GC_POLL,
             endpoint: None,
             token_file: None,
             ca_file: None,
@@ -248,6 +262,9 @@ impl Config {
         if let Some(i) = raw.interval {
             c.interval = duration("interval", &i, INTERVAL_RANGE)?;
         }
+        if let Some(g) = raw.gc_poll {
+            c.gc_poll = duration("gc_poll", &g, GC_POLL_RANGE)?;
+        }
         if let Some(t) = raw.timeout {
             c.timeout = duration("timeout", &t, TIMEOUT_RANGE)?;
         }
@@ -319,6 +336,7 @@ mod tests {
     fn defaults_and_values() {
         let c = Config::parse("", Path::new("a.toml")).unwrap();
         assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.gc_poll, DEFAULT_GC_POLL);
         assert_eq!(c.spool_max_bytes, 64 << 20);
         let c = Config::parse(
             "interval = \"1s\"\nspool_max_bytes = \"1MiB\"\nendpoint = \"http://127.0.0.1:1/api/v1/reports\"\n\
@@ -345,6 +363,8 @@ mod tests {
         );
         let e = Config::parse("interval = \"soon\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("`interval`"));
+        let e = Config::parse("gc_poll = \"0ms\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("`gc_poll`"));
         let e = Config::parse("endpoint = \"collector:8443\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("`endpoint`"));
     }

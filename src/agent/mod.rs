@@ -5,6 +5,7 @@
 pub mod config;
 pub mod follow;
 pub mod gc;
+pub mod ledger;
 pub mod metrics;
 pub mod run;
 pub mod sender;

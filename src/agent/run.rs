@@ -183,6 +183,11 @@ impl Reporter {
         }
     }
 
+    /// Reads the GC logs between reports (`gc_poll`).
+    pub fn read_gc_logs(&mut self) {
+        self.tracker.read_logs(&self.shared.metrics);
+    }
+
     /// Re-applies drifted kernel settings (`enforce = true`; needs root).
     fn enforce(&self) {
         if !crate::apply::may_write(&self.host) {
@@ -543,6 +548,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         last_error: None,
     });
     let interval = cfg.interval;
+    let gc_poll = cfg.gc_poll.min(interval);
     let listen = cfg.metrics_listen;
     let textfile = cfg.metrics_textfile.clone();
     let timeout = cfg.timeout;
@@ -592,9 +598,17 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             let mut tick = tokio::time::interval(interval);
             // A late tick (a slow audit) does not bunch reports up.
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            // Between reports the GC logs are read every gc_poll, so a set
+            // that rotates faster than `interval` loses nothing.
+            let mut poll = tokio::time::interval(gc_poll);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
+                    _ = poll.tick() => {
+                        reporter.read_gc_logs();
+                        continue;
+                    }
                     _ = stop.changed() => {}
                 }
                 if *stop.borrow() {

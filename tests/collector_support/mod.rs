@@ -28,6 +28,12 @@ pub struct Collector {
 impl Collector {
     /// Starts the binary with a token file in `dir` and the database `dir/collector.db`.
     pub fn start(dir: &Path, extra: &[&str]) -> Collector {
+        Collector::start_on(dir, "127.0.0.1:0", extra)
+    }
+
+    /// As [`Collector::start`], listening on `listen` (a fixed port, so a
+    /// restarted collector is where the agent's config says).
+    pub fn start_on(dir: &Path, listen: &str, extra: &[&str]) -> Collector {
         let tokens = dir.join("tokens");
         std::fs::write(
             &tokens,
@@ -42,7 +48,7 @@ impl Collector {
         let db = dir.join("collector.db");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
             .arg("collector")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .arg("--db")
             .arg(&db)
             .arg("--token-file")
