@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::properties::{Properties, PropertiesError};
 use crate::host::Host;
+pub use crate::jvm::Container;
 use crate::jvm::{Jvm, find_jvms, main_class_index};
 
 /// Main classes of Kafka brokers and controllers.
@@ -86,14 +87,6 @@ pub enum ConfigProblem {
         /// What is wrong.
         error: PropertiesError,
     },
-}
-
-/// The container a process runs in, when it has a mount namespace of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Container {
-    /// `docker`, `containerd`, `kubernetes`, `podman`, or `container` when the
-    /// cgroup path names no runtime.
-    pub runtime: String,
 }
 
 /// A data directory the process writes, with the key that names it.
@@ -217,7 +210,7 @@ fn inspect(host: &Host, jvm: Jvm) -> Option<KafkaProcess> {
         .filter(|a| !a.starts_with("--"))
         .map(PathBuf::from);
     let mut proc = KafkaProcess {
-        container: container_of(host, jvm.pid),
+        container: jvm.container.clone(),
         jvm,
         main_class,
         role: if zookeeper {
@@ -298,31 +291,6 @@ fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem
     Properties::parse(&String::from_utf8_lossy(&bytes)).map_err(|error| ConfigProblem::Malformed {
         path: named.to_path_buf(),
         error,
-    })
-}
-
-/// The container of a process whose mount namespace is not ours.
-fn container_of(host: &Host, pid: i32) -> Option<Container> {
-    let ns = |who: &str| std::fs::read_link(host.path(format!("/proc/{who}/ns/mnt"))).ok();
-    let theirs = ns(&pid.to_string())?;
-    if ns("self").is_some_and(|ours| ours == theirs) {
-        return None;
-    }
-    let cgroup =
-        std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup"))).unwrap_or_default();
-    let runtime = if cgroup.contains("kubepods") {
-        "kubernetes"
-    } else if cgroup.contains("docker") {
-        "docker"
-    } else if cgroup.contains("libpod") {
-        "podman"
-    } else if cgroup.contains("containerd") {
-        "containerd"
-    } else {
-        "container"
-    };
-    Some(Container {
-        runtime: runtime.to_string(),
     })
 }
 
