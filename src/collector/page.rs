@@ -389,6 +389,94 @@ fn actual_with_window(f: &Finding) -> String {
     }
 }
 
+/// One broker data directory as the host page shows it, gathered from the
+/// audit's `datadir`, `mount`, `placement` and `space` findings of one key.
+#[derive(Debug, PartialEq)]
+struct DataDirRow<'a> {
+    path: &'a str,
+    /// `xfs on sdb` (file system and disks).
+    disk: Option<&'a str>,
+    /// `mounted at /data1 from /dev/sdb`.
+    mount: Option<&'a str>,
+    /// `83%` free, with `120 GiB free of 1 TiB`.
+    free: Option<(&'a str, Option<&'a str>)>,
+    /// The worst status of the directory's findings.
+    status: Status,
+    /// What is wrong, from the findings that are not ok.
+    problems: Vec<&'a str>,
+}
+
+/// Rows of the "Data directories" section, in the report's order.
+fn data_dir_rows(findings: &[Finding]) -> Vec<DataDirRow<'_>> {
+    let mut rows: Vec<DataDirRow> = Vec::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.check == "datadir" && f.key.starts_with('/'))
+    {
+        let path = f.key.as_str();
+        let mine = |check: &'static str| {
+            findings
+                .iter()
+                .filter(move |g| g.check == check && g.key == path)
+        };
+        let free = findings
+            .iter()
+            .find(|g| g.check == "space" && g.key == format!("{path} free space"))
+            .and_then(|g| g.actual.as_deref().map(|a| (a, g.detail.as_deref())));
+        let related: Vec<&Finding> = std::iter::once(f)
+            .chain(mine("mount"))
+            .chain(mine("placement"))
+            .chain(findings.iter().filter(|g| {
+                g.check == "space"
+                    && g.key.starts_with(path)
+                    && g.key[path.len()..].starts_with(' ')
+            }))
+            .collect();
+        let status = related
+            .iter()
+            .map(|g| g.status)
+            .min_by_key(|st| status_rank(*st))
+            .unwrap_or(f.status);
+        rows.push(DataDirRow {
+            path,
+            disk: f.actual.as_deref(),
+            mount: f.detail.as_deref().filter(|_| f.status == Status::Ok),
+            free,
+            status,
+            problems: related
+                .iter()
+                .filter(|g| matches!(g.status, Status::Drift | Status::Unreadable))
+                .filter_map(|g| g.detail.as_deref().or(g.actual.as_deref()))
+                .collect(),
+        });
+    }
+    rows
+}
+
+/// The broker's data directories: where each lives and whether it is fine.
+fn data_dirs_section(s: &mut String, findings: &[Finding]) {
+    let rows = data_dir_rows(findings);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str(r#"<h2>Data directories <span class="mut">from the broker's own configuration (log.dirs)</span></h2>"#);
+    s.push_str(r#"<table><thead><tr><th>Path</th><th>File system and disk</th><th>Mount</th><th class="n">Free</th><th>Status</th><th>Problems</th></tr></thead><tbody>"#);
+    for r in rows {
+        let _ = write!(
+            s,
+            r#"<tr><td class="code">{}</td><td class="code">{}</td><td class="wrap mut">{}</td><td class="n" title="{}">{}</td><td>{}</td><td class="wrap">{}</td></tr>"#,
+            escape(r.path),
+            r.disk.map(escape).unwrap_or_else(|| "–".into()),
+            r.mount.map(escape).unwrap_or_default(),
+            r.free.and_then(|(_, d)| d).map(escape).unwrap_or_default(),
+            r.free.map(|(a, _)| escape(a)).unwrap_or_else(|| "–".into()),
+            status_pill(r.status),
+            escape(&r.problems.join("; ")),
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
 struct WeekStats {
     reports: usize,
     mean_rate: Option<f64>,
@@ -695,6 +783,10 @@ pub fn render_host(
         r#"<h2>This week against last week</h2><div class="split">{table}<div class="chartbox">{overlay}</div></div>"#
     );
 
+    if let Some(r) = report {
+        data_dirs_section(&mut s, &r.findings);
+    }
+
     // Current findings.
     let (total, passing) = report.map_or((0, 0), |r| {
         let all = || {
@@ -771,4 +863,84 @@ pub fn render_host(
     }
     s.push_str("</tbody></table></main></body></html>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(check: &str, key: &str, actual: &str, status: Status, detail: &str) -> Finding {
+        Finding {
+            check: check.into(),
+            key: key.into(),
+            expected: String::new(),
+            actual: Some(actual.into()),
+            status,
+            source: None,
+            detail: Some(detail.into()),
+        }
+    }
+
+    #[test]
+    fn a_data_directory_row_gathers_its_findings_and_escapes() {
+        let findings = vec![
+            f(
+                "datadir",
+                "/data1/kafka",
+                "xfs on sdb",
+                Status::Ok,
+                "mounted at /data1 from /dev/sdb",
+            ),
+            f(
+                "mount",
+                "/data1/kafka",
+                "xfs rw",
+                Status::Drift,
+                "missing noatime",
+            ),
+            f("placement", "/data1/kafka", "sdb", Status::Ok, ""),
+            f(
+                "space",
+                "/data1/kafka free space",
+                "83%",
+                Status::Ok,
+                "1 TiB free of 1.2 TiB",
+            ),
+            f(
+                "space",
+                "/data1/kafka-b free space",
+                "1%",
+                Status::Drift,
+                "other dir",
+            ),
+            f(
+                "datadir",
+                "/<b>x</b>",
+                "tmpfs on no disk",
+                Status::Ok,
+                "mounted at / from tmpfs",
+            ),
+            f(
+                "datadir",
+                "data directories",
+                "",
+                Status::NotApplicable,
+                "no broker",
+            ),
+        ];
+        let rows = data_dir_rows(&findings);
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        assert_eq!(rows[0].path, "/data1/kafka");
+        assert_eq!(rows[0].status, Status::Drift, "the worst of its findings");
+        assert_eq!(
+            rows[0].problems,
+            ["missing noatime"],
+            "not the other directory's space"
+        );
+        assert_eq!(rows[0].free, Some(("83%", Some("1 TiB free of 1.2 TiB"))));
+        let mut html = String::new();
+        data_dirs_section(&mut html, &findings);
+        assert!(html.contains("Data directories") && html.contains("/&lt;b&gt;x&lt;/b&gt;"));
+        assert!(!html.contains("<b>x</b>"));
+    }
 }
