@@ -28,6 +28,12 @@ pub struct Collector {
 impl Collector {
     /// Starts the binary with a token file in `dir` and the database `dir/collector.db`.
     pub fn start(dir: &Path, extra: &[&str]) -> Collector {
+        Collector::start_with(dir, extra, &[])
+    }
+
+    /// Like [`Collector::start`], run through `wrapper` (a command and its
+    /// arguments that runs the rest, such as `prlimit --nofile=256:256`).
+    pub fn start_with(dir: &Path, extra: &[&str], wrapper: &[&str]) -> Collector {
         let tokens = dir.join("tokens");
         std::fs::write(
             &tokens,
@@ -40,7 +46,15 @@ impl Collector {
             std::fs::set_permissions(dir.join(f), private).unwrap();
         }
         let db = dir.join("collector.db");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_tunekeeper"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_tunekeeper")),
+        };
+        let mut child = cmd
             .arg("collector")
             .args(["--listen", "127.0.0.1:0"])
             .arg("--db")
@@ -74,6 +88,11 @@ impl Collector {
             base,
             db,
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     /// Whether the process still runs.
