@@ -172,13 +172,14 @@ fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     assert_eq!(c.get_json("/api/v1/hosts"), Value::Array(vec![]));
     // Report ids stay free text: the same strings as ids of one host are
     // stored and returned verbatim, through bound parameters only.
+    // One clock reading: the listing's order is the times' order.
+    let t0 = time::OffsetDateTime::now_utc();
     for (i, id) in names.iter().enumerate() {
-        let (status, body) = c.post(&report(
-            "evil-host",
-            id,
-            &ago(Duration::from_secs(i as u64)),
-            60,
-        ));
+        let t = t0 - Duration::from_secs(i as u64);
+        let t = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let (status, body) = c.post(&report("evil-host", id, &t, 60));
         assert_eq!(status, 202, "{id}: {body}");
     }
     let hosts = c.get_json("/api/v1/hosts");
