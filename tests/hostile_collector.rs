@@ -130,11 +130,16 @@ fn stall(addr: &str, bytes: &[u8]) -> Option<TcpStream> {
 /// Seconds until the server closes `s` (reads and discards what it sends),
 /// or `None` if it is still open after `within`.
 fn closed_within(mut s: TcpStream, within: Duration) -> Option<Duration> {
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    read_until_closed(&mut s, within)
+}
+
+/// Reads (and discards) until the peer closes, for at most `within`.
+fn read_until_closed(s: &mut impl Read, within: Duration) -> Option<Duration> {
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     while start.elapsed() < within {
-        s.set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
         match s.read(&mut buf) {
             Ok(0) => return Some(start.elapsed()),
             Ok(_) => {}
@@ -212,6 +217,89 @@ fn item2_a_stalled_body_and_an_idle_connection_are_closed_within_the_bounds() {
         );
     }
     assert_eq!(c.get_json("/api/v1/hosts"), Value::Array(vec![]));
+}
+
+/// A TLS client connection to `addr` trusting `ca` (PEM), after `bytes`
+/// were sent (the handshake done).
+fn tls_stall(
+    addr: &str,
+    ca: &str,
+    bytes: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    // Drive the handshake to the end before the stall starts.
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls.write_all(bytes).unwrap();
+    tls.flush().unwrap();
+    tls.sock
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    tls
+}
+
+#[test]
+fn item2_tls_connections_get_the_same_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let ca = cert.cert.pem();
+    std::fs::write(dir.path().join("cert.pem"), &ca).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let cert_file = dir.path().join("cert.pem").display().to_string();
+    let key_file = dir.path().join("key.pem").display().to_string();
+    let c = Collector::start(
+        dir.path(),
+        &["--tls-cert", &cert_file, "--tls-key", &key_file],
+    );
+    assert!(c.base.starts_with("https://"), "{}", c.base);
+    let a = c.base.trim_start_matches("https://").to_owned();
+    let head = format!(
+        "POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100000\r\n\r\n{{"
+    );
+    let streams = [
+        (
+            "TLS half a head",
+            tls_stall(&a, &ca, b"GET / HTTP/1.1\r\nHost: x\r\n"),
+            10,
+        ),
+        ("TLS stalled body", tls_stall(&a, &ca, head.as_bytes()), 20),
+    ];
+    let handles: Vec<_> = streams
+        .into_iter()
+        .map(|(what, mut s, bound)| {
+            std::thread::spawn(move || {
+                (
+                    what,
+                    bound,
+                    read_until_closed(&mut s, Duration::from_secs(60)),
+                )
+            })
+        })
+        .collect();
+    for h in handles {
+        let (what, bound, closed) = h.join().unwrap();
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still open after 60 s"));
+        assert!(
+            closed < Duration::from_secs(bound + 15),
+            "{what}: closed after {closed:?}, bound {bound} s"
+        );
+    }
 }
 
 #[test]

@@ -231,12 +231,15 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
     }
     // Whatever it shows, the host delivered now: that keeps it from being
     // pruned, and its clock's offset is the one of what arrived last.
-    tx.prepare_cached("UPDATE hosts SET seen_at = ?2, skew_ms = ?3 WHERE hostname = ?1")?
-        .execute(params![
-            s.hostname,
-            s.received_ms,
-            s.time_ms.saturating_sub(s.received_ms)
-        ])?;
+    tx.prepare_cached(
+        "UPDATE hosts SET seen_at = MAX(COALESCE(seen_at, received_at), ?2), skew_ms = ?3
+         WHERE hostname = ?1",
+    )?
+    .execute(params![
+        s.hostname,
+        s.received_ms,
+        s.time_ms.saturating_sub(s.received_ms)
+    ])?;
     // The host row follows what was received last, in the order the
     // collector's clock gives (a report's time counts only up to its
     // receipt, so a date in the future cannot win for good), except that a
@@ -267,7 +270,8 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
              findings = excluded.findings, drift = excluded.drift, gc_drift = excluded.gc_drift,
              jvms = excluded.jvms, has_gc = excluded.has_gc,
              gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
-             drifting = excluded.drifting, seen_at = excluded.seen_at,
+             drifting = excluded.drifting,
+             seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
              skew_ms = excluded.skew_ms",
     )?
     .execute(params![
@@ -722,6 +726,25 @@ mod tests {
             derived,
             body: format!(r#"{{"id":"{id}"}}"#),
         }
+    }
+
+    #[test]
+    fn sums_of_stored_counts_never_fail_a_read() {
+        // Ingest refuses counts this large; storage must not depend on it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(&dir.path().join("db")).unwrap();
+        let now = 1_000_000;
+        let big = |id: &str| {
+            let mut s = sub("h", id, now, &[]);
+            s.derived.full_gcs = u64::MAX;
+            s
+        };
+        for r in insert_batch(&mut w, &[big("a"), big("b"), big("c")]) {
+            assert_eq!(r.unwrap(), Outcome::Stored);
+        }
+        let r = open_reader(&dir.path().join("db")).unwrap();
+        let hosts = hosts(&r, now).unwrap();
+        assert_eq!(hosts[0].gc.full_gcs_24h, u64::MAX, "saturated");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const READ_TOKEN: &str = "reader-token-fedcba9876543210";
 /// A running `tunekeeper collector`.
 pub struct Collector {
     child: Option<Child>,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with `--tls-cert`).
     pub base: String,
     /// The database file.
     pub db: PathBuf,
@@ -80,7 +80,7 @@ impl Collector {
             .trim()
             .rsplit(' ')
             .next()
-            .filter(|s| s.starts_with("http://"))
+            .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Collector {
