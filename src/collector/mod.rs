@@ -107,6 +107,19 @@ impl Config {
                 ),
             });
         }
+        for (option, value) in [
+            ("--header-timeout-seconds", self.header_timeout),
+            ("--body-timeout-seconds", self.body_timeout),
+            ("--shutdown-timeout-seconds", self.shutdown_timeout),
+        ] {
+            if value < Duration::from_secs(1) || value > Duration::from_secs(3600) {
+                return Err(Error::BadOption {
+                    option,
+                    value: format!("{}", value.as_secs_f64()),
+                    reason: "must be from 1 to 3600 seconds".into(),
+                });
+            }
+        }
         if self.retention_days == 0 || self.retention_days > 36_500 {
             return Err(Error::BadOption {
                 option: "--retention-days",
