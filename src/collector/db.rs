@@ -78,6 +78,12 @@ impl Writer {
             path: path.to_owned(),
             source,
         })?;
+        // Before listening: a collector that cannot store would answer 500
+        // to every agent while looking healthy.
+        store::check_writable(&conn).map_err(|source| Error::NotWritable {
+            path: path.to_owned(),
+            source,
+        })?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let join = std::thread::Builder::new()
             .name("collector-db-writer".into())

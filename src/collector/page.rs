@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::api::{AppState, check_read_page};
+use super::api::{AppState, check_read_page, heavy_read_turn};
 use super::health::GcHealth;
 use super::ingest::now_ms;
 use super::store::{self, DriftEvent, HostView, Point};
@@ -55,6 +55,11 @@ pub async fn host(
     if let Some(r) = check_read_page(&state, &headers) {
         return r;
     }
+    // The latest document (up to --max-body-bytes) is parsed: a heavy read.
+    let _turn = match heavy_read_turn(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let now = now_ms();
     let name = hostname.clone();
     let data = state
@@ -229,8 +234,26 @@ fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
 }
 
+/// The clock-skew pill: the host's clock is off from the collector's.
+fn skew_pill(h: &HostView) -> String {
+    if !h.clock_skewed {
+        return String::new();
+    }
+    let (way, by) = if h.clock_skew_seconds > 0 {
+        ("ahead", h.clock_skew_seconds)
+    } else {
+        ("behind", -h.clock_skew_seconds)
+    };
+    format!(
+        r#" <span class="pill warn" title="report time minus receipt of the last report: {} s; the host's times are not trusted beyond its receipt">clock {way} {}</span>"#,
+        h.clock_skew_seconds,
+        fmt_age(by)
+    )
+}
+
 fn severity(h: &HostView) -> u32 {
-    u32::from(h.stale) * 4
+    u32::from(h.clock_skewed) * 8
+        + u32::from(h.stale) * 4
         + u32::from(h.gc.health == GcHealth::Unhealthy) * 2
         + u32::from(h.drift > 0)
 }
@@ -276,6 +299,7 @@ pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
         } else {
             fmt_age(h.age_seconds)
         };
+        let age = age + &skew_pill(h);
         let cls = |bad: bool| if bad { "n hot" } else { "n" };
         let _ = write!(
             s,
@@ -497,7 +521,9 @@ fn week_stats(points: &[Point]) -> WeekStats {
         worst_rate: rates.iter().copied().reduce(f64::max),
         median_p99: p99s.get(p99s.len() / 2).copied(),
         worst_p99: p99s.last().copied(),
-        full_gcs: points.iter().map(|p| p.full_gcs).sum(),
+        full_gcs: points
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.full_gcs)),
         drifting_reports: points.iter().filter(|p| p.drift > 0).count(),
     }
 }
@@ -554,13 +580,14 @@ pub fn render_host(
     let mut s = head(&format!("{} · tunekeeper", h.hostname));
     let _ = write!(
         s,
-        r#"<header><a class="home" href="/">← tunekeeper fleet</a><h1>{}</h1>{}{}{}<div class="stamp">updated {}</div></header><main>"#,
+        r#"<header><a class="home" href="/">← tunekeeper fleet</a><h1>{}</h1>{}{}{}{}<div class="stamp">updated {}</div></header><main>"#,
         escape(&h.hostname),
         if h.stale {
             r#"<span class="pill warn">stale</span>"#
         } else {
             ""
         },
+        skew_pill(h),
         if h.drift > 0 {
             format!(r#"<span class="pill bad">{} drifting</span>"#, h.drift)
         } else {
