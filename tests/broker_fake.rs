@@ -197,3 +197,50 @@ fn a_containers_configuration_is_read_inside_its_root() {
     let d = find(&r, "datadir", "/var/lib/kafka/data", "exists");
     assert_eq!(d.actual.as_deref(), Some("xfs on sdb"), "{d:#?}");
 }
+
+#[test]
+fn the_profile_follows_the_roles_that_run_here() {
+    let host_of = |t: &BrokerTree| Host::at(t.root());
+    let chosen = |t: &BrokerTree| {
+        tunekeeper::kafka::choose_profiles(&host_of(t))
+            .into_iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect::<Vec<_>>()
+    };
+    let t = BrokerTree::new(8);
+    assert_eq!(
+        chosen(&t),
+        ["kafka-broker: no Kafka broker, controller or ZooKeeper runs: the default profile"]
+    );
+    t.broker(11, "1g", "process.roles=controller\nnode.id=1\n", 1, 1);
+    assert_eq!(
+        chosen(&t),
+        ["kraft-controller: a controller runs here (pid 11)"]
+    );
+    t.broker(12, "6g", "process.roles=broker,controller\n", 1, 1);
+    t.zookeeper(13, "dataDir=/var/lib/zookeeper\n");
+    assert_eq!(
+        chosen(&t),
+        [
+            "kafka-broker: a broker+controller runs here (pid 12)",
+            "kraft-controller: a controller runs here (pid 11)",
+            "zookeeper: a zookeeper runs here (pid 13)",
+        ]
+    );
+    // `audit` without --profile: one report per role, an array in JSON.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .arg("--root")
+        .arg(t.root())
+        .args(["--profile-dir", "/nonexistent", "audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let profiles: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["kafka-broker", "kraft-controller", "zookeeper"]);
+    assert!(v[2]["chosen_because"].as_str().unwrap().contains("pid 13"));
+}

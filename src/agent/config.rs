@@ -62,8 +62,9 @@ struct RawConfig {
 /// The agent's effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Profile name or path.
-    pub profile: String,
+    /// Profile name or path; `None`: the profile of the role that runs on
+    /// the host (broker, KRaft controller, ZooKeeper), chosen at start.
+    pub profile: Option<String>,
     /// Time between reports.
     pub interval: Duration,
     /// Time between reads of the GC logs (figures still go out every
@@ -109,7 +110,7 @@ pub const DEFAULT_GC_POLL: Duration = Duration::from_millis(250);
 impl Default for Config {
     fn default() -> Self {
         Config {
-            profile: crate::profile::DEFAULT_PROFILE.into(),
+            profile: None,
             interval: Duration::from_secs(60),
             gc_poll: DEFAULT_GC_POLL,
             endpoint: None,
@@ -236,7 +237,7 @@ impl Config {
         };
         let mut c = Config::default();
         if let Some(p) = raw.profile {
-            c.profile = p;
+            c.profile = Some(p);
         }
         let duration = |key: &'static str, text: &str, (lo, hi): (Duration, Duration)| {
             let secs = parse_seconds(text).ok_or_else(|| {

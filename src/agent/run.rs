@@ -517,7 +517,19 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             what: "starting the runtime".into(),
             source,
         })?;
-    let profile = store.load(&cfg.profile)?;
+    let profile = match &cfg.profile {
+        Some(name) => store.load(name)?,
+        None => {
+            // One profile per agent: the first role found (a broker before a
+            // controller before ZooKeeper); `profile` in the config wins.
+            let (name, why) = crate::kafka::choose_profiles(&host)
+                .into_iter()
+                .next()
+                .expect("choose_profiles always names one");
+            tracing::info!(profile = name, reason = %why, "chose the profile");
+            store.load(name)?
+        }
+    };
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
     let sender = match &cfg.endpoint {
         Some(e) => Some(Sender::new(
