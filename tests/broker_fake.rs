@@ -59,7 +59,11 @@ fn placement_through_partitions_raid_and_lvm() {
     );
 
     let lvm = find(&r, "datadir", "/data1/kafka", "exists");
-    assert_eq!(lvm.actual.as_deref(), Some("xfs on sdb+sdc"), "LVM on RAID");
+    assert_eq!(
+        lvm.actual.as_deref(),
+        Some("xfs on sdb (HDD)+sdc (HDD)"),
+        "LVM on RAID"
+    );
     let shared = find(
         &r,
         "placement",
@@ -195,7 +199,7 @@ fn a_containers_configuration_is_read_inside_its_root() {
     );
     assert!(k.detail.as_deref().unwrap().contains("/proc/9/root"));
     let d = find(&r, "datadir", "/var/lib/kafka/data", "exists");
-    assert_eq!(d.actual.as_deref(), Some("xfs on sdb"), "{d:#?}");
+    assert_eq!(d.actual.as_deref(), Some("xfs on sdb (SSD)"), "{d:#?}");
 }
 
 #[test]
@@ -243,4 +247,41 @@ fn the_profile_follows_the_roles_that_run_here() {
         .collect();
     assert_eq!(profiles, ["kafka-broker", "kraft-controller", "zookeeper"]);
     assert!(v[2]["chosen_because"].as_str().unwrap().contains("pid 13"));
+}
+
+/// A broker that exits while the audit reads it: its /proc entries vanish
+/// between discovery and the later reads. Each read that fails is a finding
+/// saying so; nothing panics, nothing is counted as zero.
+#[test]
+fn a_broker_that_exits_mid_read_gives_findings_not_numbers() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(31, "4g", "log.dirs=/data1/kafka\n", 10, 10);
+    for gone in ["maps", "limits", "mountinfo"] {
+        std::fs::remove_file(t.path(&format!("/proc/31/{gone}"))).unwrap();
+    }
+    std::fs::remove_dir_all(t.path("/proc/31/fd")).unwrap();
+    let r = run(&t);
+    let maps = find(&r, "maps", "pid 31", "<=80%");
+    assert_eq!(
+        (maps.status, maps.actual.as_deref()),
+        (Status::Unreadable, None)
+    );
+    assert!(
+        maps.detail.as_deref().unwrap().contains("it exited"),
+        "{maps:#?}"
+    );
+    let files = find(&r, "files", "pid 31", "<=80%");
+    assert_eq!(files.status, Status::Unreadable);
+    let dir = find(&r, "datadir", "/data1/kafka", "exists");
+    assert_eq!(
+        dir.status,
+        Status::Unreadable,
+        "no mount table to place it: {dir:#?}"
+    );
+    assert!(
+        dir.detail.as_deref().unwrap().contains("mountinfo"),
+        "{dir:#?}"
+    );
 }

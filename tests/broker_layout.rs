@@ -288,6 +288,7 @@ fn a_broker_is_judged_by_its_own_data_directories() {
         .as_str()
         .unwrap()
         .strip_prefix("ext4 on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_string();
     assert!(ext4_disk.starts_with("loop"), "{d:#}");
