@@ -83,6 +83,9 @@ struct Shared {
     freed: Notify,
     /// Delivery is waiting out a backoff, so it will free no space soon.
     backing_off: AtomicBool,
+    /// Reports spooled and delivered since the last hourly summary.
+    spooled_hour: std::sync::atomic::AtomicU64,
+    delivered_hour: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -226,7 +229,32 @@ impl Reporter {
             .and_then(|()| gz.finish())
             .expect("gzip into memory");
         self.store(&report.id, &bytes, deliver_first).await;
+        self.shared.spooled_hour.fetch_add(1, Ordering::Relaxed);
         self.shared.spooled.notify_one();
+    }
+
+    /// The hourly line: is it working? Counts since the last summary.
+    fn summarise_hour(&self, dropped_before: &mut u64) {
+        let (depth, dropped) = {
+            let spool = self.shared.spool();
+            (
+                spool.entries().map(|e| e.len()).unwrap_or(0),
+                spool.dropped(),
+            )
+        };
+        tracing::info!(
+            reports = self.shared.spooled_hour.swap(0, Ordering::Relaxed),
+            delivered = self.shared.delivered_hour.swap(0, Ordering::Relaxed),
+            dropped = dropped.saturating_sub(*dropped_before),
+            spool_depth = depth,
+            delivery = if self.shared.backing_off.load(Ordering::Relaxed) {
+                "failing"
+            } else {
+                "working"
+            },
+            "the last hour"
+        );
+        *dropped_before = dropped;
     }
 
     /// Spools `bytes`. On a full file system: deliver first, then drop the
@@ -339,6 +367,63 @@ struct Deliverer {
     set_aside: Vec<SetAside>,
     /// The last reason a delivery failed, for `--once`.
     last_error: Option<String>,
+    /// What the journal has been told: a change of state, not every attempt.
+    narrator: Narrator,
+}
+
+/// Tells the journal when delivery starts, fails and recovers, so that
+/// `journalctl -u tunekeeper-agent` answers "is it working?" without a line
+/// per interval.
+#[derive(Debug, Default)]
+struct Narrator {
+    delivered_any: bool,
+    /// Since when delivery fails, how many attempts, and the first cause.
+    failing: Option<(std::time::Instant, u64, String)>,
+}
+
+impl Narrator {
+    fn delivered(&mut self, endpoint: &str, depth: usize) {
+        if !self.delivered_any {
+            self.delivered_any = true;
+            tracing::info!(endpoint, "first report delivered");
+        }
+        if let Some((since, attempts, _)) = self.failing.take() {
+            tracing::info!(
+                after = ?Duration::from_secs(since.elapsed().as_secs()),
+                failed_attempts = attempts,
+                spool_depth = depth,
+                "delivery works again"
+            );
+        }
+    }
+
+    fn failed(&mut self, endpoint: &str, why: &str, depth: usize, retry_in: Duration) {
+        match &mut self.failing {
+            None if why.contains("configuration error") => {
+                tracing::error!(
+                    endpoint,
+                    reason = why,
+                    spool_depth = depth,
+                    "delivery failing: fix the agent's configuration; reports stay in the spool"
+                );
+                self.failing = Some((std::time::Instant::now(), 1, why.to_string()));
+            }
+            None => {
+                tracing::warn!(
+                    endpoint,
+                    reason = why,
+                    spool_depth = depth,
+                    ?retry_in,
+                    "delivery failing: reports stay in the spool until it works again"
+                );
+                self.failing = Some((std::time::Instant::now(), 1, why.to_string()));
+            }
+            Some((_, attempts, _)) => {
+                *attempts += 1;
+                tracing::debug!(reason = why, ?retry_in, "delivery failed again");
+            }
+        }
+    }
 }
 
 impl Deliverer {
@@ -397,6 +482,9 @@ impl Deliverer {
                         self.backoff.reset();
                         self.last_error = None;
                         shared.metrics.delivered(unix_now());
+                        shared.delivered_hour.fetch_add(1, Ordering::Relaxed);
+                        let depth = spool.entries().map(|e| e.len()).unwrap_or(0);
+                        self.narrator.delivered(self.sender.endpoint(), depth);
                     }
                     Delivery::Refused(status) => {
                         shared.metrics.refused();
@@ -420,7 +508,9 @@ impl Deliverer {
                     }
                     Delivery::Retry(why) => {
                         let delay = self.backoff.next_delay();
-                        tracing::warn!(reason = %why, retry_in = ?delay, "delivery failed; the report stays in the spool");
+                        let depth = spool.entries().map(|e| e.len()).unwrap_or(0);
+                        self.narrator
+                            .failed(self.sender.endpoint(), &why, depth, delay);
                         self.last_error = Some(why);
                         return Drained::Retry(delay);
                     }
@@ -547,6 +637,8 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         spooled: Notify::new(),
         freed: Notify::new(),
         backing_off: AtomicBool::new(false),
+        spooled_hour: Default::default(),
+        delivered_hour: Default::default(),
     });
     let mut deliverer = sender.map(|sender| Deliverer {
         sender,
@@ -558,7 +650,18 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         stuck: BTreeSet::new(),
         set_aside: Vec::new(),
         last_error: None,
+        narrator: Narrator::default(),
     });
+    if !once {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            profile = %profile.name,
+            endpoint = cfg.endpoint.as_deref().unwrap_or("none: reports stay in the spool"),
+            interval = ?cfg.interval,
+            spool = %cfg.spool_dir.display(),
+            "tunekeeper agent started"
+        );
+    }
     let interval = cfg.interval;
     let gc_poll = cfg.gc_poll.min(interval);
     let listen = cfg.metrics_listen;
@@ -614,11 +717,19 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             // that rotates faster than `interval` loses nothing.
             let mut poll = tokio::time::interval(gc_poll);
             poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let hour = Duration::from_secs(3600);
+            let mut summary = tokio::time::interval_at(Instant::now() + hour, hour);
+            summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut dropped_before = shared.spool().dropped();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = poll.tick() => {
                         reporter.read_gc_logs();
+                        continue;
+                    }
+                    _ = summary.tick() => {
+                        reporter.summarise_hour(&mut dropped_before);
                         continue;
                     }
                     _ = stop.changed() => {}

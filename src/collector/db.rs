@@ -121,7 +121,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Job::Prune(cutoff, reply) => {
                     flush(&mut conn, &mut batch, &mut replies);
                     let r = store::prune(&mut conn, cutoff);
-                    if let Ok(n) = &r {
+                    if let Ok(n) = &r
+                        && *n > 0
+                    {
                         tracing::info!(deleted = n, "pruned old reports");
                     }
                     let _ = reply.send(r);

@@ -55,11 +55,11 @@ fn apply_audit_rollback_restores_every_value_exactly() {
 
     let state_arg = state.path().to_str().unwrap();
     let out = tunekeeper(&[
-        "--state-dir",
-        state_arg,
         "--profile-dir",
         "/nonexistent",
         "apply",
+        "--state-dir",
+        state_arg,
         "--persist",
     ]);
     assert!(
@@ -89,7 +89,7 @@ fn apply_audit_rollback_restores_every_value_exactly() {
         report.findings
     );
 
-    let out = tunekeeper(&["--state-dir", state_arg, "rollback"]);
+    let out = tunekeeper(&["rollback", "--state-dir", state_arg]);
     assert!(
         out.status.success(),
         "rollback failed: {}{}",
@@ -133,9 +133,9 @@ fn a_value_the_kernel_rejects_rolls_back_earlier_writes() {
     let swappiness = read("vm.swappiness");
     let state = dir.path().join("state");
     let out = tunekeeper(&[
+        "apply",
         "--state-dir",
         state.to_str().unwrap(),
-        "apply",
         "--profile",
         profile_path.to_str().unwrap(),
         "--format",
