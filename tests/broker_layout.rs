@@ -5,6 +5,8 @@
 //! of its own. Needs root, a JDK and mkfs.ext4/mkfs.xfs; skips (saying why)
 //! without them.
 
+mod ci_skip;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -226,7 +228,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn a_broker_is_judged_by_its_own_data_directories() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let mut m = Mounts::new();
@@ -395,7 +397,7 @@ fn a_broker_is_judged_by_its_own_data_directories() {
 fn a_broker_without_a_readable_configuration_is_a_finding() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let m = Mounts::new();
@@ -426,7 +428,7 @@ fn a_broker_without_a_readable_configuration_is_a_finding() {
 fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let mut m = Mounts::new();
@@ -487,7 +489,7 @@ fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
 fn the_agent_reads_a_containers_gc_log_through_proc_root() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let mut m = Mounts::new();

@@ -5,6 +5,7 @@
 //! Skips, saying why, when Chromium is not installed.
 
 mod browser_support;
+mod ci_skip;
 mod collector_support;
 
 use std::path::Path;
@@ -130,8 +131,8 @@ fn populate(c: &Collector) {
 #[test]
 fn fleet_and_host_pages_render_in_chromium_escaped() {
     let Some(browser) = chromium() else {
-        println!(
-            "skipping fleet_and_host_pages_render_in_chromium_escaped: chromium is not installed (apt-get install chromium)"
+        ci_skip::skip(
+            "fleet_and_host_pages_render_in_chromium_escaped: chromium is not installed (apt-get install chromium)",
         );
         return;
     };

@@ -2,6 +2,7 @@
 //! collector items 1 to 8): the real binary on loopback, a real SQLite file,
 //! real sockets. Each test names the item it covers.
 
+mod ci_skip;
 mod collector_support;
 
 use std::io::{Read, Write};
@@ -338,7 +339,7 @@ fn item2_sigterm_with_stalled_connections_exits_within_the_bound() {
 #[test]
 fn item3_a_report_is_fsynced_before_it_is_acknowledged() {
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("strace not installed: skipped");
+        ci_skip::skip("strace not installed: skipped");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -28,7 +28,7 @@ fn snapshot(p: &Profile) -> BTreeMap<String, String> {
 
 fn skip_unless_root(test: &str) -> bool {
     if !is_root() {
-        eprintln!("skipping {test}: needs root to write /proc/sys");
+        crate::ci_skip::skip(&format!("{test}: needs root to write /proc/sys"));
         return true;
     }
     false
@@ -274,8 +274,8 @@ impl Drop for FakeBroker {
 #[test]
 fn the_running_brokers_open_file_limit_is_checked() {
     let Some(broker) = FakeBroker::start(4096) else {
-        eprintln!(
-            "skipping the_running_brokers_open_file_limit_is_checked: no JDK (javac) on this machine"
+        crate::ci_skip::skip(
+            "the_running_brokers_open_file_limit_is_checked: no JDK (javac) on this machine",
         );
         return;
     };
