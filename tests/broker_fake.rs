@@ -285,3 +285,26 @@ fn a_broker_that_exits_mid_read_gives_findings_not_numbers() {
         "{dir:#?}"
     );
 }
+
+/// A broker host whose broker is not running is a `process` drift, not a
+/// host whose broker findings quietly went away.
+#[test]
+fn a_stopped_broker_is_a_drift_not_a_fix() {
+    let t = BrokerTree::new(16);
+    let r = run(&t);
+    let f = find(&r, "process", "running", "kafka");
+    assert_eq!((f.status, f.actual.as_deref()), (Status::Drift, None));
+    assert!(
+        f.detail
+            .as_deref()
+            .unwrap()
+            .contains("the broker is stopped")
+    );
+    t.broker(41, "4g", "log.dirs=/data1/kafka\n", 1, 1);
+    let r = run(&t);
+    let f = find(&r, "process", "running", "kafka");
+    assert_eq!(
+        (f.status, f.actual.as_deref()),
+        (Status::Ok, Some("pid 41"))
+    );
+}

@@ -87,13 +87,15 @@ fn agent_once(config: &Path) -> Output {
         .unwrap()
 }
 
-/// The agent as a service, its log (info) in `log`.
+/// The agent as a service, its log in `log`: info, and the agent's debug
+/// lines (each failed attempt with its `retry_in`; the journal at info shows
+/// one line per failure streak).
 fn start_agent(config: &Path, log: &Path) -> Running {
     Running(
         Command::new(bin())
             .args(["agent", "--config"])
             .arg(config)
-            .env("TUNEKEEPER_LOG", "info")
+            .env("TUNEKEEPER_LOG", "info,tunekeeper::agent=debug")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())

@@ -128,6 +128,9 @@ struct Reporter {
     host_info: HostInfo,
     tracker: GcTracker,
     shared: Arc<Shared>,
+    /// When the profile's process was first seen missing (RFC 3339), while
+    /// it stays missing: the finding says since when.
+    missing_since: Option<String>,
 }
 
 /// How reporting gets delivery to free space on a full file system before
@@ -149,6 +152,7 @@ impl Reporter {
             self.enforce();
             audited = audit(&self.profile, &self.host);
         }
+        self.note_missing_process(&mut audited.findings);
         let metrics = &self.shared.metrics;
         metrics.set_findings(&audited.findings);
         let jvms = self
@@ -183,6 +187,34 @@ impl Reporter {
                 spool_dropped_total: dropped,
                 spool_depth: depth as u64,
             },
+        }
+    }
+
+    /// Adds "since ..." to a `process`/`running` drift, and logs the change
+    /// both ways: a stopped broker must read as stopped, with its time.
+    fn note_missing_process(&mut self, findings: &mut [crate::finding::Finding]) {
+        let Some(f) = findings
+            .iter_mut()
+            .find(|f| f.check == "process" && f.key == "running")
+        else {
+            return;
+        };
+        if f.status == crate::finding::Status::Drift {
+            let since = self.missing_since.get_or_insert_with(|| {
+                let now = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                tracing::warn!(pattern = %self.profile.process.pattern, "no matching process runs: the broker stopped");
+                now
+            });
+            f.detail = Some(format!(
+                "none runs since {since}: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
+            ));
+        } else if self.missing_since.take().is_some() {
+            tracing::info!(
+                running = f.actual.as_deref().unwrap_or_default(),
+                "the broker runs again"
+            );
         }
     }
 
@@ -674,6 +706,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         host_info,
         tracker: GcTracker::default(),
         shared: shared.clone(),
+        missing_since: None,
     };
     rt.block_on(async move {
         if let Some(addr) = listen {

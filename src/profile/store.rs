@@ -364,6 +364,7 @@ fn empty_profile(src: &Source) -> Profile {
             pattern: Regex::new(DEFAULT_BROKER_MATCH)
                 .expect("the default broker pattern is a valid regex"),
             nofile: None,
+            running: None,
         },
         gc: BTreeMap::new(),
         jvm: BTreeMap::new(),
@@ -391,6 +392,9 @@ fn merge(child: &mut Profile, parent: Profile) {
     child.process.pattern = parent.process.pattern;
     if parent.process.nofile.is_some() {
         child.process.nofile = parent.process.nofile;
+    }
+    if parent.process.running.is_some() {
+        child.process.running = parent.process.running;
     }
     child.gc.extend(parent.gc);
     child.jvm.extend(parent.jvm);
@@ -454,6 +458,7 @@ fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileErr
         "mount" => p.mounts.remove(key).is_some(),
         "swap" => p.swap.take().is_some(),
         "process" if key == "nofile" => p.process.nofile.take().is_some(),
+        "process" if key == "running" => p.process.running.take().is_some(),
         "gc" => p.gc.remove(key).is_some(),
         "jvm" => p.jvm.remove(key).is_some(),
         "broker" => p.broker.remove(key).is_some(),
@@ -610,6 +615,16 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
         }
         if let Some(nofile) = &proc_rule.nofile {
             p.process.nofile = Some(ctx.setting("process.nofile", nofile, 1)?);
+        }
+        if let Some(running) = &proc_rule.running {
+            let setting = ctx.setting("process.running", running, 1)?;
+            if setting.expect.to_string() != "true" {
+                return Err(ctx.invalid(
+                    "process.running",
+                    "the rule is `running = true`; to stop checking it, drop it (drop = [\"process:running\"])",
+                ));
+            }
+            p.process.running = Some(setting);
         }
     }
     for (key, value) in &raw.gc {
