@@ -20,7 +20,7 @@ use crate::finding::{Finding, Status};
 use crate::report::Report;
 use crate::web::STYLE;
 use crate::web::charts::{self, Chart, Series};
-use crate::web::html::{escape, segment};
+use crate::web::html::{escape, escape_breakable, segment};
 
 const DAY_MS: i64 = 86_400_000;
 type Points = Vec<(i64, f64)>;
@@ -386,8 +386,8 @@ fn finding_rows(s: &mut String, findings: &[Finding]) {
                 ""
             },
             escape(&f.check),
-            escape(&f.key),
-            escape(&f.expected),
+            escape_breakable(&f.key),
+            escape_breakable(&f.expected),
             if f.status == Status::Drift {
                 " hot"
             } else {
@@ -489,7 +489,7 @@ fn data_dirs_section(s: &mut String, findings: &[Finding]) {
         let _ = write!(
             s,
             r#"<tr><td class="code">{}</td><td class="code">{}</td><td class="wrap mut">{}</td><td class="n" title="{}">{}</td><td>{}</td><td class="wrap">{}</td></tr>"#,
-            escape(r.path),
+            escape_breakable(r.path),
             r.disk.map(escape).unwrap_or_else(|| "–".into()),
             r.mount.map(escape).unwrap_or_default(),
             r.free.and_then(|(_, d)| d).map(escape).unwrap_or_default(),
@@ -967,7 +967,9 @@ mod tests {
         assert_eq!(rows[0].free, Some(("83%", Some("1 TiB free of 1.2 TiB"))));
         let mut html = String::new();
         data_dirs_section(&mut html, &findings);
-        assert!(html.contains("Data directories") && html.contains("/&lt;b&gt;x&lt;/b&gt;"));
+        assert!(
+            html.contains("Data directories") && html.contains("/<wbr>&lt;b&gt;x&lt;/<wbr>b&gt;")
+        );
         assert!(!html.contains("<b>x</b>"));
     }
 }
