@@ -248,8 +248,18 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
     }
 
-    // The JVM idles 2 s and exits; the agent's next report carries its final entry.
-    std::thread::sleep(Duration::from_secs(5));
+    // The JVM idles 2 s and exits; the agent's next report carries its final
+    // entry. Wait for exactly that, not for a fixed time.
+    let mut jvm = jvm;
+    jvm.0.wait().unwrap();
+    wait_for("the JVM's final entry", Duration::from_secs(30), || {
+        reports(port, &host).iter().any(|r| {
+            r["jvms"].as_array().is_some_and(|js| {
+                js.iter()
+                    .any(|j| j["pid"] == jvm_pid && j["exited"] == true)
+            })
+        })
+    });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(agent.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
