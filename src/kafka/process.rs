@@ -263,8 +263,8 @@ fn kraft_role(roles: Option<&str>) -> Role {
     }
 }
 
-/// Profiles are small, but a properties file is read whole: cap it so a
-/// wrong path (a log, a device) cannot take the agent's memory.
+/// A properties file is read whole: cap it so a wrong path (a log named by
+/// mistake) cannot take the agent's memory.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
 fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem> {
@@ -272,20 +272,8 @@ fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem
         path: named.to_path_buf(),
         error,
     };
-    let meta = std::fs::metadata(on_host).map_err(|e| unreadable(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(unreadable(format!(
-            "it is {}",
-            crate::file_kind::describe(meta.file_type())
-        )));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(unreadable(format!(
-            "{} bytes is no properties file",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(on_host).map_err(|e| unreadable(e.to_string()))?;
+    let bytes = crate::file_kind::read_small_regular(on_host, MAX_CONFIG_BYTES)
+        .map_err(|e| unreadable(e.to_string()))?;
     // Properties files are ISO-8859-1 by the JVM's rules; ASCII is what
     // matters here, so decode leniently.
     Properties::parse(&String::from_utf8_lossy(&bytes)).map_err(|error| ConfigProblem::Malformed {

@@ -320,24 +320,18 @@ fn read_profile_file(path: &Path) -> Result<String, ProfileError> {
             "profile files are TOML files named NAME.toml".to_string()
         ));
     }
-    let io = |source| ProfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(not(format!(
-            "it is {}",
-            crate::file_kind::describe(meta.file_type())
-        )));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(not(format!(
-            "it holds {} bytes; profiles are at most {MAX_PROFILE_BYTES}",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(io)
+    use crate::file_kind::{SmallFileError, read_small_regular};
+    let bytes = read_small_regular(path, MAX_PROFILE_BYTES).map_err(|e| match e {
+        SmallFileError::Io(source) => ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => not(other.to_string()),
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        // Not quoted: a secret that is not UTF-8 must not reach the message.
+        not("it is not UTF-8 text".to_string())
+    })
 }
 
 /// 1-based line and column of a byte offset.
