@@ -430,6 +430,15 @@ struct DataDirRow<'a> {
     problems: Vec<&'a str>,
 }
 
+/// The key of a `space` finding for a data directory's key (`/d` or
+/// `/d (pid N)` when several processes run): `/d free space (pid N)`.
+fn space_key(dir_key: &str, what: &str) -> String {
+    match dir_key.split_once(" (pid ") {
+        Some((path, pid)) => format!("{path} {what} (pid {pid}"),
+        None => format!("{dir_key} {what}"),
+    }
+}
+
 /// Rows of the "Data directories" section, in the report's order.
 fn data_dir_rows(findings: &[Finding]) -> Vec<DataDirRow<'_>> {
     let mut rows: Vec<DataDirRow> = Vec::new();
@@ -445,7 +454,7 @@ fn data_dir_rows(findings: &[Finding]) -> Vec<DataDirRow<'_>> {
         };
         let free = findings
             .iter()
-            .find(|g| g.check == "space" && g.key == format!("{path} free space"))
+            .find(|g| g.check == "space" && g.key == space_key(path, "free space"))
             .and_then(|g| g.actual.as_deref().map(|a| (a, g.detail.as_deref())));
         let related: Vec<&Finding> = std::iter::once(f)
             .chain(mine("mount"))
@@ -955,6 +964,11 @@ mod tests {
                 "no broker",
             ),
         ];
+        assert_eq!(
+            space_key("/d (pid 7)", "free space"),
+            "/d free space (pid 7)"
+        );
+        assert_eq!(space_key("/d", "free inodes"), "/d free inodes");
         let rows = data_dir_rows(&findings);
         assert_eq!(rows.len(), 2, "{rows:#?}");
         assert_eq!(rows[0].path, "/data1/kafka");

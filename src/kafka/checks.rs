@@ -268,7 +268,15 @@ fn space(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding
             });
             let mut f = judge_number(
                 "space",
-                format!("{} {what}", dir_key(d, many)),
+                format!(
+                    "{} {what}{}",
+                    d.dir.path.display(),
+                    if many {
+                        format!(" (pid {})", d.pid)
+                    } else {
+                        String::new()
+                    }
+                ),
                 setting,
                 value,
                 "%",
