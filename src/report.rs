@@ -37,6 +37,19 @@ pub struct Report {
     /// The agent's own state.
     #[serde(default)]
     pub agent: AgentInfo,
+    /// The cluster this host belongs to, and where that came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
+}
+
+/// A host's cluster: the agent's `cluster` setting, else Kafka's own
+/// `cluster.id` from `meta.properties` in the broker's first data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// The cluster's name or id.
+    pub name: String,
+    /// `config` (the agent's setting) or `meta.properties` (with its path).
+    pub from: String,
 }
 
 /// Host identity.
@@ -160,6 +173,10 @@ mod tests {
             summary: Summary::default(),
             jvms: vec![],
             agent: AgentInfo::default(),
+            cluster: Some(Cluster {
+                name: "MkU3OEVBNTcwNTJENDM2Qg".into(),
+                from: "meta.properties (/data1/kafka/meta.properties)".into(),
+            }),
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);

@@ -308,3 +308,69 @@ fn a_stopped_broker_is_a_drift_not_a_fix() {
         (Status::Ok, Some("pid 41"))
     );
 }
+
+/// The cluster a host belongs to is Kafka's own `cluster.id`, from
+/// `meta.properties` in the broker's first data directory that has one;
+/// the agent's `cluster` setting wins over it, and it travels in the report.
+#[test]
+fn the_cluster_is_kafkas_own_cluster_id_unless_the_agent_names_one() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(51, "4g", "log.dirs=/data1/a,/data1/b\n", 1, 1);
+    t.write(
+        "/data1/b/meta.properties",
+        "#\nversion=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n",
+    );
+    let host = Host::at(t.root());
+    let p = &tunekeeper::kafka::find_kafka_processes(&host)[0];
+    let (id, path) = p.cluster_id(&host).expect("a cluster id");
+    assert_eq!(id, "MkU3OEVBNTcwNTJENDM2Qg");
+    assert_eq!(path, std::path::Path::new("/data1/b/meta.properties"));
+
+    let report = |extra: &str| {
+        let spool = t.path("/spool");
+        let _ = std::fs::remove_dir_all(&spool);
+        let config = t.path("/agent.toml");
+        std::fs::write(
+            &config,
+            format!("spool_dir = \"{}\"\n{extra}", spool.display()),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+            .arg("--root")
+            .arg(t.root())
+            .args([
+                "--profile-dir",
+                "/nonexistent",
+                "agent",
+                "--once",
+                "--config",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = std::fs::read_dir(&spool).unwrap().flatten().next().unwrap();
+        let mut json = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(file.path()).unwrap()),
+            &mut json,
+        )
+        .unwrap();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()
+    };
+    let r = report("");
+    assert_eq!(r["cluster"]["name"], "MkU3OEVBNTcwNTJENDM2Qg", "{r:#}");
+    assert_eq!(
+        r["cluster"]["from"],
+        "meta.properties (/data1/b/meta.properties)"
+    );
+    let r = report("cluster = \"orders-prod\"\n");
+    assert_eq!(r["cluster"]["name"], "orders-prod");
+    assert_eq!(r["cluster"]["from"], "config");
+}

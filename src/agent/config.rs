@@ -42,6 +42,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     profile: Option<String>,
+    cluster: Option<String>,
     interval: Option<String>,
     gc_poll: Option<String>,
     endpoint: Option<String>,
@@ -85,6 +86,8 @@ pub struct Config {
     pub spool_max_reports: usize,
     /// Re-apply drifted kernel settings each interval (needs root).
     pub enforce: bool,
+    /// The cluster this host belongs to; `None`: Kafka's own `cluster.id`.
+    pub cluster: Option<String>,
     /// Regex over /proc/PID/cmdline that identifies broker JVMs.
     pub jvm_match: regex::Regex,
     /// Extra GC log paths or globs.
@@ -111,6 +114,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             profile: None,
+            cluster: None,
             interval: Duration::from_secs(60),
             gc_poll: DEFAULT_GC_POLL,
             endpoint: None,
@@ -308,6 +312,23 @@ impl Config {
             c.spool_max_reports = n as usize;
         }
         c.enforce = raw.enforce.unwrap_or(false);
+        if let Some(name) = raw.cluster {
+            let name = name.trim().to_string();
+            // A cluster name ends up in URLs and pages: keep it to what
+            // cluster names are (Kafka's ids are base64url).
+            if name.is_empty()
+                || name.len() > 128
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(invalid(
+                    "cluster",
+                    format!("`{name}` is not a cluster name: 1 to 128 of A-Z a-z 0-9 - _ ."),
+                ));
+            }
+            c.cluster = Some(name);
+        }
         if let Some(m) = raw.jvm_match {
             c.jvm_match = regex::Regex::new(&m)
                 .map_err(|e| invalid("jvm_match", format!("not a valid regex: {e}")))?;
@@ -420,5 +441,15 @@ mod tests {
         assert_eq!(parse_bytes("1TiB"), Some(1 << 40));
         assert_eq!(parse_bytes("1.5MiB"), None);
         assert_eq!(parse_bytes("-1"), None);
+    }
+
+    #[test]
+    fn a_cluster_name_is_checked() {
+        let c = Config::parse("cluster = \"orders-prod.eu_1\"\n", Path::new("a.toml")).unwrap();
+        assert_eq!(c.cluster.as_deref(), Some("orders-prod.eu_1"));
+        for bad in ["\"\"", "\"a b\"", "\"<x>\"", "\"../x\""] {
+            let e = Config::parse(&format!("cluster = {bad}\n"), Path::new("a.toml")).unwrap_err();
+            assert!(e.to_string().contains("`cluster`"), "{bad}: {e}");
+        }
     }
 }

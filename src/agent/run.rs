@@ -187,7 +187,27 @@ impl Reporter {
                 spool_dropped_total: dropped,
                 spool_depth: depth as u64,
             },
+            cluster: self.cluster(),
         }
+    }
+
+    /// The agent's `cluster` setting, else the running broker's own
+    /// `cluster.id` (from `meta.properties` in its first data directory).
+    fn cluster(&self) -> Option<crate::report::Cluster> {
+        if let Some(name) = &self.cfg.cluster {
+            return Some(crate::report::Cluster {
+                name: name.clone(),
+                from: "config".into(),
+            });
+        }
+        crate::kafka::find_kafka_processes(&self.host)
+            .iter()
+            .filter(|p| p.role != crate::kafka::Role::Zookeeper)
+            .find_map(|p| p.cluster_id(&self.host))
+            .map(|(name, path)| crate::report::Cluster {
+                name,
+                from: format!("meta.properties ({})", path.display()),
+            })
     }
 
     /// Adds "since ..." to a `process`/`running` drift, and logs the change

@@ -172,6 +172,23 @@ impl KafkaProcess {
         out
     }
 
+    /// Kafka's own `cluster.id`, from `meta.properties` in the first data
+    /// directory that has one (written by the broker at first start), with
+    /// that file's path as the process names it.
+    pub fn cluster_id(&self, host: &Host) -> Option<(String, PathBuf)> {
+        self.data_dirs().into_iter().find_map(|d| {
+            let named = d.path.join("meta.properties");
+            let bytes = crate::file_kind::read_small_regular(
+                &self.host_path(host, &named),
+                MAX_CONFIG_BYTES,
+            )
+            .ok()?;
+            let props = Properties::parse(&String::from_utf8_lossy(&bytes)).ok()?;
+            let id = props.get("cluster.id")?.trim();
+            (!id.is_empty()).then(|| (id.to_string(), named))
+        })
+    }
+
     /// `broker (/etc/kafka/server.properties)`, for findings.
     pub fn describe(&self) -> String {
         let mut s = self.role.to_string();
