@@ -129,6 +129,7 @@ rm -f "$target_dir"/debian/tunekeeper_*_"$deb_arch".deb
 cargo deb --no-build --target "$triple" --output "$target_dir/debian/" >&2
 log "cargo generate-rpm"
 rm -f "$target_dir"/generate-rpm/tunekeeper-*."$arch".rpm
-cargo generate-rpm --target "$triple" --output "$target_dir/generate-rpm/" >&2
+# xz, not the default zstd: RHEL/CentOS 7's rpm 4.11 cannot read zstd payloads.
+cargo generate-rpm --target "$triple" --payload-compress xz --output "$target_dir/generate-rpm/" >&2
 
 ls "$target_dir"/debian/tunekeeper_*_"$deb_arch".deb "$target_dir"/generate-rpm/tunekeeper-*."$arch".rpm

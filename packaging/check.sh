@@ -189,6 +189,10 @@ for s in preinstall postinstall preuninstall postuninstall; do
     rpm -qp --scripts "$rpmfile" 2>/dev/null | grep -q "^$s scriptlet" || fail ".rpm has no $s scriptlet"
 done
 echo "ok: .rpm has %pre, %post, %preun, %postun"
+# The glibc baseline is RHEL 7's, so is the payload: its rpm 4.11 reads xz, not zstd.
+payload="$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$rpmfile" 2>/dev/null)"
+[ "$payload" = xz ] || fail ".rpm payload is compressed with '$payload', not xz (RHEL 7's rpm reads no zstd)"
+echo "ok: .rpm payload xz"
 
 # The .rpm payload unpacks to the same files with the same bytes (the binary
 # too: both packages take the one staged, stripped copy).
@@ -338,7 +342,7 @@ release="$(rpm -qp --qf '%{RELEASE}' "$rpmfile" 2>/dev/null)"
 mkdir -p "$tmp/next"
 (
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
-    cargo generate-rpm --target x86_64-unknown-linux-gnu --set-metadata "release = \"$((release + 1))\"" \
+    cargo generate-rpm --target x86_64-unknown-linux-gnu --payload-compress xz --set-metadata "release = \"$((release + 1))\"" \
         --output "$tmp/next/" >&2
 )
 rpmnext="$(ls "$tmp"/next/tunekeeper-*.rpm)"
