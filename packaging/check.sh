@@ -163,9 +163,17 @@ fi
 # The interpreter must be the generic one, not a path only newer systems have.
 interp="$(readelf -lW "$packaged_bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')"
 [ "$interp" = /lib64/ld-linux-x86-64.so.2 ] || fail "program interpreter is '$interp'"
+# Only libc6's libraries, and the .deb asks for the baseline, not more.
+needed="$(readelf -dW "$packaged_bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | paste -sd' ')"
+[ "$needed" = "libc.so.6 libdl.so.2 libm.so.6 libpthread.so.0" ] ||
+    fail "the packaged binary needs '$needed': libc6 (>= $glibc_baseline) alone does not cover that"
+deb_libc="$(dpkg-deb -f "$deb" Depends | grep -o 'libc6 ([^)]*)')"
+[ "$deb_libc" = "libc6 (>= $glibc_baseline)" ] || fail ".deb Depends has '$deb_libc', want 'libc6 (>= $glibc_baseline)'"
+rpm_glibc="$(rpm -qp --requires "$rpmfile" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
+[ "$rpm_glibc" = "$newest" ] || fail ".rpm requires $rpm_glibc, the binary needs $newest"
 mkdir -p "$results"
 echo "$newest" >"$results/glibc-needed.txt"
-echo "ok: the packaged binary needs $newest at most (baseline GLIBC_$glibc_baseline)"
+echo "ok: the packaged binary needs $newest at most (baseline GLIBC_$glibc_baseline); .deb: $deb_libc; .rpm: libc.so.6($rpm_glibc)"
 
 step "lintian (errors fail, warnings shown)"
 lintian --fail-on error --info "$deb" | tee "$tmp/lintian" || fail "lintian reports errors"

@@ -443,3 +443,32 @@ grep -q '^tunekeeper:' "$rroot/etc/passwd" || fail "erase removed the user (READ
 [ -e "$rroot/etc/tunekeeper/agent.toml.rpmsave" ] || fail "erase did not keep the edited agent.toml as .rpmsave"
 umount "$rroot/proc"
 ok "rpm -e: binary gone, agent disabled, user kept, edited agent.toml saved as agent.toml.rpmsave"
+
+step "an older glibc: the packaged binary runs on Debian 11 (glibc 2.31)"
+# The oldest Debian release on the mirror; RHEL 7's 2.17 itself is not to be
+# had here (objdump in check.sh covers it).
+old_suite=bullseye
+old_tarball="$cache/debian-$old_suite-essential.tar"
+if [ ! -s "$old_tarball" ]; then
+    t0=$SECONDS
+    timeout 600 mmdebstrap --quiet --variant=essential --format=tar "$old_suite" "$old_tarball.part" "$mirror" ||
+        fail "mmdebstrap could not build the $old_suite tree"
+    mv "$old_tarball.part" "$old_tarball"
+    ok "built and cached in $((SECONDS - t0))s"
+fi
+oroot="$tmp/oldroot"
+mkdir -p "$oroot"
+tar -C "$oroot" -xf "$old_tarball"
+dpkg-deb -x "$deb" "$oroot"
+mount -t proc proc "$oroot/proc"
+old_glibc="$(chroot "$oroot" ldd --version | sed -n '1s/.* //p')"
+chroot "$oroot" /usr/bin/tunekeeper --version >/dev/null || fail "the binary does not run on glibc $old_glibc"
+chroot "$oroot" /usr/bin/tunekeeper profiles list >/dev/null || fail "profiles list fails on glibc $old_glibc"
+rc=0
+chroot "$oroot" /usr/bin/tunekeeper audit >"$tmp/old-audit" 2>&1 || rc=$?
+[ "$rc" -le 1 ] || {
+    cat "$tmp/old-audit"
+    fail "audit exited $rc on glibc $old_glibc"
+}
+umount "$oroot/proc"
+ok "$old_suite (glibc $old_glibc): --version, profiles list, audit (exit $rc) run"
