@@ -76,12 +76,15 @@ cleanup() {
     findmnt -rn -o TARGET | grep -F "$tmp/" | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null
     done
+    if [ "$rc" -ne 0 ] && [ -f "$tmp/console.log" ]; then
+        echo "== container-check.sh: the container's console (last 40 lines):" >&2
+        tail -n 40 "$tmp/console.log" >&2
+    fi
     rm -rf "$tmp"
     if [ "$rc" -eq 0 ]; then
         echo "== container-check.sh: PASS in $((SECONDS - start))s"
     else
         echo "== container-check.sh: FAILED (exit $rc) after $((SECONDS - start))s" >&2
-        [ -f "$tmp/console.log" ] && tail -n 40 "$tmp/console.log" >&2
     fi
     exit "$rc"
 }
