@@ -120,8 +120,17 @@ CHANGELOG
 gzip -9 -n -c "$stage/changelog" >"$stage/changelog.Debian.gz"
 
 # One stripped binary for both packages (same bytes in the .deb and .rpm).
+# The host's binutils know only x86: aarch64 needs Debian's
+# binutils-aarch64-linux-gnu (installed here when missing and root).
+strip_tool="strip"
+if [ "$arch" = aarch64 ] && [ "$(uname -m)" != aarch64 ]; then
+    strip_tool=aarch64-linux-gnu-strip
+    if ! command -v "$strip_tool" >/dev/null && [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binutils-aarch64-linux-gnu >&2
+    fi
+fi
 cp "$bin" "$stage/tunekeeper"
-strip --strip-unneeded "$stage/tunekeeper"
+"$strip_tool" --strip-unneeded "$stage/tunekeeper"
 
 log "cargo deb"
 mkdir -p "$target_dir/debian" "$target_dir/generate-rpm"
