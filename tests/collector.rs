@@ -3,6 +3,18 @@
 
 mod collector_support;
 
+// The same tests on SQLite and on a real PostgreSQL server.
+on_both!(
+    stores_drops_duplicates_and_lists_newest_first,
+    refuses_bad_requests_with_the_right_status_and_stays_up,
+    hostile_host_names_are_refused_and_hostile_ids_stored_verbatim,
+    hosts_show_drift_gc_health_and_staleness,
+    data_survives_a_graceful_restart,
+    read_token_file_guards_reads,
+    sigterm_during_ingest_keeps_every_acknowledged_report,
+    host_page_names_the_window_of_every_gc_figure,
+);
+
 use std::time::Duration;
 
 use collector_support::{Collector, READ_TOKEN, TOKEN, ago, drift, eventually, gc, gzip, report};
@@ -25,7 +37,6 @@ fn host<'a>(hosts: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("host {name:?} missing from {hosts}"))
 }
 
-#[test]
 fn stores_drops_duplicates_and_lists_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -72,7 +83,6 @@ fn stores_drops_duplicates_and_lists_newest_first() {
     );
 }
 
-#[test]
 fn refuses_bad_requests_with_the_right_status_and_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), &[]);
@@ -144,7 +154,6 @@ fn refuses_bad_requests_with_the_right_status_and_stays_up() {
     assert_eq!(ids(&c.get_json("/api/v1/hosts/b1/reports")), ["ok-1"]);
 }
 
-#[test]
 fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), &[]);
@@ -189,7 +198,6 @@ fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     assert_eq!(ids(&docs), names, "no row lost, each verbatim");
 }
 
-#[test]
 fn hosts_show_drift_gc_health_and_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -304,7 +312,6 @@ fn retention_prunes_old_reports_and_gone_hosts() {
     assert_eq!(names(), ["keep"], "a host with nothing left is dropped");
 }
 
-#[test]
 fn data_survives_a_graceful_restart() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -335,7 +342,6 @@ fn data_survives_a_graceful_restart() {
     );
 }
 
-#[test]
 fn read_token_file_guards_reads() {
     let dir = tempfile::tempdir().unwrap();
     let read_tokens = dir.path().join("read-tokens");
@@ -410,7 +416,6 @@ fn refuses_to_start_without_tokens() {
     );
 }
 
-#[test]
 fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
@@ -460,7 +465,6 @@ fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     println!("{} acknowledged reports all survived SIGTERM", acked.len());
 }
 
-#[test]
 fn host_page_names_the_window_of_every_gc_figure() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);

@@ -102,7 +102,9 @@ impl Writer {
     pub fn join(self) -> Result<(), Error> {
         self.join
             .join()
-            .map_err(|_| Error::WriterGone { path: self.path })
+            .map_err(|_| Error::WriterGone {
+                db: self.path.display().to_string(),
+            })
     }
 }
 

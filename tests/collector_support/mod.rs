@@ -1,6 +1,60 @@
 //! Shared by the collector tests: start the real binary on a free loopback
-//! port with a real SQLite file, and build realistic reports from the fixture.
+//! port with a real SQLite file (or a real PostgreSQL server, see
+//! [`on_postgres`]), and build realistic reports from the fixture.
 #![allow(dead_code)]
+
+pub mod pg;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// The PostgreSQL server collectors started on this thread store in.
+    static PG: RefCell<Option<Rc<pg::PgServer>>> = const { RefCell::new(None) };
+}
+
+/// Runs `test` with every collector it starts (on this thread) storing in
+/// a real PostgreSQL server started for it, one database per directory.
+pub fn on_postgres(test: fn()) {
+    let server = Rc::new(pg::PgServer::start());
+    PG.with(|p| *p.borrow_mut() = Some(Rc::clone(&server)));
+    test();
+    PG.with(|p| *p.borrow_mut() = None);
+}
+
+/// The PostgreSQL server of [`on_postgres`], if the test runs on one.
+pub fn postgres() -> Option<Rc<pg::PgServer>> {
+    PG.with(|p| p.borrow().clone())
+}
+
+/// Declares each named test function (not itself `#[test]`) as two tests:
+/// `NAME::sqlite` and `NAME::postgres`, the same body on each backend.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name()
+                }
+                #[test]
+                fn postgres() {
+                    $crate::collector_support::on_postgres(super::$name)
+                }
+            }
+        )*
+    };
+}
+
+/// A database name for a test directory: the same directory (a restarted
+/// collector) gets the same database.
+fn database_name(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("tk_{:016x}", h.finish())
+}
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +111,10 @@ impl Collector {
             std::fs::set_permissions(dir.join(f), private).unwrap();
         }
         let db = dir.join("collector.db");
+        let db_arg = match postgres() {
+            Some(server) => server.database(&database_name(dir)),
+            None => db.display().to_string(),
+        };
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -69,7 +127,8 @@ impl Collector {
             .arg("collector")
             .args(["--listen", listen])
             .arg("--db")
-            .arg(&db)
+            .arg(&db_arg)
+            .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
             .arg("--token-file")
             .arg(&tokens)
             .args(extra)
