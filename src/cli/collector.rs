@@ -80,8 +80,8 @@ fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
         }
         None => std::env::var(PASSWORD_ENV).ok(),
     };
-    let target = collector::pg::target(&args.db, password.as_deref())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target =
+        collector::pg::target(&args.db, password.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Database::Postgres(target))
 }
 

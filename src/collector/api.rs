@@ -12,8 +12,8 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
-use super::storage::{Storage, StoreError};
 use super::ingest::{self, Rejection};
+use super::storage::{Storage, StoreError};
 use super::store::{Cursor, Outcome};
 
 /// Default and largest `limit` of the reports listing.
@@ -178,7 +178,6 @@ pub async fn post_report(
 /// and retries), 500 otherwise.
 pub fn store_error(e: StoreError) -> Response {
     if e.is_transient() {
-        tracing::warn!(error = %e, "database unavailable");
         let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e);
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));

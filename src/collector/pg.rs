@@ -23,9 +23,7 @@ use tokio_postgres::error::SqlState;
 use super::Error;
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
-use super::store::{
-    Cursor, DriftEvent, HostRow, HostView, Outcome, Point, ReportPage, Submission,
-};
+use super::store::{Cursor, DriftEvent, HostRow, HostView, Outcome, Point, ReportPage, Submission};
 
 /// The schema version this collector writes; a larger one is refused.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -176,7 +174,7 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
     }
     if config.get_user().is_none() {
         return Err(bad(
-            "no user name (postgres://USER@HOST:PORT/DATABASE)".into(),
+            "no user name (postgres://USER@HOST:PORT/DATABASE)".into()
         ));
     }
     if let Some(p) = password {
@@ -232,7 +230,10 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
 }
 
 enum Job {
-    Insert(Box<Submission>, oneshot::Sender<Result<Outcome, StoreError>>),
+    Insert(
+        Box<Submission>,
+        oneshot::Sender<Result<Outcome, StoreError>>,
+    ),
 }
 
 /// The PostgreSQL backend (held by every [`super::storage::Storage`] handle).
@@ -586,10 +587,8 @@ async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 }
             }
         }
-        let (subs, replies): (Vec<Submission>, Vec<_>) = batch
-            .into_iter()
-            .map(|Job::Insert(s, r)| (*s, r))
-            .unzip();
+        let (subs, replies): (Vec<Submission>, Vec<_>) =
+            batch.into_iter().map(|Job::Insert(s, r)| (*s, r)).unzip();
         let results = store_batch(&pool, &subs).await;
         for (reply, r) in replies.into_iter().zip(results) {
             if let Err(e) = &r {
@@ -632,16 +631,12 @@ fn same(e: &StoreError) -> StoreError {
     }
 }
 
-async fn with_timeout<T>(
-    f: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(TIMEOUT, f)
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
-                "no answer within {TIMEOUT:?}"
-            )))
-        })
+async fn with_timeout<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(TIMEOUT, f).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(format!(
+            "no answer within {TIMEOUT:?}"
+        )))
+    })
 }
 
 async fn insert_batch(pool: &Pool, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
@@ -837,7 +832,10 @@ mod tests {
         assert_eq!(mask("postgres://tk@db/tk"), "postgres://tk@db/tk");
         let e = target("postgres://tk:s3cret@db/tk", None).unwrap_err();
         let text = e.to_string();
-        assert!(!text.contains("s3cret") && text.contains("TUNEKEEPER_DB_PASSWORD"), "{text}");
+        assert!(
+            !text.contains("s3cret") && text.contains("TUNEKEEPER_DB_PASSWORD"),
+            "{text}"
+        );
         let e = target("postgres://tk@db/tk?sslmode=require", None).unwrap_err();
         assert!(e.to_string().contains("sslmode=require"), "{e}");
         let e = target("postgres://tk@db:notaport/tk", None).unwrap_err();

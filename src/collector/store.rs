@@ -489,10 +489,7 @@ impl HostRow {
     pub fn view(self, now_ms: i64) -> HostView {
         // A report's time counts no later than its receipt (a clock ahead
         // cannot make a host look fresh for ever), nor later than now.
-        let effective = self
-            .last_time_ms
-            .min(self.shown_received_ms)
-            .min(now_ms);
+        let effective = self.last_time_ms.min(self.shown_received_ms).min(now_ms);
         let age_ms = now_ms.saturating_sub(effective);
         let interval_ms = 1000 * i128::from(self.interval_seconds.max(1));
         let stale = i128::from(age_ms) > 3 * interval_ms;

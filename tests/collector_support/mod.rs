@@ -97,8 +97,25 @@ impl Collector {
         Collector::start_full(dir, "127.0.0.1:0", extra, wrapper)
     }
 
+    /// Starts it storing in the PostgreSQL database at `url` (the test
+    /// server's password in the environment).
+    pub fn start_pg(dir: &Path, url: &str) -> Collector {
+        Collector::start_db(dir, "127.0.0.1:0", &[], &[], Some(url))
+    }
+
     /// Starts it on `listen`, run through `wrapper` (may be empty).
     pub fn start_full(dir: &Path, listen: &str, extra: &[&str], wrapper: &[&str]) -> Collector {
+        Collector::start_db(dir, listen, extra, wrapper, None)
+    }
+
+    /// Starts it with `--db db` (default: the test's backend).
+    pub fn start_db(
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        wrapper: &[&str],
+        db: Option<&str>,
+    ) -> Collector {
         let tokens = dir.join("tokens");
         std::fs::write(
             &tokens,
@@ -110,11 +127,12 @@ impl Collector {
             let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
             std::fs::set_permissions(dir.join(f), private).unwrap();
         }
-        let db = dir.join("collector.db");
-        let db_arg = match postgres() {
-            Some(server) => server.database(&database_name(dir)),
-            None => db.display().to_string(),
+        let db_arg = match (db, postgres()) {
+            (Some(url), _) => url.to_owned(),
+            (None, Some(server)) => server.database(&database_name(dir)),
+            (None, None) => dir.join("collector.db").display().to_string(),
         };
+        let db = dir.join("collector.db");
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);

@@ -97,13 +97,8 @@ impl PgServer {
         let path = self.bin.join(program);
         let mut cmd = if nix::unistd::Uid::effective().is_root() {
             let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--",
-            ])
-            .arg(&path);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&path);
             c
         } else {
             Command::new(&path)
@@ -139,7 +134,11 @@ impl PgServer {
             ],
         );
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(out.status.success(), "pg_ctl start: {}\n{logged}", text(&out));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}\n{logged}",
+            text(&out)
+        );
     }
 
     /// Stops the server (fast shutdown: sessions are cut off).
@@ -163,8 +162,19 @@ impl PgServer {
         let out = self.as_nobody(
             "psql",
             &[
-                "-h", "127.0.0.1", "-p", &port, "-U", USER, "-d", database, "-At", "-v",
-                "ON_ERROR_STOP=1", "-c", sql,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                USER,
+                "-d",
+                database,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
             ],
         );
         assert!(out.status.success(), "psql {sql}: {}", text(&out));
@@ -197,7 +207,14 @@ impl Drop for PgServer {
         let data = self.data();
         let _ = self.as_nobody(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
         std::thread::sleep(Duration::from_millis(50));
     }
