@@ -82,7 +82,7 @@ fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
     };
     let target =
         collector::pg::target(&args.db, password.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Database::Postgres(target))
+    Ok(Database::Postgres(Box::new(target)))
 }
 
 /// Runs the collector; returns 0 after a clean shutdown.

@@ -17,7 +17,7 @@ pub enum Database {
     /// A SQLite file (created if missing).
     Sqlite(PathBuf),
     /// A PostgreSQL database.
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
 }
 
 impl std::fmt::Display for Database {
