@@ -496,3 +496,45 @@ fn host_page_names_the_window_of_every_gc_figure() {
         "fleet column"
     );
 }
+
+#[test]
+fn a_database_made_by_the_previous_main_migrates_in_place() {
+    // tests/fixtures/collector/made-by-main-bc2c92c.db: made by main at
+    // bc2c92c (no schema version yet), three reports from two hosts.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/collector/made-by-main-bc2c92c.db"
+    );
+    std::fs::copy(fixture, dir.path().join("collector.db")).unwrap();
+    // Retention far out: the fixture's reports were received in 2026.
+    let c = Collector::start(dir.path(), &["--retention-days", "36500"]);
+    let hosts = c.get_json("/api/v1/hosts");
+    let names: Vec<&str> = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["old-a", "old-b"]);
+    assert_eq!(host(&hosts, "old-a")["last_report_id"], "fixture-2");
+    let docs = c.get_json("/api/v1/hosts/old-a/reports");
+    assert_eq!(ids(&docs).len(), 2);
+    let r = report("old-a", "after-upgrade", &ago(Duration::ZERO), 60);
+    assert_eq!(c.post(&r).0, 202);
+    assert_eq!(
+        c.post(&report("old-b", "fixture-3", &ago(Duration::ZERO), 60))
+            .0,
+        200
+    );
+    assert_eq!(c.terminate().code(), Some(0));
+    let db = rusqlite::Connection::open(dir.path().join("collector.db")).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1, "migrated and marked");
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 4);
+}
