@@ -13,11 +13,14 @@ on_both!(
     read_token_file_guards_reads,
     sigterm_during_ingest_keeps_every_acknowledged_report,
     host_page_names_the_window_of_every_gc_figure,
+    retention_prunes_old_reports_and_gone_hosts,
 );
 
 use std::time::Duration;
 
-use collector_support::{Collector, READ_TOKEN, TOKEN, ago, drift, eventually, gc, gzip, report};
+use collector_support::{
+    Collector, READ_TOKEN, TOKEN, ago, drift, eventually, exec_sql, gc, gzip, report,
+};
 use serde_json::Value;
 
 fn ids(docs: &Value) -> Vec<String> {
@@ -255,7 +258,6 @@ fn hosts_show_drift_gc_health_and_staleness() {
     assert_eq!(host(&hosts, "hourly")["stale"], false);
 }
 
-#[test]
 fn retention_prunes_old_reports_and_gone_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(
@@ -273,20 +275,16 @@ fn retention_prunes_old_reports_and_gone_hosts() {
     // late report is kept): make "old" and "gone-1" received when they
     // were dated, with the collector stopped, then start it again.
     assert!(c.terminate().success());
-    let db = rusqlite::Connection::open(dir.path().join("collector.db")).unwrap();
-    let moved = db
-        .execute(
-            "UPDATE reports SET received_at = time WHERE id IN ('old', 'gone-1')",
-            [],
-        )
-        .unwrap();
+    let moved = exec_sql(
+        dir.path(),
+        "UPDATE reports SET received_at = time WHERE id IN ('old', 'gone-1')",
+    );
     assert_eq!(moved, 2);
-    db.execute(
+    let moved = exec_sql(
+        dir.path(),
         "UPDATE hosts SET received_at = last_time, seen_at = last_time WHERE hostname = 'gone'",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    );
+    assert_eq!(moved, 1);
     let c = Collector::start(
         dir.path(),
         &["--retention-days", "2", "--prune-interval-seconds", "1"],

@@ -47,6 +47,25 @@ macro_rules! on_both {
     };
 }
 
+/// Runs one SQL statement on the database of the collector in `dir`
+/// (stopped), on whichever backend the test runs; returns the rows changed.
+pub fn exec_sql(dir: &Path, sql: &str) -> usize {
+    match postgres() {
+        Some(server) => {
+            let out = server.psql(&database_name(dir), sql);
+            // psql prints the command tag: "UPDATE 2".
+            out.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        }
+        None => rusqlite::Connection::open(dir.join("collector.db"))
+            .unwrap()
+            .execute(sql, [])
+            .unwrap(),
+    }
+}
+
 /// A database name for a test directory: the same directory (a restarted
 /// collector) gets the same database.
 fn database_name(dir: &Path) -> String {
