@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use collector_support::pg::{PASSWORD, PgServer};
 use collector_support::{Collector, ago, eventually, on_postgres, postgres, report, try_post};
+use tunekeeper::collector::health::{Derived, DriftKey};
+use tunekeeper::collector::pg::Pg;
+use tunekeeper::collector::store::{Outcome, Submission};
 
 /// Runs `tunekeeper collector --db DB` (bounded to 60 s) and returns its
 /// exit code and stderr; for starts that must fail.
@@ -279,5 +282,100 @@ fn postgres_stopped_during_ingest_gives_503_loses_nothing_and_resumes() {
             lost.len()
         );
         assert!(stored.contains("probe-up") && !stored.contains("probe-down"));
+    });
+}
+
+fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
+    let derived = Derived {
+        drift: drifting.len() as u32,
+        drifting: drifting
+            .iter()
+            .map(|k| DriftKey {
+                check: "sysctl".into(),
+                key: (*k).into(),
+                expected: "1".into(),
+                actual: Some("60".into()),
+            })
+            .collect(),
+        ..Derived::default()
+    };
+    Submission {
+        id: id.into(),
+        hostname: host.into(),
+        time_ms,
+        time_text: String::new(),
+        received_ms: time_ms,
+        interval_seconds: 60,
+        profile: "p".into(),
+        derived,
+        body: format!(r#"{{"id":"{id}"}}"#),
+    }
+}
+
+#[test]
+fn one_batch_dedups_follows_the_latest_and_records_drift_transitions_as_sqlite_does() {
+    // The same batch as the SQLite unit test (store.rs), in one PostgreSQL
+    // transaction: the batch is applied in memory, so its rules are checked
+    // here, not only one report at a time over HTTP.
+    let server = PgServer::start();
+    let url = server.database("tk_batch");
+    let target = tunekeeper::collector::pg::target(&url, Some(PASSWORD)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (pg, writers) = Pg::open(&target).await.unwrap();
+        let out: Vec<Outcome> = pg
+            .insert_batch(&[
+                sub("h", "a", 1_000, &[]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("h", "b", 2_000, &["vm.swappiness"]),
+                sub("other", "b", 2_000, &[]),
+                sub("h", "c", 3_000, &["vm.max_map_count"]),
+                // Late: older than c, must not move the host back nor add events.
+                sub("h", "late", 1_500, &["x"]),
+            ])
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            out,
+            [
+                Outcome::Stored,
+                Outcome::Stored,
+                Outcome::Duplicate,
+                Outcome::Conflict,
+                Outcome::Stored,
+                Outcome::Stored
+            ]
+        );
+        let hosts = pg.hosts(4_000).await.unwrap();
+        assert_eq!(hosts.len(), 1, "the conflicting report made no host");
+        assert_eq!(hosts[0].last_report_id, "c");
+        let data = pg.host_data("h", 4_000, 0).await.unwrap();
+        let ev: Vec<(i64, &str, bool)> = data
+            .events
+            .iter()
+            .map(|e| (e.time_ms, e.key.as_str(), e.drifted))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                (2_000, "vm.swappiness", true),
+                (3_000, "vm.max_map_count", true),
+                (3_000, "vm.swappiness", false)
+            ]
+        );
+        assert_eq!(data.series.len(), 4);
+        // A second batch continues from the stored state.
+        let out = pg.insert_batch(&[sub("h", "d", 5_000, &[])]).await;
+        assert_eq!(out[0].as_ref().unwrap(), &Outcome::Stored);
+        let data = pg.host_data("h", 6_000, 0).await.unwrap();
+        assert_eq!(data.events.len(), 4, "max_map_count came back");
+        assert!(!data.events[3].drifted);
+        assert_eq!(pg.prune(2_500).await.unwrap(), 3);
+        assert_eq!(pg.prune(10_000).await.unwrap(), 2);
+        assert!(pg.hosts(10_000).await.unwrap().is_empty());
+        drop(pg);
+        writers.join().await;
     });
 }

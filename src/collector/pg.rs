@@ -310,6 +310,12 @@ impl Pg {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// Stores `batch` in one transaction now, in order (what a writer does
+    /// with what has queued up); one outcome per submission.
+    pub async fn insert_batch(&self, batch: &[Submission]) -> Vec<Result<Outcome, StoreError>> {
+        store_batch(&self.pool, batch).await
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
@@ -639,180 +645,336 @@ async fn with_timeout<T>(f: impl Future<Output = Result<T, StoreError>>) -> Resu
     })
 }
 
+/// A host's row as the batch leaves it: read once after the locks,
+/// changed in memory report by report, written once.
+struct HostState {
+    /// Whether the row exists in the database.
+    exists: bool,
+    /// Whether the batch changed it.
+    dirty: bool,
+    last_id: String,
+    last_time: i64,
+    last_time_text: String,
+    received_at: i64,
+    interval_seconds: i64,
+    profile: String,
+    findings: i64,
+    drift: i64,
+    gc_drift: i64,
+    jvms: i64,
+    has_gc: bool,
+    gc_ms_per_second: Option<f64>,
+    pause_p99_ms: Option<f64>,
+    drifting: Vec<DriftKey>,
+    seen_at: i64,
+    skew_ms: i64,
+}
+
+/// One drift event to insert.
+struct Event {
+    hostname: String,
+    time: i64,
+    check: String,
+    key: String,
+    drifted: bool,
+    expected: String,
+    actual: Option<String>,
+    received_at: i64,
+}
+
+/// Stores a batch in one transaction with a fixed number of round trips
+/// (locks, reports, owners of ids already taken, hosts read, events, hosts
+/// written, commit), whatever its size: the same rules as SQLite's
+/// `insert_one`, applied in memory in arrival order.
 async fn insert_batch(pool: &Pool, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
     let mut c = pool.get().await.map_err(pool_error)?;
     let tx = c.transaction().await.map_err(|e| classify(&e))?;
-    let r = async {
-        // One host's row is read and written by one transaction at a time,
-        // whichever instance holds it; keys locked in order: no deadlock.
-        let mut hosts: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
-        hosts.sort_unstable();
-        hosts.dedup();
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM
-               (SELECT DISTINCT hashtextextended(h, 0) AS k FROM unnest($1::TEXT[]) AS h ORDER BY k) AS s",
-            &[&hosts],
-        )
-        .await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for s in batch {
-            out.push(insert_one(&tx, s).await?);
-        }
-        Ok::<_, tokio_postgres::Error>(out)
-    }
-    .await
-    .map_err(|e| classify(&e))?;
+    let out = apply_batch(&tx, batch).await.map_err(|e| classify(&e))?;
     tx.commit().await.map_err(|e| classify(&e))?;
-    Ok(r)
+    Ok(out)
 }
 
-async fn insert_one(
+async fn apply_batch(
     tx: &deadpool_postgres::Transaction<'_>,
-    s: &Submission,
-) -> Result<Outcome, tokio_postgres::Error> {
-    let d = &s.derived;
-    let full_gcs = i64::try_from(d.full_gcs).unwrap_or(i64::MAX);
+    batch: &[Submission],
+) -> Result<Vec<Outcome>, tokio_postgres::Error> {
+    // One host's row is read and written by one transaction at a time,
+    // whichever instance holds it; keys locked in order: no deadlock.
+    let mut hosts: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let st = tx
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock(k) FROM
+               (SELECT DISTINCT hashtextextended(h, 0) AS k FROM unnest($1::TEXT[]) AS h ORDER BY k) AS s",
+        )
+        .await?;
+    tx.execute(&st, &[&hosts]).await?;
+
+    // Reports: one statement; the ids it returns are the ones stored.
+    let ids: Vec<&str> = batch.iter().map(|s| s.id.as_str()).collect();
+    let names: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
+    let times: Vec<i64> = batch.iter().map(|s| s.time_ms).collect();
+    let received: Vec<i64> = batch.iter().map(|s| s.received_ms).collect();
+    let drift: Vec<i64> = batch.iter().map(|s| i64::from(s.derived.drift)).collect();
+    let gcms: Vec<Option<f64>> = batch.iter().map(|s| s.derived.gc_ms_per_second).collect();
+    let p99: Vec<Option<f64>> = batch.iter().map(|s| s.derived.pause_p99_ms).collect();
+    let full: Vec<i64> = batch
+        .iter()
+        .map(|s| i64::try_from(s.derived.full_gcs).unwrap_or(i64::MAX))
+        .collect();
+    let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
     let st = tx
         .prepare_cached(
             "INSERT INTO reports
              (id, hostname, time, received_at, drift, gc_ms_per_second, pause_p99_ms, full_gcs, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                                  $6::FLOAT8[], $7::FLOAT8[], $8::BIGINT[], $9::TEXT[])
+             ON CONFLICT (id) DO NOTHING RETURNING id",
         )
         .await?;
-    let n = tx
-        .execute(
+    let mut inserted: std::collections::HashSet<String> = tx
+        .query(
             &st,
             &[
-                &s.id,
-                &s.hostname,
-                &s.time_ms,
-                &s.received_ms,
-                &i64::from(d.drift),
-                &d.gc_ms_per_second,
-                &d.pause_p99_ms,
-                &full_gcs,
-                &s.body,
+                &ids, &names, &times, &received, &drift, &gcms, &p99, &full, &bodies,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Which report of the batch is the stored one: the first with its id
+    // (unnest keeps the order, ON CONFLICT skips the later ones).
+    let stored: Vec<bool> = batch.iter().map(|s| inserted.remove(&s.id)).collect();
+    let taken: Vec<&str> = batch
+        .iter()
+        .zip(&stored)
+        .filter(|(_, st)| !**st)
+        .map(|(s, _)| s.id.as_str())
+        .collect();
+    let mut owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    if !taken.is_empty() {
+        let st = tx
+            .prepare_cached("SELECT id, hostname FROM reports WHERE id = ANY($1::TEXT[])")
+            .await?;
+        for r in tx.query(&st, &[&taken]).await? {
+            owners.insert(r.get(0), r.get(1));
+        }
+    }
+
+    // The hosts as they are now (locked: no other writer changes them).
+    let st = tx
+        .prepare_cached(
+            "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
+                    profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
+                    pause_p99_ms, drifting, seen_at, skew_ms
+             FROM hosts WHERE hostname = ANY($1::TEXT[])",
+        )
+        .await?;
+    let mut state: std::collections::HashMap<String, HostState> = tx
+        .query(&st, &[&hosts])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                HostState {
+                    exists: true,
+                    dirty: false,
+                    last_id: r.get(1),
+                    last_time: r.get(2),
+                    last_time_text: r.get(3),
+                    received_at: r.get(4),
+                    interval_seconds: r.get(5),
+                    profile: r.get(6),
+                    findings: r.get(7),
+                    drift: r.get(8),
+                    gc_drift: r.get(9),
+                    jvms: r.get(10),
+                    has_gc: r.get(11),
+                    gc_ms_per_second: r.get(12),
+                    pause_p99_ms: r.get(13),
+                    drifting: serde_json::from_str(r.get::<_, &str>(14)).unwrap_or_default(),
+                    seen_at: r.get(15),
+                    skew_ms: r.get(16),
+                },
+            )
+        })
+        .collect();
+
+    let mut out = Vec::with_capacity(batch.len());
+    let mut events: Vec<Event> = Vec::new();
+    for (s, is_stored) in batch.iter().zip(stored) {
+        if !is_stored {
+            let same_host = owners.get(&s.id).is_none_or(|h| *h == s.hostname);
+            out.push(if same_host {
+                Outcome::Duplicate
+            } else {
+                Outcome::Conflict
+            });
+            continue;
+        }
+        out.push(Outcome::Stored);
+        apply_one(&mut state, &mut events, s);
+    }
+
+    if !events.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO drift_events
+                     (hostname, time, check_name, key, state, expected, actual, received_at)
+                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                                      $6::TEXT[], $7::TEXT[], $8::BIGINT[])",
+            )
+            .await?;
+        let col = |f: fn(&Event) -> &str| events.iter().map(f).collect::<Vec<&str>>();
+        let hostnames = col(|e| &e.hostname);
+        let checks = col(|e| &e.check);
+        let keys = col(|e| &e.key);
+        let states = col(|e| if e.drifted { "drift" } else { "ok" });
+        let expected = col(|e| &e.expected);
+        let times: Vec<i64> = events.iter().map(|e| e.time).collect();
+        let actual: Vec<Option<&str>> = events.iter().map(|e| e.actual.as_deref()).collect();
+        let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
+        tx.execute(
+            &st,
+            &[
+                &hostnames, &times, &checks, &keys, &states, &expected, &actual, &received,
             ],
         )
         .await?;
-    if n == 0 {
-        let st = tx
-            .prepare_cached("SELECT hostname FROM reports WHERE id = $1")
-            .await?;
-        let owner: String = tx.query_one(&st, &[&s.id]).await?.get(0);
-        return Ok(if owner == s.hostname {
-            Outcome::Duplicate
-        } else {
-            Outcome::Conflict
-        });
     }
-    let skew = s.time_ms.saturating_sub(s.received_ms);
-    // As on SQLite: the host delivered now, whatever its report shows.
-    let st = tx
-        .prepare_cached(
-            "UPDATE hosts SET seen_at = GREATEST(seen_at, $2), skew_ms = $3 WHERE hostname = $1",
-        )
-        .await?;
-    tx.execute(&st, &[&s.hostname, &s.received_ms, &skew])
-        .await?;
-    let st = tx
-        .prepare_cached(
-            "SELECT LEAST(last_time, received_at), drifting FROM hosts WHERE hostname = $1",
-        )
-        .await?;
-    let prev = tx.query_opt(&st, &[&s.hostname]).await?;
-    let prev_drifting: Vec<DriftKey> = match &prev {
-        Some(r) if r.get::<_, i64>(0) > s.effective_ms() => return Ok(Outcome::Stored),
-        Some(r) => serde_json::from_str(r.get::<_, &str>(1)).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let st = tx
-        .prepare_cached(
-            "INSERT INTO drift_events
-                 (hostname, time, check_name, key, state, expected, actual, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .await?;
-    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
-    let at = s.effective_ms();
-    for k in &d.drifting {
-        if !prev_drifting.iter().any(|p| same(p, k)) {
-            tx.execute(
-                &st,
-                &[
-                    &s.hostname,
-                    &at,
-                    &k.check,
-                    &k.key,
-                    &"drift",
-                    &k.expected,
-                    &k.actual,
-                    &s.received_ms,
-                ],
+
+    let dirty: Vec<(&String, &HostState)> = state.iter().filter(|(_, h)| h.dirty).collect();
+    if !dirty.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
+                     interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
+                 SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
+                     $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
+                     $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[])
+                 ON CONFLICT (hostname) DO UPDATE SET
+                     last_id = excluded.last_id, last_time = excluded.last_time,
+                     last_time_text = excluded.last_time_text, received_at = excluded.received_at,
+                     interval_seconds = excluded.interval_seconds, profile = excluded.profile,
+                     findings = excluded.findings, drift = excluded.drift,
+                     gc_drift = excluded.gc_drift, jvms = excluded.jvms, has_gc = excluded.has_gc,
+                     gc_ms_per_second = excluded.gc_ms_per_second,
+                     pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
+                     seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
+                     skew_ms = excluded.skew_ms",
             )
             .await?;
+        let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
+        let last_id: Vec<&str> = dirty.iter().map(|(_, h)| h.last_id.as_str()).collect();
+        let last_time: Vec<i64> = dirty.iter().map(|(_, h)| h.last_time).collect();
+        let text: Vec<&str> = dirty
+            .iter()
+            .map(|(_, h)| h.last_time_text.as_str())
+            .collect();
+        let rec: Vec<i64> = dirty.iter().map(|(_, h)| h.received_at).collect();
+        let interval: Vec<i64> = dirty.iter().map(|(_, h)| h.interval_seconds).collect();
+        let profile: Vec<&str> = dirty.iter().map(|(_, h)| h.profile.as_str()).collect();
+        let findings: Vec<i64> = dirty.iter().map(|(_, h)| h.findings).collect();
+        let drift: Vec<i64> = dirty.iter().map(|(_, h)| h.drift).collect();
+        let gc_drift: Vec<i64> = dirty.iter().map(|(_, h)| h.gc_drift).collect();
+        let jvms: Vec<i64> = dirty.iter().map(|(_, h)| h.jvms).collect();
+        let has_gc: Vec<bool> = dirty.iter().map(|(_, h)| h.has_gc).collect();
+        let gcms: Vec<Option<f64>> = dirty.iter().map(|(_, h)| h.gc_ms_per_second).collect();
+        let p99: Vec<Option<f64>> = dirty.iter().map(|(_, h)| h.pause_p99_ms).collect();
+        let drifting: Vec<String> = dirty
+            .iter()
+            .map(|(_, h)| serde_json::to_string(&h.drifting).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        let seen: Vec<i64> = dirty.iter().map(|(_, h)| h.seen_at).collect();
+        let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
+        tx.execute(
+            &st,
+            &[
+                &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
+                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew,
+            ],
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// What storing `s` does to its host's row and the drift events: SQLite's
+/// rules (`store::insert_one`) in memory.
+fn apply_one(
+    state: &mut std::collections::HashMap<String, HostState>,
+    events: &mut Vec<Event>,
+    s: &Submission,
+) {
+    let d = &s.derived;
+    let skew = s.time_ms.saturating_sub(s.received_ms);
+    let prev_drifting = match state.get_mut(&s.hostname) {
+        Some(h) => {
+            // Whatever it shows, the host delivered now.
+            h.seen_at = h.seen_at.max(s.received_ms);
+            h.skew_ms = skew;
+            h.dirty = true;
+            // A report older than the one shown does not roll it back.
+            if h.last_time.min(h.received_at) > s.effective_ms() {
+                return;
+            }
+            std::mem::take(&mut h.drifting)
+        }
+        None => Vec::new(),
+    };
+    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
+    let event = |k: &DriftKey, drifted: bool| Event {
+        hostname: s.hostname.clone(),
+        time: s.effective_ms(),
+        check: k.check.clone(),
+        key: k.key.clone(),
+        drifted,
+        expected: k.expected.clone(),
+        actual: if drifted { k.actual.clone() } else { None },
+        received_at: s.received_ms,
+    };
+    for k in &d.drifting {
+        if !prev_drifting.iter().any(|p| same(p, k)) {
+            events.push(event(k, true));
         }
     }
     for p in &prev_drifting {
         if !d.drifting.iter().any(|k| same(p, k)) {
-            tx.execute(
-                &st,
-                &[
-                    &s.hostname,
-                    &at,
-                    &p.check,
-                    &p.key,
-                    &"ok",
-                    &p.expected,
-                    &Option::<String>::None,
-                    &s.received_ms,
-                ],
-            )
-            .await?;
+            events.push(event(p, false));
         }
     }
-    let drifting = serde_json::to_string(&d.drifting).unwrap_or_else(|_| "[]".into());
-    let st = tx
-        .prepare_cached(
-            "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
-                 interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-                 gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $5, $16)
-             ON CONFLICT (hostname) DO UPDATE SET
-                 last_id = excluded.last_id, last_time = excluded.last_time,
-                 last_time_text = excluded.last_time_text, received_at = excluded.received_at,
-                 interval_seconds = excluded.interval_seconds, profile = excluded.profile,
-                 findings = excluded.findings, drift = excluded.drift, gc_drift = excluded.gc_drift,
-                 jvms = excluded.jvms, has_gc = excluded.has_gc,
-                 gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
-                 drifting = excluded.drifting,
-                 seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
-                 skew_ms = excluded.skew_ms",
-        )
-        .await?;
-    tx.execute(
-        &st,
-        &[
-            &s.hostname,
-            &s.id,
-            &s.time_ms,
-            &s.time_text,
-            &s.received_ms,
-            &i64::try_from(s.interval_seconds).unwrap_or(i64::MAX),
-            &s.profile,
-            &i64::from(d.findings),
-            &i64::from(d.drift),
-            &i64::from(d.gc_drift),
-            &i64::from(d.jvms),
-            &d.has_gc,
-            &d.gc_ms_per_second,
-            &d.pause_p99_ms,
-            &drifting,
-            &skew,
-        ],
-    )
-    .await?;
-    Ok(Outcome::Stored)
+    let seen = state
+        .get(&s.hostname)
+        .map_or(s.received_ms, |h| h.seen_at.max(s.received_ms));
+    let exists = state.get(&s.hostname).is_some_and(|h| h.exists);
+    state.insert(
+        s.hostname.clone(),
+        HostState {
+            exists,
+            dirty: true,
+            last_id: s.id.clone(),
+            last_time: s.time_ms,
+            last_time_text: s.time_text.clone(),
+            received_at: s.received_ms,
+            interval_seconds: i64::try_from(s.interval_seconds).unwrap_or(i64::MAX),
+            profile: s.profile.clone(),
+            findings: i64::from(d.findings),
+            drift: i64::from(d.drift),
+            gc_drift: i64::from(d.gc_drift),
+            jvms: i64::from(d.jvms),
+            has_gc: d.has_gc,
+            gc_ms_per_second: d.gc_ms_per_second,
+            pause_p99_ms: d.pause_p99_ms,
+            drifting: d.drifting.clone(),
+            seen_at: seen,
+            skew_ms: skew,
+        },
+    );
 }
 
 #[cfg(test)]
