@@ -6,8 +6,17 @@
 //! number of concurrent senders. Bounded in count and time; loopback only.
 //! Target: at least 2,000 reports/s with p99 under 50 ms on a 2-core machine.
 //!
+//! Runs on each backend in turn: SQLite (a temporary file) and PostgreSQL
+//! (a real server started for the run, as the tests do: `initdb` and
+//! `pg_ctl` as `nobody`, on this machine, fsync on).
+//!
 //! `cargo bench --bench collector_ingest`
-//! Knobs (environment): REPORTS (20000), CONCURRENCY (32), HOSTS (1000), MAX_SECONDS (60).
+//! Knobs (environment): REPORTS (20000), CONCURRENCY (32), HOSTS (1000),
+//! MAX_SECONDS (60), BACKENDS (`sqlite,postgres`).
+
+#[path = "../tests/collector_support/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -67,13 +76,41 @@ fn main() {
         gz_total / reports.max(1)
     );
 
+    let backends = std::env::var("BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    for backend in backends.split(',').map(str::trim) {
+        let bodies = bodies.clone();
+        match backend {
+            "sqlite" => run("sqlite", None, bodies, concurrency, max_time),
+            "postgres" => {
+                let server = pg::PgServer::start();
+                let url = server.database("tk_bench");
+                run("postgres", Some(&url), bodies, concurrency, max_time);
+            }
+            other => panic!("BACKENDS: unknown backend {other:?} (sqlite or postgres)"),
+        }
+    }
+}
+
+/// Starts a collector on `url` (SQLite when `None`), drives `bodies` at it
+/// and prints the figures.
+fn run(
+    name: &str,
+    url: Option<&str>,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+    max_time: Duration,
+) {
     let dir = tempfile::tempdir().unwrap();
+    let db = match url {
+        Some(u) => u.to_owned(),
+        None => dir.path().join("collector.db").display().to_string(),
+    };
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "bench-token\n").unwrap();
     std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-        .args(["collector", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("collector.db"))
+        .args(["collector", "--listen", "127.0.0.1:0", "--db", &db])
+        .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
         .arg("--token-file")
         .arg(&tokens)
         .stdout(Stdio::piped())
@@ -121,7 +158,7 @@ fn main() {
             .map_or(0.0, |d| d.as_secs_f64() * 1e3)
     };
     println!(
-        "sent {done} in {:.2} s: {:.0} reports/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failures} failures",
+        "{name}: sent {done} in {:.2} s: {:.0} reports/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failures} failures",
         elapsed.as_secs_f64(),
         done as f64 / elapsed.as_secs_f64(),
         pct(0.50),

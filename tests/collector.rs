@@ -3,9 +3,24 @@
 
 mod collector_support;
 
+// The same tests on SQLite and on a real PostgreSQL server.
+on_both!(
+    stores_drops_duplicates_and_lists_newest_first,
+    refuses_bad_requests_with_the_right_status_and_stays_up,
+    hostile_host_names_are_refused_and_hostile_ids_stored_verbatim,
+    hosts_show_drift_gc_health_and_staleness,
+    data_survives_a_graceful_restart,
+    read_token_file_guards_reads,
+    sigterm_during_ingest_keeps_every_acknowledged_report,
+    host_page_names_the_window_of_every_gc_figure,
+    retention_prunes_old_reports_and_gone_hosts,
+);
+
 use std::time::Duration;
 
-use collector_support::{Collector, READ_TOKEN, TOKEN, ago, drift, eventually, gc, gzip, report};
+use collector_support::{
+    Collector, READ_TOKEN, TOKEN, ago, drift, eventually, exec_sql, gc, gzip, report,
+};
 use serde_json::Value;
 
 fn ids(docs: &Value) -> Vec<String> {
@@ -25,7 +40,6 @@ fn host<'a>(hosts: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("host {name:?} missing from {hosts}"))
 }
 
-#[test]
 fn stores_drops_duplicates_and_lists_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -72,7 +86,6 @@ fn stores_drops_duplicates_and_lists_newest_first() {
     );
 }
 
-#[test]
 fn refuses_bad_requests_with_the_right_status_and_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), &[]);
@@ -144,7 +157,6 @@ fn refuses_bad_requests_with_the_right_status_and_stays_up() {
     assert_eq!(ids(&c.get_json("/api/v1/hosts/b1/reports")), ["ok-1"]);
 }
 
-#[test]
 fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), &[]);
@@ -189,7 +201,6 @@ fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     assert_eq!(ids(&docs), names, "no row lost, each verbatim");
 }
 
-#[test]
 fn hosts_show_drift_gc_health_and_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -247,7 +258,6 @@ fn hosts_show_drift_gc_health_and_staleness() {
     assert_eq!(host(&hosts, "hourly")["stale"], false);
 }
 
-#[test]
 fn retention_prunes_old_reports_and_gone_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(
@@ -265,20 +275,16 @@ fn retention_prunes_old_reports_and_gone_hosts() {
     // late report is kept): make "old" and "gone-1" received when they
     // were dated, with the collector stopped, then start it again.
     assert!(c.terminate().success());
-    let db = rusqlite::Connection::open(dir.path().join("collector.db")).unwrap();
-    let moved = db
-        .execute(
-            "UPDATE reports SET received_at = time WHERE id IN ('old', 'gone-1')",
-            [],
-        )
-        .unwrap();
+    let moved = exec_sql(
+        dir.path(),
+        "UPDATE reports SET received_at = time WHERE id IN ('old', 'gone-1')",
+    );
     assert_eq!(moved, 2);
-    db.execute(
+    let moved = exec_sql(
+        dir.path(),
         "UPDATE hosts SET received_at = last_time, seen_at = last_time WHERE hostname = 'gone'",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    );
+    assert_eq!(moved, 1);
     let c = Collector::start(
         dir.path(),
         &["--retention-days", "2", "--prune-interval-seconds", "1"],
@@ -304,7 +310,6 @@ fn retention_prunes_old_reports_and_gone_hosts() {
     assert_eq!(names(), ["keep"], "a host with nothing left is dropped");
 }
 
-#[test]
 fn data_survives_a_graceful_restart() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -335,7 +340,6 @@ fn data_survives_a_graceful_restart() {
     );
 }
 
-#[test]
 fn read_token_file_guards_reads() {
     let dir = tempfile::tempdir().unwrap();
     let read_tokens = dir.path().join("read-tokens");
@@ -410,7 +414,6 @@ fn refuses_to_start_without_tokens() {
     );
 }
 
-#[test]
 fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
@@ -460,7 +463,6 @@ fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     println!("{} acknowledged reports all survived SIGTERM", acked.len());
 }
 
-#[test]
 fn host_page_names_the_window_of_every_gc_figure() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -491,4 +493,46 @@ fn host_page_names_the_window_of_every_gc_figure() {
         fleet.contains(">GC ms/s, last interval</th>"),
         "fleet column"
     );
+}
+
+#[test]
+fn a_database_made_by_the_previous_main_migrates_in_place() {
+    // tests/fixtures/collector/made-by-main-bc2c92c.db: made by main at
+    // bc2c92c (no schema version yet), three reports from two hosts.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/collector/made-by-main-bc2c92c.db"
+    );
+    std::fs::copy(fixture, dir.path().join("collector.db")).unwrap();
+    // Retention far out: the fixture's reports were received in 2026.
+    let c = Collector::start(dir.path(), &["--retention-days", "36500"]);
+    let hosts = c.get_json("/api/v1/hosts");
+    let names: Vec<&str> = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["old-a", "old-b"]);
+    assert_eq!(host(&hosts, "old-a")["last_report_id"], "fixture-2");
+    let docs = c.get_json("/api/v1/hosts/old-a/reports");
+    assert_eq!(ids(&docs).len(), 2);
+    let r = report("old-a", "after-upgrade", &ago(Duration::ZERO), 60);
+    assert_eq!(c.post(&r).0, 202);
+    assert_eq!(
+        c.post(&report("old-b", "fixture-3", &ago(Duration::ZERO), 60))
+            .0,
+        200
+    );
+    assert_eq!(c.terminate().code(), Some(0));
+    let db = rusqlite::Connection::open(dir.path().join("collector.db")).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1, "migrated and marked");
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 4);
 }

@@ -5,6 +5,15 @@
 mod ci_skip;
 mod collector_support;
 
+// The same tests on SQLite and on a real PostgreSQL server.
+on_both!(
+    item1_a_report_from_the_far_future_does_not_win_and_shows_as_clock_skew,
+    item4_impossible_counts_are_refused_and_reads_never_overflow,
+    item5_large_concurrent_listings_are_paged_streamed_and_bounded_in_memory,
+    item7_what_cannot_be_a_host_name_is_refused_with_422,
+    item7_a_repeated_id_from_another_host_is_a_conflict_not_a_duplicate,
+);
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -38,7 +47,6 @@ fn addr(c: &Collector) -> String {
 
 // ---- 1. Time is trusted -------------------------------------------------
 
-#[test]
 fn item1_a_report_from_the_far_future_does_not_win_and_shows_as_clock_skew() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -390,7 +398,6 @@ fn item3_a_report_is_fsynced_before_it_is_acknowledged() {
 
 // ---- 4. Overflow --------------------------------------------------------
 
-#[test]
 fn item4_impossible_counts_are_refused_and_reads_never_overflow() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -432,7 +439,6 @@ fn reset_hwm(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
 }
 
-#[test]
 fn item5_large_concurrent_listings_are_paged_streamed_and_bounded_in_memory() {
     const DOCS: usize = 48;
     let dir = tempfile::tempdir().unwrap();
@@ -583,7 +589,6 @@ fn item6_a_database_that_cannot_be_written_stops_the_collector_with_exit_2() {
 
 // ---- 7. Host names and ids ----------------------------------------------
 
-#[test]
 fn item7_what_cannot_be_a_host_name_is_refused_with_422() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), &[]);
@@ -629,7 +634,6 @@ fn item7_what_cannot_be_a_host_name_is_refused_with_422() {
     }
 }
 
-#[test]
 fn item7_a_repeated_id_from_another_host_is_a_conflict_not_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use tunekeeper::collector::{self, Collector, Config, TlsFiles};
+use tunekeeper::collector::{self, Collector, Config, Database, TlsFiles};
 
 /// Arguments of `tunekeeper collector`.
 #[derive(Debug, clap::Args)]
@@ -14,13 +14,18 @@ pub struct CollectorArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing), or a PostgreSQL URL
+    /// `postgres://USER@HOST:PORT/DATABASE` (password from the
+    /// TUNEKEEPER_DB_PASSWORD environment variable or --db-password-file).
     #[arg(
         long,
-        value_name = "FILE",
+        value_name = "FILE|URL",
         default_value = "/var/lib/tunekeeper/collector.db"
     )]
-    pub db: PathBuf,
+    pub db: String,
+    /// File holding the PostgreSQL password (its first line); overrides TUNEKEEPER_DB_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    pub db_password_file: Option<PathBuf>,
     /// Bearer tokens agents post with, one per line (blank lines and # comments ignored).
     #[arg(long, value_name = "FILE", default_value = "/etc/tunekeeper/tokens")]
     pub token_file: PathBuf,
@@ -56,11 +61,35 @@ pub struct CollectorArgs {
     pub shutdown_timeout_seconds: u64,
 }
 
+/// The environment variable that holds the PostgreSQL password.
+pub const PASSWORD_ENV: &str = "TUNEKEEPER_DB_PASSWORD";
+
+/// `--db` as a SQLite file or a PostgreSQL database, with its password.
+fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
+    if !collector::pg::is_url(&args.db) {
+        if args.db_password_file.is_some() {
+            anyhow::bail!("--db-password-file: only for a PostgreSQL --db (postgres://...)");
+        }
+        return Ok(Database::Sqlite(PathBuf::from(&args.db)));
+    }
+    let password = match &args.db_password_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--db-password-file {}", file.display()))?;
+            Some(text.lines().next().unwrap_or("").to_owned())
+        }
+        None => std::env::var(PASSWORD_ENV).ok(),
+    };
+    let target =
+        collector::pg::target(&args.db, password.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Database::Postgres(Box::new(target)))
+}
+
 /// Runs the collector; returns 0 after a clean shutdown.
 pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
     let config = Config {
         listen: args.listen,
-        db: args.db.clone(),
+        db: database(args)?,
         token_file: args.token_file.clone(),
         read_token_file: args.read_token_file.clone(),
         max_body_bytes: args.max_body_bytes,

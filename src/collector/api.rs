@@ -12,9 +12,9 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
-use super::db::{Readers, WriteError, WriterHandle};
 use super::ingest::{self, Rejection};
-use super::store::{self, Cursor, Outcome};
+use super::storage::{Storage, StoreError};
+use super::store::{Cursor, Outcome};
 
 /// Default and largest `limit` of the reports listing.
 const DEFAULT_LIMIT: u32 = 100;
@@ -34,10 +34,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 pub struct Shared {
-    /// Queues writes.
-    pub writer: WriterHandle,
-    /// Runs reads.
-    pub readers: Arc<Readers>,
+    /// The database, whichever backend.
+    pub storage: Storage,
     /// Tokens that may post reports.
     pub tokens: Tokens,
     /// Tokens that may read; `None` leaves reads open.
@@ -152,7 +150,7 @@ pub async fn post_report(
         Err(r) => return reject(r),
     };
     let id = submission.id.clone();
-    match state.writer.insert(submission).await {
+    match state.storage.insert(submission).await {
         Ok(Outcome::Stored) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "status": "stored", "id": id })),
@@ -170,8 +168,22 @@ pub async fn post_report(
             StatusCode::CONFLICT,
             format!("report id {id:?} is already stored for another host"),
         ),
-        Err(WriteError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(StoreError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The response to a storage failure: 503 with `Retry-After` when the
+/// database is away for now (nothing was stored; the agent keeps the report
+/// and retries), 500 otherwise.
+pub fn store_error(e: StoreError) -> Response {
+    if e.is_transient() {
+        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        r
+    } else {
+        error(StatusCode::INTERNAL_SERVER_ERROR, e)
     }
 }
 
@@ -237,9 +249,9 @@ pub async fn get_hosts(State(state): State<AppState>, headers: HeaderMap) -> Res
         return r;
     }
     let now = ingest::now_ms();
-    match state.readers.run(move |c| store::hosts(c, now)).await {
+    match state.storage.hosts(now).await {
         Ok(hosts) => axum::Json(hosts).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("database: {e}")),
+        Err(e) => store_error(e),
     }
 }
 
@@ -279,61 +291,58 @@ pub async fn get_reports(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let host = hostname.clone();
     let page = state
-        .readers
-        .run(move |c| store::report_page(c, &host, limit, after.as_ref(), PAGE_BYTES))
+        .storage
+        .report_page(&hostname, limit, after, PAGE_BYTES)
         .await;
     let page = match page {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("database: {e}")),
+        Err(e) => return store_error(e),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
-    let readers = Arc::clone(&state.readers);
-    let runtime = tokio::runtime::Handle::current();
+    let storage = state.storage.clone();
     let ids = page.ids;
     tokio::spawn(async move {
         // The turn is held until the last byte is handed over.
         let _turn = turn;
-        let sent = readers
-            .run(move |c| {
-                let send = |b: std::io::Result<bytes::Bytes>| {
-                    runtime
-                        .block_on(tokio::time::timeout(SEND_TIMEOUT, tx.send(b)))
-                        .is_ok_and(|r| r.is_ok())
+        let send = |b: std::io::Result<bytes::Bytes>| {
+            let tx = tx.clone();
+            async move {
+                tokio::time::timeout(SEND_TIMEOUT, tx.send(b))
+                    .await
+                    .is_ok_and(|r| r.is_ok())
+            }
+        };
+        let listed = async {
+            if !send(Ok(bytes::Bytes::from_static(b"["))).await {
+                return Ok(false);
+            }
+            let mut first = true;
+            for id in &ids {
+                // Pruned since the page was chosen: skip it.
+                let Some(body) = storage.report_body(id).await? else {
+                    continue;
                 };
-                let listed = (|| -> rusqlite::Result<bool> {
-                    if !send(Ok(bytes::Bytes::from_static(b"["))) {
-                        return Ok(false);
-                    }
-                    let mut first = true;
-                    for id in &ids {
-                        // Pruned since the page was chosen: skip it.
-                        let Some(body) = store::report_body(c, id)? else {
-                            continue;
-                        };
-                        if !first && !send(Ok(bytes::Bytes::from_static(b","))) {
-                            return Ok(false);
-                        }
-                        first = false;
-                        // The bodies are validated JSON: splice them, never re-encode.
-                        if !send(Ok(bytes::Bytes::from(body))) {
-                            return Ok(false);
-                        }
-                    }
-                    Ok(send(Ok(bytes::Bytes::from_static(b"]"))))
-                })();
-                if let Err(e) = &listed {
-                    // Cut the response short rather than end it as if complete.
-                    send(Err(std::io::Error::other(e.to_string())));
+                if !first && !send(Ok(bytes::Bytes::from_static(b","))).await {
+                    return Ok(false);
                 }
-                listed
-            })
-            .await;
-        match sent {
+                first = false;
+                // The bodies are validated JSON: splice them, never re-encode.
+                if !send(Ok(bytes::Bytes::from(body))).await {
+                    return Ok(false);
+                }
+            }
+            Ok::<_, StoreError>(send(Ok(bytes::Bytes::from_static(b"]"))).await)
+        }
+        .await;
+        match listed {
             Ok(true) => {}
             Ok(false) => tracing::debug!("report listing abandoned: the client stopped reading"),
-            Err(e) => tracing::warn!(error = %e, "report listing failed part way"),
+            Err(e) => {
+                tracing::warn!(error = %e, "report listing failed part way");
+                // Cut the response short rather than end it as if complete.
+                send(Err(std::io::Error::other(e.to_string()))).await;
+            }
         }
     });
     let mut r = Response::new(Body::new(ChannelBody { rx }));

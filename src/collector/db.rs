@@ -100,9 +100,9 @@ impl Writer {
 
     /// Waits for the thread to drain its queue and end (drop every handle first).
     pub fn join(self) -> Result<(), Error> {
-        self.join
-            .join()
-            .map_err(|_| Error::WriterGone { path: self.path })
+        self.join.join().map_err(|_| Error::WriterGone {
+            db: self.path.display().to_string(),
+        })
     }
 }
 

@@ -111,10 +111,33 @@ pub enum Error {
     /// The database writer thread could not be started.
     #[error("starting the database writer thread: {0}")]
     Spawn(#[source] std::io::Error),
-    /// The database writer thread ended unexpectedly.
-    #[error("database {path}: the writer thread stopped")]
+    /// The database writer ended unexpectedly.
+    #[error("database {db}: the writer stopped")]
     WriterGone {
-        /// The database file.
-        path: PathBuf,
+        /// The database (file, or URL with the password masked).
+        db: String,
+    },
+    /// PostgreSQL could not be reached, refused the login, or the schema
+    /// could not be created (the URL is shown with its password masked).
+    #[error("database {db}: {what}: {reason}")]
+    Postgres {
+        /// The URL, password masked.
+        db: String,
+        /// The step that failed.
+        what: &'static str,
+        /// What the driver or server said.
+        reason: String,
+    },
+    /// The database was made by a newer collector.
+    #[error(
+        "database {db}: schema version {found} is newer than this collector knows ({known}); run a collector at least as new as the one that made it"
+    )]
+    NewerSchema {
+        /// The database, password masked.
+        db: String,
+        /// The version found.
+        found: i64,
+        /// The newest this collector knows.
+        known: i64,
     },
 }

@@ -8,7 +8,9 @@
 //! - [`ingest`]: decompression (bounded) and validation of posted reports
 //! - [`auth`]: bearer tokens, compared in constant time
 //! - [`db`]: the writer thread (batched transactions) and pooled readers
+//! - [`storage`]: the one storage interface the handlers use, over either backend
 //! - [`store`]: the SQLite schema and queries
+//! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 
@@ -20,7 +22,9 @@ mod error;
 pub mod health;
 pub mod ingest;
 pub mod page;
+pub mod pg;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod tls;
 
@@ -30,6 +34,7 @@ use std::time::Duration;
 
 pub use error::Error;
 pub use server::{Collector, shutdown_signal};
+pub use storage::Database;
 pub use tls::TlsFiles;
 
 /// Default largest request body, compressed and decompressed: 1 MiB.
@@ -53,8 +58,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// SQLite database file (created if missing).
-    pub db: PathBuf,
+    /// Where reports are stored.
+    pub db: Database,
     /// Tokens agents use to post reports.
     pub token_file: PathBuf,
     /// Tokens readers must present; `None` leaves reads open.
@@ -76,11 +81,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with the defaults for everything but the paths.
+    /// A configuration with the defaults for everything but the paths
+    /// (a SQLite database file).
     pub fn new(listen: SocketAddr, db: PathBuf, token_file: PathBuf) -> Config {
         Config {
             listen,
-            db,
+            db: Database::Sqlite(db),
             token_file,
             read_token_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

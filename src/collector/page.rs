@@ -15,7 +15,8 @@ use time::macros::format_description;
 use super::api::{AppState, check_read_page, heavy_read_turn};
 use super::health::GcHealth;
 use super::ingest::now_ms;
-use super::store::{self, DriftEvent, HostView, Point};
+use super::storage::{HostData, StoreError};
+use super::store::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
 use crate::report::Report;
 use crate::web::STYLE;
@@ -32,18 +33,10 @@ pub async fn fleet(State(state): State<AppState>, headers: HeaderMap) -> Respons
         return r;
     }
     let now = now_ms();
-    match state.readers.run(move |c| store::hosts(c, now)).await {
+    match state.storage.hosts(now).await {
         Ok(hosts) => page(StatusCode::OK, render_fleet(&hosts, now)),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}")),
+        Err(e) => store_error_page(e),
     }
-}
-
-/// Everything the host page shows, read in one blocking call.
-struct HostData {
-    view: Option<HostView>,
-    latest: Option<String>,
-    series: Vec<Point>,
-    events: Vec<DriftEvent>,
 }
 
 /// `GET /hosts/{hostname}`: one host.
@@ -61,20 +54,9 @@ pub async fn host(
         Err(r) => return r,
     };
     let now = now_ms();
-    let name = hostname.clone();
     let data = state
-        .readers
-        .run(move |c| {
-            let view = store::hosts(c, now)?
-                .into_iter()
-                .find(|h| h.hostname == name);
-            Ok(HostData {
-                view,
-                latest: store::latest_body(c, &name)?,
-                series: store::series(c, &name, now - 2 * WEEK_MS)?,
-                events: store::drift_events(c, &name)?,
-            })
-        })
+        .storage
+        .host_data(&hostname, now, now - 2 * WEEK_MS)
         .await;
     match data {
         Ok(HostData {
@@ -93,8 +75,24 @@ pub async fn host(
             StatusCode::NOT_FOUND,
             &format!("No host named “{hostname}” has reported (or its reports were pruned)."),
         ),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}")),
+        Err(e) => store_error_page(e),
     }
+}
+
+/// A storage failure as a page: 503 (with `Retry-After`) while the database
+/// is away, 500 otherwise.
+fn store_error_page(e: StoreError) -> Response {
+    let status = if e.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let mut r = error_page(status, &e.to_string());
+    if e.is_transient() {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    }
+    r
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {

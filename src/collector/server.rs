@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use super::api::{self, Shared};
 use super::auth::Tokens;
 use super::conn::{self, Limits};
-use super::db::{Readers, Writer, WriterHandle};
+use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
 use super::{Config, Error, ingest, page};
 
@@ -22,7 +22,7 @@ pub struct Collector {
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     shared: Arc<Shared>,
-    writer: Writer,
+    closer: Closer,
     config: Config,
 }
 
@@ -37,7 +37,7 @@ impl Collector {
             Some(p) => Some(Tokens::load(p)?),
             None => None,
         };
-        let (writer, handle) = Writer::start(&config.db)?;
+        let (storage, closer) = storage::open(&config.db).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -45,8 +45,7 @@ impl Collector {
                 source,
             })?;
         let shared = Arc::new(Shared {
-            writer: handle,
-            readers: Readers::new(&config.db),
+            storage,
             tokens,
             read_tokens,
             max_body_bytes: config.max_body_bytes,
@@ -57,7 +56,7 @@ impl Collector {
             listener,
             tls,
             shared,
-            writer,
+            closer,
             config,
         })
     }
@@ -85,11 +84,11 @@ impl Collector {
             listener,
             tls,
             shared,
-            writer,
+            closer,
             config,
         } = self;
         let pruner = tokio::spawn(prune_loop(
-            shared.writer.clone(),
+            shared.storage.clone(),
             config.retention_days,
             config.prune_interval,
         ));
@@ -123,14 +122,9 @@ impl Collector {
         }
         pruner.abort();
         let _ = pruner.await;
-        // Every WriterHandle is gone now (router and pruner dropped): the
-        // writer drains its queue and checkpoints.
-        tokio::task::spawn_blocking(move || writer.join())
-            .await
-            .map_err(|_| Error::WriterGone {
-                path: config.db.clone(),
-            })??;
-        Ok(())
+        // Every storage handle is gone now (router and pruner dropped):
+        // the writers drain their queues (SQLite's also checkpoints).
+        closer.close().await
     }
 }
 
@@ -145,14 +139,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn prune_loop(writer: WriterHandle, retention_days: u32, every: std::time::Duration) {
+async fn prune_loop(storage: Storage, retention_days: u32, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // The first tick fires at once: a restart prunes straight away.
         tick.tick().await;
         let cutoff = ingest::now_ms() - i64::from(retention_days) * 86_400_000;
-        if let Err(e) = writer.prune(cutoff).await {
+        if let Err(e) = storage.prune(cutoff).await {
             tracing::warn!(error = %e, "pruning failed");
         }
     }

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS drift_events (
 CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, time);
 ";
 
+/// The schema version this collector writes (`PRAGMA user_version`);
+/// a database with a larger one is refused at start.
+pub const SCHEMA_VERSION: i64 = 1;
+
 /// Columns added after the first release: `(table, column, declaration)`.
 /// Added to an older database at start; NULL in rows stored before.
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
@@ -79,6 +83,17 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // A database a newer collector migrated: this one would misread it.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "schema version {version} is newer than this collector knows ({SCHEMA_VERSION}): \
+                 run the collector release that made it, or a newer one"
+            )),
+        ));
+    }
     conn.execute_batch(SCHEMA)?;
     for (table, column, decl) in ADDED_COLUMNS {
         let present: bool = conn
@@ -90,6 +105,7 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(conn)
 }
 
@@ -427,6 +443,86 @@ pub struct HostView {
 /// report in flight or retried takes seconds).
 pub const CLOCK_SKEW_LIMIT_MS: i64 = 5 * 60 * 1000;
 
+/// A `hosts` row as both backends read it, before the figures derived
+/// from it and the clock: one place decides staleness and skew.
+#[derive(Debug, Clone)]
+pub struct HostRow {
+    /// Host name.
+    pub hostname: String,
+    /// Profile of the report shown.
+    pub profile: String,
+    /// Id of the report shown.
+    pub last_id: String,
+    /// Its time as sent.
+    pub last_time_text: String,
+    /// Its time, Unix ms.
+    pub last_time_ms: i64,
+    /// The agent's interval.
+    pub interval_seconds: i64,
+    /// Drifting findings.
+    pub drift: u32,
+    /// All findings.
+    pub findings: u32,
+    /// Broker JVMs.
+    pub jvms: u32,
+    /// Whether any JVM had GC data.
+    pub has_gc: bool,
+    /// Drifting `gc` findings.
+    pub gc_drift: u32,
+    /// Worst GC ms per second.
+    pub gc_ms_per_second: Option<f64>,
+    /// Worst pause p99.
+    pub pause_p99_ms: Option<f64>,
+    /// JSON array of [`DriftKey`].
+    pub drifting: String,
+    /// Receipt of the report shown, Unix ms.
+    pub shown_received_ms: i64,
+    /// Receipt of what arrived last, Unix ms.
+    pub last_received_ms: i64,
+    /// Report time minus receipt of what arrived last, ms.
+    pub skew_ms: i64,
+}
+
+impl HostRow {
+    /// The host as the API shows it at `now_ms` (full GCs of the last day
+    /// are filled in by the caller).
+    pub fn view(self, now_ms: i64) -> HostView {
+        // A report's time counts no later than its receipt (a clock ahead
+        // cannot make a host look fresh for ever), nor later than now.
+        let effective = self.last_time_ms.min(self.shown_received_ms).min(now_ms);
+        let age_ms = now_ms.saturating_sub(effective);
+        let interval_ms = 1000 * i128::from(self.interval_seconds.max(1));
+        let stale = i128::from(age_ms) > 3 * interval_ms;
+        let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
+        let clock_skewed =
+            self.skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(self.skew_ms) > behind_limit;
+        HostView {
+            profile: self.profile,
+            last_report_id: self.last_id,
+            last_time: self.last_time_text,
+            last_time_ms: self.last_time_ms,
+            age_seconds: age_ms.div_euclid(1000),
+            last_received_ms: self.last_received_ms,
+            clock_skew_seconds: self.skew_ms / 1000,
+            clock_skewed,
+            interval_seconds: u64::try_from(self.interval_seconds).unwrap_or(0),
+            stale,
+            drift: self.drift,
+            findings: self.findings,
+            jvms: self.jvms,
+            gc: GcView {
+                health: GcHealth::from_figures(self.gc_drift, self.has_gc),
+                gc_ms_per_second: self.gc_ms_per_second,
+                pause_p99_ms: self.pause_p99_ms,
+                full_gcs_24h: 0,
+                gc_drift: self.gc_drift,
+            },
+            drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
+            hostname: self.hostname,
+        }
+    }
+}
+
 /// Every host, by host name.
 pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> {
     let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
@@ -451,47 +547,26 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
          FROM hosts ORDER BY hostname",
     )?;
     let rows = stmt.query_map([], |r| {
-        let hostname: String = r.get(0)?;
-        let last_time_ms: i64 = r.get(4)?;
-        let interval: i64 = r.get(5)?;
-        let gc_drift: u32 = r.get(10)?;
-        let has_gc: bool = r.get(9)?;
-        let drifting: String = r.get(13)?;
-        let shown_received: i64 = r.get(14)?;
-        let last_received_ms: i64 = r.get(15)?;
-        let skew_ms: i64 = r.get(16)?;
-        // A report's time counts no later than its receipt (a clock ahead
-        // cannot make a host look fresh for ever), nor later than now.
-        let effective = last_time_ms.min(shown_received).min(now_ms);
-        let age_ms = now_ms.saturating_sub(effective);
-        let interval_ms = 1000 * i128::from(interval.max(1));
-        let stale = i128::from(age_ms) > 3 * interval_ms;
-        let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
-        let clock_skewed = skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(skew_ms) > behind_limit;
-        Ok(HostView {
+        Ok(HostRow {
+            hostname: r.get(0)?,
             profile: r.get(1)?,
-            last_report_id: r.get(2)?,
-            last_time: r.get(3)?,
-            last_time_ms,
-            age_seconds: age_ms.div_euclid(1000),
-            last_received_ms,
-            clock_skew_seconds: skew_ms / 1000,
-            clock_skewed,
-            interval_seconds: u64::try_from(interval).unwrap_or(0),
-            stale,
+            last_id: r.get(2)?,
+            last_time_text: r.get(3)?,
+            last_time_ms: r.get(4)?,
+            interval_seconds: r.get(5)?,
             drift: r.get(6)?,
             findings: r.get(7)?,
             jvms: r.get(8)?,
-            gc: GcView {
-                health: GcHealth::from_figures(gc_drift, has_gc),
-                gc_ms_per_second: r.get(11)?,
-                pause_p99_ms: r.get(12)?,
-                full_gcs_24h: 0,
-                gc_drift,
-            },
-            drifting: serde_json::from_str(&drifting).unwrap_or_default(),
-            hostname,
-        })
+            has_gc: r.get(9)?,
+            gc_drift: r.get(10)?,
+            gc_ms_per_second: r.get(11)?,
+            pause_p99_ms: r.get(12)?,
+            drifting: r.get(13)?,
+            shown_received_ms: r.get(14)?,
+            last_received_ms: r.get(15)?,
+            skew_ms: r.get(16)?,
+        }
+        .view(now_ms))
     })?;
     let mut out = Vec::new();
     for row in rows {

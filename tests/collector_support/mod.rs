@@ -1,6 +1,79 @@
 //! Shared by the collector tests: start the real binary on a free loopback
-//! port with a real SQLite file, and build realistic reports from the fixture.
+//! port with a real SQLite file (or a real PostgreSQL server, see
+//! [`on_postgres`]), and build realistic reports from the fixture.
 #![allow(dead_code)]
+
+pub mod pg;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// The PostgreSQL server collectors started on this thread store in.
+    static PG: RefCell<Option<Rc<pg::PgServer>>> = const { RefCell::new(None) };
+}
+
+/// Runs `test` with every collector it starts (on this thread) storing in
+/// a real PostgreSQL server started for it, one database per directory.
+pub fn on_postgres(test: fn()) {
+    let server = Rc::new(pg::PgServer::start());
+    PG.with(|p| *p.borrow_mut() = Some(Rc::clone(&server)));
+    test();
+    PG.with(|p| *p.borrow_mut() = None);
+}
+
+/// The PostgreSQL server of [`on_postgres`], if the test runs on one.
+pub fn postgres() -> Option<Rc<pg::PgServer>> {
+    PG.with(|p| p.borrow().clone())
+}
+
+/// Declares each named test function (not itself `#[test]`) as two tests:
+/// `NAME::sqlite` and `NAME::postgres`, the same body on each backend.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name()
+                }
+                #[test]
+                fn postgres() {
+                    $crate::collector_support::on_postgres(super::$name)
+                }
+            }
+        )*
+    };
+}
+
+/// Runs one SQL statement on the database of the collector in `dir`
+/// (stopped), on whichever backend the test runs; returns the rows changed.
+pub fn exec_sql(dir: &Path, sql: &str) -> usize {
+    match postgres() {
+        Some(server) => {
+            let out = server.psql(&database_name(dir), sql);
+            // psql prints the command tag: "UPDATE 2".
+            out.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        }
+        None => rusqlite::Connection::open(dir.join("collector.db"))
+            .unwrap()
+            .execute(sql, [])
+            .unwrap(),
+    }
+}
+
+/// A database name for a test directory: the same directory (a restarted
+/// collector) gets the same database.
+fn database_name(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("tk_{:016x}", h.finish())
+}
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -43,8 +116,25 @@ impl Collector {
         Collector::start_full(dir, "127.0.0.1:0", extra, wrapper)
     }
 
+    /// Starts it storing in the PostgreSQL database at `url` (the test
+    /// server's password in the environment).
+    pub fn start_pg(dir: &Path, url: &str) -> Collector {
+        Collector::start_db(dir, "127.0.0.1:0", &[], &[], Some(url))
+    }
+
     /// Starts it on `listen`, run through `wrapper` (may be empty).
     pub fn start_full(dir: &Path, listen: &str, extra: &[&str], wrapper: &[&str]) -> Collector {
+        Collector::start_db(dir, listen, extra, wrapper, None)
+    }
+
+    /// Starts it with `--db db` (default: the test's backend).
+    pub fn start_db(
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        wrapper: &[&str],
+        db: Option<&str>,
+    ) -> Collector {
         let tokens = dir.join("tokens");
         std::fs::write(
             &tokens,
@@ -56,6 +146,11 @@ impl Collector {
             let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
             std::fs::set_permissions(dir.join(f), private).unwrap();
         }
+        let db_arg = match (db, postgres()) {
+            (Some(url), _) => url.to_owned(),
+            (None, Some(server)) => server.database(&database_name(dir)),
+            (None, None) => dir.join("collector.db").display().to_string(),
+        };
         let db = dir.join("collector.db");
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
@@ -69,7 +164,8 @@ impl Collector {
             .arg("collector")
             .args(["--listen", listen])
             .arg("--db")
-            .arg(&db)
+            .arg(&db_arg)
+            .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
             .arg("--token-file")
             .arg(&tokens)
             .args(extra)

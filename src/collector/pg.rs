@@ -1,0 +1,1007 @@
+//! PostgreSQL storage, for several collectors sharing one database.
+//!
+//! - Writes: a few writer tasks each take whatever reports have queued up
+//!   and commit them in one transaction (PostgreSQL's commit is durable:
+//!   `synchronous_commit` as the server has it). A batch first takes the
+//!   advisory locks of its hosts, in key order, so instances never
+//!   interleave on one host's row and never deadlock on each other.
+//! - Duplicates across instances: the report id is the primary key.
+//! - Migrations and pruning: under advisory locks, so they run once at a
+//!   time whatever the number of instances.
+//! - A connection problem is [`StoreError::Unavailable`] (503): agents keep
+//!   their spool, and the pool reconnects by itself when the server is back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+
+use super::Error;
+use super::health::DriftKey;
+use super::storage::{HostData, StoreError};
+use super::store::{Cursor, DriftEvent, HostRow, HostView, Outcome, Point, ReportPage, Submission};
+
+/// The schema version this collector writes; a larger one is refused.
+pub const SCHEMA_VERSION: i32 = 1;
+/// Advisory lock keys ("tunekee" + a number): migrations, pruning.
+const MIGRATE_LOCK: i64 = 0x7475_6e65_6b65_6501;
+const PRUNE_LOCK: i64 = 0x7475_6e65_6b65_6502;
+/// Writer tasks, each with its own connection.
+const WRITERS: usize = 4;
+/// Connections in the pool: writers plus readers.
+const POOL_SIZE: usize = 16;
+/// Most reports in one transaction.
+const MAX_BATCH: usize = 256;
+/// Reports waiting for a writer before senders wait for room.
+const QUEUE: usize = 4096;
+/// Bound on connecting, waiting for a connection, and on one batch or read:
+/// past it the database counts as unavailable (503), never a hung request.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Version 1 of the schema: the same tables as SQLite's. Host names and ids
+/// compare bytewise (`COLLATE "C"`), as in SQLite, so listings and cursors
+/// order the same on both backends.
+const SCHEMA_V1: &str = r#"
+CREATE TABLE reports (
+    id               TEXT COLLATE "C" PRIMARY KEY,
+    hostname         TEXT COLLATE "C" NOT NULL,
+    time             BIGINT NOT NULL,
+    received_at      BIGINT NOT NULL,
+    drift            BIGINT NOT NULL,
+    gc_ms_per_second DOUBLE PRECISION,
+    pause_p99_ms     DOUBLE PRECISION,
+    full_gcs         BIGINT NOT NULL,
+    body             TEXT NOT NULL
+);
+CREATE INDEX reports_host_time ON reports (hostname, time);
+CREATE INDEX reports_host_received ON reports (hostname, received_at);
+CREATE INDEX reports_received ON reports (received_at);
+CREATE INDEX reports_full_gcs_received ON reports (received_at) WHERE full_gcs > 0;
+CREATE TABLE hosts (
+    hostname         TEXT COLLATE "C" PRIMARY KEY,
+    last_id          TEXT NOT NULL,
+    last_time        BIGINT NOT NULL,
+    last_time_text   TEXT NOT NULL,
+    received_at      BIGINT NOT NULL,
+    interval_seconds BIGINT NOT NULL,
+    profile          TEXT NOT NULL,
+    findings         BIGINT NOT NULL,
+    drift            BIGINT NOT NULL,
+    gc_drift         BIGINT NOT NULL,
+    jvms             BIGINT NOT NULL,
+    has_gc           BOOLEAN NOT NULL,
+    gc_ms_per_second DOUBLE PRECISION,
+    pause_p99_ms     DOUBLE PRECISION,
+    drifting         TEXT NOT NULL,
+    seen_at          BIGINT NOT NULL,
+    skew_ms          BIGINT NOT NULL
+);
+CREATE TABLE drift_events (
+    seq         BIGSERIAL PRIMARY KEY,
+    hostname    TEXT COLLATE "C" NOT NULL,
+    time        BIGINT NOT NULL,
+    check_name  TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    expected    TEXT NOT NULL,
+    actual      TEXT,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX drift_events_host_time ON drift_events (hostname, time);
+CREATE INDEX drift_events_received ON drift_events (received_at);
+"#;
+
+/// A PostgreSQL database to connect to: the parsed URL with the password
+/// set, and the URL as messages show it (password masked).
+#[derive(Clone)]
+pub struct PgTarget {
+    /// Connection settings, password included.
+    pub config: tokio_postgres::Config,
+    /// The URL for messages, without any password.
+    pub shown: String,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the config: it holds the password.
+        write!(f, "PgTarget({})", self.shown)
+    }
+}
+
+/// The URL with any password replaced by `***` (in the user part and in a
+/// `password=` parameter), for messages.
+pub fn mask(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let end = out[start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
+            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+        {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", masked.join("&"));
+    }
+    out
+}
+
+/// Whether `db` names a PostgreSQL database rather than a SQLite file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Parses `--db postgres://...` and sets the password (from the
+/// environment or a file; a password in the URL itself is refused, since
+/// the command line is visible to every user of the machine).
+pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
+    let shown = mask(url);
+    let bad = |reason: String| Error::BadOption {
+        option: "--db",
+        value: shown.clone(),
+        reason,
+    };
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| bad(format!("not a PostgreSQL URL: {e}")))?;
+    if config.get_password().is_some() {
+        return Err(bad(
+            "holds a password: the command line is visible to every user; give it in \
+             TUNEKEEPER_DB_PASSWORD or --db-password-file"
+                .into(),
+        ));
+    }
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(bad(
+            "sslmode=require: this collector does not speak TLS to PostgreSQL yet; use a \
+             local socket, a trusted network or a TLS tunnel, with sslmode=disable or prefer"
+                .into(),
+        ));
+    }
+    if config.get_user().is_none() {
+        return Err(bad(
+            "no user name (postgres://USER@HOST:PORT/DATABASE)".into()
+        ));
+    }
+    if let Some(p) = password {
+        config.password(p);
+    }
+    config.connect_timeout(TIMEOUT);
+    config.application_name("tunekeeper-collector");
+    Ok(PgTarget { config, shown })
+}
+
+/// The error and every cause, in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        next = c.source();
+    }
+    s
+}
+
+/// Sorts a driver error: the connection (retry later) or the statement.
+fn classify(e: &tokio_postgres::Error) -> StoreError {
+    let transient = match e.code() {
+        None => true,
+        Some(code) => {
+            let c = code.code();
+            // 08: connection exception, 57: operator intervention (shutdown),
+            // 53: insufficient resources, 40: deadlock/serialization (retry).
+            c.starts_with("08")
+                || c.starts_with("57")
+                || c.starts_with("53")
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        }
+    };
+    if transient || e.is_closed() {
+        StoreError::Unavailable(chain(e))
+    } else {
+        StoreError::Postgres(chain(e))
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => classify(&e),
+        other => StoreError::Unavailable(chain(&other)),
+    }
+}
+
+enum Job {
+    Insert(
+        Box<Submission>,
+        oneshot::Sender<Result<Outcome, StoreError>>,
+    ),
+}
+
+/// The PostgreSQL backend (held by every [`super::storage::Storage`] handle).
+pub struct Pg {
+    pool: Pool,
+    tx: mpsc::Sender<Job>,
+}
+
+/// The writer tasks, awaited at shutdown once every handle is gone.
+pub struct Writers {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Writers {
+    /// Waits for the writers to commit what is queued and end.
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Pg {
+    /// Connects (failing at once, naming the database, if it cannot),
+    /// migrates under an advisory lock and starts the writers.
+    pub async fn open(target: &PgTarget) -> Result<(Arc<Pg>, Writers), Error> {
+        let failed = |what: &'static str, reason: String| Error::Postgres {
+            db: target.shown.clone(),
+            what,
+            reason,
+        };
+        let manager = Manager::from_config(
+            target.config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .build()
+            .map_err(|e| failed("setting up the connection pool", chain(&e)))?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| failed("connecting", pool_error(e).to_string()))?;
+        migrate(&mut client).await.map_err(|e| match e {
+            Migration::Newer(found) => Error::NewerSchema {
+                db: target.shown.clone(),
+                found: i64::from(found),
+                known: i64::from(SCHEMA_VERSION),
+            },
+            Migration::Db(e) => failed("creating or migrating the schema", chain(&e)),
+        })?;
+        drop(client);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks = (0..WRITERS)
+            .map(|_| tokio::spawn(write_loop(pool.clone(), Arc::clone(&rx))))
+            .collect();
+        Ok((Arc::new(Pg { pool, tx }), Writers { tasks }))
+    }
+
+    /// Stores one report once its batch has committed.
+    pub async fn insert(&self, s: Submission) -> Result<Outcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Insert(Box::new(s), tx))
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Stores `batch` in one transaction now, in order (what a writer does
+    /// with what has queued up); one outcome per submission.
+    pub async fn insert_batch(&self, batch: &[Submission]) -> Vec<Result<Outcome, StoreError>> {
+        store_batch(&self.pool, batch).await
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Deletes what was received before `cutoff_ms`, if no other instance
+    /// is pruning now (it does the same work). Returns the reports deleted.
+    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(|e| classify(&e))?;
+        let got: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+            .await
+            .map_err(|e| classify(&e))?
+            .get(0);
+        if !got {
+            tracing::info!("another collector is pruning; skipped");
+            return Ok(0);
+        }
+        let n = tx
+            .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff_ms])
+            .await
+            .map_err(|e| classify(&e))?;
+        tx.execute(
+            "DELETE FROM drift_events WHERE received_at < $1",
+            &[&cutoff_ms],
+        )
+        .await
+        .map_err(|e| classify(&e))?;
+        tx.execute("DELETE FROM hosts WHERE seen_at < $1", &[&cutoff_ms])
+            .await
+            .map_err(|e| classify(&e))?;
+        tx.commit().await.map_err(|e| classify(&e))?;
+        tracing::info!(deleted = n, "pruned old reports");
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Every host, by host name.
+    pub async fn hosts(&self, now_ms: i64) -> Result<Vec<HostView>, StoreError> {
+        let c = self.client().await?;
+        read(hosts(&c, now_ms, None)).await
+    }
+
+    /// What the host page shows.
+    pub async fn host_data(
+        &self,
+        hostname: &str,
+        now_ms: i64,
+        since_ms: i64,
+    ) -> Result<HostData, StoreError> {
+        let c = self.client().await?;
+        read(async {
+            let view = hosts(&c, now_ms, Some(hostname)).await?.into_iter().next();
+            let latest = c
+                .query_opt(
+                    "SELECT body FROM reports WHERE id = (SELECT last_id FROM hosts WHERE hostname = $1)",
+                    &[&hostname],
+                )
+                .await?
+                .map(|r| r.get(0));
+            let series = c
+                .query(
+                    "SELECT LEAST(time, received_at) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
+                     FROM reports WHERE hostname = $1 AND LEAST(time, received_at) >= $2 ORDER BY t",
+                    &[&hostname, &since_ms],
+                )
+                .await?
+                .iter()
+                .map(|r| Point {
+                    time_ms: r.get(0),
+                    gc_ms_per_second: r.get(1),
+                    pause_p99_ms: r.get(2),
+                    full_gcs: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+                    drift: u32::try_from(r.get::<_, i64>(4)).unwrap_or(u32::MAX),
+                })
+                .collect();
+            let events = c
+                .query(
+                    "SELECT time, check_name, key, state, expected, actual FROM drift_events
+                     WHERE hostname = $1 ORDER BY time, seq",
+                    &[&hostname],
+                )
+                .await?
+                .iter()
+                .map(|r| DriftEvent {
+                    time_ms: r.get(0),
+                    check: r.get(1),
+                    key: r.get(2),
+                    drifted: r.get::<_, &str>(3) == "drift",
+                    expected: r.get(4),
+                    actual: r.get(5),
+                })
+                .collect();
+            Ok(HostData {
+                view,
+                latest,
+                series,
+                events,
+            })
+        })
+        .await
+    }
+
+    /// A page of a host's reports, newest first.
+    pub async fn report_page(
+        &self,
+        hostname: &str,
+        limit: u32,
+        after: Option<Cursor>,
+        budget: usize,
+    ) -> Result<ReportPage, StoreError> {
+        let c = self.client().await?;
+        let (t, id) = match &after {
+            Some(c) => (Some(c.time_ms), Some(c.id.as_str())),
+            None => (None, None),
+        };
+        let rows = read(c.query(
+            "SELECT id, time, octet_length(body)::BIGINT FROM reports
+             WHERE hostname = $1 AND ($2::BIGINT IS NULL OR time < $2 OR (time = $2 AND id < $3))
+             ORDER BY time DESC, id DESC LIMIT $4",
+            &[&hostname, &t, &id, &(i64::from(limit) + 1)],
+        ))
+        .await?;
+        let mut page = ReportPage {
+            ids: Vec::new(),
+            bytes: 0,
+            next: None,
+        };
+        let mut last: Option<Cursor> = None;
+        for r in rows {
+            let id: String = r.get(0);
+            let time_ms: i64 = r.get(1);
+            let len = usize::try_from(r.get::<_, i64>(2)).unwrap_or(usize::MAX);
+            let full = page.ids.len() >= limit as usize
+                || (!page.ids.is_empty() && page.bytes.saturating_add(len) > budget);
+            if full {
+                page.next = last;
+                break;
+            }
+            page.bytes = page.bytes.saturating_add(len);
+            page.ids.push(id.clone());
+            last = Some(Cursor { time_ms, id });
+        }
+        Ok(page)
+    }
+
+    /// One stored document by id.
+    pub async fn report_body(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let c = self.client().await?;
+        let row = read(c.query_opt("SELECT body FROM reports WHERE id = $1", &[&id])).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
+
+/// Runs a read within [`TIMEOUT`], sorting its error.
+async fn read<T>(
+    f: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(TIMEOUT, f).await {
+        Ok(r) => r.map_err(|e| classify(&e)),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {TIMEOUT:?}"
+        ))),
+    }
+}
+
+async fn hosts(
+    c: &deadpool_postgres::Object,
+    now_ms: i64,
+    only: Option<&str>,
+) -> Result<Vec<HostView>, tokio_postgres::Error> {
+    let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    // Summed here, saturating, as on SQLite.
+    for r in c
+        .query(
+            "SELECT hostname, full_gcs FROM reports
+             WHERE full_gcs > 0 AND received_at > $1 AND received_at <= $2
+               AND ($3::TEXT IS NULL OR hostname = $3)",
+            &[&(now_ms - 86_400_000), &now_ms, &only],
+        )
+        .await?
+    {
+        let sum = full.entry(r.get(0)).or_default();
+        *sum = sum.saturating_add(u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
+    }
+    let u = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let rows = c
+        .query(
+            "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
+                    drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms,
+                    drifting, received_at, seen_at, skew_ms
+             FROM hosts WHERE ($1::TEXT IS NULL OR hostname = $1) ORDER BY hostname",
+            &[&only],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mut h = HostRow {
+                hostname: r.get(0),
+                profile: r.get(1),
+                last_id: r.get(2),
+                last_time_text: r.get(3),
+                last_time_ms: r.get(4),
+                interval_seconds: r.get(5),
+                drift: u(r.get(6)),
+                findings: u(r.get(7)),
+                jvms: u(r.get(8)),
+                has_gc: r.get(9),
+                gc_drift: u(r.get(10)),
+                gc_ms_per_second: r.get(11),
+                pause_p99_ms: r.get(12),
+                drifting: r.get(13),
+                shown_received_ms: r.get(14),
+                last_received_ms: r.get(15),
+                skew_ms: r.get(16),
+            }
+            .view(now_ms);
+            h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
+            h
+        })
+        .collect())
+}
+
+enum Migration {
+    Newer(i32),
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Migration {
+    fn from(e: tokio_postgres::Error) -> Migration {
+        Migration::Db(e)
+    }
+}
+
+/// Creates or upgrades the schema, one instance at a time.
+async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS tunekeeper_schema (version INTEGER NOT NULL)")
+        .await?;
+    let version: Option<i32> = tx
+        .query_one("SELECT max(version) FROM tunekeeper_schema", &[])
+        .await?
+        .get(0);
+    match version {
+        Some(v) if v > SCHEMA_VERSION => return Err(Migration::Newer(v)),
+        Some(_) => {}
+        None => {
+            tx.batch_execute(SCHEMA_V1).await?;
+            tx.execute(
+                "INSERT INTO tunekeeper_schema (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )
+            .await?;
+            tracing::info!(version = SCHEMA_VERSION, "created the PostgreSQL schema");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One writer: takes what has queued (up to [`MAX_BATCH`]) and commits it.
+async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+        }
+        let (subs, replies): (Vec<Submission>, Vec<_>) =
+            batch.into_iter().map(|Job::Insert(s, r)| (*s, r)).unzip();
+        let results = store_batch(&pool, &subs).await;
+        for (reply, r) in replies.into_iter().zip(results) {
+            if let Err(e) = &r {
+                tracing::warn!(error = %e, "storing a report failed");
+            }
+            let _ = reply.send(r);
+        }
+    }
+}
+
+/// Commits a batch; if it fails as a whole for a reason of one report's
+/// own, each report is retried alone so one bad apple fails alone.
+async fn store_batch(pool: &Pool, batch: &[Submission]) -> Vec<Result<Outcome, StoreError>> {
+    let all = with_timeout(insert_batch(pool, batch)).await;
+    match all {
+        Ok(out) => out.into_iter().map(Ok).collect(),
+        Err(e) if batch.len() == 1 || matches!(e, StoreError::Unavailable(_)) => {
+            batch.iter().map(|_| Err(same(&e))).collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, n = batch.len(), "batch insert failed; retrying one by one");
+            let mut out = Vec::with_capacity(batch.len());
+            for s in batch {
+                out.push(
+                    with_timeout(insert_batch(pool, std::slice::from_ref(s)))
+                        .await
+                        .map(|mut v| v.remove(0)),
+                );
+            }
+            out
+        }
+    }
+}
+
+fn same(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Stopped => StoreError::Stopped,
+        other => StoreError::Postgres(other.to_string()),
+    }
+}
+
+async fn with_timeout<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(TIMEOUT, f).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(format!(
+            "no answer within {TIMEOUT:?}"
+        )))
+    })
+}
+
+/// A host's row as the batch leaves it: read once after the locks,
+/// changed in memory report by report, written once.
+struct HostState {
+    /// Whether the row exists in the database.
+    exists: bool,
+    /// Whether the batch changed it.
+    dirty: bool,
+    last_id: String,
+    last_time: i64,
+    last_time_text: String,
+    received_at: i64,
+    interval_seconds: i64,
+    profile: String,
+    findings: i64,
+    drift: i64,
+    gc_drift: i64,
+    jvms: i64,
+    has_gc: bool,
+    gc_ms_per_second: Option<f64>,
+    pause_p99_ms: Option<f64>,
+    drifting: Vec<DriftKey>,
+    seen_at: i64,
+    skew_ms: i64,
+}
+
+/// One drift event to insert.
+struct Event {
+    hostname: String,
+    time: i64,
+    check: String,
+    key: String,
+    drifted: bool,
+    expected: String,
+    actual: Option<String>,
+    received_at: i64,
+}
+
+/// Stores a batch in one transaction with a fixed number of round trips
+/// (locks, reports, owners of ids already taken, hosts read, events, hosts
+/// written, commit), whatever its size: the same rules as SQLite's
+/// `insert_one`, applied in memory in arrival order.
+async fn insert_batch(pool: &Pool, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+    let mut c = pool.get().await.map_err(pool_error)?;
+    let tx = c.transaction().await.map_err(|e| classify(&e))?;
+    let out = apply_batch(&tx, batch).await.map_err(|e| classify(&e))?;
+    tx.commit().await.map_err(|e| classify(&e))?;
+    Ok(out)
+}
+
+async fn apply_batch(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[Submission],
+) -> Result<Vec<Outcome>, tokio_postgres::Error> {
+    // One host's row is read and written by one transaction at a time,
+    // whichever instance holds it; keys locked in order: no deadlock.
+    let mut hosts: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let st = tx
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock(k) FROM
+               (SELECT DISTINCT hashtextextended(h, 0) AS k FROM unnest($1::TEXT[]) AS h ORDER BY k) AS s",
+        )
+        .await?;
+    tx.execute(&st, &[&hosts]).await?;
+
+    // Reports: one statement; the ids it returns are the ones stored.
+    let ids: Vec<&str> = batch.iter().map(|s| s.id.as_str()).collect();
+    let names: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
+    let times: Vec<i64> = batch.iter().map(|s| s.time_ms).collect();
+    let received: Vec<i64> = batch.iter().map(|s| s.received_ms).collect();
+    let drift: Vec<i64> = batch.iter().map(|s| i64::from(s.derived.drift)).collect();
+    let gcms: Vec<Option<f64>> = batch.iter().map(|s| s.derived.gc_ms_per_second).collect();
+    let p99: Vec<Option<f64>> = batch.iter().map(|s| s.derived.pause_p99_ms).collect();
+    let full: Vec<i64> = batch
+        .iter()
+        .map(|s| i64::try_from(s.derived.full_gcs).unwrap_or(i64::MAX))
+        .collect();
+    let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO reports
+             (id, hostname, time, received_at, drift, gc_ms_per_second, pause_p99_ms, full_gcs, body)
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                                  $6::FLOAT8[], $7::FLOAT8[], $8::BIGINT[], $9::TEXT[])
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .await?;
+    let mut inserted: std::collections::HashSet<String> = tx
+        .query(
+            &st,
+            &[
+                &ids, &names, &times, &received, &drift, &gcms, &p99, &full, &bodies,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Which report of the batch is the stored one: the first with its id
+    // (unnest keeps the order, ON CONFLICT skips the later ones).
+    let stored: Vec<bool> = batch.iter().map(|s| inserted.remove(&s.id)).collect();
+    let taken: Vec<&str> = batch
+        .iter()
+        .zip(&stored)
+        .filter(|(_, st)| !**st)
+        .map(|(s, _)| s.id.as_str())
+        .collect();
+    let mut owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    if !taken.is_empty() {
+        let st = tx
+            .prepare_cached("SELECT id, hostname FROM reports WHERE id = ANY($1::TEXT[])")
+            .await?;
+        for r in tx.query(&st, &[&taken]).await? {
+            owners.insert(r.get(0), r.get(1));
+        }
+    }
+
+    // The hosts as they are now (locked: no other writer changes them).
+    let st = tx
+        .prepare_cached(
+            "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
+                    profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
+                    pause_p99_ms, drifting, seen_at, skew_ms
+             FROM hosts WHERE hostname = ANY($1::TEXT[])",
+        )
+        .await?;
+    let mut state: std::collections::HashMap<String, HostState> = tx
+        .query(&st, &[&hosts])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                HostState {
+                    exists: true,
+                    dirty: false,
+                    last_id: r.get(1),
+                    last_time: r.get(2),
+                    last_time_text: r.get(3),
+                    received_at: r.get(4),
+                    interval_seconds: r.get(5),
+                    profile: r.get(6),
+                    findings: r.get(7),
+                    drift: r.get(8),
+                    gc_drift: r.get(9),
+                    jvms: r.get(10),
+                    has_gc: r.get(11),
+                    gc_ms_per_second: r.get(12),
+                    pause_p99_ms: r.get(13),
+                    drifting: serde_json::from_str(r.get::<_, &str>(14)).unwrap_or_default(),
+                    seen_at: r.get(15),
+                    skew_ms: r.get(16),
+                },
+            )
+        })
+        .collect();
+
+    let mut out = Vec::with_capacity(batch.len());
+    let mut events: Vec<Event> = Vec::new();
+    for (s, is_stored) in batch.iter().zip(stored) {
+        if !is_stored {
+            let same_host = owners.get(&s.id).is_none_or(|h| *h == s.hostname);
+            out.push(if same_host {
+                Outcome::Duplicate
+            } else {
+                Outcome::Conflict
+            });
+            continue;
+        }
+        out.push(Outcome::Stored);
+        apply_one(&mut state, &mut events, s);
+    }
+
+    if !events.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO drift_events
+                     (hostname, time, check_name, key, state, expected, actual, received_at)
+                 SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                                      $6::TEXT[], $7::TEXT[], $8::BIGINT[])",
+            )
+            .await?;
+        let col = |f: fn(&Event) -> &str| events.iter().map(f).collect::<Vec<&str>>();
+        let hostnames = col(|e| &e.hostname);
+        let checks = col(|e| &e.check);
+        let keys = col(|e| &e.key);
+        let states = col(|e| if e.drifted { "drift" } else { "ok" });
+        let expected = col(|e| &e.expected);
+        let times: Vec<i64> = events.iter().map(|e| e.time).collect();
+        let actual: Vec<Option<&str>> = events.iter().map(|e| e.actual.as_deref()).collect();
+        let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
+        tx.execute(
+            &st,
+            &[
+                &hostnames, &times, &checks, &keys, &states, &expected, &actual, &received,
+            ],
+        )
+        .await?;
+    }
+
+    let dirty: Vec<(&String, &HostState)> = state.iter().filter(|(_, h)| h.dirty).collect();
+    if !dirty.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
+                     interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
+                 SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
+                     $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
+                     $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[])
+                 ON CONFLICT (hostname) DO UPDATE SET
+                     last_id = excluded.last_id, last_time = excluded.last_time,
+                     last_time_text = excluded.last_time_text, received_at = excluded.received_at,
+                     interval_seconds = excluded.interval_seconds, profile = excluded.profile,
+                     findings = excluded.findings, drift = excluded.drift,
+                     gc_drift = excluded.gc_drift, jvms = excluded.jvms, has_gc = excluded.has_gc,
+                     gc_ms_per_second = excluded.gc_ms_per_second,
+                     pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
+                     seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
+                     skew_ms = excluded.skew_ms",
+            )
+            .await?;
+        let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
+        let last_id: Vec<&str> = dirty.iter().map(|(_, h)| h.last_id.as_str()).collect();
+        let last_time: Vec<i64> = dirty.iter().map(|(_, h)| h.last_time).collect();
+        let text: Vec<&str> = dirty
+            .iter()
+            .map(|(_, h)| h.last_time_text.as_str())
+            .collect();
+        let rec: Vec<i64> = dirty.iter().map(|(_, h)| h.received_at).collect();
+        let interval: Vec<i64> = dirty.iter().map(|(_, h)| h.interval_seconds).collect();
+        let profile: Vec<&str> = dirty.iter().map(|(_, h)| h.profile.as_str()).collect();
+        let findings: Vec<i64> = dirty.iter().map(|(_, h)| h.findings).collect();
+        let drift: Vec<i64> = dirty.iter().map(|(_, h)| h.drift).collect();
+        let gc_drift: Vec<i64> = dirty.iter().map(|(_, h)| h.gc_drift).collect();
+        let jvms: Vec<i64> = dirty.iter().map(|(_, h)| h.jvms).collect();
+        let has_gc: Vec<bool> = dirty.iter().map(|(_, h)| h.has_gc).collect();
+        let gcms: Vec<Option<f64>> = dirty.iter().map(|(_, h)| h.gc_ms_per_second).collect();
+        let p99: Vec<Option<f64>> = dirty.iter().map(|(_, h)| h.pause_p99_ms).collect();
+        let drifting: Vec<String> = dirty
+            .iter()
+            .map(|(_, h)| serde_json::to_string(&h.drifting).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        let seen: Vec<i64> = dirty.iter().map(|(_, h)| h.seen_at).collect();
+        let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
+        tx.execute(
+            &st,
+            &[
+                &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
+                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew,
+            ],
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// What storing `s` does to its host's row and the drift events: SQLite's
+/// rules (`store::insert_one`) in memory.
+fn apply_one(
+    state: &mut std::collections::HashMap<String, HostState>,
+    events: &mut Vec<Event>,
+    s: &Submission,
+) {
+    let d = &s.derived;
+    let skew = s.time_ms.saturating_sub(s.received_ms);
+    let prev_drifting = match state.get_mut(&s.hostname) {
+        Some(h) => {
+            // Whatever it shows, the host delivered now.
+            h.seen_at = h.seen_at.max(s.received_ms);
+            h.skew_ms = skew;
+            h.dirty = true;
+            // A report older than the one shown does not roll it back.
+            if h.last_time.min(h.received_at) > s.effective_ms() {
+                return;
+            }
+            std::mem::take(&mut h.drifting)
+        }
+        None => Vec::new(),
+    };
+    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
+    let event = |k: &DriftKey, drifted: bool| Event {
+        hostname: s.hostname.clone(),
+        time: s.effective_ms(),
+        check: k.check.clone(),
+        key: k.key.clone(),
+        drifted,
+        expected: k.expected.clone(),
+        actual: if drifted { k.actual.clone() } else { None },
+        received_at: s.received_ms,
+    };
+    for k in &d.drifting {
+        if !prev_drifting.iter().any(|p| same(p, k)) {
+            events.push(event(k, true));
+        }
+    }
+    for p in &prev_drifting {
+        if !d.drifting.iter().any(|k| same(p, k)) {
+            events.push(event(p, false));
+        }
+    }
+    let seen = state
+        .get(&s.hostname)
+        .map_or(s.received_ms, |h| h.seen_at.max(s.received_ms));
+    let exists = state.get(&s.hostname).is_some_and(|h| h.exists);
+    state.insert(
+        s.hostname.clone(),
+        HostState {
+            exists,
+            dirty: true,
+            last_id: s.id.clone(),
+            last_time: s.time_ms,
+            last_time_text: s.time_text.clone(),
+            received_at: s.received_ms,
+            interval_seconds: i64::try_from(s.interval_seconds).unwrap_or(i64::MAX),
+            profile: s.profile.clone(),
+            findings: i64::from(d.findings),
+            drift: i64::from(d.drift),
+            gc_drift: i64::from(d.gc_drift),
+            jvms: i64::from(d.jvms),
+            has_gc: d.has_gc,
+            gc_ms_per_second: d.gc_ms_per_second,
+            pause_p99_ms: d.pause_p99_ms,
+            drifting: d.drifting.clone(),
+            seen_at: seen,
+            skew_ms: skew,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_and_refused_on_the_command_line() {
+        assert_eq!(
+            mask("postgres://tk:s3cret@db:5432/tk?sslmode=disable"),
+            "postgres://tk:***@db:5432/tk?sslmode=disable"
+        );
+        assert_eq!(
+            mask("postgres://tk@db/tk?password=s3cret&x=1"),
+            "postgres://tk@db/tk?password=***&x=1"
+        );
+        assert_eq!(mask("postgres://tk@db/tk"), "postgres://tk@db/tk");
+        let e = target("postgres://tk:s3cret@db/tk", None).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            !text.contains("s3cret") && text.contains("TUNEKEEPER_DB_PASSWORD"),
+            "{text}"
+        );
+        let e = target("postgres://tk@db/tk?sslmode=require", None).unwrap_err();
+        assert!(e.to_string().contains("sslmode=require"), "{e}");
+        let e = target("postgres://tk@db:notaport/tk", None).unwrap_err();
+        assert!(e.to_string().contains("not a PostgreSQL URL"), "{e}");
+        assert!(target("postgres://tk@127.0.0.1:5432/tk", Some("pw")).is_ok());
+    }
+}

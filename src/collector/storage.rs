@@ -1,0 +1,225 @@
+//! The one storage interface the HTTP layer uses: a cloneable [`Storage`]
+//! handle over either backend (SQLite, the embedded default, or
+//! PostgreSQL), and the errors it can answer with. Handlers never learn
+//! which backend is beneath.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Error;
+use super::db::{Readers, WriteError, Writer, WriterHandle};
+use super::pg::{self, Pg, PgTarget};
+use super::store::{self, Cursor, DriftEvent, HostView, Outcome, Point, ReportPage, Submission};
+
+/// Where the collector keeps its data.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(Box<PgTarget>),
+}
+
+impl std::fmt::Display for Database {
+    /// The database as messages name it (a PostgreSQL password masked).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "{}", p.display()),
+            Database::Postgres(t) => f.write_str(&t.shown),
+        }
+    }
+}
+
+/// Why a storage call did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused the statement (not a connection problem).
+    #[error("database: {0}")]
+    Postgres(String),
+    /// The database cannot be reached now (PostgreSQL down, restarting or
+    /// out of connections): the caller should retry later (503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The writer has stopped (shutting down).
+    #[error("the database writer has stopped")]
+    Stopped,
+}
+
+impl StoreError {
+    /// True when retrying later can succeed (answered with 503).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Stopped)
+    }
+}
+
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> StoreError {
+        match e {
+            WriteError::Db(e) => StoreError::Sqlite(e),
+            WriteError::Stopped => StoreError::Stopped,
+        }
+    }
+}
+
+/// Everything the host page shows.
+#[derive(Debug, Clone)]
+pub struct HostData {
+    /// The host's summary; `None` if it never reported (or was pruned).
+    pub view: Option<HostView>,
+    /// Its latest document.
+    pub latest: Option<String>,
+    /// Its figures since the time asked for, oldest first.
+    pub series: Vec<Point>,
+    /// Its drift events, oldest first.
+    pub events: Vec<DriftEvent>,
+}
+
+/// The storage handle every handler holds; cheap to clone.
+#[derive(Clone)]
+pub enum Storage {
+    /// SQLite: one writer thread, pooled read-only connections.
+    Sqlite {
+        /// Queues writes.
+        writer: WriterHandle,
+        /// Runs reads.
+        readers: Arc<Readers>,
+    },
+    /// PostgreSQL: pooled connections, batched writers.
+    Postgres(Arc<Pg>),
+}
+
+/// What must outlive every [`Storage`] handle to finish cleanly: the
+/// writer that commits what is queued once the handles are gone.
+pub enum Closer {
+    /// SQLite's writer thread.
+    Sqlite(Writer),
+    /// PostgreSQL's writer tasks.
+    Postgres(pg::Writers),
+}
+
+impl Closer {
+    /// Waits for the writers to commit what is queued and stop (drop every
+    /// [`Storage`] handle first).
+    pub async fn close(self) -> Result<(), Error> {
+        match self {
+            Closer::Sqlite(w) => tokio::task::spawn_blocking(move || w.join())
+                .await
+                .map_err(|_| Error::WriterGone {
+                    db: "the SQLite writer".into(),
+                })?,
+            Closer::Postgres(w) => {
+                w.join().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens (creating and migrating) the database and starts its writer.
+pub async fn open(db: &Database) -> Result<(Storage, Closer), Error> {
+    match db {
+        Database::Sqlite(path) => {
+            let (writer, handle) = Writer::start(path)?;
+            Ok((
+                Storage::Sqlite {
+                    writer: handle,
+                    readers: Readers::new(path),
+                },
+                Closer::Sqlite(writer),
+            ))
+        }
+        Database::Postgres(target) => {
+            let (pg, writers) = Pg::open(target).await?;
+            Ok((Storage::Postgres(pg), Closer::Postgres(writers)))
+        }
+    }
+}
+
+impl Storage {
+    /// Stores one report; an answer means committed.
+    pub async fn insert(&self, s: Submission) -> Result<Outcome, StoreError> {
+        match self {
+            Storage::Sqlite { writer, .. } => Ok(writer.insert(s).await?),
+            Storage::Postgres(pg) => pg.insert(s).await,
+        }
+    }
+
+    /// Deletes what was received before `cutoff_ms`; returns the reports deleted.
+    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        match self {
+            Storage::Sqlite { writer, .. } => Ok(writer.prune(cutoff_ms).await?),
+            Storage::Postgres(pg) => pg.prune(cutoff_ms).await,
+        }
+    }
+
+    /// Every host, by host name.
+    pub async fn hosts(&self, now_ms: i64) -> Result<Vec<HostView>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                Ok(readers.run(move |c| store::hosts(c, now_ms)).await?)
+            }
+            Storage::Postgres(pg) => pg.hosts(now_ms).await,
+        }
+    }
+
+    /// What the host page shows of `hostname`, with figures since `since_ms`.
+    pub async fn host_data(
+        &self,
+        hostname: &str,
+        now_ms: i64,
+        since_ms: i64,
+    ) -> Result<HostData, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                let name = hostname.to_owned();
+                Ok(readers
+                    .run(move |c| {
+                        let view = store::hosts(c, now_ms)?
+                            .into_iter()
+                            .find(|h| h.hostname == name);
+                        Ok(HostData {
+                            view,
+                            latest: store::latest_body(c, &name)?,
+                            series: store::series(c, &name, since_ms)?,
+                            events: store::drift_events(c, &name)?,
+                        })
+                    })
+                    .await?)
+            }
+            Storage::Postgres(pg) => pg.host_data(hostname, now_ms, since_ms).await,
+        }
+    }
+
+    /// A page of a host's reports, newest first (see [`store::report_page`]).
+    pub async fn report_page(
+        &self,
+        hostname: &str,
+        limit: u32,
+        after: Option<Cursor>,
+        budget: usize,
+    ) -> Result<ReportPage, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                let host = hostname.to_owned();
+                Ok(readers
+                    .run(move |c| store::report_page(c, &host, limit, after.as_ref(), budget))
+                    .await?)
+            }
+            Storage::Postgres(pg) => pg.report_page(hostname, limit, after, budget).await,
+        }
+    }
+
+    /// One stored document by id (`None` if pruned meanwhile).
+    pub async fn report_body(&self, id: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                let id = id.to_owned();
+                Ok(readers.run(move |c| store::report_body(c, &id)).await?)
+            }
+            Storage::Postgres(pg) => pg.report_body(id).await,
+        }
+    }
+}
