@@ -23,6 +23,7 @@ pub mod jdk8;
 pub mod parser;
 pub mod report;
 pub mod slo;
+pub mod stall;
 pub mod stats;
 pub mod unified;
 
