@@ -66,6 +66,90 @@ fn row(out: &mut dyn Write, name: &str, s: &PauseSummary) -> io::Result<()> {
     )
 }
 
+/// When a pause happened, as precisely as the log says.
+fn when(wall_ms: Option<i64>, uptime_ms: Option<f64>) -> String {
+    match (wall_ms, uptime_ms) {
+        (_, Some(u)) => format!("uptime {:.3}s", u / 1000.0),
+        (Some(w), None) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(w) * 1_000_000)
+            .ok()
+            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| format!("epoch ms {w}")),
+        (None, None) => "time unknown".into(),
+    }
+}
+
+/// Stalled pauses and safepoints: where pause time went.
+fn render_where_time_went(s: &StatsSnapshot, out: &mut dyn Write) -> io::Result<()> {
+    let st = &s.stalls;
+    match (st.stalled_pauses, &st.null_because) {
+        (Some(n), _) => {
+            writeln!(
+                out,
+                "stalled pauses                       {n} of {} with CPU times, {:.1} ms, {:.1} % of their pause time",
+                st.pauses_with_cpu,
+                st.stalled_ms.unwrap_or(0.0),
+                st.stalled_share_percent.unwrap_or(0.0)
+            )?;
+            writeln!(
+                out,
+                "  (wall >= {} x CPU / GC threads and >= {} ms waited; threads: {})",
+                st.rule.ratio,
+                st.rule.min_wait_ms,
+                st.threads_from.join(", ")
+            )?;
+            for w in &st.worst {
+                writeln!(
+                    out,
+                    "  {:<22}{:>10.3} ms  {} ({}), CPU {:.0} ms on {} threads, waited {:.1} ms",
+                    when(w.wall_ms, w.uptime_ms),
+                    w.duration_ms,
+                    w.kind.as_str(),
+                    w.cause,
+                    w.cpu_ms,
+                    w.threads,
+                    w.waited_ms
+                )?;
+            }
+        }
+        (None, why) => writeln!(
+            out,
+            "stalled pauses                       n/a: {}",
+            why.as_deref().unwrap_or("unknown")
+        )?,
+    }
+    let sp = &s.safepoints;
+    match (&sp.time_to_safepoint, &sp.null_because) {
+        (Some(t), _) => {
+            writeln!(
+                out,
+                "time to safepoint                    p99 {:.3} ms, max {:.3} ms ({} safepoints)",
+                t.p99_ms, t.max_ms, sp.count
+            )?;
+            writeln!(
+                out,
+                "stopped, not for GC                  {} stops, {:.1} ms, max {:.1} ms",
+                sp.non_gc_count.unwrap_or(0),
+                sp.non_gc_stopped_ms.unwrap_or(0.0),
+                sp.non_gc_max_ms.unwrap_or(0.0)
+            )?;
+            writeln!(
+                out,
+                "stopped in all                       {:.1} ms, max {:.1} ms, worst minute {}",
+                sp.stopped_ms.unwrap_or(0.0),
+                sp.max_stopped_ms.unwrap_or(0.0),
+                sp.worst_minute_stopped_ms
+                    .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} ms"))
+            )?;
+        }
+        (None, why) => writeln!(
+            out,
+            "time to safepoint                    n/a: {}",
+            why.as_deref().unwrap_or("unknown")
+        )?,
+    }
+    Ok(())
+}
+
 /// Writes the analysis as a human-readable report.
 pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let s = &a.stats;
@@ -123,6 +207,7 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         s.humongous_allocations, s.humongous_allocation_pauses
     )?;
     writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
+    render_where_time_went(s, out)?;
     for c in &s.concurrent {
         writeln!(
             out,

@@ -215,9 +215,12 @@ impl StallStats {
         if c.gc_id.is_some() && last.gc_id.is_some() && c.gc_id != last.gc_id {
             return;
         }
+        // The header's count is what evacuation pauses use; JDK 8's full
+        // GC is serial and remark/cleanup use fewer threads, so without a
+        // count of their own they are judged as one thread's work.
         let (threads, from) = match (last.workers, self.header_workers) {
             (Some(w), _) if w > 0 => (w, 0),
-            (_, Some(w)) if w > 0 => (w, 1),
+            (_, Some(w)) if w > 0 && last.kind.is_young_collection() => (w, 1),
             _ => (1, 2),
         };
         self.threads_from[from] = true;
