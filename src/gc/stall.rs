@@ -15,9 +15,10 @@ use super::hist::{Histogram, PauseSummary, round3};
 
 /// Worst stalled pauses listed one by one (all are counted).
 const WORST_LISTED: usize = 10;
-/// The JVM prints CPU times with two decimals (10 ms steps): each of user
-/// and system may be up to half a step more than printed.
-const CPU_ROUNDING_MS: f64 = 5.0;
+/// The JVM reads CPU times with `times(2)` (clock ticks, 10 ms on Linux,
+/// truncated) and prints two decimals: each of user and system may be up to
+/// a step more than printed.
+const CPU_ROUNDING_MS: f64 = 10.0;
 
 /// When a pause counts as stalled (profile `[gc]` keys `stall_ratio` and
 /// `stall_min_ms`).
@@ -59,7 +60,8 @@ pub struct StalledPause {
     pub cpu_ms: f64,
     /// GC threads the CPU time is divided by.
     pub threads: u32,
-    /// Wall time the work needed at most: (CPU + rounding) ÷ threads, ms.
+    /// Wall time the work needed at most: (CPU + 10 ms each for user and
+    /// system, the clock-tick step) ÷ threads, ms.
     pub needed_ms: f64,
     /// Wall time not explained by work: duration − needed, ms.
     pub waited_ms: f64,
@@ -359,6 +361,7 @@ mod tests {
         // 2 threads, 10 ms of CPU in 500 ms wall: waited.
         s.add(&pause(2, 500.0, Some(2)));
         s.add(&cpu(2, 10.0, 0.0, 500.0));
+        assert_eq!(s.stalls().stalled_pauses, Some(1));
         // Short: cannot be judged at 10 ms resolution.
         s.add(&pause(3, 30.0, Some(8)));
         s.add(&cpu(3, 0.0, 0.0, 30.0));
@@ -367,7 +370,7 @@ mod tests {
         assert_eq!(st.stalled_pauses, Some(1));
         assert_eq!(st.stalled_ms, Some(500.0));
         assert_eq!(st.worst[0].gc_id, Some(2));
-        assert_eq!(st.worst[0].needed_ms, 10.0);
+        assert_eq!(st.worst[0].needed_ms, 15.0);
         let share = st.stalled_share_percent.unwrap();
         assert!((share - 100.0 * 500.0 / 740.0).abs() < 0.01, "{share}");
     }
