@@ -12,6 +12,7 @@ use super::jdk8::Jdk8Parser;
 use super::parser::{LineOutcome, LineParser};
 use super::report::{Analysis, FileReport};
 use super::slo::{self, Level};
+use super::budget::{self, TimeoutLimit};
 use super::stall::StallRule;
 use super::stats::GcStats;
 use super::unified::UnifiedParser;
@@ -36,6 +37,13 @@ pub struct AnalyseOptions {
     /// When a pause counts as stalled (profile `[gc]` `stall_ratio`,
     /// `stall_min_ms`).
     pub stall: StallRule,
+    /// The broker's timeouts to weigh pauses against (empty: none known).
+    pub timeouts: Vec<TimeoutLimit>,
+    /// The share of a timeout a pause may take, percent (profile `[gc]`
+    /// `timeout_share_percent`; `None`: [`budget::DEFAULT_SHARE_PERCENT`]).
+    pub timeout_share_percent: Option<f64>,
+    /// Where the share comes from (the profile's reason), for the findings.
+    pub timeout_share_source: Option<String>,
 }
 
 impl AnalyseOptions {
@@ -49,6 +57,10 @@ impl AnalyseOptions {
             match key.as_str() {
                 slo::STALL_RATIO => self.stall.ratio = l.limit,
                 slo::STALL_MIN_MS => self.stall.min_wait_ms = l.limit,
+                slo::TIMEOUT_SHARE_PERCENT => {
+                    self.timeout_share_percent = Some(l.limit);
+                    self.timeout_share_source = Some(s.source());
+                }
                 _ => {}
             }
         }
@@ -220,6 +232,7 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         findings: Vec::new(),
         summary: Summary::default(),
         files,
+        timeout_budget: Vec::new(),
     };
     let mut findings = flags::evaluate(&analysis.flags);
     if let Some(rules) = &opts.jvm_rules {
@@ -230,6 +243,17 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
     }
     findings.extend(slo::evaluate(&analysis, &opts.levels));
     findings.extend(logging_findings(&analysis));
+    if !opts.timeouts.is_empty() {
+        let (checks, found) = budget::evaluate(
+            &analysis,
+            &opts.timeouts,
+            opts.timeout_share_percent
+                .unwrap_or(budget::DEFAULT_SHARE_PERCENT),
+            opts.timeout_share_source.clone(),
+        );
+        analysis.timeout_budget = checks;
+        findings.extend(found);
+    }
     analysis.summary = Summary::of(&findings);
     analysis.findings = findings;
     analysis

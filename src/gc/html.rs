@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use super::budget::TimeoutCheck;
 use super::event::PauseKind;
 use super::hist::PauseSummary;
 use super::report::Analysis;
@@ -370,7 +371,7 @@ pub fn page(a: &Analysis) -> String {
     s.push_str(r#"<div class="cols"><div>"#);
     pause_table(&mut s, st);
     full_gcs(&mut s, st);
-    where_time_went(&mut s, st);
+    where_time_went(&mut s, st, &a.timeout_budget);
     s.push_str("</div><div>");
     rates(&mut s, st);
     jvm(&mut s, a);
@@ -756,7 +757,7 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
 }
 
 /// Stalled pauses and safepoints (`id="stalls"`, `id="safepoints"`).
-fn where_time_went(s: &mut String, st: &StatsSnapshot) {
+fn where_time_went(s: &mut String, st: &StatsSnapshot, st_budget: &[TimeoutCheck]) {
     let row = |s: &mut String, k: &str, v: String| {
         let _ = write!(
             s,
@@ -815,6 +816,7 @@ fn where_time_went(s: &mut String, st: &StatsSnapshot) {
         None => row(s, "Time to safepoint", na(&sp.null_because)),
     }
     s.push_str("</tbody></table>");
+    timeout_budget(s, st_budget);
     if t.worst.is_empty() {
         return;
     }
@@ -837,6 +839,32 @@ fn where_time_went(s: &mut String, st: &StatsSnapshot) {
             ms(w.cpu_ms),
             w.threads,
             ms(w.waited_ms)
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
+/// The worst pause and stop against each broker timeout (`id="timeouts"`).
+fn timeout_budget(s: &mut String, checks: &[TimeoutCheck]) {
+    if checks.is_empty() {
+        return;
+    }
+    s.push_str(
+        r#"<table id="timeouts"><thead><tr><th>Timeout</th><th class="n">ms</th><th class="n">Worst pause</th><th class="n">Worst stop</th><th>From</th></tr></thead><tbody>"#,
+    );
+    let cell = |v: Option<f64>, p: Option<f64>| match (v, p) {
+        (Some(v), Some(p)) => format!("{} ms ({} %)", ms(v), sig(p)),
+        _ => "–".to_owned(),
+    };
+    for c in checks {
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            escape(&c.limit.key),
+            group(c.limit.value_ms),
+            cell(c.worst_pause_ms, c.worst_pause_percent),
+            cell(c.worst_stop_ms, c.worst_stop_percent),
+            escape(&c.limit.from)
         );
     }
     s.push_str("</tbody></table>");

@@ -11,6 +11,7 @@
 //! [`analyse()`] does it all for a list of paths.
 
 pub mod analyse;
+pub mod budget;
 pub mod decorators;
 pub mod detect;
 pub mod error;

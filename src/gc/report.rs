@@ -42,6 +42,10 @@ pub struct Analysis {
     pub summary: Summary,
     /// The files read, in the order read.
     pub files: Vec<FileReport>,
+    /// The worst pause and stop against the broker's timeouts (empty when
+    /// no broker configuration was given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeout_budget: Vec<super::budget::TimeoutCheck>,
 }
 
 impl Analysis {
@@ -208,6 +212,24 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
     render_where_time_went(s, out)?;
+    if !a.timeout_budget.is_empty() {
+        writeln!(out, "\ntimeout budget (worst pause / worst stop against each timeout)")?;
+        let pct = |v: Option<f64>, p: Option<f64>| match (v, p) {
+            (Some(v), Some(p)) => format!("{v:.1} ms ({p:.1} %)"),
+            _ => "n/a".to_owned(),
+        };
+        for t in &a.timeout_budget {
+            writeln!(
+                out,
+                "  {:<30}{:>8} ms  pause {:<22} stop {:<22} from {}",
+                t.limit.key,
+                t.limit.value_ms,
+                pct(t.worst_pause_ms, t.worst_pause_percent),
+                pct(t.worst_stop_ms, t.worst_stop_percent),
+                t.limit.from
+            )?;
+        }
+    }
     for c in &s.concurrent {
         writeln!(
             out,

@@ -179,6 +179,12 @@ impl KafkaProcess {
         out
     }
 
+    /// The `--override key=value` pairs on its command line, in order.
+    pub fn overrides(&self) -> Vec<(String, String)> {
+        let cmd = &self.jvm.cmdline;
+        main_class_index(cmd).map_or_else(Vec::new, |at| overrides(&cmd[at + 1..]))
+    }
+
     /// `broker (/etc/kafka/server.properties)`, for findings.
     pub fn describe(&self) -> String {
         let mut s = self.role.to_string();
