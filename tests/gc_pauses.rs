@@ -329,3 +329,161 @@ fn profile_sets_the_stall_rule() {
             .all(|f| f["key"] != "stall_ratio" && f["key"] != "stall_min_ms")
     );
 }
+
+fn gc_run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .arg("gc")
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("run tunekeeper");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), v, stderr)
+}
+
+fn finding<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == key)
+        .unwrap_or_else(|| panic!("no finding {key}"))
+}
+
+#[test]
+fn broker_config_sets_the_timeout_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.properties");
+    std::fs::write(
+        &cfg,
+        "process.roles=broker\nnode.id=3\nbroker.session.timeout.ms=1500\n",
+    )
+    .unwrap();
+    let log = fixture("pauses/jdk8-stopped.log");
+    let (code, v, err) = gc_run(&[
+        "--broker-config",
+        cfg.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let budget = v["timeout_budget"].as_array().expect("timeout_budget");
+    let keys: Vec<&str> = budget.iter().map(|t| t["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "broker.session.timeout.ms",
+            "replica.lag.time.max.ms",
+            "session.timeout.ms"
+        ]
+    );
+    assert_eq!(budget[0]["value_ms"], 1500);
+    assert_eq!(budget[0]["worst_pause_ms"], 900.0);
+    assert_eq!(budget[0]["worst_stop_ms"], 901.2);
+    assert_eq!(budget[0]["worst_pause_percent"], 60.0);
+    // The 901 ms stop is more than half of 1.5 s: a finding naming the
+    // timeout, its value, where it came from, and the pause.
+    let f = finding(&v, "timeout:broker.session.timeout.ms");
+    assert_eq!(f["status"], "drift");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(detail.contains("1500 ms"), "{detail}");
+    assert!(detail.contains(cfg.to_str().unwrap()), "{detail}");
+    assert!(detail.contains("full pause of 900.0 ms"), "{detail}");
+    let f = finding(&v, "timeout:replica.lag.time.max.ms");
+    assert_eq!(f["status"], "ok");
+    assert!(f["detail"].as_str().unwrap().contains("Kafka's default"));
+
+    // Without a configuration there is no budget (and no finding).
+    let (_, v, _) = gc_run(&[log.to_str().unwrap()]);
+    assert!(v.get("timeout_budget").is_none());
+}
+
+#[test]
+fn a_timeout_that_is_not_a_number_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.properties");
+    std::fs::write(&cfg, "zookeeper.session.timeout.ms=18s\n").unwrap();
+    let log = fixture("pauses/jdk8-stopped.log");
+    let (code, v, err) = gc_run(&[
+        "--broker-config",
+        cfg.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(v.is_null(), "nothing half-written");
+    assert!(
+        err.contains(cfg.to_str().unwrap()) && err.contains("zookeeper.session.timeout.ms"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pid_of_a_running_broker_gives_its_timeouts_and_overrides() {
+    let javac = Command::new("javac").arg("-version").output();
+    if !javac.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: no JDK (javac/java) on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let classes = dir.path().join("classes");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
+    assert!(
+        Command::new("javac")
+            .arg("-d")
+            .arg(&classes)
+            .arg(&src)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cfg = dir.path().join("server.properties");
+    std::fs::write(
+        &cfg,
+        "zookeeper.connect=localhost:2181\nreplica.lag.time.max.ms=1600\n",
+    )
+    .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut broker = Kill(
+        Command::new("java")
+            .args(["-Xmx64m", "-cp"])
+            .arg(&classes)
+            .arg("kafka.Kafka")
+            .arg(&cfg)
+            .args(["--override", "zookeeper.session.timeout.ms=6000"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait for "up": main runs, so the command line is the broker's.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(broker.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "up");
+    let pid = broker.0.id().to_string();
+    let log = fixture("pauses/jdk8-stopped.log");
+    let (_, v, err) = gc_run(&["--pid", &pid, log.to_str().unwrap()]);
+    let budget = v["timeout_budget"].as_array().unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(budget[0]["key"], "zookeeper.session.timeout.ms");
+    assert_eq!(budget[0]["value_ms"], 6000);
+    assert!(budget[0]["from"].as_str().unwrap().contains("--override"));
+    assert_eq!(budget[1]["value_ms"], 1600);
+    assert_eq!(budget[1]["from"], cfg.to_str().unwrap());
+    assert_eq!(
+        finding(&v, "timeout:replica.lag.time.max.ms")["status"],
+        "drift"
+    );
+    assert_eq!(
+        finding(&v, "timeout:zookeeper.session.timeout.ms")["status"],
+        "ok"
+    );
+}
