@@ -57,10 +57,7 @@ fn gc_json(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn jdk8_times_and_stopping_threads() {
-    let (evs, unknown) = parse(
-        &mut Jdk8Parser::new(),
-        &fixture("pauses/jdk8-stopped.log"),
-    );
+    let (evs, unknown) = parse(&mut Jdk8Parser::new(), &fixture("pauses/jdk8-stopped.log"));
     assert_eq!(unknown, 0);
     let start = evs
         .iter()
@@ -75,10 +72,9 @@ fn jdk8_times_and_stopping_threads() {
     for e in &evs {
         match e {
             GcEvent::Pause(p) => seq.push(format!("pause {:?} {:?}", p.kind, p.workers)),
-            GcEvent::PauseCpu(c) => seq.push(format!(
-                "cpu {} {} {}",
-                c.user_ms, c.sys_ms, c.real_ms
-            )),
+            GcEvent::PauseCpu(c) => {
+                seq.push(format!("cpu {} {} {}", c.user_ms, c.sys_ms, c.real_ms))
+            }
             GcEvent::Safepoint(s) => seq.push(format!(
                 "safepoint {} {} {:?}",
                 s.reaching_ms, s.total_ms, s.operation
@@ -156,7 +152,11 @@ fn unified_gc_cpu_and_safepoint_lines_of_jdk_11_17_21_25() {
             match e {
                 GcEvent::Pause(p) => last_pause_id = Some(p.gc_id),
                 GcEvent::PauseCpu(c) => {
-                    assert_eq!(Some(c.gc_id), last_pause_id, "jdk{jdk}: cpu follows its pause");
+                    assert_eq!(
+                        Some(c.gc_id),
+                        last_pause_id,
+                        "jdk{jdk}: cpu follows its pause"
+                    );
                     cpus.push((c.user_ms, c.sys_ms, c.real_ms));
                 }
                 _ => {}
@@ -263,7 +263,11 @@ fn logs_without_the_lines_say_null_and_why() {
         })
         .collect();
     assert_eq!(advice.len(), 2, "{advice:?}");
-    assert!(advice.iter().all(|(_, d)| d.contains("-Xlog:gc*,safepoint")));
+    assert!(
+        advice
+            .iter()
+            .all(|(_, d)| d.contains("-Xlog:gc*,safepoint"))
+    );
 
     // `gc*` without safepoint: CPU times yes, safepoints no.
     let v = gc_json(&[fixture("truth/jdk21/default-decorators.log.gz")
@@ -472,7 +476,9 @@ fn pid_of_a_running_broker_gives_its_timeouts_and_overrides() {
     let pid = broker.0.id().to_string();
     let log = fixture("pauses/jdk8-stopped.log");
     let (_, v, err) = gc_run(&["--pid", &pid, log.to_str().unwrap()]);
-    let budget = v["timeout_budget"].as_array().unwrap_or_else(|| panic!("{err}"));
+    let budget = v["timeout_budget"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{err}"));
     assert_eq!(budget[0]["key"], "zookeeper.session.timeout.ms");
     assert_eq!(budget[0]["value_ms"], 6000);
     assert!(budget[0]["from"].as_str().unwrap().contains("--override"));

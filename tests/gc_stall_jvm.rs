@@ -172,7 +172,11 @@ fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
     // Pauses a stop lay wholly inside (1 ms stamps: 2 ms of slack).
     let made: Vec<u64> = all
         .iter()
-        .filter(|(_, s, e)| stops.iter().any(|(t0, t1)| *s <= t0 - 2.0 && *e >= t1 - 2.0))
+        .filter(|(_, s, e)| {
+            stops
+                .iter()
+                .any(|(t0, t1)| *s <= t0 - 2.0 && *e >= t1 - 2.0)
+        })
         .map(|(id, _, _)| *id)
         .collect();
     // Pauses any stop touched at all.
@@ -198,7 +202,10 @@ fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
     }
     // ... and nowhere else.
     for id in &stalled {
-        assert!(touched.contains(id), "GC({id}) found stalled but no stop touched it");
+        assert!(
+            touched.contains(id),
+            "GC({id}) found stalled but no stop touched it"
+        );
     }
     assert!(n as usize >= made.len());
     assert!(n as usize <= touched.len());

@@ -70,8 +70,9 @@ fn timeouts(
     if let Some(path) = &args.broker_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
-        let cfg = Properties::parse(&text)
-            .with_context(|| format!("--broker-config {}: not a properties file", path.display()))?;
+        let cfg = Properties::parse(&text).with_context(|| {
+            format!("--broker-config {}: not a properties file", path.display())
+        })?;
         return Ok(broker_timeouts(&cfg, path, &[])?);
     }
     let Some(pid) = args.pid else {

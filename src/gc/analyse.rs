@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::budget::{self, TimeoutLimit};
 use super::detect::{LogFormat, names_a_pause};
 use super::error::GcError;
 use super::event::GcEvent;
@@ -12,7 +13,6 @@ use super::jdk8::Jdk8Parser;
 use super::parser::{LineOutcome, LineParser};
 use super::report::{Analysis, FileReport};
 use super::slo::{self, Level};
-use super::budget::{self, TimeoutLimit};
 use super::stall::StallRule;
 use super::stats::GcStats;
 use super::unified::UnifiedParser;

@@ -61,20 +61,19 @@ fn worst_pause_text(a: &Analysis) -> String {
     match p {
         Some(p) => {
             let when = match (p.wall_ms, p.t_s) {
-                (Some(w), _) => time::OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(w) * 1_000_000,
-                )
-                .ok()
-                .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-                .map_or_else(String::new, |t| format!(" at {t}")),
+                (Some(w), _) => {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(w) * 1_000_000)
+                        .ok()
+                        .and_then(|d| {
+                            d.format(&time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .map_or_else(String::new, |t| format!(" at {t}"))
+                }
                 (None, Some(t)) => format!(" {t:.3} s into the log"),
                 _ => String::new(),
             };
-            format!(
-                "{} pause of {:.1} ms{when}",
-                p.kind.as_str(),
-                p.duration_ms
-            )
+            format!("{} pause of {:.1} ms{when}", p.kind.as_str(), p.duration_ms)
         }
         None => "no pause".into(),
     }
@@ -110,14 +109,22 @@ pub fn evaluate(
             worst_minute_stop_ms: s.safepoints.worst_minute_stopped_ms,
         };
         let allowed = l.value_ms as f64 * share_percent / 100.0;
-        let worst = worst_pause.into_iter().chain(worst_stop).fold(None, |m: Option<f64>, v| {
-            Some(m.map_or(v, |m| m.max(v)))
-        });
+        let worst = worst_pause
+            .into_iter()
+            .chain(worst_stop)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let (status, actual) = match worst {
             None => (Status::NotApplicable, None),
             Some(w) => (
-                if w > allowed { Status::Drift } else { Status::Ok },
-                Some(format!("{w:.1} ms ({:.1} %)", 100.0 * w / l.value_ms as f64)),
+                if w > allowed {
+                    Status::Drift
+                } else {
+                    Status::Ok
+                },
+                Some(format!(
+                    "{w:.1} ms ({:.1} %)",
+                    100.0 * w / l.value_ms as f64
+                )),
             ),
         };
         let stop_text = match worst_stop {

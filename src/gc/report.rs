@@ -74,10 +74,15 @@ fn row(out: &mut dyn Write, name: &str, s: &PauseSummary) -> io::Result<()> {
 fn when(wall_ms: Option<i64>, uptime_ms: Option<f64>) -> String {
     match (wall_ms, uptime_ms) {
         (_, Some(u)) => format!("uptime {:.3}s", u / 1000.0),
-        (Some(w), None) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(w) * 1_000_000)
-            .ok()
-            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_else(|| format!("epoch ms {w}")),
+        (Some(w), None) => {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(w) * 1_000_000)
+                .ok()
+                .and_then(|d| {
+                    d.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| format!("epoch ms {w}"))
+        }
         (None, None) => "time unknown".into(),
     }
 }
@@ -213,7 +218,10 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
     render_where_time_went(s, out)?;
     if !a.timeout_budget.is_empty() {
-        writeln!(out, "\ntimeout budget (worst pause / worst stop against each timeout)")?;
+        writeln!(
+            out,
+            "\ntimeout budget (worst pause / worst stop against each timeout)"
+        )?;
         let pct = |v: Option<f64>, p: Option<f64>| match (v, p) {
             (Some(v), Some(p)) => format!("{v:.1} ms ({p:.1} %)"),
             _ => "n/a".to_owned(),

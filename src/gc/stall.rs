@@ -303,8 +303,9 @@ impl StallStats {
     pub fn safepoints(&self) -> SafepointSummary {
         let n = self.stopped.count();
         let has = n > 0;
-        let worst_minute = (has && self.untimed_safepoints == 0 && self.timeline.span_ms().is_some())
-            .then(|| round3(self.window.worst));
+        let worst_minute =
+            (has && self.untimed_safepoints == 0 && self.timeline.span_ms().is_some())
+                .then(|| round3(self.window.worst));
         SafepointSummary {
             count: n,
             time_to_safepoint: has.then(|| self.reaching.summary()),

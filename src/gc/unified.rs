@@ -224,7 +224,10 @@ impl UnifiedParser {
 fn field_ns(s: &[u8], key: &[u8]) -> Option<u64> {
     let at = memchr::memmem::find(s, key)? + key.len();
     let v = &s[at..];
-    let end = v.iter().position(|b| !b.is_ascii_digit()).unwrap_or(v.len());
+    let end = v
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(v.len());
     if !v[end..].starts_with(b" ns") {
         return None;
     }

@@ -265,7 +265,14 @@ pub struct StallSuspect<'a> {
     pub data_dirs: &'a [PathBuf],
 }
 
-fn finding(key: &str, expected: &str, actual: String, ok: bool, source: &str, detail: String) -> Finding {
+fn finding(
+    key: &str,
+    expected: &str,
+    actual: String,
+    ok: bool,
+    source: &str,
+    detail: String,
+) -> Finding {
     Finding {
         check: "stall".into(),
         key: key.into(),
@@ -289,7 +296,9 @@ pub fn static_causes(host: &Host, s: &StallSuspect<'_>) -> Vec<Finding> {
     // The GC log on a data disk: log writes wait behind the broker's flushes.
     for log in s.gc_logs {
         let Some(dir) = log.parent() else { continue };
-        let Some(dev) = device_of(host, dir) else { continue };
+        let Some(dev) = device_of(host, dir) else {
+            continue;
+        };
         let shared: Vec<String> = s
             .data_dirs
             .iter()
@@ -314,9 +323,10 @@ pub fn static_causes(host: &Host, s: &StallSuspect<'_>) -> Vec<Finding> {
         ));
     }
     // hsperfdata: /tmp/hsperfdata_USER/PID, written at safepoints.
-    let disabled = s.cmdline.iter().any(|a| {
-        a == "-XX:+PerfDisableSharedMem" || a == "-XX:-UsePerfData"
-    });
+    let disabled = s
+        .cmdline
+        .iter()
+        .any(|a| a == "-XX:+PerfDisableSharedMem" || a == "-XX:-UsePerfData");
     let mounts = host.mounts_of(s.pid).or_else(|_| host.mounts());
     if let Ok(mounts) = mounts {
         if let Some(m) = mount_for(&mounts, Path::new("/tmp")) {
@@ -369,11 +379,16 @@ mod tests {
         assert_eq!(p.some.total_us, 109_382_309);
         assert_eq!(p.full.map(|f| f.avg300), Some(0.25));
         assert!(parse_psi("").is_none());
-        let v = parse_vmstat("nr_dirty 10\nallocstall_normal 6\nallocstall_movable 1194\npgmajfault 7\nx y\n");
+        let v = parse_vmstat(
+            "nr_dirty 10\nallocstall_normal 6\nallocstall_movable 1194\npgmajfault 7\nx y\n",
+        );
         assert_eq!((v.nr_dirty, v.allocstall, v.pgmajfault), (10, 1200, 7));
         let stat = "4242 (java (kafka) x) S 1 4242 4242 0 -1 4194560 123 0 77 0 5 6";
         assert_eq!(parse_stat_majflt(stat), Some(77));
-        assert_eq!(parse_vm_swap_kb("Name:\tjava\nVmSwap:\t    1024 kB\n"), Some(1024));
+        assert_eq!(
+            parse_vm_swap_kb("Name:\tjava\nVmSwap:\t    1024 kB\n"),
+            Some(1024)
+        );
     }
 
     #[test]
@@ -396,6 +411,11 @@ mod tests {
         if let Some(v) = c.vmstat.as_mut() {
             v.pgmajfault = 0;
         }
-        assert_eq!(between(&b, &c).major_faults.filter(|_| b.vmstat.unwrap().pgmajfault > 0), None);
+        assert_eq!(
+            between(&b, &c)
+                .major_faults
+                .filter(|_| b.vmstat.unwrap().pgmajfault > 0),
+            None
+        );
     }
 }

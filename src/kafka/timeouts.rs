@@ -12,7 +12,9 @@ use crate::gc::budget::TimeoutLimit;
 
 /// A timeout whose value is not a number of milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{from}: `{key}` = `{value}` is not a whole number of milliseconds; fix the value or remove it to use Kafka's default")]
+#[error(
+    "{from}: `{key}` = `{value}` is not a whole number of milliseconds; fix the value or remove it to use Kafka's default"
+)]
 pub struct TimeoutError {
     /// The key.
     pub key: String,
@@ -53,7 +55,9 @@ pub fn broker_timeouts(
     file: &Path,
     overrides: &[(String, String)],
 ) -> Result<Vec<TimeoutLimit>, TimeoutError> {
-    let kraft = cfg.get("process.roles").is_some_and(|r| !r.trim().is_empty());
+    let kraft = cfg
+        .get("process.roles")
+        .is_some_and(|r| !r.trim().is_empty());
     let session = if kraft { KRAFT_SESSION } else { ZK_SESSION };
     let mut out = Vec::new();
     for (key, default, what) in [session, REPLICA_LAG] {
@@ -114,7 +118,10 @@ mod tests {
         let zk = Properties::parse("zookeeper.connect=zk:2181\n").unwrap();
         let t = broker_timeouts(&zk, Path::new("s.properties"), &[]).unwrap();
         assert_eq!(t[0].key, "zookeeper.session.timeout.ms");
-        assert_eq!((t[0].value_ms, t[0].from.as_str()), (18_000, "Kafka's default"));
+        assert_eq!(
+            (t[0].value_ms, t[0].from.as_str()),
+            (18_000, "Kafka's default")
+        );
         assert_eq!(t[1].value_ms, 30_000);
     }
 
@@ -124,6 +131,9 @@ mod tests {
         let e = broker_timeouts(&cfg, Path::new("/etc/kafka/server.properties"), &[])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/etc/kafka/server.properties") && e.contains("replica.lag.time.max.ms"), "{e}");
+        assert!(
+            e.contains("/etc/kafka/server.properties") && e.contains("replica.lag.time.max.ms"),
+            "{e}"
+        );
     }
 }
