@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::mounts::mount_for;
 use super::{Host, HostError};
@@ -175,7 +175,7 @@ impl Host {
 }
 
 /// Stall share of one resource over an interval, percent of wall time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PressureShare {
     /// Some tasks stalled.
     pub some_percent: f64,
@@ -185,7 +185,7 @@ pub struct PressureShare {
 
 /// What the host showed between two samples. Each figure is `null` when
 /// the host does not expose it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostPressure {
     /// Seconds between the samples.
     pub seconds: f64,
@@ -211,6 +211,47 @@ pub struct HostPressure {
     pub compaction_stalls: Option<u64>,
     /// Major faults of the process.
     pub process_major_faults: Option<u64>,
+}
+
+impl HostPressure {
+    /// One line for people: `IO pressure some 17 % full 0 %, memory some
+    /// 30 % full 6 %, 5.4 MB dirty, 0.0 MB under writeback, 3 major faults`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, p) in [("IO", self.io), ("memory", self.memory), ("CPU", self.cpu)] {
+            if let Some(p) = p {
+                let full = p
+                    .full_percent
+                    .map_or_else(String::new, |f| format!(" full {f:.0} %"));
+                parts.push(format!(
+                    "{name} pressure some {:.0} %{full}",
+                    p.some_percent
+                ));
+            }
+        }
+        if let Some(kb) = self.dirty_kb {
+            parts.push(format!("{:.1} MB dirty", kb as f64 / 1024.0));
+        }
+        if let Some(kb) = self.writeback_kb {
+            parts.push(format!("{:.1} MB under writeback", kb as f64 / 1024.0));
+        }
+        for (n, what) in [
+            (self.major_faults, "major faults"),
+            (self.swap_in_pages, "pages swapped in"),
+            (self.direct_reclaim_stalls, "direct reclaim stalls"),
+            (self.compaction_stalls, "compaction stalls"),
+            (self.process_major_faults, "major faults in the JVM"),
+        ] {
+            if let Some(n) = n.filter(|n| *n > 0) {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        if parts.is_empty() {
+            "the host exposes no pressure figures".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 fn share(a: Option<Psi>, b: Option<Psi>, secs: f64) -> Option<PressureShare> {
@@ -404,6 +445,7 @@ mod tests {
             assert!((0.0..=100.0).contains(&io.some_percent));
         }
         assert!(d.major_faults.is_some(), "vmstat is readable");
+        assert!(d.describe().contains("MB dirty"), "{}", d.describe());
         assert!(d.process_major_faults.is_some(), "own stat is readable");
         // Counters going back give null, not a huge number.
         let mut c = b.clone();
