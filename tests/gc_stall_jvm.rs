@@ -139,14 +139,14 @@ fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
     let dir = tempfile::tempdir().unwrap();
     let classes = compile(dir.path());
     let log = dir.path().join("stopped.log");
-    let jvm = start(&classes, &log, 14);
+    let jvm = start(&classes, &log, 22);
     let pid = Pid::from_raw(jvm.0.id() as i32);
     wait_for_pause(&log);
-    // Stop it at random moments, 400 ms each, for about 10 s.
+    // Stop it at random moments, 400 ms each, for about 17 s.
     let mut stops: Vec<(f64, f64)> = Vec::new();
-    let until = Instant::now() + Duration::from_secs(10);
+    let until = Instant::now() + Duration::from_secs(17);
     while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(150 + fastrand::u64(0..500)));
+        std::thread::sleep(Duration::from_millis(100 + fastrand::u64(0..300)));
         let t0 = now_ms();
         kill(pid, Signal::SIGSTOP).unwrap();
         std::thread::sleep(Duration::from_millis(STOP_MS));
@@ -194,11 +194,20 @@ fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
         made.len() >= 2,
         "too few stops landed in a pause to test anything: {made:?}"
     );
-    // Found where they were made (the report lists the ten longest) ...
-    if n as usize <= stalled.len() {
-        for id in &made {
-            assert!(stalled.contains(id), "GC({id}) was stopped but not found");
-        }
+    // Found where they were made: listed, or shorter than every listed one
+    // (the report lists the ten longest) ...
+    let shortest_listed = v["stalls"]["worst"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["duration_ms"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    for id in &made {
+        let (_, s, e) = all.iter().find(|(i, _, _)| i == id).unwrap();
+        assert!(
+            stalled.contains(id) || (stalled.len() == 10 && e - s <= shortest_listed + 1.0),
+            "GC({id}) was stopped but not found"
+        );
     }
     // ... and nowhere else.
     for id in &stalled {
