@@ -492,4 +492,18 @@ fn pid_of_a_running_broker_gives_its_timeouts_and_overrides() {
         finding(&v, "timeout:zookeeper.session.timeout.ms")["status"],
         "ok"
     );
+    // Static causes of stalls for that JVM: it runs without
+    // -XX:+PerfDisableSharedMem, so /tmp's file system decides.
+    let tmp = Command::new("stat")
+        .args(["-f", "-c", "%T", "/tmp"])
+        .output()
+        .unwrap();
+    let want = if String::from_utf8_lossy(&tmp.stdout).trim() == "tmpfs" {
+        "ok"
+    } else {
+        "drift"
+    };
+    let f = finding(&v, "hsperfdata_off_disk");
+    assert_eq!(f["status"], want, "{f}");
+    assert_eq!(f["check"], "stall");
 }

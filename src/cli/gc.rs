@@ -59,6 +59,40 @@ pub struct GcArgs {
     pub broker_config: Option<PathBuf>,
 }
 
+/// Static causes of stalls for the JVM `--pid` names: its GC log on a data
+/// directory's device, hsperfdata on a disk-backed /tmp, swap in use.
+fn stall_causes(
+    g: &super::Global,
+    pid: i32,
+    logs: &[PathBuf],
+) -> Vec<tunekeeper::finding::Finding> {
+    use tunekeeper::host::pressure::{StallSuspect, static_causes};
+    let host = g.host();
+    let Ok(raw) = std::fs::read(host.path(format!("/proc/{pid}/cmdline"))) else {
+        return Vec::new();
+    };
+    let cmdline: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let data_dirs: Vec<PathBuf> = tunekeeper::kafka::find_kafka_processes(&host)
+        .iter()
+        .find(|p| p.jvm.pid == pid)
+        .map(|p| p.data_dirs().into_iter().map(|d| d.path).collect())
+        .unwrap_or_default();
+    let files: Vec<PathBuf> = logs.iter().filter(|p| p.is_file()).cloned().collect();
+    static_causes(
+        &host,
+        &StallSuspect {
+            pid,
+            cmdline: &cmdline,
+            gc_logs: &files,
+            data_dirs: &data_dirs,
+        },
+    )
+}
+
 /// The broker timeouts to weigh pauses against: from `--broker-config`,
 /// else from the Kafka process `--pid` names (none when it is not one).
 fn timeouts(
@@ -143,7 +177,14 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     });
     // Cleared before anything else is printed, error or not.
     bar.borrow_mut().clear();
-    let analysis = result?;
+    let mut analysis = result?;
+    if let Some(pid) = args.pid {
+        let causes = stall_causes(g, pid, &args.paths);
+        if !causes.is_empty() {
+            analysis.findings.extend(causes);
+            analysis.summary = tunekeeper::finding::Summary::of(&analysis.findings);
+        }
+    }
     let mut buf = Vec::with_capacity(16 * 1024);
     match args.format {
         OutputFormat::Json => {
