@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Packaging check (called by .ci/run): builds the .deb and .rpm with build.sh,
-# lints them, compares their contents with the expected list, verifies the
-# systemd units (and the agent's exposure score), installs the .deb, runs the
-# installed binary, checks upgrade/remove/purge, and unpacks the .rpm.
+# checks that the packaged binary needs no glibc newer than the baseline
+# (2.17), lints the packages, compares their contents with the expected list,
+# verifies the systemd units (and the agent's exposure score), installs the
+# .deb, runs the installed binary, checks upgrade/remove/purge, unpacks the
+# .rpm, and then (container-check.sh) proves both packages under a real
+# systemd in a booted Debian container and under a real `rpm --root`.
 #
 # Needs root for the install part (without root it stops after the static
 # checks and says so). Installs its tools with apt-get when root and missing.
 # Leaves the machine as it found it: the package is purged on any exit, and
 # the `tunekeeper` user is removed again if it did not exist before.
-# Runtime on a 2-core machine: ~4 minutes from a cold target/, plus ~12
-# minutes once if cargo-deb and cargo-generate-rpm must be installed.
+# TUNEKEEPER_SKIP_CONTAINER=1 skips the container part (not allowed under CI).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 start=$SECONDS
+# Figures for the README and the CI log land here.
+results="${CARGO_TARGET_DIR:-$repo/target}/packaging-check"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export SYSTEMD_PAGER="" PAGER=cat
 
@@ -25,6 +29,8 @@ fail() {
 
 # The maximum accepted `systemd-analyze security` exposure of the agent unit.
 max_exposure=3.0
+# The oldest glibc the packaged binary may need (RHEL/CentOS 7).
+glibc_baseline=2.17
 
 # Files both packages hold (directories not listed).
 common_files=(
@@ -107,6 +113,11 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v systemd-sysusers >/dev/null || need+=(systemd)
 command -v strip >/dev/null || need+=(binutils)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v objdump >/dev/null || need+=(binutils)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 if [ "${#need[@]}" -gt 0 ]; then
     if $is_root; then
         apt-get update -qq
@@ -118,7 +129,7 @@ fi
 
 step "shellcheck"
 if command -v shellcheck >/dev/null; then
-    shellcheck packaging/build.sh packaging/check.sh
+    shellcheck packaging/build.sh packaging/check.sh packaging/container-check.sh
     shellcheck -s sh packaging/debian/postrm packaging/rpm/*.sh
     echo "ok: shellcheck clean"
 else
@@ -133,6 +144,36 @@ rpmfile="$(grep '\.rpm$' "$tmp/built")"
 [ -f "$deb" ] || fail "no .deb built"
 [ -f "$rpmfile" ] || fail "no .rpm built"
 echo "built in $((SECONDS - build_start))s: $deb $rpmfile"
+
+step "glibc baseline: no symbol newer than GLIBC_$glibc_baseline"
+# The binary as packaged (the staged, stripped copy both packages hold).
+packaged_bin="$(dirname "$deb")/../x86_64-unknown-linux-gnu/release/packaging/tunekeeper"
+[ -x "$packaged_bin" ] || fail "no staged binary at $packaged_bin"
+objdump -T "$packaged_bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u -V >"$tmp/glibc-versions"
+[ -s "$tmp/glibc-versions" ] || fail "objdump -T shows no GLIBC_ version at all"
+newest="$(tail -n 1 "$tmp/glibc-versions")"
+echo "versions needed: $(tr '\n' ' ' <"$tmp/glibc-versions")"
+too_new="$(sed 's/^GLIBC_//' "$tmp/glibc-versions" | while read -r v; do
+    [ "$(printf '%s\n%s\n' "$v" "$glibc_baseline" | sort -V | tail -n 1)" = "$glibc_baseline" ] || echo "$v"
+done)"
+if [ -n "$too_new" ]; then
+    objdump -T "$packaged_bin" | grep -E "GLIBC_($(echo "$too_new" | paste -sd'|'))[^0-9.]" >&2 || true
+    fail "the packaged binary needs glibc $(echo "$too_new" | paste -sd' ') (newer than $glibc_baseline)"
+fi
+# The interpreter must be the generic one, not a path only newer systems have.
+interp="$(readelf -lW "$packaged_bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')"
+[ "$interp" = /lib64/ld-linux-x86-64.so.2 ] || fail "program interpreter is '$interp'"
+# Only libc6's libraries, and the .deb asks for the baseline, not more.
+needed="$(readelf -dW "$packaged_bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | paste -sd' ')"
+[ "$needed" = "libc.so.6 libdl.so.2 libm.so.6 libpthread.so.0" ] ||
+    fail "the packaged binary needs '$needed': libc6 (>= $glibc_baseline) alone does not cover that"
+deb_libc="$(dpkg-deb -f "$deb" Depends | grep -o 'libc6 ([^)]*)')"
+[ "$deb_libc" = "libc6 (>= $glibc_baseline)" ] || fail ".deb Depends has '$deb_libc', want 'libc6 (>= $glibc_baseline)'"
+rpm_glibc="$(rpm -qp --requires "$rpmfile" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
+[ "$rpm_glibc" = "$newest" ] || fail ".rpm requires $rpm_glibc, the binary needs $newest"
+mkdir -p "$results"
+echo "$newest" >"$results/glibc-needed.txt"
+echo "ok: the packaged binary needs $newest at most (baseline GLIBC_$glibc_baseline); .deb: $deb_libc; .rpm: libc.so.6($rpm_glibc)"
 
 step "lintian (errors fail, warnings shown)"
 lintian --fail-on error --info "$deb" | tee "$tmp/lintian" || fail "lintian reports errors"
@@ -156,9 +197,13 @@ for s in preinstall postinstall preuninstall postuninstall; do
     rpm -qp --scripts "$rpmfile" 2>/dev/null | grep -q "^$s scriptlet" || fail ".rpm has no $s scriptlet"
 done
 echo "ok: .rpm has %pre, %post, %preun, %postun"
+# The glibc baseline is RHEL 7's, so is the payload: its rpm 4.11 reads xz, not zstd.
+payload="$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$rpmfile" 2>/dev/null)"
+[ "$payload" = xz ] || fail ".rpm payload is compressed with '$payload', not xz (RHEL 7's rpm reads no zstd)"
+echo "ok: .rpm payload xz"
 
 # The .rpm payload unpacks to the same files with the same bytes (the binary
-# is stripped by different tools: it is compared by what it prints instead).
+# too: both packages take the one staged, stripped copy).
 mkdir -p "$tmp/rpmroot" "$tmp/debroot"
 # rpm -K checks the header and payload digests. rpm2cpio exits 1 on these
 # packages although it writes the whole payload: cargo-generate-rpm does not
@@ -172,7 +217,6 @@ rpm2cpio "$rpmfile" >"$tmp/payload.cpio" || true
 same_list ".rpm payload (rpm2cpio | cpio)" "$tmp/expect-rpm" "$tmp/rpm-payload"
 dpkg-deb -x "$deb" "$tmp/debroot"
 for f in "${common_files[@]}"; do
-    [ "$f" = /usr/bin/tunekeeper ] && continue
     cmp -s "$tmp/debroot$f" "$tmp/rpmroot$f" || fail "$f differs between the .deb and the .rpm"
 done
 [ "$("$tmp/debroot/usr/bin/tunekeeper" --version)" = "$("$tmp/rpmroot/usr/bin/tunekeeper" --version)" ] ||
@@ -201,8 +245,8 @@ exposure="$(printf '%s\n' "$security_out" | sed -n 's/.*Overall exposure level f
 awk -v e="$exposure" -v m="$max_exposure" 'BEGIN { exit !(e < m) }' ||
     fail "agent exposure $exposure is not under $max_exposure"
 echo "ok: tunekeeper-agent.service exposure $exposure (< $max_exposure)"
-mkdir -p target/packaging
-echo "$exposure" >target/packaging/agent-exposure.txt
+mkdir -p "$results"
+echo "$exposure" >"$results/agent-exposure.txt"
 
 if ! $is_root; then
     echo "== check.sh: not root: the install, verify and purge checks are SKIPPED" >&2
@@ -294,3 +338,23 @@ if dpkg-query -W tunekeeper >/dev/null 2>&1; then fail "dpkg still knows the pac
 # Decision (README, "Upgrade, remove, purge"): the system user stays after purge.
 getent passwd tunekeeper >/dev/null || fail "purge removed the user tunekeeper (it should stay, Debian practice)"
 echo "ok: purge left nothing but the (deliberately kept) user tunekeeper"
+
+step "under a real systemd and a real rpm (container-check.sh)"
+if [ "${TUNEKEEPER_SKIP_CONTAINER:-}" = 1 ]; then
+    [ "${CI:-}" != true ] || fail "TUNEKEEPER_SKIP_CONTAINER=1 is not allowed under CI"
+    echo "skipped: TUNEKEEPER_SKIP_CONTAINER=1" >&2
+    exit 0
+fi
+# The next release of the same .rpm, for the upgrade (same files, release+1).
+release="$(rpm -qp --qf '%{RELEASE}' "$rpmfile" 2>/dev/null)"
+mkdir -p "$tmp/next"
+(
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+    cargo generate-rpm --target x86_64-unknown-linux-gnu --payload-compress xz --set-metadata "release = \"$((release + 1))\"" \
+        --output "$tmp/next/" >&2
+)
+rpmnext="$(ls "$tmp"/next/tunekeeper-*.rpm)"
+container_start=$SECONDS
+bash packaging/container-check.sh "$deb" "$rpmfile" "$rpmnext"
+echo "$((SECONDS - container_start))" >"$results/container-check-seconds.txt"
+echo "ok: container-check.sh in $((SECONDS - container_start))s"

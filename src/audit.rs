@@ -51,6 +51,7 @@ pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
     }
     check_brokers(profile, host, &brokers, &mut findings);
     check_swap(profile, host, &mut findings);
+    check_running(profile, host, &mut findings);
     check_nofile(profile, host, &mut findings);
     let summary = Summary::of(&findings);
     AuditReport {
@@ -525,6 +526,32 @@ fn check_swap(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
         Err(e) => (f.actual, f.status, f.detail) = read_failure(e),
     }
     out.push(f);
+}
+
+/// `[process] running = true`: a broker host whose broker is not running
+/// is a problem, not a host whose broker findings went away.
+fn check_running(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+    let Some(setting) = &profile.process.running else {
+        return;
+    };
+    let procs = host.find_java_processes(&profile.process.pattern);
+    let pids: Vec<String> = procs.iter().map(|p| p.pid.to_string()).collect();
+    out.push(Finding {
+        check: "process".into(),
+        key: "running".into(),
+        expected: format!("a java process matching /{}/", profile.process.pattern),
+        actual: (!pids.is_empty()).then(|| format!("pid {}", pids.join(", "))),
+        status: if pids.is_empty() {
+            Status::Drift
+        } else {
+            Status::Ok
+        },
+        source: Some(setting.source()),
+        detail: pids.is_empty().then(|| {
+            "none runs: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
+                .to_string()
+        }),
+    });
 }
 
 fn check_nofile(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {

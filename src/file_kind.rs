@@ -29,6 +29,42 @@ pub fn describe(ft: FileType) -> &'static str {
     }
 }
 
+/// Why [`read_small_regular`] read nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SmallFileError {
+    /// stat or read failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Not a regular file: what it is instead.
+    #[error("it is {0}")]
+    NotRegular(&'static str),
+    /// Larger than the caller's bound.
+    #[error("it holds {size} bytes, more than {max}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The bound.
+        max: u64,
+    },
+}
+
+/// Reads a configuration-sized file whole, refusing before the first byte
+/// what is not a regular file or is larger than `max`: a FIFO would block,
+/// a device never ends, a log named by mistake would fill memory.
+pub fn read_small_regular(path: &std::path::Path, max: u64) -> Result<Vec<u8>, SmallFileError> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(SmallFileError::NotRegular(describe(meta.file_type())));
+    }
+    if meta.len() > max {
+        return Err(SmallFileError::TooLarge {
+            size: meta.len(),
+            max,
+        });
+    }
+    Ok(std::fs::read(path)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +75,25 @@ mod tests {
         assert_eq!(kind("/dev/null"), "a character device");
         assert_eq!(kind("/"), "a directory");
         assert_eq!(kind("/proc/self/status"), "a regular file");
+    }
+
+    #[test]
+    fn small_regular_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a");
+        std::fs::write(&f, "12345").unwrap();
+        assert_eq!(read_small_regular(&f, 5).unwrap(), b"12345");
+        assert!(matches!(
+            read_small_regular(&f, 4),
+            Err(SmallFileError::TooLarge { size: 5, max: 4 })
+        ));
+        assert!(matches!(
+            read_small_regular(std::path::Path::new("/dev/zero"), 4),
+            Err(SmallFileError::NotRegular("a character device"))
+        ));
+        assert!(matches!(
+            read_small_regular(&dir.path().join("none"), 4),
+            Err(SmallFileError::Io(_))
+        ));
     }
 }

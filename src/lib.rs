@@ -13,6 +13,7 @@ pub mod file_kind;
 pub mod finding;
 pub mod gc;
 pub mod host;
+pub mod junit;
 pub mod jvm;
 pub mod kafka;
 pub mod profile;

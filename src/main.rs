@@ -41,7 +41,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::init_tracing();
+    cli::init_tracing(match &cli.command {
+        // What a journal of the service should show: its own info lines,
+        // the libraries' warnings.
+        Command::Agent(_) | Command::Collector(_) => "warn,tunekeeper=info",
+        _ => "warn",
+    });
     let g = &cli.global;
     let result = match &cli.command {
         Command::Audit(args) => cli::audit::run(g, args),

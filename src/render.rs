@@ -82,20 +82,31 @@ pub fn findings_table(findings: &[Finding], colour: bool) -> String {
         }
         out.push('\n');
     }
+    // Every drift gets its reason (a plain sysctl drift has no detail, but
+    // its source says why the value matters); other statuses their detail.
     let notes: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.status != Status::Ok && f.detail.is_some())
+        .filter(|f| {
+            f.status != Status::Ok
+                && (f.detail.is_some() || (f.status == Status::Drift && f.source.is_some()))
+        })
         .collect();
     if !notes.is_empty() {
         out.push('\n');
         for f in notes {
+            let detail = f.detail.clone().unwrap_or_else(|| {
+                format!(
+                    "{} where the profile expects {}",
+                    f.actual.as_deref().unwrap_or("nothing"),
+                    f.expected
+                )
+            });
             let _ = writeln!(
                 out,
-                "{} {} {}: {}",
+                "{} {} {}: {detail}",
                 paint(f.status.as_str(), f.status, colour),
                 f.check,
                 f.key,
-                f.detail.as_deref().unwrap_or_default()
             );
             if let (Status::Drift, Some(src)) = (f.status, &f.source) {
                 let _ = writeln!(out, "    why {src}");
@@ -135,5 +146,23 @@ mod tests {
         assert!(lines[1].ends_with("drift"));
         assert!(plain.contains("why kafka-broker: swapping is death"));
         assert!(findings_table(&[f], true).contains("\x1b[31;1mdrift\x1b[0m"));
+    }
+
+    #[test]
+    fn a_sysctl_drift_without_detail_still_says_why() {
+        let f = Finding {
+            check: "sysctl".into(),
+            key: "vm.swappiness".into(),
+            expected: "1".into(),
+            actual: Some("60".into()),
+            status: Status::Drift,
+            source: Some("base: swapping is death".into()),
+            detail: None,
+        };
+        let text = findings_table(&[f], false);
+        assert!(
+            text.contains("drift sysctl vm.swappiness: 60 where the profile expects 1\n    why base: swapping is death"),
+            "{text}"
+        );
     }
 }

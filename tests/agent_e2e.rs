@@ -5,6 +5,7 @@
 //! every report must arrive exactly once, with no gap, and the agent's GC
 //! totals must equal the JVM's own MXBean counters.
 
+mod ci_skip;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -192,7 +193,7 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let Some((jvm, truth_rx)) = start_jvm(d, 6, 2) else {
-        eprintln!("skipping: no JDK (javac/java) on this machine; .ci/run installs one");
+        ci_skip::skip("skipping: no JDK (javac/java) on this machine; .ci/run installs one");
         return;
     };
     let jvm_pid = jvm.0.id() as i64;
@@ -247,8 +248,18 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
     }
 
-    // The JVM idles 2 s and exits; the agent's next report carries its final entry.
-    std::thread::sleep(Duration::from_secs(5));
+    // The JVM idles 2 s and exits; the agent's next report carries its final
+    // entry. Wait for exactly that, not for a fixed time.
+    let mut jvm = jvm;
+    jvm.0.wait().unwrap();
+    wait_for("the JVM's final entry", Duration::from_secs(30), || {
+        reports(port, &host).iter().any(|r| {
+            r["jvms"].as_array().is_some_and(|js| {
+                js.iter()
+                    .any(|j| j["pid"] == jvm_pid && j["exited"] == true)
+            })
+        })
+    });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(agent.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -383,7 +394,7 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
 fn an_unreadable_gc_log_is_reported_not_hidden() {
     use std::os::unix::fs::PermissionsExt;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root to switch to an unprivileged user");
+        ci_skip::skip("skipping: needs root to switch to an unprivileged user");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

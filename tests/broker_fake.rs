@@ -59,7 +59,11 @@ fn placement_through_partitions_raid_and_lvm() {
     );
 
     let lvm = find(&r, "datadir", "/data1/kafka", "exists");
-    assert_eq!(lvm.actual.as_deref(), Some("xfs on sdb+sdc"), "LVM on RAID");
+    assert_eq!(
+        lvm.actual.as_deref(),
+        Some("xfs on sdb (HDD)+sdc (HDD)"),
+        "LVM on RAID"
+    );
     let shared = find(
         &r,
         "placement",
@@ -195,5 +199,178 @@ fn a_containers_configuration_is_read_inside_its_root() {
     );
     assert!(k.detail.as_deref().unwrap().contains("/proc/9/root"));
     let d = find(&r, "datadir", "/var/lib/kafka/data", "exists");
-    assert_eq!(d.actual.as_deref(), Some("xfs on sdb"), "{d:#?}");
+    assert_eq!(d.actual.as_deref(), Some("xfs on sdb (SSD)"), "{d:#?}");
+}
+
+#[test]
+fn the_profile_follows_the_roles_that_run_here() {
+    let host_of = |t: &BrokerTree| Host::at(t.root());
+    let chosen = |t: &BrokerTree| {
+        tunekeeper::kafka::choose_profiles(&host_of(t))
+            .into_iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect::<Vec<_>>()
+    };
+    let t = BrokerTree::new(8);
+    assert_eq!(
+        chosen(&t),
+        ["kafka-broker: no Kafka broker, controller or ZooKeeper runs: the default profile"]
+    );
+    t.broker(11, "1g", "process.roles=controller\nnode.id=1\n", 1, 1);
+    assert_eq!(
+        chosen(&t),
+        ["kraft-controller: a controller runs here (pid 11)"]
+    );
+    t.broker(12, "6g", "process.roles=broker,controller\n", 1, 1);
+    t.zookeeper(13, "dataDir=/var/lib/zookeeper\n");
+    assert_eq!(
+        chosen(&t),
+        [
+            "kafka-broker: a broker+controller runs here (pid 12)",
+            "kraft-controller: a controller runs here (pid 11)",
+            "zookeeper: a zookeeper runs here (pid 13)",
+        ]
+    );
+    // `audit` without --profile: one report per role, an array in JSON.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .arg("--root")
+        .arg(t.root())
+        .args(["--profile-dir", "/nonexistent", "audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let profiles: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["kafka-broker", "kraft-controller", "zookeeper"]);
+    assert!(v[2]["chosen_because"].as_str().unwrap().contains("pid 13"));
+}
+
+/// A broker that exits while the audit reads it: its /proc entries vanish
+/// between discovery and the later reads. Each read that fails is a finding
+/// saying so; nothing panics, nothing is counted as zero.
+#[test]
+fn a_broker_that_exits_mid_read_gives_findings_not_numbers() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(31, "4g", "log.dirs=/data1/kafka\n", 10, 10);
+    for gone in ["maps", "limits", "mountinfo"] {
+        std::fs::remove_file(t.path(&format!("/proc/31/{gone}"))).unwrap();
+    }
+    std::fs::remove_dir_all(t.path("/proc/31/fd")).unwrap();
+    let r = run(&t);
+    let maps = find(&r, "maps", "pid 31", "<=80%");
+    assert_eq!(
+        (maps.status, maps.actual.as_deref()),
+        (Status::Unreadable, None)
+    );
+    assert!(
+        maps.detail.as_deref().unwrap().contains("it exited"),
+        "{maps:#?}"
+    );
+    let files = find(&r, "files", "pid 31", "<=80%");
+    assert_eq!(files.status, Status::Unreadable);
+    let dir = find(&r, "datadir", "/data1/kafka", "exists");
+    assert_eq!(
+        dir.status,
+        Status::Unreadable,
+        "no mount table to place it: {dir:#?}"
+    );
+    assert!(
+        dir.detail.as_deref().unwrap().contains("mountinfo"),
+        "{dir:#?}"
+    );
+}
+
+/// A broker host whose broker is not running is a `process` drift, not a
+/// host whose broker findings quietly went away.
+#[test]
+fn a_stopped_broker_is_a_drift_not_a_fix() {
+    let t = BrokerTree::new(16);
+    let r = run(&t);
+    let f = find(&r, "process", "running", "kafka");
+    assert_eq!((f.status, f.actual.as_deref()), (Status::Drift, None));
+    assert!(
+        f.detail
+            .as_deref()
+            .unwrap()
+            .contains("the broker is stopped")
+    );
+    t.broker(41, "4g", "log.dirs=/data1/kafka\n", 1, 1);
+    let r = run(&t);
+    let f = find(&r, "process", "running", "kafka");
+    assert_eq!(
+        (f.status, f.actual.as_deref()),
+        (Status::Ok, Some("pid 41"))
+    );
+}
+
+/// The cluster a host belongs to is Kafka's own `cluster.id`, from
+/// `meta.properties` in the broker's first data directory that has one;
+/// the agent's `cluster` setting wins over it, and it travels in the report.
+#[test]
+fn the_cluster_is_kafkas_own_cluster_id_unless_the_agent_names_one() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(51, "4g", "log.dirs=/data1/a,/data1/b\n", 1, 1);
+    t.write(
+        "/data1/b/meta.properties",
+        "#\nversion=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n",
+    );
+    let host = Host::at(t.root());
+    let p = &tunekeeper::kafka::find_kafka_processes(&host)[0];
+    let (id, path) = p.cluster_id(&host).expect("a cluster id");
+    assert_eq!(id, "MkU3OEVBNTcwNTJENDM2Qg");
+    assert_eq!(path, std::path::Path::new("/data1/b/meta.properties"));
+
+    let report = |extra: &str| {
+        let spool = t.path("/spool");
+        let _ = std::fs::remove_dir_all(&spool);
+        let config = t.path("/agent.toml");
+        std::fs::write(
+            &config,
+            format!("spool_dir = \"{}\"\n{extra}", spool.display()),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+            .arg("--root")
+            .arg(t.root())
+            .args([
+                "--profile-dir",
+                "/nonexistent",
+                "agent",
+                "--once",
+                "--config",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = std::fs::read_dir(&spool).unwrap().flatten().next().unwrap();
+        let mut json = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(file.path()).unwrap()),
+            &mut json,
+        )
+        .unwrap();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()
+    };
+    let r = report("");
+    assert_eq!(r["cluster"]["name"], "MkU3OEVBNTcwNTJENDM2Qg", "{r:#}");
+    assert_eq!(
+        r["cluster"]["from"],
+        "meta.properties (/data1/b/meta.properties)"
+    );
+    let r = report("cluster = \"orders-prod\"\n");
+    assert_eq!(r["cluster"]["name"], "orders-prod");
+    assert_eq!(r["cluster"]["from"], "config");
 }

@@ -5,6 +5,8 @@
 //! of its own. Needs root, a JDK and mkfs.ext4/mkfs.xfs; skips (saying why)
 //! without them.
 
+mod ci_skip;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -226,7 +228,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn a_broker_is_judged_by_its_own_data_directories() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let mut m = Mounts::new();
@@ -288,6 +290,7 @@ fn a_broker_is_judged_by_its_own_data_directories() {
         .as_str()
         .unwrap()
         .strip_prefix("ext4 on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_string();
     assert!(ext4_disk.starts_with("loop"), "{d:#}");
@@ -394,7 +397,7 @@ fn a_broker_is_judged_by_its_own_data_directories() {
 fn a_broker_without_a_readable_configuration_is_a_finding() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let m = Mounts::new();
@@ -425,7 +428,7 @@ fn a_broker_without_a_readable_configuration_is_a_finding() {
 fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing_parts() {
-        eprintln!("skipped: {why}");
+        ci_skip::skip(&why);
         return;
     }
     let mut m = Mounts::new();
@@ -477,4 +480,118 @@ fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
     );
     drop(broker);
     let _ = std::fs::remove_dir(inside);
+}
+
+/// The agent follows the GC log of a JVM in its own mount namespace through
+/// `/proc/PID/root` (it used to look on the host and find nothing), and its
+/// report says the JVM runs in a container.
+#[test]
+fn the_agent_reads_a_containers_gc_log_through_proc_root() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(why) = missing_parts() {
+        ci_skip::skip(&why);
+        return;
+    }
+    let mut m = Mounts::new();
+    m.tmpfs("inner");
+    // The busy stand-in: collects for 3 s, then idles.
+    let classes = m.dir.path().join("busy");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
+    run(
+        "javac",
+        &["-d", classes.to_str().unwrap(), src.to_str().unwrap()],
+    );
+    let inside = Path::new("/mnt/tk-agent-ns");
+    let log = inside.join("gc.log");
+    assert!(
+        !log.exists(),
+        "the log must exist only inside the namespace"
+    );
+    let script = format!(
+        "mkdir -p {i} && mount --bind {src} {i} && exec \"$0\" \"$@\"",
+        i = inside.display(),
+        src = m.path("inner").display()
+    );
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--fork",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .args(["java", "-Xmx64m", "-Xms64m", "-XX:+UseG1GC"])
+        .arg(format!(
+            "-Xlog:gc*:file={}:time,uptime,level,tags",
+            log.display()
+        ))
+        .arg("-cp")
+        .arg(&classes)
+        .args(["kafka.Kafka", "3", "60"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stand-in prints its counters once it has stopped collecting.
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let broker = Broker { child };
+    let pid = java_pid(&broker);
+    assert!(!log.exists(), "the host has no such file");
+
+    let spool = m.path("spool");
+    let config = m.path("agent.toml");
+    std::fs::write(
+        &config,
+        format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args(["agent", "--once", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+        .expect("a spooled report");
+    let mut json = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(file.path()).unwrap()),
+        &mut json,
+    )
+    .unwrap();
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let jvm = report["jvms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["pid"] == pid)
+        .unwrap_or_else(|| panic!("pid {pid} not in {report:#}"));
+    assert!(
+        jvm["command"].as_str().unwrap().contains("container"),
+        "{jvm:#}"
+    );
+    let young = jvm["gc"]["total"]["pauses"]["young"]["count"].as_u64();
+    assert!(
+        young.is_some_and(|n| n > 0),
+        "the container's log was read: {jvm:#}"
+    );
+    assert!(
+        jvm["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["key"] != "log"),
+        "no log problem: {jvm:#}"
+    );
+    drop(broker);
 }

@@ -5,6 +5,7 @@
 //! Skips, saying why, when Chromium is not installed.
 
 mod browser_support;
+mod ci_skip;
 mod collector_support;
 
 use std::path::Path;
@@ -18,6 +19,9 @@ use serde_json::Value;
 const EVIL: &str = "<img src=x onerror=alert(1)>";
 const SCRIPTED: &str = "<script>document.title='pwned'</script>";
 const SQL: &str = "'; DROP TABLE reports;--";
+/// The hosts whose profiles carry the markup above.
+const EVIL_HOST: &str = "evil-01.kafka.prod";
+const SCRIPTED_HOST: &str = "scripted-01.kafka.prod";
 
 /// Two weeks of hourly reports for a host: a GC rate with a daily rhythm,
 /// last week a little worse, a couple of spikes; drift episodes along the way.
@@ -105,16 +109,20 @@ fn populate(c: &Collector) {
         60,
     );
     assert_eq!(c.post(&r).0, 202);
-    let mut r = fresh(EVIL, "kafka-broker<b>", Duration::from_secs(5), 60);
+    // Host names with markup are refused (422, tests/hostile_collector.rs);
+    // the hostile values come in fields that stay free text.
+    let (status, _) = c.post(&fresh(EVIL, "kafka-broker", Duration::from_secs(5), 60));
+    assert_eq!(status, 422);
+    let mut r = fresh(EVIL_HOST, EVIL, Duration::from_secs(5), 60);
     drift(&mut r, "vm.swappiness", "<script>alert(2)</script>");
     assert_eq!(c.post(&r).0, 202);
     assert_eq!(
-        c.post(&fresh(SCRIPTED, "kafka-broker", Duration::from_secs(8), 60))
+        c.post(&fresh(SCRIPTED_HOST, SCRIPTED, Duration::from_secs(8), 60))
             .0,
         202
     );
     assert_eq!(
-        c.post(&fresh(SQL, "kafka-broker", Duration::from_secs(9), 60))
+        c.post(&fresh("sql-01.kafka.prod", SQL, Duration::from_secs(9), 60))
             .0,
         202
     );
@@ -123,8 +131,8 @@ fn populate(c: &Collector) {
 #[test]
 fn fleet_and_host_pages_render_in_chromium_escaped() {
     let Some(browser) = chromium() else {
-        println!(
-            "skipping fleet_and_host_pages_render_in_chromium_escaped: chromium is not installed (apt-get install chromium)"
+        ci_skip::skip(
+            "fleet_and_host_pages_render_in_chromium_escaped: chromium is not installed (apt-get install chromium)",
         );
         return;
     };
@@ -180,11 +188,7 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     );
     assert!(
         !dom.contains("<img"),
-        "a host name with markup created an element:\n{dom}"
-    );
-    assert!(
-        !dom.contains("kafka-broker<b>") && dom.contains("kafka-broker&lt;b&gt;"),
-        "a profile with markup shows as text"
+        "a profile with markup created an element:\n{dom}"
     );
     assert!(
         dom.contains("&lt;img src=x onerror=alert(1)&gt;"),
@@ -202,8 +206,8 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
         dom.contains("&#39;; DROP TABLE reports;--") || dom.contains("'; DROP TABLE reports;--")
     );
     assert!(
-        dom.contains(&format!("href=\"/hosts/{}\"", segment(EVIL))),
-        "link percent-encoded"
+        dom.contains(&format!("href=\"/hosts/{}\"", segment(EVIL_HOST))),
+        "the hostile profile's host is linked"
     );
     assert!(dom.contains(">stale<"), "broker-04 flagged stale");
     assert!(dom.contains(">unhealthy<"), "broker-02's GC flagged");
@@ -262,15 +266,15 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     );
 
     // The hostile host's own page.
-    let url = format!("{}/hosts/{}", c.base, segment(EVIL));
+    let url = format!("{}/hosts/{}", c.base, segment(EVIL_HOST));
     let dom = browse(&browser, &profile, &["--dump-dom".into(), url.clone()]);
     assert!(
         !dom.contains("<img") && !dom.contains("<script>alert"),
         "markup ran:\n{dom}"
     );
     assert!(
-        dom.contains("<h1>&lt;img src=x onerror=alert(1)&gt;</h1>"),
-        "{dom}"
+        dom.contains("<b>&lt;img src=x onerror=alert(1)&gt;</b>"),
+        "the profile as text: {dom}"
     );
     assert!(
         dom.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
@@ -285,7 +289,7 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
             url,
         ],
     );
-    let url = format!("{}/hosts/{}", c.base, segment(SCRIPTED));
+    let url = format!("{}/hosts/{}", c.base, segment(SCRIPTED_HOST));
     let dom = browse(&browser, &profile, &["--dump-dom".into(), url]);
     assert!(
         !dom.contains("pwned</title>") && dom.contains("tunekeeper</title>"),

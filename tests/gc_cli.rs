@@ -251,6 +251,8 @@ fn profile_service_levels_become_findings() {
             "heap_fixed",
             "pause_target_set",
             "young_fixed",
+            "ihop_set",
+            "explicit_gc_concurrent",
             "log_rotation"
         ]
     );

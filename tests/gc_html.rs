@@ -6,6 +6,7 @@
 //! `target/screenshots/gc-*.png`. The browser part skips, saying why, when
 //! Chromium is not installed. Also: the progress bar on a terminal.
 
+mod ci_skip;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -186,8 +187,8 @@ fn group(n: u64) -> String {
 #[test]
 fn gc_reports_render_in_chromium() {
     let Some(browser) = chromium() else {
-        println!(
-            "skipping gc_reports_render_in_chromium: chromium is not installed (apt-get install chromium)"
+        ci_skip::skip(
+            "gc_reports_render_in_chromium: chromium is not installed (apt-get install chromium)",
         );
         return;
     };

@@ -42,7 +42,9 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     profile: Option<String>,
+    cluster: Option<String>,
     interval: Option<String>,
+    gc_poll: Option<String>,
     endpoint: Option<String>,
     token_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
@@ -61,10 +63,15 @@ struct RawConfig {
 /// The agent's effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Profile name or path.
-    pub profile: String,
+    /// Profile name or path; `None`: the profile of the role that runs on
+    /// the host (broker, KRaft controller, ZooKeeper), chosen at start.
+    pub profile: Option<String>,
     /// Time between reports.
     pub interval: Duration,
+    /// Time between reads of the GC logs (figures still go out every
+    /// `interval`): a JVM's rotating set may wrap faster than the interval,
+    /// and lines deleted before they are read are lost.
+    pub gc_poll: Duration,
     /// Where reports are POSTed; `None` keeps them in the spool only.
     pub endpoint: Option<String>,
     /// A file holding the bearer token.
@@ -79,6 +86,8 @@ pub struct Config {
     pub spool_max_reports: usize,
     /// Re-apply drifted kernel settings each interval (needs root).
     pub enforce: bool,
+    /// The cluster this host belongs to; `None`: Kafka's own `cluster.id`.
+    pub cluster: Option<String>,
     /// Regex over /proc/PID/cmdline that identifies broker JVMs.
     pub jvm_match: regex::Regex,
     /// Extra GC log paths or globs.
@@ -93,11 +102,21 @@ pub struct Config {
     pub timeout: Duration,
 }
 
+/// `gc_poll` bounds: below 10 ms the agent would spin; above a minute a
+/// busy JVM's set wraps between reads.
+const GC_POLL_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(60));
+
+/// How often the GC logs are read unless `gc_poll` says otherwise: a JDK 17
+/// writing `gc*` under load fills a 20 x 20 KB set in about a second.
+pub const DEFAULT_GC_POLL: Duration = Duration::from_millis(250);
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            profile: crate::profile::DEFAULT_PROFILE.into(),
+            profile: None,
+            cluster: None,
             interval: Duration::from_secs(60),
+            gc_poll: DEFAULT_GC_POLL,
             endpoint: None,
             token_file: None,
             ca_file: None,
@@ -222,7 +241,7 @@ impl Config {
         };
         let mut c = Config::default();
         if let Some(p) = raw.profile {
-            c.profile = p;
+            c.profile = Some(p);
         }
         let duration = |key: &'static str, text: &str, (lo, hi): (Duration, Duration)| {
             let secs = parse_seconds(text).ok_or_else(|| {
@@ -247,6 +266,9 @@ impl Config {
         };
         if let Some(i) = raw.interval {
             c.interval = duration("interval", &i, INTERVAL_RANGE)?;
+        }
+        if let Some(g) = raw.gc_poll {
+            c.gc_poll = duration("gc_poll", &g, GC_POLL_RANGE)?;
         }
         if let Some(t) = raw.timeout {
             c.timeout = duration("timeout", &t, TIMEOUT_RANGE)?;
@@ -290,6 +312,23 @@ impl Config {
             c.spool_max_reports = n as usize;
         }
         c.enforce = raw.enforce.unwrap_or(false);
+        if let Some(name) = raw.cluster {
+            let name = name.trim().to_string();
+            // A cluster name ends up in URLs and pages: keep it to what
+            // cluster names are (Kafka's ids are base64url).
+            if name.is_empty()
+                || name.len() > 128
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(invalid(
+                    "cluster",
+                    format!("`{name}` is not a cluster name: 1 to 128 of A-Z a-z 0-9 - _ ."),
+                ));
+            }
+            c.cluster = Some(name);
+        }
         if let Some(m) = raw.jvm_match {
             c.jvm_match = regex::Regex::new(&m)
                 .map_err(|e| invalid("jvm_match", format!("not a valid regex: {e}")))?;
@@ -319,6 +358,7 @@ mod tests {
     fn defaults_and_values() {
         let c = Config::parse("", Path::new("a.toml")).unwrap();
         assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.gc_poll, DEFAULT_GC_POLL);
         assert_eq!(c.spool_max_bytes, 64 << 20);
         let c = Config::parse(
             "interval = \"1s\"\nspool_max_bytes = \"1MiB\"\nendpoint = \"http://127.0.0.1:1/api/v1/reports\"\n\
@@ -345,6 +385,8 @@ mod tests {
         );
         let e = Config::parse("interval = \"soon\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("`interval`"));
+        let e = Config::parse("gc_poll = \"0ms\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("`gc_poll`"));
         let e = Config::parse("endpoint = \"collector:8443\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("`endpoint`"));
     }
@@ -399,5 +441,15 @@ mod tests {
         assert_eq!(parse_bytes("1TiB"), Some(1 << 40));
         assert_eq!(parse_bytes("1.5MiB"), None);
         assert_eq!(parse_bytes("-1"), None);
+    }
+
+    #[test]
+    fn a_cluster_name_is_checked() {
+        let c = Config::parse("cluster = \"orders-prod.eu_1\"\n", Path::new("a.toml")).unwrap();
+        assert_eq!(c.cluster.as_deref(), Some("orders-prod.eu_1"));
+        for bad in ["\"\"", "\"a b\"", "\"<x>\"", "\"../x\""] {
+            let e = Config::parse(&format!("cluster = {bad}\n"), Path::new("a.toml")).unwrap_err();
+            assert!(e.to_string().contains("`cluster`"), "{bad}: {e}");
+        }
     }
 }

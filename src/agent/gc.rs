@@ -1,13 +1,16 @@
 //! Per-JVM GC tracking for the agent. Each interval it finds the broker
-//! JVMs, follows each one's GC log set incrementally (never re-reading a
-//! byte), and keeps two accumulators: one for the interval, one for the
-//! JVM's life as far as its logs reach.
+//! JVMs; more often than that (`gc_poll`) it follows each one's GC log set
+//! incrementally (never re-reading a byte), and keeps two accumulators: one
+//! for the interval, one for the JVM's life as far as its logs reach. Every
+//! event passes a [`Ledger`] first: one already counted in this JVM's life
+//! is never counted again, whatever the files did.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::agent::config::Config;
 use crate::agent::follow::{LogFollower, Problem};
+use crate::agent::ledger::{Ledger, line_gc_id};
 use crate::agent::metrics::Metrics;
 use crate::finding::Status;
 use crate::gc::analyse::{AnalyseOptions, build, new_parser};
@@ -18,15 +21,25 @@ use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
 use crate::jvm::find_jvms;
 use crate::profile::Profile;
-use crate::report::{GcReport, GcWindow, JvmReport};
+use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
 /// Lines held back while a log's format is not yet known.
 const SNIFF_LINES: usize = 200;
+
+/// What a log stream hands on, in the order of the lines.
+enum Item {
+    /// A line named this GC id (unified logs).
+    Id(u64),
+    /// The parser's event.
+    Event(GcEvent),
+}
 
 /// One followed GC log and its parser.
 struct LogStream {
     follower: LogFollower,
     parser: Option<Box<dyn LineParser>>,
+    /// Unified logging: lines carry `GC(N)` ids.
+    unified: bool,
     held: Vec<Vec<u8>>,
     refused: Option<String>,
 }
@@ -36,26 +49,33 @@ impl LogStream {
         LogStream {
             follower: LogFollower::new(path),
             parser: None,
+            unified: false,
             held: Vec::new(),
             refused: None,
         }
     }
 
-    /// Reads what is new and hands every event to `on_event`.
-    fn poll(&mut self, on_event: &mut dyn FnMut(GcEvent)) {
+    /// Reads what is new and hands every GC id named and every event to `on_item`.
+    fn poll(&mut self, on_item: &mut dyn FnMut(Item)) {
         if self.refused.is_some() {
             return;
         }
         let LogStream {
             follower,
             parser,
+            unified,
             held,
             refused,
         } = self;
         let base = follower.base().to_path_buf();
         follower.poll(&mut |line| {
             if let Some(p) = parser.as_mut() {
-                p.feed(line, on_event);
+                if *unified {
+                    if let Some(id) = line_gc_id(line) {
+                        on_item(Item::Id(id));
+                    }
+                }
+                p.feed(line, &mut |ev| on_item(Item::Event(ev)));
                 return;
             }
             if refused.is_some() {
@@ -73,8 +93,14 @@ impl LogStream {
             }
             match new_parser(format) {
                 Some(mut p) => {
+                    *unified = format == LogFormat::UnifiedG1;
                     for l in held.drain(..) {
-                        p.feed(&l, on_event);
+                        if *unified {
+                            if let Some(id) = line_gc_id(&l) {
+                                on_item(Item::Id(id));
+                            }
+                        }
+                        p.feed(&l, &mut |ev| on_item(Item::Event(ev)));
                     }
                     *parser = Some(p);
                 }
@@ -101,6 +127,18 @@ struct JvmState {
     log: Option<LogStream>,
     total: GcStats,
     interval: GcStats,
+    /// What this JVM life has counted, by event identity.
+    ledger: Ledger,
+    /// A JVM header met after events were counted: a new life, or an old
+    /// header read again? The next event decides.
+    pending_start: Option<crate::gc::event::JvmInfo>,
+    /// GC ids named while `pending_start` waits.
+    pending_ids: Vec<u64>,
+    /// The last pause was a repeat: its humongous-allocation event and its
+    /// CPU times are too.
+    last_repeat: bool,
+    /// Events not counted because they already were (the files repeated them).
+    repeats: u64,
 }
 
 impl JvmState {
@@ -119,31 +157,77 @@ impl JvmState {
             logs,
             total: GcStats::new(),
             interval: GcStats::new(),
+            ledger: Ledger::new(),
+            pending_start: None,
+            pending_ids: Vec::new(),
+            last_repeat: false,
+            repeats: 0,
         }
     }
 
+    /// Reads the JVM's new log lines into its accumulators.
     fn poll(&mut self, metrics: &Metrics) {
-        let JvmState {
-            log,
-            total,
-            interval,
-            ..
-        } = self;
-        let Some(log) = log.as_mut() else { return };
-        log.poll(&mut |ev| {
-            match &ev {
-                // A JVM start opens a new life: earlier lines in the set
-                // belonged to the previous JVM.
-                GcEvent::JvmStart(_) => {
-                    *total = GcStats::new();
-                    *interval = GcStats::new();
+        let Some(mut log) = self.log.take() else {
+            return;
+        };
+        log.poll(&mut |item| self.take(item, metrics));
+        self.log = Some(log);
+    }
+
+    /// A new JVM life: earlier lines in the set belonged to the previous JVM.
+    fn begin_life(&mut self, info: crate::gc::event::JvmInfo) {
+        self.total = GcStats::new();
+        self.interval = GcStats::new();
+        self.ledger = Ledger::new();
+        for id in self.pending_ids.drain(..) {
+            self.ledger.note_id(id);
+        }
+        let start = GcEvent::JvmStart(info);
+        self.total.add(&start);
+        self.interval.add(&start);
+    }
+
+    fn take(&mut self, item: Item, metrics: &Metrics) {
+        let ev = match item {
+            Item::Id(id) if self.pending_start.is_some() => return self.pending_ids.push(id),
+            Item::Id(id) => return self.ledger.note_id(id),
+            Item::Event(GcEvent::JvmStart(info)) => {
+                if self.ledger.is_empty() {
+                    self.begin_life(info);
+                } else {
+                    self.pending_start = Some(info);
                 }
-                GcEvent::Pause(p) => metrics.observe_pause(p.kind.as_str(), p.duration_ms / 1000.0),
-                _ => {}
+                return;
             }
-            total.add(&ev);
-            interval.add(&ev);
-        });
+            Item::Event(ev) => ev,
+        };
+        if let GcEvent::HumongousAllocation { .. } | GcEvent::PauseCpu(_) = ev {
+            if !self.last_repeat {
+                self.total.add(&ev);
+                self.interval.add(&ev);
+            }
+            return;
+        }
+        if let Some(info) = self.pending_start.take() {
+            if self.ledger.starts_new_life(&ev) {
+                self.begin_life(info);
+            } else {
+                for id in std::mem::take(&mut self.pending_ids) {
+                    self.ledger.note_id(id);
+                }
+            }
+        }
+        self.last_repeat = self.ledger.is_repeat(&ev);
+        if self.last_repeat {
+            self.repeats += 1;
+            return;
+        }
+        self.ledger.record(&ev);
+        if let GcEvent::Pause(p) = &ev {
+            metrics.observe_pause(p.kind.as_str(), p.duration_ms / 1000.0);
+        }
+        self.total.add(&ev);
+        self.interval.add(&ev);
     }
 }
 
@@ -182,10 +266,21 @@ fn window(s: &StatsSnapshot, name: &str) -> GcWindow {
         full_gcs: s.pauses.full.count,
         evacuation_failures: s.evacuation_failures,
         humongous_allocations: s.humongous_allocations,
+        stalls: Some(GcStalls::of(&s.stalls)),
+        safepoints: Some(GcSafepoints::of(&s.safepoints)),
     }
 }
 
 impl GcTracker {
+    /// Reads the known JVMs' new GC log lines into their accumulators,
+    /// between reports: a set that wraps faster than the report interval
+    /// loses nothing as long as it does not wrap between two reads.
+    pub fn read_logs(&mut self, metrics: &Metrics) {
+        for state in self.jvms.values_mut().chain(self.extra.values_mut()) {
+            state.poll(metrics);
+        }
+    }
+
     /// Finds the JVMs, reads their new GC log lines and reports on each.
     /// The interval accumulators start again after this call.
     pub fn poll(
@@ -290,6 +385,23 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             None => "over the JVM's lifetime".into(),
         });
     }
+    let gc_ids_missing = state.ledger.ids_missing();
+    if let Some(n) = gc_ids_missing.filter(|n| *n > 0) {
+        // The lifetime counts are short by these collections: say so beside them.
+        findings.push(crate::finding::Finding {
+            check: "gc".into(),
+            key: "gc_ids_missing".into(),
+            expected: "every GC of the JVM's life read".into(),
+            actual: Some(format!("{n} GC ids never read")),
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!(
+                "{n} collections were deleted by the log rotation before the agent read them \
+                 (the set wrapped between two reads, or before the agent started): the lifetime \
+                 counts lack them; a larger filecount or filesize keeps them"
+            )),
+        });
+    }
     if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {
             check: "gc".into(),
@@ -311,6 +423,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
         gc: has_log.then(|| GcReport {
             interval: window(&interval.snapshot(), LAST_INTERVAL),
             total: window(&analysis.stats, JVM_LIFETIME),
+            gc_ids_missing,
         }),
     }
 }
@@ -377,6 +490,58 @@ mod tests {
                 .encode()
                 .contains("tunekeeper_gc_pause_seconds_count{kind=\"young\"} 2")
         );
+    }
+
+    /// Hands `text`'s lines to `state` as a stream over a fresh parser would.
+    fn feed(state: &mut JvmState, text: &str, metrics: &Metrics) {
+        let mut p = new_parser(LogFormat::UnifiedG1).unwrap();
+        let mut items = Vec::new();
+        for l in text.lines() {
+            if let Some(id) = line_gc_id(l.as_bytes()) {
+                items.push(Item::Id(id));
+            }
+            p.feed(l.as_bytes(), &mut |ev| items.push(Item::Event(ev)));
+        }
+        for i in items {
+            state.take(i, metrics);
+        }
+    }
+
+    #[test]
+    fn lines_delivered_twice_count_once_and_a_header_met_again_is_no_restart() {
+        // The lines come from `feed`, not from this (absent) file.
+        let logs = vec![PathBuf::from("/nonexistent/gc.log")];
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), logs);
+        let metrics = Metrics::new("p", "h");
+        let text = format!("{LOG}{MORE}");
+        feed(&mut state, &text, &metrics);
+        // The whole set again, header included (a file read twice).
+        feed(&mut state, &text, &metrics);
+        feed(&mut state, MORE, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!(s.overall.count, 2, "each pause once");
+        assert_eq!(s.overall.total_ms, 8.0);
+        assert_eq!(state.repeats, 3);
+        assert_eq!(state.ledger.ids_missing(), Some(0));
+
+        // Collections 2..=4 never read (deleted before the agent got there).
+        let gap = "[2026-11-24T10:00:09.000+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 1.000ms\n";
+        feed(&mut state, gap, &metrics);
+        let r = report(1, &mut state, &AnalyseOptions::default());
+        assert_eq!(r.gc.as_ref().unwrap().gc_ids_missing, Some(3));
+        assert_eq!(r.gc.as_ref().unwrap().total.overall.count, 3);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.key == "gc_ids_missing")
+            .unwrap();
+        assert_eq!(f.status, Status::Unreadable);
+
+        // A JVM started later (its events are later in time) is a new life.
+        feed(&mut state, RESTART, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!((s.overall.count, s.pauses.full.count), (1, 1));
+        assert_eq!(state.ledger.ids_missing(), Some(0));
     }
 
     #[test]

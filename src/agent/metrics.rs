@@ -143,7 +143,7 @@ impl Metrics {
         );
         r.register(
             "reports_refused",
-            "Reports the collector refused for good (400/401/403/413/422)",
+            "Reports the collector refused for good (400/401/403/409/413/422)",
             refused,
         );
         r.register(

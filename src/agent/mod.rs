@@ -5,7 +5,9 @@
 pub mod config;
 pub mod follow;
 pub mod gc;
+pub mod ledger;
 pub mod metrics;
+pub mod pressure;
 pub mod run;
 pub mod sender;
 pub mod spool;

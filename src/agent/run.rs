@@ -83,6 +83,9 @@ struct Shared {
     freed: Notify,
     /// Delivery is waiting out a backoff, so it will free no space soon.
     backing_off: AtomicBool,
+    /// Reports spooled and delivered since the last hourly summary.
+    spooled_hour: std::sync::atomic::AtomicU64,
+    delivered_hour: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -125,6 +128,11 @@ struct Reporter {
     host_info: HostInfo,
     tracker: GcTracker,
     shared: Arc<Shared>,
+    /// When the profile's process was first seen missing (RFC 3339), while
+    /// it stays missing: the finding says since when.
+    missing_since: Option<String>,
+    /// The host's pressure sample of the previous report.
+    pressure: super::pressure::PressureTracker,
 }
 
 /// How reporting gets delivery to free space on a full file system before
@@ -146,11 +154,14 @@ impl Reporter {
             self.enforce();
             audited = audit(&self.profile, &self.host);
         }
+        self.note_missing_process(&mut audited.findings);
         let metrics = &self.shared.metrics;
         metrics.set_findings(&audited.findings);
-        let jvms = self
+        let mut jvms = self
             .tracker
             .poll(&self.host, &self.cfg, &self.profile, metrics);
+        super::pressure::add_stall_causes(&self.host, &mut jvms);
+        let host_pressure = self.pressure.observe(&self.host, &mut jvms);
         let worst = jvms
             .iter()
             .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
@@ -180,7 +191,61 @@ impl Reporter {
                 spool_dropped_total: dropped,
                 spool_depth: depth as u64,
             },
+            cluster: self.cluster(),
+            host_pressure,
         }
+    }
+
+    /// The agent's `cluster` setting, else the running broker's own
+    /// `cluster.id` (from `meta.properties` in its first data directory).
+    fn cluster(&self) -> Option<crate::report::Cluster> {
+        if let Some(name) = &self.cfg.cluster {
+            return Some(crate::report::Cluster {
+                name: name.clone(),
+                from: "config".into(),
+            });
+        }
+        crate::kafka::find_kafka_processes(&self.host)
+            .iter()
+            .filter(|p| p.role != crate::kafka::Role::Zookeeper)
+            .find_map(|p| p.cluster_id(&self.host))
+            .map(|(name, path)| crate::report::Cluster {
+                name,
+                from: format!("meta.properties ({})", path.display()),
+            })
+    }
+
+    /// Adds "since ..." to a `process`/`running` drift, and logs the change
+    /// both ways: a stopped broker must read as stopped, with its time.
+    fn note_missing_process(&mut self, findings: &mut [crate::finding::Finding]) {
+        let Some(f) = findings
+            .iter_mut()
+            .find(|f| f.check == "process" && f.key == "running")
+        else {
+            return;
+        };
+        if f.status == crate::finding::Status::Drift {
+            let since = self.missing_since.get_or_insert_with(|| {
+                let now = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                tracing::warn!(pattern = %self.profile.process.pattern, "no matching process runs: the broker stopped");
+                now
+            });
+            f.detail = Some(format!(
+                "none runs since {since}: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
+            ));
+        } else if self.missing_since.take().is_some() {
+            tracing::info!(
+                running = f.actual.as_deref().unwrap_or_default(),
+                "the broker runs again"
+            );
+        }
+    }
+
+    /// Reads the GC logs between reports (`gc_poll`).
+    pub fn read_gc_logs(&mut self) {
+        self.tracker.read_logs(&self.shared.metrics);
     }
 
     /// Re-applies drifted kernel settings (`enforce = true`; needs root).
@@ -221,7 +286,32 @@ impl Reporter {
             .and_then(|()| gz.finish())
             .expect("gzip into memory");
         self.store(&report.id, &bytes, deliver_first).await;
+        self.shared.spooled_hour.fetch_add(1, Ordering::Relaxed);
         self.shared.spooled.notify_one();
+    }
+
+    /// The hourly line: is it working? Counts since the last summary.
+    fn summarise_hour(&self, dropped_before: &mut u64) {
+        let (depth, dropped) = {
+            let spool = self.shared.spool();
+            (
+                spool.entries().map(|e| e.len()).unwrap_or(0),
+                spool.dropped(),
+            )
+        };
+        tracing::info!(
+            reports = self.shared.spooled_hour.swap(0, Ordering::Relaxed),
+            delivered = self.shared.delivered_hour.swap(0, Ordering::Relaxed),
+            dropped = dropped.saturating_sub(*dropped_before),
+            spool_depth = depth,
+            delivery = if self.shared.backing_off.load(Ordering::Relaxed) {
+                "failing"
+            } else {
+                "working"
+            },
+            "the last hour"
+        );
+        *dropped_before = dropped;
     }
 
     /// Spools `bytes`. On a full file system: deliver first, then drop the
@@ -334,6 +424,63 @@ struct Deliverer {
     set_aside: Vec<SetAside>,
     /// The last reason a delivery failed, for `--once`.
     last_error: Option<String>,
+    /// What the journal has been told: a change of state, not every attempt.
+    narrator: Narrator,
+}
+
+/// Tells the journal when delivery starts, fails and recovers, so that
+/// `journalctl -u tunekeeper-agent` answers "is it working?" without a line
+/// per interval.
+#[derive(Debug, Default)]
+struct Narrator {
+    delivered_any: bool,
+    /// Since when delivery fails, how many attempts, and the first cause.
+    failing: Option<(std::time::Instant, u64, String)>,
+}
+
+impl Narrator {
+    fn delivered(&mut self, endpoint: &str, depth: usize) {
+        if !self.delivered_any {
+            self.delivered_any = true;
+            tracing::info!(endpoint, "first report delivered");
+        }
+        if let Some((since, attempts, _)) = self.failing.take() {
+            tracing::info!(
+                after = ?Duration::from_secs(since.elapsed().as_secs()),
+                failed_attempts = attempts,
+                spool_depth = depth,
+                "delivery works again"
+            );
+        }
+    }
+
+    fn failed(&mut self, endpoint: &str, why: &str, depth: usize, retry_in: Duration) {
+        match &mut self.failing {
+            None if why.contains("configuration error") => {
+                tracing::error!(
+                    endpoint,
+                    reason = why,
+                    spool_depth = depth,
+                    "delivery failing: fix the agent's configuration; reports stay in the spool"
+                );
+                self.failing = Some((std::time::Instant::now(), 1, why.to_string()));
+            }
+            None => {
+                tracing::warn!(
+                    endpoint,
+                    reason = why,
+                    spool_depth = depth,
+                    ?retry_in,
+                    "delivery failing: reports stay in the spool until it works again"
+                );
+                self.failing = Some((std::time::Instant::now(), 1, why.to_string()));
+            }
+            Some((_, attempts, _)) => {
+                *attempts += 1;
+                tracing::debug!(reason = why, ?retry_in, "delivery failed again");
+            }
+        }
+    }
 }
 
 impl Deliverer {
@@ -392,6 +539,9 @@ impl Deliverer {
                         self.backoff.reset();
                         self.last_error = None;
                         shared.metrics.delivered(unix_now());
+                        shared.delivered_hour.fetch_add(1, Ordering::Relaxed);
+                        let depth = spool.entries().map(|e| e.len()).unwrap_or(0);
+                        self.narrator.delivered(self.sender.endpoint(), depth);
                     }
                     Delivery::Refused(status) => {
                         shared.metrics.refused();
@@ -415,7 +565,9 @@ impl Deliverer {
                     }
                     Delivery::Retry(why) => {
                         let delay = self.backoff.next_delay();
-                        tracing::warn!(reason = %why, retry_in = ?delay, "delivery failed; the report stays in the spool");
+                        let depth = spool.entries().map(|e| e.len()).unwrap_or(0);
+                        self.narrator
+                            .failed(self.sender.endpoint(), &why, depth, delay);
                         self.last_error = Some(why);
                         return Drained::Retry(delay);
                     }
@@ -512,7 +664,19 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             what: "starting the runtime".into(),
             source,
         })?;
-    let profile = store.load(&cfg.profile)?;
+    let profile = match &cfg.profile {
+        Some(name) => store.load(name)?,
+        None => {
+            // One profile per agent: the first role found (a broker before a
+            // controller before ZooKeeper); `profile` in the config wins.
+            let (name, why) = crate::kafka::choose_profiles(&host)
+                .into_iter()
+                .next()
+                .expect("choose_profiles always names one");
+            tracing::info!(profile = name, reason = %why, "chose the profile");
+            store.load(name)?
+        }
+    };
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
     let sender = match &cfg.endpoint {
         Some(e) => Some(Sender::new(
@@ -530,6 +694,8 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         spooled: Notify::new(),
         freed: Notify::new(),
         backing_off: AtomicBool::new(false),
+        spooled_hour: Default::default(),
+        delivered_hour: Default::default(),
     });
     let mut deliverer = sender.map(|sender| Deliverer {
         sender,
@@ -541,18 +707,32 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         stuck: BTreeSet::new(),
         set_aside: Vec::new(),
         last_error: None,
+        narrator: Narrator::default(),
     });
+    if !once {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            profile = %profile.name,
+            endpoint = cfg.endpoint.as_deref().unwrap_or("none: reports stay in the spool"),
+            interval = ?cfg.interval,
+            spool = %cfg.spool_dir.display(),
+            "tunekeeper agent started"
+        );
+    }
     let interval = cfg.interval;
+    let gc_poll = cfg.gc_poll.min(interval);
     let listen = cfg.metrics_listen;
     let textfile = cfg.metrics_textfile.clone();
     let timeout = cfg.timeout;
     let mut reporter = Reporter {
         cfg,
         profile,
-        host,
         host_info,
         tracker: GcTracker::default(),
+        pressure: super::pressure::PressureTracker::started(&host),
+        host,
         shared: shared.clone(),
+        missing_since: None,
     };
     rt.block_on(async move {
         if let Some(addr) = listen {
@@ -592,9 +772,25 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             let mut tick = tokio::time::interval(interval);
             // A late tick (a slow audit) does not bunch reports up.
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            // Between reports the GC logs are read every gc_poll, so a set
+            // that rotates faster than `interval` loses nothing.
+            let mut poll = tokio::time::interval(gc_poll);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let hour = Duration::from_secs(3600);
+            let mut summary = tokio::time::interval_at(Instant::now() + hour, hour);
+            summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut dropped_before = shared.spool().dropped();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
+                    _ = poll.tick() => {
+                        reporter.read_gc_logs();
+                        continue;
+                    }
+                    _ = summary.tick() => {
+                        reporter.summarise_hour(&mut dropped_before);
+                        continue;
+                    }
                     _ = stop.changed() => {}
                 }
                 if *stop.borrow() {

@@ -33,7 +33,8 @@ pub enum SenderError {
 pub enum Delivery {
     /// 2xx: the collector has it (or had it: a duplicate id is a success).
     Delivered,
-    /// 400/401/403/413/422: retrying the same bytes cannot succeed.
+    /// 400/401/403/409/413/422: retrying the same bytes cannot succeed
+    /// (409: the collector holds this report id for another host).
     Refused(u16),
     /// Network error, timeout, 5xx, 429, a redirect...: try again later.
     Retry(String),
@@ -48,7 +49,12 @@ pub fn classify(status: u16) -> Delivery {
         300..=399 => Delivery::Retry(format!(
             "HTTP {status}: a redirect, which the agent does not follow; set `endpoint` to the collector's own URL"
         )),
-        400 | 401 | 403 | 413 | 422 => Delivery::Refused(status),
+        400 | 401 | 403 | 409 | 413 | 422 => Delivery::Refused(status),
+        // The URL answers, but is no collector API: a configuration error
+        // (often the example endpoint without its path), not a blip.
+        404 | 405 => Delivery::Retry(format!(
+            "HTTP {status}: configuration error: this URL is not the collector's report API; set `endpoint` to https://COLLECTOR:PORT/api/v1/reports"
+        )),
         s => Delivery::Retry(format!("HTTP {s}")),
     }
 }
@@ -62,6 +68,11 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// The URL reports are posted to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Builds a client: rustls, optional extra CA, timeouts.
     pub fn new(
         endpoint: &str,
@@ -195,8 +206,13 @@ mod tests {
     fn statuses_are_classified() {
         assert_eq!(classify(200), Delivery::Delivered);
         assert_eq!(classify(202), Delivery::Delivered);
-        for s in [400, 401, 403, 413, 422] {
+        for s in [400, 401, 403, 409, 413, 422] {
             assert_eq!(classify(s), Delivery::Refused(s));
+        }
+        for s in [404, 405] {
+            assert!(
+                matches!(classify(s), Delivery::Retry(why) if why.contains("configuration error"))
+            );
         }
         for s in [301, 302, 307, 308, 429, 500, 502, 503] {
             assert!(matches!(classify(s), Delivery::Retry(_)));

@@ -275,7 +275,7 @@ impl Spool {
         }
     }
 
-    /// Moves an entry the collector refused for good (400/401/403/413/422),
+    /// Moves an entry the collector refused for good (400/401/403/409/413/422),
     /// or one that cannot be read, aside into `rejected/`, keeping the
     /// newest few for inspection.
     pub fn set_aside(&self, entry: &Entry) -> Result<PathBuf, SpoolError> {

@@ -25,11 +25,17 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// The journal's directory.
+    #[command(flatten)]
+    pub state: super::StateDir,
 }
 
 /// Arguments of `tunekeeper rollback`.
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
+    /// The journal's directory.
+    #[command(flatten)]
+    pub state: super::StateDir,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -51,9 +57,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     // Taken before the plan reads current values: they become the originals.
-    let lock = apply::ApplyLock::acquire(&host, &g.state_dir, LOCK_WAIT)?;
+    let lock = apply::ApplyLock::acquire(&host, &args.state.path, LOCK_WAIT)?;
     let plan = apply::plan(&profile, &host)?;
-    let report = apply::apply(&plan, &host, &g.state_dir, args.persist, &lock)?;
+    let report = apply::apply(&plan, &host, &args.state.path, args.persist, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Table => {
@@ -157,15 +163,15 @@ pub fn rollback(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
     if !apply::may_write(&host) {
         return Err(apply::ApplyError::NotRoot.into());
     }
-    let lock = apply::ApplyLock::acquire(&host, &g.state_dir, LOCK_WAIT)?;
-    let report = apply::rollback(&host, &g.state_dir, &lock)?;
+    let lock = apply::ApplyLock::acquire(&host, &args.state.path, LOCK_WAIT)?;
+    let report = apply::rollback(&host, &args.state.path, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Table => {
             if report.profile.is_none() {
                 println!(
                     "nothing to roll back: no journal in {}",
-                    g.state_dir.display()
+                    args.state.path.display()
                 );
                 return Ok(0);
             }

@@ -3,7 +3,19 @@
 use tunekeeper::audit::{AuditReport, audit};
 use tunekeeper::render::{findings_table, summary_line};
 
-use super::{Format, Global, print_json, stdout_colour};
+use super::{Global, print_json, stdout_colour};
+
+/// Output formats of `tunekeeper audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Aligned text for people.
+    Table,
+    /// One JSON document for programs.
+    Json,
+    /// JUnit XML for CI servers: one test case per check, drift as a
+    /// failure, unreadable as an error, not-applicable as skipped.
+    Junit,
+}
 
 /// Arguments of `tunekeeper audit`.
 #[derive(Debug, clap::Args)]
@@ -14,8 +26,8 @@ pub struct AuditArgs {
     #[arg(long, short)]
     pub profile: Option<String>,
     /// Output format.
-    #[arg(long, short, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, short, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
 }
 
 /// Audits and prints; exit 0 no drift, 1 drift, 2 could not run.
@@ -43,9 +55,10 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
     match args.format {
         // One object per profile: a host with one role prints one object,
         // as before; several roles print an array of them.
-        Format::Json if reports.len() == 1 => print_json(&reports[0])?,
-        Format::Json => print_json(&reports)?,
-        Format::Table => {
+        AuditFormat::Json if reports.len() == 1 => print_json(&reports[0])?,
+        AuditFormat::Json => print_json(&reports)?,
+        AuditFormat::Junit => print!("{}", tunekeeper::junit::render(&reports)),
+        AuditFormat::Table => {
             for (i, report) in reports.iter().enumerate() {
                 if i > 0 {
                     println!();

@@ -27,7 +27,7 @@ pub struct CollectorArgs {
     /// Require a bearer token from this file for reads (API and page); reads are open without it.
     #[arg(long, value_name = "FILE")]
     pub read_token_file: Option<PathBuf>,
-    /// Largest request body in bytes, checked before and after gzip decompression.
+    /// Largest request body in bytes, checked before and after gzip decompression (4096 to 268435456).
     #[arg(long, value_name = "BYTES", default_value_t = collector::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Days of reports kept; older ones are pruned.
@@ -42,6 +42,18 @@ pub struct CollectorArgs {
     /// The PEM private key (PKCS#8, RSA or SEC1) of --tls-cert; needs --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request head (and an idle keep-alive connection its next one).
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_seconds: u64,
+    /// Seconds shutdown waits for open connections before closing them.
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_SHUTDOWN_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// Runs the collector; returns 0 after a clean shutdown.
@@ -62,7 +74,12 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
             }),
             _ => None,
         },
+        header_timeout: Duration::from_secs(args.header_timeout_seconds),
+        body_timeout: Duration::from_secs(args.body_timeout_seconds),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
     };
+    // Before anything starts: a bad option is exit 2 naming it.
+    config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("collector")

@@ -22,9 +22,6 @@ pub struct Global {
     #[arg(long = "profile-dir", global = true, value_name = "DIR",
           default_values = ["/etc/tunekeeper/profiles", "/usr/share/tunekeeper/profiles"])]
     pub profile_dirs: Vec<PathBuf>,
-    /// Where apply keeps its rollback journal.
-    #[arg(long, global = true, value_name = "DIR", default_value = tunekeeper::apply::DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
     /// Treat DIR as the host's root filesystem (for tests against a prepared tree).
     #[arg(
         long,
@@ -54,6 +51,15 @@ impl Global {
     }
 }
 
+/// Where apply and rollback keep their journal and lock (only those two
+/// commands take it: elsewhere it would mean nothing).
+#[derive(Debug, clap::Args)]
+pub struct StateDir {
+    /// Where apply keeps its rollback journal and lock.
+    #[arg(long = "state-dir", value_name = "DIR", default_value = tunekeeper::apply::DEFAULT_STATE_DIR)]
+    pub path: PathBuf,
+}
+
 /// Output format of the reporting commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -74,10 +80,12 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs go to stderr, filtered by `TUNEKEEPER_LOG` (default: warnings).
-pub fn init_tracing() {
+/// Logs go to stderr, filtered by `TUNEKEEPER_LOG` (default: `default`;
+/// the services log their own state changes at info, one-shot commands
+/// only warnings).
+pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TUNEKEEPER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,7 +1,8 @@
 //! The JSON API: `POST /api/v1/reports`, `GET /api/v1/hosts`,
-//! `GET /api/v1/hosts/{hostname}/reports?limit=N`.
+//! `GET /api/v1/hosts/{hostname}/reports?limit=N&cursor=C`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -13,11 +14,23 @@ use serde::Deserialize;
 use super::auth::Tokens;
 use super::db::{Readers, WriteError, WriterHandle};
 use super::ingest::{self, Rejection};
-use super::store::{self, Outcome};
+use super::store::{self, Cursor, Outcome};
 
 /// Default and largest `limit` of the reports listing.
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1_000;
+/// Most bytes of documents in one page of the reports listing (at least one
+/// document is always sent). The rest is reached with the `next` cursor.
+pub const PAGE_BYTES: usize = 4 << 20;
+/// Heavy reads (report listings, host pages) served at once. Each holds a
+/// reader connection and up to a document or two in memory; past this,
+/// requests wait up to [`HEAVY_READ_WAIT`] and then get 503.
+pub const HEAVY_READS: usize = 4;
+/// How long a heavy read waits for its turn before 503.
+pub const HEAVY_READ_WAIT: Duration = Duration::from_secs(2);
+/// How long sending one chunk of a listing may wait on a client that does
+/// not read, before the response is abandoned (its turn freed).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 pub struct Shared {
@@ -31,6 +44,29 @@ pub struct Shared {
     pub read_tokens: Option<Tokens>,
     /// Largest body, compressed or decompressed.
     pub max_body_bytes: usize,
+    /// Time for a whole request body.
+    pub body_timeout: Duration,
+    /// Turns for heavy reads ([`HEAVY_READS`]).
+    pub heavy_reads: Arc<tokio::sync::Semaphore>,
+}
+
+/// A turn for a heavy read, or the 503 to send (with `Retry-After`).
+pub async fn heavy_read_turn(
+    state: &Shared,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    let turn = Arc::clone(&state.heavy_reads).acquire_owned();
+    match tokio::time::timeout(HEAVY_READ_WAIT, turn).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: too many large reads at once; retry shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Err(r)
+        }
+    }
 }
 
 /// The handlers' state.
@@ -83,13 +119,25 @@ pub async fn post_report(
     if !state.tokens.allows_header(auth) {
         // Read (a bounded amount of) the body anyway, so the client gets
         // the 401 instead of a reset connection.
-        let _ = read_body(body, 0, limit).await;
+        let _ = read_body(body, 0, limit, state.body_timeout).await;
         return unauthorized();
     }
-    let raw = match read_body(body, limit, DRAIN_FACTOR * limit).await {
+    let drain = limit.saturating_mul(DRAIN_FACTOR);
+    let raw = match read_body(body, limit, drain, state.body_timeout).await {
         Ok(raw) => raw,
-        Err(Some(r)) => return reject(r),
-        Err(None) => return error(StatusCode::BAD_REQUEST, "reading body failed"),
+        Err(BodyError::Rejected(r)) => return reject(r),
+        Err(BodyError::TimedOut) => {
+            // Answered, and the connection closed (its body was not read
+            // to the end): a stalled sender holds nothing past the bound.
+            let mut r = error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("body not received within {:?}", state.body_timeout),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        Err(BodyError::Read) => return error(StatusCode::BAD_REQUEST, "reading body failed"),
     };
     let encoding = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str()) {
         None => None,
@@ -116,6 +164,12 @@ pub async fn post_report(
             axum::Json(serde_json::json!({ "status": "duplicate", "id": id })),
         )
             .into_response(),
+        // Not a retry: another host's report has this id. Neither stored
+        // nor delivered; the agent keeps it and the operator sees why.
+        Ok(Outcome::Conflict) => error(
+            StatusCode::CONFLICT,
+            format!("report id {id:?} is already stored for another host"),
+        ),
         Err(WriteError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -125,19 +179,36 @@ pub async fn post_report(
 /// limit, before giving up on the connection.
 const DRAIN_FACTOR: usize = 16;
 
-/// Reads up to `limit` bytes. A longer body is read on and discarded up to
-/// `drain` bytes: hyper closes a connection whose request body was not read,
-/// and a client still sending would then see a broken pipe, not the 413 that
-/// tells it not to retry.
+/// Why a body was not read.
+enum BodyError {
+    /// Too large (413).
+    Rejected(Rejection),
+    /// Not all there within the body timeout (408).
+    TimedOut,
+    /// The connection failed.
+    Read,
+}
+
+/// Reads up to `limit` bytes within `within`. A longer body is read on and
+/// discarded up to `drain` bytes: hyper closes a connection whose request
+/// body was not read, and a client still sending would then see a broken
+/// pipe, not the 413 that tells it not to retry.
 async fn read_body(
     mut body: Body,
     limit: usize,
     drain: usize,
-) -> Result<Vec<u8>, Option<Rejection>> {
+    within: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    let deadline = tokio::time::Instant::now() + within;
     let mut buf = Vec::new();
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| None)?;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(None) => break,
+            Ok(Some(frame)) => frame,
+        };
+        let frame = frame.map_err(|_| BodyError::Read)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -149,7 +220,7 @@ async fn read_body(
         }
     }
     if seen > limit {
-        return Err(Some(Rejection::TooLarge { limit }));
+        return Err(BodyError::Rejected(Rejection::TooLarge { limit }));
     }
     Ok(buf)
 }
@@ -176,10 +247,14 @@ pub async fn get_hosts(State(state): State<AppState>, headers: HeaderMap) -> Res
 #[derive(Debug, Deserialize)]
 pub struct ReportsQuery {
     limit: Option<u32>,
+    cursor: Option<String>,
 }
 
-/// `GET /api/v1/hosts/{hostname}/reports?limit=N`: the stored documents,
-/// newest first, verbatim.
+/// `GET /api/v1/hosts/{hostname}/reports?limit=N&cursor=C`: the stored
+/// documents, newest first, verbatim, as a JSON array of at most `limit`
+/// documents and about [`PAGE_BYTES`]. When more follow, the `Link` header
+/// (`rel="next"`) and `X-Next-Cursor` give the next page. The array is
+/// streamed one document at a time, so memory does not grow with the page.
 pub async fn get_reports(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -189,26 +264,115 @@ pub async fn get_reports(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    match state
-        .readers
-        .run(move |c| store::report_bodies(c, &hostname, limit))
-        .await
-    {
-        Ok(bodies) => {
-            // The bodies are validated JSON: splice them, never re-encode.
-            let len = bodies.iter().map(|b| b.len() + 1).sum::<usize>() + 2;
-            let mut out = String::with_capacity(len);
-            out.push('[');
-            for (i, b) in bodies.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(b);
-            }
-            out.push(']');
-            ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let after = match q.cursor.as_deref().map(Cursor::decode) {
+        None => None,
+        Some(Some(c)) => Some(c),
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "cursor: not one this collector gave (use the X-Next-Cursor of the previous page)",
+            );
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("database: {e}")),
+    };
+    let turn = match heavy_read_turn(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let host = hostname.clone();
+    let page = state
+        .readers
+        .run(move |c| store::report_page(c, &host, limit, after.as_ref(), PAGE_BYTES))
+        .await;
+    let page = match page {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("database: {e}")),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+    let readers = Arc::clone(&state.readers);
+    let runtime = tokio::runtime::Handle::current();
+    let ids = page.ids;
+    tokio::spawn(async move {
+        // The turn is held until the last byte is handed over.
+        let _turn = turn;
+        let sent = readers
+            .run(move |c| {
+                let send = |b: std::io::Result<bytes::Bytes>| {
+                    runtime
+                        .block_on(tokio::time::timeout(SEND_TIMEOUT, tx.send(b)))
+                        .is_ok_and(|r| r.is_ok())
+                };
+                let listed = (|| -> rusqlite::Result<bool> {
+                    if !send(Ok(bytes::Bytes::from_static(b"["))) {
+                        return Ok(false);
+                    }
+                    let mut first = true;
+                    for id in &ids {
+                        // Pruned since the page was chosen: skip it.
+                        let Some(body) = store::report_body(c, id)? else {
+                            continue;
+                        };
+                        if !first && !send(Ok(bytes::Bytes::from_static(b","))) {
+                            return Ok(false);
+                        }
+                        first = false;
+                        // The bodies are validated JSON: splice them, never re-encode.
+                        if !send(Ok(bytes::Bytes::from(body))) {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(send(Ok(bytes::Bytes::from_static(b"]"))))
+                })();
+                if let Err(e) = &listed {
+                    // Cut the response short rather than end it as if complete.
+                    send(Err(std::io::Error::other(e.to_string())));
+                }
+                listed
+            })
+            .await;
+        match sent {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!("report listing abandoned: the client stopped reading"),
+            Err(e) => tracing::warn!(error = %e, "report listing failed part way"),
+        }
+    });
+    let mut r = Response::new(Body::new(ChannelBody { rx }));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(next) = page.next {
+        let token = next.encode();
+        let link = format!(
+            "</api/v1/hosts/{}/reports?limit={limit}&cursor={token}>; rel=\"next\"",
+            crate::web::html::segment(&hostname)
+        );
+        if let (Ok(link), Ok(token)) = (HeaderValue::from_str(&link), HeaderValue::from_str(&token))
+        {
+            h.insert(header::LINK, link);
+            h.insert("x-next-cursor", token);
+        }
+    }
+    r
+}
+
+/// A response body fed by a channel: each message is one chunk; the
+/// channel closing ends the body.
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| b.map(http_body::Frame::data)))
     }
 }

@@ -78,6 +78,12 @@ impl Writer {
             path: path.to_owned(),
             source,
         })?;
+        // Before listening: a collector that cannot store would answer 500
+        // to every agent while looking healthy.
+        store::check_writable(&conn).map_err(|source| Error::NotWritable {
+            path: path.to_owned(),
+            source,
+        })?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let join = std::thread::Builder::new()
             .name("collector-db-writer".into())
@@ -115,7 +121,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Job::Prune(cutoff, reply) => {
                     flush(&mut conn, &mut batch, &mut replies);
                     let r = store::prune(&mut conn, cutoff);
-                    if let Ok(n) = &r {
+                    if let Ok(n) = &r
+                        && *n > 0
+                    {
                         tracing::info!(deleted = n, "pruned old reports");
                     }
                     let _ = reply.send(r);

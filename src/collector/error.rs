@@ -20,6 +20,28 @@ pub enum Error {
     /// names the file (and the line).
     #[error(transparent)]
     TokenFile(#[from] crate::token_file::TokenFileError),
+    /// The database opened but cannot be written (file mode, read-only
+    /// directory or mount, immutable file).
+    #[error(
+        "database {path} cannot be written: {source} (the collector's user needs write access to the file and its directory)"
+    )]
+    NotWritable {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// An option outside the range the collector can work with.
+    #[error("{option} {value}: {reason}")]
+    BadOption {
+        /// The option, as spelled on the command line.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// The range allowed and why.
+        reason: String,
+    },
     /// The listen address could not be bound.
     #[error("listen on {addr}: {source}")]
     Bind {

@@ -14,8 +14,15 @@ use crate::report::{Report, SCHEMA_VERSION};
 
 /// Longest accepted report id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
-/// Longest accepted host name, in bytes (DNS allows 253; leave room for odd agents).
-pub const MAX_HOSTNAME_BYTES: usize = 1024;
+/// Longest accepted host name, in bytes (DNS's limit).
+pub const MAX_HOSTNAME_BYTES: usize = 253;
+/// Longest label of a host name, in bytes (DNS's limit).
+pub const MAX_LABEL_BYTES: usize = 63;
+/// Largest count accepted in a report (full GCs in an interval): 2^53 - 1,
+/// the largest integer every JSON reader (JavaScript's included) holds
+/// exactly. A JVM does not run 9 quadrillion full GCs in one interval; a
+/// larger figure is a broken agent, and storing it would only poison sums.
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +39,15 @@ pub enum Rejection {
     /// Not a valid report (400).
     #[error("malformed report: {0}")]
     Malformed(String),
+    /// Well-formed, but a value that cannot be right (422): a host name
+    /// that is not one, a count beyond any real figure.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, as a JSON path.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A schema version this collector does not know (422).
     #[error("unknown schema version {found} (this collector reads {SCHEMA_VERSION})")]
     UnknownSchema {
@@ -47,7 +63,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => 413,
             Rejection::Encoding(_) => 415,
             Rejection::Malformed(_) => 400,
-            Rejection::UnknownSchema { .. } => 422,
+            Rejection::UnknownSchema { .. } | Rejection::Invalid { .. } => 422,
         }
     }
 }
@@ -101,7 +117,25 @@ pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection
         });
     }
     check_text("id", &report.id, MAX_ID_BYTES)?;
-    check_text("host.hostname", &report.host.hostname, MAX_HOSTNAME_BYTES)?;
+    // Empty is malformed (400); a name too long or of the wrong characters
+    // is well-formed JSON but not a host name (422).
+    check_text("host.hostname", &report.host.hostname, usize::MAX)?;
+    check_hostname(&report.host.hostname).map_err(|reason| Rejection::Invalid {
+        field: "host.hostname".into(),
+        reason,
+    })?;
+    for (i, jvm) in report.jvms.iter().enumerate() {
+        let Some(gc) = &jvm.gc else { continue };
+        if gc.interval.full_gcs > MAX_COUNT {
+            return Err(Rejection::Invalid {
+                field: format!("jvms[{i}].gc.interval.full_gcs"),
+                reason: format!(
+                    "{} is beyond any real count (at most {MAX_COUNT})",
+                    gc.interval.full_gcs
+                ),
+            });
+        }
+    }
     let time = OffsetDateTime::parse(&report.time, &Rfc3339)
         .map_err(|e| Rejection::Malformed(format!("time {:?}: {e}", report.time)))?;
     let time_ms = i64::try_from(time.unix_timestamp_nanos() / 1_000_000)
@@ -127,6 +161,48 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
         return Err(Rejection::Malformed(format!(
             "{field} longer than {max} bytes"
         )));
+    }
+    Ok(())
+}
+
+/// Whether `name` can be a host name: dot-separated labels of ASCII
+/// letters, digits, hyphens (not first or last) and underscores (which real
+/// fleets use, though RFC 1123 does not), each 1 to 63 bytes. This refuses
+/// `..`, empty labels, slashes, NUL, control and bidirectional-override
+/// characters: names that would make a misleading page, link or log line.
+/// `Err` says why, for the 422.
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    if name.len() > MAX_HOSTNAME_BYTES {
+        return Err(format!(
+            "not a host name: longer than {MAX_HOSTNAME_BYTES} bytes ({})",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(format!(
+                "{name:?} is not a host name: an empty label (a leading, trailing or doubled dot)"
+            ));
+        }
+        if label.len() > MAX_LABEL_BYTES {
+            return Err(format!(
+                "{name:?} is not a host name: a label longer than {MAX_LABEL_BYTES} bytes"
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "{name:?} is not a host name: {c:?} (U+{:04X}) is not a letter, digit, '-' or '_'",
+                u32::from(c)
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "{name:?} is not a host name: a label starts or ends with '-'"
+            ));
+        }
     }
     Ok(())
 }

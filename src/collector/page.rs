@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::api::{AppState, check_read_page};
+use super::api::{AppState, check_read_page, heavy_read_turn};
 use super::health::GcHealth;
 use super::ingest::now_ms;
 use super::store::{self, DriftEvent, HostView, Point};
@@ -20,7 +20,7 @@ use crate::finding::{Finding, Status};
 use crate::report::Report;
 use crate::web::STYLE;
 use crate::web::charts::{self, Chart, Series};
-use crate::web::html::{escape, segment};
+use crate::web::html::{escape, escape_breakable, segment};
 
 const DAY_MS: i64 = 86_400_000;
 type Points = Vec<(i64, f64)>;
@@ -55,6 +55,11 @@ pub async fn host(
     if let Some(r) = check_read_page(&state, &headers) {
         return r;
     }
+    // The latest document (up to --max-body-bytes) is parsed: a heavy read.
+    let _turn = match heavy_read_turn(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let now = now_ms();
     let name = hostname.clone();
     let data = state
@@ -229,8 +234,26 @@ fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
 }
 
+/// The clock-skew pill: the host's clock is off from the collector's.
+fn skew_pill(h: &HostView) -> String {
+    if !h.clock_skewed {
+        return String::new();
+    }
+    let (way, by) = if h.clock_skew_seconds > 0 {
+        ("ahead", h.clock_skew_seconds)
+    } else {
+        ("behind", -h.clock_skew_seconds)
+    };
+    format!(
+        r#" <span class="pill warn" title="report time minus receipt of the last report: {} s; the host's times are not trusted beyond its receipt">clock {way} {}</span>"#,
+        h.clock_skew_seconds,
+        fmt_age(by)
+    )
+}
+
 fn severity(h: &HostView) -> u32 {
-    u32::from(h.stale) * 4
+    u32::from(h.clock_skewed) * 8
+        + u32::from(h.stale) * 4
         + u32::from(h.gc.health == GcHealth::Unhealthy) * 2
         + u32::from(h.drift > 0)
 }
@@ -276,6 +299,7 @@ pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
         } else {
             fmt_age(h.age_seconds)
         };
+        let age = age + &skew_pill(h);
         let cls = |bad: bool| if bad { "n hot" } else { "n" };
         let _ = write!(
             s,
@@ -362,8 +386,8 @@ fn finding_rows(s: &mut String, findings: &[Finding]) {
                 ""
             },
             escape(&f.check),
-            escape(&f.key),
-            escape(&f.expected),
+            escape_breakable(&f.key),
+            escape_breakable(&f.expected),
             if f.status == Status::Drift {
                 " hot"
             } else {
@@ -389,6 +413,103 @@ fn actual_with_window(f: &Finding) -> String {
     }
 }
 
+/// One broker data directory as the host page shows it, gathered from the
+/// audit's `datadir`, `mount`, `placement` and `space` findings of one key.
+#[derive(Debug, PartialEq)]
+struct DataDirRow<'a> {
+    path: &'a str,
+    /// `xfs on sdb` (file system and disks).
+    disk: Option<&'a str>,
+    /// `mounted at /data1 from /dev/sdb`.
+    mount: Option<&'a str>,
+    /// `83%` free, with `120 GiB free of 1 TiB`.
+    free: Option<(&'a str, Option<&'a str>)>,
+    /// The worst status of the directory's findings.
+    status: Status,
+    /// What is wrong, from the findings that are not ok.
+    problems: Vec<&'a str>,
+}
+
+/// The key of a `space` finding for a data directory's key (`/d` or
+/// `/d (pid N)` when several processes run): `/d free space (pid N)`.
+fn space_key(dir_key: &str, what: &str) -> String {
+    match dir_key.split_once(" (pid ") {
+        Some((path, pid)) => format!("{path} {what} (pid {pid}"),
+        None => format!("{dir_key} {what}"),
+    }
+}
+
+/// Rows of the "Data directories" section, in the report's order.
+fn data_dir_rows(findings: &[Finding]) -> Vec<DataDirRow<'_>> {
+    let mut rows: Vec<DataDirRow> = Vec::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.check == "datadir" && f.key.starts_with('/'))
+    {
+        let path = f.key.as_str();
+        let mine = |check: &'static str| {
+            findings
+                .iter()
+                .filter(move |g| g.check == check && g.key == path)
+        };
+        let free = findings
+            .iter()
+            .find(|g| g.check == "space" && g.key == space_key(path, "free space"))
+            .and_then(|g| g.actual.as_deref().map(|a| (a, g.detail.as_deref())));
+        let related: Vec<&Finding> = std::iter::once(f)
+            .chain(mine("mount"))
+            .chain(mine("placement"))
+            .chain(findings.iter().filter(|g| {
+                g.check == "space"
+                    && g.key.starts_with(path)
+                    && g.key[path.len()..].starts_with(' ')
+            }))
+            .collect();
+        let status = related
+            .iter()
+            .map(|g| g.status)
+            .min_by_key(|st| status_rank(*st))
+            .unwrap_or(f.status);
+        rows.push(DataDirRow {
+            path,
+            disk: f.actual.as_deref(),
+            mount: f.detail.as_deref().filter(|_| f.status == Status::Ok),
+            free,
+            status,
+            problems: related
+                .iter()
+                .filter(|g| matches!(g.status, Status::Drift | Status::Unreadable))
+                .filter_map(|g| g.detail.as_deref().or(g.actual.as_deref()))
+                .collect(),
+        });
+    }
+    rows
+}
+
+/// The broker's data directories: where each lives and whether it is fine.
+fn data_dirs_section(s: &mut String, findings: &[Finding]) {
+    let rows = data_dir_rows(findings);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str(r#"<h2>Data directories <span class="mut">from the broker's own configuration (log.dirs)</span></h2>"#);
+    s.push_str(r#"<table><thead><tr><th>Path</th><th>File system and disk</th><th>Mount</th><th class="n">Free</th><th>Status</th><th>Problems</th></tr></thead><tbody>"#);
+    for r in rows {
+        let _ = write!(
+            s,
+            r#"<tr><td class="code">{}</td><td class="code">{}</td><td class="wrap mut">{}</td><td class="n" title="{}">{}</td><td>{}</td><td class="wrap">{}</td></tr>"#,
+            escape_breakable(r.path),
+            r.disk.map(escape).unwrap_or_else(|| "–".into()),
+            r.mount.map(escape).unwrap_or_default(),
+            r.free.and_then(|(_, d)| d).map(escape).unwrap_or_default(),
+            r.free.map(|(a, _)| escape(a)).unwrap_or_else(|| "–".into()),
+            status_pill(r.status),
+            escape(&r.problems.join("; ")),
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
 struct WeekStats {
     reports: usize,
     mean_rate: Option<f64>,
@@ -409,7 +530,9 @@ fn week_stats(points: &[Point]) -> WeekStats {
         worst_rate: rates.iter().copied().reduce(f64::max),
         median_p99: p99s.get(p99s.len() / 2).copied(),
         worst_p99: p99s.last().copied(),
-        full_gcs: points.iter().map(|p| p.full_gcs).sum(),
+        full_gcs: points
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.full_gcs)),
         drifting_reports: points.iter().filter(|p| p.drift > 0).count(),
     }
 }
@@ -466,13 +589,14 @@ pub fn render_host(
     let mut s = head(&format!("{} · tunekeeper", h.hostname));
     let _ = write!(
         s,
-        r#"<header><a class="home" href="/">← tunekeeper fleet</a><h1>{}</h1>{}{}{}<div class="stamp">updated {}</div></header><main>"#,
+        r#"<header><a class="home" href="/">← tunekeeper fleet</a><h1>{}</h1>{}{}{}{}<div class="stamp">updated {}</div></header><main>"#,
         escape(&h.hostname),
         if h.stale {
             r#"<span class="pill warn">stale</span>"#
         } else {
             ""
         },
+        skew_pill(h),
         if h.drift > 0 {
             format!(r#"<span class="pill bad">{} drifting</span>"#, h.drift)
         } else {
@@ -695,6 +819,10 @@ pub fn render_host(
         r#"<h2>This week against last week</h2><div class="split">{table}<div class="chartbox">{overlay}</div></div>"#
     );
 
+    if let Some(r) = report {
+        data_dirs_section(&mut s, &r.findings);
+    }
+
     // Current findings.
     let (total, passing) = report.map_or((0, 0), |r| {
         let all = || {
@@ -771,4 +899,91 @@ pub fn render_host(
     }
     s.push_str("</tbody></table></main></body></html>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(check: &str, key: &str, actual: &str, status: Status, detail: &str) -> Finding {
+        Finding {
+            check: check.into(),
+            key: key.into(),
+            expected: String::new(),
+            actual: Some(actual.into()),
+            status,
+            source: None,
+            detail: Some(detail.into()),
+        }
+    }
+
+    #[test]
+    fn a_data_directory_row_gathers_its_findings_and_escapes() {
+        let findings = vec![
+            f(
+                "datadir",
+                "/data1/kafka",
+                "xfs on sdb",
+                Status::Ok,
+                "mounted at /data1 from /dev/sdb",
+            ),
+            f(
+                "mount",
+                "/data1/kafka",
+                "xfs rw",
+                Status::Drift,
+                "missing noatime",
+            ),
+            f("placement", "/data1/kafka", "sdb", Status::Ok, ""),
+            f(
+                "space",
+                "/data1/kafka free space",
+                "83%",
+                Status::Ok,
+                "1 TiB free of 1.2 TiB",
+            ),
+            f(
+                "space",
+                "/data1/kafka-b free space",
+                "1%",
+                Status::Drift,
+                "other dir",
+            ),
+            f(
+                "datadir",
+                "/<b>x</b>",
+                "tmpfs on no disk",
+                Status::Ok,
+                "mounted at / from tmpfs",
+            ),
+            f(
+                "datadir",
+                "data directories",
+                "",
+                Status::NotApplicable,
+                "no broker",
+            ),
+        ];
+        assert_eq!(
+            space_key("/d (pid 7)", "free space"),
+            "/d free space (pid 7)"
+        );
+        assert_eq!(space_key("/d", "free inodes"), "/d free inodes");
+        let rows = data_dir_rows(&findings);
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        assert_eq!(rows[0].path, "/data1/kafka");
+        assert_eq!(rows[0].status, Status::Drift, "the worst of its findings");
+        assert_eq!(
+            rows[0].problems,
+            ["missing noatime"],
+            "not the other directory's space"
+        );
+        assert_eq!(rows[0].free, Some(("83%", Some("1 TiB free of 1.2 TiB"))));
+        let mut html = String::new();
+        data_dirs_section(&mut html, &findings);
+        assert!(
+            html.contains("Data directories") && html.contains("/<wbr>&lt;b&gt;x&lt;/<wbr>b&gt;")
+        );
+        assert!(!html.contains("<b>x</b>"));
+    }
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use super::api::{self, Shared};
 use super::auth::Tokens;
+use super::conn::{self, Limits};
 use super::db::{Readers, Writer, WriterHandle};
 use super::tls::TlsListener;
 use super::{Config, Error, ingest, page};
@@ -29,6 +30,7 @@ impl Collector {
     /// Loads the tokens (and the TLS certificate and key, if configured),
     /// opens the database and binds the listen address.
     pub async fn bind(config: Config) -> Result<Collector, Error> {
+        config.validate()?;
         let tls = config.tls.as_ref().map(|files| files.load()).transpose()?;
         let tokens = Tokens::load(&config.token_file)?;
         let read_tokens = match &config.read_token_file {
@@ -48,6 +50,8 @@ impl Collector {
             tokens,
             read_tokens,
             max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
+            heavy_reads: Arc::new(tokio::sync::Semaphore::new(api::HEAVY_READS)),
         });
         Ok(Collector {
             listener,
@@ -90,21 +94,33 @@ impl Collector {
             config.prune_interval,
         ));
         let app = router(shared);
-        // The same graceful shutdown either way: axum stops accepting, asks
-        // each open connection (TLS ones included) to close once its request
-        // is answered, and waits for them.
-        let served = match tls {
-            Some(config) => {
-                axum::serve(TlsListener::new(listener, config), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+        let nofile = conn::raise_file_limit();
+        let sockets = conn::connections_for(nofile);
+        let mut limits = Limits {
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+            max_connections: sockets,
         };
+        tracing::info!(
+            open_files = nofile,
+            max_connections = sockets,
+            "connection limit"
+        );
+        // The same bounds either way: stop accepting, ask each open
+        // connection (TLS ones included) to close once its request is
+        // answered, close the rest at the shutdown bound.
+        match tls {
+            Some(config) => {
+                // Handshakes in progress hold descriptors too: a quarter of
+                // the sockets for them, the rest for connections.
+                let pending = (sockets / 4).max(1);
+                limits.max_connections = sockets.saturating_sub(pending).max(1);
+                let listener = TlsListener::new(listener, config, pending);
+                conn::serve(listener, app, limits, shutdown).await;
+            }
+            None => conn::serve(listener, app, limits, shutdown).await,
+        }
         pruner.abort();
         let _ = pruner.await;
         // Every WriterHandle is gone now (router and pruner dropped): the
@@ -114,7 +130,7 @@ impl Collector {
             .map_err(|_| Error::WriterGone {
                 path: config.db.clone(),
             })??;
-        served.map_err(Error::Serve)
+        Ok(())
     }
 }
 

@@ -24,14 +24,16 @@ CREATE TABLE IF NOT EXISTS reports (
     body             TEXT NOT NULL       -- the document exactly as received
 );
 CREATE INDEX IF NOT EXISTS reports_host_time ON reports (hostname, time);
+-- Retention and charts go by receipt: the collector's clock, not the agent's.
+CREATE INDEX IF NOT EXISTS reports_host_received ON reports (hostname, received_at);
 -- Full GCs are rare: a partial index makes 'full GCs in the last 24 h' cheap.
-CREATE INDEX IF NOT EXISTS reports_full_gcs ON reports (time) WHERE full_gcs > 0;
+CREATE INDEX IF NOT EXISTS reports_full_gcs_received ON reports (received_at) WHERE full_gcs > 0;
 CREATE TABLE IF NOT EXISTS hosts (
     hostname         TEXT PRIMARY KEY,
     last_id          TEXT NOT NULL,
     last_time        INTEGER NOT NULL,
     last_time_text   TEXT NOT NULL,
-    received_at      INTEGER NOT NULL,
+    received_at      INTEGER NOT NULL,   -- receipt of the report shown (last_id)
     interval_seconds INTEGER NOT NULL,
     profile          TEXT NOT NULL,
     findings         INTEGER NOT NULL,
@@ -56,17 +58,61 @@ CREATE TABLE IF NOT EXISTS drift_events (
 CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, time);
 ";
 
+/// Columns added after the first release: `(table, column, declaration)`.
+/// Added to an older database at start; NULL in rows stored before.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // When the host last delivered anything (retention of the host row).
+    ("hosts", "seen_at", "INTEGER"),
+    // Report time minus receipt of the report received last, ms.
+    ("hosts", "skew_ms", "INTEGER"),
+    // Receipt of the report an event came from (retention of events).
+    ("drift_events", "received_at", "INTEGER"),
+];
+
 /// Opens (creating if needed) the database for writing and migrates it.
 pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    // WAL: readers never block the writer; NORMAL: commits skip fsync and the
-    // WAL is synced at checkpoints (a crash may lose the last commits, never
-    // corrupt the file), the trade that makes batched ingest fast.
+    // WAL: readers never block the writer. FULL: every commit is fsynced
+    // before the writer answers, so a 202 survives a power loss; the writer
+    // commits whatever has queued up in one transaction (group commit), so
+    // the fsync is paid once per batch, not once per report.
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)?;
+    for (table, column, decl) in ADDED_COLUMNS {
+        let present: bool = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))?
+            .exists([column])?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
     Ok(conn)
+}
+
+/// Proves the database can be written: SQLite opens a file it may not
+/// write read-only without a word, and every insert would then fail. A
+/// real write (committed, so the WAL and the main file are both touched by
+/// the checkpoint) is the only proof that covers file modes, read-only
+/// mounts and immutable files alike.
+pub fn check_writable(conn: &Connection) -> rusqlite::Result<()> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            Some("the file is read-only (opened without write access)".into()),
+        ));
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS write_check (at INTEGER NOT NULL);
+         BEGIN IMMEDIATE;
+         DELETE FROM write_check;
+         INSERT INTO write_check (at) VALUES (unixepoch());
+         COMMIT;
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
 }
 
 /// Opens a read-only connection (the writer must have created the file).
@@ -109,6 +155,18 @@ pub enum Outcome {
     Stored,
     /// A report with this id was already stored; nothing changed.
     Duplicate,
+    /// A report with this id was already stored for ANOTHER host: not a
+    /// retry of the same report, so not delivered (409).
+    Conflict,
+}
+
+impl Submission {
+    /// The report's time as far as the collector can trust it: never later
+    /// than its receipt. A clock that runs ahead (or a forged date) cannot
+    /// make a report newer than the moment it arrived.
+    pub fn effective_ms(&self) -> i64 {
+        self.time_ms.min(self.received_ms)
+    }
 }
 
 /// Stores submissions in one transaction (one commit for many reports is
@@ -162,16 +220,39 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
             s.body,
         ])?;
     if n == 0 {
-        return Ok(Outcome::Duplicate);
+        let owner: String = tx
+            .prepare_cached("SELECT hostname FROM reports WHERE id = ?1")?
+            .query_row([&s.id], |r| r.get(0))?;
+        return Ok(if owner == s.hostname {
+            Outcome::Duplicate
+        } else {
+            Outcome::Conflict
+        });
     }
-    // The host row follows the newest report by report time: a spool that
-    // delivers old reports late must not roll the summary back.
+    // Whatever it shows, the host delivered now: that keeps it from being
+    // pruned, and its clock's offset is the one of what arrived last.
+    tx.prepare_cached(
+        "UPDATE hosts SET seen_at = MAX(COALESCE(seen_at, received_at), ?2), skew_ms = ?3
+         WHERE hostname = ?1",
+    )?
+    .execute(params![
+        s.hostname,
+        s.received_ms,
+        s.time_ms.saturating_sub(s.received_ms)
+    ])?;
+    // The host row follows what was received last, in the order the
+    // collector's clock gives (a report's time counts only up to its
+    // receipt, so a date in the future cannot win for good), except that a
+    // report older than the one shown (a spool delivering late) does not
+    // roll the summary back.
     let prev: Option<(i64, String)> = tx
-        .prepare_cached("SELECT last_time, drifting FROM hosts WHERE hostname = ?1")?
+        .prepare_cached(
+            "SELECT MIN(last_time, received_at), drifting FROM hosts WHERE hostname = ?1",
+        )?
         .query_row([&s.hostname], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let prev_drifting: Vec<DriftKey> = match &prev {
-        Some((last, _)) if *last > s.time_ms => return Ok(Outcome::Stored),
+        Some((last, _)) if *last > s.effective_ms() => return Ok(Outcome::Stored),
         Some((_, json)) => serde_json::from_str(json).unwrap_or_default(),
         None => Vec::new(),
     };
@@ -180,8 +261,8 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
     tx.prepare_cached(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
              interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-             gc_ms_per_second, pause_p99_ms, drifting)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16)
          ON CONFLICT (hostname) DO UPDATE SET
              last_id = excluded.last_id, last_time = excluded.last_time,
              last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -189,7 +270,9 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
              findings = excluded.findings, drift = excluded.drift, gc_drift = excluded.gc_drift,
              jvms = excluded.jvms, has_gc = excluded.has_gc,
              gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
-             drifting = excluded.drifting",
+             drifting = excluded.drifting,
+             seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
+             skew_ms = excluded.skew_ms",
     )?
     .execute(params![
         s.hostname,
@@ -207,6 +290,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
         d.gc_ms_per_second,
         d.pause_p99_ms,
         drifting,
+        s.time_ms.saturating_sub(s.received_ms),
     ])?;
     Ok(Outcome::Stored)
 }
@@ -220,13 +304,15 @@ fn record_transitions(
 ) -> rusqlite::Result<()> {
     let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO drift_events (hostname, time, check_name, key, state, expected, actual)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO drift_events
+             (hostname, time, check_name, key, state, expected, actual, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
+    let (at, received) = (s.effective_ms(), s.received_ms);
     for k in &s.derived.drifting {
         if !prev.iter().any(|p| same(p, k)) {
             stmt.execute(params![
-                s.hostname, s.time_ms, k.check, k.key, "drift", k.expected, k.actual
+                s.hostname, at, k.check, k.key, "drift", k.expected, k.actual, received
             ])?;
         }
     }
@@ -234,21 +320,25 @@ fn record_transitions(
         if !s.derived.drifting.iter().any(|k| same(p, k)) {
             stmt.execute(params![
                 s.hostname,
-                s.time_ms,
+                at,
                 p.check,
                 p.key,
                 "ok",
                 p.expected,
-                Option::<String>::None
+                Option::<String>::None,
+                received
             ])?;
         }
     }
     Ok(())
 }
 
-/// Deletes reports and drift events older than `cutoff_ms` (report time) and
-/// hosts whose latest report is older. Returns the number of reports deleted.
-/// Works host by host so each delete walks the (hostname, time) index.
+/// Deletes reports and drift events received before `cutoff_ms` and hosts
+/// that delivered nothing since. Retention counts from receipt, never from
+/// a report's own time: a report dated last week (a slow clock, a replayed
+/// spool) was acknowledged now and is kept for the whole period. Returns the
+/// number of reports deleted. Works host by host so each delete walks the
+/// (hostname, received_at) index.
 pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
     let hosts: Vec<String> = tx
@@ -258,12 +348,18 @@ pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
     let mut deleted = 0;
     for h in &hosts {
         deleted += tx
-            .prepare_cached("DELETE FROM reports WHERE hostname = ?1 AND time < ?2")?
+            .prepare_cached("DELETE FROM reports WHERE hostname = ?1 AND received_at < ?2")?
             .execute(params![h, cutoff_ms])?;
-        tx.prepare_cached("DELETE FROM drift_events WHERE hostname = ?1 AND time < ?2")?
-            .execute(params![h, cutoff_ms])?;
+        // Events stored before receipt was recorded fall back to their time.
+        tx.prepare_cached(
+            "DELETE FROM drift_events WHERE hostname = ?1 AND COALESCE(received_at, time) < ?2",
+        )?
+        .execute(params![h, cutoff_ms])?;
     }
-    tx.execute("DELETE FROM hosts WHERE last_time < ?1", [cutoff_ms])?;
+    tx.execute(
+        "DELETE FROM hosts WHERE COALESCE(seen_at, received_at) < ?1",
+        [cutoff_ms],
+    )?;
     tx.commit()?;
     Ok(deleted)
 }
@@ -296,8 +392,20 @@ pub struct HostView {
     pub last_time: String,
     /// Time of the latest report, Unix ms.
     pub last_time_ms: i64,
-    /// Seconds from the latest report's time to now.
+    /// Seconds from the latest report's time (counted no later than its
+    /// receipt) to now; never negative.
     pub age_seconds: i64,
+    /// When the host last delivered a report, Unix ms (collector's clock).
+    pub last_received_ms: i64,
+    /// The agent's clock against the collector's: report time minus receipt
+    /// of the report received last, in seconds (positive: ahead). Delivery
+    /// delay counts too; the threshold below allows for it.
+    pub clock_skew_seconds: i64,
+    /// True when the skew is beyond [`CLOCK_SKEW_LIMIT_MS`] (ahead) or beyond
+    /// that and three intervals (behind): the host's clock is wrong, so its
+    /// report times (and the age and staleness derived from them) are not
+    /// to be trusted.
+    pub clock_skewed: bool,
     /// The agent's interval.
     pub interval_seconds: u64,
     /// True when the host missed three intervals.
@@ -314,23 +422,32 @@ pub struct HostView {
     pub drifting: Vec<DriftKey>,
 }
 
+/// How far an agent's clock may be off before the host shows a clock
+/// problem: five minutes (NTP-synchronised hosts are within a second; a
+/// report in flight or retried takes seconds).
+pub const CLOCK_SKEW_LIMIT_MS: i64 = 5 * 60 * 1000;
+
 /// Every host, by host name.
 pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> {
     let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    // Summed here, saturating: SQLite's SUM fails ("integer overflow") past
+    // i64::MAX, and one such row would break every read for a day.
     let mut stmt = conn.prepare_cached(
-        "SELECT hostname, SUM(full_gcs) FROM reports
-         WHERE full_gcs > 0 AND time > ?1 AND time <= ?2 GROUP BY hostname",
+        "SELECT hostname, full_gcs FROM reports
+         WHERE full_gcs > 0 AND received_at > ?1 AND received_at <= ?2",
     )?;
     let rows = stmt.query_map(params![now_ms - 86_400_000, now_ms], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
     for row in rows {
         let (h, n) = row?;
-        full.insert(h, u64::try_from(n).unwrap_or(0));
+        let sum = full.entry(h).or_default();
+        *sum = sum.saturating_add(u64::try_from(n).unwrap_or(0));
     }
     let mut stmt = conn.prepare_cached(
         "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
-                drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting
+                drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
+                received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at)
          FROM hosts ORDER BY hostname",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -340,14 +457,26 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
         let gc_drift: u32 = r.get(10)?;
         let has_gc: bool = r.get(9)?;
         let drifting: String = r.get(13)?;
-        let age_ms = now_ms.saturating_sub(last_time_ms);
-        let stale = i128::from(age_ms) > 3 * 1000 * i128::from(interval.max(1));
+        let shown_received: i64 = r.get(14)?;
+        let last_received_ms: i64 = r.get(15)?;
+        let skew_ms: i64 = r.get(16)?;
+        // A report's time counts no later than its receipt (a clock ahead
+        // cannot make a host look fresh for ever), nor later than now.
+        let effective = last_time_ms.min(shown_received).min(now_ms);
+        let age_ms = now_ms.saturating_sub(effective);
+        let interval_ms = 1000 * i128::from(interval.max(1));
+        let stale = i128::from(age_ms) > 3 * interval_ms;
+        let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
+        let clock_skewed = skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(skew_ms) > behind_limit;
         Ok(HostView {
             profile: r.get(1)?,
             last_report_id: r.get(2)?,
             last_time: r.get(3)?,
             last_time_ms,
             age_seconds: age_ms.div_euclid(1000),
+            last_received_ms,
+            clock_skew_seconds: skew_ms / 1000,
+            clock_skewed,
             interval_seconds: u64::try_from(interval).unwrap_or(0),
             stale,
             drift: r.get(6)?,
@@ -373,18 +502,120 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
     Ok(out)
 }
 
-/// One host's stored documents, newest first (by report time, then arrival).
+/// One host's stored documents, newest first (by report time, then id).
 pub fn report_bodies(
     conn: &Connection,
     hostname: &str,
     limit: u32,
 ) -> rusqlite::Result<Vec<String>> {
-    conn.prepare_cached(
-        "SELECT body FROM reports WHERE hostname = ?1
-         ORDER BY time DESC, received_at DESC LIMIT ?2",
-    )?
-    .query_map(params![hostname, limit], |r| r.get(0))?
-    .collect()
+    let page = report_page(conn, hostname, limit, None, usize::MAX)?;
+    let mut out = Vec::with_capacity(page.ids.len());
+    for id in &page.ids {
+        if let Some(b) = report_body(conn, id)? {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+/// Where a listing of a host's reports goes on: the last (time, id) sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Report time of the last document sent, Unix ms.
+    pub time_ms: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor as a URL-safe token: `time` `.` hex of the id.
+    pub fn encode(&self) -> String {
+        let mut s = format!("{}.", self.time_ms);
+        for b in self.id.bytes() {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+        }
+        s
+    }
+
+    /// Reads a token made by [`Cursor::encode`]; `None` if it is not one.
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (time, hex) = text.split_once('.')?;
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        Some(Cursor {
+            time_ms: time.parse().ok()?,
+            id: String::from_utf8(bytes).ok()?,
+        })
+    }
+}
+
+/// One page of a listing: the ids to send, in order, and where the next
+/// page starts (`None`: this was the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportPage {
+    /// The report ids of this page, newest first.
+    pub ids: Vec<String>,
+    /// Their total size in bytes.
+    pub bytes: usize,
+    /// The cursor of the next page.
+    pub next: Option<Cursor>,
+}
+
+/// Chooses a page of a host's reports, newest first, after `after`: at most
+/// `limit` documents and at most `budget` bytes of them (always at least
+/// one, so a listing can never stall on a document larger than the budget).
+/// Only ids and sizes are read here; the documents are read one by one as
+/// they are sent, so a listing holds one document in memory, not a page.
+pub fn report_page(
+    conn: &Connection,
+    hostname: &str,
+    limit: u32,
+    after: Option<&Cursor>,
+    budget: usize,
+) -> rusqlite::Result<ReportPage> {
+    let (t, id) = match after {
+        Some(c) => (Some(c.time_ms), Some(c.id.as_str())),
+        None => (None, None),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, time, length(CAST(body AS BLOB)) FROM reports
+         WHERE hostname = ?1 AND (?2 IS NULL OR time < ?2 OR (time = ?2 AND id < ?3))
+         ORDER BY time DESC, id DESC LIMIT ?4",
+    )?;
+    let mut rows = stmt.query(params![hostname, t, id, i64::from(limit) + 1])?;
+    let mut page = ReportPage {
+        ids: Vec::new(),
+        bytes: 0,
+        next: None,
+    };
+    let mut last: Option<Cursor> = None;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let time_ms: i64 = r.get(1)?;
+        let len = usize::try_from(r.get::<_, i64>(2)?).unwrap_or(usize::MAX);
+        let full = page.ids.len() >= limit as usize
+            || (!page.ids.is_empty() && page.bytes.saturating_add(len) > budget);
+        if full {
+            page.next = last;
+            break;
+        }
+        page.bytes = page.bytes.saturating_add(len);
+        page.ids.push(id.clone());
+        last = Some(Cursor { time_ms, id });
+    }
+    Ok(page)
+}
+
+/// One stored document by id (`None` if pruned meanwhile).
+pub fn report_body(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT body FROM reports WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
 }
 
 /// One point of a host's GC history.
@@ -402,11 +633,12 @@ pub struct Point {
     pub drift: u32,
 }
 
-/// A host's figures from `since_ms` on, oldest first.
+/// A host's figures from `since_ms` on, oldest first. A report's time counts
+/// no later than its receipt (a clock ahead would draw it in the future).
 pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Result<Vec<Point>> {
     conn.prepare_cached(
-        "SELECT time, gc_ms_per_second, pause_p99_ms, full_gcs, drift FROM reports
-         WHERE hostname = ?1 AND time >= ?2 ORDER BY time",
+        "SELECT MIN(time, received_at) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
+         FROM reports WHERE hostname = ?1 AND MIN(time, received_at) >= ?2 ORDER BY t",
     )?
     .query_map(params![hostname, since_ms], |r| {
         Ok(Point {
@@ -494,6 +726,25 @@ mod tests {
             derived,
             body: format!(r#"{{"id":"{id}"}}"#),
         }
+    }
+
+    #[test]
+    fn sums_of_stored_counts_never_fail_a_read() {
+        // Ingest refuses counts this large; storage must not depend on it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open_writer(&dir.path().join("db")).unwrap();
+        let now = 1_000_000;
+        let big = |id: &str| {
+            let mut s = sub("h", id, now, &[]);
+            s.derived.full_gcs = u64::MAX;
+            s
+        };
+        for r in insert_batch(&mut w, &[big("a"), big("b"), big("c")]) {
+            assert_eq!(r.unwrap(), Outcome::Stored);
+        }
+        let r = open_reader(&dir.path().join("db")).unwrap();
+        let hosts = hosts(&r, now).unwrap();
+        assert_eq!(hosts[0].gc.full_gcs_24h, u64::MAX, "saturated");
     }
 
     #[test]

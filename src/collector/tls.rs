@@ -120,15 +120,19 @@ pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
     handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+    max_pending: usize,
 }
 
 impl TlsListener {
-    /// Serves TLS with `config` on connections accepted from `tcp`.
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> TlsListener {
+    /// Serves TLS with `config` on connections accepted from `tcp`, with
+    /// at most `max_pending` handshakes in progress (and never more than
+    /// [`MAX_PENDING_HANDSHAKES`]).
+    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>, max_pending: usize) -> TlsListener {
         TlsListener {
             tcp,
             acceptor: TlsAcceptor::from(config),
             handshakes: JoinSet::new(),
+            max_pending: max_pending.clamp(1, MAX_PENDING_HANDSHAKES),
         }
     }
 }
@@ -162,7 +166,7 @@ impl axum::serve::Listener for TlsListener {
         // JoinSet::join_next), as axum requires: it drops this future when
         // the shutdown signal arrives.
         loop {
-            let room = self.handshakes.len() < MAX_PENDING_HANDSHAKES;
+            let room = self.handshakes.len() < self.max_pending;
             tokio::select! {
                 accepted = self.tcp.accept(), if room => match accepted {
                     Ok((stream, peer)) => {

@@ -25,6 +25,10 @@ pub struct JvmFlags {
     pub min_heap_unset: bool,
     /// `-XX:MaxGCPauseMillis`.
     pub max_gc_pause_millis: Option<u64>,
+    /// `-XX:InitiatingHeapOccupancyPercent` (Kafka's start script: 35).
+    pub initiating_heap_occupancy_percent: Option<u64>,
+    /// `-XX:+ExplicitGCInvokesConcurrent` (`Some(false)` for the `-` form).
+    pub explicit_gc_concurrent: Option<bool>,
     /// Flags that fix the young generation's size (`-Xmn`, `-XX:NewSize`, ...).
     pub young_fixed_by: Vec<String>,
     /// GC log rotation: `Some(true)` set, `Some(false)` logging without
@@ -94,6 +98,12 @@ impl JvmFlags {
                 self.max_heap_kb = size_kb(v);
             } else if let Some(v) = a.strip_prefix("-XX:MaxGCPauseMillis=") {
                 self.max_gc_pause_millis = v.trim().parse().ok();
+            } else if let Some(v) = a.strip_prefix("-XX:InitiatingHeapOccupancyPercent=") {
+                self.initiating_heap_occupancy_percent = v.trim().parse().ok();
+            } else if a == "-XX:+ExplicitGCInvokesConcurrent" {
+                self.explicit_gc_concurrent = Some(true);
+            } else if a == "-XX:-ExplicitGCInvokesConcurrent" {
+                self.explicit_gc_concurrent = Some(false);
             } else if a.starts_with("-Xmn")
                 || a.starts_with("-XX:NewSize=")
                 || a.starts_with("-XX:MaxNewSize=")
@@ -145,6 +155,10 @@ impl JvmFlags {
         self.min_heap_kb = self.min_heap_kb.or(other.min_heap_kb);
         self.min_heap_unset = self.min_heap_kb.is_none() && other.min_heap_unset;
         self.max_gc_pause_millis = self.max_gc_pause_millis.or(other.max_gc_pause_millis);
+        self.initiating_heap_occupancy_percent = self
+            .initiating_heap_occupancy_percent
+            .or(other.initiating_heap_occupancy_percent);
+        self.explicit_gc_concurrent = self.explicit_gc_concurrent.or(other.explicit_gc_concurrent);
         if self.young_fixed_by.is_empty() {
             self.young_fixed_by = other.young_fixed_by;
         }
@@ -346,6 +360,46 @@ pub fn evaluate(f: &JvmFlags) -> Vec<Finding> {
             &unknown("the young generation sizing"),
         ),
     });
+    out.push(match (f.initiating_heap_occupancy_percent, f.command_line_known) {
+        (Some(p), _) => finding("ihop_set", "set", Some(p.to_string()), Status::Ok, ""),
+        (None, true) => finding(
+            "ihop_set",
+            "set",
+            Some("not set (default 45, adaptive)".into()),
+            Status::Drift,
+            "set -XX:InitiatingHeapOccupancyPercent=35 as Kafka's start script does: marking starts early enough that mixed collections keep up",
+        ),
+        (None, false) => finding(
+            "ihop_set",
+            "set",
+            None,
+            Status::NotApplicable,
+            &unknown("InitiatingHeapOccupancyPercent"),
+        ),
+    });
+    out.push(match (f.explicit_gc_concurrent, f.command_line_known) {
+        (Some(true), _) => finding(
+            "explicit_gc_concurrent",
+            "set",
+            Some("set".into()),
+            Status::Ok,
+            "",
+        ),
+        (Some(false), _) | (None, true) => finding(
+            "explicit_gc_concurrent",
+            "set",
+            Some("not set".into()),
+            Status::Drift,
+            "add -XX:+ExplicitGCInvokesConcurrent as Kafka's start script does: a System.gc() (RMI, direct-buffer cleanup) is then a concurrent cycle, not a full GC",
+        ),
+        (None, false) => finding(
+            "explicit_gc_concurrent",
+            "set",
+            None,
+            Status::NotApplicable,
+            &unknown("ExplicitGCInvokesConcurrent"),
+        ),
+    });
     out.push(match f.log_rotation {
         Some(true) => finding("log_rotation", "set", Some("set".into()), Status::Ok, ""),
         Some(false) => finding(
@@ -383,10 +437,15 @@ mod tests {
     #[test]
     fn kafka_defaults_pass() {
         let f = JvmFlags::from_args(&args(
-            "-Xms6g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Xlog:gc*:file=/var/log/kafka/kafkaServer-gc.log:time,tags:filecount=10,filesize=100M",
+            "-Xms6g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Xlog:gc*:file=/var/log/kafka/kafkaServer-gc.log:time,tags:filecount=10,filesize=100M",
         ));
         let fs = evaluate(&f);
         assert!(fs.iter().all(|f| f.status == Status::Ok), "{fs:#?}");
+        // Without the start script's two G1 flags, both rules drift.
+        let bare = JvmFlags::from_args(&args("-Xms6g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=20"));
+        let fs = evaluate(&bare);
+        assert_eq!(status(&fs, "ihop_set"), Status::Drift);
+        assert_eq!(status(&fs, "explicit_gc_concurrent"), Status::Drift);
     }
 
     #[test]

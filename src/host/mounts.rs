@@ -24,8 +24,18 @@ pub struct Mount {
 
 impl Mount {
     /// True when the option (`noatime`, or `commit=60` exactly, or `commit`
-    /// with any value when written without `=`) is set.
+    /// with any value when written without `=`, or `commit>=60`: a numeric
+    /// value at least 60 — ext4's commit interval, where longer is fine) is set.
     pub fn has_option(&self, option: &str) -> bool {
+        if let Some((name, min)) = option.split_once(">=") {
+            let Ok(min) = min.trim().parse::<u64>() else {
+                return false;
+            };
+            return self.options.iter().any(|o| {
+                o.split_once('=')
+                    .is_some_and(|(k, v)| k == name && v.parse::<u64>().is_ok_and(|v| v >= min))
+            });
+        }
         if option.contains('=') {
             self.options.contains(option)
         } else {
@@ -128,5 +138,9 @@ mod tests {
         );
         assert!(!data.has_option("noatime"));
         assert_eq!(data.majmin, "254:32");
+        assert!(data.has_option("commit>=30") && data.has_option("commit>=60"));
+        assert!(!data.has_option("commit>=61") && !data.has_option("commit>=x"));
+        let root = mount_for(&mounts, Path::new("/")).unwrap();
+        assert!(!root.has_option("commit>=5"), "no commit= at all");
     }
 }

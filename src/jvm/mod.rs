@@ -16,8 +16,45 @@ pub struct Jvm {
     pub cmdline: Vec<String>,
     /// The process's working directory (relative log paths resolve against it).
     pub cwd: Option<PathBuf>,
-    /// GC log files named on the command line (`%p` expanded; `%t` left as a glob).
+    /// GC log files named on the command line (`%p` expanded; `%t` left as
+    /// a glob), as paths on this host: through `/proc/PID/root` for a JVM
+    /// in a container, whose paths are in its own mount namespace.
     pub gc_logs: Vec<PathBuf>,
+    /// Set when the JVM has a mount namespace of its own (a container).
+    pub container: Option<Container>,
+}
+
+/// The container a process runs in, when it has a mount namespace of its own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Container {
+    /// `docker`, `containerd`, `kubernetes`, `podman`, or `container` when the
+    /// cgroup path names no runtime.
+    pub runtime: String,
+}
+
+/// The container of a process whose mount namespace is not ours.
+pub fn container_of(host: &Host, pid: i32) -> Option<Container> {
+    let ns = |who: &str| std::fs::read_link(host.path(format!("/proc/{who}/ns/mnt"))).ok();
+    let theirs = ns(&pid.to_string())?;
+    if ns("self").is_some_and(|ours| ours == theirs) {
+        return None;
+    }
+    let cgroup =
+        std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup"))).unwrap_or_default();
+    let runtime = if cgroup.contains("kubepods") {
+        "kubernetes"
+    } else if cgroup.contains("docker") {
+        "docker"
+    } else if cgroup.contains("libpod") {
+        "podman"
+    } else if cgroup.contains("containerd") {
+        "containerd"
+    } else {
+        "container"
+    };
+    Some(Container {
+        runtime: runtime.to_string(),
+    })
 }
 
 impl Jvm {
@@ -38,11 +75,15 @@ impl Jvm {
                     || f.starts_with("-XX:MaxGCPauseMillis")
             })
             .collect();
-        if key.is_empty() {
+        let mut s = if key.is_empty() {
             main
         } else {
             format!("{main} ({})", key.join(" "))
+        };
+        if let Some(c) = &self.container {
+            s.push_str(&format!(" in a {} container", c.runtime));
         }
+        s
     }
 }
 
@@ -158,12 +199,28 @@ pub fn find_jvms(host: &Host, pattern: &Regex) -> Vec<Jvm> {
         .into_iter()
         .map(|p| {
             let cwd = std::fs::read_link(host.path(format!("/proc/{}/cwd", p.pid))).ok();
-            let gc_logs = gc_log_paths(&p.cmdline, p.pid, cwd.as_deref());
+            let container = container_of(host, p.pid);
+            let gc_logs = if container.is_some() {
+                // Its paths are in its own mount namespace: reach them through
+                // the kernel's links to its root and working directory.
+                let root = host.path(format!("/proc/{}/root", p.pid));
+                let cwd = host.path(format!("/proc/{}/cwd", p.pid));
+                gc_log_paths(&p.cmdline, p.pid, Some(&cwd))
+                    .into_iter()
+                    .map(|path| match path.strip_prefix("/") {
+                        Ok(rel) if !path.starts_with(&cwd) => root.join(rel),
+                        _ => path,
+                    })
+                    .collect()
+            } else {
+                gc_log_paths(&p.cmdline, p.pid, cwd.as_deref())
+            };
             Jvm {
                 pid: p.pid,
                 cmdline: p.cmdline,
                 cwd,
                 gc_logs,
+                container,
             }
         })
         .collect()
@@ -193,6 +250,7 @@ mod tests {
             cmdline: cmd,
             cwd: None,
             gc_logs: vec![],
+            container: None,
         };
         assert_eq!(
             jvm.summary(),

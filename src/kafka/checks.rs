@@ -56,7 +56,7 @@ pub fn check_brokers(profile: &Profile, host: &Host, brokers: &Brokers, out: &mu
         for rule in &data_rules {
             out.push(mount_finding(rule, d, &key));
         }
-        out.push(dir_finding(d, &key));
+        out.push(dir_finding(d, &key, &brokers.rotational));
     }
     placement(profile, brokers, many, out);
     space(profile, brokers, many, out);
@@ -104,7 +104,11 @@ fn config_finding(p: &KafkaProcess) -> Finding {
 }
 
 /// Existence, and what holds it: mount, file system and disks.
-fn dir_finding(d: &DataDirView, key: &str) -> Finding {
+fn dir_finding(
+    d: &DataDirView,
+    key: &str,
+    rotational: &std::collections::BTreeMap<String, bool>,
+) -> Finding {
     let mut f = Finding {
         check: "datadir".into(),
         key: key.to_string(),
@@ -115,14 +119,28 @@ fn dir_finding(d: &DataDirView, key: &str) -> Finding {
         detail: None,
     };
     match (&d.mount, &d.disks) {
-        (Err(why), _) => {
+        (Err(why), _) if d.resolved.is_none() => {
             f.status = Status::Drift;
             f.detail = Some(format!("{why}: the process is configured to write there"));
+        }
+        // It exists, but what holds it could not be read (the process
+        // exited mid-read, or its mount table is not ours to read).
+        (Err(why), _) => {
+            f.status = Status::Unreadable;
+            f.detail = Some(why.clone());
         }
         (Ok(m), disks) => {
             let on = match disks {
                 Ok(d) if d.is_empty() => "no disk".to_string(),
-                Ok(d) => d.iter().cloned().collect::<Vec<_>>().join("+"),
+                Ok(d) => d
+                    .iter()
+                    .map(|disk| match rotational.get(disk) {
+                        Some(true) => format!("{disk} (HDD)"),
+                        Some(false) => format!("{disk} (SSD)"),
+                        None => disk.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("+"),
                 Err(e) => format!("disk unknown ({e})"),
             };
             f.actual = Some(format!("{} on {on}", m.fs_type));
@@ -250,7 +268,15 @@ fn space(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding
             });
             let mut f = judge_number(
                 "space",
-                format!("{} {what}", dir_key(d, many)),
+                format!(
+                    "{} {what}{}",
+                    d.dir.path.display(),
+                    if many {
+                        format!(" (pid {})", d.pid)
+                    } else {
+                        String::new()
+                    }
+                ),
                 setting,
                 value,
                 "%",

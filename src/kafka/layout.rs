@@ -51,6 +51,8 @@ pub struct Brokers {
     pub dirs: Vec<DataDirView>,
     /// The disks under `/` (the OS disk), when known.
     pub os_disks: BTreeSet<String>,
+    /// Whether each data disk spins (`queue/rotational`), where readable.
+    pub rotational: std::collections::BTreeMap<String, bool>,
 }
 
 impl Brokers {
@@ -74,11 +76,18 @@ impl Brokers {
                 dirs.push(view(host, p, dir, &mounts));
             }
         }
-        Brokers {
+        let mut brokers = Brokers {
             processes,
             dirs,
             os_disks,
+            rotational: Default::default(),
+        };
+        for disk in brokers.data_disks() {
+            if let Ok(r) = host.rotational(&disk) {
+                brokers.rotational.insert(disk, r);
+            }
         }
+        brokers
     }
 
     /// The disks that hold any data directory.

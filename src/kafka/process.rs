@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::properties::{Properties, PropertiesError};
 use crate::host::Host;
+pub use crate::jvm::Container;
 use crate::jvm::{Jvm, find_jvms, main_class_index};
 
 /// Main classes of Kafka brokers and controllers.
@@ -86,14 +87,6 @@ pub enum ConfigProblem {
         /// What is wrong.
         error: PropertiesError,
     },
-}
-
-/// The container a process runs in, when it has a mount namespace of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Container {
-    /// `docker`, `containerd`, `kubernetes`, `podman`, or `container` when the
-    /// cgroup path names no runtime.
-    pub runtime: String,
 }
 
 /// A data directory the process writes, with the key that names it.
@@ -185,6 +178,23 @@ impl KafkaProcess {
         main_class_index(cmd).map_or_else(Vec::new, |at| overrides(&cmd[at + 1..]))
     }
 
+    /// Kafka's own `cluster.id`, from `meta.properties` in the first data
+    /// directory that has one (written by the broker at first start), with
+    /// that file's path as the process names it.
+    pub fn cluster_id(&self, host: &Host) -> Option<(String, PathBuf)> {
+        self.data_dirs().into_iter().find_map(|d| {
+            let named = d.path.join("meta.properties");
+            let bytes = crate::file_kind::read_small_regular(
+                &self.host_path(host, &named),
+                MAX_CONFIG_BYTES,
+            )
+            .ok()?;
+            let props = Properties::parse(&String::from_utf8_lossy(&bytes)).ok()?;
+            let id = props.get("cluster.id")?.trim();
+            (!id.is_empty()).then(|| (id.to_string(), named))
+        })
+    }
+
     /// `broker (/etc/kafka/server.properties)`, for findings.
     pub fn describe(&self) -> String {
         let mut s = self.role.to_string();
@@ -223,7 +233,7 @@ fn inspect(host: &Host, jvm: Jvm) -> Option<KafkaProcess> {
         .filter(|a| !a.starts_with("--"))
         .map(PathBuf::from);
     let mut proc = KafkaProcess {
-        container: container_of(host, jvm.pid),
+        container: jvm.container.clone(),
         jvm,
         main_class,
         role: if zookeeper {
@@ -276,8 +286,8 @@ fn kraft_role(roles: Option<&str>) -> Role {
     }
 }
 
-/// Profiles are small, but a properties file is read whole: cap it so a
-/// wrong path (a log, a device) cannot take the agent's memory.
+/// A properties file is read whole: cap it so a wrong path (a log named by
+/// mistake) cannot take the agent's memory.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
 fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem> {
@@ -285,50 +295,13 @@ fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem
         path: named.to_path_buf(),
         error,
     };
-    let meta = std::fs::metadata(on_host).map_err(|e| unreadable(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(unreadable(format!(
-            "it is {}",
-            crate::file_kind::describe(meta.file_type())
-        )));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(unreadable(format!(
-            "{} bytes is no properties file",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(on_host).map_err(|e| unreadable(e.to_string()))?;
+    let bytes = crate::file_kind::read_small_regular(on_host, MAX_CONFIG_BYTES)
+        .map_err(|e| unreadable(e.to_string()))?;
     // Properties files are ISO-8859-1 by the JVM's rules; ASCII is what
     // matters here, so decode leniently.
     Properties::parse(&String::from_utf8_lossy(&bytes)).map_err(|error| ConfigProblem::Malformed {
         path: named.to_path_buf(),
         error,
-    })
-}
-
-/// The container of a process whose mount namespace is not ours.
-fn container_of(host: &Host, pid: i32) -> Option<Container> {
-    let ns = |who: &str| std::fs::read_link(host.path(format!("/proc/{who}/ns/mnt"))).ok();
-    let theirs = ns(&pid.to_string())?;
-    if ns("self").is_some_and(|ours| ours == theirs) {
-        return None;
-    }
-    let cgroup =
-        std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup"))).unwrap_or_default();
-    let runtime = if cgroup.contains("kubepods") {
-        "kubernetes"
-    } else if cgroup.contains("docker") {
-        "docker"
-    } else if cgroup.contains("libpod") {
-        "podman"
-    } else if cgroup.contains("containerd") {
-        "containerd"
-    } else {
-        "container"
-    };
-    Some(Container {
-        runtime: runtime.to_string(),
     })
 }
 

@@ -106,7 +106,7 @@ pub struct RawProfile {
     #[serde(default)]
     pub include: Vec<String>,
     /// Inherited checks to remove: `sysctl:vm.zone_reclaim_mode`, `thp:defrag`,
-    /// `sysfs:clocksource`, `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `gc:METRIC`, `jvm:RULE`, `broker:RULE`.
+    /// `sysfs:clocksource`, `block:NAME`, `mount:NAME`, `swap`, `process:nofile`, `process:running`, `gc:METRIC`, `jvm:RULE`, `broker:RULE`.
     #[serde(default)]
     pub drop: Vec<String>,
     /// Kernel settings under /proc/sys.
@@ -192,4 +192,6 @@ pub struct RawProcess {
     pub pattern: Option<String>,
     /// Soft open-file limit of that process.
     pub nofile: Option<RawSetting>,
+    /// `true`: such a process must be running.
+    pub running: Option<RawSetting>,
 }

@@ -101,6 +101,9 @@ pub struct ProcessRule {
     pub pattern: Regex,
     /// Soft open-file limit expectation.
     pub nofile: Option<Setting>,
+    /// `running = true`: the host must run a matching process (a broker
+    /// host without its broker is a problem, not a host without findings).
+    pub running: Option<Setting>,
 }
 
 /// An effective profile: includes resolved, drops applied, every value validated.

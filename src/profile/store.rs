@@ -67,6 +67,8 @@ pub const JVM_RULES: &[(&str, &str)] = &[
     ("pause_target_set", "true"),
     ("young_fixed", "false"),
     ("log_rotation", "true"),
+    ("ihop_set", "true"),
+    ("explicit_gc_concurrent", "true"),
 ];
 
 /// Why a profile could not be loaded. Every variant names the file (or the
@@ -318,24 +320,18 @@ fn read_profile_file(path: &Path) -> Result<String, ProfileError> {
             "profile files are TOML files named NAME.toml".to_string()
         ));
     }
-    let io = |source| ProfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(not(format!(
-            "it is {}",
-            crate::file_kind::describe(meta.file_type())
-        )));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(not(format!(
-            "it holds {} bytes; profiles are at most {MAX_PROFILE_BYTES}",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(io)
+    use crate::file_kind::{SmallFileError, read_small_regular};
+    let bytes = read_small_regular(path, MAX_PROFILE_BYTES).map_err(|e| match e {
+        SmallFileError::Io(source) => ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => not(other.to_string()),
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        // Not quoted: a secret that is not UTF-8 must not reach the message.
+        not("it is not UTF-8 text".to_string())
+    })
 }
 
 /// 1-based line and column of a byte offset.
@@ -362,6 +358,7 @@ fn empty_profile(src: &Source) -> Profile {
             pattern: Regex::new(DEFAULT_BROKER_MATCH)
                 .expect("the default broker pattern is a valid regex"),
             nofile: None,
+            running: None,
         },
         gc: BTreeMap::new(),
         jvm: BTreeMap::new(),
@@ -389,6 +386,9 @@ fn merge(child: &mut Profile, parent: Profile) {
     child.process.pattern = parent.process.pattern;
     if parent.process.nofile.is_some() {
         child.process.nofile = parent.process.nofile;
+    }
+    if parent.process.running.is_some() {
+        child.process.running = parent.process.running;
     }
     child.gc.extend(parent.gc);
     child.jvm.extend(parent.jvm);
@@ -452,6 +452,7 @@ fn apply_drop(p: &mut Profile, target: &str, ctx: &Ctx) -> Result<(), ProfileErr
         "mount" => p.mounts.remove(key).is_some(),
         "swap" => p.swap.take().is_some(),
         "process" if key == "nofile" => p.process.nofile.take().is_some(),
+        "process" if key == "running" => p.process.running.take().is_some(),
         "gc" => p.gc.remove(key).is_some(),
         "jvm" => p.jvm.remove(key).is_some(),
         "broker" => p.broker.remove(key).is_some(),
@@ -608,6 +609,16 @@ fn apply_own(p: &mut Profile, raw: &RawProfile, ctx: &Ctx) -> Result<(), Profile
         }
         if let Some(nofile) = &proc_rule.nofile {
             p.process.nofile = Some(ctx.setting("process.nofile", nofile, 1)?);
+        }
+        if let Some(running) = &proc_rule.running {
+            let setting = ctx.setting("process.running", running, 1)?;
+            if setting.expect.to_string() != "true" {
+                return Err(ctx.invalid(
+                    "process.running",
+                    "the rule is `running = true`; to stop checking it, drop it (drop = [\"process:running\"])",
+                ));
+            }
+            p.process.running = Some(setting);
         }
     }
     for (key, value) in &raw.gc {

@@ -20,6 +20,20 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Escapes like [`escape`] and lets a long key wrap where a reader would
+/// break it: a `<wbr>` after each `.`, `/`, `_`, `-` and `,`, so
+/// `net.ipv4.tcp_max_syn_backlog` wraps at its dots, not mid-word.
+pub fn escape_breakable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 4);
+    for c in s.chars() {
+        out.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        if matches!(c, '.' | '/' | '_' | '-' | ',') {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
 /// Percent-encodes one URL path segment: everything except RFC 3986's
 /// unreserved characters, so `/`, `?`, `#`, `%` and quotes cannot change the URL.
 pub fn segment(s: &str) -> String {
@@ -37,6 +51,15 @@ pub fn segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breakable_keys_wrap_at_separators_and_stay_escaped() {
+        assert_eq!(
+            escape_breakable("vm.dirty_ratio"),
+            "vm.<wbr>dirty_<wbr>ratio"
+        );
+        assert_eq!(escape_breakable("<a.b>"), "&lt;a.<wbr>b&gt;");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

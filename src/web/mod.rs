@@ -66,7 +66,7 @@ svg .frame{fill:none;stroke:#d5dbe3}
 svg .empty{font-size:12px;fill:#9aa3b2;text-anchor:middle}
 .split{display:grid;grid-template-columns:minmax(360px,460px) 1fr;gap:10px;align-items:start}
 td.wrap{white-space:normal;overflow-wrap:anywhere;max-width:420px}
-td.code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:anywhere}
+td.code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:break-word}
 tr.grp td{background:#eef1f5;font-weight:600;color:#3a4556}
 .msg{font-size:15px}
 body:has(#showpass:not(:checked)) tr.pass{display:none}

@@ -131,6 +131,24 @@ impl BrokerTree {
         self.write("/proc/self/mountinfo", &(self.mountinfo.join("\n") + "\n"));
     }
 
+    /// A running ZooKeeper server with `zoo.cfg` as given.
+    pub fn zookeeper(&self, pid: u32, zoo_cfg: &str) {
+        let config = format!("/etc/zookeeper/zoo-{pid}.cfg");
+        self.write(&config, zoo_cfg);
+        let cmdline = [
+            "/usr/bin/java",
+            "-Xmx1g",
+            "-cp",
+            "/opt/zookeeper/lib/*",
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            &config,
+        ]
+        .join("\0");
+        let proc = format!("/proc/{pid}");
+        self.write(&format!("{proc}/cmdline"), &(cmdline + "\0"));
+        self.link(&format!("{proc}/ns/mnt"), "mnt:[4026531841]");
+    }
+
     /// Sets a process's open-file limit (soft and hard), in the kernel's
     /// full `limits` format.
     pub fn nofile(&self, pid: u32, n: u64) {

@@ -19,7 +19,7 @@ pub const READ_TOKEN: &str = "reader-token-fedcba9876543210";
 /// A running `tunekeeper collector`.
 pub struct Collector {
     child: Option<Child>,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with `--tls-cert`).
     pub base: String,
     /// The database file.
     pub db: PathBuf,
@@ -28,6 +28,23 @@ pub struct Collector {
 impl Collector {
     /// Starts the binary with a token file in `dir` and the database `dir/collector.db`.
     pub fn start(dir: &Path, extra: &[&str]) -> Collector {
+        Collector::start_full(dir, "127.0.0.1:0", extra, &[])
+    }
+
+    /// As [`Collector::start`], listening on `listen` (a fixed port, so a
+    /// restarted collector is where the agent's config says).
+    pub fn start_on(dir: &Path, listen: &str, extra: &[&str]) -> Collector {
+        Collector::start_full(dir, listen, extra, &[])
+    }
+
+    /// Like [`Collector::start`], run through `wrapper` (a command and its
+    /// arguments that runs the rest, such as `prlimit --nofile=256:256`).
+    pub fn start_with(dir: &Path, extra: &[&str], wrapper: &[&str]) -> Collector {
+        Collector::start_full(dir, "127.0.0.1:0", extra, wrapper)
+    }
+
+    /// Starts it on `listen`, run through `wrapper` (may be empty).
+    pub fn start_full(dir: &Path, listen: &str, extra: &[&str], wrapper: &[&str]) -> Collector {
         let tokens = dir.join("tokens");
         std::fs::write(
             &tokens,
@@ -40,9 +57,17 @@ impl Collector {
             std::fs::set_permissions(dir.join(f), private).unwrap();
         }
         let db = dir.join("collector.db");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_tunekeeper"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_tunekeeper")),
+        };
+        let mut child = cmd
             .arg("collector")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .arg("--db")
             .arg(&db)
             .arg("--token-file")
@@ -66,7 +91,7 @@ impl Collector {
             .trim()
             .rsplit(' ')
             .next()
-            .filter(|s| s.starts_with("http://"))
+            .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Collector {
@@ -74,6 +99,11 @@ impl Collector {
             base,
             db,
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     /// Whether the process still runs.

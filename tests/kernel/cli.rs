@@ -251,7 +251,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 #[test]
 fn unprivileged_audit_reports_unreadable_and_apply_refuses() {
     if !is_root() {
-        eprintln!("skipping: needs root to switch to an unprivileged user");
+        crate::ci_skip::skip("needs root to switch to an unprivileged user");
         return;
     }
     let _lock = real_kernel_lock();

@@ -1,6 +1,8 @@
 //! Kernel-profile tests: the library against prepared /proc and /sys trees,
 //! the built binary's CLI contract, and apply/rollback on the real kernel.
 
+#[path = "../ci_skip/mod.rs"]
+mod ci_skip;
 mod cli;
 mod fake_root;
 mod knobs;

@@ -10,7 +10,9 @@ use tunekeeper::host::Host;
 use tunekeeper::profile::{Profile, ProfileStore};
 use tunekeeper::sysctl_key::SysctlKey;
 
-use crate::support::{apply_lock, is_root, real_kernel_lock, stderr, stdout, tunekeeper};
+use crate::support::{
+    apply_lock, is_root, kernel_guard, real_kernel_lock, stderr, stdout, tunekeeper,
+};
 
 fn read(key: &str) -> String {
     Host::default()
@@ -28,7 +30,7 @@ fn snapshot(p: &Profile) -> BTreeMap<String, String> {
 
 fn skip_unless_root(test: &str) -> bool {
     if !is_root() {
-        eprintln!("skipping {test}: needs root to write /proc/sys");
+        crate::ci_skip::skip(&format!("{test}: needs root to write /proc/sys"));
         return true;
     }
     false
@@ -46,6 +48,8 @@ fn apply_audit_rollback_restores_every_value_exactly() {
         .unwrap();
     let before = snapshot(&profile);
     let persisted_before = std::fs::read_to_string(apply::PERSIST_FILE).ok();
+    let keys: Vec<String> = before.keys().cloned().collect();
+    let _restore = kernel_guard(&keys, &[std::path::Path::new(apply::PERSIST_FILE)]);
 
     // Start from a known drifted state, as on a fresh VM.
     Host::default()
@@ -55,11 +59,11 @@ fn apply_audit_rollback_restores_every_value_exactly() {
 
     let state_arg = state.path().to_str().unwrap();
     let out = tunekeeper(&[
-        "--state-dir",
-        state_arg,
         "--profile-dir",
         "/nonexistent",
         "apply",
+        "--state-dir",
+        state_arg,
         "--persist",
     ]);
     assert!(
@@ -89,7 +93,7 @@ fn apply_audit_rollback_restores_every_value_exactly() {
         report.findings
     );
 
-    let out = tunekeeper(&["--state-dir", state_arg, "rollback"]);
+    let out = tunekeeper(&["rollback", "--state-dir", state_arg]);
     assert!(
         out.status.success(),
         "rollback failed: {}{}",
@@ -124,6 +128,7 @@ fn a_value_the_kernel_rejects_rolls_back_earlier_writes() {
     // vm.dirty_ratio sorts before vm.swappiness, so it is written first;
     // swappiness accepts 0..=200, so 500 gets EINVAL.
     let dirty = read("vm.dirty_ratio");
+    let _restore = kernel_guard(&["vm.dirty_ratio".into(), "vm.swappiness".into()], &[]);
     let target = if dirty == "61" { "62" } else { "61" };
     std::fs::write(
         &profile_path,
@@ -133,9 +138,9 @@ fn a_value_the_kernel_rejects_rolls_back_earlier_writes() {
     let swappiness = read("vm.swappiness");
     let state = dir.path().join("state");
     let out = tunekeeper(&[
+        "apply",
         "--state-dir",
         state.to_str().unwrap(),
-        "apply",
         "--profile",
         profile_path.to_str().unwrap(),
         "--format",
@@ -180,6 +185,7 @@ fn a_value_the_kernel_adjusts_is_reported_refused() {
     let _lock = real_kernel_lock();
     // fs.pipe-max-size rounds up to a power-of-two number of pages.
     let original = read("fs.pipe-max-size");
+    let _restore = kernel_guard(&["fs.pipe-max-size".into()], &[]);
     let dir = tempfile::tempdir().unwrap();
     let profile_path = dir.path().join("pipe.toml");
     std::fs::write(
@@ -274,8 +280,8 @@ impl Drop for FakeBroker {
 #[test]
 fn the_running_brokers_open_file_limit_is_checked() {
     let Some(broker) = FakeBroker::start(4096) else {
-        eprintln!(
-            "skipping the_running_brokers_open_file_limit_is_checked: no JDK (javac) on this machine"
+        crate::ci_skip::skip(
+            "the_running_brokers_open_file_limit_is_checked: no JDK (javac) on this machine",
         );
         return;
     };

@@ -3,15 +3,68 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
 
 /// Tests that read or write the real /proc/sys take this lock so they never
-/// observe each other's changes.
-static REAL_KERNEL: Mutex<()> = Mutex::new(());
+/// observe each other's changes: a lock file, not a mutex, so two test runs
+/// on one host (two checkouts, CI beside a developer) exclude each other too.
+/// `flock` locks belong to the open file, so threads of one run exclude each
+/// other as well; the kernel drops the lock if the holder dies.
+pub fn real_kernel_lock() -> nix::fcntl::Flock<std::fs::File> {
+    let path = std::env::temp_dir().join("tunekeeper-real-kernel-tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("{}: {e}", path.display()))
+}
 
-/// Holds the real-kernel lock (a panicking holder doesn't poison the rest).
-pub fn real_kernel_lock() -> MutexGuard<'static, ()> {
-    REAL_KERNEL.lock().unwrap_or_else(|e| e.into_inner())
+/// Puts the real kernel back as it was, however the test ends (a failed
+/// assertion unwinds through this): the sysctl values and the files named
+/// at creation, each restored or removed.
+pub struct KernelGuard {
+    sysctl: Vec<(tunekeeper::sysctl_key::SysctlKey, String)>,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+/// Remembers `keys` and `files` now; the guard restores them when dropped.
+pub fn kernel_guard(keys: &[String], files: &[&Path]) -> KernelGuard {
+    let host = tunekeeper::host::Host::default();
+    KernelGuard {
+        sysctl: keys
+            .iter()
+            .filter_map(|k| {
+                let key = tunekeeper::sysctl_key::SysctlKey::parse(k).ok()?;
+                let v = host.sysctl(&key).ok()?;
+                Some((key, v))
+            })
+            .collect(),
+        files: files
+            .iter()
+            .map(|p| (p.to_path_buf(), std::fs::read(p).ok()))
+            .collect(),
+    }
+}
+
+impl Drop for KernelGuard {
+    fn drop(&mut self) {
+        let host = tunekeeper::host::Host::default();
+        for (key, value) in &self.sysctl {
+            if host.sysctl(key).ok().as_deref() != Some(value.as_str()) {
+                if let Err(e) = host.set_sysctl(key, value) {
+                    eprintln!("could not restore {key} to {value}: {e}");
+                }
+            }
+        }
+        for (path, content) in &self.files {
+            let _ = match content {
+                Some(bytes) => std::fs::write(path, bytes),
+                None => std::fs::remove_file(path).or(Ok(())),
+            };
+        }
+    }
 }
 
 /// True when running as root; tests that need it skip with a printed reason otherwise.

@@ -1,0 +1,75 @@
+//! `audit --format junit`: one test case per check, validated by xmllint
+//! against the JUnit schema CI servers read (tests/fixtures/junit/junit.xsd),
+//! with counts equal to the JSON summary's.
+
+mod ci_skip;
+
+use std::process::Command;
+
+#[path = "kernel/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use support::{FakeRoot, tunekeeper_at};
+
+#[test]
+fn junit_output_validates_and_counts_like_the_json() {
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        ci_skip::skip("xmllint is not installed (apt-get install libxml2-utils)");
+        return;
+    }
+    let root = FakeRoot::new();
+    root.sysctl("vm.swappiness", "60");
+    root.sysctl("vm.dirty_ratio", "80");
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "[sysctl]\n\"vm.swappiness\" = { expect = \"1\", why = \"<swapping> & \\\"death\\\"\" }\n\
+         \"vm.dirty_ratio\" = \">=60\"\n\"vm.swapiness\" = \"1\"\n",
+    )
+    .unwrap();
+    let p = profile.to_str().unwrap();
+    let xml = tunekeeper_at(&root, &["audit", "--profile", p, "--format", "junit"]);
+    assert_eq!(
+        xml.status.code(),
+        Some(1),
+        "drift exits 1 as with the table"
+    );
+    let file = dir.path().join("audit.xml");
+    std::fs::write(&file, &xml.stdout).unwrap();
+    let schema = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/junit/junit.xsd"
+    );
+    let lint = Command::new("xmllint")
+        .args(["--noout", "--schema", schema])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&lint.stderr),
+        String::from_utf8_lossy(&xml.stdout)
+    );
+
+    let json = tunekeeper_at(&root, &["audit", "--profile", p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let text = String::from_utf8(xml.stdout).unwrap();
+    let s = &v["summary"];
+    let head = format!(
+        r#"tests="{}" failures="{}" errors="{}" skipped="{}""#,
+        s["total"], s["drift"], s["unreadable"], s["not_applicable"]
+    );
+    assert!(text.contains(&head), "{head} in {text}");
+    assert_eq!(
+        text.matches("<testcase ").count() as u64,
+        s["total"].as_u64().unwrap()
+    );
+    assert!(
+        text.contains("&lt;swapping&gt; &amp; &quot;death&quot;"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean vm.swappiness?"), "{text}");
+}
