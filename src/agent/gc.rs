@@ -508,6 +508,33 @@ mod tests {
     }
 
     #[test]
+    fn cpu_times_and_safepoints_delivered_twice_count_once() {
+        let logs = vec![PathBuf::from("/nonexistent/gc.log")];
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), logs);
+        let metrics = Metrics::new("p", "h");
+        let text = "[2026-11-24T10:00:00.000+0000][gc] Using G1\n\
+[2026-11-24T10:00:01.000+0000][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 500.000ms\n\
+[2026-11-24T10:00:01.000+0000][gc,cpu] GC(0) User=0.00s Sys=0.00s Real=0.50s\n\
+[2026-11-24T10:00:01.001+0000][safepoint] Safepoint \"G1CollectForAllocation\", Time since last: 1000 ns, Reaching safepoint: 2000 ns, At safepoint: 500000000 ns, Total: 500002000 ns\n\
+[2026-11-24T10:00:02.000+0000][safepoint] Safepoint \"Cleanup\", Time since last: 1000 ns, Reaching safepoint: 3000000 ns, At safepoint: 1000 ns, Total: 3001000 ns\n";
+        feed(&mut state, text, &metrics);
+        feed(&mut state, text, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!(s.overall.count, 1);
+        assert_eq!(s.stalls.pauses_with_cpu, 1);
+        assert_eq!(s.stalls.stalled_pauses, Some(1));
+        assert_eq!(s.safepoints.count, 2, "each stop once");
+        assert_eq!(s.safepoints.non_gc_count, Some(1));
+        let r = report(1, &mut state, &AnalyseOptions::default());
+        let gc = r.gc.unwrap();
+        assert_eq!(gc.total.stalls.map(|t| t.worst.len()), Some(1));
+        assert_eq!(
+            gc.total.safepoints.and_then(|t| t.time_to_safepoint_max_ms),
+            Some(3.0)
+        );
+    }
+
+    #[test]
     fn lines_delivered_twice_count_once_and_a_header_met_again_is_no_restart() {
         // The lines come from `feed`, not from this (absent) file.
         let logs = vec![PathBuf::from("/nonexistent/gc.log")];

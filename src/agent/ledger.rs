@@ -220,6 +220,7 @@ mod tests {
             heap: None,
             gc_id: id,
             evacuation_failure: false,
+            workers: None,
         })
     }
 
