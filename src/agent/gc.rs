@@ -17,6 +17,7 @@ use crate::gc::analyse::{AnalyseOptions, build, new_parser};
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
 use crate::gc::parser::LineParser;
+use crate::gc::stall::StallRule;
 use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
 use crate::jvm::find_jvms;
@@ -139,6 +140,8 @@ struct JvmState {
     last_repeat: bool,
     /// Events not counted because they already were (the files repeated them).
     repeats: u64,
+    /// When a pause counts as stalled (the profile's `[gc]` rule).
+    stall_rule: StallRule,
 }
 
 impl JvmState {
@@ -162,6 +165,20 @@ impl JvmState {
             pending_ids: Vec::new(),
             last_repeat: false,
             repeats: 0,
+            stall_rule: StallRule::default(),
+        }
+    }
+
+    /// Judges stalled pauses by `rule` from now on (the profile's; set
+    /// before the first event, so every window uses it).
+    fn use_stall_rule(&mut self, rule: StallRule) {
+        if rule == self.stall_rule {
+            return;
+        }
+        self.stall_rule = rule;
+        if self.ledger.is_empty() {
+            self.total = GcStats::with_stall_rule(rule);
+            self.interval = GcStats::with_stall_rule(rule);
         }
     }
 
@@ -176,8 +193,8 @@ impl JvmState {
 
     /// A new JVM life: earlier lines in the set belonged to the previous JVM.
     fn begin_life(&mut self, info: crate::gc::event::JvmInfo) {
-        self.total = GcStats::new();
-        self.interval = GcStats::new();
+        self.total = GcStats::with_stall_rule(self.stall_rule);
+        self.interval = GcStats::with_stall_rule(self.stall_rule);
         self.ledger = Ledger::new();
         for id in self.pending_ids.drain(..) {
             self.ledger.note_id(id);
@@ -291,6 +308,7 @@ impl GcTracker {
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
         let found = find_jvms(host, &cfg.jvm_match);
+        let rule = AnalyseOptions::default().with_profile(profile).stall;
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
         // exiting complete its lifetime totals.
@@ -315,6 +333,7 @@ impl GcTracker {
                 let (command, flags) = (jvm.summary(), jvm.flags());
                 JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs)
             });
+            state.use_stall_rule(rule);
             state.poll(metrics);
             let opts = jvm_options(&state.cmdline, profile);
             out.push(report(pid, state, &opts));
@@ -328,6 +347,7 @@ impl GcTracker {
                     vec![PathBuf::from(pattern)],
                 )
             });
+            state.use_stall_rule(rule);
             state.poll(metrics);
             out.push(report(
                 0,
@@ -372,7 +392,10 @@ fn log_problem(state: &JvmState) -> Option<(Status, String)> {
 }
 
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
-    let interval = std::mem::take(&mut state.interval);
+    let interval = std::mem::replace(
+        &mut state.interval,
+        GcStats::with_stall_rule(state.stall_rule),
+    );
     let has_log = state.log.is_some();
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
