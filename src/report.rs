@@ -40,6 +40,11 @@ pub struct Report {
     /// The cluster this host belongs to, and where that came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
+    /// What stalls a JVM from outside, over the interval: pressure stall
+    /// information, vmstat deltas (absent from older agents, and in the
+    /// first report, which has no earlier sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_pressure: Option<crate::host::pressure::HostPressure>,
 }
 
 /// A host's cluster: the agent's `cluster` setting, else Kafka's own
@@ -137,6 +142,112 @@ pub struct GcWindow {
     pub evacuation_failures: u64,
     /// Humongous allocations.
     pub humongous_allocations: u64,
+    /// Pauses that waited rather than worked (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalls: Option<GcStalls>,
+    /// Safepoints: time to reach them, stops that are not GC (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safepoints: Option<GcSafepoints>,
+}
+
+/// Stalled pauses of a window (see `tunekeeper gc`'s `stalls`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcStalls {
+    /// Pauses with CPU times in the log.
+    pub pauses_with_cpu: u64,
+    /// Stalled pauses; `null` without CPU times.
+    pub stalled_pauses: Option<u64>,
+    /// Their wall time, ms.
+    pub stalled_ms: Option<f64>,
+    /// Their share of the pause time of pauses with CPU times, percent.
+    pub stalled_share_percent: Option<f64>,
+    /// The longest, longest first.
+    pub worst: Vec<StalledPauseReport>,
+    /// Why the figures are `null`, when they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_because: Option<String>,
+}
+
+/// One stalled pause, with what the host showed around it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StalledPauseReport {
+    /// `young`, `mixed`, `full`, ...
+    pub kind: String,
+    /// Wall-clock end, epoch ms, when the log has it.
+    pub wall_ms: Option<i64>,
+    /// JVM uptime at its end, ms, when the log has it.
+    pub uptime_ms: Option<f64>,
+    /// Wall time, ms.
+    pub duration_ms: f64,
+    /// CPU time of the process during it, ms.
+    pub cpu_ms: f64,
+    /// GC threads the CPU time was divided by.
+    pub threads: u32,
+    /// What the host showed in the interval that held it (the nearest
+    /// sample), in words; set by the agent for the interval's pauses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+impl GcStalls {
+    /// The report's view of the analysis' figures.
+    pub fn of(s: &crate::gc::stall::StallSummary) -> GcStalls {
+        GcStalls {
+            pauses_with_cpu: s.pauses_with_cpu,
+            stalled_pauses: s.stalled_pauses,
+            stalled_ms: s.stalled_ms,
+            stalled_share_percent: s.stalled_share_percent,
+            worst: s
+                .worst
+                .iter()
+                .map(|w| StalledPauseReport {
+                    kind: w.kind.as_str().to_owned(),
+                    wall_ms: w.wall_ms,
+                    uptime_ms: w.uptime_ms,
+                    duration_ms: w.duration_ms,
+                    cpu_ms: w.cpu_ms,
+                    threads: w.threads,
+                    host: None,
+                })
+                .collect(),
+            null_because: s.null_because.clone(),
+        }
+    }
+}
+
+/// Safepoint figures of a window (see `tunekeeper gc`'s `safepoints`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcSafepoints {
+    /// Safepoints logged.
+    pub count: u64,
+    /// Time to reach the safepoint, p99, ms; `null` without safepoint lines.
+    pub time_to_safepoint_p99_ms: Option<f64>,
+    /// ... the longest, ms.
+    pub time_to_safepoint_max_ms: Option<f64>,
+    /// Stops not for a GC: how many.
+    pub non_gc_count: Option<u64>,
+    /// ... their time, ms.
+    pub non_gc_stopped_ms: Option<f64>,
+    /// The longest stop of all, ms.
+    pub max_stopped_ms: Option<f64>,
+    /// Why the figures are `null`, when they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_because: Option<String>,
+}
+
+impl GcSafepoints {
+    /// The report's view of the analysis' figures.
+    pub fn of(s: &crate::gc::stall::SafepointSummary) -> GcSafepoints {
+        GcSafepoints {
+            count: s.count,
+            time_to_safepoint_p99_ms: s.time_to_safepoint.map(|t| t.p99_ms),
+            time_to_safepoint_max_ms: s.time_to_safepoint.map(|t| t.max_ms),
+            non_gc_count: s.non_gc_count,
+            non_gc_stopped_ms: s.non_gc_stopped_ms,
+            max_stopped_ms: s.max_stopped_ms,
+            null_because: s.null_because.clone(),
+        }
+    }
 }
 
 /// The agent's own counters.
@@ -177,6 +288,7 @@ mod tests {
                 name: "MkU3OEVBNTcwNTJENDM2Qg".into(),
                 from: "meta.properties (/data1/kafka/meta.properties)".into(),
             }),
+            host_pressure: None,
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);

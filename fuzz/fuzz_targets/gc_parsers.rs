@@ -36,6 +36,15 @@ fn check(event: GcEvent) {
                 assert!(u.is_finite() && u >= 0.0, "{at:?}");
             }
         }
+        GcEvent::PauseCpu(c) => {
+            for v in [c.user_ms, c.sys_ms, c.real_ms] {
+                assert!(v.is_finite() && v >= 0.0, "{c:?}");
+            }
+        }
+        GcEvent::Safepoint(s) => {
+            assert!(s.reaching_ms.is_finite() && s.reaching_ms >= 0.0, "{s:?}");
+            assert!(s.total_ms.is_finite() && s.total_ms >= 0.0, "{s:?}");
+        }
         GcEvent::JvmStart(_) => {}
     }
 }

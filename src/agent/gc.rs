@@ -17,11 +17,12 @@ use crate::gc::analyse::{AnalyseOptions, build, new_parser};
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
 use crate::gc::parser::LineParser;
+use crate::gc::stall::StallRule;
 use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
 use crate::jvm::find_jvms;
 use crate::profile::Profile;
-use crate::report::{GcReport, GcWindow, JvmReport};
+use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
 /// Lines held back while a log's format is not yet known.
 const SNIFF_LINES: usize = 200;
@@ -134,10 +135,13 @@ struct JvmState {
     pending_start: Option<crate::gc::event::JvmInfo>,
     /// GC ids named while `pending_start` waits.
     pending_ids: Vec<u64>,
-    /// The last pause was a repeat: its humongous-allocation event is too.
+    /// The last pause was a repeat: its humongous-allocation event and its
+    /// CPU times are too.
     last_repeat: bool,
     /// Events not counted because they already were (the files repeated them).
     repeats: u64,
+    /// When a pause counts as stalled (the profile's `[gc]` rule).
+    stall_rule: StallRule,
 }
 
 impl JvmState {
@@ -161,6 +165,20 @@ impl JvmState {
             pending_ids: Vec::new(),
             last_repeat: false,
             repeats: 0,
+            stall_rule: StallRule::default(),
+        }
+    }
+
+    /// Judges stalled pauses by `rule` from now on (the profile's; set
+    /// before the first event, so every window uses it).
+    fn use_stall_rule(&mut self, rule: StallRule) {
+        if rule == self.stall_rule {
+            return;
+        }
+        self.stall_rule = rule;
+        if self.ledger.is_empty() {
+            self.total = GcStats::with_stall_rule(rule);
+            self.interval = GcStats::with_stall_rule(rule);
         }
     }
 
@@ -175,8 +193,8 @@ impl JvmState {
 
     /// A new JVM life: earlier lines in the set belonged to the previous JVM.
     fn begin_life(&mut self, info: crate::gc::event::JvmInfo) {
-        self.total = GcStats::new();
-        self.interval = GcStats::new();
+        self.total = GcStats::with_stall_rule(self.stall_rule);
+        self.interval = GcStats::with_stall_rule(self.stall_rule);
         self.ledger = Ledger::new();
         for id in self.pending_ids.drain(..) {
             self.ledger.note_id(id);
@@ -200,7 +218,7 @@ impl JvmState {
             }
             Item::Event(ev) => ev,
         };
-        if let GcEvent::HumongousAllocation { .. } = ev {
+        if let GcEvent::HumongousAllocation { .. } | GcEvent::PauseCpu(_) = ev {
             if !self.last_repeat {
                 self.total.add(&ev);
                 self.interval.add(&ev);
@@ -265,6 +283,8 @@ fn window(s: &StatsSnapshot, name: &str) -> GcWindow {
         full_gcs: s.pauses.full.count,
         evacuation_failures: s.evacuation_failures,
         humongous_allocations: s.humongous_allocations,
+        stalls: Some(GcStalls::of(&s.stalls)),
+        safepoints: Some(GcSafepoints::of(&s.safepoints)),
     }
 }
 
@@ -288,6 +308,7 @@ impl GcTracker {
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
         let found = find_jvms(host, &cfg.jvm_match);
+        let rule = AnalyseOptions::default().with_profile(profile).stall;
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
         // exiting complete its lifetime totals.
@@ -312,6 +333,7 @@ impl GcTracker {
                 let (command, flags) = (jvm.summary(), jvm.flags());
                 JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs)
             });
+            state.use_stall_rule(rule);
             state.poll(metrics);
             let opts = jvm_options(&state.cmdline, profile);
             out.push(report(pid, state, &opts));
@@ -325,6 +347,7 @@ impl GcTracker {
                     vec![PathBuf::from(pattern)],
                 )
             });
+            state.use_stall_rule(rule);
             state.poll(metrics);
             out.push(report(
                 0,
@@ -369,7 +392,10 @@ fn log_problem(state: &JvmState) -> Option<(Status, String)> {
 }
 
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
-    let interval = std::mem::take(&mut state.interval);
+    let interval = std::mem::replace(
+        &mut state.interval,
+        GcStats::with_stall_rule(state.stall_rule),
+    );
     let has_log = state.log.is_some();
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
@@ -502,6 +528,33 @@ mod tests {
         for i in items {
             state.take(i, metrics);
         }
+    }
+
+    #[test]
+    fn cpu_times_and_safepoints_delivered_twice_count_once() {
+        let logs = vec![PathBuf::from("/nonexistent/gc.log")];
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), logs);
+        let metrics = Metrics::new("p", "h");
+        let text = "[2026-11-24T10:00:00.000+0000][gc] Using G1\n\
+[2026-11-24T10:00:01.000+0000][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 500.000ms\n\
+[2026-11-24T10:00:01.000+0000][gc,cpu] GC(0) User=0.00s Sys=0.00s Real=0.50s\n\
+[2026-11-24T10:00:01.001+0000][safepoint] Safepoint \"G1CollectForAllocation\", Time since last: 1000 ns, Reaching safepoint: 2000 ns, At safepoint: 500000000 ns, Total: 500002000 ns\n\
+[2026-11-24T10:00:02.000+0000][safepoint] Safepoint \"Cleanup\", Time since last: 1000 ns, Reaching safepoint: 3000000 ns, At safepoint: 1000 ns, Total: 3001000 ns\n";
+        feed(&mut state, text, &metrics);
+        feed(&mut state, text, &metrics);
+        let s = state.total.snapshot();
+        assert_eq!(s.overall.count, 1);
+        assert_eq!(s.stalls.pauses_with_cpu, 1);
+        assert_eq!(s.stalls.stalled_pauses, Some(1));
+        assert_eq!(s.safepoints.count, 2, "each stop once");
+        assert_eq!(s.safepoints.non_gc_count, Some(1));
+        let r = report(1, &mut state, &AnalyseOptions::default());
+        let gc = r.gc.unwrap();
+        assert_eq!(gc.total.stalls.map(|t| t.worst.len()), Some(1));
+        assert_eq!(
+            gc.total.safepoints.and_then(|t| t.time_to_safepoint_max_ms),
+            Some(3.0)
+        );
     }
 
     #[test]

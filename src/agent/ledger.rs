@@ -55,6 +55,8 @@ fn kind_code(ev: &GcEvent) -> Option<u8> {
             "Concurrent Mark" => 19,
             _ => 20,
         }),
+        // Known by their time: a re-read file must not count a stop twice.
+        GcEvent::Safepoint(_) => Some(24),
         _ => None,
     }
 }
@@ -64,7 +66,8 @@ fn stamp_of(ev: &GcEvent) -> Option<&Stamp> {
         GcEvent::Pause(p) => Some(&p.at),
         GcEvent::Concurrent(c) => Some(&c.at),
         GcEvent::HumongousAllocation { at } => Some(at),
-        GcEvent::JvmStart(_) => None,
+        GcEvent::Safepoint(s) => Some(&s.at),
+        GcEvent::JvmStart(_) | GcEvent::PauseCpu(_) => None,
     }
 }
 
@@ -217,6 +220,7 @@ mod tests {
             heap: None,
             gc_id: id,
             evacuation_failure: false,
+            workers: None,
         })
     }
 

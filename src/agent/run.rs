@@ -131,6 +131,8 @@ struct Reporter {
     /// When the profile's process was first seen missing (RFC 3339), while
     /// it stays missing: the finding says since when.
     missing_since: Option<String>,
+    /// The host's pressure sample of the previous report.
+    pressure: super::pressure::PressureTracker,
 }
 
 /// How reporting gets delivery to free space on a full file system before
@@ -155,9 +157,11 @@ impl Reporter {
         self.note_missing_process(&mut audited.findings);
         let metrics = &self.shared.metrics;
         metrics.set_findings(&audited.findings);
-        let jvms = self
+        let mut jvms = self
             .tracker
             .poll(&self.host, &self.cfg, &self.profile, metrics);
+        super::pressure::add_stall_causes(&self.host, &mut jvms);
+        let host_pressure = self.pressure.observe(&self.host, &mut jvms);
         let worst = jvms
             .iter()
             .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
@@ -188,6 +192,7 @@ impl Reporter {
                 spool_depth: depth as u64,
             },
             cluster: self.cluster(),
+            host_pressure,
         }
     }
 
@@ -722,9 +727,10 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     let mut reporter = Reporter {
         cfg,
         profile,
-        host,
         host_info,
         tracker: GcTracker::default(),
+        pressure: super::pressure::PressureTracker::started(&host),
+        host,
         shared: shared.clone(),
         missing_since: None,
     };

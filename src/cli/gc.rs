@@ -49,9 +49,84 @@ pub struct GcArgs {
     /// (`[jvm]`); without it, the default profile's, as `audit` does.
     #[arg(long, short, default_value = DEFAULT_PROFILE)]
     pub profile: String,
-    /// Read the JVM's flags from this running process's command line as well as from the log.
+    /// Read the JVM's flags from this running process's command line as well as from the log;
+    /// when it is a Kafka broker, weigh pauses against the timeouts in its configuration.
     #[arg(long, value_name = "PID")]
     pub pid: Option<i32>,
+    /// The broker's properties file (server.properties): weigh the worst pause and stop
+    /// against its session and replica-lag timeouts (and the consumers' default session).
+    #[arg(long, value_name = "FILE")]
+    pub broker_config: Option<PathBuf>,
+}
+
+/// Static causes of stalls for the JVM `--pid` names: its GC log on a data
+/// directory's device, hsperfdata on a disk-backed /tmp, swap in use.
+fn stall_causes(
+    g: &super::Global,
+    pid: i32,
+    logs: &[PathBuf],
+) -> Vec<tunekeeper::finding::Finding> {
+    use tunekeeper::host::pressure::{StallSuspect, static_causes};
+    let host = g.host();
+    let Ok(raw) = std::fs::read(host.path(format!("/proc/{pid}/cmdline"))) else {
+        return Vec::new();
+    };
+    let cmdline: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let data_dirs: Vec<PathBuf> = tunekeeper::kafka::find_kafka_processes(&host)
+        .iter()
+        .find(|p| p.jvm.pid == pid)
+        .map(|p| p.data_dirs().into_iter().map(|d| d.path).collect())
+        .unwrap_or_default();
+    let files: Vec<PathBuf> = logs.iter().filter(|p| p.is_file()).cloned().collect();
+    static_causes(
+        &host,
+        &StallSuspect {
+            pid,
+            cmdline: &cmdline,
+            gc_logs: &files,
+            data_dirs: &data_dirs,
+        },
+    )
+}
+
+/// The broker timeouts to weigh pauses against: from `--broker-config`,
+/// else from the Kafka process `--pid` names (none when it is not one).
+fn timeouts(
+    g: &super::Global,
+    args: &GcArgs,
+) -> anyhow::Result<Vec<tunekeeper::gc::budget::TimeoutLimit>> {
+    use tunekeeper::kafka::properties::Properties;
+    use tunekeeper::kafka::timeouts::broker_timeouts;
+    if let Some(path) = &args.broker_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
+        let cfg = Properties::parse(&text).with_context(|| {
+            format!("--broker-config {}: not a properties file", path.display())
+        })?;
+        return Ok(broker_timeouts(&cfg, path, &[])?);
+    }
+    let Some(pid) = args.pid else {
+        return Ok(Vec::new());
+    };
+    let procs = tunekeeper::kafka::find_kafka_processes(&g.host());
+    let Some(p) = procs
+        .iter()
+        .find(|p| p.jvm.pid == pid && p.role.is_broker())
+    else {
+        return Ok(Vec::new());
+    };
+    match (&p.config, &p.config_path) {
+        (Ok(cfg), Some(path)) => Ok(broker_timeouts(cfg, path, &p.overrides())?),
+        (Err(e), _) => {
+            tracing::warn!("--pid {pid}: broker configuration not read ({e}): no timeout budget");
+            Ok(Vec::new())
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
@@ -88,6 +163,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             .map(|s| parse_time("until", s))
             .transpose()?,
         jvm_args,
+        timeouts: timeouts(g, args)?,
         ..AnalyseOptions::default()
     };
     let opts = opts.with_profile(&g.profile(&args.profile)?);
@@ -101,7 +177,14 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     });
     // Cleared before anything else is printed, error or not.
     bar.borrow_mut().clear();
-    let analysis = result?;
+    let mut analysis = result?;
+    if let Some(pid) = args.pid {
+        let causes = stall_causes(g, pid, &args.paths);
+        if !causes.is_empty() {
+            analysis.findings.extend(causes);
+            analysis.summary = tunekeeper::finding::Summary::of(&analysis.findings);
+        }
+    }
     let mut buf = Vec::with_capacity(16 * 1024);
     match args.format {
         OutputFormat::Json => {

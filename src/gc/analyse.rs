@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::budget::{self, TimeoutLimit};
 use super::detect::{LogFormat, names_a_pause};
 use super::error::GcError;
 use super::event::GcEvent;
@@ -12,6 +13,7 @@ use super::jdk8::Jdk8Parser;
 use super::parser::{LineOutcome, LineParser};
 use super::report::{Analysis, FileReport};
 use super::slo::{self, Level};
+use super::stall::StallRule;
 use super::stats::GcStats;
 use super::unified::UnifiedParser;
 use crate::finding::Summary;
@@ -32,14 +34,39 @@ pub struct AnalyseOptions {
     pub jvm_args: Option<Vec<String>>,
     /// JVM flag rules to check, with each one's source; `None` checks all.
     pub jvm_rules: Option<std::collections::BTreeMap<String, String>>,
+    /// When a pause counts as stalled (profile `[gc]` `stall_ratio`,
+    /// `stall_min_ms`).
+    pub stall: StallRule,
+    /// The broker's timeouts to weigh pauses against (empty: none known).
+    pub timeouts: Vec<TimeoutLimit>,
+    /// The share of a timeout a pause may take, percent (profile `[gc]`
+    /// `timeout_share_percent`; `None`: [`budget::DEFAULT_SHARE_PERCENT`]).
+    pub timeout_share_percent: Option<f64>,
+    /// Where the share comes from (the profile's reason), for the findings.
+    pub timeout_share_source: Option<String>,
 }
 
 impl AnalyseOptions {
     /// Takes the service levels (`[gc]`) and JVM flag rules (`[jvm]`) of a
     /// profile. The profile was validated when loaded, so every level parses.
     pub fn with_profile(mut self, p: &crate::profile::Profile) -> Self {
+        for (key, s) in &p.gc {
+            let Ok(l) = Level::parse(key, &s.expect.to_string(), None) else {
+                continue;
+            };
+            match key.as_str() {
+                slo::STALL_RATIO => self.stall.ratio = l.limit,
+                slo::STALL_MIN_MS => self.stall.min_wait_ms = l.limit,
+                slo::TIMEOUT_SHARE_PERCENT => {
+                    self.timeout_share_percent = Some(l.limit);
+                    self.timeout_share_source = Some(s.source());
+                }
+                _ => {}
+            }
+        }
         self.levels =
             p.gc.iter()
+                .filter(|(metric, _)| !slo::PARAMETERS.contains(&metric.as_str()))
                 .filter_map(|(metric, s)| {
                     Level::parse(metric, &s.expect.to_string(), Some(s.source())).ok()
                 })
@@ -104,7 +131,7 @@ pub fn analyse_with_progress(
     for f in &files {
         parser_for(f.sniff.format, f)?;
     }
-    let mut stats = GcStats::new();
+    let mut stats = GcStats::with_stall_rule(opts.stall);
     let mut reports = Vec::with_capacity(files.len());
     let mut current: Option<(LogFormat, Box<dyn LineParser>)> = None;
     for f in &files {
@@ -121,6 +148,7 @@ pub fn analyse_with_progress(
             error: None,
             path: &f.path,
             pauses: 0,
+            skip_cpu: false,
         };
         if current.as_ref().is_none_or(|(fmt, _)| *fmt != format) {
             if let Some((_, mut old)) = current.take() {
@@ -181,6 +209,7 @@ pub fn analyse_with_progress(
             error: None,
             path: &path,
             pauses: 0,
+            skip_cpu: false,
         };
         parser.finish(&mut |ev| sink.take(ev));
         if let Some(err) = sink.error.take() {
@@ -203,6 +232,7 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         findings: Vec::new(),
         summary: Summary::default(),
         files,
+        timeout_budget: Vec::new(),
     };
     let mut findings = flags::evaluate(&analysis.flags);
     if let Some(rules) = &opts.jvm_rules {
@@ -212,9 +242,63 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         }
     }
     findings.extend(slo::evaluate(&analysis, &opts.levels));
+    findings.extend(logging_findings(&analysis));
+    if !opts.timeouts.is_empty() {
+        let (checks, found) = budget::evaluate(
+            &analysis,
+            &opts.timeouts,
+            opts.timeout_share_percent
+                .unwrap_or(budget::DEFAULT_SHARE_PERCENT),
+            opts.timeout_share_source.clone(),
+        );
+        analysis.timeout_budget = checks;
+        findings.extend(found);
+    }
     analysis.summary = Summary::of(&findings);
     analysis.findings = findings;
     analysis
+}
+
+/// Advice when the log lacks the lines that tell where pause time went:
+/// the figures are null, and this names the logging that would fill them.
+fn logging_findings(a: &Analysis) -> Vec<crate::finding::Finding> {
+    use crate::finding::{Finding, Status};
+    if a.stats.overall.count == 0 {
+        return Vec::new();
+    }
+    let jdk8 = a.files.iter().any(|f| f.format == LogFormat::Jdk8G1);
+    let mut out = Vec::new();
+    let mut missing = |key: &str, what: &str, unified: &str, old: &str| {
+        out.push(Finding {
+            check: "gc".into(),
+            key: key.into(),
+            expected: "logged".into(),
+            actual: Some("absent".into()),
+            status: Status::NotApplicable,
+            source: None,
+            detail: Some(format!(
+                "the log has no {what}: run the JVM with {}",
+                if jdk8 { old } else { unified }
+            )),
+        });
+    };
+    if a.stats.stalls.pauses_with_cpu == 0 {
+        missing(
+            "log_gc_cpu",
+            "CPU times per pause, so stalled pauses cannot be told",
+            "-Xlog:gc*,safepoint (gc+cpu is part of gc*)",
+            "-XX:+PrintGCDetails",
+        );
+    }
+    if a.stats.safepoints.count == 0 {
+        missing(
+            "log_safepoint",
+            "safepoint lines, so time to safepoint and non-GC stops are unknown",
+            "-Xlog:gc*,safepoint",
+            "-XX:+PrintGCApplicationStoppedTime",
+        );
+    }
+    out
 }
 
 fn report_for(f: &InputFile, lines: u64, unrecognised: u64, examples: Vec<String>) -> FileReport {
@@ -235,6 +319,8 @@ struct Sink<'a> {
     path: &'a std::path::Path,
     /// Pauses the parser emitted for this file (before the time filter).
     pauses: u64,
+    /// The last pause was filtered out: so is its CPU line.
+    skip_cpu: bool,
 }
 
 impl Sink<'_> {
@@ -242,12 +328,18 @@ impl Sink<'_> {
         if matches!(ev, GcEvent::Pause(_)) {
             self.pauses += 1;
         }
+        if matches!(ev, GcEvent::PauseCpu(_)) && self.skip_cpu {
+            return;
+        }
         if self.opts.since_ms.is_some() || self.opts.until_ms.is_some() {
             let at = match &ev {
                 GcEvent::JvmStart(_) => None,
                 GcEvent::Pause(p) => Some(p.at),
                 GcEvent::Concurrent(c) => Some(c.at),
                 GcEvent::HumongousAllocation { at } => Some(*at),
+                GcEvent::Safepoint(sp) => Some(sp.at),
+                // Follows its pause, which the filter already judged.
+                GcEvent::PauseCpu(_) => None,
             };
             if let Some(at) = at {
                 let Some(wall) = at.wall_ms else {
@@ -258,9 +350,12 @@ impl Sink<'_> {
                     }
                     return;
                 };
-                if self.opts.since_ms.is_some_and(|s| wall < s)
-                    || self.opts.until_ms.is_some_and(|u| wall >= u)
-                {
+                let out = self.opts.since_ms.is_some_and(|s| wall < s)
+                    || self.opts.until_ms.is_some_and(|u| wall >= u);
+                if matches!(ev, GcEvent::Pause(_)) {
+                    self.skip_cpu = out;
+                }
+                if out {
                     return;
                 }
             }

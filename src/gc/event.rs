@@ -113,6 +113,56 @@ pub struct Pause {
     pub gc_id: Option<u64>,
     /// Evacuation failure / to-space exhausted / to-space overflow in this pause.
     pub evacuation_failure: bool,
+    /// GC worker threads the pause used, when the log says (`Using N
+    /// workers of M`, JDK 8 `[Parallel Time: ..., GC Workers: N]`).
+    pub workers: Option<u32>,
+}
+
+/// CPU time the whole JVM process used during one pause, beside its wall
+/// time: unified `gc,cpu` (`User=0.01s Sys=0.00s Real=0.01s`) or JDK 8
+/// `[Times: user=0.01 sys=0.00, real=0.01 secs]`. The JVM prints each with
+/// two decimals (10 ms steps). It always follows the [`Pause`] it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PauseCpu {
+    /// The `GC(N)` id, to match the pause (unified logging).
+    pub gc_id: Option<u64>,
+    /// User CPU time, ms.
+    pub user_ms: f64,
+    /// System CPU time, ms.
+    pub sys_ms: f64,
+    /// Wall time the JVM measured beside the CPU time, ms.
+    pub real_ms: f64,
+}
+
+/// One safepoint: every thread stopped, for a GC or any other VM operation.
+/// JDK 13+ `Safepoint "NAME", ... Reaching safepoint: N ns, ... Total: N ns`;
+/// JDK 8-12 `Total time for which application threads were stopped: X
+/// seconds, Stopping threads took: Y seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Safepoint {
+    /// When the line was written (after the threads resumed).
+    pub at: Stamp,
+    /// The VM operation (`G1CollectForAllocation`, `RevokeBias`, ...), when
+    /// the log names it (JDK 13+, or JDK 9-12 `Entering safepoint region:`).
+    pub operation: Option<String>,
+    /// Time from the request until every thread had stopped, ms.
+    pub reaching_ms: f64,
+    /// Time the application threads were stopped in all, ms (the time to
+    /// reach the safepoint included).
+    pub total_ms: f64,
+}
+
+impl Safepoint {
+    /// True when the operation is a garbage collection (G1's own, or any
+    /// collector's `Collect...`); `None` when the log does not name it.
+    pub fn is_gc(&self) -> Option<bool> {
+        self.operation.as_deref().map(|op| {
+            op.starts_with("G1")
+                || op.contains("Collect")
+                || op == "GC_HeapInspection"
+                || op.contains("GCFailedAllocation")
+        })
+    }
 }
 
 /// A concurrent phase that ran beside the application (not a pause).
@@ -142,6 +192,9 @@ pub struct JvmInfo {
     pub max_heap_kb: Option<u64>,
     /// The collector the log says is in use (`G1`).
     pub collector: Option<String>,
+    /// Parallel GC threads (`Parallel Workers: N`, JDK 17+ `gc,init`;
+    /// `-XX:ParallelGCThreads=N` in JDK 8's flags).
+    pub parallel_workers: Option<u32>,
 }
 
 /// Everything a parser reports.
@@ -158,4 +211,8 @@ pub enum GcEvent {
         /// When.
         at: Stamp,
     },
+    /// The CPU time of the pause just emitted.
+    PauseCpu(PauseCpu),
+    /// A safepoint ended.
+    Safepoint(Safepoint),
 }

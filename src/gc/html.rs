@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use super::budget::TimeoutCheck;
 use super::event::PauseKind;
 use super::hist::PauseSummary;
 use super::report::Analysis;
@@ -370,6 +371,7 @@ pub fn page(a: &Analysis) -> String {
     s.push_str(r#"<div class="cols"><div>"#);
     pause_table(&mut s, st);
     full_gcs(&mut s, st);
+    where_time_went(&mut s, st, &a.timeout_budget);
     s.push_str("</div><div>");
     rates(&mut s, st);
     jvm(&mut s, a);
@@ -749,6 +751,120 @@ fn full_gcs(s: &mut String, st: &StatsSnapshot) {
             ),
             ms(f.duration_ms),
             escape(&f.cause)
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
+/// Stalled pauses and safepoints (`id="stalls"`, `id="safepoints"`).
+fn where_time_went(s: &mut String, st: &StatsSnapshot, st_budget: &[TimeoutCheck]) {
+    let row = |s: &mut String, k: &str, v: String| {
+        let _ = write!(
+            s,
+            r#"<tr><td class="k">{k}</td><td class="n">{v}</td></tr>"#
+        );
+    };
+    let na = |why: &Option<String>| {
+        format!(
+            r#"<span class="mut">n/a ({})</span>"#,
+            escape(why.as_deref().unwrap_or("not computable"))
+        )
+    };
+    let t = &st.stalls;
+    let _ = write!(
+        s,
+        r#"<h2>Where pause time went <span class="mut">a pause is stalled when its wall time is at least {} × its CPU time ÷ GC threads and it waited at least {} ms</span></h2><table id="stalls"><tbody>"#,
+        sig(t.rule.ratio),
+        sig(t.rule.min_wait_ms)
+    );
+    match t.stalled_pauses {
+        Some(n) => {
+            row(
+                s,
+                "Stalled pauses",
+                format!(
+                    "{} of {} · {} ms · {} % of their pause time",
+                    group(n),
+                    group(t.pauses_with_cpu),
+                    ms(t.stalled_ms.unwrap_or(0.0)),
+                    sig(t.stalled_share_percent.unwrap_or(0.0))
+                ),
+            );
+            row(s, "GC threads from", escape(&t.threads_from.join(", ")));
+        }
+        None => row(s, "Stalled pauses", na(&t.null_because)),
+    }
+    let sp = &st.safepoints;
+    match &sp.time_to_safepoint {
+        Some(tt) => {
+            row(
+                s,
+                "Time to safepoint",
+                format!("p99 {} · max {} ms", ms(tt.p99_ms), ms(tt.max_ms)),
+            );
+            row(
+                s,
+                "Stopped, not for GC",
+                format!(
+                    "{} stops · {} ms · max {} ms",
+                    group(sp.non_gc_count.unwrap_or(0)),
+                    ms(sp.non_gc_stopped_ms.unwrap_or(0.0)),
+                    ms(sp.non_gc_max_ms.unwrap_or(0.0))
+                ),
+            );
+        }
+        None => row(s, "Time to safepoint", na(&sp.null_because)),
+    }
+    s.push_str("</tbody></table>");
+    timeout_budget(s, st_budget);
+    if t.worst.is_empty() {
+        return;
+    }
+    s.push_str(
+        r#"<table id="stalled-pauses"><thead><tr><th>When</th><th>Kind</th><th class="n">Wall, ms</th><th class="n">CPU, ms</th><th class="n">Threads</th><th class="n">Waited, ms</th></tr></thead><tbody>"#,
+    );
+    for w in &t.worst {
+        let when = match (w.wall_ms, w.uptime_ms) {
+            (Some(t), _) => wall(t),
+            (None, Some(u)) => format!("uptime {:.3} s", u / 1000.0),
+            (None, None) => "–".into(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td>{} ({})</td><td class="n hot">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            when,
+            w.kind.as_str(),
+            escape(&w.cause),
+            ms(w.duration_ms),
+            ms(w.cpu_ms),
+            w.threads,
+            ms(w.waited_ms)
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
+/// The worst pause and stop against each broker timeout (`id="timeouts"`).
+fn timeout_budget(s: &mut String, checks: &[TimeoutCheck]) {
+    if checks.is_empty() {
+        return;
+    }
+    s.push_str(
+        r#"<table id="timeouts"><thead><tr><th>Timeout</th><th class="n">ms</th><th class="n">Worst pause</th><th class="n">Worst stop</th><th>From</th></tr></thead><tbody>"#,
+    );
+    let cell = |v: Option<f64>, p: Option<f64>| match (v, p) {
+        (Some(v), Some(p)) => format!("{} ms ({} %)", ms(v), sig(p)),
+        _ => "–".to_owned(),
+    };
+    for c in checks {
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            escape(&c.limit.key),
+            group(c.limit.value_ms),
+            cell(c.worst_pause_ms, c.worst_pause_percent),
+            cell(c.worst_stop_ms, c.worst_stop_percent),
+            escape(&c.limit.from)
         );
     }
     s.push_str("</tbody></table>");

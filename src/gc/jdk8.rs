@@ -35,7 +35,9 @@ mod lex;
 
 use memchr::memchr;
 
-use crate::gc::event::{ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseKind, Stamp};
+use crate::gc::event::{
+    ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseCpu, PauseKind, Safepoint, Stamp,
+};
 use crate::gc::parser::{LineOutcome, LineParser};
 
 /// The cause given to pauses whose log line names none.
@@ -78,6 +80,8 @@ struct Pending {
     duration_ms: Option<f64>,
     heap: Option<HeapChange>,
     evacuation_failure: bool,
+    /// `[Parallel Time: ..., GC Workers: N]`.
+    workers: Option<u32>,
     /// Open `[` brackets, counting the pause's own.
     depth: u32,
 }
@@ -231,6 +235,9 @@ impl Jdk8Parser {
         if let Some(rest) =
             r.strip_prefix(b"Total time for which application threads were stopped:")
         {
+            if let Some(sp) = stopped(rest, stamp) {
+                emit(GcEvent::Safepoint(sp));
+            }
             return after_seconds(r, r.len() - rest.len(), true);
         }
         if continuation
@@ -293,12 +300,26 @@ impl Jdk8Parser {
             }
             return Step::Done;
         }
+        if r.starts_with(b"[Parallel Time:") {
+            if let Some(w) = gc_workers(r) {
+                if let Some(p) = self.closed.as_mut().or(self.open.as_mut()) {
+                    p.workers = Some(w);
+                }
+            }
+            return Step::Done;
+        }
         if r.starts_with(b"[Times:") {
             // The last line of every detailed pause printout.
             if self.open.take().is_some() {
                 self.dropped += 1;
             }
+            let had_pause = self.closed.is_some();
             self.flush_closed(emit);
+            if had_pause {
+                if let Some(cpu) = times(r) {
+                    emit(GcEvent::PauseCpu(cpu));
+                }
+            }
             return match memchr(b']', r) {
                 Some(end) => Step::Rest(end + 1),
                 None => Step::Done,
@@ -379,6 +400,7 @@ impl Jdk8Parser {
             duration_ms: None,
             heap: None,
             evacuation_failure,
+            workers: None,
             depth: 1,
         });
         match self.scan_body(&s[i..], emit) {
@@ -473,6 +495,7 @@ impl Jdk8Parser {
             heap: p.heap,
             gc_id: None,
             evacuation_failure: p.evacuation_failure,
+            workers: p.workers,
         }));
     }
 }
@@ -501,7 +524,8 @@ impl LineParser for Jdk8Parser {
                         GcEvent::Pause(p) => p.at.uptime_ms,
                         GcEvent::Concurrent(c) => c.at.uptime_ms,
                         GcEvent::HumongousAllocation { at } => at.uptime_ms,
-                        GcEvent::JvmStart(_) => None,
+                        GcEvent::Safepoint(sp) => sp.at.uptime_ms,
+                        GcEvent::JvmStart(_) | GcEvent::PauseCpu(_) => None,
                     };
                     match (held.take(), uptime) {
                         // Back by more than a second: a new JVM (pauses end after
@@ -688,6 +712,44 @@ fn after_seconds(r: &[u8], from: usize, stopping: bool) -> Step {
     Step::Rest(end)
 }
 
+/// `[Parallel Time: 2.5 ms, GC Workers: 8]`: the 8.
+fn gc_workers(r: &[u8]) -> Option<u32> {
+    let key = b"GC Workers: ";
+    let at = memchr::memmem::find(r, key)? + key.len();
+    lex::integer(&r[at..]).and_then(|(v, _)| u32::try_from(v).ok())
+}
+
+/// `[Times: user=0.01 sys=0.00, real=0.01 secs]` in ms (decimal point or comma).
+fn times(r: &[u8]) -> Option<PauseCpu> {
+    let field = |key: &[u8]| {
+        let at = memchr::memmem::find(r, key)? + key.len();
+        lex::decimal_scaled(&r[at..], 3).map(|(v, _)| v)
+    };
+    Some(PauseCpu {
+        gc_id: None,
+        user_ms: field(b"user=")?,
+        sys_ms: field(b"sys=")?,
+        real_ms: field(b"real=")?,
+    })
+}
+
+/// What follows `Total time for which application threads were stopped:`:
+/// ` 0.0061060 seconds, Stopping threads took: 0.0000280 seconds` (JDK 7
+/// prints the first part only; then the time to reach it is unknown, and
+/// no safepoint is reported rather than one with a made-up figure).
+fn stopped(rest: &[u8], at: Stamp) -> Option<Safepoint> {
+    let (total_ms, _) = lex::decimal_scaled(lex::trim_start(rest), 3)?;
+    let key = b"Stopping threads took: ";
+    let k = memchr::memmem::find(rest, key)? + key.len();
+    let (reaching_ms, _) = lex::decimal_scaled(&rest[k..], 3)?;
+    Some(Safepoint {
+        at,
+        operation: None,
+        reaching_ms,
+        total_ms,
+    })
+}
+
 /// The length of the run of stamp characters (dates, uptimes, separators) at
 /// the start of `t`. A `T` counts only inside a date (`2014-06-16T07:57`),
 /// so `652.538Total time` stops before `Total`.
@@ -855,6 +917,13 @@ fn fill_flags(info: &mut JvmInfo, flags: &[u8]) {
                 .and_then(lex::integer)
                 .map(|(v, _)| v / 1024)
         };
+        if let Some(n) = flag
+            .strip_prefix(b"-XX:ParallelGCThreads=")
+            .and_then(lex::integer)
+            .and_then(|(v, _)| u32::try_from(v).ok())
+        {
+            info.parallel_workers = Some(n);
+        }
         if let Some(kb) = bytes_kb(b"-XX:InitialHeapSize=") {
             info.initial_heap_kb = Some(kb);
         } else if let Some(kb) = bytes_kb(b"-XX:MaxHeapSize=") {

@@ -11,6 +11,7 @@
 //! [`analyse()`] does it all for a list of paths.
 
 pub mod analyse;
+pub mod budget;
 pub mod decorators;
 pub mod detect;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod jdk8;
 pub mod parser;
 pub mod report;
 pub mod slo;
+pub mod stall;
 pub mod stats;
 pub mod unified;
 

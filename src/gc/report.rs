@@ -42,6 +42,10 @@ pub struct Analysis {
     pub summary: Summary,
     /// The files read, in the order read.
     pub files: Vec<FileReport>,
+    /// The worst pause and stop against the broker's timeouts (empty when
+    /// no broker configuration was given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeout_budget: Vec<super::budget::TimeoutCheck>,
 }
 
 impl Analysis {
@@ -64,6 +68,95 @@ fn row(out: &mut dyn Write, name: &str, s: &PauseSummary) -> io::Result<()> {
         "{name:<17}{:>8}{:>12.1}{:>9.2}{:>9.2}{:>9.2}{:>9.2}{:>9.2}{:>9.2}",
         s.count, s.total_ms, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
     )
+}
+
+/// When a pause happened, as precisely as the log says.
+fn when(wall_ms: Option<i64>, uptime_ms: Option<f64>) -> String {
+    match (wall_ms, uptime_ms) {
+        (_, Some(u)) => format!("uptime {:.3}s", u / 1000.0),
+        (Some(w), None) => {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(w) * 1_000_000)
+                .ok()
+                .and_then(|d| {
+                    d.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| format!("epoch ms {w}"))
+        }
+        (None, None) => "time unknown".into(),
+    }
+}
+
+/// Stalled pauses and safepoints: where pause time went.
+fn render_where_time_went(s: &StatsSnapshot, out: &mut dyn Write) -> io::Result<()> {
+    let st = &s.stalls;
+    match (st.stalled_pauses, &st.null_because) {
+        (Some(n), _) => {
+            writeln!(
+                out,
+                "stalled pauses                       {n} of {} with CPU times, {:.1} ms, {:.1} % of their pause time",
+                st.pauses_with_cpu,
+                st.stalled_ms.unwrap_or(0.0),
+                st.stalled_share_percent.unwrap_or(0.0)
+            )?;
+            writeln!(
+                out,
+                "  (wall >= {} x CPU / GC threads and >= {} ms waited; threads: {})",
+                st.rule.ratio,
+                st.rule.min_wait_ms,
+                st.threads_from.join(", ")
+            )?;
+            for w in &st.worst {
+                writeln!(
+                    out,
+                    "  {:<22}{:>10.3} ms  {} ({}), CPU {:.0} ms on {} threads, waited {:.1} ms",
+                    when(w.wall_ms, w.uptime_ms),
+                    w.duration_ms,
+                    w.kind.as_str(),
+                    w.cause,
+                    w.cpu_ms,
+                    w.threads,
+                    w.waited_ms
+                )?;
+            }
+        }
+        (None, why) => writeln!(
+            out,
+            "stalled pauses                       n/a: {}",
+            why.as_deref().unwrap_or("unknown")
+        )?,
+    }
+    let sp = &s.safepoints;
+    match (&sp.time_to_safepoint, &sp.null_because) {
+        (Some(t), _) => {
+            writeln!(
+                out,
+                "time to safepoint                    p99 {:.3} ms, max {:.3} ms ({} safepoints)",
+                t.p99_ms, t.max_ms, sp.count
+            )?;
+            writeln!(
+                out,
+                "stopped, not for GC                  {} stops, {:.1} ms, max {:.1} ms",
+                sp.non_gc_count.unwrap_or(0),
+                sp.non_gc_stopped_ms.unwrap_or(0.0),
+                sp.non_gc_max_ms.unwrap_or(0.0)
+            )?;
+            writeln!(
+                out,
+                "stopped in all                       {:.1} ms, max {:.1} ms, worst minute {}",
+                sp.stopped_ms.unwrap_or(0.0),
+                sp.max_stopped_ms.unwrap_or(0.0),
+                sp.worst_minute_stopped_ms
+                    .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} ms"))
+            )?;
+        }
+        (None, why) => writeln!(
+            out,
+            "time to safepoint                    n/a: {}",
+            why.as_deref().unwrap_or("unknown")
+        )?,
+    }
+    Ok(())
 }
 
 /// Writes the analysis as a human-readable report.
@@ -123,6 +216,28 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         s.humongous_allocations, s.humongous_allocation_pauses
     )?;
     writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
+    render_where_time_went(s, out)?;
+    if !a.timeout_budget.is_empty() {
+        writeln!(
+            out,
+            "\ntimeout budget (worst pause / worst stop against each timeout)"
+        )?;
+        let pct = |v: Option<f64>, p: Option<f64>| match (v, p) {
+            (Some(v), Some(p)) => format!("{v:.1} ms ({p:.1} %)"),
+            _ => "n/a".to_owned(),
+        };
+        for t in &a.timeout_budget {
+            writeln!(
+                out,
+                "  {:<30}{:>8} ms  pause {:<22} stop {:<22} from {}",
+                t.limit.key,
+                t.limit.value_ms,
+                pct(t.worst_pause_ms, t.worst_pause_percent),
+                pct(t.worst_stop_ms, t.worst_stop_percent),
+                t.limit.from
+            )?;
+        }
+    }
     for c in &s.concurrent {
         writeln!(
             out,

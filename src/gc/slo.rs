@@ -54,7 +54,26 @@ pub const METRICS: &[&str] = &[
     "evacuation_failures",
     "humongous_allocations",
     "allocation_rate_mb_per_s",
+    "stalled_pauses",
+    "stalled_pause_share_percent",
+    "time_to_safepoint_p99_ms",
+    "time_to_safepoint_max_ms",
+    "non_gc_stopped_max_ms",
+    STALL_RATIO,
+    STALL_MIN_MS,
+    TIMEOUT_SHARE_PERCENT,
 ];
+
+/// `[gc]` key: a pause is stalled when its wall time is at least this many
+/// times what its CPU time needed (`stall_ratio = ">=3"`).
+pub const STALL_RATIO: &str = "stall_ratio";
+/// `[gc]` key: ... and it waited at least this many ms (`stall_min_ms = ">=50"`).
+pub const STALL_MIN_MS: &str = "stall_min_ms";
+/// `[gc]` key: a pause or stop may take at most this percent of each of the
+/// broker's timeouts (`timeout_share_percent = "<=50"`).
+pub const TIMEOUT_SHARE_PERCENT: &str = "timeout_share_percent";
+/// `[gc]` keys that set how the analysis judges, rather than bound a figure.
+pub const PARAMETERS: &[&str] = &[STALL_RATIO, STALL_MIN_MS, TIMEOUT_SHARE_PERCENT];
 
 /// A level that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +143,11 @@ pub fn metric_value(a: &Analysis, metric: &str) -> Option<f64> {
         "evacuation_failures" => Some(s.evacuation_failures as f64),
         "humongous_allocations" => Some(s.humongous_allocations as f64),
         "allocation_rate_mb_per_s" => s.allocation_rate_mb_per_s,
+        "stalled_pauses" => s.stalls.stalled_pauses.map(|n| n as f64),
+        "stalled_pause_share_percent" => s.stalls.stalled_share_percent,
+        "time_to_safepoint_p99_ms" => s.safepoints.time_to_safepoint.map(|t| t.p99_ms),
+        "time_to_safepoint_max_ms" => s.safepoints.time_to_safepoint.map(|t| t.max_ms),
+        "non_gc_stopped_max_ms" => s.safepoints.non_gc_max_ms,
         _ => None,
     }
 }
@@ -140,6 +164,7 @@ fn fmt_num(v: f64) -> String {
 pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
     levels
         .iter()
+        .filter(|l| !PARAMETERS.contains(&l.metric.as_str()))
         .map(|l| {
             let expected = format!("{}{}", l.op.symbol(), fmt_num(l.limit));
             let value = metric_value(a, &l.metric);
@@ -148,12 +173,25 @@ pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
                     Status::NotApplicable,
                     Some(format!("unknown metric `{}`", l.metric)),
                 ),
-                None => (
-                    Status::NotApplicable,
-                    Some(
-                        "not computable from this log (no usable time stamps or no pauses)".into(),
-                    ),
-                ),
+                None => {
+                    let why = if l.metric.starts_with("stalled") {
+                        a.stats.stalls.null_because.clone()
+                    } else if l.metric.contains("safepoint") || l.metric.starts_with("non_gc") {
+                        a.stats.safepoints.null_because.clone()
+                    } else {
+                        None
+                    };
+                    (
+                        Status::NotApplicable,
+                        Some(why.map_or_else(
+                            || {
+                                "not computable from this log (no usable time stamps or no pauses)"
+                                    .to_owned()
+                            },
+                            |w| format!("not computable: {w}"),
+                        )),
+                    )
+                }
                 Some(v) => {
                     let ok = match l.op {
                         Cmp::Le => v <= l.limit,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::event::{GcEvent, JvmInfo, Pause, PauseKind, Stamp};
 use super::hist::{Histogram, PauseSummary, round3};
+use super::stall::{SafepointSummary, StallRule, StallStats, StallSummary};
 
 /// Most full GCs listed one by one (all are counted).
 const MAX_LISTED: usize = 100;
@@ -40,7 +41,7 @@ pub enum Clock {
 /// (each new JVM continues where the last one stopped, so no window goes
 /// negative and downtime does not count as running time).
 #[derive(Debug, Clone)]
-struct Timeline {
+pub(super) struct Timeline {
     clock: Clock,
     offset: f64,
     origin: Option<f64>,
@@ -53,7 +54,7 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Timeline {
             clock: Clock::None,
             offset: 0.0,
@@ -65,7 +66,7 @@ impl Timeline {
         }
     }
 
-    fn jvm_start(&mut self) {
+    pub(super) fn jvm_start(&mut self) {
         if !self.seen_any {
             self.began_with_start = true;
         }
@@ -77,7 +78,7 @@ impl Timeline {
     /// `duration_ms` is how long the event ran before its stamp: the span
     /// starts when the first event started, not when it ended (else a short
     /// log's first pause counts as pause but not as time).
-    fn place(&mut self, at: &Stamp, duration_ms: f64) -> Option<f64> {
+    pub(super) fn place(&mut self, at: &Stamp, duration_ms: f64) -> Option<f64> {
         self.seen_any = true;
         if self.clock == Clock::None {
             self.clock = if at.uptime_ms.is_some() {
@@ -124,22 +125,23 @@ impl Timeline {
         Some(t)
     }
 
-    fn span_ms(&self) -> Option<f64> {
+    pub(super) fn span_ms(&self) -> Option<f64> {
         self.last.filter(|&l| l > 0.0)
     }
 }
 
 /// Sums pause time per second over a sliding minute, remembering the worst.
 #[derive(Debug, Clone)]
-struct MinuteWindow {
+pub(super) struct MinuteWindow {
     ring: [f64; WINDOW_S],
     cur_sec: Option<i64>,
     sum: f64,
-    worst: f64,
+    /// The most time any 60 seconds held, ms.
+    pub(super) worst: f64,
 }
 
 impl MinuteWindow {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         MinuteWindow {
             ring: [0.0; WINDOW_S],
             cur_sec: None,
@@ -152,7 +154,7 @@ impl MinuteWindow {
     /// spread over the seconds it covered, so a 4 s full GC counts 1000 ms in
     /// each of its seconds rather than 4000 ms in its last one (which would
     /// let a minute hold more pause than wall time).
-    fn add(&mut self, t_ms: f64, pause_ms: f64) {
+    pub(super) fn add(&mut self, t_ms: f64, pause_ms: f64) {
         let start_ms = t_ms - pause_ms;
         // The second holding the pause's last instant: a pause that ends at
         // exactly 2000 ms ran in second 1.
@@ -430,6 +432,10 @@ pub struct StatsSnapshot {
     pub not_computable: Vec<&'static str>,
     /// Why the rates are null, when they are (`None` when they are not).
     pub rates_null_because: Option<String>,
+    /// Pauses that waited rather than worked (GC CPU time against wall time).
+    pub stalls: StallSummary,
+    /// Safepoints: time to reach them, stopped time that is not GC.
+    pub safepoints: SafepointSummary,
 }
 
 /// The streaming accumulator. Memory is constant (a few hundred KiB)
@@ -460,6 +466,7 @@ pub struct GcStats {
     jvm: Option<JvmInfo>,
     first_wall: Option<i64>,
     last_wall: Option<i64>,
+    stall: StallStats,
 }
 
 impl Default for GcStats {
@@ -500,7 +507,15 @@ impl GcStats {
             jvm: None,
             first_wall: None,
             last_wall: None,
+            stall: StallStats::default(),
         }
+    }
+
+    /// An empty accumulator judging stalled pauses by `rule`.
+    pub fn with_stall_rule(rule: StallRule) -> Self {
+        let mut s = Self::new();
+        s.stall = StallStats::new(rule);
+        s
     }
 
     /// The JVM facts of the most recent JVM start seen.
@@ -510,6 +525,7 @@ impl GcStats {
 
     /// Consumes one event.
     pub fn add(&mut self, ev: &GcEvent) {
+        self.stall.add(ev);
         match ev {
             GcEvent::JvmStart(info) => {
                 self.jvm_starts += 1;
@@ -536,6 +552,7 @@ impl GcStats {
                 }
             }
             GcEvent::HumongousAllocation { .. } => self.humongous += 1,
+            GcEvent::PauseCpu(_) | GcEvent::Safepoint(_) => {}
         }
     }
 
@@ -684,6 +701,8 @@ impl GcStats {
             last_wall_ms: self.last_wall,
             not_computable,
             rates_null_because,
+            stalls: self.stall.stalls(),
+            safepoints: self.stall.safepoints(),
         }
     }
 
@@ -759,6 +778,7 @@ mod tests {
             }),
             gc_id: None,
             evacuation_failure: false,
+            workers: None,
         })
     }
 

@@ -4,7 +4,8 @@
 
 use super::decorators::{Decorated, parse_decimal, parse_uint};
 use super::event::{
-    ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseKind, Stamp, UNKNOWN_CAUSE,
+    ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseCpu, PauseKind, Safepoint, Stamp,
+    UNKNOWN_CAUSE,
 };
 use super::parser::{LineOutcome, LineParser};
 
@@ -28,6 +29,11 @@ pub struct UnifiedParser {
     humongous_grew: Option<u64>,
     /// Humongous regions after the last GC.
     humongous_after: Option<u64>,
+    /// `GC(N) Using W workers of M ...`: the workers of GC id N.
+    workers: Option<(u64, u32)>,
+    /// JDK 9-12 `Entering safepoint region: NAME`: the operation of the
+    /// safepoint whose `Total time ... stopped` line comes next.
+    safepoint_op: Option<String>,
 }
 
 impl UnifiedParser {
@@ -51,6 +57,8 @@ impl UnifiedParser {
         self.to_space_exhausted = None;
         self.humongous_grew = None;
         self.humongous_after = None;
+        self.workers = None;
+        self.safepoint_op = None;
     }
 
     /// Notices a JVM restart that has no `Using G1` line of its own (the
@@ -111,6 +119,10 @@ impl UnifiedParser {
             heap,
             gc_id,
             evacuation_failure: evac,
+            workers: self
+                .workers
+                .filter(|(id, _)| Some(*id) == gc_id)
+                .map(|(_, w)| w),
         }));
         if humongous {
             emit(GcEvent::HumongousAllocation { at });
@@ -163,8 +175,95 @@ impl UnifiedParser {
             info.min_heap_kb = parse_size_kb(trim(v));
         } else if let Some(v) = rest.strip_prefix(b"Heap Max Capacity: ") {
             info.max_heap_kb = parse_size_kb(trim(v));
+        } else if let Some(v) = rest.strip_prefix(b"Parallel Workers: ") {
+            info.parallel_workers = parse_uint(trim(v)).and_then(|n| u32::try_from(n).ok());
         }
     }
+
+    /// `JDK 13+ `Safepoint "NAME", ..., Reaching safepoint: N ns, ..., Total: N ns`.
+    fn safepoint(&mut self, d: &Decorated<'_>, rest: &[u8], emit: &mut dyn FnMut(GcEvent)) {
+        let body = &rest[b"Safepoint \"".len()..];
+        let Some(q) = memchr::memchr(b'"', body) else {
+            return;
+        };
+        let op = String::from_utf8_lossy(&body[..q]).into_owned();
+        let (Some(reaching), Some(total)) = (
+            field_ns(body, b"Reaching safepoint: "),
+            field_ns(body, b"Total: "),
+        ) else {
+            return;
+        };
+        emit(GcEvent::Safepoint(Safepoint {
+            at: d.stamp(),
+            operation: Some(op),
+            reaching_ms: reaching as f64 / 1e6,
+            total_ms: total as f64 / 1e6,
+        }));
+    }
+
+    /// JDK 9-12 `Total time for which application threads were stopped:
+    /// X seconds, Stopping threads took: Y seconds`.
+    fn stopped(&mut self, d: &Decorated<'_>, rest: &[u8], emit: &mut dyn FnMut(GcEvent)) {
+        let op = self.safepoint_op.take();
+        let (Some(total), Some(reaching)) = (
+            field_secs(rest, b"stopped: "),
+            field_secs(rest, b"Stopping threads took: "),
+        ) else {
+            return;
+        };
+        emit(GcEvent::Safepoint(Safepoint {
+            at: d.stamp(),
+            operation: op,
+            reaching_ms: reaching * 1000.0,
+            total_ms: total * 1000.0,
+        }));
+    }
+}
+
+/// The integer after `key` up to ` ns`.
+fn field_ns(s: &[u8], key: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(s, key)? + key.len();
+    let v = &s[at..];
+    let end = v
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(v.len());
+    if !v[end..].starts_with(b" ns") {
+        return None;
+    }
+    parse_uint(&v[..end])
+}
+
+/// The decimal after `key` up to ` seconds`.
+fn field_secs(s: &[u8], key: &[u8]) -> Option<f64> {
+    let at = memchr::memmem::find(s, key)? + key.len();
+    let v = &s[at..];
+    let end = memchr::memmem::find(v, b" seconds")?;
+    parse_decimal(trim(&v[..end])).filter(|x| x.is_finite() && *x >= 0.0)
+}
+
+/// `User=0.01s Sys=0.00s Real=0.02s` in ms.
+fn parse_cpu_line(s: &[u8]) -> Option<(f64, f64, f64)> {
+    let mut vals = [None; 3];
+    for (i, key) in [&b"User="[..], b"Sys=", b"Real="].iter().enumerate() {
+        let at = memchr::memmem::find(s, key)? + key.len();
+        let v = &s[at..];
+        let end = memchr::memchr(b's', v)?;
+        vals[i] = parse_decimal(&v[..end])
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .map(|x| x * 1000.0);
+    }
+    Some((vals[0]?, vals[1]?, vals[2]?))
+}
+
+/// `Using 2 workers of 8 for evacuation`: the 2.
+fn parse_workers(s: &[u8]) -> Option<u32> {
+    let v = s.strip_prefix(b"Using ")?;
+    let end = v.iter().position(|b| !b.is_ascii_digit())?;
+    if !v[end..].starts_with(b" workers of ") {
+        return None;
+    }
+    parse_uint(&v[..end]).and_then(|n| u32::try_from(n).ok())
 }
 
 impl LineParser for UnifiedParser {
@@ -205,7 +304,36 @@ impl LineParser for UnifiedParser {
                 }
                 return LineOutcome::Recognised;
             }
-            b'V' | b'H' if gc_id.is_none() => self.init_line(rest),
+            b'U' if rest.starts_with(b"User=") => {
+                if let Some((user_ms, sys_ms, real_ms)) = parse_cpu_line(rest) {
+                    emit(GcEvent::PauseCpu(PauseCpu {
+                        gc_id,
+                        user_ms,
+                        sys_ms,
+                        real_ms,
+                    }));
+                }
+                return LineOutcome::Recognised;
+            }
+            b'U' if gc_id.is_some() => {
+                if let (Some(id), Some(w)) = (gc_id, parse_workers(rest)) {
+                    self.workers = Some((id, w));
+                }
+            }
+            b'S' if rest.starts_with(b"Safepoint \"") => {
+                self.safepoint(&d, rest, emit);
+                return LineOutcome::Recognised;
+            }
+            b'E' if rest.starts_with(b"Entering safepoint region: ") => {
+                let op = trim(&rest[b"Entering safepoint region: ".len()..]);
+                self.safepoint_op = Some(String::from_utf8_lossy(op).into_owned());
+                return LineOutcome::Recognised;
+            }
+            b'T' if rest.starts_with(b"Total time for which application threads were stopped") => {
+                self.stopped(&d, rest, emit);
+                return LineOutcome::Recognised;
+            }
+            b'V' | b'H' | b'P' if gc_id.is_none() => self.init_line(rest),
             _ => {}
         }
         if is_known(rest) || is_debug_detail(&d) || is_quiet_tag_set(&d) {

@@ -6,6 +6,7 @@ pub mod blockdev;
 pub mod boot;
 pub mod identity;
 pub mod mounts;
+pub mod pressure;
 pub mod procs;
 pub mod swap;
 pub mod sysctl;

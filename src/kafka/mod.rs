@@ -6,6 +6,7 @@ pub mod checks;
 pub mod layout;
 pub mod process;
 pub mod properties;
+pub mod timeouts;
 
 pub use process::{KafkaProcess, Role, find_kafka_processes};
 

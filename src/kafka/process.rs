@@ -172,6 +172,12 @@ impl KafkaProcess {
         out
     }
 
+    /// The `--override key=value` pairs on its command line, in order.
+    pub fn overrides(&self) -> Vec<(String, String)> {
+        let cmd = &self.jvm.cmdline;
+        main_class_index(cmd).map_or_else(Vec::new, |at| overrides(&cmd[at + 1..]))
+    }
+
     /// Kafka's own `cluster.id`, from `meta.properties` in the first data
     /// directory that has one (written by the broker at first start), with
     /// that file's path as the process names it.
