@@ -131,6 +131,9 @@ struct Reporter {
     /// When the profile's process was first seen missing (RFC 3339), while
     /// it stays missing: the finding says since when.
     missing_since: Option<String>,
+    /// A matching process was seen since the agent started: a missing one
+    /// then "stopped"; before, it "does not run".
+    seen_running: bool,
     /// The host's pressure sample of the previous report.
     pressure: super::pressure::PressureTracker,
 }
@@ -225,11 +228,17 @@ impl Reporter {
             return;
         };
         if f.status == crate::finding::Status::Drift {
+            let seen = self.seen_running;
             let since = self.missing_since.get_or_insert_with(|| {
                 let now = time::OffsetDateTime::now_utc()
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
-                tracing::warn!(pattern = %self.profile.process.pattern, "no matching process runs: the broker stopped");
+                let pattern = &self.profile.process.pattern;
+                if seen {
+                    tracing::warn!(%pattern, "the broker stopped: no matching process runs");
+                } else {
+                    tracing::warn!(%pattern, "no broker runs, and the profile expects one");
+                }
                 now
             });
             f.detail = Some(format!(
@@ -733,6 +742,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         host,
         shared: shared.clone(),
         missing_since: None,
+        seen_running: false,
     };
     rt.block_on(async move {
         if let Some(addr) = listen {
