@@ -23,7 +23,9 @@ use tokio_postgres::error::SqlState;
 use super::Error;
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
-use super::store::{Cursor, DriftEvent, HostRow, HostView, Outcome, Point, ReportPage, Submission};
+use super::store::{
+    Cursor, DriftEvent, HostRow, HostView, Outcome, PageBuilder, Point, ReportPage, Submission,
+};
 
 /// The schema version this collector writes; a larger one is refused.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -438,27 +440,14 @@ impl Pg {
             &[&hostname, &t, &id, &(i64::from(limit) + 1)],
         ))
         .await?;
-        let mut page = ReportPage {
-            ids: Vec::new(),
-            bytes: 0,
-            next: None,
-        };
-        let mut last: Option<Cursor> = None;
+        let mut page = PageBuilder::new(limit, budget);
         for r in rows {
-            let id: String = r.get(0);
-            let time_ms: i64 = r.get(1);
             let len = usize::try_from(r.get::<_, i64>(2)).unwrap_or(usize::MAX);
-            let full = page.ids.len() >= limit as usize
-                || (!page.ids.is_empty() && page.bytes.saturating_add(len) > budget);
-            if full {
-                page.next = last;
+            if !page.push(r.get(0), r.get(1), len) {
                 break;
             }
-            page.bytes = page.bytes.saturating_add(len);
-            page.ids.push(id.clone());
-            last = Some(Cursor { time_ms, id });
         }
-        Ok(page)
+        Ok(page.finish())
     }
 
     /// One stored document by id.

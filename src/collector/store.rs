@@ -641,6 +641,53 @@ pub struct ReportPage {
     pub next: Option<Cursor>,
 }
 
+/// Fills a [`ReportPage`] from rows of (id, time, size), newest first, one
+/// rule for both backends: at most `limit` documents and `budget` bytes,
+/// never fewer than one.
+pub struct PageBuilder {
+    page: ReportPage,
+    last: Option<Cursor>,
+    limit: usize,
+    budget: usize,
+}
+
+impl PageBuilder {
+    /// An empty page with its bounds.
+    pub fn new(limit: u32, budget: usize) -> PageBuilder {
+        PageBuilder {
+            page: ReportPage {
+                ids: Vec::new(),
+                bytes: 0,
+                next: None,
+            },
+            last: None,
+            limit: limit as usize,
+            budget,
+        }
+    }
+
+    /// Adds a row; false when the page is full (the cursor then points at
+    /// the last row taken, and the caller stops reading).
+    pub fn push(&mut self, id: String, time_ms: i64, len: usize) -> bool {
+        let p = &mut self.page;
+        let full = p.ids.len() >= self.limit
+            || (!p.ids.is_empty() && p.bytes.saturating_add(len) > self.budget);
+        if full {
+            p.next = self.last.take();
+            return false;
+        }
+        p.bytes = p.bytes.saturating_add(len);
+        p.ids.push(id.clone());
+        self.last = Some(Cursor { time_ms, id });
+        true
+    }
+
+    /// The page.
+    pub fn finish(self) -> ReportPage {
+        self.page
+    }
+}
+
 /// Chooses a page of a host's reports, newest first, after `after`: at most
 /// `limit` documents and at most `budget` bytes of them (always at least
 /// one, so a listing can never stall on a document larger than the budget).
@@ -663,27 +710,14 @@ pub fn report_page(
          ORDER BY time DESC, id DESC LIMIT ?4",
     )?;
     let mut rows = stmt.query(params![hostname, t, id, i64::from(limit) + 1])?;
-    let mut page = ReportPage {
-        ids: Vec::new(),
-        bytes: 0,
-        next: None,
-    };
-    let mut last: Option<Cursor> = None;
+    let mut page = PageBuilder::new(limit, budget);
     while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let time_ms: i64 = r.get(1)?;
         let len = usize::try_from(r.get::<_, i64>(2)?).unwrap_or(usize::MAX);
-        let full = page.ids.len() >= limit as usize
-            || (!page.ids.is_empty() && page.bytes.saturating_add(len) > budget);
-        if full {
-            page.next = last;
+        if !page.push(r.get(0)?, r.get(1)?, len) {
             break;
         }
-        page.bytes = page.bytes.saturating_add(len);
-        page.ids.push(id.clone());
-        last = Some(Cursor { time_ms, id });
     }
-    Ok(page)
+    Ok(page.finish())
 }
 
 /// One stored document by id (`None` if pruned meanwhile).
