@@ -184,7 +184,11 @@ mod tests {
         let s = Summary::of(&[finding(Status::Drift)]);
         assert_eq!(s.exit_code(), 1);
         let s = Summary::of(&[finding(Status::Waived), finding(Status::Ok)]);
-        assert_eq!((s.waived, s.drift, s.exit_code()), (1, 0, 0), "waived is not drift");
+        assert_eq!(
+            (s.waived, s.drift, s.exit_code()),
+            (1, 0, 0),
+            "waived is not drift"
+        );
     }
 
     #[test]

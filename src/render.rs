@@ -97,13 +97,15 @@ pub fn findings_table(findings: &[Finding], colour: bool) -> String {
     if !notes.is_empty() {
         out.push('\n');
         for f in notes {
-            let detail = waiver_text(f).or_else(|| f.detail.clone()).unwrap_or_else(|| {
-                format!(
-                    "{} where the profile expects {}",
-                    f.actual.as_deref().unwrap_or("nothing"),
-                    f.expected
-                )
-            });
+            let detail = waiver_text(f)
+                .or_else(|| f.detail.clone())
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} where the profile expects {}",
+                        f.actual.as_deref().unwrap_or("nothing"),
+                        f.expected
+                    )
+                });
             let _ = writeln!(
                 out,
                 "{} {} {}: {detail}",
@@ -142,10 +144,7 @@ fn waiver_text(f: &Finding) -> Option<String> {
             w.from,
             w.justification
         ),
-        (Some(day), false) => format!(
-            "{} (waiver {}, until {day}){own}",
-            w.justification, w.from
-        ),
+        (Some(day), false) => format!("{} (waiver {}, until {day}){own}", w.justification, w.from),
         (None, _) => format!("{} (waiver {}){own}", w.justification, w.from),
     })
 }

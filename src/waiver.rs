@@ -153,6 +153,16 @@ pub struct Waivers {
     pub entries: Vec<Waiver>,
 }
 
+/// The host's cluster as the agent finds it without a `cluster` setting:
+/// the running broker's (or controller's) own `cluster.id`.
+pub fn host_cluster(host: &crate::host::Host) -> Option<String> {
+    crate::kafka::find_kafka_processes(host)
+        .iter()
+        .filter(|p| p.role != crate::kafka::Role::Zookeeper)
+        .find_map(|p| p.cluster_id(host))
+        .map(|(name, _)| name)
+}
+
 /// Today's date in UTC, the day waivers' expiry is judged against.
 pub fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
@@ -164,7 +174,10 @@ fn format_date(d: time::Date) -> String {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    1 + text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count()
+    1 + text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 impl Waivers {
@@ -293,10 +306,72 @@ impl Waivers {
             .collect()
     }
 
+    /// Takes out of `plan` every step whose key a waiver in force accepts
+    /// (into `plan.waived`, with the justification), and its `--persist`
+    /// line: applying a waived key would undo the accepted difference.
+    pub fn hold_back(&self, scope: Scope<'_>, today: time::Date, plan: &mut crate::apply::Plan) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let mut kept = Vec::with_capacity(plan.steps.len());
+        for step in std::mem::take(&mut plan.steps) {
+            let (check, key) = step_finding(&step);
+            let probe = Finding {
+                check: check.into(),
+                key,
+                expected: String::new(),
+                actual: None,
+                status: Status::Drift,
+                source: None,
+                detail: None,
+                waiver: None,
+            };
+            let holding = self
+                .entries
+                .iter()
+                .find(|w| w.holds_for(scope) && !w.expired(today) && w.names(&probe));
+            match holding {
+                Some(w) => {
+                    plan.persist.retain(|(k, _)| {
+                        !(step.target == crate::apply::Target::Sysctl && *k == step.key)
+                    });
+                    plan.waived.push(crate::apply::Manual {
+                        key: step.key,
+                        advice: format!("waived ({}): {}", w.from, w.justification),
+                    })
+                }
+                None => kept.push(step),
+            }
+        }
+        plan.steps = kept;
+    }
+
     /// Whether the file holds no waivers.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The audit's (check, key) for an apply step: sysctl keys as they are,
+/// `thp/NAME`, `sysfs/NAME` and `cpuN/NAME` (a per-CPU knob) as the audit
+/// names them, and the rest block queue attributes (`dev/attr`).
+fn step_finding(step: &crate::apply::Step) -> (&'static str, String) {
+    if step.target == crate::apply::Target::Sysctl {
+        return ("sysctl", step.key.clone());
+    }
+    if let Some(name) = step.key.strip_prefix("thp/") {
+        return ("thp", name.to_string());
+    }
+    if let Some(name) = step.key.strip_prefix("sysfs/") {
+        return ("sysfs", name.to_string());
+    }
+    if let Some((first, name)) = step.key.split_once('/')
+        && first.starts_with("cpu")
+        && crate::host::sysfs::knob(name).is_some()
+    {
+        return ("sysfs", name.to_string());
+    }
+    ("block", step.key.clone())
 }
 
 fn invalid(path: &Path, text: &str, at: usize, key: &str, message: String) -> WaiverError {
@@ -614,7 +689,11 @@ justification = "typo"
         );
         let note = fs[0].waiver.as_ref().unwrap();
         assert_eq!(
-            (note.justification.as_str(), note.expires.as_deref(), note.from.as_str()),
+            (
+                note.justification.as_str(),
+                note.expires.as_deref(),
+                note.from.as_str()
+            ),
             ("test broker", Some("2027-01-31"), "w.toml:2")
         );
         let unmatched: Vec<&str> = w
@@ -622,7 +701,7 @@ justification = "typo"
             .iter()
             .map(|w| w.from.as_str())
             .collect();
-        assert_eq!(unmatched, ["w.toml:14"]);
+        assert_eq!(unmatched, ["w.toml:15"]);
 
         // A day later the first has expired: drift again, saying so.
         let mut fs = vec![drift("sysctl", "vm.swappiness")];
@@ -636,10 +715,16 @@ justification = "typo"
             hostname: "prod-1",
             cluster: None,
         };
-        let mut fs = vec![drift("sysctl", "vm.swappiness"), drift("block", "sda/read_ahead_kb")];
+        let mut fs = vec![
+            drift("sysctl", "vm.swappiness"),
+            drift("block", "sda/read_ahead_kb"),
+        ];
         let mut matched = vec![false; 3];
         w.apply(other, day("2026-01-01"), &mut fs, &mut matched);
-        assert!(fs.iter().all(|f| f.status == Status::Drift && f.waiver.is_none()));
+        assert!(
+            fs.iter()
+                .all(|f| f.status == Status::Drift && f.waiver.is_none())
+        );
         assert_eq!(w.unmatched(other, &matched).len(), 1);
     }
 }
