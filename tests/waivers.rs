@@ -4,17 +4,18 @@
 //! a waiver naming nothing is reported, and an agent's `--once` report to a
 //! real collector shows the waived finding without the host drifting.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
+mod collector_support;
 #[path = "kernel/support.rs"]
 #[allow(dead_code)]
 mod support;
 
+use collector_support::{Collector, TOKEN};
 use support::{FakeRoot, stderr, stdout, tunekeeper_at};
+
+on_both!(an_agent_report_carries_the_waiver_and_the_host_does_not_drift);
 
 /// A host with two drifting keys, and a profile that checks only them.
 fn drifting() -> (FakeRoot, tempfile::TempDir, String) {
@@ -342,73 +343,24 @@ fn apply_leaves_a_waived_key_alone() {
     assert!(!v["persist"].to_string().contains("vm.swappiness"), "{v:#}");
 }
 
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.0 GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
-#[test]
+/// The agent's `--once` report to a real collector (SQLite and PostgreSQL):
+/// the waived finding travels with its justification, the host drifts only
+/// by what is not waived, and its page shows the finding as waived.
 fn an_agent_report_carries_the_waiver_and_the_host_does_not_drift() {
-    const TOKEN: &str = "waiver-test-token";
     let (root, dir, p) = drifting();
     let d = dir.path();
+    let collector = Collector::start(d, &[]);
     // Only swappiness is waived: the host drifts by dirty_ratio alone.
     let w = write(d, "w.toml", &BOTH.replace("vm.dirty_ratio", "vm.nothing"));
-    std::fs::write(d.join("tokens"), format!("{TOKEN}\n")).unwrap();
     std::fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
-    let port = free_port();
-    let collector = Running(
-        Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-            .args(["collector", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--db")
-            .arg(d.join("collector.db"))
-            .arg("--token-file")
-            .arg(d.join("tokens"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while get(port, "/api/v1/hosts").is_none_or(|(s, _)| s != 200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "collector start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let agent = |waivers: &str| {
-        let config: PathBuf = d.join("agent.toml");
+        let config = d.join("agent.toml");
         std::fs::write(
             &config,
             format!(
-                "profile = \"{p}\"\nendpoint = \"http://127.0.0.1:{port}/api/v1/reports\"\n\
+                "profile = \"{p}\"\nendpoint = \"{}/api/v1/reports\"\n\
                  token_file = \"{}\"\nspool_dir = \"{}\"\ntimeout = \"5s\"\n{waivers}",
+                collector.base,
                 d.join("token").display(),
                 d.join("spool").display(),
             ),
@@ -423,9 +375,7 @@ fn an_agent_report_carries_the_waiver_and_the_host_does_not_drift() {
             .unwrap()
     };
     let host = |drift: u64| {
-        let (status, body) = get(port, "/api/v1/hosts").unwrap();
-        assert_eq!(status, 200, "{body}");
-        let hosts: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let hosts = collector.get_json("/api/v1/hosts");
         // A bare array, or a page of them.
         let list = hosts
             .as_array()
@@ -461,15 +411,13 @@ fn an_agent_report_carries_the_waiver_and_the_host_does_not_drift() {
         .collect();
     assert_eq!(drifting, ["vm.dirty_ratio"], "the waived key is not drift");
 
-    let (status, body) = get(port, "/api/v1/hosts/fake-broker-1/reports?limit=1").unwrap();
-    assert_eq!(status, 200, "{body}");
-    let reports: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let reports = collector.get_json("/api/v1/hosts/fake-broker-1/reports?limit=1");
     let f = finding(&reports[0], "vm.swappiness");
     assert_eq!(f["status"], "waived", "{f:#}");
     assert_eq!(f["waiver"]["justification"], "test broker: swap on purpose");
     assert_eq!(reports[0]["summary"]["waived"], 1);
 
-    let (status, page) = get(port, "/hosts/fake-broker-1").unwrap();
+    let (status, page) = collector.get("/hosts/fake-broker-1", None);
     assert_eq!(status, 200);
     let row = page
         .split("<tr")
@@ -483,5 +431,48 @@ fn an_agent_report_carries_the_waiver_and_the_host_does_not_drift() {
     let out = agent(&format!("waivers = \"{both}\"\n"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     host(0);
-    drop(collector);
+}
+
+/// An enforcing agent re-applies drifted keys, but not a waived one: that
+/// would undo the accepted difference.
+#[test]
+fn an_enforcing_agent_leaves_a_waived_key_alone() {
+    if !support::is_root() {
+        return; // enforce needs root, even on a prepared tree
+    }
+    let (root, dir, p) = drifting();
+    let d = dir.path();
+    let w = write(d, "w.toml", &BOTH.replace("vm.dirty_ratio", "vm.nothing"));
+    let config = d.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "profile = \"{p}\"\nenforce = true\nwaivers = \"{w}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            d.join("spool").display(),
+            d.join("state").display(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args([
+            "--root",
+            root.root().to_str().unwrap(),
+            "agent",
+            "--once",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        root.read("/proc/sys/vm/dirty_ratio").trim(),
+        "20",
+        "enforced"
+    );
+    assert_eq!(
+        root.read("/proc/sys/vm/swappiness").trim(),
+        "60",
+        "the waived key keeps its accepted value"
+    );
 }
