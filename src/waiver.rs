@@ -172,6 +172,18 @@ fn format_date(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// The bare key assigned on a 1-based line (`expires = 2027-02-30`), to
+/// name it in toml's own errors.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then(|| key.to_string())
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     1 + text.as_bytes()[..end]
@@ -212,7 +224,14 @@ impl Waivers {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let start = e.span().map_or(0, |s| s.start);
             let line = line_of(text, start);
-            let message = e.message().trim().to_string();
+            // One line: toml's messages may span several.
+            let message = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ");
             if message.starts_with("unknown field") {
                 let key = e
                     .span()
@@ -226,6 +245,13 @@ impl Waivers {
                     message: format!(
                         "unknown key; the file holds [[waiver]] tables, and a waiver takes {ENTRY_KEYS}"
                     ),
+                }
+            } else if let Some(key) = key_on_line(text, line) {
+                WaiverError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    key,
+                    message,
                 }
             } else {
                 WaiverError::Syntax {
@@ -619,7 +645,18 @@ mod tests {
                 "[[waiver]]\ncheck = \"sysctl\"\nkey = \"k\"\njustification = \"x\"\nhost = \"a\"\n",
                 "w.toml:5: `host`: unknown key",
             ),
-            ("[[waiver]]\ncheck = \"sysctl\nkey = 1\n", "w.toml:2:"),
+            (
+                "[[waiver]]\ncheck = \"sysctl\nkey = 1\n",
+                "w.toml:2: `check`",
+            ),
+            (
+                "[[waiver]]\ncheck = \"sysctl\"\nkey = \"k\"\njustification = \"x\"\nexpires = 2026-02-30\n",
+                "w.toml:5: `expires`",
+            ),
+            (
+                "[[waiver]]\ncheck = \"sysctl\"\nkey = 5\njustification = \"x\"\n",
+                "w.toml:3: `key`",
+            ),
             (
                 "[[waiver]]\ncheck = \"sysctl\"\nkey = \"k\"\njustification = \"  \"\n",
                 "w.toml:4: `justification`: is empty",
@@ -726,5 +763,54 @@ justification = "typo"
                 .all(|f| f.status == Status::Drift && f.waiver.is_none())
         );
         assert_eq!(w.unmatched(other, &matched).len(), 1);
+    }
+
+    #[test]
+    fn hold_back_maps_steps_to_the_audit_keys() {
+        let w = parse(
+            "[[waiver]]\ncheck = \"thp\"\nkey = \"enabled\"\njustification = \"a\"\n\
+             [[waiver]]\ncheck = \"block\"\nkey = \"sd*/read_ahead_kb\"\njustification = \"b\"\n\
+             [[waiver]]\ncheck = \"sysfs\"\nkey = \"cpufreq_governor\"\njustification = \"c\"\n\
+             [[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.swappiness\"\njustification = \"d\"\nexpires = \"2020-01-01\"\n",
+        )
+        .unwrap();
+        let step = |target, key: &str| crate::apply::Step {
+            target,
+            key: key.into(),
+            path: PathBuf::new(),
+            current: "x".into(),
+            desired: "y".into(),
+            why: String::new(),
+        };
+        use crate::apply::Target::{Sysctl, Sysfs};
+        let mut plan = crate::apply::Plan {
+            steps: vec![
+                step(Sysfs, "thp/enabled"),
+                step(Sysfs, "thp/defrag"),
+                step(Sysfs, "sda/read_ahead_kb"),
+                step(Sysfs, "nvme0n1/read_ahead_kb"),
+                step(Sysfs, "cpu3/cpufreq_governor"),
+                step(Sysctl, "vm.swappiness"),
+            ],
+            persist: vec![("vm.swappiness".into(), "1".into())],
+            ..Default::default()
+        };
+        let scope = Scope {
+            hostname: "h",
+            cluster: None,
+        };
+        w.hold_back(scope, day("2026-06-01"), &mut plan);
+        let kept: Vec<&str> = plan.steps.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["thp/defrag", "nvme0n1/read_ahead_kb", "vm.swappiness"],
+            "an expired waiver holds nothing back"
+        );
+        let held: Vec<&str> = plan.waived.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(
+            held,
+            ["thp/enabled", "sda/read_ahead_kb", "cpu3/cpufreq_governor"]
+        );
+        assert_eq!(plan.persist.len(), 1);
     }
 }
