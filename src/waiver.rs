@@ -112,8 +112,16 @@ pub struct Scope<'a> {
 impl Waiver {
     /// Whether the waiver holds for this host at all.
     pub fn holds_for(&self, scope: Scope<'_>) -> bool {
-        let host_ok =
-            self.host_pats.is_empty() || self.host_pats.iter().any(|p| p.matches(scope.hostname));
+        // Host names are case-insensitive (DNS); the rest is matched as written.
+        let nocase = glob::MatchOptions {
+            case_sensitive: false,
+            ..glob::MatchOptions::new()
+        };
+        let host_ok = self.host_pats.is_empty()
+            || self
+                .host_pats
+                .iter()
+                .any(|p| p.matches_with(scope.hostname, nocase));
         let cluster_ok = match (&self.cluster_pat, scope.cluster) {
             (None, _) => true,
             (Some(p), Some(c)) => p.matches(c),
@@ -720,6 +728,11 @@ justification = "typo"
         ];
         let mut matched = vec![false; 3];
         w.apply(scope, day("2027-01-31"), &mut fs, &mut matched);
+        let upper = Scope {
+            hostname: "TEST-1",
+            ..scope
+        };
+        assert!(w.entries[0].holds_for(upper), "host names ignore case");
         assert_eq!(
             fs.iter().map(|f| f.status).collect::<Vec<_>>(),
             [Status::Waived, Status::Waived, Status::Drift]
