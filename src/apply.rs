@@ -129,6 +129,10 @@ pub struct Plan {
     pub manual: Vec<Manual>,
     /// The sysctl.d content `--persist` would write.
     pub persist: Vec<(String, String)>,
+    /// Changes left out because a waiver in force accepts the current
+    /// value: the key and the waiver's justification.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<Manual>,
 }
 
 /// The outcome of one step.

@@ -90,6 +90,7 @@ fn compare(
         status,
         source: Some(setting.source()),
         detail,
+        waiver: None,
     }
 }
 
@@ -138,6 +139,7 @@ fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
                     status: Status::Drift,
                     source: Some(setting.source()),
                     detail: Some(format!("{winner} sets it at every boot; change or remove that line, or run `tunekeeper apply --persist`")),
+                    waiver: None,
                 });
             }
         }
@@ -158,6 +160,7 @@ fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
                             "the tuned daemon is active (profile `{}`) and re-applies this value whenever it starts or reloads",
                             tv.profile
                         )),
+                        waiver: None,
                     });
                 }
             }
@@ -226,6 +229,7 @@ fn check_cpu_knob(knob: &Knob, rel: &str, setting: &Setting, host: &Host) -> Fin
         status: Status::NotApplicable,
         source: Some(setting.source()),
         detail: None,
+        waiver: None,
     };
     let files = match host.knob_files(knob) {
         Ok(files) => files,
@@ -328,6 +332,7 @@ fn check_block(rule: &BlockRule, host: &Host, brokers: &Brokers, out: &mut Vec<F
                 status,
                 source: Some(rule.from.clone()),
                 detail,
+                waiver: None,
             });
             return;
         }
@@ -349,6 +354,7 @@ fn check_block(rule: &BlockRule, host: &Host, brokers: &Brokers, out: &mut Vec<F
             } else {
                 "no block device matches".into()
             }),
+            waiver: None,
         });
         return;
     }
@@ -453,6 +459,7 @@ fn check_mount(
         status: Status::NotApplicable,
         source: Some(rule.source.clone()),
         detail: None,
+        waiver: None,
     };
     if paths.is_empty() {
         out.push(Finding {
@@ -506,6 +513,7 @@ fn check_swap(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
         status: Status::Ok,
         source: Some(rule.source.clone()),
         detail: None,
+        waiver: None,
     };
     match host.swaps() {
         Ok(areas) => {
@@ -551,6 +559,7 @@ fn check_running(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
             "none runs: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
                 .to_string()
         }),
+        waiver: None,
     });
 }
 
@@ -571,6 +580,7 @@ fn check_nofile(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
                 "no java process matches /{}/",
                 profile.process.pattern
             )),
+            waiver: None,
         });
         return;
     }

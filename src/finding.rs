@@ -16,6 +16,10 @@ pub enum Status {
     Unreadable,
     /// The check does not apply here (key absent from this kernel, no broker running).
     NotApplicable,
+    /// The value drifts, and a waiver in force says why that is accepted
+    /// here: shown and counted, but not drift (no non-zero exit, no
+    /// drifting host on the fleet page).
+    Waived,
 }
 
 impl Status {
@@ -26,6 +30,7 @@ impl Status {
             Status::Drift => "drift",
             Status::Unreadable => "unreadable",
             Status::NotApplicable => "not-applicable",
+            Status::Waived => "waived",
         }
     }
 }
@@ -56,7 +61,51 @@ pub struct Finding {
     /// A short human explanation (the overriding file, the error, the advice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The waiver that matched a drifting value: in force (status `waived`)
+    /// or expired (status `drift`, and this says since when).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
 }
+
+/// What a finding carries of the waiver that matched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaiverNote {
+    /// Why the difference is accepted, as the waiver says.
+    pub justification: String,
+    /// The last day the waiver holds (`YYYY-MM-DD`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// True when `expires` has passed: the finding is drift again.
+    #[serde(default)]
+    pub expired: bool,
+    /// Where the waiver is written: `FILE:LINE`.
+    pub from: String,
+}
+
+/// Every check family a finding can name, for validating what refers to
+/// them (waivers).
+pub const CHECKS: &[&str] = &[
+    "sysctl",
+    "boot",
+    "tuned",
+    "thp",
+    "sysfs",
+    "block",
+    "mount",
+    "swap",
+    "limits",
+    "process",
+    "kafka",
+    "datadir",
+    "placement",
+    "space",
+    "memory",
+    "maps",
+    "files",
+    "gc",
+    "jvm",
+    "stall",
+];
 
 /// Counts of findings by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +120,9 @@ pub struct Summary {
     pub unreadable: usize,
     /// Findings with status `not-applicable`.
     pub not_applicable: usize,
+    /// Findings with status `waived` (absent from older reports).
+    #[serde(default)]
+    pub waived: usize,
 }
 
 impl Summary {
@@ -86,6 +138,7 @@ impl Summary {
                 Status::Drift => s.drift += 1,
                 Status::Unreadable => s.unreadable += 1,
                 Status::NotApplicable => s.not_applicable += 1,
+                Status::Waived => s.waived += 1,
             }
         }
         s
@@ -111,6 +164,7 @@ mod tests {
             status,
             source: None,
             detail: None,
+            waiver: None,
         }
     }
 
@@ -129,6 +183,12 @@ mod tests {
         assert_eq!(s.exit_code(), 0, "unreadable is not drift");
         let s = Summary::of(&[finding(Status::Drift)]);
         assert_eq!(s.exit_code(), 1);
+        let s = Summary::of(&[finding(Status::Waived), finding(Status::Ok)]);
+        assert_eq!(
+            (s.waived, s.drift, s.exit_code()),
+            (1, 0, 0),
+            "waived is not drift"
+        );
     }
 
     #[test]

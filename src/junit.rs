@@ -1,6 +1,6 @@
 //! Audit reports as JUnit XML, the format Jenkins, GitLab and most CI
 //! servers show test by test: one test case per check, drift as a failure,
-//! unreadable as an error, not-applicable as skipped. Built with an XML
+//! unreadable as an error, not-applicable and waived as skipped. Built with an XML
 //! writer that escapes every attribute and text, so no finding can break
 //! the document.
 
@@ -32,7 +32,12 @@ pub fn render(reports: &[AuditReport]) -> String {
         .with_attribute(("tests", total.to_string().as_str()))
         .with_attribute(("failures", count(Status::Drift).to_string().as_str()))
         .with_attribute(("errors", count(Status::Unreadable).to_string().as_str()))
-        .with_attribute(("skipped", count(Status::NotApplicable).to_string().as_str()))
+        .with_attribute((
+            "skipped",
+            (count(Status::NotApplicable) + count(Status::Waived))
+                .to_string()
+                .as_str(),
+        ))
         .write_inner_content(|w| {
             for r in reports {
                 suite(w, r)?;
@@ -60,7 +65,10 @@ fn suite(w: &mut Writer<Vec<u8>>, r: &AuditReport) -> std::io::Result<()> {
         .with_attribute(("tests", s.total.to_string().as_str()))
         .with_attribute(("failures", s.drift.to_string().as_str()))
         .with_attribute(("errors", s.unreadable.to_string().as_str()))
-        .with_attribute(("skipped", s.not_applicable.to_string().as_str()))
+        .with_attribute((
+            "skipped",
+            (s.not_applicable + s.waived).to_string().as_str(),
+        ))
         .write_inner_content(|w| {
             for f in &r.findings {
                 case(w, f)?;
@@ -77,7 +85,13 @@ fn case(w: &mut Writer<Vec<u8>>, f: &Finding) -> std::io::Result<()> {
         .with_attribute(("name", xml_safe(&f.key).as_ref()));
     let actual = f.actual.as_deref().unwrap_or("nothing read");
     let message = xml_safe(&format!("{actual}, expected {}", f.expected)).into_owned();
-    let body = [f.detail.as_deref(), f.source.as_deref().map(|s| s.trim())]
+    // An expired waiver's note already carries the finding's own detail.
+    let note = f
+        .waiver
+        .as_ref()
+        .and_then(|_| crate::render::finding_note(f))
+        .or_else(|| f.detail.clone());
+    let body = [note.as_deref(), f.source.as_deref().map(|s| s.trim())]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
@@ -91,8 +105,16 @@ fn case(w: &mut Writer<Vec<u8>>, f: &Finding) -> std::io::Result<()> {
         Status::Drift => ("failure", "drift"),
         Status::Unreadable => ("error", "unreadable"),
         Status::NotApplicable => ("skipped", "not-applicable"),
+        Status::Waived => ("skipped", "waived"),
     };
     el.write_inner_content(|w| {
+        if f.status == Status::Waived {
+            let why = f.waiver.as_ref().map_or("", |w| w.justification.as_str());
+            w.create_element(tag)
+                .with_attribute(("message", xml_safe(&format!("waived: {why}")).as_ref()))
+                .write_empty()?;
+            return Ok::<(), std::io::Error>(());
+        }
         if f.status == Status::NotApplicable {
             let why = xml_safe(f.detail.as_deref().unwrap_or("not applicable on this host"));
             w.create_element(tag)
@@ -145,6 +167,7 @@ mod tests {
             status,
             source: Some("p: why".into()),
             detail: detail.map(str::to_string),
+            waiver: None,
         };
         let findings = vec![
             f("ok.key", Status::Ok, None),

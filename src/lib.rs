@@ -22,4 +22,5 @@ pub mod report;
 pub mod spelling;
 pub mod sysctl_key;
 pub mod token_file;
+pub mod waiver;
 pub mod web;

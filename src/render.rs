@@ -19,6 +19,7 @@ fn paint(text: &str, status: Status, colour: bool) -> String {
         Status::Drift => "31;1",
         Status::Unreadable => "33",
         Status::NotApplicable => "2",
+        Status::Waived => "36",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
 }
@@ -88,19 +89,23 @@ pub fn findings_table(findings: &[Finding], colour: bool) -> String {
         .iter()
         .filter(|f| {
             f.status != Status::Ok
-                && (f.detail.is_some() || (f.status == Status::Drift && f.source.is_some()))
+                && (f.detail.is_some()
+                    || f.waiver.is_some()
+                    || (f.status == Status::Drift && f.source.is_some()))
         })
         .collect();
     if !notes.is_empty() {
         out.push('\n');
         for f in notes {
-            let detail = f.detail.clone().unwrap_or_else(|| {
-                format!(
-                    "{} where the profile expects {}",
-                    f.actual.as_deref().unwrap_or("nothing"),
-                    f.expected
-                )
-            });
+            let detail = waiver_text(f)
+                .or_else(|| f.detail.clone())
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} where the profile expects {}",
+                        f.actual.as_deref().unwrap_or("nothing"),
+                        f.expected
+                    )
+                });
             let _ = writeln!(
                 out,
                 "{} {} {}: {detail}",
@@ -116,11 +121,39 @@ pub fn findings_table(findings: &[Finding], colour: bool) -> String {
     out
 }
 
-/// One line: `N checks: a ok, b drift, c unreadable, d not applicable`.
+/// The note a finding gets beside its row: what its waiver says, else its
+/// detail.
+pub fn finding_note(f: &Finding) -> Option<String> {
+    waiver_text(f).or_else(|| f.detail.clone())
+}
+
+/// What a finding's waiver says: the justification of one in force, or
+/// that it expired (and when); the finding's own detail follows.
+fn waiver_text(f: &Finding) -> Option<String> {
+    let w = f.waiver.as_ref()?;
+    let own = f
+        .detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    Some(match (&w.expires, w.expired) {
+        (Some(day), true) => format!(
+            "{} where the profile expects {}; its waiver ({}) expired: it held until {day} ({}){own}",
+            f.actual.as_deref().unwrap_or("nothing"),
+            f.expected,
+            w.from,
+            w.justification
+        ),
+        (Some(day), false) => format!("{} (waiver {}, until {day}){own}", w.justification, w.from),
+        (None, _) => format!("{} (waiver {}){own}", w.justification, w.from),
+    })
+}
+
+/// One line: `N checks: a ok, b drift, w waived, c unreadable, d not applicable`.
 pub fn summary_line(s: &Summary) -> String {
     format!(
-        "{} checks: {} ok, {} drift, {} unreadable, {} not applicable",
-        s.total, s.ok, s.drift, s.unreadable, s.not_applicable
+        "{} checks: {} ok, {} drift, {} waived, {} unreadable, {} not applicable",
+        s.total, s.ok, s.drift, s.waived, s.unreadable, s.not_applicable
     )
 }
 
@@ -138,6 +171,7 @@ mod tests {
             status: Status::Drift,
             source: Some("kafka-broker: swapping is death".into()),
             detail: Some("x".into()),
+            waiver: None,
         };
         let plain = findings_table(std::slice::from_ref(&f), false);
         assert!(!plain.contains('\x1b'));
@@ -158,6 +192,7 @@ mod tests {
             status: Status::Drift,
             source: Some("base: swapping is death".into()),
             detail: None,
+            waiver: None,
         };
         let text = findings_table(&[f], false);
         assert!(

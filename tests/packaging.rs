@@ -45,6 +45,7 @@ fn default_agent_config_parses_and_documents_every_key() {
         "metrics_textfile",
         "state_dir",
         "timeout",
+        "waivers",
     ] {
         assert!(
             text.lines()

@@ -58,6 +58,7 @@ struct RawConfig {
     metrics_textfile: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     timeout: Option<String>,
+    waivers: Option<PathBuf>,
 }
 
 /// The agent's effective configuration.
@@ -100,6 +101,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// HTTP request timeout.
     pub timeout: Duration,
+    /// The waivers file; `None`: /etc/tunekeeper/waivers.toml when it exists.
+    pub waivers: Option<PathBuf>,
 }
 
 /// `gc_poll` bounds: below 10 ms the agent would spin; above a minute a
@@ -133,6 +136,7 @@ impl Default for Config {
             metrics_textfile: None,
             state_dir: PathBuf::from(crate::apply::DEFAULT_STATE_DIR),
             timeout: Duration::from_secs(10),
+            waivers: None,
         }
     }
 }
@@ -280,6 +284,7 @@ impl Config {
             c.endpoint = Some(e);
         }
         c.token_file = raw.token_file;
+        c.waivers = raw.waivers;
         c.ca_file = raw.ca_file;
         if let Some(d) = raw.spool_dir {
             c.spool_dir = d;

@@ -423,6 +423,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
                  (the set wrapped between two reads, or before the agent started): the lifetime \
                  counts lack them; a larger filecount or filesize keeps them"
             )),
+            waiver: None,
         });
     }
     if let Some((status, why)) = log_problem(state) {
@@ -434,6 +435,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             status,
             source: None,
             detail: Some(why),
+            waiver: None,
         });
     }
     JvmReport {

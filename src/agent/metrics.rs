@@ -166,6 +166,7 @@ impl Metrics {
             Status::Drift,
             Status::Unreadable,
             Status::NotApplicable,
+            Status::Waived,
         ] {
             let n = findings.iter().filter(|f| f.status == s).count();
             self.findings

@@ -35,6 +35,9 @@ pub enum AgentError {
     /// The spool could not be used.
     #[error(transparent)]
     Spool(#[from] SpoolError),
+    /// The waivers file could not be used.
+    #[error(transparent)]
+    Waivers(#[from] crate::waiver::WaiverError),
     /// The HTTP client could not be built (token file, CA file).
     #[error(transparent)]
     Sender(#[from] SenderError),
@@ -136,6 +139,10 @@ struct Reporter {
     seen_running: bool,
     /// The host's pressure sample of the previous report.
     pressure: super::pressure::PressureTracker,
+    /// Accepted differences (`waivers`), read at start.
+    waivers: crate::waiver::Waivers,
+    /// Waivers naming nothing are logged once, not every interval.
+    told_unmatched: bool,
 }
 
 /// How reporting gets delivery to free space on a full file system before
@@ -152,10 +159,15 @@ enum DeliverFirst<'a> {
 impl Reporter {
     /// Builds one report from the host and the JVMs' GC logs.
     fn build_report(&mut self) -> Report {
+        let cluster = self.cluster();
+        let today = crate::waiver::today();
+        let mut matched = vec![false; self.waivers.entries.len()];
         let mut audited = audit(&self.profile, &self.host);
+        self.waive(cluster.as_ref(), today, &mut audited, &mut matched);
         if self.cfg.enforce && audited.summary.drift > 0 {
-            self.enforce();
+            self.enforce(cluster.as_ref(), today);
             audited = audit(&self.profile, &self.host);
+            self.waive(cluster.as_ref(), today, &mut audited, &mut matched);
         }
         self.note_missing_process(&mut audited.findings);
         let metrics = &self.shared.metrics;
@@ -163,6 +175,25 @@ impl Reporter {
         let mut jvms = self
             .tracker
             .poll(&self.host, &self.cfg, &self.profile, metrics);
+        for jvm in &mut jvms {
+            let scope = self.scope(cluster.as_ref());
+            self.waivers
+                .apply(scope, today, &mut jvm.findings, &mut matched);
+        }
+        if !self.told_unmatched {
+            self.told_unmatched = true;
+            for w in self
+                .waivers
+                .unmatched(self.scope(cluster.as_ref()), &matched)
+            {
+                tracing::warn!(
+                    waiver = %w.from,
+                    check = %w.check,
+                    key = %w.key,
+                    "the waiver matches no finding on this host (misspelt, or no longer needed?)"
+                );
+            }
+        }
         super::pressure::add_stall_causes(&self.host, &mut jvms);
         let host_pressure = self.pressure.observe(&self.host, &mut jvms);
         let worst = jvms
@@ -194,9 +225,36 @@ impl Reporter {
                 spool_dropped_total: dropped,
                 spool_depth: depth as u64,
             },
-            cluster: self.cluster(),
+            cluster,
             host_pressure,
         }
+    }
+
+    /// Whose findings these are, for waivers scoped to hosts or a cluster.
+    fn scope<'a>(
+        &'a self,
+        cluster: Option<&'a crate::report::Cluster>,
+    ) -> crate::waiver::Scope<'a> {
+        crate::waiver::Scope {
+            hostname: &self.host_info.hostname,
+            cluster: cluster.map(|c| c.name.as_str()),
+        }
+    }
+
+    /// Marks waived findings and recounts.
+    fn waive(
+        &self,
+        cluster: Option<&crate::report::Cluster>,
+        today: time::Date,
+        audited: &mut crate::audit::AuditReport,
+        matched: &mut [bool],
+    ) {
+        if self.waivers.is_empty() {
+            return;
+        }
+        self.waivers
+            .apply(self.scope(cluster), today, &mut audited.findings, matched);
+        audited.summary = crate::finding::Summary::of(&audited.findings);
     }
 
     /// The agent's `cluster` setting, else the running broker's own
@@ -258,7 +316,7 @@ impl Reporter {
     }
 
     /// Re-applies drifted kernel settings (`enforce = true`; needs root).
-    fn enforce(&self) {
+    fn enforce(&self, cluster: Option<&crate::report::Cluster>, today: time::Date) {
         if !crate::apply::may_write(&self.host) {
             tracing::warn!(
                 "enforce is set but the agent is not root: drift is reported, not corrected"
@@ -272,7 +330,10 @@ impl Reporter {
             std::time::Duration::ZERO,
         )
         .and_then(|lock| {
-            let plan = crate::apply::plan(&self.profile, &self.host)?;
+            let mut plan = crate::apply::plan(&self.profile, &self.host)?;
+            // A waived key keeps its accepted value: enforcing it would undo the waiver.
+            self.waivers
+                .hold_back(self.scope(cluster), today, &mut plan);
             crate::apply::apply(&plan, &self.host, &self.cfg.state_dir, false, &lock)
         }) {
             Ok(r) => tracing::info!(steps = r.results.len(), "enforced the profile"),
@@ -686,6 +747,8 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             store.load(name)?
         }
     };
+    // Checked at start, like the profile: a bad file stops the agent (exit 2).
+    let waivers = crate::waiver::Waivers::load_default(cfg.waivers.as_deref(), host.root())?;
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
     let sender = match &cfg.endpoint {
         Some(e) => Some(Sender::new(
@@ -743,6 +806,8 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         shared: shared.clone(),
         missing_since: None,
         seen_running: false,
+        waivers,
+        told_unmatched: false,
     };
     rt.block_on(async move {
         if let Some(addr) = listen {

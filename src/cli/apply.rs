@@ -28,6 +28,10 @@ pub struct ApplyArgs {
     /// The journal's directory.
     #[command(flatten)]
     pub state: super::StateDir,
+    /// Waivers file: a key a waiver in force accepts is left as it is.
+    /// Default: /etc/tunekeeper/waivers.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `tunekeeper rollback`.
@@ -44,12 +48,24 @@ pub struct RollbackArgs {
 /// Plans, and unless --dry-run, applies.
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = g.host();
+    // Checked first: a bad waivers file stops the apply before any write.
+    let waivers = tunekeeper::waiver::Waivers::load_default(args.waivers.as_deref(), &g.root)?;
     let profile = g.profile(&args.profile)?;
     if !args.dry_run && !apply::may_write(&host) {
         return Err(apply::ApplyError::NotRoot.into());
     }
+    let hold_back = |plan: &mut apply::Plan| {
+        let hostname = host.identity().hostname;
+        let cluster = tunekeeper::waiver::host_cluster(&host);
+        let scope = tunekeeper::waiver::Scope {
+            hostname: &hostname,
+            cluster: cluster.as_deref(),
+        };
+        waivers.hold_back(scope, tunekeeper::waiver::today(), plan);
+    };
     if args.dry_run {
-        let plan = apply::plan(&profile, &host)?;
+        let mut plan = apply::plan(&profile, &host)?;
+        hold_back(&mut plan);
         match args.format {
             Format::Json => print_json(&plan)?,
             Format::Table => print_plan(&plan, args.persist),
@@ -58,7 +74,8 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     }
     // Taken before the plan reads current values: they become the originals.
     let lock = apply::ApplyLock::acquire(&host, &args.state.path, LOCK_WAIT)?;
-    let plan = apply::plan(&profile, &host)?;
+    let mut plan = apply::plan(&profile, &host)?;
+    hold_back(&mut plan);
     let report = apply::apply(&plan, &host, &args.state.path, args.persist, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
@@ -116,13 +133,21 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             for m in &report.manual {
                 println!("not changed by apply: {}: {}", m.key, m.advice);
             }
+            for m in &plan.waived {
+                println!("not changed, {}: {}", m.key, m.advice);
+            }
         }
     }
     Ok(report.exit_code())
 }
 
 fn print_plan(plan: &apply::Plan, persist: bool) {
-    if plan.steps.is_empty() {
+    if plan.steps.is_empty() && !plan.waived.is_empty() {
+        println!(
+            "{}: nothing to change but what waivers accept (below)",
+            plan.profile
+        );
+    } else if plan.steps.is_empty() {
         println!(
             "{}: nothing to change, every kernel setting already matches",
             plan.profile
@@ -153,6 +178,9 @@ fn print_plan(plan: &apply::Plan, persist: bool) {
     }
     for m in &plan.manual {
         println!("not changed by apply: {}: {}", m.key, m.advice);
+    }
+    for m in &plan.waived {
+        println!("not changed, {}: {}", m.key, m.advice);
     }
     println!("dry run: nothing was changed");
 }

@@ -1,7 +1,11 @@
 //! `tunekeeper audit`.
 
+use std::path::PathBuf;
+
 use tunekeeper::audit::{AuditReport, audit};
+use tunekeeper::finding::Summary;
 use tunekeeper::render::{findings_table, summary_line};
+use tunekeeper::waiver::{Scope, Waivers};
 
 use super::{Global, print_json, stdout_colour};
 
@@ -13,7 +17,7 @@ pub enum AuditFormat {
     /// One JSON document for programs.
     Json,
     /// JUnit XML for CI servers: one test case per check, drift as a
-    /// failure, unreadable as an error, not-applicable as skipped.
+    /// failure, unreadable as an error, not-applicable and waived as skipped.
     Junit,
 }
 
@@ -28,11 +32,21 @@ pub struct AuditArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
+    /// Waivers file (accepted differences). Default:
+    /// /etc/tunekeeper/waivers.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// This host's cluster, for waivers scoped to a cluster. Default: the
+    /// running broker's own cluster.id (as the agent finds it).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 /// Audits and prints; exit 0 no drift, 1 drift, 2 could not run.
 pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
     let host = g.host();
+    // Checked before anything else: a bad waivers file stops the run whole.
+    let waivers = Waivers::load_default(args.waivers.as_deref(), &g.root)?;
     let chosen: Vec<(String, Option<String>)> = match &args.profile {
         Some(p) => vec![(p.clone(), None)],
         None => tunekeeper::kafka::choose_profiles(&host)
@@ -45,13 +59,16 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
     for (name, why) in chosen {
         profiles.push((g.profile(&name)?, why));
     }
-    let reports: Vec<AuditReport> = profiles
+    let mut reports: Vec<AuditReport> = profiles
         .iter()
         .map(|(profile, why)| AuditReport {
             chosen_because: why.clone(),
             ..audit(profile, &host)
         })
         .collect();
+    if !waivers.is_empty() {
+        apply_waivers(&waivers, &host, args.cluster.as_deref(), &mut reports);
+    }
     match args.format {
         // One object per profile: a host with one role prints one object,
         // as before; several roles print an array of them.
@@ -85,4 +102,38 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
         .map(|r| r.summary.exit_code())
         .max()
         .unwrap_or(0))
+}
+
+/// Marks waived findings, recounts, and warns (stderr) of each waiver that
+/// holds for this host but named no finding of any profile audited.
+fn apply_waivers(
+    waivers: &Waivers,
+    host: &tunekeeper::host::Host,
+    cluster: Option<&str>,
+    reports: &mut [AuditReport],
+) {
+    let found = match cluster {
+        Some(_) => None,
+        None => tunekeeper::waiver::host_cluster(host),
+    };
+    let hostname = reports
+        .first()
+        .map(|r| r.host.hostname.clone())
+        .unwrap_or_default();
+    let scope = Scope {
+        hostname: &hostname,
+        cluster: cluster.or(found.as_deref()),
+    };
+    let today = tunekeeper::waiver::today();
+    let mut matched = vec![false; waivers.entries.len()];
+    for r in reports.iter_mut() {
+        waivers.apply(scope, today, &mut r.findings, &mut matched);
+        r.summary = Summary::of(&r.findings);
+    }
+    for w in waivers.unmatched(scope, &matched) {
+        eprintln!(
+            "warning: {}: the waiver for {} {} matches no finding on this host (misspelt, or no longer needed?)",
+            w.from, w.check, w.key
+        );
+    }
 }

@@ -358,6 +358,7 @@ fn status_pill(s: Status) -> &'static str {
         Status::Drift => r#"<span class="pill bad">drift</span>"#,
         Status::Unreadable => r#"<span class="pill warn">unreadable</span>"#,
         Status::NotApplicable => r#"<span class="pill unk">n/a</span>"#,
+        Status::Waived => r#"<span class="pill unk">waived</span>"#,
     }
 }
 
@@ -365,8 +366,9 @@ fn status_rank(s: Status) -> u8 {
     match s {
         Status::Drift => 0,
         Status::Unreadable => 1,
-        Status::Ok => 2,
-        Status::NotApplicable => 3,
+        Status::Waived => 2,
+        Status::Ok => 3,
+        Status::NotApplicable => 4,
     }
 }
 
@@ -394,7 +396,9 @@ fn finding_rows(s: &mut String, findings: &[Finding]) {
             actual_with_window(f),
             status_pill(f.status),
             f.source.as_deref().map(escape).unwrap_or_default(),
-            f.detail.as_deref().map(escape).unwrap_or_default(),
+            crate::render::finding_note(f)
+                .map(|n| escape(&n))
+                .unwrap_or_default(),
         );
     }
 }
@@ -912,6 +916,7 @@ mod tests {
             status,
             source: None,
             detail: Some(detail.into()),
+            waiver: None,
         }
     }
 

@@ -280,6 +280,7 @@ fn logging_findings(a: &Analysis) -> Vec<crate::finding::Finding> {
                 "the log has no {what}: run the JVM with {}",
                 if jdk8 { old } else { unified }
             )),
+            waiver: None,
         });
     };
     if a.stats.stalls.pauses_with_cpu == 0 {

@@ -148,6 +148,7 @@ pub fn evaluate(
                 l.what,
                 worst_pause_text(a)
             )),
+            waiver: None,
         });
         checks.push(check);
     }

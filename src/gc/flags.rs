@@ -219,6 +219,7 @@ fn finding(
         status,
         source: Some("G1 broker rules".into()),
         detail: (!detail.is_empty()).then(|| detail.to_owned()),
+        waiver: None,
     }
 }
 

@@ -994,7 +994,7 @@ fn findings(s: &mut String, a: &Analysis) {
             Status::Ok => "ok",
             Status::Drift => "bad",
             Status::Unreadable => "warn",
-            Status::NotApplicable => "unk",
+            Status::NotApplicable | Status::Waived => "unk",
         };
         let _ = write!(
             s,

@@ -208,6 +208,7 @@ pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
                 status,
                 source: l.source.clone(),
                 detail,
+                waiver: None,
             }
         })
         .collect()

@@ -322,6 +322,7 @@ fn finding(
         status: if ok { Status::Ok } else { Status::Drift },
         source: Some(source.into()),
         detail: Some(detail),
+        waiver: None,
     }
 }
 

@@ -43,6 +43,7 @@ pub fn check_brokers(profile: &Profile, host: &Host, brokers: &Brokers, out: &mu
                 detail: Some(
                     "no Kafka broker, controller or ZooKeeper runs: data directories come from its configuration".into(),
                 ),
+                waiver: None,
             });
         }
         return;
@@ -100,6 +101,7 @@ fn config_finding(p: &KafkaProcess) -> Finding {
         status,
         source: None,
         detail,
+        waiver: None,
     }
 }
 
@@ -117,6 +119,7 @@ fn dir_finding(
         status: Status::Ok,
         source: Some(format!("{} of pid {}", d.dir.from, d.pid)),
         detail: None,
+        waiver: None,
     };
     match (&d.mount, &d.disks) {
         (Err(why), _) if d.resolved.is_none() => {
@@ -164,6 +167,7 @@ fn mount_finding(rule: &MountRule, d: &DataDirView, key: &str) -> Finding {
         status: Status::NotApplicable,
         source: Some(rule.source.clone()),
         detail: None,
+        waiver: None,
     };
     match &d.mount {
         Err(why) => f.detail = Some(why.clone()),
@@ -218,6 +222,7 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                         shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
                     )
                 }),
+                waiver: None,
             });
         }
         if let Some(s) = one_per {
@@ -247,6 +252,7 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                 detail: (!others.is_empty()).then(|| {
                     "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".into()
                 }),
+                waiver: None,
             });
         }
     }
@@ -480,6 +486,7 @@ fn judge_number(
         status,
         source: Some(setting.source()),
         detail: None,
+        waiver: None,
     }
 }
 
