@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::Error;
 use super::db::{Readers, WriteError, Writer, WriterHandle};
+use super::fleet::{FleetPage, FleetQuery};
 use super::pg::{self, Pg, PgTarget};
 use super::store::{self, Cursor, DriftEvent, HostView, Outcome, Point, ReportPage, Submission};
 
@@ -162,6 +163,21 @@ impl Storage {
                 Ok(readers.run(move |c| store::hosts(c, now_ms)).await?)
             }
             Storage::Postgres(pg) => pg.hosts(now_ms).await,
+        }
+    }
+
+    /// One page of the fleet: the hosts `q` asks for, the whole fleet's
+    /// counts of each state, and cursors to the pages around it.
+    pub async fn fleet_page(
+        &self,
+        now_ms: i64,
+        q: FleetQuery,
+    ) -> Result<FleetPage<HostView>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => Ok(readers
+                .run(move |c| store::fleet_page(c, now_ms, &q))
+                .await?),
+            Storage::Postgres(pg) => pg.fleet_page(now_ms, &q).await,
         }
     }
 
