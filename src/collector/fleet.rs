@@ -409,13 +409,14 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let v = format!("CAST(?3 AS {value_type})");
     let sql = format!(
         "SELECT {HOST_COLUMNS}, {key} AS sort_key FROM hosts
-         WHERE {text} AND {state}
+         WHERE {NOW} IS NOT NULL AND {text} AND {state}
            AND (?3 IS NULL OR {key} {key_cmp} {v} OR ({key} = {v} AND hostname {host_cmp} CAST(?4 AS TEXT)))
          ORDER BY sort_key {key_dir}, hostname {host_dir} LIMIT CAST(?5 AS BIGINT)",
         text = text_filter(),
         state = q.state.sql(),
     );
-    // `?3 IS NULL` alone leaves PostgreSQL without the parameter's type.
+    // PostgreSQL must learn each parameter's type from the query: now is
+    // named even when no state needs it, and `?3 IS NULL` alone would not do.
     dialect(&sql.replace("?3 IS NULL", &format!("{v} IS NULL")), d)
 }
 
