@@ -196,6 +196,9 @@ const STYLE: &str = r#"
 .states a.on{background:var(--acc);border-color:var(--acc);color:#fff}
 .states a.on b{color:#fff}
 #fleet th a{color:inherit;text-decoration:none;display:block}
+#fleet td.host{white-space:nowrap;overflow-wrap:normal;max-width:none}
+#fleet td.prof{overflow-wrap:anywhere;max-width:260px}
+.bar .order a{color:var(--acc);text-decoration:none}
 .pager{display:flex;gap:16px;align-items:center;margin-top:10px}
 .pager a{color:var(--acc);text-decoration:none}
 .pager a:hover{text-decoration:underline}
@@ -226,6 +229,20 @@ fn state_label(s: StateFilter) -> &'static str {
         StateFilter::Stale => "Stale",
         StateFilter::Skewed => "Clock skewed",
         StateFilter::Healthy => "Healthy",
+    }
+}
+
+fn sort_label(k: SortKey) -> &'static str {
+    match k {
+        SortKey::Problems => "problems",
+        SortKey::Host => "host",
+        SortKey::Profile => "profile",
+        SortKey::Age => "time since the last report",
+        SortKey::Drift => "drift",
+        SortKey::Gc => "GC health",
+        SortKey::GcRate => "GC ms/s",
+        SortKey::PauseP99 => "pause p99",
+        SortKey::Jvms => "JVMs",
     }
 }
 
@@ -311,7 +328,7 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
     html! {
         tr.stale[r.stale] data-problem=(u8::from(r.problem())) {
             td.host { a href={ "/hosts/" (crate::web::html::segment(&r.hostname)) } { (r.hostname) } }
-            td { (r.profile) }
+            td.prof { (r.profile) }
             @if clusters {
                 td { (r.cluster.as_deref().unwrap_or("–")) }
             }
@@ -379,6 +396,14 @@ pub fn render(v: &FleetView) -> String {
             }
             div.bar {
                 input #filter type="search" value=(sel.text) placeholder="Filter by host or profile…  ( / )" autocomplete="off" aria-label="Filter hosts by name or profile";
+                span.mut.order {
+                    @if sel.sort == SortKey::Problems {
+                        "problems first: clock skewed, stale, GC unhealthy, drifting"
+                    } @else {
+                        "sorted by " (sort_label(sel.sort)) ", " (if sel.descending { "descending" } else { "ascending" }) " · "
+                        a href=(Selection { sort: SortKey::Problems, descending: true, ..sel.clone() }.href(None)) { "problems first" }
+                    }
+                }
                 span.count #count {
                     (v.rows.len()) " of " (v.matching) " hosts"
                     @if filtered { " matching (" (c.hosts) " in the fleet)" }
