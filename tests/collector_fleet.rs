@@ -461,6 +461,7 @@ fn fleet_of_ten_thousand() {
         "/?q=broker-0123".to_owned(),
         "/?state=stale".to_owned(),
         "/api/v1/hosts?limit=100".to_owned(),
+        "/hosts/broker-04242.dc0.kafka.prod".to_owned(),
     ];
     for path in &paths {
         let (median, size) = server_time(&c.base, path);

@@ -193,9 +193,7 @@ impl Storage {
                 let name = hostname.to_owned();
                 Ok(readers
                     .run(move |c| {
-                        let view = store::hosts(c, now_ms)?
-                            .into_iter()
-                            .find(|h| h.hostname == name);
+                        let view = store::host_view(c, now_ms, &name)?;
                         Ok(HostData {
                             view,
                             latest: store::latest_body(c, &name)?,

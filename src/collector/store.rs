@@ -689,6 +689,32 @@ pub fn fleet_page(
     })
 }
 
+/// One host's view (`None` if it never reported or was pruned): one row,
+/// not the whole fleet's.
+pub fn host_view(
+    conn: &Connection,
+    now_ms: i64,
+    hostname: &str,
+) -> rusqlite::Result<Option<HostView>> {
+    let sql = format!(
+        "SELECT {} FROM hosts WHERE hostname = ?1",
+        fleet::HOST_COLUMNS
+    );
+    let Some(row) = conn
+        .prepare_cached(&sql)?
+        .query_row([hostname], host_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut h = row.view(now_ms);
+    h.gc.full_gcs_24h = full_gcs_of(conn, now_ms, &[hostname])?
+        .get(hostname)
+        .copied()
+        .unwrap_or(0);
+    Ok(Some(h))
+}
+
 /// A `hosts` row read in the order of [`fleet::HOST_COLUMNS`].
 fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
     Ok(HostRow {
