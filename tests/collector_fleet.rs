@@ -319,7 +319,7 @@ fn fleet_pages_filter_sort_and_page() {
 const FLEET: usize = 10_000;
 
 /// 10,000 hosts' reports, validated as the collector validates a post:
-/// every 50th stale, every 97th with its clock ahead, every 20th with
+/// every 50th stale (nothing received for 2 h), every 97th with its clock ahead, every 20th with
 /// unhealthy GC, every 10th drifting. The fixture with a dozen findings
 /// (a few KB each), so filling the database takes seconds.
 fn big_fleet(now_ms: i64) -> Vec<Submission> {
@@ -347,8 +347,14 @@ fn big_fleet(now_ms: i64) -> Vec<Submission> {
             } else {
                 gc(&mut r, (i % 130) as f64 / 10.0, 20.0 + (i % 25) as f64, 0);
             }
-            tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms)
-                .expect("a valid report")
+            let mut s = tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms)
+                .expect("a valid report");
+            if i % 50 == 7 {
+                // Stale: its last report arrived when it was made, 2 h ago
+                // (received now, it would be a clock running behind).
+                s.received_ms = s.time_ms;
+            }
+            s
         })
         .collect()
 }
@@ -538,6 +544,21 @@ fn fleet_of_ten_thousand() {
         );
         assert!(fcp < 1000.0 && load < 1000.0, "{what}: {m}");
     }
+    drop(b);
+    // A picture of the first page, for people.
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join(format!("fleet-10k-{backend}.png"));
+    browser_support::browse(
+        &browser,
+        &dir.path().join("shot-profile"),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1000".into(),
+            format!("{}/", c.base),
+        ],
+    );
+    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 10_000);
 }
 
 on_both!(fleet_pages_filter_sort_and_page, fleet_of_ten_thousand);
