@@ -194,6 +194,10 @@ fn fleet_pages_filter_sort_and_page() {
     assert_eq!(row_hosts(&html), want);
     let (_, _, html) = get(&c.base, "/?q=%3Cnothing%3E");
     assert!(row_hosts(&html).is_empty() && html.contains("No host matches"));
+    assert!(
+        html.contains(r#"value="&lt;nothing&gt;""#) && !html.contains("<nothing>"),
+        "the filter's text is escaped"
+    );
 
     // Sorted by drift, five a page: Next walks the whole order, Previous walks back.
     let mut by_drift: Vec<&Value> = all.iter().collect();
