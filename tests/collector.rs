@@ -490,7 +490,7 @@ fn host_page_names_the_window_of_every_gc_figure() {
     );
     let (_, fleet) = c.get("/", None);
     assert!(
-        fleet.contains(">GC ms/s, last interval</th>"),
+        fleet.contains(">GC ms/s, last interval</a></th>"),
         "fleet column"
     );
 }

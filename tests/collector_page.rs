@@ -184,7 +184,7 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     );
     assert!(
         dom.contains("10 of 10 hosts"),
-        "the inline script ran (filter count)"
+        "the count line (rendered by the server)"
     );
     assert!(
         !dom.contains("<img"),

@@ -1,4 +1,4 @@
-//! The JSON API: `POST /api/v1/reports`, `GET /api/v1/hosts`,
+//! The JSON API: `POST /api/v1/reports`, `GET /api/v1/hosts?limit=N&after=C`,
 //! `GET /api/v1/hosts/{hostname}/reports?limit=N&cursor=C`.
 
 use std::sync::Arc;
@@ -12,13 +12,15 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
+use super::fleet::{FleetCursor, FleetQuery, SortKey};
 use super::ingest::{self, Rejection};
 use super::storage::{Storage, StoreError};
 use super::store::{Cursor, Outcome};
 
-/// Default and largest `limit` of the reports listing.
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1_000;
+/// Default and largest `limit` of the listings (reports, hosts, the fleet page).
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest `limit` of the listings.
+pub const MAX_LIMIT: u32 = 1_000;
 /// Most bytes of documents in one page of the reports listing (at least one
 /// document is always sent). The rest is reached with the `next` cursor.
 pub const PAGE_BYTES: usize = 4 << 20;
@@ -243,16 +245,79 @@ fn reject(r: Rejection) -> Response {
     error(status, r)
 }
 
-/// `GET /api/v1/hosts`.
-pub async fn get_hosts(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Query of the hosts listing (kept as text: a bad value is answered
+/// with a 400 naming the parameter, not a generic parse error).
+#[derive(Debug, Deserialize)]
+pub struct HostsQuery {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+/// `GET /api/v1/hosts[?limit=N&after=CURSOR]`: the hosts by host name, as
+/// a JSON array. Without parameters, every host (as before paging
+/// existed); with `limit` (1 to [`MAX_LIMIT`]) or `after` (default limit
+/// [`DEFAULT_LIMIT`]), one page read by keyset from the database. When
+/// more follow, the `Link` header (`rel="next"`) and `X-Next-Cursor` give
+/// the next page, as in the reports listing.
+pub async fn get_hosts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HostsQuery>,
+) -> Response {
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
     let now = ingest::now_ms();
-    match state.storage.hosts(now).await {
-        Ok(hosts) => axum::Json(hosts).into_response(),
-        Err(e) => store_error(e),
+    if q.limit.is_none() && q.after.is_none() {
+        return match state.storage.hosts(now).await {
+            Ok(hosts) => axum::Json(hosts).into_response(),
+            Err(e) => store_error(e),
+        };
     }
+    let limit = match q.limit.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("limit: must be a whole number from 1 to {MAX_LIMIT}"),
+            );
+        }
+    };
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(t) => match FleetCursor::decode(t, SortKey::Host) {
+            Some(c) => Some(c),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "after: not a cursor this collector gave (use the X-Next-Cursor of the previous page)",
+                );
+            }
+        },
+    };
+    let query = FleetQuery {
+        sort: SortKey::Host,
+        after,
+        limit,
+        ..FleetQuery::default()
+    };
+    let page = match state.storage.fleet_page(now, query).await {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let mut r = axum::Json(page.hosts).into_response();
+    if let Some(next) = page.next {
+        let token = next.encode();
+        let link = format!("</api/v1/hosts?limit={limit}&after={token}>; rel=\"next\"");
+        let h = r.headers_mut();
+        if let (Ok(link), Ok(token)) = (HeaderValue::from_str(&link), HeaderValue::from_str(&token))
+        {
+            h.insert(header::LINK, link);
+            h.insert("x-next-cursor", token);
+        }
+    }
+    r
 }
 
 /// Query of the reports listing.

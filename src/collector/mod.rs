@@ -9,6 +9,7 @@
 //! - [`auth`]: bearer tokens, compared in constant time
 //! - [`db`]: the writer thread (batched transactions) and pooled readers
 //! - [`storage`]: the one storage interface the handlers use, over either backend
+//! - [`fleet`]: paging through the fleet (state counts, filters, keyset sort), both backends
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod conn;
 pub mod db;
 mod error;
+pub mod fleet;
 pub mod health;
 pub mod ingest;
 pub mod page;

@@ -1,40 +1,142 @@
-//! The fleet web page, rendered on the server: the fleet table at `/` and one
-//! host at `/hosts/{hostname}`. No external assets (works offline); a few
-//! lines of inline script sort and filter the table. Every untrusted value
-//! goes through [`escape`] or [`segment`].
+//! The fleet web pages, rendered on the server: the fleet table at `/` (its
+//! query here, its markup in [`crate::present::fleet`]) and one host at
+//! `/hosts/{hostname}`. No external assets (works offline). Every untrusted
+//! value goes through [`escape`] or [`crate::web::html::segment`] (or maud,
+//! which escapes).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::api::{AppState, check_read_page, heavy_read_turn};
+use serde::Deserialize;
+
+use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
+use super::fleet::{FleetCursor, FleetQuery, SortKey, StateFilter};
 use super::health::GcHealth;
 use super::ingest::now_ms;
 use super::storage::{HostData, StoreError};
 use super::store::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
+use crate::present::{
+    self,
+    fleet::{FleetRow, FleetView, Selection},
+};
 use crate::report::Report;
 use crate::web::STYLE;
 use crate::web::charts::{self, Chart, Series};
-use crate::web::html::{escape, escape_breakable, segment};
+use crate::web::html::{escape, escape_breakable};
 
 const DAY_MS: i64 = 86_400_000;
 type Points = Vec<(i64, f64)>;
 const WEEK_MS: i64 = 7 * DAY_MS;
 
-/// `GET /`: the fleet table.
-pub async fn fleet(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// What `GET /` may be asked (kept as text: a bad value gets a 400 page
+/// naming the parameter).
+#[derive(Debug, Deserialize)]
+pub struct FleetParams {
+    q: Option<String>,
+    state: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+/// The query and the page's choices of `p`, or the parameter at fault and why.
+fn fleet_query(p: FleetParams) -> Result<(FleetQuery, Selection), (&'static str, String)> {
+    let state = match p.state.as_deref() {
+        None | Some("") => StateFilter::All,
+        Some(s) => StateFilter::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = StateFilter::ALL.iter().map(|f| f.name()).collect();
+            ("state", format!("one of {}", names.join(", ")))
+        })?,
+    };
+    let sort = match p.sort.as_deref() {
+        None | Some("") => SortKey::Problems,
+        Some(s) => SortKey::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = SortKey::ALL.iter().map(|k| k.name()).collect();
+            ("sort", format!("one of {}", names.join(", ")))
+        })?,
+    };
+    let descending = match p.dir.as_deref() {
+        None | Some("") => sort.default_descending(),
+        Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(("dir", "asc or desc".into())),
+    };
+    let limit = match p.limit.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(("limit", format!("a whole number from 1 to {MAX_LIMIT}"))),
+    };
+    let cursor = |name: &'static str, t: Option<String>| match t.as_deref() {
+        None | Some("") => Ok(None),
+        Some(t) => FleetCursor::decode(t, sort)
+            .map(Some)
+            .ok_or((name, "a link of this page (for the same sort)".to_owned())),
+    };
+    let after = cursor("after", p.after)?;
+    let before = cursor("before", p.before)?;
+    let text = p.q.unwrap_or_default();
+    Ok((
+        FleetQuery {
+            text: Some(text.clone()),
+            state,
+            sort,
+            descending,
+            after,
+            before,
+            limit,
+        },
+        Selection {
+            text,
+            state,
+            sort,
+            descending,
+            limit,
+            default_limit: DEFAULT_LIMIT,
+        },
+    ))
+}
+
+/// `GET /`: one page of the fleet table (see [`crate::present::fleet`]).
+pub async fn fleet(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<FleetParams>,
+) -> Response {
     if let Some(r) = check_read_page(&state, &headers) {
         return r;
     }
+    let (query, selection) = match fleet_query(params) {
+        Ok(q) => q,
+        Err((name, want)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("The parameter “{name}” must be {want}."),
+            );
+        }
+    };
     let now = now_ms();
-    match state.storage.hosts(now).await {
-        Ok(hosts) => page(StatusCode::OK, render_fleet(&hosts, now)),
+    match state.storage.fleet_page(now, query).await {
+        Ok(p) => {
+            let view = FleetView {
+                clock: fmt_clock(now),
+                counts: p.counts,
+                matching: p.matching,
+                rows: p.hosts.iter().map(FleetRow::from_view).collect(),
+                selection,
+                next: p.next.map(|c| c.encode()),
+                prev: p.prev.map(|c| c.encode()),
+            };
+            page(StatusCode::OK, present::fleet::render(&view))
+        }
         Err(e) => store_error_page(e),
     }
 }
@@ -129,21 +231,6 @@ fn page(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// Sorting and filtering of the fleet table; state survives the minutely reload.
-const SCRIPT: &str = r#"
-(function(){
-const t=document.getElementById('fleet'),tb=t.tBodies[0],f=document.getElementById('filter'),p=document.getElementById('problems'),cnt=document.getElementById('count');
-const rows=[...tb.rows];let col=-1,dir=1;
-function apply(){const q=f.value.trim().toLowerCase();let n=0;for(const r of rows){const show=(!q||r.dataset.text.includes(q))&&(!p.checked||r.dataset.problem==='1');r.hidden=!show;if(show)n++;}cnt.textContent=n+' of '+rows.length+' hosts';sessionStorage.setItem('tk-fleet',JSON.stringify({q:f.value,p:p.checked,col,dir}));}
-function sort(c,d){col=c;dir=d;const th=t.tHead.rows[0].cells;for(let i=0;i<th.length;i++)th[i].removeAttribute('aria-sort');if(c<0)return;th[c].setAttribute('aria-sort',d>0?'ascending':'descending');
-rows.sort((a,b)=>{const x=a.cells[c].dataset.v,y=b.cells[c].dataset.v;const nx=parseFloat(x),ny=parseFloat(y);const k=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return k*d;});for(const r of rows)tb.appendChild(r);}
-[...t.tHead.rows[0].cells].forEach((th,i)=>th.addEventListener('click',()=>{sort(i,col===i?-dir:(th.classList.contains('n')?-1:1));apply();}));
-f.addEventListener('input',apply);p.addEventListener('change',apply);
-try{const s=JSON.parse(sessionStorage.getItem('tk-fleet')||'null');if(s){f.value=s.q||'';p.checked=!!s.p;if(s.col>=0)sort(s.col,s.dir);}}catch(e){}
-apply();setTimeout(()=>location.reload(),60000);
-})();
-"#;
-
 fn head(title: &str) -> String {
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>"#,
@@ -204,29 +291,6 @@ fn health_pill(h: GcHealth) -> &'static str {
     }
 }
 
-/// The drift count, with the drifting keys as a tooltip.
-fn drift_pill(h: &HostView) -> String {
-    if h.drift == 0 {
-        return r#"<span class="pill ok">0</span>"#.into();
-    }
-    let keys: Vec<String> = h
-        .drifting
-        .iter()
-        .map(|d| {
-            let actual = d.actual.as_deref().unwrap_or("?");
-            format!(
-                "{} {}: {} (expected {})",
-                d.check, d.key, actual, d.expected
-            )
-        })
-        .collect();
-    format!(
-        r#"<span class="pill bad" title="{}">{}</span>"#,
-        escape(&keys.join("\n")),
-        h.drift
-    )
-}
-
 /// Whether a `gc` finding on `key` drifts for this host (to colour that figure).
 fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
@@ -247,99 +311,6 @@ fn skew_pill(h: &HostView) -> String {
         h.clock_skew_seconds,
         fmt_age(by)
     )
-}
-
-fn severity(h: &HostView) -> u32 {
-    u32::from(h.clock_skewed) * 8
-        + u32::from(h.stale) * 4
-        + u32::from(h.gc.health == GcHealth::Unhealthy) * 2
-        + u32::from(h.drift > 0)
-}
-
-/// The fleet page's HTML.
-pub fn render_fleet(hosts: &[HostView], now: i64) -> String {
-    let mut hosts: Vec<&HostView> = hosts.iter().collect();
-    // Problems first: stale, then unhealthy GC, then drift; by name within.
-    hosts.sort_by(|a, b| {
-        severity(b)
-            .cmp(&severity(a))
-            .then(a.hostname.cmp(&b.hostname))
-    });
-    let stale = hosts.iter().filter(|h| h.stale).count();
-    let drifting = hosts.iter().filter(|h| h.drift > 0).count();
-    let unhealthy = hosts
-        .iter()
-        .filter(|h| h.gc.health == GcHealth::Unhealthy)
-        .count();
-    let hot = |n: usize| if n > 0 { " hot" } else { "" };
-
-    let mut s = head("tunekeeper · fleet");
-    let _ = write!(
-        s,
-        r#"<header><a class="home" href="/">tunekeeper</a><h1>Fleet</h1><div class="stats"><span><b>{}</b> hosts</span><span class="{}"><b>{drifting}</b> drifting</span><span class="{}"><b>{unhealthy}</b> GC unhealthy</span><span class="{}"><b>{stale}</b> stale</span></div><div class="stamp">updated {} · reloads every minute</div></header><main>"#,
-        hosts.len(),
-        hot(drifting),
-        hot(unhealthy),
-        hot(stale),
-        fmt_clock(now)
-    );
-    s.push_str(r#"<div class="bar"><input type="search" id="filter" placeholder="Filter by host or profile…" autocomplete="off" aria-label="Filter hosts"><label><input type="checkbox" id="problems"> problems only</label><span class="count" id="count"></span></div>"#);
-    s.push_str(r#"<table id="fleet"><thead><tr><th>Host</th><th>Profile</th><th class="n">Last report</th><th class="n">Drift</th><th>GC health</th><th class="n" title="the worst JVM, over the last report interval">GC ms/s, last interval</th><th class="n" title="the worst JVM, over the last report interval">Pause p99 ms, last interval</th><th class="n">Full GCs 24 h</th><th class="n">JVMs</th></tr></thead><tbody>"#);
-    for h in &hosts {
-        let problem = severity(h) > 0;
-        let text = format!("{} {}", h.hostname, h.profile).to_lowercase();
-        let age = if h.stale {
-            format!(
-                r#"<span class="pill warn" title="no report for more than three intervals ({} s)">stale</span> {}"#,
-                h.interval_seconds,
-                fmt_age(h.age_seconds)
-            )
-        } else {
-            fmt_age(h.age_seconds)
-        };
-        let age = age + &skew_pill(h);
-        let cls = |bad: bool| if bad { "n hot" } else { "n" };
-        let _ = write!(
-            s,
-            r#"<tr class="{}" data-text="{}" data-problem="{}"><td class="host" data-v="{}"><a href="/hosts/{}">{}</a></td><td data-v="{}">{}</td><td class="n" data-v="{}">{age}</td><td class="n" data-v="{}">{}</td><td data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="{}" data-v="{}">{}</td><td class="n" data-v="{}">{}</td></tr>"#,
-            if h.stale { "stale" } else { "" },
-            escape(&text),
-            u8::from(problem),
-            escape(&h.hostname),
-            segment(&h.hostname),
-            escape(&h.hostname),
-            escape(&h.profile),
-            escape(&h.profile),
-            h.age_seconds,
-            h.drift,
-            drift_pill(h),
-            match h.gc.health {
-                GcHealth::Unhealthy => 2,
-                GcHealth::Healthy => 0,
-                GcHealth::Unknown => 1,
-            },
-            health_pill(h.gc.health),
-            cls(gc_key_drifts(h, "gc_ms_per_second")),
-            h.gc.gc_ms_per_second.unwrap_or(-1.0),
-            fmt_opt(h.gc.gc_ms_per_second, 1),
-            cls(gc_key_drifts(h, "pause_p99_ms")),
-            h.gc.pause_p99_ms.unwrap_or(-1.0),
-            fmt_opt(h.gc.pause_p99_ms, 1),
-            cls(h.gc.full_gcs_24h > 0),
-            h.gc.full_gcs_24h,
-            h.gc.full_gcs_24h,
-            h.jvms,
-            h.jvms,
-        );
-    }
-    if hosts.is_empty() {
-        s.push_str(r#"<tr class="empty-row"><td colspan="9">No host has reported yet. Point an agent at <code>POST /api/v1/reports</code>.</td></tr>"#);
-    }
-    let _ = write!(
-        s,
-        "</tbody></table></main><script>{SCRIPT}</script></body></html>"
-    );
-    s
 }
 
 /// The number in a `<=N` service level, for the chart's threshold line.

@@ -21,6 +21,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::Error;
+use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
 use super::store::{
@@ -360,6 +361,16 @@ impl Pg {
         read(hosts(&c, now_ms, None)).await
     }
 
+    /// One page of the fleet (see [`super::fleet`]).
+    pub async fn fleet_page(
+        &self,
+        now_ms: i64,
+        q: &FleetQuery,
+    ) -> Result<FleetPage<HostView>, StoreError> {
+        let c = self.client().await?;
+        read(fleet_page(&c, now_ms, q)).await
+    }
+
     /// What the host page shows.
     pub async fn host_data(
         &self,
@@ -526,6 +537,129 @@ async fn hosts(
             h
         })
         .collect())
+}
+
+async fn fleet_page(
+    c: &deadpool_postgres::Object,
+    now_ms: i64,
+    q: &FleetQuery,
+) -> Result<FleetPage<HostView>, tokio_postgres::Error> {
+    let text = fleet::text_param(q);
+    let row = c
+        .query_one(
+            &fleet::counts_sql(q.state, Dialect::Postgres),
+            &[&now_ms, &text],
+        )
+        .await?;
+    let n = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+    let counts = FleetCounts {
+        hosts: n(0),
+        problems: n(1),
+        drifting: n(2),
+        unhealthy: n(3),
+        stale: n(4),
+        skewed: n(5),
+    };
+    let matching = n(6);
+    let limit = i64::from(q.limit) + 1;
+    let read = |backwards: bool, cursor: Option<FleetCursor>| {
+        let text = text.clone();
+        async move {
+            let sql = fleet::page_sql(q, backwards, Dialect::Postgres);
+            let host = cursor.as_ref().map(|c| c.hostname.clone());
+            let (num, txt) = match cursor.map(|c| c.value) {
+                Some(SortValue::Num(v)) => (Some(v), None),
+                Some(SortValue::Text(t)) => (None, Some(t)),
+                None => (None, None),
+            };
+            let value: &(dyn tokio_postgres::types::ToSql + Sync) =
+                if q.sort.is_text() { &txt } else { &num };
+            let rows = c
+                .query(&sql, &[&now_ms, &text, value, &host, &limit])
+                .await?;
+            Ok::<_, tokio_postgres::Error>(
+                rows.iter()
+                    .map(|r| {
+                        let key = if q.sort.is_text() {
+                            SortValue::Text(r.get(17))
+                        } else {
+                            SortValue::Num(r.get(17))
+                        };
+                        (host_row(r).view(now_ms), key)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let cursor_of = |(h, k): &(HostView, SortValue)| FleetCursor {
+        value: k.clone(),
+        hostname: h.hostname.clone(),
+    };
+    let (mut rows, next, prev) = match &q.before {
+        Some(b) => {
+            let rows = read(true, Some(b.clone())).await?;
+            if rows.len() > q.limit as usize {
+                fleet::assemble(q, true, rows, cursor_of)
+            } else {
+                // Fewer than a page before it: that is the first page.
+                let first = FleetQuery {
+                    before: None,
+                    after: None,
+                    ..q.clone()
+                };
+                fleet::assemble(&first, false, read(false, None).await?, cursor_of)
+            }
+        }
+        None => fleet::assemble(q, false, read(false, q.after.clone()).await?, cursor_of),
+    };
+    let names: Vec<&str> = rows.iter().map(|(h, _)| h.hostname.as_str()).collect();
+    let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for r in c
+        .query(
+            "SELECT hostname, full_gcs FROM reports
+             WHERE full_gcs > 0 AND received_at > $1 AND received_at <= $2
+               AND hostname = ANY($3::TEXT[])",
+            &[&(now_ms - 86_400_000), &now_ms, &names],
+        )
+        .await?
+    {
+        let sum = full.entry(r.get(0)).or_default();
+        *sum = sum.saturating_add(u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
+    }
+    for (h, _) in &mut rows {
+        h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
+    }
+    Ok(FleetPage {
+        hosts: rows.into_iter().map(|(h, _)| h).collect(),
+        counts,
+        matching,
+        next,
+        prev,
+    })
+}
+
+/// A `hosts` row read in the order of [`fleet::HOST_COLUMNS`].
+fn host_row(r: &tokio_postgres::Row) -> HostRow {
+    let u = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    HostRow {
+        hostname: r.get(0),
+        profile: r.get(1),
+        last_id: r.get(2),
+        last_time_text: r.get(3),
+        last_time_ms: r.get(4),
+        interval_seconds: r.get(5),
+        drift: u(r.get(6)),
+        findings: u(r.get(7)),
+        jvms: u(r.get(8)),
+        has_gc: r.get(9),
+        gc_drift: u(r.get(10)),
+        gc_ms_per_second: r.get(11),
+        pause_p99_ms: r.get(12),
+        drifting: r.get(13),
+        shown_received_ms: r.get(14),
+        last_received_ms: r.get(15),
+        skew_ms: r.get(16),
+    }
 }
 
 enum Migration {

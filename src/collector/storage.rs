@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::Error;
 use super::db::{Readers, WriteError, Writer, WriterHandle};
+use super::fleet::{FleetPage, FleetQuery};
 use super::pg::{self, Pg, PgTarget};
 use super::store::{self, Cursor, DriftEvent, HostView, Outcome, Point, ReportPage, Submission};
 
@@ -165,6 +166,21 @@ impl Storage {
         }
     }
 
+    /// One page of the fleet: the hosts `q` asks for, the whole fleet's
+    /// counts of each state, and cursors to the pages around it.
+    pub async fn fleet_page(
+        &self,
+        now_ms: i64,
+        q: FleetQuery,
+    ) -> Result<FleetPage<HostView>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => Ok(readers
+                .run(move |c| store::fleet_page(c, now_ms, &q))
+                .await?),
+            Storage::Postgres(pg) => pg.fleet_page(now_ms, &q).await,
+        }
+    }
+
     /// What the host page shows of `hostname`, with figures since `since_ms`.
     pub async fn host_data(
         &self,
@@ -177,9 +193,7 @@ impl Storage {
                 let name = hostname.to_owned();
                 Ok(readers
                     .run(move |c| {
-                        let view = store::hosts(c, now_ms)?
-                            .into_iter()
-                            .find(|h| h.hostname == name);
+                        let view = store::host_view(c, now_ms, &name)?;
                         Ok(HostData {
                             view,
                             latest: store::latest_body(c, &name)?,

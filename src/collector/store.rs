@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
+use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::{Derived, DriftKey, GcHealth};
 
 /// The schema, idempotent so every start can run it.
@@ -575,6 +576,166 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
         out.push(h);
     }
     Ok(out)
+}
+
+/// Full GCs of the last 24 hours before `now_ms` of the hosts named, summed
+/// saturating (as in [`hosts`]).
+fn full_gcs_of(
+    conn: &Connection,
+    now_ms: i64,
+    names: &[&str],
+) -> rusqlite::Result<std::collections::HashMap<String, u64>> {
+    let mut full = std::collections::HashMap::new();
+    let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT hostname, full_gcs FROM reports
+         WHERE full_gcs > 0 AND received_at > ?1 AND received_at <= ?2
+           AND hostname IN (SELECT value FROM json_each(?3))",
+    )?;
+    let rows = stmt.query_map(params![now_ms - 86_400_000, now_ms, names], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (h, n) = row?;
+        let sum: &mut u64 = full.entry(h).or_default();
+        *sum = sum.saturating_add(u64::try_from(n).unwrap_or(0));
+    }
+    Ok(full)
+}
+
+/// One page of the fleet (see [`super::fleet`]): only the rows shown are
+/// read into views.
+pub fn fleet_page(
+    conn: &Connection,
+    now_ms: i64,
+    q: &FleetQuery,
+) -> rusqlite::Result<FleetPage<HostView>> {
+    let text = fleet::text_param(q);
+    let counts_sql = fleet::counts_sql(q.state, Dialect::Sqlite);
+    let (counts, matching) =
+        conn.prepare_cached(&counts_sql)?
+            .query_row(params![now_ms, text], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok((
+                    FleetCounts {
+                        hosts: n(0)?,
+                        problems: n(1)?,
+                        drifting: n(2)?,
+                        unhealthy: n(3)?,
+                        stale: n(4)?,
+                        skewed: n(5)?,
+                    },
+                    n(6)?,
+                ))
+            })?;
+    let read = |backwards: bool, cursor: Option<&FleetCursor>| {
+        let (value, host): (Option<rusqlite::types::Value>, Option<&str>) = match cursor {
+            None => (None, None),
+            Some(c) => (
+                Some(match &c.value {
+                    SortValue::Num(v) => rusqlite::types::Value::Real(*v),
+                    SortValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                }),
+                Some(c.hostname.as_str()),
+            ),
+        };
+        let sql = fleet::page_sql(q, backwards, Dialect::Sqlite);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![now_ms, text, value, host, i64::from(q.limit) + 1],
+            |r| {
+                let key = if q.sort.is_text() {
+                    SortValue::Text(r.get(17)?)
+                } else {
+                    SortValue::Num(r.get(17)?)
+                };
+                Ok((host_row(r)?.view(now_ms), key))
+            },
+        )?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+    };
+    let cursor_of = |(h, k): &(HostView, SortValue)| FleetCursor {
+        value: k.clone(),
+        hostname: h.hostname.clone(),
+    };
+    let (mut rows, next, prev) = match &q.before {
+        Some(c) => {
+            let rows = read(true, Some(c))?;
+            if rows.len() > q.limit as usize {
+                fleet::assemble(q, true, rows, cursor_of)
+            } else {
+                // Fewer than a page before it: that is the first page.
+                let first = FleetQuery {
+                    before: None,
+                    after: None,
+                    ..q.clone()
+                };
+                fleet::assemble(&first, false, read(false, None)?, cursor_of)
+            }
+        }
+        None => fleet::assemble(q, false, read(false, q.after.as_ref())?, cursor_of),
+    };
+    let names: Vec<&str> = rows.iter().map(|(h, _)| h.hostname.as_str()).collect();
+    let full = full_gcs_of(conn, now_ms, &names)?;
+    for (h, _) in &mut rows {
+        h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
+    }
+    Ok(FleetPage {
+        hosts: rows.into_iter().map(|(h, _)| h).collect(),
+        counts,
+        matching,
+        next,
+        prev,
+    })
+}
+
+/// One host's view (`None` if it never reported or was pruned): one row,
+/// not the whole fleet's.
+pub fn host_view(
+    conn: &Connection,
+    now_ms: i64,
+    hostname: &str,
+) -> rusqlite::Result<Option<HostView>> {
+    let sql = format!(
+        "SELECT {} FROM hosts WHERE hostname = ?1",
+        fleet::HOST_COLUMNS
+    );
+    let Some(row) = conn
+        .prepare_cached(&sql)?
+        .query_row([hostname], host_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut h = row.view(now_ms);
+    h.gc.full_gcs_24h = full_gcs_of(conn, now_ms, &[hostname])?
+        .get(hostname)
+        .copied()
+        .unwrap_or(0);
+    Ok(Some(h))
+}
+
+/// A `hosts` row read in the order of [`fleet::HOST_COLUMNS`].
+fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
+    Ok(HostRow {
+        hostname: r.get(0)?,
+        profile: r.get(1)?,
+        last_id: r.get(2)?,
+        last_time_text: r.get(3)?,
+        last_time_ms: r.get(4)?,
+        interval_seconds: r.get(5)?,
+        drift: r.get(6)?,
+        findings: r.get(7)?,
+        jvms: r.get(8)?,
+        has_gc: r.get(9)?,
+        gc_drift: r.get(10)?,
+        gc_ms_per_second: r.get(11)?,
+        pause_p99_ms: r.get(12)?,
+        drifting: r.get(13)?,
+        shown_received_ms: r.get(14)?,
+        last_received_ms: r.get(15)?,
+        skew_ms: r.get(16)?,
+    })
 }
 
 /// One host's stored documents, newest first (by report time, then id).

@@ -68,7 +68,7 @@ pub fn exec_sql(dir: &Path, sql: &str) -> usize {
 
 /// A database name for a test directory: the same directory (a restarted
 /// collector) gets the same database.
-fn database_name(dir: &Path) -> String {
+pub fn database_name(dir: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     dir.hash(&mut h);

@@ -1,0 +1,36 @@
+//! Presentation: pages built from plain data with [`maud`], whose templates
+//! escape every value by construction (a value can only become markup
+//! through an explicit `PreEscaped`, used here for the stylesheet and the
+//! inline script, both constants).
+//!
+//! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
+
+pub mod fleet;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::web::STYLE;
+
+/// The document around a page's body: the shared stylesheet, `extra_style`
+/// (a constant) and the title.
+pub fn document(title: &str, extra_style: &'static str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) (PreEscaped(extra_style)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
+}
+
+/// Percent-encodes a query-string value (everything but RFC 3986's
+/// unreserved characters), so `&`, `#`, `=` and quotes stay inside it.
+pub fn query_value(s: &str) -> String {
+    crate::web::html::segment(s)
+}
