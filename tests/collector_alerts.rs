@@ -139,6 +139,9 @@ fn metrics_count_hosts_by_cluster_and_state_and_reports_by_outcome() {
     assert_eq!(received("duplicate", "200"), Some(1.0));
     assert_eq!(received("refused", "400"), Some(1.0));
     assert_eq!(received("refused", "401"), Some(1.0));
+    // Known statuses are there from the start, at zero: `increase()` in
+    // the alert rules sees the first refusal.
+    assert_eq!(received("refused", "413"), Some(0.0));
     let size = value(&s, "tunekeeper_collector_storage_bytes", &[]).expect("storage size");
     assert!(size >= 8192.0, "a database with six reports: {size} bytes");
     // Without --webhook there is no webhook to describe.
@@ -436,7 +439,7 @@ fn webhook_delivers_after_the_receiver_comes_back() {
             "tunekeeper_collector_webhook_messages_total",
             &[("outcome", "delivered")]
         ),
-        None,
+        Some(0.0),
         "nothing can be delivered yet"
     );
     let rx = Receiver::on(TcpListener::bind(addr).unwrap());

@@ -44,7 +44,8 @@ struct OutcomeLabel {
     outcome: &'static str,
 }
 
-/// The process's counters (shared by handlers, the evaluator and the webhook sender).
+/// The process's counters (shared by handlers, the evaluator and the
+/// webhook sender). Build with [`Counters::new`].
 #[derive(Default)]
 pub struct Counters {
     received: Family<Received, Counter>,
@@ -69,7 +70,29 @@ pub fn outcome_of(status: StatusCode) -> &'static str {
     }
 }
 
+/// Statuses a report post is answered with, each counted from 0 at start:
+/// a series that appears with its first count hides that count from
+/// `increase()`, so alert rules would miss the first refusal.
+const KNOWN_STATUSES: [u16; 11] = [200, 202, 400, 401, 408, 409, 413, 415, 422, 500, 503];
+
 impl Counters {
+    /// Counters with every known series present at zero.
+    pub fn new() -> Counters {
+        let c = Counters::default();
+        for code in KNOWN_STATUSES {
+            if let Ok(status) = StatusCode::from_u16(code) {
+                let _ = c.received.get_or_create(&Received {
+                    outcome: outcome_of(status),
+                    code,
+                });
+            }
+        }
+        for outcome in ["delivered", "dropped", "failed"] {
+            let _ = c.webhook.get_or_create(&OutcomeLabel { outcome });
+        }
+        c
+    }
+
     /// Counts one answered report post.
     pub fn received(&self, status: StatusCode) {
         self.received

@@ -51,7 +51,7 @@ impl Collector {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             heavy_reads: Arc::new(tokio::sync::Semaphore::new(api::HEAVY_READS)),
-            counters: Arc::default(),
+            counters: Arc::new(metrics::Counters::new()),
             clusters: Arc::default(),
             stored: Arc::default(),
             webhook: config.webhook.is_some(),

@@ -1,0 +1,219 @@
+//! The shipped Prometheus rules and Grafana dashboard: real promtool checks
+//! and unit-tests the rules, and every metric name the rules, their tests
+//! and the dashboard use is one a real agent and a real collector export.
+
+mod ci_skip;
+mod collector_support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use collector_support::{Collector, READ_TOKEN, TOKEN, ago, report};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read(rel: &str) -> String {
+    let p = repo(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const RULES: &str = "packaging/prometheus/tunekeeper-rules.yml";
+const RULE_TESTS: &str = "packaging/prometheus/tunekeeper-rules.test.yml";
+const DASHBOARD: &str = "packaging/grafana/tunekeeper-agent.json";
+
+fn promtool() -> Option<&'static str> {
+    Command::new("promtool")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "promtool")
+}
+
+#[test]
+fn promtool_checks_and_unit_tests_the_rules() {
+    let Some(promtool) = promtool() else {
+        ci_skip::skip("promtool is not installed (Debian: apt-get install prometheus)");
+        return;
+    };
+    for args in [["check", "rules", RULES], ["test", "rules", RULE_TESTS]] {
+        // `test rules` finds rule_files relative to the test file.
+        let out = Command::new(promtool)
+            .args(&args[..2])
+            .arg(repo(args[2]))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {}:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Metric names in a text exposition: every sample's, and for each
+/// `# TYPE` the names its samples take (counters `_total`, histograms
+/// `_bucket`/`_sum`/`_count`, info `_info`), so a family with no sample
+/// yet still counts.
+fn exported(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                "info" => &["_info"],
+                _ => &[""],
+            };
+            for s in suffixes {
+                names.insert(format!("{name}{s}"));
+            }
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let end = line.find(['{', ' ']).unwrap_or(line.len());
+            names.insert(line[..end].to_owned());
+        }
+    }
+    names
+}
+
+/// Every `tunekeeper_...` token in `text`: metric names in PromQL
+/// expressions and series selectors (prose says "tunekeeper " or
+/// "tunekeeper-", never with an underscore).
+fn used(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("tunekeeper_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(tail.len());
+        out.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// The PromQL of the dashboard: panel targets and variable queries.
+fn dashboard_queries(dashboard: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in dashboard["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            out.push(t["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    for v in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(q) = v["query"]["query"].as_str() {
+            out.push(q.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn rules_and_dashboard_name_only_metrics_the_code_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let read_tokens = d.join("read-tokens");
+    // A collector with a webhook (so its webhook metrics exist), the read
+    // token set, and a report stored.
+    let c = Collector::start(
+        d,
+        &[
+            "--read-token-file",
+            read_tokens.to_str().unwrap(),
+            "--webhook",
+            "http://127.0.0.1:9/hook",
+        ],
+    );
+    assert_eq!(c.post(&report("b1", "r1", &ago(Duration::ZERO), 60)).0, 202);
+    // A real agent's textfile, after one interval delivered to it.
+    std::fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
+    let prom = d.join("agent.prom");
+    std::fs::write(
+        d.join("agent.toml"),
+        format!(
+            "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n\
+             metrics_textfile = \"{}\"\ntimeout = \"5s\"\ncluster = \"orders\"\n",
+            c.base,
+            d.join("token").display(),
+            d.join("spool").display(),
+            prom.display()
+        ),
+    )
+    .unwrap();
+    let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args(["agent", "--once", "--config"])
+        .arg(d.join("agent.toml"))
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .output()
+        .unwrap();
+    let agent_text = std::fs::read_to_string(&prom).unwrap_or_else(|e| {
+        panic!(
+            "agent wrote no textfile ({e}); exit {:?}:\n{}",
+            once.status.code(),
+            String::from_utf8_lossy(&once.stderr)
+        )
+    });
+    let (status, collector_text) = c.get("/metrics", Some(READ_TOKEN));
+    assert_eq!(status, 200, "{collector_text}");
+    let mut exports = exported(&agent_text);
+    exports.extend(exported(&collector_text));
+    // The agent's delivery counted (so its textfile is from a full run).
+    assert!(
+        agent_text.contains("tunekeeper_reports_delivered_total 1"),
+        "{agent_text}"
+    );
+
+    let dashboard: serde_json::Value = serde_json::from_str(&read(DASHBOARD)).unwrap();
+    let queries = dashboard_queries(&dashboard);
+    assert!(queries.len() >= 10, "{queries:?}");
+    let mut missing = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, text) in [
+        (RULES, read(RULES)),
+        (RULE_TESTS, read(RULE_TESTS)),
+        (DASHBOARD, queries.join("\n")),
+    ] {
+        let names = used(&text);
+        assert!(!names.is_empty(), "{file} names no tunekeeper metric");
+        for n in names {
+            if !exports.contains(&n) {
+                missing.push(format!("{file}: {n}"));
+            }
+            seen.insert(n);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "names no code exports:\n{}\nexported:\n{exports:#?}",
+        missing.join("\n")
+    );
+    // Both sides are covered: agent and collector metrics alike.
+    assert!(seen.contains("tunekeeper_gc_seconds_per_second"));
+    assert!(seen.contains("tunekeeper_collector_hosts"));
+    // And the dashboard shows every metric the agent exports.
+    let shown = used(&queries.join("\n"));
+    for name in exported(&agent_text) {
+        let family = name.trim_end_matches("_sum");
+        let covered = shown.contains(&name)
+            || shown.iter().any(|s| {
+                s.strip_suffix("_bucket")
+                    .or_else(|| s.strip_suffix("_count"))
+                    .is_some_and(|base| family.starts_with(base))
+            });
+        assert!(covered, "the dashboard does not show {name}");
+    }
+}
