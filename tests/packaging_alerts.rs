@@ -57,6 +57,54 @@ fn promtool_checks_and_unit_tests_the_rules() {
     }
 }
 
+/// The dashboard's queries parse as PromQL: each becomes a recording rule
+/// of a scratch rules file (Grafana's variables replaced by what they
+/// stand for) that `promtool check rules` parses.
+#[test]
+fn promtool_parses_every_dashboard_query() {
+    let Some(promtool) = promtool() else {
+        ci_skip::skip("promtool is not installed (Debian: apt-get install prometheus)");
+        return;
+    };
+    let dashboard: serde_json::Value = serde_json::from_str(&read(DASHBOARD)).unwrap();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    let queries = dashboard_queries(&dashboard);
+    for (i, q) in queries.iter().enumerate() {
+        // label_values() is Grafana's, not PromQL: its metric is checked
+        // by the name test below; here the selector alone.
+        let q = match q.strip_prefix("label_values(") {
+            Some(rest) => rest.split(',').next().unwrap().to_owned(),
+            None => q.clone(),
+        };
+        let expr = q
+            .replace("$__rate_interval", "5m")
+            .replace("$instance", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            serde_json::to_string(&expr).unwrap()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let out = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{rules}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{} rules found", queries.len())),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// Metric names in a text exposition: every sample's, and for each
 /// `# TYPE` the names its samples take (counters `_total`, histograms
 /// `_bucket`/`_sum`/`_count`, info `_info`), so a family with no sample
