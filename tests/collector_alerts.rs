@@ -560,3 +560,49 @@ fn one_leader_on_postgres() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(rx.alerts().len(), 2, "{:?}", rx.messages());
 }
+
+/// Bad webhook options stop the collector before it starts: exit 2,
+/// naming the option, and no database created.
+#[test]
+fn bad_webhook_options_exit_2_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("collector.db");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    for (args, says) in [
+        (
+            vec!["--webhook", "ftp://ops:pw@example.org/x"],
+            "--webhook ftp://example.org/x: not an http",
+        ),
+        (vec!["--webhook", "not a url"], "--webhook (not a URL)"),
+        (
+            vec!["--webhook", "http://127.0.0.1:9/", "--webhook-queue", "0"],
+            "--webhook-queue 0",
+        ),
+        (vec!["--webhook-queue", "5"], "--webhook <URL>"),
+        (
+            vec![
+                "--webhook",
+                "http://127.0.0.1:9/",
+                "--alert-interval-seconds",
+                "0",
+            ],
+            "--alert-interval-seconds",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+            .arg("collector")
+            .args(["--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .arg("--token-file")
+            .arg(&tokens)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("pw@"), "{err}");
+        assert!(!db.exists(), "{args:?} created the database");
+    }
+}

@@ -251,7 +251,7 @@ pub fn start(
     )
     .map_err(|e| super::Error::BadOption {
         option: "--webhook",
-        value: config.url.clone(),
+        value: super::webhook::shown_url(&config.url),
         reason: format!("cannot set up its HTTP client: {e}"),
     })?;
     let hook = Arc::new(hook);

@@ -157,7 +157,7 @@ impl Config {
             if !scheme_ok {
                 return Err(Error::BadOption {
                     option: "--webhook",
-                    value: w.url.clone(),
+                    value: webhook::shown_url(&w.url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }

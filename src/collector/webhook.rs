@@ -279,6 +279,8 @@ struct Queue {
 /// The webhook's queue and sender.
 pub struct Webhook {
     url: String,
+    /// The URL as logs show it: no user, password or query (they may hold secrets).
+    shown: String,
     client: reqwest::Client,
     cap: usize,
     queue: Mutex<Queue>,
@@ -288,7 +290,7 @@ pub struct Webhook {
 
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Webhook({}, queue {})", self.url, self.cap)
+        write!(f, "Webhook({}, queue {})", self.shown, self.cap)
     }
 }
 
@@ -315,6 +317,7 @@ impl Webhook {
             .build()?;
         Ok(Webhook {
             url: url.to_owned(),
+            shown: shown_url(url),
             client,
             cap: cap.max(1),
             queue: Mutex::new(Queue {
@@ -405,13 +408,13 @@ impl Webhook {
                         break;
                     }
                     Attempt::Refused(code) => {
-                        tracing::warn!(url = %self.url, code, "webhook refused a message; not retried");
+                        tracing::warn!(url = %self.shown, code, "webhook refused a message; not retried");
                         self.counters.webhook("failed");
                         self.done(seq);
                         break;
                     }
                     Attempt::Retry(why) => {
-                        tracing::warn!(url = %self.url, attempt, reason = %why, "webhook delivery failed; retrying");
+                        tracing::warn!(url = %self.shown, attempt, reason = %why, "webhook delivery failed; retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt = attempt.saturating_add(1);
                         // Dropped meanwhile (the queue overflowed): move on.
@@ -422,6 +425,20 @@ impl Webhook {
                 }
             }
         }
+    }
+}
+
+/// `url` without what may be secret: user, password, query, fragment.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -485,6 +502,14 @@ mod tests {
         assert_ne!(
             orders["alerts"][0]["fingerprint"],
             orders["alerts"][1]["fingerprint"]
+        );
+    }
+
+    #[test]
+    fn logs_never_show_the_urls_secrets() {
+        assert_eq!(
+            shown_url("https://ops:s3cret@hooks.example.org:8443/alert?token=abc#x"),
+            "https://hooks.example.org:8443/alert"
         );
     }
 
