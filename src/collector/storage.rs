@@ -246,7 +246,7 @@ impl Storage {
     pub fn alert_leader(&self) -> Leader {
         match self {
             Storage::Sqlite { .. } => Leader::Alone,
-            Storage::Postgres(pg) => Leader::Postgres(pg::Leader::new(Arc::clone(pg))),
+            Storage::Postgres(pg) => Leader::Postgres(Box::new(pg::Leader::new(Arc::clone(pg)))),
         }
     }
 }
@@ -256,7 +256,7 @@ pub enum Leader {
     /// The only collector on its database.
     Alone,
     /// One of possibly several on one PostgreSQL database.
-    Postgres(pg::Leader),
+    Postgres(Box<pg::Leader>),
 }
 
 impl Leader {
