@@ -91,15 +91,15 @@ impl Collector {
             closer,
             config,
         } = self;
+        let alerting = match &config.webhook {
+            Some(w) => alerts::start(&shared, w)?,
+            None => Vec::new(),
+        };
         let pruner = tokio::spawn(prune_loop(
             shared.storage.clone(),
             config.retention_days,
             config.prune_interval,
         ));
-        let alerting = match &config.webhook {
-            Some(w) => alerts::start(&shared, w)?,
-            None => Vec::new(),
-        };
         let app = router(shared);
         let nofile = conn::raise_file_limit();
         let sockets = conn::connections_for(nofile);
