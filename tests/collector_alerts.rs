@@ -144,6 +144,19 @@ fn metrics_count_hosts_by_cluster_and_state_and_reports_by_outcome() {
     assert_eq!(received("refused", "413"), Some(0.0));
     let size = value(&s, "tunekeeper_collector_storage_bytes", &[]).expect("storage size");
     assert!(size >= 8192.0, "a database with six reports: {size} bytes");
+    let backend = if collector_support::postgres().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(
+        value(
+            &s,
+            "tunekeeper_collector_info",
+            &[("version", env!("CARGO_PKG_VERSION")), ("backend", backend)]
+        ),
+        Some(1.0)
+    );
     // Without --webhook there is no webhook to describe.
     assert!(!s.iter().any(|(n, _, _)| n.contains("webhook")));
 

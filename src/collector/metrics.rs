@@ -40,6 +40,12 @@ struct ClusterLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    version: String,
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
 }
@@ -178,8 +184,17 @@ pub fn encode(
     fleet: &BTreeMap<String, StateCounts>,
     storage_bytes: Option<u64>,
     webhook: bool,
+    backend: &str,
 ) -> String {
-    let mut r = Registry::with_prefix("tunekeeper_collector");
+    let mut r = Registry::with_prefix("tunekeeper");
+    r.register(
+        "collector",
+        "Collector version and storage backend",
+        prometheus_client::metrics::info::Info::new(InfoLabels {
+            version: env!("CARGO_PKG_VERSION").into(),
+            backend: backend.into(),
+        }),
+    );
     let hosts: Family<ClusterState, Gauge> = Family::default();
     let totals: Family<ClusterLabel, Gauge> = Family::default();
     for (cluster, c) in fleet {
@@ -203,13 +218,13 @@ pub fn encode(
             .set(c.hosts);
     }
     r.register(
-        "hosts",
+        "collector_hosts",
         "Hosts by cluster and state (drifting, gc_unhealthy, stale overlap; ok is none of them); cluster=\"\" is no cluster",
         hosts,
     );
-    r.register("cluster_hosts", "Hosts by cluster", totals);
+    r.register("collector_cluster_hosts", "Hosts by cluster", totals);
     r.register(
-        "reports_received",
+        "collector_reports_received",
         "Report posts answered, by outcome (stored, duplicate, refused, error) and HTTP status code",
         counters.received.clone(),
     );
@@ -217,7 +232,7 @@ pub fn encode(
         let g: Gauge<f64, AtomicU64> = Gauge::default();
         g.set(bytes as f64);
         r.register_with_unit(
-            "storage",
+            "collector_storage",
             "Size of the database (SQLite: the file and its WAL; PostgreSQL: pg_database_size)",
             Unit::Bytes,
             g,
@@ -225,17 +240,17 @@ pub fn encode(
     }
     if webhook {
         r.register(
-            "webhook_messages",
+            "collector_webhook_messages",
             "Webhook messages by outcome: delivered, dropped (queue full, oldest first), failed (refused for good)",
             counters.webhook.clone(),
         );
         r.register(
-            "webhook_queue_messages",
+            "collector_webhook_queue_messages",
             "Webhook messages waiting to be sent",
             counters.webhook_queue.clone(),
         );
         r.register(
-            "alert_leader",
+            "collector_alert_leader",
             "1 when this instance sends the webhook's alerts (one instance per PostgreSQL database)",
             counters.leader.clone(),
         );
@@ -267,7 +282,13 @@ pub async fn get_metrics(
             None
         }
     };
-    let text = encode(&state.counters, &fleet, size, state.webhook);
+    let text = encode(
+        &state.counters,
+        &fleet,
+        size,
+        state.webhook,
+        state.storage.backend(),
+    );
     let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

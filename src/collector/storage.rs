@@ -223,6 +223,14 @@ impl Storage {
         }
     }
 
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Storage::Sqlite { .. } => "sqlite",
+            Storage::Postgres(_) => "postgres",
+        }
+    }
+
     /// The database's size in bytes: SQLite's file plus its write-ahead
     /// log; PostgreSQL's `pg_database_size`.
     pub async fn size_bytes(&self) -> Result<u64, StoreError> {
