@@ -191,16 +191,33 @@ impl Receiver {
     }
 
     fn on(listener: TcpListener) -> Receiver {
+        Receiver::hanging(listener, 0)
+    }
+
+    /// Like [`Receiver::on`], but the first `hang` requests are read and
+    /// never answered (the connection held for 20 s).
+    fn hanging(listener: TcpListener, hang: usize) -> Receiver {
         let addr = listener.local_addr().unwrap();
         let got = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (g, st) = (Arc::clone(&got), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
+            let mut hung = 0;
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                if hung < hang {
+                    hung += 1;
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 65536];
+                        let mut conn = conn;
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+                        while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+                    });
+                    continue;
+                }
                 if let Some(body) = read_request(conn) {
                     g.lock().unwrap().push(body);
                 }
@@ -471,6 +488,31 @@ fn webhook_delivers_after_the_receiver_comes_back() {
         "tunekeeper_collector_webhook_queue_messages",
         &[]
     ) == Some(0.0)));
+    assert_eq!(rx.messages().len(), 1);
+}
+
+/// A receiver that takes the request and never answers: the attempt ends
+/// at `--webhook-timeout-seconds` (2) and the retry delivers.
+#[test]
+fn webhook_attempt_times_out_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::hanging(TcpListener::bind("127.0.0.1:0").unwrap(), 1);
+    let c = start_with_webhook(dir.path(), &rx.url(), &[]);
+    let mut r = report("b1", "r1", &ago(Duration::ZERO), 60);
+    drift(&mut r, "vm.swappiness", "60");
+    let posted = std::time::Instant::now();
+    assert_eq!(c.post(&r).0, 202);
+    assert!(
+        eventually(Duration::from_secs(30), || !rx.messages().is_empty()),
+        "not delivered after the hung attempt"
+    );
+    let took = posted.elapsed();
+    // The first attempt hung until its 2 s bound (the receiver would hold
+    // it for 20 s), then the retry was answered.
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
     assert_eq!(rx.messages().len(), 1);
 }
 

@@ -237,6 +237,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn full_gcs_are_counted_from_zero() {
+        // Before any pause: the series exists at 0, so `increase()` in the
+        // shipped alert rule sees the first full GC.
+        let text = Metrics::new("kafka-broker", "b1").encode();
+        assert!(
+            text.contains("tunekeeper_gc_pause_seconds_count{kind=\"full\"} 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn names_follow_prometheus_conventions() {
         let m = Metrics::new("kafka-broker", "b1");
         m.observe_pause("young", 0.012);
