@@ -265,3 +265,314 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
         assert!(covered, "the dashboard does not show {name}");
     }
 }
+
+/// A real Prometheus server this test started, killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Prometheus {
+    /// Starts `prometheus` with `config`, its data in `dir/tsdb`, on a free loopback port.
+    fn start(dir: &Path, config: &Path) -> Prometheus {
+        let listen = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={listen}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Prometheus {
+            child,
+            base: format!("http://{listen}"),
+        }
+    }
+
+    /// The last scrape error of each target of `job` (empty: healthy).
+    fn target_errors(&self, job: &str) -> Vec<String> {
+        let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let Ok(r) = client.get(format!("{}/api/v1/targets", self.base)).send() else {
+            return vec!["no answer".into()];
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
+        v["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t["labels"]["job"] == job)
+            .map(|t| t["lastError"].as_str().unwrap_or("?").to_owned())
+            .collect()
+    }
+}
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A running `tunekeeper agent` (not `--once`), killed on drop.
+struct Agent(std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real Prometheus scrapes a real agent's metrics endpoint
+/// (`metrics_listen`). Before the fix the agent served the OpenMetrics
+/// encoding (`# TYPE tunekeeper_agent info`) as `text/plain; version=0.0.4`
+/// and Prometheus refused every scrape: `invalid metric type "info"`.
+#[test]
+fn real_prometheus_scrapes_the_agent() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        ci_skip::skip("prometheus is not installed (Debian: apt-get install prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let metrics = free_port();
+    std::fs::write(
+        d.join("agent.toml"),
+        format!(
+            "metrics_listen = \"{metrics}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\ninterval = \"5s\"\n",
+            d.join("spool").display(),
+            d.join("state").display()
+        ),
+    )
+    .unwrap();
+    let _agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+            .args(["agent", "--config"])
+            .arg(d.join("agent.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let config = d.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n\
+             scrape_configs:\n  - job_name: tunekeeper-agent\n    \
+             static_configs:\n      - targets: ['{metrics}']\n"
+        ),
+    )
+    .unwrap();
+    let p = Prometheus::start(d, &config);
+    let scraped = collector_support::eventually(Duration::from_secs(60), || {
+        query(&p.base, "up{job=\"tunekeeper-agent\"} == 1").len() == 1
+    });
+    assert!(
+        scraped,
+        "Prometheus could not scrape the agent: {:?}",
+        p.target_errors("tunekeeper-agent")
+    );
+    for q in [
+        "tunekeeper_agent_info",
+        "tunekeeper_findings",
+        "tunekeeper_spool_reports",
+        "tunekeeper_gc_pause_seconds_count{kind=\"full\"}",
+        "tunekeeper_reports_refused_total",
+    ] {
+        assert!(!query(&p.base, q).is_empty(), "{q}: no series");
+    }
+}
+
+/// node_exporter's textfile collector reads the agent's `metrics_textfile`
+/// without error and exposes its metrics (before the fix: `unknown metric
+/// type "info"`, and nothing of the file was exposed).
+#[test]
+fn node_exporter_reads_the_agent_textfile() {
+    let exporter = "prometheus-node-exporter";
+    if Command::new(exporter).arg("--version").output().is_err() {
+        ci_skip::skip(
+            "node_exporter is not installed (Debian: apt-get install prometheus-node-exporter)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let textfiles = d.join("textfile");
+    std::fs::create_dir(&textfiles).unwrap();
+    std::fs::write(
+        d.join("agent.toml"),
+        format!(
+            "metrics_textfile = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            textfiles.join("tunekeeper.prom").display(),
+            d.join("spool").display(),
+            d.join("state").display()
+        ),
+    )
+    .unwrap();
+    let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args(["agent", "--once", "--config"])
+        .arg(d.join("agent.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        textfiles.join("tunekeeper.prom").exists(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let listen = free_port();
+    let _exporter = Agent(
+        Command::new(exporter)
+            .args(["--collector.disable-defaults", "--collector.textfile"])
+            .arg(format!(
+                "--collector.textfile.directory={}",
+                textfiles.display()
+            ))
+            .arg(format!("--web.listen-address={listen}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut text = String::new();
+    let got = collector_support::eventually(Duration::from_secs(30), || {
+        match client.get(format!("http://{listen}/metrics")).send() {
+            Ok(r) => {
+                text = r.text().unwrap_or_default();
+                text.contains("node_textfile_scrape_error")
+            }
+            Err(_) => false,
+        }
+    });
+    assert!(got, "node_exporter did not answer");
+    assert!(text.contains("node_textfile_scrape_error 0"), "{text}");
+    for name in [
+        "tunekeeper_agent_info{",
+        "tunekeeper_findings{",
+        "tunekeeper_spool_reports ",
+        "tunekeeper_reports_refused_total ",
+        "tunekeeper_gc_pause_seconds_bucket{",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET /api/v1/query?query=q` on `base`: the result vector.
+fn query(base: &str, q: &str) -> Vec<serde_json::Value> {
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let Ok(r) = client
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", q)])
+        .send()
+    else {
+        return Vec::new();
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// A real Prometheus scrapes a real collector's `/metrics` (OpenMetrics,
+/// behind the read token) and evaluates the shipped rules on it: the fleet
+/// alerts go pending for the cluster with a drifting host and the one with
+/// a stale host, and for no other.
+#[test]
+fn real_prometheus_scrapes_the_collector_and_evaluates_the_rules() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        ci_skip::skip("prometheus is not installed (Debian: apt-get install prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let read_tokens = d.join("read-tokens");
+    let c = Collector::start(d, &["--read-token-file", read_tokens.to_str().unwrap()]);
+    let mut drifting = report("b1", "r1", &ago(Duration::ZERO), 60);
+    drifting["cluster"] = serde_json::json!({ "name": "orders", "from": "config" });
+    collector_support::drift(&mut drifting, "vm.swappiness", "60");
+    let mut stale = report("b2", "r2", &ago(Duration::from_secs(900)), 60);
+    stale["cluster"] = serde_json::json!({ "name": "payments", "from": "config" });
+    let mut fine = report("b3", "r3", &ago(Duration::ZERO), 60);
+    fine["cluster"] = serde_json::json!({ "name": "search", "from": "config" });
+    for r in [&drifting, &stale, &fine] {
+        assert_eq!(c.post(r).0, 202);
+    }
+    let target = c.base.trim_start_matches("http://").to_owned();
+    let config = d.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {rules}\n\
+             scrape_configs:\n  - job_name: tunekeeper-collector\n    \
+             authorization:\n      credentials: {READ_TOKEN}\n    \
+             static_configs:\n      - targets: ['{target}']\n",
+            rules = repo(RULES).display()
+        ),
+    )
+    .unwrap();
+    let p = Prometheus::start(d, &config);
+    let up = collector_support::eventually(Duration::from_secs(60), || {
+        query(&p.base, "up{job=\"tunekeeper-collector\"} == 1").len() == 1
+    });
+    assert!(up, "Prometheus never scraped the collector");
+    assert_eq!(
+        query(
+            &p.base,
+            "tunekeeper_collector_hosts{cluster=\"orders\",state=\"drifting\"} == 1"
+        )
+        .len(),
+        1
+    );
+    let pending = |name: &str| -> Vec<String> {
+        let mut clusters: Vec<String> = query(&p.base, &format!("ALERTS{{alertname=\"{name}\"}}"))
+            .iter()
+            .map(|s| s["metric"]["cluster"].as_str().unwrap_or("").to_owned())
+            .collect();
+        clusters.sort();
+        clusters
+    };
+    assert!(
+        collector_support::eventually(Duration::from_secs(30), || {
+            pending("TunekeeperClusterHostsDrifting") == ["orders"]
+                && pending("TunekeeperClusterHostsStale") == ["payments"]
+        }),
+        "drifting: {:?}, stale: {:?}",
+        pending("TunekeeperClusterHostsDrifting"),
+        pending("TunekeeperClusterHostsStale")
+    );
+    assert!(pending("TunekeeperClusterGcUnhealthy").is_empty());
+}
