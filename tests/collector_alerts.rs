@@ -9,6 +9,7 @@ on_both!(
     webhook_fires_and_resolves_drift_and_staleness,
     webhook_delivers_after_the_receiver_comes_back,
     webhook_queue_keeps_the_newest_and_counts_the_dropped,
+    no_stale_alert_storm_after_the_collector_was_down,
 );
 
 use std::collections::BTreeMap;
@@ -660,4 +661,44 @@ fn bad_webhook_options_exit_2_naming_the_option() {
         assert!(!err.contains("pw@"), "{err}");
         assert!(!db.exists(), "{args:?} created the database");
     }
+}
+
+/// After the collector was down, every host looks stale until its agent
+/// delivers again: that is the collector's outage. A host goes stale for
+/// the webhook only after the collector has run three of its intervals.
+fn no_stale_alert_storm_after_the_collector_was_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start();
+    let c = Collector::start(dir.path(), &[]);
+    assert_eq!(c.post(&report("q1", "q-1", &ago(Duration::ZERO), 3)).0, 202);
+    assert!(c.terminate().success());
+    // Down for longer than three of the host's 3 s intervals.
+    std::thread::sleep(Duration::from_secs(10));
+    let c = start_with_webhook(dir.path(), &rx.url(), &[]);
+    let up = std::time::Instant::now();
+    let (_, hosts) = c.get("/api/v1/hosts", None);
+    assert!(hosts.contains("\"stale\":true"), "{hosts}");
+    // The agent delivers within its interval: no alert at all.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(c.post(&report("q1", "q-2", &ago(Duration::ZERO), 3)).0, 202);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        up.elapsed() < Duration::from_secs(9) && rx.messages().is_empty(),
+        "{:?} after {:?}",
+        rx.messages(),
+        up.elapsed()
+    );
+    // Silent for good: stale once the collector has run 9 s.
+    assert!(
+        eventually(Duration::from_secs(30), || find(
+            &rx.alerts(),
+            "TunekeeperHostStale",
+            "q1",
+            "firing"
+        )
+        .is_some()),
+        "{:?}",
+        rx.messages()
+    );
+    assert!(up.elapsed() >= Duration::from_secs(9), "{:?}", up.elapsed());
 }

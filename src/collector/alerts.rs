@@ -8,7 +8,11 @@
 //! is sent `firing`, what ended `resolved`. States live in memory: after a
 //! restart the first round sends every state that holds as `firing` again
 //! (receivers dedupe by fingerprint), and an alert that ended while the
-//! collector was down is not resolved by it.
+//! collector was down is not resolved by it. A host counts as stale for
+//! the webhook only once the collector itself has run for three of the
+//! host's intervals: after the collector was down, every host looks stale
+//! until its agent delivers again, and that is the collector's outage, not
+//! the hosts'.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -148,6 +152,7 @@ pub struct Evaluator {
     counters: Arc<Counters>,
     leader: Leader,
     firing: BTreeMap<Key, Firing>,
+    started: std::time::Instant,
 }
 
 /// Least time between two rounds, however fast reports arrive.
@@ -168,6 +173,7 @@ impl Evaluator {
             webhook,
             counters,
             firing: BTreeMap::new(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -202,7 +208,13 @@ impl Evaluator {
         let mut current: BTreeMap<Key, Firing> = BTreeMap::new();
         for h in &hosts {
             let cluster = clusters.get(&h.hostname).cloned().flatten();
+            // Not stale before the collector could have heard from it.
+            let grace = Duration::from_secs(h.interval_seconds.saturating_mul(3));
+            let ran = self.started.elapsed();
             for cond in conditions(h) {
+                if cond == Condition::Stale && ran <= grace {
+                    continue;
+                }
                 let key = (cond, h.hostname.clone(), cluster.clone());
                 let firing = match self.firing.remove(&key) {
                     Some(f) => f,
