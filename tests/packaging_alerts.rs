@@ -527,7 +527,12 @@ fn real_prometheus_scrapes_the_collector_and_evaluates_the_rules() {
     stale["cluster"] = serde_json::json!({ "name": "payments", "from": "config" });
     let mut fine = report("b3", "r3", &ago(Duration::ZERO), 60);
     fine["cluster"] = serde_json::json!({ "name": "search", "from": "config" });
-    for r in [&drifting, &stale, &fine] {
+    // A hand-made report whose cluster name holds what the exposition
+    // format must escape (and markup): one label value, decoded exactly.
+    let mut hostile = report("b4", "r4", &ago(Duration::ZERO), 60);
+    let odd = "o\"r\\d\ne, x=<b>";
+    hostile["cluster"] = serde_json::json!({ "name": odd, "from": "config" });
+    for r in [&drifting, &stale, &fine, &hostile] {
         assert_eq!(c.post(r).0, 202);
     }
     let target = c.base.trim_start_matches("http://").to_owned();
@@ -557,6 +562,12 @@ fn real_prometheus_scrapes_the_collector_and_evaluates_the_rules() {
         .len(),
         1
     );
+    let odd_hosts = query(&p.base, "tunekeeper_collector_cluster_hosts == 1");
+    let names: Vec<&str> = odd_hosts
+        .iter()
+        .filter_map(|s| s["metric"]["cluster"].as_str())
+        .collect();
+    assert!(names.contains(&odd), "{names:?}");
     let pending = |name: &str| -> Vec<String> {
         let mut clusters: Vec<String> = query(&p.base, &format!("ALERTS{{alertname=\"{name}\"}}"))
             .iter()
