@@ -321,7 +321,11 @@ fn start_with_webhook(dir: &std::path::Path, url: &str, extra: &[&str]) -> Colle
 fn webhook_fires_and_resolves_drift_and_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start();
-    let c = start_with_webhook(dir.path(), &rx.url(), &[]);
+    let c = start_with_webhook(
+        dir.path(),
+        &rx.url(),
+        &["--external-url", "https://fleet.example.org:8443/tk/"],
+    );
     let mut r = report("b1", "r1", &ago(Duration::ZERO), 60);
     in_cluster(&mut r, "orders");
     drift(&mut r, "vm.swappiness", "60");
@@ -348,6 +352,11 @@ fn webhook_fires_and_resolves_drift_and_staleness() {
     let firing = msg["alerts"][0].clone();
     assert_eq!(firing["labels"]["cluster"], "orders");
     assert_eq!(firing["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(msg["externalURL"], "https://fleet.example.org:8443/tk");
+    assert_eq!(
+        firing["generatorURL"],
+        "https://fleet.example.org:8443/tk/hosts/b1"
+    );
     assert!(
         firing["annotations"]["description"]
             .as_str()
@@ -636,6 +645,15 @@ fn bad_webhook_options_exit_2_naming_the_option() {
             "--webhook-queue 0",
         ),
         (vec!["--webhook-queue", "5"], "--webhook <URL>"),
+        (
+            vec![
+                "--webhook",
+                "http://127.0.0.1:9/",
+                "--external-url",
+                "fleet",
+            ],
+            "--external-url",
+        ),
         (
             vec![
                 "--webhook",

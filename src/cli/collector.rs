@@ -74,6 +74,10 @@ pub struct CollectorArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_ALERT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
     pub alert_interval_seconds: u64,
+    /// The collector's URL as people reach it (behind a proxy, say): webhook
+    /// alerts link to its host pages (`generatorURL`, `externalURL`).
+    #[arg(long, value_name = "URL", requires = "webhook")]
+    pub external_url: Option<String>,
 }
 
 /// The environment variable that holds the PostgreSQL password.
@@ -126,6 +130,7 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
             queue: args.webhook_queue,
             timeout: Duration::from_secs(args.webhook_timeout_seconds),
             interval: Duration::from_secs(args.alert_interval_seconds),
+            external_url: args.external_url.clone(),
         }),
     };
     // Before anything starts: a bad option is exit 2 naming it.

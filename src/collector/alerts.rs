@@ -153,6 +153,7 @@ pub struct Evaluator {
     leader: Leader,
     firing: BTreeMap<Key, Firing>,
     started: std::time::Instant,
+    external: String,
 }
 
 /// Least time between two rounds, however fast reports arrive.
@@ -174,7 +175,14 @@ impl Evaluator {
             counters,
             firing: BTreeMap::new(),
             started: std::time::Instant::now(),
+            external: String::new(),
         }
+    }
+
+    /// Links alerts to the collector at `url` (`--external-url`).
+    pub fn with_external_url(mut self, url: Option<&str>) -> Evaluator {
+        self.external = url.unwrap_or("").trim_end_matches('/').to_owned();
+        self
     }
 
     /// Evaluates every `every`, and after `stored` is notified (at most once
@@ -219,7 +227,7 @@ impl Evaluator {
                 let firing = match self.firing.remove(&key) {
                     Some(f) => f,
                     None => Firing {
-                        alert: webhook::alert(cond, h, cluster.as_deref(), now, true),
+                        alert: webhook::alert(cond, h, cluster.as_deref(), now, &self.external),
                     },
                 };
                 current.insert(key, firing);
@@ -243,7 +251,7 @@ impl Evaluator {
         if !leads || changes.is_empty() {
             return;
         }
-        for message in webhook::messages(changes) {
+        for message in webhook::messages(changes, &self.external) {
             self.webhook.enqueue(message);
         }
     }
@@ -272,7 +280,8 @@ pub fn start(
         Arc::clone(&shared.clusters),
         Arc::clone(&hook),
         Arc::clone(&shared.counters),
-    );
+    )
+    .with_external_url(config.external_url.as_deref());
     Ok(vec![
         tokio::spawn(hook.run()),
         tokio::spawn(evaluator.run(config.interval, Arc::clone(&shared.stored))),

@@ -102,6 +102,8 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Time between two evaluations (staleness needs no report to change).
     pub interval: Duration,
+    /// The collector's URL as people reach it: alerts link to host pages.
+    pub external_url: Option<String>,
 }
 
 impl Config {
@@ -158,6 +160,16 @@ impl Config {
                 return Err(Error::BadOption {
                     option: "--webhook",
                     value: webhook::shown_url(&w.url),
+                    reason: "not an http:// or https:// URL".into(),
+                });
+            }
+            if let Some(url) = &w.external_url
+                && !reqwest::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            {
+                return Err(Error::BadOption {
+                    option: "--external-url",
+                    value: webhook::shown_url(url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }

@@ -49,6 +49,8 @@ pub struct Alert {
     pub ends_at: Option<OffsetDateTime>,
     /// Not yet sent as firing (the evaluator's bookkeeping).
     pub fresh: bool,
+    /// The host's page on the collector (`--external-url`), or empty.
+    pub generator_url: String,
 }
 
 impl Alert {
@@ -81,13 +83,14 @@ impl Alert {
     }
 }
 
-/// The alert for `cond` on host `h` (in `cluster`), starting at `now`.
+/// The alert for `cond` on host `h` (in `cluster`), starting at `now`;
+/// `external` is the collector's URL as people reach it (or empty).
 pub fn alert(
     cond: Condition,
     h: &HostView,
     cluster: Option<&str>,
     now: OffsetDateTime,
-    fresh: bool,
+    external: &str,
 ) -> Alert {
     let mut labels = BTreeMap::new();
     labels.insert("alertname".to_owned(), cond.alertname().to_owned());
@@ -150,7 +153,15 @@ pub fn alert(
         annotations,
         starts_at: now,
         ends_at: None,
-        fresh,
+        fresh: true,
+        generator_url: if external.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{external}/hosts/{}",
+                crate::web::html::segment(&h.hostname)
+            )
+        },
     }
 }
 
@@ -171,7 +182,7 @@ struct AlertJson<'a> {
     starts_at: String,
     ends_at: String,
     #[serde(rename = "generatorURL")]
-    generator_url: &'static str,
+    generator_url: &'a str,
     fingerprint: String,
 }
 
@@ -187,14 +198,15 @@ struct MessageJson<'a> {
     common_labels: BTreeMap<&'a str, &'a str>,
     common_annotations: BTreeMap<&'a str, &'a str>,
     #[serde(rename = "externalURL")]
-    external_url: &'static str,
+    external_url: &'a str,
     alerts: Vec<AlertJson<'a>>,
 }
 
 /// The messages for `changes`: grouped by `alertname` and `cluster`
 /// (Alertmanager's `group_by`), at most [`MAX_ALERTS`] alerts each. A
-/// message is `firing` when any of its alerts fires.
-pub fn messages(changes: Vec<Alert>) -> Vec<Vec<u8>> {
+/// message is `firing` when any of its alerts fires. `external` is the
+/// collector's URL (`externalURL`), or empty.
+pub fn messages(changes: Vec<Alert>, external: &str) -> Vec<Vec<u8>> {
     let mut groups: BTreeMap<(String, String), Vec<Alert>> = BTreeMap::new();
     for a in changes {
         let name = a.labels.get("alertname").cloned().unwrap_or_default();
@@ -248,7 +260,7 @@ pub fn messages(changes: Vec<Alert>) -> Vec<Vec<u8>> {
                 group_labels,
                 common_labels: common,
                 common_annotations: common_ann,
-                external_url: "",
+                external_url: external,
                 alerts: chunk
                     .iter()
                     .map(|a| AlertJson {
@@ -257,7 +269,7 @@ pub fn messages(changes: Vec<Alert>) -> Vec<Vec<u8>> {
                         annotations: &a.annotations,
                         starts_at: rfc3339(a.starts_at),
                         ends_at: a.ends_at.map_or_else(|| ZERO_TIME.to_owned(), rfc3339),
-                        generator_url: "",
+                        generator_url: &a.generator_url,
                         fingerprint: a.fingerprint(),
                     })
                     .collect(),
@@ -470,16 +482,20 @@ mod tests {
             starts_at: t,
             ends_at: resolved.then_some(t + Duration::from_secs(60)),
             fresh: false,
+            generator_url: format!("http://c.example/hosts/{host}"),
         }
     }
 
     #[test]
     fn messages_group_by_alertname_and_cluster_in_alertmanager_shape() {
-        let msgs = messages(vec![
-            sample("b1", Some("orders"), false),
-            sample("b2", Some("orders"), true),
-            sample("b3", None, true),
-        ]);
+        let msgs = messages(
+            vec![
+                sample("b1", Some("orders"), false),
+                sample("b2", Some("orders"), true),
+                sample("b3", None, true),
+            ],
+            "http://c.example",
+        );
         assert_eq!(msgs.len(), 2);
         let v: Vec<serde_json::Value> = msgs
             .iter()
@@ -494,6 +510,11 @@ mod tests {
         assert_eq!(none["alerts"][0]["endsAt"], "2023-11-14T22:14:20Z");
         let orders = &v[1];
         assert_eq!(orders["version"], "4");
+        assert_eq!(orders["externalURL"], "http://c.example");
+        assert_eq!(
+            orders["alerts"][0]["generatorURL"],
+            "http://c.example/hosts/b1"
+        );
         assert_eq!(orders["status"], "firing");
         assert_eq!(orders["commonLabels"]["cluster"], "orders");
         assert!(orders["commonLabels"].get("host").is_none());
