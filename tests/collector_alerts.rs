@@ -6,7 +6,7 @@ mod collector_support;
 
 on_both!(
     metrics_count_hosts_by_cluster_and_state_and_reports_by_outcome,
-    webhook_fires_and_resolves_drift_and_staleness,
+    webhook_fires_and_resolves_drift_gc_and_staleness,
     webhook_delivers_after_the_receiver_comes_back,
     webhook_queue_keeps_the_newest_and_counts_the_dropped,
     no_stale_alert_storm_after_the_collector_was_down,
@@ -318,7 +318,7 @@ fn start_with_webhook(dir: &std::path::Path, url: &str, extra: &[&str]) -> Colle
     Collector::start(dir, &args)
 }
 
-fn webhook_fires_and_resolves_drift_and_staleness() {
+fn webhook_fires_and_resolves_drift_gc_and_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start();
     let c = start_with_webhook(
@@ -393,6 +393,51 @@ fn webhook_fires_and_resolves_drift_and_staleness() {
         .filter(|a| a["labels"]["alertname"] == "TunekeeperHostDrifting")
         .collect();
     assert_eq!(drifting.len(), 2, "each change sent once: {alerts:?}");
+
+    // GC over its service level, then healthy again.
+    let mut slow = report("g1", "g-1", &ago(Duration::ZERO), 60);
+    in_cluster(&mut slow, "orders");
+    gc(&mut slow, 40.0, 20.0, 0);
+    assert_eq!(c.post(&slow).0, 202);
+    assert!(
+        eventually(Duration::from_secs(20), || find(
+            &rx.alerts(),
+            "TunekeeperHostGcUnhealthy",
+            "g1",
+            "firing"
+        )
+        .is_some()),
+        "no GC alert: {:?}",
+        rx.messages()
+    );
+    let gc_alert = find(&rx.alerts(), "TunekeeperHostGcUnhealthy", "g1", "firing")
+        .unwrap()
+        .clone();
+    assert!(
+        gc_alert["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("GC ms per second 40.0"),
+        "{gc_alert}"
+    );
+    assert!(
+        find(&rx.alerts(), "TunekeeperHostDrifting", "g1", "firing").is_none(),
+        "a GC service level is not a drifting setting"
+    );
+    let mut healthy = report("g1", "g-2", &ago(Duration::ZERO), 60);
+    in_cluster(&mut healthy, "orders");
+    assert_eq!(c.post(&healthy).0, 202);
+    assert!(
+        eventually(Duration::from_secs(20), || find(
+            &rx.alerts(),
+            "TunekeeperHostGcUnhealthy",
+            "g1",
+            "resolved"
+        )
+        .is_some()),
+        "GC alert not resolved: {:?}",
+        rx.messages()
+    );
 
     // Staleness comes with time alone: a host on a 1 s interval is stale
     // after 3 s without any report, and fresh again with the next.
