@@ -10,7 +10,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::finding::{Finding, Status};
@@ -67,15 +66,18 @@ impl Metrics {
     /// Registers every metric; `profile` and `hostname` go into `tunekeeper_info`.
     pub fn new(profile: &str, hostname: &str) -> Metrics {
         let mut registry = Registry::with_prefix("tunekeeper");
-        registry.register(
-            "agent",
-            "Agent version, profile and host",
-            Info::new(InfoLabels {
-                version: env!("CARGO_PKG_VERSION").into(),
-                profile: profile.into(),
-                hostname: hostname.into(),
-            }),
-        );
+        // A gauge of 1, not OpenMetrics' `info` type: node_exporter's
+        // textfile collector and Prometheus' classic text parser refuse
+        // `# TYPE ... info` ("unknown metric type"), and with it every
+        // other metric of the file or scrape.
+        let info: Family<InfoLabels, Gauge> = Family::default();
+        info.get_or_create(&InfoLabels {
+            version: env!("CARGO_PKG_VERSION").into(),
+            profile: profile.into(),
+            hostname: hostname.into(),
+        })
+        .set(1);
+        registry.register("agent_info", "Agent version, profile and host", info);
         let m = Metrics {
             findings: Family::default(),
             drift: Family::default(),
@@ -89,6 +91,11 @@ impl Metrics {
             last_delivery: Gauge::default(),
             registry,
         };
+        // Full GCs from 0, so `increase()` in an alert rule sees the
+        // first one (a series that appears with it hides that count).
+        let _ = m.pauses.get_or_create(&KindLabel {
+            kind: "full".into(),
+        });
         m.register_all()
     }
 
@@ -231,6 +238,17 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_gcs_are_counted_from_zero() {
+        // Before any pause: the series exists at 0, so `increase()` in the
+        // shipped alert rule sees the first full GC.
+        let text = Metrics::new("kafka-broker", "b1").encode();
+        assert!(
+            text.contains("tunekeeper_gc_pause_seconds_count{kind=\"full\"} 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn names_follow_prometheus_conventions() {

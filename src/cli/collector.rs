@@ -59,6 +59,25 @@ pub struct CollectorArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_SHUTDOWN_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_timeout_seconds: u64,
+    /// Post host state changes (drifting, GC-unhealthy, stale: started or
+    /// ended) to this URL, as Alertmanager's webhook JSON.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Webhook messages held while the receiver is away; past it the oldest is dropped.
+    #[arg(long, value_name = "MESSAGES", default_value_t = collector::webhook::DEFAULT_QUEUE, requires = "webhook")]
+    pub webhook_queue: usize,
+    /// Seconds one webhook delivery attempt may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::webhook::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
+    pub webhook_timeout_seconds: u64,
+    /// Seconds between evaluations of the hosts' alert states (also run soon after each stored report).
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_ALERT_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
+    pub alert_interval_seconds: u64,
+    /// The collector's URL as people reach it (behind a proxy, say): webhook
+    /// alerts link to its host pages (`generatorURL`, `externalURL`).
+    #[arg(long, value_name = "URL", requires = "webhook")]
+    pub external_url: Option<String>,
 }
 
 /// The environment variable that holds the PostgreSQL password.
@@ -106,6 +125,13 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
         header_timeout: Duration::from_secs(args.header_timeout_seconds),
         body_timeout: Duration::from_secs(args.body_timeout_seconds),
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
+        webhook: args.webhook.as_ref().map(|url| collector::WebhookConfig {
+            url: url.clone(),
+            queue: args.webhook_queue,
+            timeout: Duration::from_secs(args.webhook_timeout_seconds),
+            interval: Duration::from_secs(args.alert_interval_seconds),
+            external_url: args.external_url.clone(),
+        }),
     };
     // Before anything starts: a bad option is exit 2 naming it.
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

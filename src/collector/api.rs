@@ -48,6 +48,14 @@ pub struct Shared {
     pub body_timeout: Duration,
     /// Turns for heavy reads ([`HEAVY_READS`]).
     pub heavy_reads: Arc<tokio::sync::Semaphore>,
+    /// The collector's own counters (`/metrics`).
+    pub counters: Arc<super::metrics::Counters>,
+    /// Each host's cluster, cached.
+    pub clusters: Arc<super::alerts::Clusters>,
+    /// Told when a report is stored (the alert evaluator listens).
+    pub stored: Arc<tokio::sync::Notify>,
+    /// Whether a webhook is configured (its metrics are shown).
+    pub webhook: bool,
 }
 
 /// A turn for a heavy read, or the 503 to send (with `Retry-After`).
@@ -106,12 +114,21 @@ pub fn check_read_page(state: &Shared, headers: &HeaderMap) -> Option<Response> 
     Some(r)
 }
 
-/// `POST /api/v1/reports`.
+/// `POST /api/v1/reports`, counted by the status it is answered with.
 pub async fn post_report(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let r = store_report(&state, headers, body).await;
+    state.counters.received(r.status());
+    if r.status() == StatusCode::ACCEPTED {
+        state.stored.notify_one();
+    }
+    r
+}
+
+async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Response {
     let limit = state.max_body_bytes;
     let auth = headers
         .get(header::AUTHORIZATION)

@@ -176,6 +176,11 @@ impl Readers {
         })
     }
 
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Runs `f` with a read connection on the blocking pool.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> rusqlite::Result<T>
     where

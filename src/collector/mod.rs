@@ -14,7 +14,11 @@
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
+//! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
+//! - [`alerts`]: host states that alert, and the evaluator of their changes
+//! - [`webhook`]: `--webhook`: Alertmanager-shaped messages, queue, retries
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod conn;
@@ -23,12 +27,14 @@ mod error;
 pub mod fleet;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod page;
 pub mod pg;
 pub mod server;
 pub mod storage;
 pub mod store;
 pub mod tls;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +86,26 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Time shutdown waits for open connections before closing them.
     pub shutdown_timeout: Duration,
+    /// Post state changes here; `None`: no webhook.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// Default time between two evaluations of the hosts' alert states.
+pub const DEFAULT_ALERT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// `--webhook` and its bounds.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The receiver's URL (`http` or `https`).
+    pub url: String,
+    /// Messages held before the oldest is dropped.
+    pub queue: usize,
+    /// Time for one delivery attempt.
+    pub timeout: Duration,
+    /// Time between two evaluations (staleness needs no report to change).
+    pub interval: Duration,
+    /// The collector's URL as people reach it: alerts link to host pages.
+    pub external_url: Option<String>,
 }
 
 impl Config {
@@ -98,6 +124,7 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            webhook: None,
         }
     }
 
@@ -126,6 +153,46 @@ impl Config {
                     value: format!("{}", value.as_secs_f64()),
                     reason: "must be from 1 to 3600 seconds".into(),
                 });
+            }
+        }
+        if let Some(w) = &self.webhook {
+            let scheme_ok = reqwest::Url::parse(&w.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !scheme_ok {
+                return Err(Error::BadOption {
+                    option: "--webhook",
+                    value: webhook::shown_url(&w.url),
+                    reason: "not an http:// or https:// URL".into(),
+                });
+            }
+            if let Some(url) = &w.external_url
+                && !reqwest::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            {
+                return Err(Error::BadOption {
+                    option: "--external-url",
+                    value: webhook::shown_url(url),
+                    reason: "not an http:// or https:// URL".into(),
+                });
+            }
+            if w.queue == 0 || w.queue > 1_000_000 {
+                return Err(Error::BadOption {
+                    option: "--webhook-queue",
+                    value: w.queue.to_string(),
+                    reason: "must be from 1 to 1000000 messages".into(),
+                });
+            }
+            for (option, value) in [
+                ("--webhook-timeout-seconds", w.timeout),
+                ("--alert-interval-seconds", w.interval),
+            ] {
+                if value < Duration::from_secs(1) || value > Duration::from_secs(3600) {
+                    return Err(Error::BadOption {
+                        option,
+                        value: format!("{}", value.as_secs_f64()),
+                        reason: "must be from 1 to 3600 seconds".into(),
+                    });
+                }
             }
         }
         if self.retention_days == 0 || self.retention_days > 36_500 {

@@ -33,6 +33,8 @@ pub const SCHEMA_VERSION: i32 = 1;
 /// Advisory lock keys ("tunekee" + a number): migrations, pruning.
 const MIGRATE_LOCK: i64 = 0x7475_6e65_6b65_6501;
 const PRUNE_LOCK: i64 = 0x7475_6e65_6b65_6502;
+/// Held (session-level) by the one collector that sends the webhook's alerts.
+const ALERT_LOCK: i64 = 0x7475_6e65_6b65_6503;
 /// Writer tasks, each with its own connection.
 const WRITERS: usize = 4;
 /// Connections in the pool: writers plus readers.
@@ -466,6 +468,67 @@ impl Pg {
         let c = self.client().await?;
         let row = read(c.query_opt("SELECT body FROM reports WHERE id = $1", &[&id])).await?;
         Ok(row.map(|r| r.get(0)))
+    }
+
+    /// `pg_database_size` of the database in use.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let row = read(c.query_one("SELECT pg_database_size(current_database())", &[])).await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+}
+
+/// The webhook's leader among the collectors on one database: the holder
+/// of a session-level advisory lock on a connection it keeps out of the
+/// pool. When that instance stops or loses its connection, the server
+/// releases the lock and the next instance to ask takes it. Every
+/// instance evaluates (so a new leader knows what already fires); only
+/// the leader sends, so a receiver gets each change once.
+pub struct Leader {
+    pg: Arc<Pg>,
+    held: Option<deadpool_postgres::Object>,
+}
+
+impl Leader {
+    /// Not leading yet; [`Leader::check`] takes the lead when free.
+    pub fn new(pg: Arc<Pg>) -> Leader {
+        Leader { pg, held: None }
+    }
+
+    /// True while this instance holds the alert lock (taking it if free).
+    pub async fn check(&mut self) -> bool {
+        if let Some(c) = &self.held {
+            if read(c.query_one("SELECT 1", &[])).await.is_ok() {
+                return true;
+            }
+            tracing::warn!("alert leadership lost with its connection");
+            self.release();
+        }
+        let Ok(c) = self.pg.client().await else {
+            return false;
+        };
+        match read(c.query_one("SELECT pg_try_advisory_lock($1)", &[&ALERT_LOCK])).await {
+            Ok(row) if row.get::<_, bool>(0) => {
+                tracing::info!("this collector sends the webhook's alerts");
+                self.held = Some(c);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes the held connection (never returned to the pool with the
+    /// lock still on it): the server releases the lock.
+    fn release(&mut self) {
+        if let Some(c) = self.held.take() {
+            drop(deadpool_postgres::Object::take(c));
+        }
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 

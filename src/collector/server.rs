@@ -15,7 +15,7 @@ use super::auth::Tokens;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, ingest, page};
+use super::{Config, Error, alerts, ingest, metrics, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -51,6 +51,10 @@ impl Collector {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             heavy_reads: Arc::new(tokio::sync::Semaphore::new(api::HEAVY_READS)),
+            counters: Arc::new(metrics::Counters::new()),
+            clusters: Arc::default(),
+            stored: Arc::default(),
+            webhook: config.webhook.is_some(),
         });
         Ok(Collector {
             listener,
@@ -87,6 +91,10 @@ impl Collector {
             closer,
             config,
         } = self;
+        let alerting = match &config.webhook {
+            Some(w) => alerts::start(&shared, w)?,
+            None => Vec::new(),
+        };
         let pruner = tokio::spawn(prune_loop(
             shared.storage.clone(),
             config.retention_days,
@@ -122,6 +130,12 @@ impl Collector {
         }
         pruner.abort();
         let _ = pruner.await;
+        // Messages still queued are lost with the process (the queue is in
+        // memory); the evaluator's connection (its lead) closes here.
+        for task in alerting {
+            task.abort();
+            let _ = task.await;
+        }
         // Every storage handle is gone now (router and pruner dropped):
         // the writers drain their queues (SQLite's also checkpoints).
         closer.close().await
@@ -134,6 +148,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reports", post(api::post_report))
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
+        .route("/metrics", get(metrics::get_metrics))
         .route("/", get(page::fleet))
         .route("/hosts/{hostname}", get(page::host))
         .with_state(shared)

@@ -236,4 +236,57 @@ impl Storage {
             Storage::Postgres(pg) => pg.report_body(id).await,
         }
     }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Storage::Sqlite { .. } => "sqlite",
+            Storage::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The database's size in bytes: SQLite's file plus its write-ahead
+    /// log; PostgreSQL's `pg_database_size`.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                let path = readers.path().to_owned();
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                let main = std::fs::metadata(&path)
+                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+                // No WAL file (checkpointed and removed) is zero bytes of it.
+                let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
+                Ok(main.len() + wal)
+            }
+            Storage::Postgres(pg) => pg.size_bytes().await,
+        }
+    }
+
+    /// Who sends alerts: on SQLite this collector alone (one per file);
+    /// on PostgreSQL whichever instance holds the alert lock.
+    pub fn alert_leader(&self) -> Leader {
+        match self {
+            Storage::Sqlite { .. } => Leader::Alone,
+            Storage::Postgres(pg) => Leader::Postgres(Box::new(pg::Leader::new(Arc::clone(pg)))),
+        }
+    }
+}
+
+/// Whether this instance sends the webhook's alerts.
+pub enum Leader {
+    /// The only collector on its database.
+    Alone,
+    /// One of possibly several on one PostgreSQL database.
+    Postgres(Box<pg::Leader>),
+}
+
+impl Leader {
+    /// True while this instance leads (taking the lead if it is free).
+    pub async fn check(&mut self) -> bool {
+        match self {
+            Leader::Alone => true,
+            Leader::Postgres(l) => l.check().await,
+        }
+    }
 }

@@ -1,0 +1,289 @@
+//! Host states that alert (drifting, GC-unhealthy, stale), each host's
+//! cluster, and the evaluator that turns state changes into webhook
+//! messages.
+//!
+//! The evaluator runs every `--alert-interval-seconds` (staleness comes
+//! with time alone, without any report) and soon after a report is stored.
+//! It compares the states with those of its previous round; what started
+//! is sent `firing`, what ended `resolved`. States live in memory: after a
+//! restart the first round sends every state that holds as `firing` again
+//! (receivers dedupe by fingerprint), and an alert that ended while the
+//! collector was down is not resolved by it. A host counts as stale for
+//! the webhook only once the collector itself has run for three of the
+//! host's intervals: after the collector was down, every host looks stale
+//! until its agent delivers again, and that is the collector's outage, not
+//! the hosts'.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::ingest;
+use super::metrics::Counters;
+use super::storage::{Leader, Storage};
+use super::store::HostView;
+use super::webhook::{self, Alert, Webhook};
+
+/// A state of a host that alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Condition {
+    /// A key other than the GC service levels drifts.
+    Drifting,
+    /// A GC service level is missed.
+    GcUnhealthy,
+    /// The host missed three intervals.
+    Stale,
+}
+
+impl Condition {
+    /// The `alertname` label.
+    pub fn alertname(self) -> &'static str {
+        match self {
+            Condition::Drifting => "TunekeeperHostDrifting",
+            Condition::GcUnhealthy => "TunekeeperHostGcUnhealthy",
+            Condition::Stale => "TunekeeperHostStale",
+        }
+    }
+}
+
+/// The conditions `h` is in now.
+pub fn conditions(h: &HostView) -> Vec<Condition> {
+    let mut out = Vec::new();
+    // `drift` counts every drifting finding, the `gc` ones too.
+    if h.drift > h.gc.gc_drift {
+        out.push(Condition::Drifting);
+    }
+    if h.gc.health == super::health::GcHealth::Unhealthy {
+        out.push(Condition::GcUnhealthy);
+    }
+    if h.stale {
+        out.push(Condition::Stale);
+    }
+    out
+}
+
+/// Each host's cluster, from its latest report's `cluster.name`, cached by
+/// report id so a document is parsed once, not at every scrape.
+// The lead may switch this to `HostView.cluster` once reports carry it in
+// a column: `lookup` is the one place that reads it.
+#[derive(Debug, Default)]
+pub struct Clusters {
+    cache: Mutex<HashMap<String, (String, Option<String>)>>,
+}
+
+#[derive(Deserialize)]
+struct ClusterProbe {
+    cluster: Option<ClusterName>,
+}
+
+#[derive(Deserialize)]
+struct ClusterName {
+    name: String,
+}
+
+impl Clusters {
+    /// The cluster of each host in `hosts` (`None`: no cluster, or its
+    /// latest document is gone).
+    pub async fn lookup(
+        &self,
+        storage: &Storage,
+        hosts: &[HostView],
+    ) -> HashMap<String, Option<String>> {
+        let mut out = HashMap::with_capacity(hosts.len());
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.cache.lock() {
+            for h in hosts {
+                match cache.get(&h.hostname) {
+                    Some((id, c)) if *id == h.last_report_id => {
+                        out.insert(h.hostname.clone(), c.clone());
+                    }
+                    _ => missing.push(h),
+                }
+            }
+        }
+        let mut found = Vec::with_capacity(missing.len());
+        for h in missing {
+            let cluster = match storage.report_body(&h.last_report_id).await {
+                Ok(Some(body)) => serde_json::from_str::<ClusterProbe>(&body)
+                    .ok()
+                    .and_then(|p| p.cluster)
+                    .map(|c| c.name),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::debug!(host = %h.hostname, error = %e, "cluster lookup failed");
+                    out.insert(h.hostname.clone(), None);
+                    continue;
+                }
+            };
+            out.insert(h.hostname.clone(), cluster.clone());
+            found.push((h.hostname.clone(), h.last_report_id.clone(), cluster));
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            // Hosts pruned away leave the cache with the next full refresh.
+            if cache.len() > hosts.len().saturating_mul(2) + 64 {
+                cache.retain(|k, _| out.contains_key(k));
+            }
+            for (host, id, c) in found {
+                cache.insert(host, (id, c));
+            }
+        }
+        out
+    }
+}
+
+/// What one firing alert was sent with (its resolution repeats it).
+#[derive(Debug, Clone)]
+struct Firing {
+    alert: Alert,
+}
+
+/// Identity of an alert: condition, host, cluster (a host that moves
+/// cluster resolves the old alert and fires a new one).
+type Key = (Condition, String, Option<String>);
+
+/// The evaluator's state between rounds.
+pub struct Evaluator {
+    storage: Storage,
+    clusters: Arc<Clusters>,
+    webhook: Arc<Webhook>,
+    counters: Arc<Counters>,
+    leader: Leader,
+    firing: BTreeMap<Key, Firing>,
+    started: std::time::Instant,
+    external: String,
+}
+
+/// Least time between two rounds, however fast reports arrive.
+const MIN_SPACING: Duration = Duration::from_secs(1);
+
+impl Evaluator {
+    /// An evaluator that sends through `webhook`.
+    pub fn new(
+        storage: Storage,
+        clusters: Arc<Clusters>,
+        webhook: Arc<Webhook>,
+        counters: Arc<Counters>,
+    ) -> Evaluator {
+        Evaluator {
+            leader: storage.alert_leader(),
+            storage,
+            clusters,
+            webhook,
+            counters,
+            firing: BTreeMap::new(),
+            started: std::time::Instant::now(),
+            external: String::new(),
+        }
+    }
+
+    /// Links alerts to the collector at `url` (`--external-url`).
+    pub fn with_external_url(mut self, url: Option<&str>) -> Evaluator {
+        self.external = url.unwrap_or("").trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Evaluates every `every`, and after `stored` is notified (at most once
+    /// per [`MIN_SPACING`]), for ever.
+    pub async fn run(mut self, every: Duration, stored: Arc<tokio::sync::Notify>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {},
+                () = stored.notified() => {},
+            }
+            self.round().await;
+            tokio::time::sleep(MIN_SPACING).await;
+        }
+    }
+
+    /// One round: reads the fleet, sends what changed (when leading).
+    pub async fn round(&mut self) {
+        let now_ms = ingest::now_ms();
+        let hosts = match self.storage.hosts(now_ms).await {
+            Ok(h) => h,
+            Err(e) => {
+                // Nothing is known this round: keep the states as they were.
+                tracing::warn!(error = %e, "alert evaluation: reading hosts failed");
+                return;
+            }
+        };
+        let clusters = self.clusters.lookup(&self.storage, &hosts).await;
+        let now = OffsetDateTime::now_utc();
+        let mut current: BTreeMap<Key, Firing> = BTreeMap::new();
+        for h in &hosts {
+            let cluster = clusters.get(&h.hostname).cloned().flatten();
+            // Not stale before the collector could have heard from it.
+            let grace = Duration::from_secs(h.interval_seconds.saturating_mul(3));
+            let ran = self.started.elapsed();
+            for cond in conditions(h) {
+                if cond == Condition::Stale && ran <= grace {
+                    continue;
+                }
+                let key = (cond, h.hostname.clone(), cluster.clone());
+                let firing = match self.firing.remove(&key) {
+                    Some(f) => f,
+                    None => Firing {
+                        alert: webhook::alert(cond, h, cluster.as_deref(), now, &self.external),
+                    },
+                };
+                current.insert(key, firing);
+            }
+        }
+        let mut changes: Vec<Alert> = current
+            .values()
+            .filter(|f| f.alert.fresh)
+            .map(|f| f.alert.clone())
+            .collect();
+        // Whatever is left of the previous round has ended.
+        for (_, f) in std::mem::take(&mut self.firing) {
+            changes.push(f.alert.resolved(now));
+        }
+        for f in current.values_mut() {
+            f.alert.fresh = false;
+        }
+        self.firing = current;
+        let leads = self.leader.check().await;
+        self.counters.leader(leads);
+        if !leads || changes.is_empty() {
+            return;
+        }
+        for message in webhook::messages(changes, &self.external) {
+            self.webhook.enqueue(message);
+        }
+    }
+}
+
+/// Starts the webhook's sender and the evaluator; returns their tasks
+/// (aborted at shutdown).
+pub fn start(
+    shared: &super::api::Shared,
+    config: &super::WebhookConfig,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, super::Error> {
+    let hook = Webhook::new(
+        &config.url,
+        config.queue,
+        config.timeout,
+        Arc::clone(&shared.counters),
+    )
+    .map_err(|e| super::Error::BadOption {
+        option: "--webhook",
+        value: super::webhook::shown_url(&config.url),
+        reason: format!("cannot set up its HTTP client: {e}"),
+    })?;
+    let hook = Arc::new(hook);
+    let evaluator = Evaluator::new(
+        shared.storage.clone(),
+        Arc::clone(&shared.clusters),
+        Arc::clone(&hook),
+        Arc::clone(&shared.counters),
+    )
+    .with_external_url(config.external_url.as_deref());
+    Ok(vec![
+        tokio::spawn(hook.run()),
+        tokio::spawn(evaluator.run(config.interval, Arc::clone(&shared.stored))),
+    ])
+}
