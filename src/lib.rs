@@ -17,6 +17,7 @@ pub mod junit;
 pub mod jvm;
 pub mod kafka;
 pub mod profile;
+pub mod present;
 pub mod render;
 pub mod report;
 pub mod spelling;

@@ -12,10 +12,15 @@
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
+//! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
+//! - [`clusters_api`]: the cluster endpoints and pages
+//! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
+pub mod clusters_api;
 pub mod conn;
 pub mod db;
 mod error;
@@ -24,6 +29,7 @@ pub mod ingest;
 pub mod page;
 pub mod pg;
 pub mod server;
+pub mod skew;
 pub mod storage;
 pub mod store;
 pub mod tls;

@@ -15,7 +15,7 @@ use super::auth::Tokens;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, ingest, page};
+use super::{Config, Error, clusters_api, ingest, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -134,6 +134,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reports", post(api::post_report))
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
+        .route("/api/v1/clusters", get(clusters_api::get_clusters))
+        .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
+        .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))
+        .route("/clusters/compare", get(clusters_api::compare_page))
+        .route("/clusters/{name}", get(clusters_api::cluster_page))
         .route("/", get(page::fleet))
         .route("/hosts/{hostname}", get(page::host))
         .with_state(shared)
