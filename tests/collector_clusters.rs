@@ -142,7 +142,12 @@ fn skew_names_the_minority_says_ties_and_compares_clusters() {
     let c = Collector::start(dir.path(), &[]);
     let ra = "nvme0n1/queue/read_ahead_kb";
     let host = |name: &str, cluster: &str, f: &dyn Fn(&mut Value)| {
-        let mut r = report(name, &format!("{name}-1"), &ago(Duration::from_secs(20)), 60);
+        let mut r = report(
+            name,
+            &format!("{name}-1"),
+            &ago(Duration::from_secs(20)),
+            60,
+        );
         in_cluster(&mut r, cluster);
         f(&mut r);
         assert_eq!(c.post(&r).0, 202);
@@ -181,7 +186,11 @@ fn skew_names_the_minority_says_ties_and_compares_clusters() {
         "o3 lacks the key: missing, not skew"
     );
     assert!(
-        s["keys"].as_array().unwrap().iter().all(|k| k["check"] != "gc"),
+        s["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["check"] != "gc"),
         "measurements are not compared"
     );
     let all = c.get_json("/api/v1/clusters/orders/skew?all=true");
@@ -279,7 +288,13 @@ fn agent_once(c: &Collector, t: &BrokerTree, cluster: Option<&str>) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .arg("--root")
         .arg(t.root())
-        .args(["--profile-dir", "/nonexistent", "agent", "--once", "--config"])
+        .args([
+            "--profile-dir",
+            "/nonexistent",
+            "agent",
+            "--once",
+            "--config",
+        ])
         .arg(&config)
         .output()
         .unwrap();
@@ -310,8 +325,8 @@ fn real_agents_with_different_clusters_and_values() {
     assert_eq!(named(&list, "name", "MkU3OEVBNTcwNTJENDM2Qg")["hosts"], 1);
 
     let s = c.get_json("/api/v1/clusters/alpha/skew");
-    let ra = key(&s, "block", "sdb/read_ahead_kb")
-        .unwrap_or_else(|| panic!("read-ahead skewed: {s:#}"));
+    let ra =
+        key(&s, "block", "sdb/read_ahead_kb").unwrap_or_else(|| panic!("read-ahead skewed: {s:#}"));
     assert_eq!(ra["majority"], "4096", "{s:#}");
     assert_eq!(ra["minority"], json!(["alpha-3"]));
     let kernel = key(&s, "host", "kernel").unwrap();
@@ -323,7 +338,13 @@ fn real_agents_with_different_clusters_and_values() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| format!("{} {}", k["check"].as_str().unwrap(), k["key"].as_str().unwrap()))
+        .map(|k| {
+            format!(
+                "{} {}",
+                k["check"].as_str().unwrap(),
+                k["key"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(keys, ["block sdb/read_ahead_kb", "host kernel"], "{s:#}");
 

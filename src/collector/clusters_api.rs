@@ -132,10 +132,7 @@ pub async fn get_skew(
     match cluster_skew(&state.storage, &name).await {
         Ok(Some((m, keys))) => {
             let keys_compared = keys.len();
-            let skewed: Vec<KeySkew> = keys
-                .into_iter()
-                .filter(|k| q.all || k.skewed())
-                .collect();
+            let skewed: Vec<KeySkew> = keys.into_iter().filter(|k| q.all || k.skewed()).collect();
             axum::Json(SkewAnswer {
                 cluster: name,
                 hosts: m.hosts.len(),

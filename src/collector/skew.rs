@@ -120,7 +120,11 @@ impl HostValues {
             put("host", "cpus".into(), report.host.cpus.to_string());
         }
         if report.host.memory_bytes > 0 {
-            put("host", "memory".into(), report.host.memory_bytes.to_string());
+            put(
+                "host",
+                "memory".into(),
+                report.host.memory_bytes.to_string(),
+            );
         }
         if !report.agent.version.is_empty() {
             put("agent", "version".into(), report.agent.version.clone());
@@ -131,7 +135,10 @@ impl HostValues {
         }
         HostValues {
             hostname: report.host.hostname.clone(),
-            values: values.into_iter().map(|(k, v)| (k, v.join(" | "))).collect(),
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k, v.join(" | ")))
+                .collect(),
         }
     }
 }
@@ -259,7 +266,11 @@ impl Side {
             majority: k.majority.clone(),
             tie: k.tie,
             hosts: k.values.iter().map(|v| v.count).sum(),
-            values: k.values.iter().map(|v| (v.value.clone(), v.count)).collect(),
+            values: k
+                .values
+                .iter()
+                .map(|v| (v.value.clone(), v.count))
+                .collect(),
         }
     }
 
@@ -426,13 +437,28 @@ mod tests {
     #[test]
     fn comparing_clusters_names_keys_whose_majorities_differ() {
         let a = skew(&[
-            host("a1", &[("s", "same", "1"), ("s", "diff", "1"), ("s", "only-a", "x")]),
-            host("a2", &[("s", "same", "1"), ("s", "diff", "1"), ("s", "split", "p")]),
-            host("a3", &[("s", "same", "2"), ("s", "diff", "1"), ("s", "split", "q")]),
+            host(
+                "a1",
+                &[("s", "same", "1"), ("s", "diff", "1"), ("s", "only-a", "x")],
+            ),
+            host(
+                "a2",
+                &[("s", "same", "1"), ("s", "diff", "1"), ("s", "split", "p")],
+            ),
+            host(
+                "a3",
+                &[("s", "same", "2"), ("s", "diff", "1"), ("s", "split", "q")],
+            ),
         ]);
         let b = skew(&[
-            host("b1", &[("s", "same", "1"), ("s", "diff", "2"), ("s", "split", "p")]),
-            host("b2", &[("s", "same", "1"), ("s", "diff", "2"), ("s", "split", "q")]),
+            host(
+                "b1",
+                &[("s", "same", "1"), ("s", "diff", "2"), ("s", "split", "p")],
+            ),
+            host(
+                "b2",
+                &[("s", "same", "1"), ("s", "diff", "2"), ("s", "split", "q")],
+            ),
         ]);
         let d = compare(&a, &b);
         let keys: Vec<&str> = d.iter().map(|x| x.key.as_str()).collect();

@@ -216,9 +216,9 @@ impl Storage {
     /// Each cluster's figures of this week and last week.
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
         match self {
-            Storage::Sqlite { readers, .. } => {
-                Ok(readers.run(move |c| store::cluster_weeks(c, now_ms)).await?)
-            }
+            Storage::Sqlite { readers, .. } => Ok(readers
+                .run(move |c| store::cluster_weeks(c, now_ms))
+                .await?),
             Storage::Postgres(pg) => pg.cluster_weeks(now_ms).await,
         }
     }

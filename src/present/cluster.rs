@@ -187,7 +187,8 @@ pub fn render_cluster(
 ) -> String {
     let skewed = skew.iter().filter(|k| k.skewed()).count();
     let hot = |n: usize| if n > 0 { "hot" } else { "" };
-    let (drifting, unhealthy, stale) = summary.map_or((0, 0, 0), |s| (s.drifting, s.gc_unhealthy, s.stale));
+    let (drifting, unhealthy, stale) =
+        summary.map_or((0, 0, 0), |s| (s.drifting, s.gc_unhealthy, s.stale));
     let header = html! {
         a.home href="/" { "← tunekeeper fleet" }
         h1 { "Cluster " (name) }
@@ -295,7 +296,11 @@ pub fn render_compare(c: &CompareAnswer) -> String {
             }
         }
     };
-    frame(&format!("{} against {} · tunekeeper", c.a, c.b), header, body)
+    frame(
+        &format!("{} against {} · tunekeeper", c.a, c.b),
+        header,
+        body,
+    )
 }
 
 /// The host page's section: the keys on which `host` differs from the
