@@ -328,7 +328,7 @@ pub fn compare(a: &[KeySkew], b: &[KeySkew]) -> Vec<Difference> {
                 (Some(x), Some(y)) => x.stands_for() == y.stands_for(),
                 _ => false,
             };
-            (!same).then(|| Difference {
+            (!same).then_some(Difference {
                 check: k.0,
                 key: k.1,
                 a: sa,
