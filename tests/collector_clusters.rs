@@ -250,9 +250,10 @@ fn skew_names_the_minority_says_ties_and_compares_clusters() {
     assert_eq!(c.get("/clusters/compare?a=orders&b=payments", None).0, 200);
 }
 
-/// A prepared host tree: one broker with `sdb` holding its data, the given
-/// host name, kernel and read-ahead.
-fn tree(hostname: &str, kernel: &str, read_ahead: &str) -> BrokerTree {
+/// A prepared host tree: one broker (`node.id` in its `meta.properties`)
+/// with `sdb` holding its data, the given host name, kernel, read-ahead
+/// and speed of its one physical link `eth0` (Mbit/s).
+fn tree(hostname: &str, kernel: &str, read_ahead: &str, id: u32, speed: u32) -> BrokerTree {
     let mut t = BrokerTree::new(16);
     t.write("/proc/sys/kernel/hostname", &format!("{hostname}\n"));
     t.write("/proc/sys/kernel/osrelease", &format!("{kernel}\n"));
@@ -265,8 +266,15 @@ fn tree(hostname: &str, kernel: &str, read_ahead: &str) -> BrokerTree {
     t.broker(61, "6g", "log.dirs=/data1/kafka\n", 1, 1);
     t.write(
         "/data1/kafka/meta.properties",
-        "version=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n",
+        &format!("version=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id={id}\n"),
     );
+    t.write("/sys/class/net/eth0/speed", &format!("{speed}\n"));
+    t.link(
+        "/sys/class/net/eth0/device",
+        "../../../devices/pci0000:00/eth0",
+    );
+    // Virtual: no device, not a link of the host's own.
+    t.write("/sys/class/net/lo/speed", "10\n");
     t
 }
 
@@ -310,10 +318,10 @@ fn agent_once(c: &Collector, t: &BrokerTree, cluster: Option<&str>) {
 fn real_agents_with_different_clusters_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
-    let a1 = tree("alpha-1", "6.1.0-27-amd64", "4096");
-    let a2 = tree("alpha-2", "6.1.0-27-amd64", "4096");
-    let a3 = tree("alpha-3", "6.1.0-28-amd64", "128");
-    let k1 = tree("kafka-own-1", "6.1.0-27-amd64", "4096");
+    let a1 = tree("alpha-1", "6.1.0-27-amd64", "4096", 1, 10_000);
+    let a2 = tree("alpha-2", "6.1.0-27-amd64", "4096", 2, 10_000);
+    let a3 = tree("alpha-3", "6.1.0-28-amd64", "128", 3, 1_000);
+    let k1 = tree("kafka-own-1", "6.1.0-27-amd64", "4096", 7, 10_000);
     agent_once(&c, &a1, Some("alpha"));
     agent_once(&c, &a2, Some("alpha"));
     agent_once(&c, &a3, Some("alpha"));
@@ -346,7 +354,39 @@ fn real_agents_with_different_clusters_and_values() {
             )
         })
         .collect();
-    assert_eq!(keys, ["block sdb/read_ahead_kb", "host kernel"], "{s:#}");
+    assert_eq!(
+        keys,
+        [
+            "block sdb/read_ahead_kb",
+            "hardware network links",
+            "host kernel"
+        ],
+        "{s:#}"
+    );
+    let links = key(&s, "hardware", "network links").unwrap();
+    assert_eq!(links["majority"], "eth0 10000 Mbit/s");
+    assert_eq!(links["minority"], json!(["alpha-3"]));
+
+    // Cruise Control's capacity file from what the agents measured.
+    let cap = c.get_json("/api/v1/clusters/alpha/cruise-control-capacity");
+    let e = cap["brokerCapacities"].as_array().unwrap();
+    let ids: Vec<&str> = e.iter().map(|x| x["brokerId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["-1", "1", "2", "3"], "{cap:#}");
+    assert_eq!(cap["tunekeeper"]["format"], "capacity", "one log dir each");
+    assert_eq!(e[0]["capacity"], e[1]["capacity"], "the default: 2 of 3");
+    let cores = std::thread::available_parallelism()
+        .unwrap()
+        .get()
+        .to_string();
+    assert_eq!(e[1]["capacity"]["CPU"]["num.cores"], cores.as_str());
+    // 10 Gbit/s = 1.25e9 B/s = 1220703 KB/s; 1 Gbit/s = 122070 KB/s.
+    assert_eq!(e[1]["capacity"]["NW_IN"], "1220703");
+    assert_eq!(e[3]["capacity"]["NW_OUT"], "122070");
+    let disk: u64 = e[1]["capacity"]["DISK"].as_str().unwrap().parse().unwrap();
+    assert!(disk > 0, "{cap:#}");
+    assert_eq!(cap["tunekeeper"]["left_out"], json!([]));
+    let (status, _) = c.get("/api/v1/clusters/nope/cruise-control-capacity", None);
+    assert_eq!(status, 404);
 
     // Moving a host to another cluster: its latest report decides.
     agent_once(&c, &a3, Some("beta"));

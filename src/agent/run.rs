@@ -196,6 +196,7 @@ impl Reporter {
             },
             cluster: self.cluster(),
             host_pressure,
+            hardware: Some(crate::kafka::capacity::observe(&self.host)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The cluster endpoints and pages: `GET /api/v1/clusters`,
 //! `GET /api/v1/clusters/{name}/skew`, `GET /api/v1/clusters/compare?a=&b=`,
+//! `GET /api/v1/clusters/{name}/cruise-control-capacity`,
 //! and the pages `/clusters/{name}` and `/clusters/compare?a=&b=`.
 
 use axum::extract::{Path, Query, State};
@@ -227,6 +228,41 @@ pub async fn get_compare(
         Ok(Ok(answer)) => axum::Json(answer).into_response(),
         Ok(Err(missing)) => no_cluster(&missing),
         Err(e) => store_error(e),
+    }
+}
+
+/// `GET /api/v1/clusters/{name}/cruise-control-capacity`: Cruise
+/// Control's capacity file for the cluster's brokers (see
+/// [`super::capacity::capacity_file`]).
+pub async fn get_capacity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(r) = check_read(&state, &headers) {
+        return r;
+    }
+    let _turn = match heavy_read_turn(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let docs = match state.storage.cluster_latest(Some(&name)).await {
+        Ok(d) if d.is_empty() => return no_cluster(&name),
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let cluster = name.clone();
+    let file = tokio::task::spawn_blocking(move || {
+        let reports: Vec<(String, Report)> = docs
+            .into_iter()
+            .filter_map(|(h, b)| Some((h, serde_json::from_str::<Report>(&b).ok()?)))
+            .collect();
+        super::capacity::capacity_file(&cluster, &reports)
+    })
+    .await;
+    match file {
+        Ok(f) => axum::Json(f).into_response(),
+        Err(_) => store_error(StoreError::Stopped),
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
+//! - [`capacity`]: Cruise Control's capacity file from measured hardware
 //! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
 //! - [`clusters_api`]: the cluster endpoints and pages
 //! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod capacity;
 pub mod cluster;
 pub mod clusters_api;
 pub mod conn;

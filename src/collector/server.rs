@@ -137,6 +137,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/clusters", get(clusters_api::get_clusters))
         .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
         .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))
+        .route(
+            "/api/v1/clusters/{name}/cruise-control-capacity",
+            get(clusters_api::get_capacity),
+        )
         .route("/clusters/compare", get(clusters_api::compare_page))
         .route("/clusters/{name}", get(clusters_api::cluster_page))
         .route("/", get(page::fleet))

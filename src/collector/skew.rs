@@ -20,7 +20,8 @@ pub const MEASURED_CHECKS: &[&str] = &["gc", "space", "maps", "files", "stall", 
 /// One compared key: a finding's check and key (with any ` (pid N)`
 /// dropped, since process ids differ between hosts), or a fact of the
 /// report (`host`/`kernel`, `host`/`cpus`, `host`/`memory`,
-/// `agent`/`version`, `report`/`profile`, `jvm`/`flags`).
+/// `agent`/`version`, `report`/`profile`, `jvm`/`flags`, and `hardware`:
+/// network links, log directories and their sizes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct KeyId {
     /// The check family.
@@ -132,6 +133,32 @@ impl HostValues {
         put("report", "profile".into(), report.profile.clone());
         for j in live() {
             put("jvm", "flags".into(), gc_flags(&j.flags));
+        }
+        if let Some(hw) = &report.hardware {
+            let links: Vec<String> = hw
+                .network
+                .iter()
+                .map(|l| match l.speed_mbps {
+                    Some(s) => format!("{} {s} Mbit/s", l.name),
+                    None => format!("{} (speed unknown)", l.name),
+                })
+                .collect();
+            put("hardware", "network links".into(), links.join(", "));
+            for b in &hw.brokers {
+                put(
+                    "hardware",
+                    "log directories".into(),
+                    b.log_dirs.len().to_string(),
+                );
+                for d in &b.log_dirs {
+                    // Whole GiB: file systems made alike on disks alike
+                    // match; a few blocks of metadata are not skew.
+                    let size = d
+                        .total_bytes
+                        .map_or_else(|| "(unknown)".into(), |t| format!("{} GiB", t >> 30));
+                    put("hardware", format!("{} size", d.path), size);
+                }
+            }
         }
         HostValues {
             hostname: report.host.hostname.clone(),
