@@ -248,6 +248,17 @@ fn skew_names_the_minority_says_ties_and_compares_clusters() {
     assert!(html.contains("Against its cluster"), "{html}");
     assert_eq!(c.get("/clusters/nope", None).0, 404);
     assert_eq!(c.get("/clusters/compare?a=orders&b=payments", None).0, 200);
+    assert_eq!(
+        c.get("/clusters/compare", None).0,
+        400,
+        "no names, no such cluster"
+    );
+    // A cluster named "compare" keeps its page.
+    host("c1", "compare", &|_| {});
+    let (status, html) = c.get("/clusters/compare", None);
+    assert_eq!(status, 200);
+    assert!(html.contains("Cluster compare"), "{html}");
+    assert_eq!(c.get_json("/api/v1/clusters/compare/skew")["hosts"], 1);
 }
 
 /// A prepared host tree: one broker (`node.id` in its `meta.properties`)

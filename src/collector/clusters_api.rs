@@ -329,6 +329,14 @@ pub async fn compare_page(
         return r;
     }
     let Some((a, b)) = both(&q) else {
+        // `/clusters/compare` without a query is the page of a cluster
+        // named "compare", if there is one: the route must not hide it.
+        if q.a.is_none() && q.b.is_none() {
+            let r = cluster_page(State(state), headers, Path("compare".into())).await;
+            if r.status() != StatusCode::NOT_FOUND {
+                return r;
+            }
+        }
         return page::error_page(StatusCode::BAD_REQUEST, COMPARE_USAGE);
     };
     let _turn = match heavy_read_turn(&state).await {
