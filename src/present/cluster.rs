@@ -168,12 +168,22 @@ fn skew_table(skew: &[KeySkew]) -> Markup {
     }
 }
 
-/// How many keys `host` holds outside its cluster's majority (ties count:
-/// the host holds one side of a split).
-fn differing(skew: &[KeySkew], host: &str) -> usize {
-    skew.iter()
-        .filter(|k| k.minority.iter().any(|h| h == host) || (k.tie && k.value_of(host).is_some()))
-        .count()
+/// How many keys each host holds outside its cluster's majority (ties
+/// count: the host holds one side of a split). Counted once for all hosts:
+/// asking per host would scan every key's hosts for each host.
+fn differing(skew: &[KeySkew]) -> std::collections::HashMap<&str, usize> {
+    let mut n: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for k in skew {
+        let outside: Box<dyn Iterator<Item = &String>> = if k.tie {
+            Box::new(k.values.iter().flat_map(|v| v.hosts.iter()))
+        } else {
+            Box::new(k.minority.iter())
+        };
+        for h in outside {
+            *n.entry(h.as_str()).or_default() += 1;
+        }
+    }
+    n
 }
 
 /// The cluster page's HTML.
@@ -200,6 +210,7 @@ pub fn render_cluster(
             span class=(hot(skewed)) { b { (skewed) } " keys skewed" }
         }
     };
+    let outside = differing(skew);
     let body = html! {
         @if let Some(s) = summary {
             h2 { "This week against last week " span.mut { "all reports of the cluster's hosts; the host page's figures, summed over hosts" } }
@@ -210,7 +221,7 @@ pub fn render_cluster(
             thead { tr { th { "Host" } th { "Profile" } th.n { "Last report" } th.n { "Drift" } th { "GC health" } th.n { "Keys outside the majority" } } }
             tbody {
                 @for h in hosts {
-                    @let d = differing(skew, &h.hostname);
+                    @let d = outside.get(h.hostname.as_str()).copied().unwrap_or(0);
                     tr {
                         td.host { a href=(host_href(&h.hostname)) { (h.hostname) } }
                         td { (h.profile) }
@@ -346,6 +357,36 @@ pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -
 mod tests {
     use super::*;
     use crate::collector::skew::{HostValues, KeyId, skew};
+
+    #[test]
+    fn hosts_outside_the_majority_and_on_either_side_of_a_split_are_counted() {
+        let hv = |h: &str, a: &str, b: &str| HostValues {
+            hostname: h.into(),
+            values: [("a", a), ("b", b)]
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        KeyId {
+                            check: "x".into(),
+                            key: k.into(),
+                        },
+                        v.into(),
+                    )
+                })
+                .collect(),
+        };
+        // Key a: 1 1 2 (h3 outside); key b: p p q q (a split: everyone counts).
+        let s = skew(&[
+            hv("h1", "1", "p"),
+            hv("h2", "1", "p"),
+            hv("h3", "2", "q"),
+            hv("h4", "1", "q"),
+        ]);
+        let n = differing(&s);
+        assert_eq!(n.get("h3"), Some(&2));
+        assert_eq!(n.get("h1"), Some(&1));
+        assert_eq!(n.get("h4"), Some(&1));
+    }
 
     #[test]
     fn names_with_markup_are_text() {
