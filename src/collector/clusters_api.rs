@@ -37,9 +37,8 @@ pub async fn members(storage: &Storage, cluster: &str) -> Result<Option<Members>
     let parsed = tokio::task::spawn_blocking(move || {
         let mut m = Members::default();
         for (host, body) in docs {
-            match serde_json::from_str::<Report>(&body) {
-                Ok(r) => {
-                    let mut v = HostValues::of(&r);
+            match HostValues::of_json(&body) {
+                Ok(mut v) => {
                     // The stored row's name is the one pages link to.
                     v.hostname = host;
                     m.hosts.push(v);

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::finding::Status;
-use crate::report::Report;
+use crate::finding::{Finding, Status};
+use crate::report::{AgentInfo, Hardware, HostInfo, Report};
 
 /// Checks whose values are measurements (GC service levels, free space,
 /// shares of a limit in use, stalls, process ids): they differ between
@@ -81,11 +81,70 @@ fn gc_flags(flags: &[String]) -> String {
     kept.join(" ")
 }
 
+/// The parts of a report that skew reads. A stored document is read into
+/// this, not a whole [`Report`]: the GC statistics (most of a document)
+/// are skipped unbuilt, and a cluster's documents are all read per request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Facts {
+    host: HostInfo,
+    #[serde(default)]
+    profile: String,
+    #[serde(default)]
+    findings: Vec<Finding>,
+    #[serde(default)]
+    jvms: Vec<JvmFacts>,
+    #[serde(default)]
+    agent: AgentInfo,
+    #[serde(default)]
+    hardware: Option<Hardware>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct JvmFacts {
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    findings: Vec<Finding>,
+    #[serde(default)]
+    exited: bool,
+}
+
+impl From<&Report> for Facts {
+    fn from(r: &Report) -> Facts {
+        Facts {
+            host: r.host.clone(),
+            profile: r.profile.clone(),
+            findings: r.findings.clone(),
+            jvms: r
+                .jvms
+                .iter()
+                .map(|j| JvmFacts {
+                    flags: j.flags.clone(),
+                    findings: j.findings.clone(),
+                    exited: j.exited,
+                })
+                .collect(),
+            agent: r.agent.clone(),
+            hardware: r.hardware.clone(),
+        }
+    }
+}
+
 impl HostValues {
-    /// The values of `report`: its findings (but [`MEASURED_CHECKS`]) and
+    /// The values of `report` (see [`HostValues::of_facts`]).
+    pub fn of(report: &Report) -> HostValues {
+        HostValues::of_facts(&Facts::from(report))
+    }
+
+    /// The values of a stored report document (see [`HostValues::of_facts`]).
+    pub fn of_json(text: &str) -> serde_json::Result<HostValues> {
+        serde_json::from_str::<Facts>(text).map(|f| HostValues::of_facts(&f))
+    }
+
+    /// The values of a report: its findings (but [`MEASURED_CHECKS`]) and
     /// its facts. Several findings of one key (several JVMs, or checks with
     /// more than one expectation) give their distinct values joined by ` | `.
-    pub fn of(report: &Report) -> HostValues {
+    pub fn of_facts(report: &Facts) -> HostValues {
         let mut values: BTreeMap<KeyId, Vec<String>> = BTreeMap::new();
         let mut put = |check: &str, key: String, value: String| {
             let v = values
@@ -564,5 +623,11 @@ mod tests {
             )
         );
         assert_eq!(get("gc", "gc_ms_per_second"), None, "a measurement");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(
+            HostValues::of_json(&text).unwrap(),
+            v,
+            "the same from the document"
+        );
     }
 }
