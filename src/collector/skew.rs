@@ -180,10 +180,12 @@ impl HostValues {
             put("host", "cpus".into(), report.host.cpus.to_string());
         }
         if report.host.memory_bytes > 0 {
+            // Whole GiB: MemTotal moves by megabytes with the kernel's own
+            // reservations; a new kernel is not new memory.
             put(
                 "host",
                 "memory".into(),
-                report.host.memory_bytes.to_string(),
+                format!("{} GiB", report.host.memory_bytes >> 30),
             );
         }
         if !report.agent.version.is_empty() {
@@ -612,6 +614,7 @@ mod tests {
         assert_eq!(get("block", "nvme0n1/queue/read_ahead_kb"), Some("4096"));
         assert_eq!(get("host", "kernel"), Some("6.1.0-27-amd64"));
         assert_eq!(get("host", "cpus"), Some("16"));
+        assert_eq!(get("host", "memory"), Some("64 GiB"));
         assert_eq!(get("report", "profile"), Some("kafka-broker"));
         assert_eq!(get("jvm", "heap"), Some("6g"));
         assert_eq!(
