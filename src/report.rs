@@ -45,6 +45,54 @@ pub struct Report {
     /// first report, which has no earlier sample).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_pressure: Option<crate::host::pressure::HostPressure>,
+    /// What the host offers its brokers (network links, broker ids, data
+    /// directory sizes), for capacity planning. Added within schema 1;
+    /// absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<Hardware>,
+}
+
+/// The hardware a host offers its Kafka brokers: what Cruise Control's
+/// capacity file needs, beside [`HostInfo::cpus`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hardware {
+    /// Physical network interfaces (those backed by a device), by name.
+    pub network: Vec<NetLink>,
+    /// The Kafka brokers running here.
+    pub brokers: Vec<BrokerHardware>,
+}
+
+/// One physical network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetLink {
+    /// Interface name (`eth0`, `ens5`).
+    pub name: String,
+    /// Link speed in Mbit/s (`/sys/class/net/NAME/speed`); `null` when the
+    /// kernel does not know it (link down, a driver that does not say).
+    pub speed_mbps: Option<u64>,
+}
+
+/// One broker's identity and storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerHardware {
+    /// Its id: `node.id` or `broker.id` from its configuration, else from
+    /// `meta.properties`; `null` when neither says.
+    pub broker_id: Option<i64>,
+    /// Where the id came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_id_from: Option<String>,
+    /// Its log directories (`log.dirs`, else `log.dir`, else Kafka's default).
+    pub log_dirs: Vec<LogDirSize>,
+}
+
+/// One log directory and the size of the file system holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogDirSize {
+    /// The path as the broker names it.
+    pub path: String,
+    /// Size of its file system in bytes; `null` when the directory does
+    /// not exist or cannot be measured.
+    pub total_bytes: Option<u64>,
 }
 
 /// A host's cluster: the agent's `cluster` setting, else Kafka's own
@@ -289,6 +337,7 @@ mod tests {
                 from: "meta.properties (/data1/kafka/meta.properties)".into(),
             }),
             host_pressure: None,
+            hardware: None,
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);

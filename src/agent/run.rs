@@ -227,6 +227,7 @@ impl Reporter {
             },
             cluster,
             host_pressure,
+            hardware: Some(crate::kafka::capacity::observe(&self.host)),
         }
     }
 

@@ -15,10 +15,9 @@
 //! the hosts'.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::ingest;
@@ -65,72 +64,23 @@ pub fn conditions(h: &HostView) -> Vec<Condition> {
     out
 }
 
-/// Each host's cluster, from its latest report's `cluster.name`, cached by
-/// report id so a document is parsed once, not at every scrape.
-// The lead may switch this to `HostView.cluster` once reports carry it in
-// a column: `lookup` is the one place that reads it.
+/// Each host's cluster: the `hosts.cluster` column (the latest report's
+/// `cluster.name`), which storage returns with every host view.
 #[derive(Debug, Default)]
-pub struct Clusters {
-    cache: Mutex<HashMap<String, (String, Option<String>)>>,
-}
-
-#[derive(Deserialize)]
-struct ClusterProbe {
-    cluster: Option<ClusterName>,
-}
-
-#[derive(Deserialize)]
-struct ClusterName {
-    name: String,
-}
+pub struct Clusters;
 
 impl Clusters {
-    /// The cluster of each host in `hosts` (`None`: no cluster, or its
-    /// latest document is gone).
+    /// The cluster of each host in `hosts` (`None`: the latest report names
+    /// none).
     pub async fn lookup(
         &self,
-        storage: &Storage,
+        _storage: &Storage,
         hosts: &[HostView],
     ) -> HashMap<String, Option<String>> {
-        let mut out = HashMap::with_capacity(hosts.len());
-        let mut missing = Vec::new();
-        if let Ok(cache) = self.cache.lock() {
-            for h in hosts {
-                match cache.get(&h.hostname) {
-                    Some((id, c)) if *id == h.last_report_id => {
-                        out.insert(h.hostname.clone(), c.clone());
-                    }
-                    _ => missing.push(h),
-                }
-            }
-        }
-        let mut found = Vec::with_capacity(missing.len());
-        for h in missing {
-            let cluster = match storage.report_body(&h.last_report_id).await {
-                Ok(Some(body)) => serde_json::from_str::<ClusterProbe>(&body)
-                    .ok()
-                    .and_then(|p| p.cluster)
-                    .map(|c| c.name),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::debug!(host = %h.hostname, error = %e, "cluster lookup failed");
-                    out.insert(h.hostname.clone(), None);
-                    continue;
-                }
-            };
-            out.insert(h.hostname.clone(), cluster.clone());
-            found.push((h.hostname.clone(), h.last_report_id.clone(), cluster));
-        }
-        if let Ok(mut cache) = self.cache.lock() {
-            // Hosts pruned away leave the cache with the next full refresh.
-            if cache.len() > hosts.len().saturating_mul(2) + 64 {
-                cache.retain(|k, _| out.contains_key(k));
-            }
-            for (host, id, c) in found {
-                cache.insert(host, (id, c));
-            }
-        }
-        out
+        hosts
+            .iter()
+            .map(|h| (h.hostname.clone(), h.cluster.clone()))
+            .collect()
     }
 }
 

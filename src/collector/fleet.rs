@@ -382,7 +382,8 @@ fn dialect(sql: &str, d: Dialect) -> String {
 pub const HOST_COLUMNS: &str =
     "hostname, profile, last_id, last_time_text, last_time, interval_seconds,
     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
-    received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at)";
+    received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
+    cluster";
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit. `backwards` reads the

@@ -41,6 +41,8 @@ pub struct Derived {
     pub has_gc: bool,
     /// The drifting keys, sorted and unique by `(check, key)`.
     pub drifting: Vec<DriftKey>,
+    /// The host's cluster (`report.cluster.name`), if it has one.
+    pub cluster: Option<String>,
 }
 
 impl Derived {
@@ -48,6 +50,11 @@ impl Derived {
     pub fn of(report: &Report) -> Derived {
         let mut d = Derived {
             jvms: u32::try_from(report.jvms.len()).unwrap_or(u32::MAX),
+            cluster: report
+                .cluster
+                .as_ref()
+                .filter(|c| !c.name.trim().is_empty())
+                .map(|c| c.name.clone()),
             ..Derived::default()
         };
         let all = report

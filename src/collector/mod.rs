@@ -13,6 +13,10 @@
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
+//! - [`capacity`]: Cruise Control's capacity file from measured hardware
+//! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
+//! - [`clusters_api`]: the cluster endpoints and pages
+//! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
 //! - [`alerts`]: host states that alert, and the evaluator of their changes
@@ -21,6 +25,9 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod capacity;
+pub mod cluster;
+pub mod clusters_api;
 pub mod conn;
 pub mod db;
 mod error;
@@ -31,6 +38,7 @@ pub mod metrics;
 pub mod page;
 pub mod pg;
 pub mod server;
+pub mod skew;
 pub mod storage;
 pub mod store;
 pub mod tls;

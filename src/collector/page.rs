@@ -168,10 +168,28 @@ pub async fn host(
             events,
         }) => {
             let report = latest.and_then(|b| serde_json::from_str::<Report>(&b).ok());
-            page(
-                StatusCode::OK,
-                render_host(&view, report.as_ref(), &series, &events, now),
-            )
+            let mut html = render_host(&view, report.as_ref(), &series, &events, now);
+            if let Some(c) = &view.cluster {
+                match super::clusters_api::cluster_skew(&state.storage, c).await {
+                    Ok(Some((m, skew))) => {
+                        let section = crate::present::cluster::host_section(
+                            &view.hostname,
+                            c,
+                            &skew,
+                            m.hosts.len(),
+                        );
+                        // Before the findings (the end of the page if the layout changed).
+                        let at = html
+                            .find(r#"<h2>Current findings"#)
+                            .or_else(|| html.rfind("</main>"))
+                            .unwrap_or(html.len());
+                        html.insert_str(at, &section);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return store_error_page(e),
+                }
+            }
+            page(StatusCode::OK, html)
         }
         Ok(_) => error_page(
             StatusCode::NOT_FOUND,
@@ -183,7 +201,7 @@ pub async fn host(
 
 /// A storage failure as a page: 503 (with `Retry-After`) while the database
 /// is away, 500 otherwise.
-fn store_error_page(e: StoreError) -> Response {
+pub(crate) fn store_error_page(e: StoreError) -> Response {
     let status = if e.is_transient() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -197,7 +215,7 @@ fn store_error_page(e: StoreError) -> Response {
     r
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     let mut s = head("tunekeeper");
     let _ = write!(
         s,
@@ -210,7 +228,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 /// A page response. The policy is a second line of defence behind escaping:
 /// nothing may load from anywhere (no images, frames, fetches or forms), so
 /// even markup that slipped through could not reach out.
-fn page(status: StatusCode, body: String) -> Response {
+pub(crate) fn page(status: StatusCode, body: String) -> Response {
     let mut r = (status, Html(body)).into_response();
     let h = r.headers_mut();
     h.insert(

@@ -21,6 +21,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::Error;
+use super::cluster::{WeekFigures, WeekRow};
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
@@ -463,6 +464,54 @@ impl Pg {
         Ok(page.finish())
     }
 
+    /// Each cluster's figures of this week and last week (as
+    /// [`super::store::cluster_weeks`]).
+    pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
+        let c = self.client().await?;
+        let (since, split) = super::cluster::week_bounds(now_ms);
+        let rows = read(c.query(
+            "SELECT h.cluster, LEAST(r.time, r.received_at) > $2 AS this_week, COUNT(*)::BIGINT,
+                    AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
+                    COALESCE(SUM(r.full_gcs::FLOAT8), 0), COUNT(*) FILTER (WHERE r.drift > 0)
+             FROM reports r JOIN hosts h ON h.hostname = r.hostname
+             WHERE LEAST(r.time, r.received_at) >= $1
+             GROUP BY h.cluster, this_week",
+            &[&since, &split],
+        ))
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| WeekRow {
+                cluster: r.get(0),
+                this_week: r.get(1),
+                figures: WeekFigures {
+                    reports: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+                    mean_gc_ms_per_second: r.get(3),
+                    worst_gc_ms_per_second: r.get(4),
+                    worst_pause_p99_ms: r.get(5),
+                    full_gcs: super::cluster::count(r.get(6)),
+                    drifting_reports: u64::try_from(r.get::<_, i64>(7)).unwrap_or(0),
+                },
+            })
+            .collect())
+    }
+
+    /// The latest document of each host in `cluster` (`None`: hosts
+    /// without one), as (host name, document), by host name.
+    pub async fn cluster_latest(
+        &self,
+        cluster: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let c = self.client().await?;
+        let rows = read(c.query(
+            "SELECT h.hostname, r.body FROM hosts h JOIN reports r ON r.id = h.last_id
+             WHERE h.cluster IS NOT DISTINCT FROM $1 ORDER BY h.hostname",
+            &[&cluster],
+        ))
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// One stored document by id.
     pub async fn report_body(&self, id: &str) -> Result<Option<String>, StoreError> {
         let c = self.client().await?;
@@ -568,7 +617,7 @@ async fn hosts(
         .query(
             "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
                     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms,
-                    drifting, received_at, seen_at, skew_ms
+                    drifting, received_at, seen_at, skew_ms, cluster
              FROM hosts WHERE ($1::TEXT IS NULL OR hostname = $1) ORDER BY hostname",
             &[&only],
         )
@@ -594,6 +643,7 @@ async fn hosts(
                 shown_received_ms: r.get(14),
                 last_received_ms: r.get(15),
                 skew_ms: r.get(16),
+                cluster: r.get(17),
             }
             .view(now_ms);
             h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
@@ -722,6 +772,7 @@ fn host_row(r: &tokio_postgres::Row) -> HostRow {
         shown_received_ms: r.get(14),
         last_received_ms: r.get(15),
         skew_ms: r.get(16),
+        cluster: r.get(17),
     }
 }
 
@@ -760,6 +811,10 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
             tracing::info!(version = SCHEMA_VERSION, "created the PostgreSQL schema");
         }
     }
+    // Added within version 1, on every start (idempotent): the cluster of
+    // the report shown, NULL if none.
+    tx.batch_execute(r#"ALTER TABLE hosts ADD COLUMN IF NOT EXISTS cluster TEXT COLLATE "C""#)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -854,6 +909,7 @@ struct HostState {
     drifting: Vec<DriftKey>,
     seen_at: i64,
     skew_ms: i64,
+    cluster: Option<String>,
 }
 
 /// One drift event to insert.
@@ -954,7 +1010,7 @@ async fn apply_batch(
         .prepare_cached(
             "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
                     profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
-                    pause_p99_ms, drifting, seen_at, skew_ms
+                    pause_p99_ms, drifting, seen_at, skew_ms, cluster
              FROM hosts WHERE hostname = ANY($1::TEXT[])",
         )
         .await?;
@@ -984,6 +1040,7 @@ async fn apply_batch(
                     drifting: serde_json::from_str(r.get::<_, &str>(14)).unwrap_or_default(),
                     seen_at: r.get(15),
                     skew_ms: r.get(16),
+                    cluster: r.get(17),
                 },
             )
         })
@@ -1038,11 +1095,11 @@ async fn apply_batch(
             .prepare_cached(
                 "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
                      interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster)
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
                      $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
-                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[])
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[])
                  ON CONFLICT (hostname) DO UPDATE SET
                      last_id = excluded.last_id, last_time = excluded.last_time,
                      last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -1052,7 +1109,7 @@ async fn apply_batch(
                      gc_ms_per_second = excluded.gc_ms_per_second,
                      pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
                      seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
-                     skew_ms = excluded.skew_ms",
+                     skew_ms = excluded.skew_ms, cluster = excluded.cluster",
             )
             .await?;
         let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
@@ -1078,11 +1135,12 @@ async fn apply_batch(
             .collect();
         let seen: Vec<i64> = dirty.iter().map(|(_, h)| h.seen_at).collect();
         let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
+        let cluster: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.cluster.as_deref()).collect();
         tx.execute(
             &st,
             &[
                 &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
-                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew,
+                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster,
             ],
         )
         .await?;
@@ -1159,6 +1217,7 @@ fn apply_one(
             drifting: d.drifting.clone(),
             seen_at: seen,
             skew_ms: skew,
+            cluster: d.cluster.clone(),
         },
     );
 }

@@ -15,7 +15,7 @@ use super::auth::Tokens;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, ingest, metrics, page};
+use super::{Config, Error, alerts, clusters_api, ingest, metrics, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -149,6 +149,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
         .route("/metrics", get(metrics::get_metrics))
+        .route("/api/v1/clusters", get(clusters_api::get_clusters))
+        .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
+        .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))
+        .route(
+            "/api/v1/clusters/{name}/cruise-control-capacity",
+            get(clusters_api::get_capacity),
+        )
+        .route("/clusters/compare", get(clusters_api::compare_page))
+        .route("/clusters/{name}", get(clusters_api::cluster_page))
         .route("/", get(page::fleet))
         .route("/hosts/{hostname}", get(page::host))
         .with_state(shared)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Error;
+use super::cluster::WeekRow;
 use super::db::{Readers, WriteError, Writer, WriterHandle};
 use super::fleet::{FleetPage, FleetQuery};
 use super::pg::{self, Pg, PgTarget};
@@ -223,6 +224,33 @@ impl Storage {
                     .await?)
             }
             Storage::Postgres(pg) => pg.report_page(hostname, limit, after, budget).await,
+        }
+    }
+
+    /// Each cluster's figures of this week and last week.
+    pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => Ok(readers
+                .run(move |c| store::cluster_weeks(c, now_ms))
+                .await?),
+            Storage::Postgres(pg) => pg.cluster_weeks(now_ms).await,
+        }
+    }
+
+    /// The latest document of each host in `cluster` (`None`: the hosts
+    /// without one), as (host name, document), by host name.
+    pub async fn cluster_latest(
+        &self,
+        cluster: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => {
+                let cluster = cluster.map(str::to_owned);
+                Ok(readers
+                    .run(move |c| store::cluster_latest(c, cluster.as_deref()))
+                    .await?)
+            }
+            Storage::Postgres(pg) => pg.cluster_latest(cluster).await,
         }
     }
 

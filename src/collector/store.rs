@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
+use super::cluster::{WeekFigures, WeekRow};
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::{Derived, DriftKey, GcHealth};
 
@@ -72,6 +73,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("hosts", "skew_ms", "INTEGER"),
     // Receipt of the report an event came from (retention of events).
     ("drift_events", "received_at", "INTEGER"),
+    // The cluster of the report shown (`report.cluster.name`), NULL if none.
+    ("hosts", "cluster", "TEXT"),
 ];
 
 /// Opens (creating if needed) the database for writing and migrates it.
@@ -278,8 +281,8 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
     tx.prepare_cached(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
              interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16)
+             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16, ?17)
          ON CONFLICT (hostname) DO UPDATE SET
              last_id = excluded.last_id, last_time = excluded.last_time,
              last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -289,7 +292,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
              gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
              drifting = excluded.drifting,
              seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
-             skew_ms = excluded.skew_ms",
+             skew_ms = excluded.skew_ms, cluster = excluded.cluster",
     )?
     .execute(params![
         s.hostname,
@@ -308,6 +311,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
         d.pause_p99_ms,
         drifting,
         s.time_ms.saturating_sub(s.received_ms),
+        d.cluster,
     ])?;
     Ok(Outcome::Stored)
 }
@@ -437,6 +441,8 @@ pub struct HostView {
     pub gc: GcView,
     /// What drifts now.
     pub drifting: Vec<DriftKey>,
+    /// The cluster of the latest report; `None` if it names none.
+    pub cluster: Option<String>,
 }
 
 /// How far an agent's clock may be off before the host shows a clock
@@ -482,6 +488,8 @@ pub struct HostRow {
     pub last_received_ms: i64,
     /// Report time minus receipt of what arrived last, ms.
     pub skew_ms: i64,
+    /// The cluster of the report shown.
+    pub cluster: Option<String>,
 }
 
 impl HostRow {
@@ -519,6 +527,7 @@ impl HostRow {
                 gc_drift: self.gc_drift,
             },
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
+            cluster: self.cluster,
             hostname: self.hostname,
         }
     }
@@ -541,34 +550,12 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
         let sum = full.entry(h).or_default();
         *sum = sum.saturating_add(u64::try_from(n).unwrap_or(0));
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
-                drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
-                received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at)
-         FROM hosts ORDER BY hostname",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(HostRow {
-            hostname: r.get(0)?,
-            profile: r.get(1)?,
-            last_id: r.get(2)?,
-            last_time_text: r.get(3)?,
-            last_time_ms: r.get(4)?,
-            interval_seconds: r.get(5)?,
-            drift: r.get(6)?,
-            findings: r.get(7)?,
-            jvms: r.get(8)?,
-            has_gc: r.get(9)?,
-            gc_drift: r.get(10)?,
-            gc_ms_per_second: r.get(11)?,
-            pause_p99_ms: r.get(12)?,
-            drifting: r.get(13)?,
-            shown_received_ms: r.get(14)?,
-            last_received_ms: r.get(15)?,
-            skew_ms: r.get(16)?,
-        }
-        .view(now_ms))
-    })?;
+    let sql = format!(
+        "SELECT {} FROM hosts ORDER BY hostname",
+        fleet::HOST_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], |r| Ok(host_row(r)?.view(now_ms)))?;
     let mut out = Vec::new();
     for row in rows {
         let mut h = row?;
@@ -735,6 +722,7 @@ fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
         shown_received_ms: r.get(14)?,
         last_received_ms: r.get(15)?,
         skew_ms: r.get(16)?,
+        cluster: r.get(17)?,
     })
 }
 
@@ -965,6 +953,51 @@ pub fn latest_body(conn: &Connection, hostname: &str) -> rusqlite::Result<Option
     )?
     .query_row([hostname], |r| r.get(0))
     .optional()
+}
+
+/// Each cluster's figures of this week and last week (see
+/// [`super::cluster::WEEK_MS`] for the windows), from the stored reports
+/// of the hosts now in the cluster.
+pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<WeekRow>> {
+    let (since, split) = super::cluster::week_bounds(now_ms);
+    // TOTAL, not SUM: a float sum cannot fail on overflow (see `hosts`).
+    conn.prepare_cached(
+        "SELECT h.cluster, MIN(r.time, r.received_at) > ?2 AS this_week, COUNT(*),
+                AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
+                TOTAL(r.full_gcs), SUM(r.drift > 0)
+         FROM reports r JOIN hosts h ON h.hostname = r.hostname
+         WHERE MIN(r.time, r.received_at) >= ?1
+         GROUP BY h.cluster, this_week",
+    )?
+    .query_map(params![since, split], |r| {
+        Ok(WeekRow {
+            cluster: r.get(0)?,
+            this_week: r.get(1)?,
+            figures: WeekFigures {
+                reports: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                mean_gc_ms_per_second: r.get(3)?,
+                worst_gc_ms_per_second: r.get(4)?,
+                worst_pause_p99_ms: r.get(5)?,
+                full_gcs: super::cluster::count(r.get::<_, f64>(6)?),
+                drifting_reports: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+            },
+        })
+    })?
+    .collect()
+}
+
+/// The latest stored document of each host in `cluster` (`None`: the hosts
+/// without one), as (host name, document), by host name.
+pub fn cluster_latest(
+    conn: &Connection,
+    cluster: Option<&str>,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare_cached(
+        "SELECT h.hostname, r.body FROM hosts h JOIN reports r ON r.id = h.last_id
+         WHERE h.cluster IS ?1 ORDER BY h.hostname",
+    )?
+    .query_map([cluster], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
 }
 
 #[cfg(test)]

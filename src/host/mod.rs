@@ -6,6 +6,7 @@ pub mod blockdev;
 pub mod boot;
 pub mod identity;
 pub mod mounts;
+pub mod net;
 pub mod pressure;
 pub mod procs;
 pub mod swap;

@@ -2,6 +2,7 @@
 //! own configuration, and from that its data directories, the mounts and
 //! disks under them, its memory and its use of maps and files.
 
+pub mod capacity;
 pub mod checks;
 pub mod layout;
 pub mod process;

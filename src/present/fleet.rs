@@ -132,7 +132,7 @@ impl FleetRow {
         FleetRow {
             hostname: h.hostname.clone(),
             profile: h.profile.clone(),
-            cluster: None,
+            cluster: h.cluster.clone(),
             age_seconds: h.age_seconds,
             stale: h.stale,
             interval_seconds: h.interval_seconds,
@@ -330,7 +330,11 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
             td.host { a href={ "/hosts/" (crate::web::html::segment(&r.hostname)) } { (r.hostname) } }
             td.prof { (r.profile) }
             @if clusters {
-                td { (r.cluster.as_deref().unwrap_or("–")) }
+                td {
+                    @if let Some(c) = &r.cluster {
+                        a href={ "/clusters/" (crate::web::html::segment(c)) } { (c) }
+                    } @else { "–" }
+                }
             }
             td.n {
                 @if r.stale {

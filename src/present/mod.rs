@@ -4,7 +4,10 @@
 //! inline script, both constants).
 //!
 //! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
+//! - [`cluster`]: the cluster page, the comparison of two clusters, and the
+//!   host page's "against its cluster" section
 
+pub mod cluster;
 pub mod fleet;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};

@@ -1,0 +1,196 @@
+//! Clusters as the fleet sees them: each host belongs to the cluster its
+//! latest report names (`report.cluster`), hosts naming none form one
+//! "(no cluster)" group. Per cluster: hosts, how many drift, are
+//! GC-unhealthy or stale, and the week-over-week GC and drift figures.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::health::GcHealth;
+use super::store::HostView;
+
+/// A week, in ms.
+pub const WEEK_MS: i64 = 7 * 86_400_000;
+/// How the group of hosts without a cluster is labelled.
+pub const NO_CLUSTER: &str = "(no cluster)";
+
+/// The windows of the week-over-week view, the host page's: "this week" is
+/// the last seven days (report time, counted no later than its receipt,
+/// after `split`), "last week" the seven before (from `since` to `split`).
+/// Returns `(since, split)`.
+pub fn week_bounds(now_ms: i64) -> (i64, i64) {
+    (now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
+}
+
+/// A float sum of counts as a count (saturating; a sum is never negative).
+pub fn count(v: f64) -> u64 {
+    if v > 0.0 {
+        // `as` saturates at u64::MAX (NaN fails the test above).
+        v as u64
+    } else {
+        0
+    }
+}
+
+/// One week's figures of a cluster, over every report of its hosts: the
+/// host page's week-over-week figures, summed over hosts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WeekFigures {
+    /// Reports received.
+    pub reports: u64,
+    /// Mean of the reports' GC ms per second (each the worst JVM of its
+    /// host over its interval); `null` without GC figures.
+    pub mean_gc_ms_per_second: Option<f64>,
+    /// The worst report's GC ms per second.
+    pub worst_gc_ms_per_second: Option<f64>,
+    /// The worst report's pause p99, ms.
+    pub worst_pause_p99_ms: Option<f64>,
+    /// Full GCs reported.
+    pub full_gcs: u64,
+    /// Reports with at least one drifting finding.
+    pub drifting_reports: u64,
+}
+
+/// One cluster's figures for one week, as the storage reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekRow {
+    /// The cluster; `None`: hosts without one.
+    pub cluster: Option<String>,
+    /// This week (true) or last week.
+    pub this_week: bool,
+    /// The figures.
+    pub figures: WeekFigures,
+}
+
+/// The change from last week to this week, in percent of last week's;
+/// `null` when either is missing or last week's is zero (no base).
+fn change(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    match (now, before) {
+        (Some(a), Some(b)) if b.abs() > f64::EPSILON => Some((a - b) / b * 100.0),
+        _ => None,
+    }
+}
+
+/// Week over week: this week's figures against last week's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Trend {
+    /// The last seven days.
+    pub this_week: WeekFigures,
+    /// The seven days before.
+    pub last_week: WeekFigures,
+    /// Change of the mean GC ms per second, percent; `null` without a base.
+    pub gc_ms_per_second_change_percent: Option<f64>,
+    /// Share of reports with drift this week, percent; `null` without reports.
+    pub drifting_reports_percent: Option<f64>,
+    /// ... last week.
+    pub drifting_reports_percent_last_week: Option<f64>,
+}
+
+fn share(part: u64, all: u64) -> Option<f64> {
+    (all > 0).then(|| part as f64 * 100.0 / all as f64)
+}
+
+impl Trend {
+    fn of(this_week: WeekFigures, last_week: WeekFigures) -> Trend {
+        Trend {
+            gc_ms_per_second_change_percent: change(
+                this_week.mean_gc_ms_per_second,
+                last_week.mean_gc_ms_per_second,
+            ),
+            drifting_reports_percent: share(this_week.drifting_reports, this_week.reports),
+            drifting_reports_percent_last_week: share(
+                last_week.drifting_reports,
+                last_week.reports,
+            ),
+            this_week,
+            last_week,
+        }
+    }
+}
+
+/// One cluster as `GET /api/v1/clusters` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterSummary {
+    /// The cluster's name; `null` for the hosts without a cluster.
+    pub name: Option<String>,
+    /// The name, or [`NO_CLUSTER`].
+    pub label: String,
+    /// Hosts whose latest report names this cluster.
+    pub hosts: usize,
+    /// Hosts with a drifting finding now.
+    pub drifting: usize,
+    /// Hosts whose GC misses a service level now.
+    pub gc_unhealthy: usize,
+    /// Hosts that missed three intervals.
+    pub stale: usize,
+    /// The cluster's GC and drift, week over week.
+    pub trend: Trend,
+}
+
+/// Groups hosts by cluster, with each cluster's weeks: named clusters by
+/// name, then the hosts without one.
+pub fn summarize(hosts: &[HostView], weeks: Vec<WeekRow>) -> Vec<ClusterSummary> {
+    // `None` sorts first in a BTreeMap; the group without a cluster is put last below.
+    let mut by: BTreeMap<Option<String>, ClusterSummary> = BTreeMap::new();
+    for h in hosts {
+        let c = by
+            .entry(h.cluster.clone())
+            .or_insert_with(|| empty(h.cluster.clone()));
+        c.hosts += 1;
+        c.drifting += usize::from(h.drift > 0);
+        c.gc_unhealthy += usize::from(h.gc.health == GcHealth::Unhealthy);
+        c.stale += usize::from(h.stale);
+    }
+    let mut weeks_by: BTreeMap<Option<String>, (WeekFigures, WeekFigures)> = BTreeMap::new();
+    for w in weeks {
+        // Reports of hosts gone from the host list (pruned meanwhile) are
+        // of no cluster listed: they are not shown.
+        if !by.contains_key(&w.cluster) {
+            continue;
+        }
+        let e = weeks_by.entry(w.cluster).or_default();
+        if w.this_week {
+            e.0 = w.figures;
+        } else {
+            e.1 = w.figures;
+        }
+    }
+    for (name, (this, last)) in weeks_by {
+        if let Some(c) = by.get_mut(&name) {
+            c.trend = Trend::of(this, last);
+        }
+    }
+    let none = by.remove(&None);
+    by.into_values().chain(none).collect()
+}
+
+fn empty(name: Option<String>) -> ClusterSummary {
+    ClusterSummary {
+        label: name.clone().unwrap_or_else(|| NO_CLUSTER.into()),
+        name,
+        hosts: 0,
+        drifting: 0,
+        gc_unhealthy: 0,
+        stale: 0,
+        trend: Trend::of(WeekFigures::default(), WeekFigures::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_and_share_have_no_figure_without_a_base() {
+        assert_eq!(change(Some(12.0), Some(10.0)), Some(20.0));
+        assert_eq!(change(Some(12.0), Some(0.0)), None);
+        assert_eq!(change(None, Some(1.0)), None);
+        assert_eq!(share(1, 4), Some(25.0));
+        assert_eq!(share(0, 0), None);
+        assert_eq!(count(f64::INFINITY), u64::MAX);
+        assert_eq!(count(f64::NAN), 0);
+        assert_eq!(count(1e30), u64::MAX);
+        assert_eq!(count(3.0), 3);
+    }
+}
