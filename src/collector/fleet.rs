@@ -385,6 +385,9 @@ pub const HOST_COLUMNS: &str =
     received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
     cluster";
 
+/// Where the page query puts its sort key: right after [`HOST_COLUMNS`].
+pub const SORT_KEY_COLUMN: usize = 18;
+
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit. `backwards` reads the
 /// rows before the cursor, nearest first (the caller reverses them).

@@ -694,9 +694,9 @@ async fn fleet_page(
                 rows.iter()
                     .map(|r| {
                         let key = if q.sort.is_text() {
-                            SortValue::Text(r.get(17))
+                            SortValue::Text(r.get(fleet::SORT_KEY_COLUMN))
                         } else {
-                            SortValue::Num(r.get(17))
+                            SortValue::Num(r.get(fleet::SORT_KEY_COLUMN))
                         };
                         (host_row(r).view(now_ms), key)
                     })

@@ -632,9 +632,9 @@ pub fn fleet_page(
             params![now_ms, text, value, host, i64::from(q.limit) + 1],
             |r| {
                 let key = if q.sort.is_text() {
-                    SortValue::Text(r.get(17)?)
+                    SortValue::Text(r.get(fleet::SORT_KEY_COLUMN)?)
                 } else {
-                    SortValue::Num(r.get(17)?)
+                    SortValue::Num(r.get(fleet::SORT_KEY_COLUMN)?)
                 };
                 Ok((host_row(r)?.view(now_ms), key))
             },
