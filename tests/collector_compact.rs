@@ -71,7 +71,7 @@ fn day_report(host: &str, i: i64, drifting: &[&str]) -> Submission {
         drift: drifting.len() as u32,
         findings: 40,
         jvms: 2,
-        gc_ms_per_second: (i % 5 != 0).then(|| 3.0 + (i % 17) as f64 * 0.731),
+        gc_ms_per_second: (i % 5 != 0).then_some(3.0 + (i % 17) as f64 * 0.731),
         pause_p99_ms: Some(8.0 + (i % 23) as f64 * 0.913),
         full_gcs: u64::from(i % 300 == 0),
         has_gc: true,
@@ -216,7 +216,21 @@ fn keep_raw_days_keeps_every_document_then_prunes_them() {
 
 /// The series the version-1 SQLite storage drew for `host`, read from
 /// its `reports` table with its own query.
-fn v1_series(db: &Path, host: &str) -> Vec<(i64, Option<f64>, Option<f64>, i64, i64)> {
+/// One chart point as a row: time, GC ms/s, pause p99, full GCs, drift.
+type Row = (i64, Option<f64>, Option<f64>, i64, i64);
+
+/// A point as a [`Row`].
+fn row(p: &Point) -> Row {
+    (
+        p.time_ms,
+        p.gc_ms_per_second,
+        p.pause_p99_ms,
+        p.full_gcs as i64,
+        i64::from(p.drift),
+    )
+}
+
+fn v1_series(db: &Path, host: &str) -> Vec<Row> {
     let c = rusqlite::Connection::open(db).unwrap();
     c.prepare(
         "SELECT MIN(time, received_at) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
@@ -251,19 +265,7 @@ fn a_database_made_by_main_c611c05_migrates_with_its_history() {
     with_storage(dir.path(), Options::default(), |st| async move {
         let now = i64::MAX / 2;
         let a = st.host_data("fix-a.kafka.example", now, 0).await.unwrap();
-        let got: Vec<(i64, Option<f64>, Option<f64>, i64, i64)> = a
-            .series
-            .iter()
-            .map(|p| {
-                (
-                    p.time_ms,
-                    p.gc_ms_per_second,
-                    p.pause_p99_ms,
-                    p.full_gcs as i64,
-                    i64::from(p.drift),
-                )
-            })
-            .collect();
+        let got: Vec<Row> = a.series.iter().map(row).collect();
         assert_eq!(got, before_a, "the chart's points survive the migration");
         assert_eq!(a.events.len(), 2, "drift events kept");
         let latest: Value = serde_json::from_str(a.latest.as_deref().unwrap()).unwrap();
@@ -428,19 +430,7 @@ fn a_version_1_postgres_database_migrates_with_its_history() {
     rt.block_on(async {
         let (st, closer) = storage::open_with(&db, Options::default()).await.unwrap();
         let data = st.host_data("p", 10_000, 0).await.unwrap();
-        let pts: Vec<(i64, Option<f64>, Option<f64>, u64, u32)> = data
-            .series
-            .iter()
-            .map(|p| {
-                (
-                    p.time_ms,
-                    p.gc_ms_per_second,
-                    p.pause_p99_ms,
-                    p.full_gcs,
-                    p.drift,
-                )
-            })
-            .collect();
+        let pts: Vec<Row> = data.series.iter().map(row).collect();
         assert_eq!(
             pts,
             [
