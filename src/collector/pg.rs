@@ -103,7 +103,9 @@ CREATE INDEX drift_events_received ON drift_events (received_at);
 /// figures per report keyed by its id (16 bytes for a UUID), host names as
 /// small integers, whole documents (deflated) only for each host's latest,
 /// each change of findings and, under `--keep-raw-days`, every report.
-/// Column order puts 8-byte columns first: no padding between them.
+/// Column order puts 8-byte columns first: no padding between them. Full
+/// GCs and drift are NULL for none (most reports): a NULL takes no room in
+/// the row, a zero eight bytes.
 const SCHEMA_V2: &str = r#"
 CREATE TABLE host_ids (
     id       INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -114,9 +116,9 @@ CREATE TABLE samples (
     skew_ms          BIGINT NOT NULL,
     gc_ms_per_second DOUBLE PRECISION,
     pause_p99_ms     DOUBLE PRECISION,
-    full_gcs         BIGINT NOT NULL,
+    full_gcs         BIGINT CHECK (full_gcs > 0),
+    drift            BIGINT CHECK (drift > 0),
     host             INTEGER NOT NULL,
-    drift            INTEGER NOT NULL,
     id               BYTEA PRIMARY KEY
 );
 CREATE INDEX samples_host_received ON samples (host, received_at);
@@ -444,7 +446,7 @@ impl Pg {
             let series = c
                 .query(
                     "SELECT received_at + LEAST(skew_ms, 0) AS t, gc_ms_per_second, pause_p99_ms,
-                            full_gcs, drift::BIGINT
+                            COALESCE(full_gcs, 0), COALESCE(drift, 0)
                      FROM samples WHERE host = (SELECT id FROM host_ids WHERE hostname = $1)
                        AND received_at >= $2 AND received_at + LEAST(skew_ms, 0) >= $2
                      ORDER BY t, received_at, id",
@@ -659,9 +661,9 @@ async fn migrate_v2(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio
         r#"INSERT INTO host_ids (hostname)
              SELECT hostname FROM hosts UNION SELECT hostname FROM reports ORDER BY 1;
            INSERT INTO samples (received_at, skew_ms, gc_ms_per_second, pause_p99_ms, full_gcs,
-                                host, drift, id)
+                                drift, host, id)
              SELECT r.received_at, r.time - r.received_at, r.gc_ms_per_second, r.pause_p99_ms,
-                    r.full_gcs, h.id, r.drift,
+                    NULLIF(r.full_gcs, 0), NULLIF(r.drift, 0), h.id,
                     CASE WHEN r.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                          THEN decode(replace(r.id, '-', ''), 'hex')
                          WHEN octet_length(r.id) = 16 THEN convert_to(r.id, 'UTF8') || '\xff'::BYTEA
@@ -889,10 +891,7 @@ async fn apply_batch(
         .map(|s| s.time_ms.saturating_sub(s.received_ms))
         .collect();
     let received: Vec<i64> = batch.iter().map(|s| s.received_ms).collect();
-    let drift: Vec<i32> = batch
-        .iter()
-        .map(|s| i32::try_from(s.derived.drift).unwrap_or(i32::MAX))
-        .collect();
+    let drift: Vec<i64> = batch.iter().map(|s| i64::from(s.derived.drift)).collect();
     let gcms: Vec<Option<f64>> = batch.iter().map(|s| s.derived.gc_ms_per_second).collect();
     let p99: Vec<Option<f64>> = batch.iter().map(|s| s.derived.pause_p99_ms).collect();
     let full: Vec<i64> = batch
@@ -902,16 +901,18 @@ async fn apply_batch(
     let st = tx
         .prepare_cached(
             "INSERT INTO samples
-             (received_at, skew_ms, gc_ms_per_second, pause_p99_ms, full_gcs, host, drift, id)
-             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::FLOAT8[], $4::FLOAT8[],
-                                  $5::BIGINT[], $6::INT4[], $7::INT4[], $8::BYTEA[])
+             (received_at, skew_ms, gc_ms_per_second, pause_p99_ms, full_gcs, drift, host, id)
+             SELECT r, s, g, p, NULLIF(f, 0), NULLIF(d, 0), h, i
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::FLOAT8[], $4::FLOAT8[],
+                         $5::BIGINT[], $6::BIGINT[], $7::INT4[], $8::BYTEA[])
+                  AS u(r, s, g, p, f, d, h, i)
              ON CONFLICT (id) DO NOTHING RETURNING id",
         )
         .await?;
     let mut inserted: std::collections::HashSet<Vec<u8>> = tx
         .query(
             &st,
-            &[&received, &skew, &gcms, &p99, &full, &host, &drift, &keys],
+            &[&received, &skew, &gcms, &p99, &full, &drift, &host, &keys],
         )
         .await?
         .iter()
