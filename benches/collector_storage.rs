@@ -201,6 +201,10 @@ fn store(dir: &std::path::Path, db: &str, bodies: &[Vec<u8>]) {
             .map(|r| r.status().as_u16());
         assert!(matches!(status, Ok(202)), "report {i}: {status:?}");
     }
+    // An answered request proves the collector serves (and so handles
+    // SIGTERM) before it is stopped, even when nothing was posted.
+    let hosts = client.get(format!("{base}/api/v1/hosts")).send();
+    assert!(matches!(hosts.map(|r| r.status().as_u16()), Ok(200)));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -157,6 +157,27 @@ mod tests {
     }
 
     #[test]
+    fn keep_raw_days_is_bounded_and_sets_the_raw_cutoff() {
+        let mut c = crate::collector::Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            "db".into(),
+            "tokens".into(),
+        );
+        assert_eq!(c.keep_raw_days, 0, "off by default");
+        c.keep_raw_days = 36_501;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("--keep-raw-days"), "{e}");
+        c.keep_raw_days = 36_500;
+        assert!(c.validate().is_ok());
+        let now = 10 * 86_400_000;
+        assert_eq!(Options::default().raw_cutoff(now), now, "off: none kept");
+        assert!(!Options::default().keep_raw());
+        let two = Options { keep_raw_days: 2 };
+        assert!(two.keep_raw());
+        assert_eq!(two.raw_cutoff(now), 8 * 86_400_000);
+    }
+
+    #[test]
     fn a_change_is_a_different_set_of_drifting_keys() {
         let k = |key: &str, actual: &str| DriftKey {
             check: "sysctl".into(),
