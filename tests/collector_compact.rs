@@ -499,3 +499,30 @@ fn a_drift_in_a_real_report_is_a_change_over_http() {
     assert_eq!(c.post(&report("h", "r-4", &ago(m(1)), 60)).0, 200);
     assert_eq!(c.post(&report("other", "r-4", &ago(m(1)), 60)).0, 409);
 }
+
+#[test]
+fn host_ids_are_drawn_once_per_host_not_once_per_batch() {
+    // PostgreSQL draws an identity number even for an insert that then
+    // conflicts: one per batch would exhaust 2^31 ids in about 12 days at
+    // 2,000 reports/s. Each host must draw one, once.
+    collector_support::on_postgres(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = postgres().unwrap();
+        with_storage(dir.path(), Options::default(), |st| async move {
+            for i in 0..20 {
+                let s = day_report("first", i, &[]);
+                assert_eq!(st.insert(s).await.unwrap(), Outcome::Stored);
+            }
+            let s = day_report("second", 100, &[]);
+            assert_eq!(st.insert(s).await.unwrap(), Outcome::Stored);
+        });
+        let name = format!("tk_c{}", std::process::id());
+        assert_eq!(
+            server.psql(
+                &name,
+                "SELECT string_agg(id::TEXT, ',' ORDER BY id) FROM host_ids"
+            ),
+            "1,2"
+        );
+    });
+}

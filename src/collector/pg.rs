@@ -864,10 +864,14 @@ async fn apply_batch(
     tx.execute(&st, &[&hosts]).await?;
 
     // Host ids (made on first use; the hosts are locked, so no other
-    // writer makes the same one meanwhile).
+    // writer makes the same one meanwhile). Only names without one are
+    // inserted: an insert that conflicts still draws a number, and drawing
+    // one per batch would run through the ids in days at fleet rates.
     let st = tx
         .prepare_cached(
-            "INSERT INTO host_ids (hostname) SELECT * FROM unnest($1::TEXT[])
+            "INSERT INTO host_ids (hostname)
+             SELECT h FROM unnest($1::TEXT[]) AS h
+             WHERE NOT EXISTS (SELECT 1 FROM host_ids i WHERE i.hostname = h)
              ON CONFLICT (hostname) DO NOTHING",
         )
         .await?;
