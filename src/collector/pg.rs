@@ -384,10 +384,26 @@ impl Pg {
             tracing::info!("another collector is pruning; skipped");
             return Ok(0);
         }
-        let n = tx
-            .execute("DELETE FROM samples WHERE received_at < $1", &[&cutoff_ms])
+        // Host by host, so each delete walks the (host, received_at) index
+        // instead of reading every row of every host.
+        let hosts: Vec<i32> = tx
+            .query("SELECT id FROM host_ids", &[])
+            .await
+            .map_err(|e| classify(&e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let st = tx
+            .prepare("DELETE FROM samples WHERE host = $1 AND received_at < $2")
             .await
             .map_err(|e| classify(&e))?;
+        let mut n = 0;
+        for h in &hosts {
+            n += tx
+                .execute(&st, &[h, &cutoff_ms])
+                .await
+                .map_err(|e| classify(&e))?;
+        }
         for sql in [
             "DELETE FROM docs WHERE received_at < $1",
             "DELETE FROM drift_events WHERE received_at < $1",
