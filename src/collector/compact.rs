@@ -75,7 +75,11 @@ fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
     (u.hyphenated().to_string() == id).then(|| *u.as_bytes())
 }
 
-/// Deflates a document for storing.
+/// Deflates a document for storing (level 6: an 18 KB report becomes
+/// 2.4 KB in about 0.4 ms; level 1 takes half the time for 3.0 KB, but rows
+/// that size leave PostgreSQL's pages too empty to be pruned between
+/// vacuums, and the replaced latest documents then piled up: 6.5 MB per
+/// host-day before autovacuum in `benches/collector_storage.rs`).
 pub fn pack(body: &str) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(body.len() / 4),
