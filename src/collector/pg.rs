@@ -136,6 +136,8 @@ CREATE TABLE docs (
 -- TOAST index per document.
 ALTER TABLE docs ALTER COLUMN body SET STORAGE MAIN;
 CREATE INDEX docs_host_time ON docs (host, time, id);
+-- Pruning raw documents (--keep-raw-days) goes by receipt.
+CREATE INDEX docs_raw_received ON docs (received_at) WHERE NOT is_change;
 "#;
 
 /// A PostgreSQL database to connect to: the parsed URL with the password

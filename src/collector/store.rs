@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS docs_host_time ON docs (host, time, id);
 CREATE UNIQUE INDEX IF NOT EXISTS docs_id ON docs (id);
+-- Pruning raw documents (--keep-raw-days) goes by receipt.
+CREATE INDEX IF NOT EXISTS docs_raw_received ON docs (received_at) WHERE is_change = 0;
 CREATE TABLE IF NOT EXISTS hosts (
     hostname         TEXT PRIMARY KEY,
     last_id          TEXT NOT NULL,
