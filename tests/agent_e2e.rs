@@ -62,6 +62,8 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 fn start_collector(dir: &Path, port: u16) -> Running {
     let child = Command::new(bin())
         .args(["collector", "--listen", &format!("127.0.0.1:{port}")])
+        // Every document kept: the listing holds every report delivered.
+        .args(["--keep-raw-days", "1"])
         .arg("--db")
         .arg(dir.join("collector.db"))
         .arg("--token-file")

@@ -122,7 +122,7 @@ fn run(case: &Case) -> Option<Outcome> {
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut collector = Collector::start_on(d, &listen, &[]);
+    let mut collector = Collector::start_on(d, &listen, &["--keep-raw-days", "1"]);
     std::fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
     // The log path is unique to this case: the agent follows this JVM only.
     let jvm_match = regex::escape(&log.display().to_string());
@@ -220,7 +220,7 @@ fn run(case: &Case) -> Option<Outcome> {
     // The collector dies while the set rotates, and comes back.
     drop(collector);
     std::thread::sleep(Duration::from_secs(2));
-    collector = Collector::start_on(d, &listen, &[]);
+    collector = Collector::start_on(d, &listen, &["--keep-raw-days", "1"]);
 
     let truth = late_truth.unwrap_or_else(|| truth_from(&rx));
     drop(jvm);

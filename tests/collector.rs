@@ -40,9 +40,13 @@ fn host<'a>(hosts: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("host {name:?} missing from {hosts}"))
 }
 
+/// Keeps every document, so a listing holds every report (by default it
+/// holds each host's latest and the changes: tests/collector_compact.rs).
+const KEEP_RAW: &[&str] = &["--keep-raw-days", "1"];
+
 fn stores_drops_duplicates_and_lists_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), KEEP_RAW);
     let m = |n: u64| Duration::from_secs(60 * n);
     // Delivered out of order, as a spool flushing after an outage would.
     for (id, t) in [("r-3", ago(m(3))), ("r-1", ago(m(1))), ("r-2", ago(m(2)))] {
@@ -159,7 +163,7 @@ fn refuses_bad_requests_with_the_right_status_and_stays_up() {
 
 fn hostile_host_names_are_refused_and_hostile_ids_stored_verbatim() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Collector::start(dir.path(), &[]);
+    let mut c = Collector::start(dir.path(), KEEP_RAW);
     // None of these can be a host name: 422, nothing stored
     // (tests/hostile_collector.rs covers the rule itself).
     let names = [
@@ -275,11 +279,18 @@ fn retention_prunes_old_reports_and_gone_hosts() {
     // late report is kept): make "old" and "gone-1" received when they
     // were dated, with the collector stopped, then start it again.
     assert!(c.terminate().success());
+    // The figures keep the report's time as an offset from receipt.
     let moved = exec_sql(
         dir.path(),
-        "UPDATE reports SET received_at = time WHERE id IN ('old', 'gone-1')",
+        "UPDATE samples SET received_at = received_at + skew_ms, skew_ms = 0
+         WHERE skew_ms < -86400000",
     );
     assert_eq!(moved, 2);
+    let moved = exec_sql(
+        dir.path(),
+        "UPDATE docs SET received_at = time WHERE id IN ('old', 'gone-1')",
+    );
+    assert_eq!(moved, 2, "the first reports are kept whole (changes)");
     let moved = exec_sql(
         dir.path(),
         "UPDATE hosts SET received_at = last_time, seen_at = last_time WHERE hostname = 'gone'",
@@ -312,7 +323,7 @@ fn retention_prunes_old_reports_and_gone_hosts() {
 
 fn data_survives_a_graceful_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), KEEP_RAW);
     for i in 0..20 {
         let r = report(
             &format!("b{}", i % 4),
@@ -324,7 +335,7 @@ fn data_survives_a_graceful_restart() {
     }
     let status = c.terminate();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), KEEP_RAW);
     assert_eq!(c.get_json("/api/v1/hosts").as_array().unwrap().len(), 4);
     assert_eq!(
         c.get_json("/api/v1/hosts/b1/reports")
@@ -417,7 +428,7 @@ fn refuses_to_start_without_tokens() {
 fn sigterm_during_ingest_keeps_every_acknowledged_report() {
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), KEEP_RAW);
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let senders: Vec<_> = (0..4)
         .map(|t| {
@@ -449,7 +460,7 @@ fn sigterm_during_ingest_keeps_every_acknowledged_report() {
         s.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), KEEP_RAW);
     for t in 0..4 {
         let host = format!("t{t}");
         let stored = ids(&c.get_json(&format!("/api/v1/hosts/{host}/reports?limit=1000")));
@@ -530,9 +541,9 @@ fn a_database_made_by_the_previous_main_migrates_in_place() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1, "migrated and marked");
+    assert_eq!(version, 2, "migrated and marked");
     let n: i64 = db
-        .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 4);
+    assert_eq!(n, 4, "every report's figures");
 }

@@ -170,9 +170,18 @@ fn ingest(
     })
 }
 
+/// The ids of every report stored (as figures: every report has a row),
+/// decoded from their keys (see `compact::id_key`).
 fn stored_ids(server: &PgServer, database: &str) -> HashSet<String> {
     server
-        .psql(database, "SELECT id FROM reports")
+        .psql(
+            database,
+            "SELECT CASE WHEN octet_length(id) = 16 THEN encode(id, 'hex')::uuid::text
+                    WHEN get_byte(id, octet_length(id) - 1) = 255
+                        THEN convert_from(substring(id FROM 1 FOR octet_length(id) - 1), 'UTF8')
+                    ELSE convert_from(id, 'UTF8') END
+             FROM samples",
+        )
         .lines()
         .map(str::to_owned)
         .collect()

@@ -84,6 +84,8 @@ impl Collector {
         std::fs::write(dir.join("tokens"), format!("{TOKEN}\n")).unwrap();
         let mut child = Command::new(bin())
             .args(["collector", "--listen", "127.0.0.1:0"])
+            // Every document kept: the listing holds every report delivered.
+            .args(["--keep-raw-days", "1"])
             .arg("--db")
             .arg(dir.join("collector.db"))
             .arg("--token-file")

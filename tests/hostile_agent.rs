@@ -135,6 +135,10 @@ fn hostname() -> String {
         .to_string()
 }
 
+/// Keeps every document: the listing then holds every report delivered (by
+/// default only each host's latest and each change of findings).
+const KEEP_RAW: &[&str] = &["--keep-raw-days", "1"];
+
 /// Ids of the reports the collector stored for this host.
 fn stored_ids(c: &Collector) -> Vec<String> {
     let (status, body) = c.get(
@@ -391,7 +395,7 @@ fn a_full_spool_file_system_drops_the_oldest_keeps_running_and_once_delivers_eve
     // The collector comes back: `--once` delivers first, so the full file
     // system costs nothing more.
     let cdir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(cdir.path(), &[]);
+    let collector = Collector::start(cdir.path(), KEEP_RAW);
     let config = agent_config(
         d,
         &spool,
@@ -456,7 +460,7 @@ fn a_full_spool_file_system_with_the_collector_up_loses_nothing() {
     assert!(probe.is_err(), "the file system should be full");
 
     let cdir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(cdir.path(), &[]);
+    let collector = Collector::start(cdir.path(), KEEP_RAW);
     let config = agent_config(
         d,
         &spool,
@@ -657,7 +661,7 @@ fn a_hung_collector_does_not_slip_the_report_interval() {
 #[test]
 fn a_token_file_in_the_collectors_format_works_for_the_agent() {
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(dir.path(), &[]);
+    let collector = Collector::start(dir.path(), KEEP_RAW);
     let spool = dir.path().join("spool");
     let config = agent_config(
         dir.path(),
@@ -716,7 +720,15 @@ fn a_bad_token_file_is_a_config_error_naming_the_file() {
     let tokens = cdir.path().join("tokens");
     std::fs::write(&tokens, format!("# agents\n{TOKEN}\nsec ret\n")).unwrap();
     let mut collector = Command::new(bin())
-        .args(["collector", "--listen", "127.0.0.1:0", "--db"])
+        // Every document kept: the listing holds every report delivered.
+        .args([
+            "collector",
+            "--listen",
+            "127.0.0.1:0",
+            "--keep-raw-days",
+            "1",
+            "--db",
+        ])
         .arg(cdir.path().join("c.db"))
         .arg("--token-file")
         .arg(&tokens)
@@ -802,7 +814,7 @@ fn out_of_range_durations_and_sizes_are_config_errors_naming_the_key() {
 #[test]
 fn an_unreadable_spool_entry_is_named_set_aside_and_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(dir.path(), &[]);
+    let collector = Collector::start(dir.path(), KEEP_RAW);
     let spool = dir.path().join("spool");
     let bogus = "00000000000000000001-0badc0de-0000-4000-8000-000000000000.json.gz";
     std::fs::create_dir_all(spool.join(bogus)).unwrap();

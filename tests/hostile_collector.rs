@@ -111,9 +111,12 @@ fn item1_a_report_dated_in_the_past_is_kept_for_the_retention_counted_from_recei
     // Three days after receipt (moved back in the file, the collector
     // stopped), the next start prunes it: retention counts from receipt.
     let db = rusqlite::Connection::open(dir.path().join("collector.db")).unwrap();
-    db.execute(
-        "UPDATE reports SET received_at = received_at - 3 * 86400000 WHERE id = 'old-1'",
-        [],
+    // Its figures (the id's key is its bytes) and its document (the first
+    // report: a change, kept whole).
+    db.execute_batch(
+        "UPDATE samples SET received_at = received_at - 3 * 86400000
+           WHERE id = CAST('old-1' AS BLOB);
+         UPDATE docs SET received_at = received_at - 3 * 86400000 WHERE id = 'old-1';",
     )
     .unwrap();
     drop(db);
@@ -442,7 +445,11 @@ fn reset_hwm(pid: u32) {
 fn item5_large_concurrent_listings_are_paged_streamed_and_bounded_in_memory() {
     const DOCS: usize = 48;
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), &["--max-body-bytes", "2097152"]);
+    // Every document kept (--keep-raw-days), so the listing holds all 48.
+    let c = Collector::start(
+        dir.path(),
+        &["--max-body-bytes", "2097152", "--keep-raw-days", "1"],
+    );
     let pad = "x".repeat(1 << 20);
     // One clock reading: the order of the documents is their times'.
     let t0 = time::OffsetDateTime::now_utc();

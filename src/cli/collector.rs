@@ -41,6 +41,9 @@ pub struct CollectorArgs {
     /// Seconds between prunes (one also runs at start).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub prune_interval_seconds: u64,
+    /// Also keep every report's whole document (compressed) for this many days; off (0) by default: only each host's latest and those where the findings changed.
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    pub keep_raw_days: u32,
     /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -114,6 +117,7 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
         max_body_bytes: args.max_body_bytes,
         retention_days: args.retention_days,
         prune_interval: Duration::from_secs(args.prune_interval_seconds.max(1)),
+        keep_raw_days: args.keep_raw_days,
         // clap's `requires` makes it both or neither.
         tls: match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles {

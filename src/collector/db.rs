@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Error;
+use super::compact::Options;
 use super::store::{self, Outcome, Submission};
 
 /// The most reports committed in one transaction. Larger batches amortise
@@ -23,6 +24,7 @@ const QUEUE: usize = 4096;
 enum Job {
     Insert(Box<Submission>, oneshot::Sender<rusqlite::Result<Outcome>>),
     Prune(i64, oneshot::Sender<rusqlite::Result<usize>>),
+    PruneRaw(i64, oneshot::Sender<rusqlite::Result<usize>>),
 }
 
 /// Why a write did not happen.
@@ -62,6 +64,17 @@ impl WriterHandle {
             .map_err(|_| WriteError::Stopped)?;
         Ok(rx.await.map_err(|_| WriteError::Stopped)??)
     }
+
+    /// Deletes raw documents received before `cutoff_ms` (see
+    /// [`store::prune_raw`]); returns how many.
+    pub async fn prune_raw(&self, cutoff_ms: i64) -> Result<usize, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Job::PruneRaw(cutoff_ms, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        Ok(rx.await.map_err(|_| WriteError::Stopped)??)
+    }
 }
 
 /// The writer thread. It runs until every [`WriterHandle`] is dropped, then
@@ -72,8 +85,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Opens the database (creating and migrating it) and starts the thread.
+    /// Opens the database (creating and migrating it) and starts the thread
+    /// with the default [`Options`].
     pub fn start(path: &Path) -> Result<(Writer, WriterHandle), Error> {
+        Writer::start_with(path, Options::default())
+    }
+
+    /// As [`Writer::start`], storing as `opts` say.
+    pub fn start_with(path: &Path, opts: Options) -> Result<(Writer, WriterHandle), Error> {
         let conn = store::open_writer(path).map_err(|source| Error::Db {
             path: path.to_owned(),
             source,
@@ -87,7 +106,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let join = std::thread::Builder::new()
             .name("collector-db-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, opts))
             .map_err(Error::Spawn)?;
         Ok((
             Writer {
@@ -106,7 +125,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, opts: Options) {
     let mut batch: Vec<Submission> = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -118,8 +137,12 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                     batch.push(*s);
                     replies.push(reply);
                 }
+                Job::PruneRaw(cutoff, reply) => {
+                    flush(&mut conn, &mut batch, &mut replies, opts);
+                    let _ = reply.send(store::prune_raw(&mut conn, cutoff));
+                }
                 Job::Prune(cutoff, reply) => {
-                    flush(&mut conn, &mut batch, &mut replies);
+                    flush(&mut conn, &mut batch, &mut replies, opts);
                     let r = store::prune(&mut conn, cutoff);
                     if let Ok(n) = &r
                         && *n > 0
@@ -133,7 +156,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 next = rx.try_recv().ok();
             }
         }
-        flush(&mut conn, &mut batch, &mut replies);
+        flush(&mut conn, &mut batch, &mut replies, opts);
     }
     // Fold the WAL into the main file so a stopped collector leaves one file.
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -145,11 +168,12 @@ fn flush(
     conn: &mut Connection,
     batch: &mut Vec<Submission>,
     replies: &mut Vec<oneshot::Sender<rusqlite::Result<Outcome>>>,
+    opts: Options,
 ) {
     if batch.is_empty() {
         return;
     }
-    let results = store::insert_batch(conn, batch);
+    let results = store::insert_batch_with(conn, batch, opts);
     tracing::debug!(n = batch.len(), "committed batch");
     for (reply, r) in replies.drain(..).zip(results) {
         if let Err(e) = &r {

@@ -11,6 +11,7 @@
 //! - [`storage`]: the one storage interface the handlers use, over either backend
 //! - [`fleet`]: paging through the fleet (state counts, filters, keyset sort), both backends
 //! - [`store`]: the SQLite schema and queries
+//! - [`compact`]: the compact form of stored reports (ids, deflated documents, what is kept)
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`capacity`]: Cruise Control's capacity file from measured hardware
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod capacity;
 pub mod cluster;
 pub mod clusters_api;
+pub mod compact;
 pub mod conn;
 pub mod db;
 mod error;
@@ -86,6 +88,9 @@ pub struct Config {
     pub retention_days: u32,
     /// How often old reports are pruned.
     pub prune_interval: Duration,
+    /// Days every report's whole document is kept (`--keep-raw-days`);
+    /// 0: only each host's latest and those where the findings changed.
+    pub keep_raw_days: u32,
     /// Serve HTTPS with these files; `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
     /// Time for a request head, and for an idle connection's next one.
@@ -128,6 +133,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention_days: DEFAULT_RETENTION_DAYS,
             prune_interval: Duration::from_secs(3600),
+            keep_raw_days: 0,
             tls: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -208,6 +214,13 @@ impl Config {
                 option: "--retention-days",
                 value: self.retention_days.to_string(),
                 reason: "must be from 1 to 36500".into(),
+            });
+        }
+        if self.keep_raw_days > 36_500 {
+            return Err(Error::BadOption {
+                option: "--keep-raw-days",
+                value: self.keep_raw_days.to_string(),
+                reason: "must be from 0 (off) to 36500".into(),
             });
         }
         Ok(())

@@ -22,6 +22,7 @@ use tokio_postgres::error::SqlState;
 
 use super::Error;
 use super::cluster::{WeekFigures, WeekRow};
+use super::compact::{self, Options};
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
@@ -30,7 +31,8 @@ use super::store::{
 };
 
 /// The schema version this collector writes; a larger one is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+/// Version 1 kept every body in `reports`; version 2 keeps them compact.
+pub const SCHEMA_VERSION: i32 = 2;
 /// Advisory lock keys ("tunekee" + a number): migrations, pruning.
 const MIGRATE_LOCK: i64 = 0x7475_6e65_6b65_6501;
 const PRUNE_LOCK: i64 = 0x7475_6e65_6b65_6502;
@@ -99,6 +101,47 @@ CREATE TABLE drift_events (
 );
 CREATE INDEX drift_events_host_time ON drift_events (hostname, time);
 CREATE INDEX drift_events_received ON drift_events (received_at);
+"#;
+
+/// Version 2: reports kept compact (see [`super::compact`]): a row of
+/// figures per report keyed by its id (16 bytes for a UUID), host names as
+/// small integers, whole documents (deflated) only for each host's latest,
+/// each change of findings and, under `--keep-raw-days`, every report.
+/// Column order puts 8-byte columns first: no padding between them. Full
+/// GCs and drift are NULL for none (most reports): a NULL takes no room in
+/// the row, a zero eight bytes.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE host_ids (
+    id       INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    hostname TEXT COLLATE "C" NOT NULL UNIQUE
+);
+CREATE TABLE samples (
+    received_at      BIGINT NOT NULL,
+    skew_ms          BIGINT NOT NULL,
+    gc_ms_per_second DOUBLE PRECISION,
+    pause_p99_ms     DOUBLE PRECISION,
+    full_gcs         BIGINT CHECK (full_gcs > 0),
+    drift            BIGINT CHECK (drift > 0),
+    host             INTEGER NOT NULL,
+    id               BYTEA PRIMARY KEY
+);
+CREATE INDEX samples_host_received ON samples (host, received_at);
+CREATE INDEX samples_full_gcs_received ON samples (received_at) WHERE full_gcs > 0;
+CREATE TABLE docs (
+    time        BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    size        BIGINT NOT NULL,
+    host        INTEGER NOT NULL,
+    is_change   BOOLEAN NOT NULL,
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    body        BYTEA NOT NULL
+);
+-- A deflated document (a few KB) stays in its row: no TOAST chunks and
+-- TOAST index per document.
+ALTER TABLE docs ALTER COLUMN body SET STORAGE MAIN;
+CREATE INDEX docs_host_time ON docs (host, time, id);
+-- Pruning raw documents (--keep-raw-days) goes by receipt.
+CREATE INDEX docs_raw_received ON docs (received_at) WHERE NOT is_change;
 "#;
 
 /// A PostgreSQL database to connect to: the parsed URL with the password
@@ -246,6 +289,7 @@ enum Job {
 pub struct Pg {
     pool: Pool,
     tx: mpsc::Sender<Job>,
+    opts: Options,
 }
 
 /// The writer tasks, awaited at shutdown once every handle is gone.
@@ -264,8 +308,14 @@ impl Writers {
 
 impl Pg {
     /// Connects (failing at once, naming the database, if it cannot),
-    /// migrates under an advisory lock and starts the writers.
+    /// migrates under an advisory lock and starts the writers, with the
+    /// default [`Options`].
     pub async fn open(target: &PgTarget) -> Result<(Arc<Pg>, Writers), Error> {
+        Pg::open_with(target, Options::default()).await
+    }
+
+    /// As [`Pg::open`], storing as `opts` say.
+    pub async fn open_with(target: &PgTarget, opts: Options) -> Result<(Arc<Pg>, Writers), Error> {
         let failed = |what: &'static str, reason: String| Error::Postgres {
             db: target.shown.clone(),
             what,
@@ -301,9 +351,9 @@ impl Pg {
         let (tx, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let tasks = (0..WRITERS)
-            .map(|_| tokio::spawn(write_loop(pool.clone(), Arc::clone(&rx))))
+            .map(|_| tokio::spawn(write_loop(pool.clone(), Arc::clone(&rx), opts)))
             .collect();
-        Ok((Arc::new(Pg { pool, tx }), Writers { tasks }))
+        Ok((Arc::new(Pg { pool, tx, opts }), Writers { tasks }))
     }
 
     /// Stores one report once its batch has committed.
@@ -319,7 +369,7 @@ impl Pg {
     /// Stores `batch` in one transaction now, in order (what a writer does
     /// with what has queued up); one outcome per submission.
     pub async fn insert_batch(&self, batch: &[Submission]) -> Vec<Result<Outcome, StoreError>> {
-        store_batch(&self.pool, batch).await
+        store_batch(&self.pool, batch, self.opts).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -340,21 +390,55 @@ impl Pg {
             tracing::info!("another collector is pruning; skipped");
             return Ok(0);
         }
-        let n = tx
-            .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff_ms])
+        // Host by host, so each delete walks the (host, received_at) index
+        // instead of reading every row of every host.
+        let hosts: Vec<i32> = tx
+            .query("SELECT id FROM host_ids", &[])
+            .await
+            .map_err(|e| classify(&e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let st = tx
+            .prepare("DELETE FROM samples WHERE host = $1 AND received_at < $2")
             .await
             .map_err(|e| classify(&e))?;
-        tx.execute(
+        let mut n = 0;
+        for h in &hosts {
+            n += tx
+                .execute(&st, &[h, &cutoff_ms])
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        for sql in [
+            "DELETE FROM docs WHERE received_at < $1",
             "DELETE FROM drift_events WHERE received_at < $1",
-            &[&cutoff_ms],
-        )
-        .await
-        .map_err(|e| classify(&e))?;
-        tx.execute("DELETE FROM hosts WHERE seen_at < $1", &[&cutoff_ms])
-            .await
-            .map_err(|e| classify(&e))?;
+            "DELETE FROM hosts WHERE seen_at < $1",
+            // A host id is forgotten once nothing refers to it.
+            "DELETE FROM host_ids i WHERE $1::BIGINT IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = i.hostname)
+               AND NOT EXISTS (SELECT 1 FROM samples s WHERE s.host = i.id)
+               AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.host = i.id)",
+        ] {
+            tx.execute(sql, &[&cutoff_ms])
+                .await
+                .map_err(|e| classify(&e))?;
+        }
         tx.commit().await.map_err(|e| classify(&e))?;
         tracing::info!(deleted = n, "pruned old reports");
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Deletes documents kept only as raw ones (neither a host's latest nor
+    /// a change) received before `cutoff_ms`; returns how many.
+    pub async fn prune_raw(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let c = self.client().await?;
+        let n = read(c.execute(
+            "DELETE FROM docs WHERE NOT is_change AND received_at < $1
+               AND id NOT IN (SELECT last_id FROM hosts)",
+            &[&cutoff_ms],
+        ))
+        .await?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -386,15 +470,18 @@ impl Pg {
             let view = hosts(&c, now_ms, Some(hostname)).await?.into_iter().next();
             let latest = c
                 .query_opt(
-                    "SELECT body FROM reports WHERE id = (SELECT last_id FROM hosts WHERE hostname = $1)",
+                    "SELECT id, body FROM docs WHERE id = (SELECT last_id FROM hosts WHERE hostname = $1)",
                     &[&hostname],
                 )
                 .await?
-                .map(|r| r.get(0));
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Vec<u8>>(1)));
             let series = c
                 .query(
-                    "SELECT LEAST(time, received_at) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
-                     FROM reports WHERE hostname = $1 AND LEAST(time, received_at) >= $2 ORDER BY t",
+                    "SELECT received_at + LEAST(skew_ms, 0) AS t, gc_ms_per_second, pause_p99_ms,
+                            COALESCE(full_gcs, 0), COALESCE(drift, 0)
+                     FROM samples WHERE host = (SELECT id FROM host_ids WHERE hostname = $1)
+                       AND received_at >= $2 AND received_at + LEAST(skew_ms, 0) >= $2
+                     ORDER BY t, received_at, id",
                     &[&hostname, &since_ms],
                 )
                 .await?
@@ -424,14 +511,17 @@ impl Pg {
                     actual: r.get(5),
                 })
                 .collect();
+            Ok((view, latest, series, events))
+        })
+        .await
+        .and_then(|(view, latest, series, events)| {
             Ok(HostData {
                 view,
-                latest,
+                latest: latest.map(|(id, p)| unpacked(&id, &p)).transpose()?,
                 series,
                 events,
             })
         })
-        .await
     }
 
     /// A page of a host's reports, newest first.
@@ -448,8 +538,9 @@ impl Pg {
             None => (None, None),
         };
         let rows = read(c.query(
-            "SELECT id, time, octet_length(body)::BIGINT FROM reports
-             WHERE hostname = $1 AND ($2::BIGINT IS NULL OR time < $2 OR (time = $2 AND id < $3))
+            "SELECT id, time, size FROM docs
+             WHERE host = (SELECT id FROM host_ids WHERE hostname = $1)
+               AND ($2::BIGINT IS NULL OR time < $2 OR (time = $2 AND id < $3))
              ORDER BY time DESC, id DESC LIMIT $4",
             &[&hostname, &t, &id, &(i64::from(limit) + 1)],
         ))
@@ -470,11 +561,12 @@ impl Pg {
         let c = self.client().await?;
         let (since, split) = super::cluster::week_bounds(now_ms);
         let rows = read(c.query(
-            "SELECT h.cluster, LEAST(r.time, r.received_at) > $2 AS this_week, COUNT(*)::BIGINT,
+            "SELECT h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
+                    COUNT(*)::BIGINT,
                     AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
                     COALESCE(SUM(r.full_gcs::FLOAT8), 0), COUNT(*) FILTER (WHERE r.drift > 0)
-             FROM reports r JOIN hosts h ON h.hostname = r.hostname
-             WHERE LEAST(r.time, r.received_at) >= $1
+             FROM samples r JOIN host_ids i ON i.id = r.host JOIN hosts h ON h.hostname = i.hostname
+             WHERE r.received_at >= $1 AND r.received_at + LEAST(r.skew_ms, 0) >= $1
              GROUP BY h.cluster, this_week",
             &[&since, &split],
         ))
@@ -504,19 +596,21 @@ impl Pg {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let c = self.client().await?;
         let rows = read(c.query(
-            "SELECT h.hostname, r.body FROM hosts h JOIN reports r ON r.id = h.last_id
+            "SELECT h.hostname, d.id, d.body FROM hosts h JOIN docs d ON d.id = h.last_id
              WHERE h.cluster IS NOT DISTINCT FROM $1 ORDER BY h.hostname",
             &[&cluster],
         ))
         .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter()
+            .map(|r| Ok((r.get(0), unpacked(r.get(1), r.get(2))?)))
+            .collect()
     }
 
     /// One stored document by id.
     pub async fn report_body(&self, id: &str) -> Result<Option<String>, StoreError> {
         let c = self.client().await?;
-        let row = read(c.query_opt("SELECT body FROM reports WHERE id = $1", &[&id])).await?;
-        Ok(row.map(|r| r.get(0)))
+        let row = read(c.query_opt("SELECT body FROM docs WHERE id = $1", &[&id])).await?;
+        row.map(|r| unpacked(id, r.get(0))).transpose()
     }
 
     /// `pg_database_size` of the database in use.
@@ -581,6 +675,11 @@ impl Drop for Leader {
     }
 }
 
+/// A stored document inflated; damage is an error naming the report.
+fn unpacked(id: &str, packed: &[u8]) -> Result<String, StoreError> {
+    compact::unpack(id, packed).map_err(|e| StoreError::Postgres(e.to_string()))
+}
+
 /// Runs a read within [`TIMEOUT`], sorting its error.
 async fn read<T>(
     f: impl Future<Output = Result<T, tokio_postgres::Error>>,
@@ -602,9 +701,9 @@ async fn hosts(
     // Summed here, saturating, as on SQLite.
     for r in c
         .query(
-            "SELECT hostname, full_gcs FROM reports
-             WHERE full_gcs > 0 AND received_at > $1 AND received_at <= $2
-               AND ($3::TEXT IS NULL OR hostname = $3)",
+            "SELECT h.hostname, s.full_gcs FROM samples s JOIN host_ids h ON h.id = s.host
+             WHERE s.full_gcs > 0 AND s.received_at > $1 AND s.received_at <= $2
+               AND ($3::TEXT IS NULL OR h.hostname = $3)",
             &[&(now_ms - 86_400_000), &now_ms, &only],
         )
         .await?
@@ -729,9 +828,9 @@ async fn fleet_page(
     let mut full: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for r in c
         .query(
-            "SELECT hostname, full_gcs FROM reports
-             WHERE full_gcs > 0 AND received_at > $1 AND received_at <= $2
-               AND hostname = ANY($3::TEXT[])",
+            "SELECT h.hostname, s.full_gcs FROM samples s JOIN host_ids h ON h.id = s.host
+             WHERE s.full_gcs > 0 AND s.received_at > $1 AND s.received_at <= $2
+               AND h.hostname = ANY($3::TEXT[])",
             &[&(now_ms - 86_400_000), &now_ms, &names],
         )
         .await?
@@ -798,18 +897,24 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
         .query_one("SELECT max(version) FROM tunekeeper_schema", &[])
         .await?
         .get(0);
-    match version {
+    let mut version = match version {
         Some(v) if v > SCHEMA_VERSION => return Err(Migration::Newer(v)),
-        Some(_) => {}
+        Some(v) => v,
         None => {
+            // A new database takes the path an old one does.
             tx.batch_execute(SCHEMA_V1).await?;
-            tx.execute(
-                "INSERT INTO tunekeeper_schema (version) VALUES ($1)",
-                &[&SCHEMA_VERSION],
-            )
-            .await?;
-            tracing::info!(version = SCHEMA_VERSION, "created the PostgreSQL schema");
+            tx.execute("INSERT INTO tunekeeper_schema (version) VALUES (1)", &[])
+                .await?;
+            tracing::info!(version = 1, "created the PostgreSQL schema");
+            1
         }
+    };
+    if version < 2 {
+        migrate_v2(&tx).await?;
+        tx.execute("INSERT INTO tunekeeper_schema (version) VALUES (2)", &[])
+            .await?;
+        version = 2;
+        tracing::info!(version, "migrated the PostgreSQL schema (compact reports)");
     }
     // Added within version 1, on every start (idempotent): the cluster of
     // the report shown, NULL if none.
@@ -819,8 +924,76 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
     Ok(())
 }
 
+/// Version 1 to 2 (in the migration's transaction): every report becomes a
+/// row of figures; the documents of each host's first report, of each
+/// report a drift event came from and of each host's latest are kept,
+/// deflated; `reports` is dropped.
+async fn migrate_v2(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute(SCHEMA_V2).await?;
+    tx.batch_execute(
+        r#"INSERT INTO host_ids (hostname)
+             SELECT hostname FROM hosts UNION SELECT hostname FROM reports ORDER BY 1;
+           INSERT INTO samples (received_at, skew_ms, gc_ms_per_second, pause_p99_ms, full_gcs,
+                                drift, host, id)
+             SELECT r.received_at, r.time - r.received_at, r.gc_ms_per_second, r.pause_p99_ms,
+                    NULLIF(r.full_gcs, 0), NULLIF(r.drift, 0), h.id,
+                    CASE WHEN r.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                         THEN decode(replace(r.id, '-', ''), 'hex')
+                         WHEN octet_length(r.id) = 16 THEN convert_to(r.id, 'UTF8') || '\xff'::BYTEA
+                         ELSE convert_to(r.id, 'UTF8') END
+             FROM reports r JOIN host_ids h ON h.hostname = r.hostname"#,
+    )
+    .await?;
+    let rows = tx
+        .query(
+            "SELECT r.id, h.id, r.time, r.received_at, r.body,
+                    r.received_at = (SELECT MIN(received_at) FROM reports f WHERE f.hostname = r.hostname)
+                    OR EXISTS (SELECT 1 FROM drift_events e
+                               WHERE e.hostname = r.hostname AND e.time = LEAST(r.time, r.received_at)
+                                 AND e.received_at = r.received_at)
+             FROM reports r JOIN host_ids h ON h.hostname = r.hostname
+             LEFT JOIN hosts l ON l.last_id = r.id
+             WHERE l.last_id IS NOT NULL
+                OR r.received_at = (SELECT MIN(received_at) FROM reports f WHERE f.hostname = r.hostname)
+                OR EXISTS (SELECT 1 FROM drift_events e
+                           WHERE e.hostname = r.hostname AND e.time = LEAST(r.time, r.received_at)
+                             AND e.received_at = r.received_at)",
+            &[],
+        )
+        .await?;
+    let st = tx
+        .prepare(
+            "INSERT INTO docs (id, host, time, received_at, is_change, size, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
+    for r in rows {
+        let id: &str = r.get(0);
+        let body: &str = r.get(4);
+        let host: i32 = r.get(1);
+        let (time, received): (i64, i64) = (r.get(2), r.get(3));
+        let change: bool = r.get(5);
+        let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
+        tx.execute(
+            &st,
+            &[
+                &id,
+                &host,
+                &time,
+                &received,
+                &change,
+                &size,
+                &compact::pack(body),
+            ],
+        )
+        .await?;
+    }
+    tx.batch_execute("DROP TABLE reports").await?;
+    Ok(())
+}
+
 /// One writer: takes what has queued (up to [`MAX_BATCH`]) and commits it.
-async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, opts: Options) {
     loop {
         let mut batch = Vec::new();
         {
@@ -836,7 +1009,7 @@ async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
         let (subs, replies): (Vec<Submission>, Vec<_>) =
             batch.into_iter().map(|Job::Insert(s, r)| (*s, r)).unzip();
-        let results = store_batch(&pool, &subs).await;
+        let results = store_batch(&pool, &subs, opts).await;
         for (reply, r) in replies.into_iter().zip(results) {
             if let Err(e) = &r {
                 tracing::warn!(error = %e, "storing a report failed");
@@ -848,8 +1021,12 @@ async fn write_loop(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
 
 /// Commits a batch; if it fails as a whole for a reason of one report's
 /// own, each report is retried alone so one bad apple fails alone.
-async fn store_batch(pool: &Pool, batch: &[Submission]) -> Vec<Result<Outcome, StoreError>> {
-    let all = with_timeout(insert_batch(pool, batch)).await;
+async fn store_batch(
+    pool: &Pool,
+    batch: &[Submission],
+    opts: Options,
+) -> Vec<Result<Outcome, StoreError>> {
+    let all = with_timeout(insert_batch(pool, batch, opts)).await;
     match all {
         Ok(out) => out.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 || matches!(e, StoreError::Unavailable(_)) => {
@@ -860,7 +1037,7 @@ async fn store_batch(pool: &Pool, batch: &[Submission]) -> Vec<Result<Outcome, S
             let mut out = Vec::with_capacity(batch.len());
             for s in batch {
                 out.push(
-                    with_timeout(insert_batch(pool, std::slice::from_ref(s)))
+                    with_timeout(insert_batch(pool, std::slice::from_ref(s), opts))
                         .await
                         .map(|mut v| v.remove(0)),
                 );
@@ -928,10 +1105,16 @@ struct Event {
 /// (locks, reports, owners of ids already taken, hosts read, events, hosts
 /// written, commit), whatever its size: the same rules as SQLite's
 /// `insert_one`, applied in memory in arrival order.
-async fn insert_batch(pool: &Pool, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+async fn insert_batch(
+    pool: &Pool,
+    batch: &[Submission],
+    opts: Options,
+) -> Result<Vec<Outcome>, StoreError> {
     let mut c = pool.get().await.map_err(pool_error)?;
     let tx = c.transaction().await.map_err(|e| classify(&e))?;
-    let out = apply_batch(&tx, batch).await.map_err(|e| classify(&e))?;
+    let out = apply_batch(&tx, batch, opts)
+        .await
+        .map_err(|e| classify(&e))?;
     tx.commit().await.map_err(|e| classify(&e))?;
     Ok(out)
 }
@@ -939,6 +1122,7 @@ async fn insert_batch(pool: &Pool, batch: &[Submission]) -> Result<Vec<Outcome>,
 async fn apply_batch(
     tx: &deadpool_postgres::Transaction<'_>,
     batch: &[Submission],
+    opts: Options,
 ) -> Result<Vec<Outcome>, tokio_postgres::Error> {
     // One host's row is read and written by one transaction at a time,
     // whichever instance holds it; keys locked in order: no deadlock.
@@ -953,10 +1137,37 @@ async fn apply_batch(
         .await?;
     tx.execute(&st, &[&hosts]).await?;
 
+    // Host ids (made on first use; the hosts are locked, so no other
+    // writer makes the same one meanwhile). Only names without one are
+    // inserted: an insert that conflicts still draws a number, and drawing
+    // one per batch would run through the ids in days at fleet rates.
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO host_ids (hostname)
+             SELECT h FROM unnest($1::TEXT[]) AS h
+             WHERE NOT EXISTS (SELECT 1 FROM host_ids i WHERE i.hostname = h)
+             ON CONFLICT (hostname) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&st, &[&hosts]).await?;
+    let st = tx
+        .prepare_cached("SELECT hostname, id FROM host_ids WHERE hostname = ANY($1::TEXT[])")
+        .await?;
+    let host_ids: std::collections::HashMap<String, i32> = tx
+        .query(&st, &[&hosts])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let host_of = |s: &Submission| host_ids.get(&s.hostname).copied().unwrap_or(0);
+
     // Reports: one statement; the ids it returns are the ones stored.
-    let ids: Vec<&str> = batch.iter().map(|s| s.id.as_str()).collect();
-    let names: Vec<&str> = batch.iter().map(|s| s.hostname.as_str()).collect();
-    let times: Vec<i64> = batch.iter().map(|s| s.time_ms).collect();
+    let keys: Vec<Vec<u8>> = batch.iter().map(|s| compact::id_key(&s.id)).collect();
+    let host: Vec<i32> = batch.iter().map(host_of).collect();
+    let skew: Vec<i64> = batch
+        .iter()
+        .map(|s| s.time_ms.saturating_sub(s.received_ms))
+        .collect();
     let received: Vec<i64> = batch.iter().map(|s| s.received_ms).collect();
     let drift: Vec<i64> = batch.iter().map(|s| i64::from(s.derived.drift)).collect();
     let gcms: Vec<Option<f64>> = batch.iter().map(|s| s.derived.gc_ms_per_second).collect();
@@ -965,22 +1176,21 @@ async fn apply_batch(
         .iter()
         .map(|s| i64::try_from(s.derived.full_gcs).unwrap_or(i64::MAX))
         .collect();
-    let bodies: Vec<&str> = batch.iter().map(|s| s.body.as_str()).collect();
     let st = tx
         .prepare_cached(
-            "INSERT INTO reports
-             (id, hostname, time, received_at, drift, gc_ms_per_second, pause_p99_ms, full_gcs, body)
-             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
-                                  $6::FLOAT8[], $7::FLOAT8[], $8::BIGINT[], $9::TEXT[])
+            "INSERT INTO samples
+             (received_at, skew_ms, gc_ms_per_second, pause_p99_ms, full_gcs, drift, host, id)
+             SELECT r, s, g, p, NULLIF(f, 0), NULLIF(d, 0), h, i
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::FLOAT8[], $4::FLOAT8[],
+                         $5::BIGINT[], $6::BIGINT[], $7::INT4[], $8::BYTEA[])
+                  AS u(r, s, g, p, f, d, h, i)
              ON CONFLICT (id) DO NOTHING RETURNING id",
         )
         .await?;
-    let mut inserted: std::collections::HashSet<String> = tx
+    let mut inserted: std::collections::HashSet<Vec<u8>> = tx
         .query(
             &st,
-            &[
-                &ids, &names, &times, &received, &drift, &gcms, &p99, &full, &bodies,
-            ],
+            &[&received, &skew, &gcms, &p99, &full, &drift, &host, &keys],
         )
         .await?
         .iter()
@@ -988,17 +1198,17 @@ async fn apply_batch(
         .collect();
     // Which report of the batch is the stored one: the first with its id
     // (unnest keeps the order, ON CONFLICT skips the later ones).
-    let stored: Vec<bool> = batch.iter().map(|s| inserted.remove(&s.id)).collect();
-    let taken: Vec<&str> = batch
+    let stored: Vec<bool> = keys.iter().map(|k| inserted.remove(k)).collect();
+    let taken: Vec<&[u8]> = keys
         .iter()
         .zip(&stored)
         .filter(|(_, st)| !**st)
-        .map(|(s, _)| s.id.as_str())
+        .map(|(k, _)| k.as_slice())
         .collect();
-    let mut owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut owners: std::collections::HashMap<Vec<u8>, i32> = std::collections::HashMap::new();
     if !taken.is_empty() {
         let st = tx
-            .prepare_cached("SELECT id, hostname FROM reports WHERE id = ANY($1::TEXT[])")
+            .prepare_cached("SELECT id, host FROM samples WHERE id = ANY($1::BYTEA[])")
             .await?;
         for r in tx.query(&st, &[&taken]).await? {
             owners.insert(r.get(0), r.get(1));
@@ -1048,9 +1258,10 @@ async fn apply_batch(
 
     let mut out = Vec::with_capacity(batch.len());
     let mut events: Vec<Event> = Vec::new();
-    for (s, is_stored) in batch.iter().zip(stored) {
+    let mut docs = Docs::default();
+    for (index, ((s, is_stored), key)) in batch.iter().zip(stored).zip(&keys).enumerate() {
         if !is_stored {
-            let same_host = owners.get(&s.id).is_none_or(|h| *h == s.hostname);
+            let same_host = owners.get(key).is_none_or(|h| *h == host_of(s));
             out.push(if same_host {
                 Outcome::Duplicate
             } else {
@@ -1059,7 +1270,37 @@ async fn apply_batch(
             continue;
         }
         out.push(Outcome::Stored);
-        apply_one(&mut state, &mut events, s);
+        apply_one(&mut state, &mut events, &mut docs, batch, index, opts);
+    }
+
+    if !docs.put.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO docs (time, received_at, size, host, is_change, id, body)
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::INT4[],
+                                      $5::BOOL[], $6::TEXT[], $7::BYTEA[])
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .await?;
+        let put: Vec<(&Submission, bool)> = docs.put.iter().map(|&(i, c)| (&batch[i], c)).collect();
+        let time: Vec<i64> = put.iter().map(|(s, _)| s.time_ms).collect();
+        let rec: Vec<i64> = put.iter().map(|(s, _)| s.received_ms).collect();
+        let size: Vec<i64> = put
+            .iter()
+            .map(|(s, _)| i64::try_from(s.body.len()).unwrap_or(i64::MAX))
+            .collect();
+        let host: Vec<i32> = put.iter().map(|(s, _)| host_of(s)).collect();
+        let change: Vec<bool> = put.iter().map(|(_, c)| *c).collect();
+        let ids: Vec<&str> = put.iter().map(|(s, _)| s.id.as_str()).collect();
+        let bodies: Vec<Vec<u8>> = put.iter().map(|(s, _)| compact::pack(&s.body)).collect();
+        tx.execute(&st, &[&time, &rec, &size, &host, &change, &ids, &bodies])
+            .await?;
+    }
+    if !docs.drop.is_empty() {
+        let st = tx
+            .prepare_cached("DELETE FROM docs WHERE id = ANY($1::TEXT[]) AND NOT is_change")
+            .await?;
+        tx.execute(&st, &[&docs.drop]).await?;
     }
 
     if !events.is_empty() {
@@ -1148,16 +1389,35 @@ async fn apply_batch(
     Ok(out)
 }
 
-/// What storing `s` does to its host's row and the drift events: SQLite's
-/// rules (`store::insert_one`) in memory.
+/// The documents a batch writes and deletes.
+#[derive(Default)]
+struct Docs {
+    /// Reports of the batch (index) to keep whole, and whether each is a change.
+    put: Vec<(usize, bool)>,
+    /// Ids of earlier latest documents to delete unless they mark a change.
+    drop: Vec<String>,
+}
+
+impl Docs {
+    fn put(&mut self, batch_index: usize, change: bool) {
+        self.put.push((batch_index, change));
+    }
+}
+
+/// What storing `s` does to its host's row, the drift events and the
+/// documents kept: SQLite's rules (`store::insert_one`) in memory.
 fn apply_one(
     state: &mut std::collections::HashMap<String, HostState>,
     events: &mut Vec<Event>,
-    s: &Submission,
+    docs: &mut Docs,
+    batch: &[Submission],
+    index: usize,
+    opts: Options,
 ) {
+    let s = &batch[index];
     let d = &s.derived;
     let skew = s.time_ms.saturating_sub(s.received_ms);
-    let prev_drifting = match state.get_mut(&s.hostname) {
+    let (prev_drifting, prev_id) = match state.get_mut(&s.hostname) {
         Some(h) => {
             // Whatever it shows, the host delivered now.
             h.seen_at = h.seen_at.max(s.received_ms);
@@ -1165,12 +1425,34 @@ fn apply_one(
             h.dirty = true;
             // A report older than the one shown does not roll it back.
             if h.last_time.min(h.received_at) > s.effective_ms() {
+                if opts.keep_raw() {
+                    docs.put(index, false);
+                }
                 return;
             }
-            std::mem::take(&mut h.drifting)
+            (
+                Some(std::mem::take(&mut h.drifting)),
+                Some(h.last_id.clone()),
+            )
         }
-        None => Vec::new(),
+        None => (None, None),
     };
+    let change = compact::findings_changed(prev_drifting.as_deref(), &d.drifting);
+    if !opts.keep_raw()
+        && let Some(prev) = prev_id
+    {
+        // The previous latest document goes unless it marks a change: one
+        // of this batch is simply not written.
+        match docs.put.iter().position(|(i, _)| batch[*i].id == prev) {
+            Some(p) if !docs.put[p].1 => {
+                docs.put.remove(p);
+            }
+            Some(_) => {}
+            None => docs.drop.push(prev),
+        }
+    }
+    docs.put(index, change);
+    let prev_drifting = prev_drifting.unwrap_or_default();
     let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
     let event = |k: &DriftKey, drifted: bool| Event {
         hostname: s.hostname.clone(),

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use super::api::{self, Shared};
 use super::auth::Tokens;
+use super::compact::Options;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
@@ -37,7 +38,10 @@ impl Collector {
             Some(p) => Some(Tokens::load(p)?),
             None => None,
         };
-        let (storage, closer) = storage::open(&config.db).await?;
+        let opts = Options {
+            keep_raw_days: config.keep_raw_days,
+        };
+        let (storage, closer) = storage::open_with(&config.db, opts).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -98,6 +102,7 @@ impl Collector {
         let pruner = tokio::spawn(prune_loop(
             shared.storage.clone(),
             config.retention_days,
+            config.keep_raw_days,
             config.prune_interval,
         ));
         let app = router(shared);
@@ -163,7 +168,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn prune_loop(storage: Storage, retention_days: u32, every: std::time::Duration) {
+async fn prune_loop(
+    storage: Storage,
+    retention_days: u32,
+    keep_raw_days: u32,
+    every: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -172,6 +182,13 @@ async fn prune_loop(storage: Storage, retention_days: u32, every: std::time::Dur
         let cutoff = ingest::now_ms() - i64::from(retention_days) * 86_400_000;
         if let Err(e) = storage.prune(cutoff).await {
             tracing::warn!(error = %e, "pruning failed");
+        }
+        // Off, it still runs: it drops what a run with raw documents left.
+        let raw = Options { keep_raw_days }.raw_cutoff(ingest::now_ms());
+        match storage.prune_raw(raw).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw documents"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning raw documents failed"),
         }
     }
 }

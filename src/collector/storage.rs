@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::Error;
 use super::cluster::WeekRow;
+use super::compact::Options;
 use super::db::{Readers, WriteError, Writer, WriterHandle};
 use super::fleet::{FleetPage, FleetQuery};
 use super::pg::{self, Pg, PgTarget};
@@ -120,11 +121,17 @@ impl Closer {
     }
 }
 
-/// Opens (creating and migrating) the database and starts its writer.
+/// Opens (creating and migrating) the database and starts its writer,
+/// with the default [`Options`].
 pub async fn open(db: &Database) -> Result<(Storage, Closer), Error> {
+    open_with(db, Options::default()).await
+}
+
+/// As [`open`], storing as `opts` say.
+pub async fn open_with(db: &Database, opts: Options) -> Result<(Storage, Closer), Error> {
     match db {
         Database::Sqlite(path) => {
-            let (writer, handle) = Writer::start(path)?;
+            let (writer, handle) = Writer::start_with(path, opts)?;
             Ok((
                 Storage::Sqlite {
                     writer: handle,
@@ -134,7 +141,7 @@ pub async fn open(db: &Database) -> Result<(Storage, Closer), Error> {
             ))
         }
         Database::Postgres(target) => {
-            let (pg, writers) = Pg::open(target).await?;
+            let (pg, writers) = Pg::open_with(target, opts).await?;
             Ok((Storage::Postgres(pg), Closer::Postgres(writers)))
         }
     }
@@ -154,6 +161,15 @@ impl Storage {
         match self {
             Storage::Sqlite { writer, .. } => Ok(writer.prune(cutoff_ms).await?),
             Storage::Postgres(pg) => pg.prune(cutoff_ms).await,
+        }
+    }
+
+    /// Deletes documents kept only as raw ones received before `cutoff_ms`
+    /// (never a host's latest, never one where the findings changed).
+    pub async fn prune_raw(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        match self {
+            Storage::Sqlite { writer, .. } => Ok(writer.prune_raw(cutoff_ms).await?),
+            Storage::Postgres(pg) => pg.prune_raw(cutoff_ms).await,
         }
     }
 

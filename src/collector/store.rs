@@ -5,31 +5,55 @@
 
 use std::path::Path;
 
+use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 use super::cluster::{WeekFigures, WeekRow};
+use super::compact::{self, Options};
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::{Derived, DriftKey, GcHealth};
 
-/// The schema, idempotent so every start can run it.
+/// The schema, idempotent so every start can run it (version 2: reports
+/// kept compact, see [`super::compact`]).
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS reports (
-    id               TEXT PRIMARY KEY,
-    hostname         TEXT NOT NULL,
-    time             INTEGER NOT NULL,   -- the report's own time, Unix ms
+-- Small integer ids for host names: a report's row repeats the id, not the name.
+CREATE TABLE IF NOT EXISTS host_ids (
+    id       INTEGER PRIMARY KEY,
+    hostname TEXT NOT NULL UNIQUE
+);
+-- One row per report: the figures the charts and the API draw. The report
+-- id (16 bytes for a UUID, see compact::id_key) is unique for as long as
+-- the row is kept: it answers duplicates (200) and conflicts (409).
+CREATE TABLE IF NOT EXISTS samples (
+    host             INTEGER NOT NULL,   -- host_ids.id
     received_at      INTEGER NOT NULL,   -- when the collector stored it, Unix ms
+    id               BLOB NOT NULL,
+    skew_ms          INTEGER NOT NULL,   -- the report's own time minus received_at
     drift            INTEGER NOT NULL,
     gc_ms_per_second REAL,
     pause_p99_ms     REAL,
     full_gcs         INTEGER NOT NULL,
-    body             TEXT NOT NULL       -- the document exactly as received
-);
-CREATE INDEX IF NOT EXISTS reports_host_time ON reports (hostname, time);
--- Retention and charts go by receipt: the collector's clock, not the agent's.
-CREATE INDEX IF NOT EXISTS reports_host_received ON reports (hostname, received_at);
+    PRIMARY KEY (host, received_at, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS samples_id ON samples (id);
 -- Full GCs are rare: a partial index makes 'full GCs in the last 24 h' cheap.
-CREATE INDEX IF NOT EXISTS reports_full_gcs_received ON reports (received_at) WHERE full_gcs > 0;
+CREATE INDEX IF NOT EXISTS samples_full_gcs_received ON samples (received_at) WHERE full_gcs > 0;
+-- Whole documents (deflated): each host's latest, each report whose
+-- drifting findings changed, and every report under --keep-raw-days.
+CREATE TABLE IF NOT EXISTS docs (
+    host        INTEGER NOT NULL,
+    time        INTEGER NOT NULL,        -- the report's own time, Unix ms
+    id          TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    is_change   INTEGER NOT NULL,        -- 1: the findings changed with it
+    size        INTEGER NOT NULL,        -- bytes of the document as received
+    body        BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS docs_host_time ON docs (host, time, id);
+CREATE UNIQUE INDEX IF NOT EXISTS docs_id ON docs (id);
+-- Pruning raw documents (--keep-raw-days) goes by receipt.
+CREATE INDEX IF NOT EXISTS docs_raw_received ON docs (received_at) WHERE is_change = 0;
 CREATE TABLE IF NOT EXISTS hosts (
     hostname         TEXT PRIMARY KEY,
     last_id          TEXT NOT NULL,
@@ -61,8 +85,9 @@ CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, tim
 ";
 
 /// The schema version this collector writes (`PRAGMA user_version`);
-/// a database with a larger one is refused at start.
-pub const SCHEMA_VERSION: i64 = 1;
+/// a database with a larger one is refused at start. Version 1 kept every
+/// report's body in `reports`; version 2 keeps them compact.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Columns added after the first release: `(table, column, declaration)`.
 /// Added to an older database at start; NULL in rows stored before.
@@ -79,7 +104,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 
 /// Opens (creating if needed) the database for writing and migrates it.
 pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     // WAL: readers never block the writer. FULL: every commit is fsynced
     // before the writer answers, so a 202 survives a power loss; the writer
     // commits whatever has queued up in one transaction (group commit), so
@@ -109,7 +134,18 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
+    // Version 1 and before: every body in `reports`; made compact once.
+    let v1: bool = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'")?
+        .exists([])?;
+    if v1 {
+        migrate_reports(&mut conn)?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    if v1 {
+        // Give the space of the bodies back to the file system.
+        conn.execute_batch("VACUUM")?;
+    }
     Ok(conn)
 }
 
@@ -189,15 +225,25 @@ impl Submission {
     }
 }
 
+/// Stores submissions in one transaction with the default [`Options`]
+/// (see [`insert_batch_with`]).
+pub fn insert_batch(conn: &mut Connection, batch: &[Submission]) -> Vec<rusqlite::Result<Outcome>> {
+    insert_batch_with(conn, batch, Options::default())
+}
+
 /// Stores submissions in one transaction (one commit for many reports is
 /// what makes ingest fast). If the batch fails as a whole, each submission
 /// is retried in its own transaction so one bad apple fails alone.
-pub fn insert_batch(conn: &mut Connection, batch: &[Submission]) -> Vec<rusqlite::Result<Outcome>> {
+pub fn insert_batch_with(
+    conn: &mut Connection,
+    batch: &[Submission],
+    opts: Options,
+) -> Vec<rusqlite::Result<Outcome>> {
     let all = (|| {
         let tx = conn.transaction()?;
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
-            out.push(insert_one(&tx, s)?);
+            out.push(insert_one(&tx, s, opts)?);
         }
         tx.commit()?;
         Ok::<_, rusqlite::Error>(out)
@@ -211,7 +257,7 @@ pub fn insert_batch(conn: &mut Connection, batch: &[Submission]) -> Vec<rusqlite
                 .iter()
                 .map(|s| {
                     let tx = conn.transaction()?;
-                    let o = insert_one(&tx, s)?;
+                    let o = insert_one(&tx, s, opts)?;
                     tx.commit()?;
                     Ok(o)
                 })
@@ -220,30 +266,72 @@ pub fn insert_batch(conn: &mut Connection, batch: &[Submission]) -> Vec<rusqlite
     }
 }
 
-fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Result<Outcome> {
+/// The integer id of a host name, made on first use.
+fn host_id(tx: &rusqlite::Transaction<'_>, hostname: &str) -> rusqlite::Result<i64> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM host_ids WHERE hostname = ?1")?
+        .query_row([hostname], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO host_ids (hostname) VALUES (?1)")?
+        .execute([hostname])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Stores a document (deflated); an id stored already is left as it is.
+fn put_doc(
+    tx: &rusqlite::Transaction<'_>,
+    host: i64,
+    s: &Submission,
+    change: bool,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO docs (host, time, id, received_at, is_change, size, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        host,
+        s.time_ms,
+        s.id,
+        s.received_ms,
+        change,
+        i64::try_from(s.body.len()).unwrap_or(i64::MAX),
+        compact::pack(&s.body),
+    ])?;
+    Ok(())
+}
+
+fn insert_one(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Submission,
+    opts: Options,
+) -> rusqlite::Result<Outcome> {
     let d = &s.derived;
+    let host = host_id(tx, &s.hostname)?;
+    let key = compact::id_key(&s.id);
     let n = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO reports
-             (id, hostname, time, received_at, drift, gc_ms_per_second, pause_p99_ms, full_gcs, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO samples
+             (host, received_at, id, skew_ms, drift, gc_ms_per_second, pause_p99_ms, full_gcs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
-            s.id,
-            s.hostname,
-            s.time_ms,
+            host,
             s.received_ms,
+            key,
+            s.time_ms.saturating_sub(s.received_ms),
             d.drift,
             d.gc_ms_per_second,
             d.pause_p99_ms,
             i64::try_from(d.full_gcs).unwrap_or(i64::MAX),
-            s.body,
         ])?;
     if n == 0 {
-        let owner: String = tx
-            .prepare_cached("SELECT hostname FROM reports WHERE id = ?1")?
-            .query_row([&s.id], |r| r.get(0))?;
-        return Ok(if owner == s.hostname {
+        let owner: i64 = tx
+            .prepare_cached("SELECT host FROM samples WHERE id = ?1")?
+            .query_row([&key], |r| r.get(0))?;
+        return Ok(if owner == host {
             Outcome::Duplicate
         } else {
             Outcome::Conflict
@@ -265,18 +353,32 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Resul
     // receipt, so a date in the future cannot win for good), except that a
     // report older than the one shown (a spool delivering late) does not
     // roll the summary back.
-    let prev: Option<(i64, String)> = tx
+    let prev: Option<(i64, String, String)> = tx
         .prepare_cached(
-            "SELECT MIN(last_time, received_at), drifting FROM hosts WHERE hostname = ?1",
+            "SELECT MIN(last_time, received_at), drifting, last_id FROM hosts WHERE hostname = ?1",
         )?
-        .query_row([&s.hostname], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([&s.hostname], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let prev_drifting: Vec<DriftKey> = match &prev {
-        Some((last, _)) if *last > s.effective_ms() => return Ok(Outcome::Stored),
-        Some((_, json)) => serde_json::from_str(json).unwrap_or_default(),
-        None => Vec::new(),
+    let prev_drifting: Option<Vec<DriftKey>> = match &prev {
+        Some((last, _, _)) if *last > s.effective_ms() => {
+            if opts.keep_raw() {
+                put_doc(tx, host, s, false)?;
+            }
+            return Ok(Outcome::Stored);
+        }
+        Some((_, json, _)) => Some(serde_json::from_str(json).unwrap_or_default()),
+        None => None,
     };
-    record_transitions(tx, s, &prev_drifting)?;
+    record_transitions(tx, s, prev_drifting.as_deref().unwrap_or_default())?;
+    let change = compact::findings_changed(prev_drifting.as_deref(), &d.drifting);
+    put_doc(tx, host, s, change)?;
+    if !opts.keep_raw()
+        && let Some((_, _, last_id)) = &prev
+    {
+        // The previous latest document, unless it marks a change.
+        tx.prepare_cached("DELETE FROM docs WHERE id = ?1 AND is_change = 0")?
+            .execute([last_id])?;
+    }
     let drifting = serde_json::to_string(&d.drifting).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
@@ -354,23 +456,110 @@ fn record_transitions(
     Ok(())
 }
 
+/// Turns a version-1 database (every body in `reports`) into version 2, in
+/// one transaction: every report becomes a row of figures; the documents of
+/// each host's first report, of each report a drift event came from and of
+/// each host's latest report are kept (deflated); the bodies are dropped.
+fn migrate_reports(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO host_ids (hostname) SELECT hostname FROM hosts;
+         INSERT OR IGNORE INTO host_ids (hostname) SELECT DISTINCT hostname FROM reports;",
+    )?;
+    let mut copied = 0usize;
+    {
+        let mut read = tx.prepare(
+            "SELECT h.id, r.received_at, r.id, r.time, r.drift, r.gc_ms_per_second,
+                    r.pause_p99_ms, r.full_gcs
+             FROM reports r JOIN host_ids h ON h.hostname = r.hostname",
+        )?;
+        let mut write = tx.prepare(
+            "INSERT OR IGNORE INTO samples
+             (host, received_at, id, skew_ms, drift, gc_ms_per_second, pause_p99_ms, full_gcs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let received: i64 = r.get(1)?;
+            let time: i64 = r.get(3)?;
+            copied += write.execute(params![
+                r.get::<_, i64>(0)?,
+                received,
+                compact::id_key(&r.get::<_, String>(2)?),
+                time.saturating_sub(received),
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<f64>>(5)?,
+                r.get::<_, Option<f64>>(6)?,
+                r.get::<_, i64>(7)?,
+            ])?;
+        }
+    }
+    {
+        // A change: the host's first report, or one a drift event came
+        // from (same host, effective time and, when recorded, receipt).
+        let mut read = tx.prepare(
+            "SELECT h.id, r.time, r.id, r.received_at, r.body,
+                    r.received_at = (SELECT MIN(received_at) FROM reports f WHERE f.hostname = r.hostname)
+                    OR EXISTS (SELECT 1 FROM drift_events e
+                               WHERE e.hostname = r.hostname AND e.time = MIN(r.time, r.received_at)
+                                 AND COALESCE(e.received_at, r.received_at) = r.received_at)
+             FROM reports r JOIN host_ids h ON h.hostname = r.hostname",
+        )?;
+        let latest: std::collections::HashSet<String> = tx
+            .prepare("SELECT last_id FROM hosts")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut write = tx.prepare(
+            "INSERT OR IGNORE INTO docs (host, time, id, received_at, is_change, size, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(2)?;
+            let change: bool = r.get(5)?;
+            if !change && !latest.contains(&id) {
+                continue;
+            }
+            let body: String = r.get(4)?;
+            write.execute(params![
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                id,
+                r.get::<_, i64>(3)?,
+                change,
+                i64::try_from(body.len()).unwrap_or(i64::MAX),
+                compact::pack(&body),
+            ])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE reports")?;
+    tx.commit()?;
+    tracing::info!(
+        reports = copied,
+        "migrated the database to schema version 2 (compact reports)"
+    );
+    Ok(())
+}
+
 /// Deletes reports and drift events received before `cutoff_ms` and hosts
 /// that delivered nothing since. Retention counts from receipt, never from
 /// a report's own time: a report dated last week (a slow clock, a replayed
 /// spool) was acknowledged now and is kept for the whole period. Returns the
 /// number of reports deleted. Works host by host so each delete walks the
-/// (hostname, received_at) index.
+/// (host, received_at) key.
 pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
-    let hosts: Vec<String> = tx
-        .prepare("SELECT hostname FROM hosts")?
-        .query_map([], |r| r.get(0))?
+    let hosts: Vec<(i64, String)> = tx
+        .prepare("SELECT id, hostname FROM host_ids")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut deleted = 0;
-    for h in &hosts {
+    for (id, h) in &hosts {
         deleted += tx
-            .prepare_cached("DELETE FROM reports WHERE hostname = ?1 AND received_at < ?2")?
-            .execute(params![h, cutoff_ms])?;
+            .prepare_cached("DELETE FROM samples WHERE host = ?1 AND received_at < ?2")?
+            .execute(params![id, cutoff_ms])?;
+        tx.prepare_cached("DELETE FROM docs WHERE host = ?1 AND received_at < ?2")?
+            .execute(params![id, cutoff_ms])?;
         // Events stored before receipt was recorded fall back to their time.
         tx.prepare_cached(
             "DELETE FROM drift_events WHERE hostname = ?1 AND COALESCE(received_at, time) < ?2",
@@ -381,8 +570,24 @@ pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
         "DELETE FROM hosts WHERE COALESCE(seen_at, received_at) < ?1",
         [cutoff_ms],
     )?;
+    // A host id is forgotten once nothing refers to it.
+    tx.execute_batch(
+        "DELETE FROM host_ids WHERE hostname NOT IN (SELECT hostname FROM hosts)
+           AND NOT EXISTS (SELECT 1 FROM samples s WHERE s.host = host_ids.id)
+           AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.host = host_ids.id)",
+    )?;
     tx.commit()?;
     Ok(deleted)
+}
+
+/// Deletes documents kept only as raw ones (neither a host's latest nor a
+/// change) received before `cutoff_ms`; returns how many.
+pub fn prune_raw(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM docs WHERE is_change = 0 AND received_at < ?1
+           AND id NOT IN (SELECT last_id FROM hosts)",
+        [cutoff_ms],
+    )
 }
 
 /// GC figures of a host as `/api/v1/hosts` shows them.
@@ -539,8 +744,8 @@ pub fn hosts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostView>> 
     // Summed here, saturating: SQLite's SUM fails ("integer overflow") past
     // i64::MAX, and one such row would break every read for a day.
     let mut stmt = conn.prepare_cached(
-        "SELECT hostname, full_gcs FROM reports
-         WHERE full_gcs > 0 AND received_at > ?1 AND received_at <= ?2",
+        "SELECT h.hostname, s.full_gcs FROM samples s JOIN host_ids h ON h.id = s.host
+         WHERE s.full_gcs > 0 AND s.received_at > ?1 AND s.received_at <= ?2",
     )?;
     let rows = stmt.query_map(params![now_ms - 86_400_000, now_ms], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
@@ -575,9 +780,9 @@ fn full_gcs_of(
     let mut full = std::collections::HashMap::new();
     let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
-        "SELECT hostname, full_gcs FROM reports
-         WHERE full_gcs > 0 AND received_at > ?1 AND received_at <= ?2
-           AND hostname IN (SELECT value FROM json_each(?3))",
+        "SELECT h.hostname, s.full_gcs FROM samples s JOIN host_ids h ON h.id = s.host
+         WHERE s.full_gcs > 0 AND s.received_at > ?1 AND s.received_at <= ?2
+           AND h.hostname IN (SELECT value FROM json_each(?3))",
     )?;
     let rows = stmt.query_map(params![now_ms - 86_400_000, now_ms, names], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
@@ -854,8 +1059,9 @@ pub fn report_page(
         None => (None, None),
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT id, time, length(CAST(body AS BLOB)) FROM reports
-         WHERE hostname = ?1 AND (?2 IS NULL OR time < ?2 OR (time = ?2 AND id < ?3))
+        "SELECT id, time, size FROM docs
+         WHERE host = (SELECT id FROM host_ids WHERE hostname = ?1)
+           AND (?2 IS NULL OR time < ?2 OR (time = ?2 AND id < ?3))
          ORDER BY time DESC, id DESC LIMIT ?4",
     )?;
     let mut rows = stmt.query(params![hostname, t, id, i64::from(limit) + 1])?;
@@ -869,11 +1075,20 @@ pub fn report_page(
     Ok(page.finish())
 }
 
-/// One stored document by id (`None` if pruned meanwhile).
+/// One stored document by id (`None` if pruned meanwhile, or if only its
+/// figures were kept).
 pub fn report_body(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT body FROM reports WHERE id = ?1")?
+    let packed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT body FROM docs WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
-        .optional()
+        .optional()?;
+    packed.map(|p| unpacked(id, &p)).transpose()
+}
+
+/// A stored document inflated; damage is a read error naming the report.
+fn unpacked(id: &str, packed: &[u8]) -> rusqlite::Result<String> {
+    compact::unpack(id, packed)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Blob, Box::new(e)))
 }
 
 /// One point of a host's GC history.
@@ -895,8 +1110,10 @@ pub struct Point {
 /// no later than its receipt (a clock ahead would draw it in the future).
 pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Result<Vec<Point>> {
     conn.prepare_cached(
-        "SELECT MIN(time, received_at) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
-         FROM reports WHERE hostname = ?1 AND MIN(time, received_at) >= ?2 ORDER BY t",
+        "SELECT received_at + MIN(skew_ms, 0) AS t, gc_ms_per_second, pause_p99_ms, full_gcs, drift
+         FROM samples WHERE host = (SELECT id FROM host_ids WHERE hostname = ?1)
+           AND received_at >= ?2 AND received_at + MIN(skew_ms, 0) >= ?2
+         ORDER BY t, received_at, id",
     )?
     .query_map(params![hostname, since_ms], |r| {
         Ok(Point {
@@ -948,11 +1165,13 @@ pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<D
 
 /// The latest stored document of a host, if any.
 pub fn latest_body(conn: &Connection, hostname: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
-        "SELECT body FROM reports WHERE id = (SELECT last_id FROM hosts WHERE hostname = ?1)",
-    )?
-    .query_row([hostname], |r| r.get(0))
-    .optional()
+    let row: Option<(String, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT id, body FROM docs WHERE id = (SELECT last_id FROM hosts WHERE hostname = ?1)",
+        )?
+        .query_row([hostname], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(id, p)| unpacked(&id, &p)).transpose()
 }
 
 /// Each cluster's figures of this week and last week (see
@@ -962,11 +1181,11 @@ pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Wee
     let (since, split) = super::cluster::week_bounds(now_ms);
     // TOTAL, not SUM: a float sum cannot fail on overflow (see `hosts`).
     conn.prepare_cached(
-        "SELECT h.cluster, MIN(r.time, r.received_at) > ?2 AS this_week, COUNT(*),
+        "SELECT h.cluster, r.received_at + MIN(r.skew_ms, 0) > ?2 AS this_week, COUNT(*),
                 AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
                 TOTAL(r.full_gcs), SUM(r.drift > 0)
-         FROM reports r JOIN hosts h ON h.hostname = r.hostname
-         WHERE MIN(r.time, r.received_at) >= ?1
+         FROM samples r JOIN host_ids i ON i.id = r.host JOIN hosts h ON h.hostname = i.hostname
+         WHERE r.received_at >= ?1 AND r.received_at + MIN(r.skew_ms, 0) >= ?1
          GROUP BY h.cluster, this_week",
     )?
     .query_map(params![since, split], |r| {
@@ -992,12 +1211,23 @@ pub fn cluster_latest(
     conn: &Connection,
     cluster: Option<&str>,
 ) -> rusqlite::Result<Vec<(String, String)>> {
-    conn.prepare_cached(
-        "SELECT h.hostname, r.body FROM hosts h JOIN reports r ON r.id = h.last_id
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.hostname, d.id, d.body FROM hosts h JOIN docs d ON d.id = h.last_id
          WHERE h.cluster IS ?1 ORDER BY h.hostname",
-    )?
-    .query_map([cluster], |r| Ok((r.get(0)?, r.get(1)?)))?
-    .collect()
+    )?;
+    let rows = stmt.query_map([cluster], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (host, id, packed) = row?;
+        out.push((host, unpacked(&id, &packed)?));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1093,7 +1323,8 @@ mod tests {
                 (3_000, "vm.swappiness", false)
             ]
         );
-        assert_eq!(report_bodies(&r, "h", 10).unwrap().len(), 4);
+        // Kept whole: a (the first), b and c (changes); not the late one.
+        assert_eq!(report_bodies(&r, "h", 10).unwrap().len(), 3);
         assert_eq!(prune(&mut w, 2_500).unwrap(), 3);
         assert_eq!(report_bodies(&r, "h", 10).unwrap(), [r#"{"id":"c"}"#]);
         assert_eq!(drift_events(&r, "h").unwrap().len(), 2);
