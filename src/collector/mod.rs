@@ -11,6 +11,7 @@
 //! - [`storage`]: the one storage interface the handlers use, over either backend
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
+//! - [`drift`]: drift events between two reports (drift, back, gone with a stopped broker)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 
@@ -18,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod conn;
 pub mod db;
+pub mod drift;
 mod error;
 pub mod health;
 pub mod ingest;

@@ -21,6 +21,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::Error;
+use super::drift::{self, Change};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
 use super::store::{
@@ -406,6 +407,7 @@ impl Pg {
                     check: r.get(1),
                     key: r.get(2),
                     drifted: r.get::<_, &str>(3) == "drift",
+                    state: Change::parse(r.get(3)),
                     expected: r.get(4),
                     actual: r.get(5),
                 })
@@ -665,7 +667,7 @@ struct Event {
     time: i64,
     check: String,
     key: String,
-    drifted: bool,
+    state: Change,
     expected: String,
     actual: Option<String>,
     received_at: i64,
@@ -821,7 +823,7 @@ async fn apply_batch(
         let hostnames = col(|e| &e.hostname);
         let checks = col(|e| &e.check);
         let keys = col(|e| &e.key);
-        let states = col(|e| if e.drifted { "drift" } else { "ok" });
+        let states = col(|e| e.state.as_str());
         let expected = col(|e| &e.expected);
         let times: Vec<i64> = events.iter().map(|e| e.time).collect();
         let actual: Vec<Option<&str>> = events.iter().map(|e| e.actual.as_deref()).collect();
@@ -916,26 +918,18 @@ fn apply_one(
         }
         None => Vec::new(),
     };
-    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
-    let event = |k: &DriftKey, drifted: bool| Event {
-        hostname: s.hostname.clone(),
-        time: s.effective_ms(),
-        check: k.check.clone(),
-        key: k.key.clone(),
-        drifted,
-        expected: k.expected.clone(),
-        actual: if drifted { k.actual.clone() } else { None },
-        received_at: s.received_ms,
-    };
-    for k in &d.drifting {
-        if !prev_drifting.iter().any(|p| same(p, k)) {
-            events.push(event(k, true));
-        }
-    }
-    for p in &prev_drifting {
-        if !d.drifting.iter().any(|k| same(p, k)) {
-            events.push(event(p, false));
-        }
+    for (k, change) in drift::changes(&prev_drifting, d) {
+        let drifted = change == Change::Drift;
+        events.push(Event {
+            hostname: s.hostname.clone(),
+            time: s.effective_ms(),
+            check: k.check.clone(),
+            key: k.key.clone(),
+            state: change,
+            expected: k.expected.clone(),
+            actual: if drifted { k.actual.clone() } else { None },
+            received_at: s.received_ms,
+        });
     }
     let seen = state
         .get(&s.hostname)

@@ -134,6 +134,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reports", post(api::post_report))
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
+        .route("/api/v1/hosts/{hostname}/drift", get(api::get_drift))
         .route("/", get(page::fleet))
         .route("/hosts/{hostname}", get(page::host))
         .with_state(shared)
