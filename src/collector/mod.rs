@@ -11,6 +11,7 @@
 //! - [`storage`]: the one storage interface the handlers use, over either backend
 //! - [`store`]: the SQLite schema and queries
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
+//! - [`pgtls`]: TLS to PostgreSQL (libpq's `sslmode`, rustls)
 //! - [`drift`]: drift events between two reports (drift, back, gone with a stopped broker)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
@@ -25,6 +26,7 @@ pub mod health;
 pub mod ingest;
 pub mod page;
 pub mod pg;
+pub mod pgtls;
 pub mod server;
 pub mod storage;
 pub mod store;

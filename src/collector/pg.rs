@@ -16,8 +16,6 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio_postgres::NoTls;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::Error;
@@ -106,6 +104,8 @@ pub struct PgTarget {
     pub config: tokio_postgres::Config,
     /// The URL for messages, without any password.
     pub shown: String,
+    /// TLS as the URL's `sslmode` and `sslrootcert` ask.
+    pub tls: super::pgtls::MakeRustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -158,7 +158,8 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
         value: shown.clone(),
         reason,
     };
-    let mut config: tokio_postgres::Config = url
+    let (rest, tls) = super::pgtls::split_url(url).map_err(&bad)?;
+    let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| bad(format!("not a PostgreSQL URL: {e}")))?;
     if config.get_password().is_some() {
@@ -168,13 +169,8 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
                 .into(),
         ));
     }
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(bad(
-            "sslmode=require: this collector does not speak TLS to PostgreSQL yet; use a \
-             local socket, a trusted network or a TLS tunnel, with sslmode=disable or prefer"
-                .into(),
-        ));
-    }
+    config.ssl_mode(tls.mode.driver_mode());
+    let tls = super::pgtls::connector(&tls).map_err(|e| bad(e.to_string()))?;
     if config.get_user().is_none() {
         return Err(bad(
             "no user name (postgres://USER@HOST:PORT/DATABASE)".into()
@@ -185,7 +181,7 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
     }
     config.connect_timeout(TIMEOUT);
     config.application_name("tunekeeper-collector");
-    Ok(PgTarget { config, shown })
+    Ok(PgTarget { config, shown, tls })
 }
 
 /// The error and every cause, in one line.
@@ -270,7 +266,7 @@ impl Pg {
         };
         let manager = Manager::from_config(
             target.config.clone(),
-            NoTls,
+            target.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -981,8 +977,9 @@ mod tests {
             !text.contains("s3cret") && text.contains("TUNEKEEPER_DB_PASSWORD"),
             "{text}"
         );
-        let e = target("postgres://tk@db/tk?sslmode=require", None).unwrap_err();
-        assert!(e.to_string().contains("sslmode=require"), "{e}");
+        let e = target("postgres://tk@db/tk?sslmode=verify-full", None).unwrap_err();
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
+        assert!(target("postgres://tk@db/tk?sslmode=require", None).is_ok());
         let e = target("postgres://tk@db:notaport/tk", None).unwrap_err();
         assert!(e.to_string().contains("not a PostgreSQL URL"), "{e}");
         assert!(target("postgres://tk@127.0.0.1:5432/tk", Some("pw")).is_ok());
