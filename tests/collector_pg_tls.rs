@@ -154,6 +154,17 @@ fn sslmodes_connect_verify_and_refuse_as_libpq_does() {
         ),
         "true"
     );
+    // A Unix socket (no TLS there): prefer, the default, goes on in plain text.
+    let socket = collector_support::segment(&server.socket_dir().display().to_string());
+    assert_eq!(
+        works(
+            &server,
+            d.path(),
+            "tk_tls",
+            &format!("postgres://{USER}@{socket}:{port}/tk_tls")
+        ),
+        "false"
+    );
     // disable: plain, even though the server offers TLS.
     assert_eq!(
         works(

@@ -69,3 +69,61 @@ pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey,
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(check: &str, key: &str) -> DriftKey {
+        DriftKey {
+            check: check.into(),
+            key: key.into(),
+            expected: "x".into(),
+            actual: Some("y".into()),
+        }
+    }
+
+    fn derived(drifting: &[DriftKey], fixed: &[(&str, &str)]) -> Derived {
+        let broker_missing = drifting
+            .iter()
+            .any(|k| k.check == "process" && k.key == "running");
+        Derived {
+            drifting: drifting.to_vec(),
+            broker_missing,
+            fixed_while_stopped: fixed
+                .iter()
+                .map(|(c, k)| ((*c).to_owned(), (*k).to_owned()))
+                .collect(),
+            ..Derived::default()
+        }
+    }
+
+    fn named(out: &[(&DriftKey, Change)]) -> Vec<(String, Change)> {
+        out.iter().map(|(k, c)| (k.key.clone(), *c)).collect()
+    }
+
+    #[test]
+    fn a_key_gone_with_the_broker_is_stopped_a_key_reported_ok_is_back() {
+        let prev = [key("gc", "pause_p99_ms"), key("sysctl", "vm.swappiness")];
+        let now = derived(&[key("process", "running")], &[("sysctl", "vm.swappiness")]);
+        assert_eq!(
+            named(&changes(&prev, &now)),
+            [
+                ("running".to_owned(), Change::Drift),
+                ("pause_p99_ms".to_owned(), Change::Stopped),
+                ("vm.swappiness".to_owned(), Change::Ok),
+            ]
+        );
+        // With the broker running, a vanished key came back.
+        let now = derived(&[], &[]);
+        assert!(changes(&prev, &now).iter().all(|(_, c)| *c == Change::Ok));
+    }
+
+    #[test]
+    fn stored_states_round_trip_and_old_rows_read_as_before() {
+        for c in [Change::Drift, Change::Ok, Change::Stopped] {
+            assert_eq!(Change::parse(c.as_str()), c);
+        }
+        assert_eq!(Change::parse("something else"), Change::Ok);
+    }
+}

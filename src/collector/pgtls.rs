@@ -328,12 +328,15 @@ where
 {
     type Stream = Stream<S>;
     type TlsConnect = Connect;
-    type Error = rustls::pki_types::InvalidDnsNameError;
+    type Error = io::Error;
 
-    fn make_tls_connect(&mut self, host: &str) -> Result<Connect, Self::Error> {
+    /// `host` is empty for a Unix socket: the server refuses TLS there, so
+    /// `prefer` goes on in plain text and nothing needs a name.
+    fn make_tls_connect(&mut self, host: &str) -> Result<Connect, io::Error> {
         Ok(Connect {
             config: Arc::clone(&self.0),
-            name: ServerName::try_from(host.to_owned())?,
+            name: ServerName::try_from(host.to_owned()).ok(),
+            host: host.to_owned(),
         })
     }
 }
@@ -341,7 +344,8 @@ where
 /// Connects one socket to one named server.
 pub struct Connect {
     config: Arc<ClientConfig>,
-    name: ServerName<'static>,
+    name: Option<ServerName<'static>>,
+    host: String,
 }
 
 impl<S> TlsConnect<S> for Connect
@@ -354,8 +358,14 @@ where
 
     fn connect(self, socket: S) -> Self::Future {
         Box::pin(async move {
+            let name = self.name.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{:?} is no host name a certificate can name", self.host),
+                )
+            })?;
             let tls = tokio_rustls::TlsConnector::from(self.config)
-                .connect(self.name, socket)
+                .connect(name, socket)
                 .await?;
             Ok(Stream(Box::new(tls)))
         })

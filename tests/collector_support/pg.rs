@@ -223,6 +223,11 @@ impl PgServer {
         self.url(database)
     }
 
+    /// The directory of the server's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The URL of `database` on this server (no password).
     pub fn url(&self, database: &str) -> String {
         format!(
