@@ -41,6 +41,7 @@ common_files=(
     /usr/lib/systemd/system/tunekeeper-agent.service
     /usr/lib/systemd/system/tunekeeper-apply.service
     /usr/lib/sysusers.d/tunekeeper.conf
+    /usr/lib/tmpfiles.d/tunekeeper-agent.conf
     /usr/share/bash-completion/completions/tunekeeper
     /usr/share/fish/vendor_completions.d/tunekeeper.fish
     /usr/share/man/man1/tunekeeper.1.gz
@@ -197,6 +198,14 @@ for s in preinstall postinstall preuninstall postuninstall; do
     rpm -qp --scripts "$rpmfile" 2>/dev/null | grep -q "^$s scriptlet" || fail ".rpm has no $s scriptlet"
 done
 echo "ok: .rpm has %pre, %post, %preun, %postun"
+# systemd 219 (RHEL/CentOS 7) ignores StateDirectory=: both packages create
+# the agent's state directory from the tmpfiles.d entry at install.
+tmpfiles_cmd='systemd-tmpfiles --create'
+rpm -qp --scripts "$rpmfile" 2>/dev/null | grep -q "$tmpfiles_cmd /usr/lib/tmpfiles.d/tunekeeper-agent.conf" ||
+    fail ".rpm %post does not run '$tmpfiles_cmd' on tunekeeper-agent.conf"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q "$tmpfiles_cmd tunekeeper-agent.conf" ||
+    fail ".deb postinst does not run '$tmpfiles_cmd' on tunekeeper-agent.conf"
+echo "ok: .deb postinst and .rpm %post run $tmpfiles_cmd on the agent's tmpfiles.d entry"
 # The glibc baseline is RHEL 7's, so is the payload: its rpm 4.11 reads xz, not zstd.
 payload="$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$rpmfile" 2>/dev/null)"
 [ "$payload" = xz ] || fail ".rpm payload is compressed with '$payload', not xz (RHEL 7's rpm reads no zstd)"
@@ -323,6 +332,7 @@ installed=false
 leftovers=()
 for p in /usr/bin/tunekeeper /etc/tunekeeper /etc/default/tunekeeper /var/lib/tunekeeper \
     /usr/share/tunekeeper /usr/share/doc/tunekeeper /usr/lib/sysusers.d/tunekeeper.conf \
+    /usr/lib/tmpfiles.d/tunekeeper-agent.conf \
     /usr/lib/systemd/system/tunekeeper-agent.service /usr/lib/systemd/system/tunekeeper-apply.service \
     /usr/lib/systemd/system-preset/90-tunekeeper.preset \
     /etc/systemd/system/multi-user.target.wants/tunekeeper-agent.service \

@@ -338,6 +338,23 @@ in_ct journalctl -u tunekeeper-agent --no-pager -o cat >"$tmp/agent.journal"
 if grep -E 'panicked|RUST_BACKTRACE' "$tmp/agent.journal"; then fail "the agent's journal shows a panic"; fi
 ok "stopped in ${took}s: exit status 0; journal ($(wc -l <"$tmp/agent.journal") lines) without a panic"
 
+step "the tmpfiles.d entry makes the agent's state directory (systemd < 235 has no StateDirectory=)"
+[ -f "$root/usr/lib/tmpfiles.d/tunekeeper-agent.conf" ] || fail "the .deb did not install usr/lib/tmpfiles.d/tunekeeper-agent.conf"
+# As at boot (systemd-tmpfiles-setup.service): with the directory gone, a
+# plain `systemd-tmpfiles --create` brings it back, owned by the agent.
+mv "$root/var/lib/tunekeeper/agent" "$tmp/agent-state"
+in_ct systemd-tmpfiles --create >"$tmp/tmpfiles.log" 2>&1 || true
+grep -i tunekeeper "$tmp/tmpfiles.log" && fail "systemd-tmpfiles complains about tunekeeper's entry"
+made="$(stat -c '%U:%G %a' "$root/var/lib/tunekeeper/agent" 2>/dev/null)" || fail "systemd-tmpfiles --create did not make /var/lib/tunekeeper/agent"
+top="$(stat -c '%U:%G %a' "$root/var/lib/tunekeeper")"
+rmdir "$root/var/lib/tunekeeper/agent"
+mv "$tmp/agent-state" "$root/var/lib/tunekeeper/agent"
+# Owner names as the host sees the container's ids.
+want_agent="$(stat -c '%U:%G' "$root/var/lib/tunekeeper/agent") 750"
+[ "$made" = "$want_agent" ] || fail "tmpfiles made /var/lib/tunekeeper/agent as '$made', want '$want_agent' (tunekeeper, 0750)"
+[ "$top" = "root:root 755" ] || fail "/var/lib/tunekeeper is '$top', want root:root 755"
+ok "systemd-tmpfiles --create makes /var/lib/tunekeeper/agent (tunekeeper, 0750) under root's /var/lib/tunekeeper (0755)"
+
 step "tunekeeper-apply on a read-only /proc/sys: fails cleanly"
 grep -qE ' /proc/sys (ro|[^ ]*,ro)[, ]' <(in_ct cat /proc/self/mountinfo) || fail "/proc/sys is not read-only in the container"
 # nspawn leaves the container's own network namespace writable
@@ -421,7 +438,12 @@ if [ "$rpm_uid" -ge 1000 ] || [ "$rpm_uid" -eq 0 ]; then fail "tunekeeper has ui
     fail "%post did not enable tunekeeper-agent.service (preset)"
 [ ! -e "$rroot/etc/systemd/system/multi-user.target.wants/tunekeeper-apply.service" ] ||
     fail "%post enabled tunekeeper-apply.service"
-ok "rpm -i: user tunekeeper (uid $rpm_uid), agent enabled by the preset, apply not"
+# No systemd runs in this root: only %post's systemd-tmpfiles can have made it.
+rpm_state="$(stat -c '%u %a' "$rroot/var/lib/tunekeeper/agent" 2>/dev/null)" ||
+    fail "%post did not create /var/lib/tunekeeper/agent (tmpfiles.d)"
+[ "$rpm_state" = "$rpm_uid 750" ] || fail "/var/lib/tunekeeper/agent after rpm -i is '$rpm_state', want '$rpm_uid 750'"
+[ -f "$rroot/usr/lib/tmpfiles.d/tunekeeper-agent.conf" ] || fail "the .rpm did not install its tmpfiles.d entry"
+ok "rpm -i: user tunekeeper (uid $rpm_uid), agent enabled by the preset, apply not; %post made /var/lib/tunekeeper/agent (0750, tunekeeper)"
 
 echo '# edited by container-check.sh' >>"$rroot/etc/tunekeeper/agent.toml"
 rpm "${rpm_opts[@]}" -U "$rpmnext" >"$tmp/rpm-u.log" 2>&1 || {

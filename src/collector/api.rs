@@ -337,6 +337,27 @@ pub async fn get_hosts(
     r
 }
 
+/// `GET /api/v1/hosts/{hostname}/drift`: the host's drift events, oldest
+/// first: each key starting to drift (`state` `drift`), coming back (`ok`)
+/// or going away with a stopped broker (`stopped`). 404 for a host never seen.
+pub async fn get_drift(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hostname): Path<String>,
+) -> Response {
+    if let Some(r) = check_read(&state, &headers) {
+        return r;
+    }
+    let now = ingest::now_ms();
+    match state.storage.host_data(&hostname, now, now).await {
+        Ok(d) if d.view.is_none() && d.events.is_empty() => {
+            error(StatusCode::NOT_FOUND, format!("no host {hostname:?}"))
+        }
+        Ok(d) => axum::Json(d.events).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
 /// Query of the reports listing.
 #[derive(Debug, Deserialize)]
 pub struct ReportsQuery {

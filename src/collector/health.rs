@@ -43,6 +43,12 @@ pub struct Derived {
     pub drifting: Vec<DriftKey>,
     /// The host's cluster (`report.cluster.name`), if it has one.
     pub cluster: Option<String>,
+    /// The `process` check says no broker runs (`running` drifts): keys
+    /// that vanish now went with the broker, they were not fixed.
+    pub broker_missing: bool,
+    /// When `broker_missing`: the `(check, key)` pairs reported `ok`, the
+    /// only ones that did come back (empty otherwise, to keep ingest cheap).
+    pub fixed_while_stopped: Vec<(String, String)>,
 }
 
 impl Derived {
@@ -77,6 +83,19 @@ impl Derived {
                 let p = w.overall.p99_ms;
                 d.pause_p99_ms = Some(d.pause_p99_ms.map_or(p, |m| m.max(p)));
             }
+        }
+        d.broker_missing = d
+            .drifting
+            .iter()
+            .any(|k| k.check == "process" && k.key == "running");
+        if d.broker_missing {
+            d.fixed_while_stopped = report
+                .findings
+                .iter()
+                .chain(report.jvms.iter().flat_map(|j| j.findings.iter()))
+                .filter(|f| f.status == Status::Ok)
+                .map(|f| (f.check.clone(), f.key.clone()))
+                .collect();
         }
         d.drifting
             .sort_by(|a, b| (&a.check, &a.key).cmp(&(&b.check, &b.key)));

@@ -13,6 +13,8 @@
 //! - [`store`]: the SQLite schema and queries
 //! - [`compact`]: the compact form of stored reports (ids, deflated documents, what is kept)
 //! - [`pg`]: the PostgreSQL backend (several collectors on one database)
+//! - [`pgtls`]: TLS to PostgreSQL (libpq's `sslmode`, rustls)
+//! - [`drift`]: drift events between two reports (drift, back, gone with a stopped broker)
 //! - [`health`]: figures derived from a report (drift, GC health)
 //! - [`capacity`]: Cruise Control's capacity file from measured hardware
 //! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
@@ -32,6 +34,7 @@ pub mod clusters_api;
 pub mod compact;
 pub mod conn;
 pub mod db;
+pub mod drift;
 mod error;
 pub mod fleet;
 pub mod health;
@@ -39,6 +42,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod page;
 pub mod pg;
+pub mod pgtls;
 pub mod server;
 pub mod skew;
 pub mod storage;

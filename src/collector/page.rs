@@ -4,7 +4,7 @@
 //! value goes through [`escape`] or [`crate::web::html::segment`] (or maud,
 //! which escapes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use axum::extract::{Path, Query, State};
@@ -16,6 +16,7 @@ use time::macros::format_description;
 use serde::Deserialize;
 
 use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
+use super::drift::Change;
 use super::fleet::{FleetCursor, FleetQuery, SortKey, StateFilter};
 use super::health::GcHealth;
 use super::ingest::now_ms;
@@ -539,30 +540,45 @@ fn change(now: Option<f64>, before: Option<f64>) -> String {
     }
 }
 
-/// A drift episode: when a key started drifting and when (if) it came back.
+/// A drift episode: when a key started drifting and when (if) it came back
+/// or went away with a stopped broker.
 struct Episode<'a> {
     start: Option<&'a DriftEvent>,
     end: Option<&'a DriftEvent>,
+    /// The key's previous episode ended with the broker stopping: this one
+    /// began when the broker ran again.
+    after_restart: bool,
 }
 
 fn episodes(events: &[DriftEvent]) -> Vec<Episode<'_>> {
     let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    // Keys whose last episode ended with the broker stopping.
+    let mut stopped: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut out: Vec<Episode<'_>> = Vec::new();
     for e in events {
         let k = (e.check.as_str(), e.key.as_str());
-        if e.drifted {
+        if e.state == Change::Drift {
             open.insert(k, out.len());
             out.push(Episode {
                 start: Some(e),
                 end: None,
+                after_restart: stopped.remove(&k),
             });
-        } else if let Some(i) = open.remove(&k) {
+            continue;
+        }
+        if e.state == Change::Stopped {
+            stopped.insert(k);
+        } else {
+            stopped.remove(&k);
+        }
+        if let Some(i) = open.remove(&k) {
             out[i].end = Some(e);
         } else {
             // Its start was pruned by retention.
             out.push(Episode {
                 start: None,
                 end: Some(e),
+                after_restart: false,
             });
         }
     }
@@ -852,7 +868,7 @@ pub fn render_host(
     s.push_str("</tbody></table>");
 
     // Drift history.
-    s.push_str(r#"<h2>Drift history <span class="mut">when each key drifted and when it came back, newest first</span></h2>"#);
+    s.push_str(r#"<h2>Drift history <span class="mut">when each key drifted and when it came back or went away with a stopped broker, newest first</span></h2>"#);
     s.push_str(r#"<table><thead><tr><th>Check</th><th>Key</th><th>Expected</th><th>Seen</th><th class="n">Drifted</th><th class="n">Back</th><th class="n">Lasted</th></tr></thead><tbody>"#);
     let eps = episodes(events);
     for e in eps.iter().rev() {
@@ -876,11 +892,23 @@ pub fn render_host(
             e.start
                 .and_then(|x| x.actual.as_deref())
                 .map_or_else(|| "–".into(), escape),
-            start.map_or_else(|| "before retention".into(), fmt_time),
-            end.map_or_else(
-                || r#"<span class="pill bad">still drifting</span>"#.into(),
-                fmt_time
-            ),
+            match start {
+                None => "before retention".into(),
+                Some(t) if e.after_restart => format!(
+                    r#"{}<br><span class="mut">after the broker restarted</span>"#,
+                    fmt_time(t)
+                ),
+                Some(t) => fmt_time(t),
+            },
+            match e.end {
+                None => r#"<span class="pill bad">still drifting</span>"#.into(),
+                // Gone from the report, not fixed: say so.
+                Some(x) if x.state == Change::Stopped => format!(
+                    r#"<span class="pill warn">broker stopped</span><br>{}"#,
+                    fmt_time(x.time_ms)
+                ),
+                Some(x) => fmt_time(x.time_ms),
+            },
         );
     }
     if eps.is_empty() {

@@ -16,13 +16,12 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio_postgres::NoTls;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::Error;
 use super::cluster::{WeekFigures, WeekRow};
 use super::compact::{self, Options};
+use super::drift::{self, Change};
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
@@ -152,6 +151,8 @@ pub struct PgTarget {
     pub config: tokio_postgres::Config,
     /// The URL for messages, without any password.
     pub shown: String,
+    /// TLS as the URL's `sslmode` and `sslrootcert` ask.
+    pub tls: super::pgtls::MakeRustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -204,7 +205,8 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
         value: shown.clone(),
         reason,
     };
-    let mut config: tokio_postgres::Config = url
+    let (rest, tls) = super::pgtls::split_url(url).map_err(&bad)?;
+    let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| bad(format!("not a PostgreSQL URL: {e}")))?;
     if config.get_password().is_some() {
@@ -214,13 +216,8 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
                 .into(),
         ));
     }
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(bad(
-            "sslmode=require: this collector does not speak TLS to PostgreSQL yet; use a \
-             local socket, a trusted network or a TLS tunnel, with sslmode=disable or prefer"
-                .into(),
-        ));
-    }
+    config.ssl_mode(tls.mode.driver_mode());
+    let tls = super::pgtls::connector(&tls).map_err(|e| bad(e.to_string()))?;
     if config.get_user().is_none() {
         return Err(bad(
             "no user name (postgres://USER@HOST:PORT/DATABASE)".into()
@@ -231,7 +228,7 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
     }
     config.connect_timeout(TIMEOUT);
     config.application_name("tunekeeper-collector");
-    Ok(PgTarget { config, shown })
+    Ok(PgTarget { config, shown, tls })
 }
 
 /// The error and every cause, in one line.
@@ -323,7 +320,7 @@ impl Pg {
         };
         let manager = Manager::from_config(
             target.config.clone(),
-            NoTls,
+            target.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -507,6 +504,7 @@ impl Pg {
                     check: r.get(1),
                     key: r.get(2),
                     drifted: r.get::<_, &str>(3) == "drift",
+                    state: Change::parse(r.get(3)),
                     expected: r.get(4),
                     actual: r.get(5),
                 })
@@ -1095,7 +1093,7 @@ struct Event {
     time: i64,
     check: String,
     key: String,
-    drifted: bool,
+    state: Change,
     expected: String,
     actual: Option<String>,
     received_at: i64,
@@ -1316,7 +1314,7 @@ async fn apply_batch(
         let hostnames = col(|e| &e.hostname);
         let checks = col(|e| &e.check);
         let keys = col(|e| &e.key);
-        let states = col(|e| if e.drifted { "drift" } else { "ok" });
+        let states = col(|e| e.state.as_str());
         let expected = col(|e| &e.expected);
         let times: Vec<i64> = events.iter().map(|e| e.time).collect();
         let actual: Vec<Option<&str>> = events.iter().map(|e| e.actual.as_deref()).collect();
@@ -1453,26 +1451,18 @@ fn apply_one(
     }
     docs.put(index, change);
     let prev_drifting = prev_drifting.unwrap_or_default();
-    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
-    let event = |k: &DriftKey, drifted: bool| Event {
-        hostname: s.hostname.clone(),
-        time: s.effective_ms(),
-        check: k.check.clone(),
-        key: k.key.clone(),
-        drifted,
-        expected: k.expected.clone(),
-        actual: if drifted { k.actual.clone() } else { None },
-        received_at: s.received_ms,
-    };
-    for k in &d.drifting {
-        if !prev_drifting.iter().any(|p| same(p, k)) {
-            events.push(event(k, true));
-        }
-    }
-    for p in &prev_drifting {
-        if !d.drifting.iter().any(|k| same(p, k)) {
-            events.push(event(p, false));
-        }
+    for (k, change) in drift::changes(&prev_drifting, d) {
+        let drifted = change == Change::Drift;
+        events.push(Event {
+            hostname: s.hostname.clone(),
+            time: s.effective_ms(),
+            check: k.check.clone(),
+            key: k.key.clone(),
+            state: change,
+            expected: k.expected.clone(),
+            actual: if drifted { k.actual.clone() } else { None },
+            received_at: s.received_ms,
+        });
     }
     let seen = state
         .get(&s.hostname)
@@ -1525,8 +1515,9 @@ mod tests {
             !text.contains("s3cret") && text.contains("TUNEKEEPER_DB_PASSWORD"),
             "{text}"
         );
-        let e = target("postgres://tk@db/tk?sslmode=require", None).unwrap_err();
-        assert!(e.to_string().contains("sslmode=require"), "{e}");
+        let e = target("postgres://tk@db/tk?sslmode=verify-full", None).unwrap_err();
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
+        assert!(target("postgres://tk@db/tk?sslmode=require", None).is_ok());
         let e = target("postgres://tk@db:notaport/tk", None).unwrap_err();
         assert!(e.to_string().contains("not a PostgreSQL URL"), "{e}");
         assert!(target("postgres://tk@127.0.0.1:5432/tk", Some("pw")).is_ok());

@@ -163,6 +163,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/clusters/compare", get(clusters_api::compare_page))
         .route("/clusters/{name}", get(clusters_api::cluster_page))
+        .route("/api/v1/hosts/{hostname}/drift", get(api::get_drift))
         .route("/", get(page::fleet))
         .route("/hosts/{hostname}", get(page::host))
         .with_state(shared)

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::cluster::{WeekFigures, WeekRow};
 use super::compact::{self, Options};
+use super::drift::Change;
 use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
 use super::health::{Derived, DriftKey, GcHealth};
 
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS drift_events (
     time     INTEGER NOT NULL,
     check_name TEXT NOT NULL,
     key      TEXT NOT NULL,
-    state    TEXT NOT NULL,              -- 'drift' or 'ok'
+    state    TEXT NOT NULL,              -- 'drift', 'ok' or 'stopped'
     expected TEXT NOT NULL,
     actual   TEXT
 );
@@ -418,40 +419,33 @@ fn insert_one(
     Ok(Outcome::Stored)
 }
 
-/// Writes a `drift` event for each key that started drifting and an `ok`
-/// event for each that came back, comparing with the host's previous state.
+/// Writes the drift events of `s` against the host's previous drifting
+/// keys (see [`super::drift::changes`]).
 fn record_transitions(
     tx: &rusqlite::Transaction<'_>,
     s: &Submission,
     prev: &[DriftKey],
 ) -> rusqlite::Result<()> {
-    let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO drift_events
              (hostname, time, check_name, key, state, expected, actual, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let (at, received) = (s.effective_ms(), s.received_ms);
-    for k in &s.derived.drifting {
-        if !prev.iter().any(|p| same(p, k)) {
-            stmt.execute(params![
-                s.hostname, at, k.check, k.key, "drift", k.expected, k.actual, received
-            ])?;
-        }
-    }
-    for p in prev {
-        if !s.derived.drifting.iter().any(|k| same(p, k)) {
-            stmt.execute(params![
-                s.hostname,
-                at,
-                p.check,
-                p.key,
-                "ok",
-                p.expected,
-                Option::<String>::None,
-                received
-            ])?;
-        }
+    for (k, change) in super::drift::changes(prev, &s.derived) {
+        let actual = (change == Change::Drift)
+            .then_some(k.actual.as_deref())
+            .flatten();
+        stmt.execute(params![
+            s.hostname,
+            at,
+            k.check,
+            k.key,
+            change.as_str(),
+            k.expected,
+            actual,
+            received
+        ])?;
     }
     Ok(())
 }
@@ -1136,8 +1130,11 @@ pub struct DriftEvent {
     pub check: String,
     /// Key.
     pub key: String,
-    /// True when it started drifting, false when it came back.
+    /// True when it started drifting, false when it came back or went
+    /// away with a stopped broker.
     pub drifted: bool,
+    /// `drift`, `ok` (came back) or `stopped` (gone with the broker).
+    pub state: Change,
     /// The expectation.
     pub expected: String,
     /// The value seen when it drifted.
@@ -1156,6 +1153,7 @@ pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<D
             check: r.get(1)?,
             key: r.get(2)?,
             drifted: r.get::<_, String>(3)? == "drift",
+            state: Change::parse(&r.get::<_, String>(3)?),
             expected: r.get(4)?,
             actual: r.get(5)?,
         })

@@ -18,6 +18,8 @@ pub struct PgServer {
     bin: PathBuf,
     /// The loopback port it listens on.
     pub port: u16,
+    /// Extra server options (`ssl=on` and its files for [`PgServer::start_tls`]).
+    extra: String,
 }
 
 /// Where Debian puts `initdb` and `pg_ctl` (the newest version installed).
@@ -54,6 +56,16 @@ fn chown_nobody(path: &Path) {
 impl PgServer {
     /// Initialises and starts a server; panics (naming the step) if it cannot.
     pub fn start() -> PgServer {
+        PgServer::start_with(None)
+    }
+
+    /// As [`PgServer::start`], with `ssl=on` serving the PEM certificate
+    /// chain and key given.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> PgServer {
+        PgServer::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> PgServer {
         let bin = bin_dir().expect("PostgreSQL is not installed (apt-get install postgresql)");
         let dir = tempfile::Builder::new().prefix("tk-pg").tempdir().unwrap();
         let dir_mode = std::os::unix::fs::PermissionsExt::from_mode(0o700);
@@ -62,10 +74,27 @@ impl PgServer {
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, format!("{PASSWORD}\n")).unwrap();
         chown_nobody(&pwfile);
+        let mut extra = String::new();
+        if let Some((cert, key)) = tls {
+            // The server refuses a key others can read: 0600, its own user.
+            let (c, k) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+            std::fs::set_permissions(&k, private).unwrap();
+            chown_nobody(&c);
+            chown_nobody(&k);
+            extra = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                c.display(),
+                k.display()
+            );
+        }
         let server = PgServer {
             port: free_port(),
             bin,
             dir,
+            extra,
         };
         let data = server.data();
         let out = server.as_nobody(
@@ -114,9 +143,10 @@ impl PgServer {
         let data = self.data();
         let log = self.dir.path().join("log");
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=100",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=100{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.extra
         );
         let out = self.as_nobody(
             "pg_ctl",
@@ -191,6 +221,11 @@ impl PgServer {
             self.psql("postgres", &format!("CREATE DATABASE {database}"));
         }
         self.url(database)
+    }
+
+    /// The directory of the server's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The URL of `database` on this server (no password).
