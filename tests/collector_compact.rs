@@ -87,6 +87,7 @@ fn day_report(host: &str, i: i64, drifting: &[&str]) -> Submission {
             .collect(),
         ..Derived::default()
     };
+    let body = format!(r#"{{"id":"{id}","i":{i},"pad":"{}"}}"#, "x".repeat(200));
     Submission {
         id: id.clone(),
         hostname: host.into(),
@@ -96,7 +97,8 @@ fn day_report(host: &str, i: i64, drifting: &[&str]) -> Submission {
         interval_seconds: 60,
         profile: "kafka-broker".into(),
         derived,
-        body: format!(r#"{{"id":"{id}","i":{i},"pad":"{}"}}"#, "x".repeat(200)),
+        packed: tunekeeper::collector::compact::pack(&body),
+        body,
     }
 }
 

@@ -308,6 +308,7 @@ fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
             .collect(),
         ..Derived::default()
     };
+    let body = format!(r#"{{"id":"{id}"}}"#);
     Submission {
         id: id.into(),
         hostname: host.into(),
@@ -317,7 +318,8 @@ fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
         interval_seconds: 60,
         profile: "p".into(),
         derived,
-        body: format!(r#"{{"id":"{id}"}}"#),
+        packed: tunekeeper::collector::compact::pack(&body),
+        body,
     }
 }
 

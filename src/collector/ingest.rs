@@ -149,6 +149,7 @@ pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection
         received_ms,
         interval_seconds: report.interval_seconds,
         profile: report.profile,
+        packed: super::compact::pack(&text),
         body: text,
     })
 }

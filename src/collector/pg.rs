@@ -1290,7 +1290,7 @@ async fn apply_batch(
         let host: Vec<i32> = put.iter().map(|(s, _)| host_of(s)).collect();
         let change: Vec<bool> = put.iter().map(|(_, c)| *c).collect();
         let ids: Vec<&str> = put.iter().map(|(s, _)| s.id.as_str()).collect();
-        let bodies: Vec<Vec<u8>> = put.iter().map(|(s, _)| compact::pack(&s.body)).collect();
+        let bodies: Vec<&[u8]> = put.iter().map(|(s, _)| &s.packed[..]).collect();
         tx.execute(&st, &[&time, &rec, &size, &host, &change, &ids, &bodies])
             .await?;
     }

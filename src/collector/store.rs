@@ -203,6 +203,9 @@ pub struct Submission {
     pub derived: Derived,
     /// The document as received.
     pub body: String,
+    /// `body` deflated ([`compact::pack`]): packed by the request's task, in
+    /// parallel, so the writer (one thread on SQLite) only stores bytes.
+    pub packed: Vec<u8>,
 }
 
 /// What storing one submission did.
@@ -299,7 +302,7 @@ fn put_doc(
         s.received_ms,
         change,
         i64::try_from(s.body.len()).unwrap_or(i64::MAX),
-        compact::pack(&s.body),
+        &s.packed[..],
     ])?;
     Ok(())
 }
@@ -1246,7 +1249,9 @@ mod tests {
                 .collect(),
             ..Derived::default()
         };
+        let body = format!(r#"{{"id":"{id}"}}"#);
         Submission {
+            packed: compact::pack(&body),
             id: id.into(),
             hostname: host.into(),
             time_ms,
@@ -1255,7 +1260,7 @@ mod tests {
             interval_seconds: 60,
             profile: "p".into(),
             derived,
-            body: format!(r#"{{"id":"{id}"}}"#),
+            body,
         }
     }
 
