@@ -45,10 +45,12 @@ common_files=(
     /usr/share/bash-completion/completions/tunekeeper
     /usr/share/fish/vendor_completions.d/tunekeeper.fish
     /usr/share/man/man1/tunekeeper.1.gz
+    /usr/share/tunekeeper/grafana/tunekeeper-agent.json
     /usr/share/tunekeeper/profiles/base.toml
     /usr/share/tunekeeper/profiles/kafka-broker.toml
     /usr/share/tunekeeper/profiles/kraft-controller.toml
     /usr/share/tunekeeper/profiles/zookeeper.toml
+    /usr/share/tunekeeper/prometheus/tunekeeper-rules.yml
     /usr/share/zsh/vendor-completions/_tunekeeper
 )
 # Debian-only files (policy: copyright; lintian's overrides).
