@@ -199,6 +199,19 @@ fn group(n: u64) -> String {
     out
 }
 
+/// A JDK 17 log (no decorators) whose full GC gives `cause` as its cause.
+fn with_cause(cause: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(fixture("truth/jdk17/deco-none.log.gz")).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
+    text.replace("System.gc()", cause)
+}
+
 #[test]
 fn gc_reports_render_in_chromium() {
     let Some(browser) = chromium() else {
@@ -214,19 +227,7 @@ fn gc_reports_render_in_chromium() {
 
     // A log whose full GC names markup as its cause, in a file named with markup.
     let hostile = dir.path().join("gc-<i>x<b>.log");
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(
-            std::fs::File::open(fixture("truth/jdk17/deco-none.log.gz")).unwrap(),
-        ),
-        &mut text,
-    )
-    .unwrap();
-    std::fs::write(
-        &hostile,
-        text.replace("System.gc()", "<img src=x onerror=alert(1)>"),
-    )
-    .unwrap();
+    std::fs::write(&hostile, with_cause("<img src=x onerror=alert(1)>")).unwrap();
 
     let cases = [
         ("jdk21", fixture("truth/jdk21/with-safepoints.log.gz"), true),
@@ -281,15 +282,7 @@ fn gc_reports_render_in_chromium() {
 fn log_text_is_escaped_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("gc-\"q'&<s>.log");
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(
-            std::fs::File::open(fixture("truth/jdk17/deco-none.log.gz")).unwrap(),
-        ),
-        &mut text,
-    )
-    .unwrap();
-    let mut text = text.replace("System.gc()", "\"><script>alert(1)</script>");
+    let mut text = with_cause("\"><script>alert(1)</script>");
     text.push_str("<script>alert('line')</script> & \"x\"\n");
     std::fs::write(&log, text).unwrap();
     let html_path = dir.path().join("hostile.html");
