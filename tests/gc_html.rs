@@ -1,8 +1,9 @@
 //! `tunekeeper gc --format html` in a real browser: the report of a JDK 21,
-//! a JDK 8 and a time-less log (and one with hostile text) rendered by
-//! headless Chromium. Checks that the charts drew every series and point of
-//! the JSON output of the same log, that the tables hold its counts, that
-//! the file needs nothing from the network, and saves screenshots as
+//! a JDK 8 (and one with 100 full GCs) and a time-less log (and one with
+//! hostile text) rendered by headless Chromium. Checks that the charts drew
+//! every series and point of the JSON output of the same log, that the
+//! tables hold its counts, that no section is folded away, that the file
+//! needs nothing from the network, and saves screenshots as
 //! `target/screenshots/gc-*.png`. The browser part skips, saying why, when
 //! Chromium is not installed. Also: the progress bar on a terminal.
 
@@ -170,6 +171,20 @@ fn assert_matches_json(dom: &str, json: &Value, timed: bool) {
     for f in json["findings"].as_array().unwrap() {
         assert!(dom.contains(f["key"].as_str().unwrap()), "finding {f}");
     }
+    assert_sections_in_view(dom);
+}
+
+/// No section is folded away: every heading stands outside any
+/// `<details>` (only the overflow of long lists goes there). A fold left
+/// open in the markup takes everything after it in, as the browser builds it.
+fn assert_sections_in_view(dom: &str) {
+    for (at, _) in dom.match_indices("<h2") {
+        let before = &dom[..at];
+        let opened = before.matches("<details").count();
+        let closed = before.matches("</details>").count();
+        let heading = &dom[at..dom[at..].find("</h2>").map_or(dom.len(), |e| at + e)];
+        assert_eq!(opened, closed, "folded away: {heading}");
+    }
 }
 
 fn group(n: u64) -> String {
@@ -182,6 +197,19 @@ fn group(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A JDK 17 log (no decorators) whose full GC gives `cause` as its cause.
+fn with_cause(cause: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(fixture("truth/jdk17/deco-none.log.gz")).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
+    text.replace("System.gc()", cause)
 }
 
 #[test]
@@ -199,23 +227,17 @@ fn gc_reports_render_in_chromium() {
 
     // A log whose full GC names markup as its cause, in a file named with markup.
     let hostile = dir.path().join("gc-<i>x<b>.log");
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(
-            std::fs::File::open(fixture("truth/jdk17/deco-none.log.gz")).unwrap(),
-        ),
-        &mut text,
-    )
-    .unwrap();
-    std::fs::write(
-        &hostile,
-        text.replace("System.gc()", "<img src=x onerror=alert(1)>"),
-    )
-    .unwrap();
+    std::fs::write(&hostile, with_cause("<img src=x onerror=alert(1)>")).unwrap();
 
     let cases = [
         ("jdk21", fixture("truth/jdk21/with-safepoints.log.gz"), true),
         ("jdk8", fixture("jdk8/real/g1.details.cause.log"), true),
+        // 100 full GCs: the list folds after 20.
+        (
+            "many-full-gcs",
+            fixture("jdk8/real/gc_with_overflow.log"),
+            true,
+        ),
         ("no-time", fixture("truth/jdk17/deco-none.log.gz"), false),
         ("hostile", hostile, false),
     ];
@@ -251,6 +273,42 @@ fn gc_reports_render_in_chromium() {
         );
     }
     println!("screenshots in {}", shots.display());
+}
+
+/// Markup in everything a log can bring (a GC cause, a line the parser
+/// does not know, the file's name with quotes and `&`) reaches the file as
+/// text, whatever the browser: checked on the bytes written, no Chromium.
+#[test]
+fn log_text_is_escaped_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gc-\"q'&<s>.log");
+    let mut text = with_cause("\"><script>alert(1)</script>");
+    text.push_str("<script>alert('line')</script> & \"x\"\n");
+    std::fs::write(&log, text).unwrap();
+    let html_path = dir.path().join("hostile.html");
+    let out = tunekeeper(&[
+        Path::new("gc"),
+        Path::new("--format"),
+        Path::new("html"),
+        Path::new("-o"),
+        &html_path,
+        &log,
+    ]);
+    ok(&out);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_self_contained(&html);
+    assert!(!html.contains("<script") && !html.contains("<s>"), "{html}");
+    // The full GC's cause, in the full-GC table.
+    assert!(
+        html.contains("<td>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</td>"),
+        "{html}"
+    );
+    // The line not understood, among the examples.
+    assert!(html.contains("&lt;script&gt;alert('line')&lt;/script&gt; &amp; &quot;x&quot;"));
+    // The file's name: in the title, the header and the files table.
+    let name = "gc-&quot;q'&amp;&lt;s&gt;.log";
+    assert!(html.contains(&format!("<title>GC report · {}", dir.path().display())));
+    assert_eq!(html.matches(name).count(), 3, "{html}");
 }
 
 /// More than the 50 MB a bar waits for: one log repeated.

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tunekeeper::gc::html::render_html;
-use tunekeeper::gc::report::render_text;
 use tunekeeper::gc::{AnalyseOptions, analyse_with_progress};
+use tunekeeper::present::gc::{render_html, render_text};
 use tunekeeper::profile::DEFAULT_PROFILE;
 
 /// Inputs smaller than this are read before a bar would be worth drawing.

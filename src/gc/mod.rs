@@ -1,5 +1,6 @@
 //! G1 GC log analysis: format detection, JDK 8 and unified-logging parsers,
-//! streaming statistics, service-level checks and reports.
+//! streaming statistics and service-level checks: analysis only (the
+//! reports for people are [`crate::present::gc`]'s).
 //!
 //! The flow: [`input`] expands paths (files, directories, gzip, rotated
 //! sets in time order) and [`detect`] tells each file's format; a
@@ -18,7 +19,6 @@ pub mod error;
 pub mod event;
 pub mod flags;
 pub mod hist;
-pub mod html;
 pub mod input;
 pub mod jdk8;
 pub mod parser;

@@ -6,9 +6,13 @@
 //! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
 //! - [`cluster`]: the cluster page, the comparison of two clusters, and the
 //!   host page's "against its cluster" section
+//! - [`chart`]: inline SVG line charts (the GC report's and the host page's)
+//! - [`gc`]: `tunekeeper gc`'s reports: the HTML page and the text
 
+pub mod chart;
 pub mod cluster;
 pub mod fleet;
+pub mod gc;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 

@@ -1,6 +1,7 @@
-//! What the HTML outputs share: escaping, inline SVG charts and the
-//! stylesheet. The collector's pages and `tunekeeper gc --format html` both
-//! build on it, so neither depends on the other.
+//! What the HTML outputs share: the stylesheet, and for the collector's
+//! pages still put together with `format!`, escaping and the charts as
+//! text ([`charts`] hands on [`crate::present::chart`]'s). The pages built
+//! with maud live in [`crate::present`].
 
 pub mod charts;
 pub mod html;
