@@ -7,7 +7,10 @@
 
 mod collector_support;
 
-on_both!(drifting_then_waived_then_expired_reads_drift_waived_drift);
+on_both!(
+    drifting_then_waived_then_expired_reads_drift_waived_drift,
+    waived_findings_are_counted_not_drift,
+);
 
 use std::time::Duration;
 
@@ -72,74 +75,28 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The three reports of one host: the key drifts, a waiver covers it, the
+/// waiver expired. Each is posted after `between` runs on the collector.
+fn post_three(c: &Collector, host: &str, mut between: impl FnMut(usize)) {
+    let mut r1 = report(host, "w-1", &ago(Duration::from_secs(300)), 60);
+    swappiness(&mut r1, "drift", Value::Null);
+    assert_eq!(c.post(&r1).0, 202);
+    between(1);
+    let mut r2 = report(host, "w-2", &ago(Duration::from_secs(200)), 60);
+    swappiness(&mut r2, "waived", note(false));
+    assert_eq!(c.post(&r2).0, 202);
+    between(2);
+    let mut r3 = report(host, "w-3", &ago(Duration::from_secs(100)), 60);
+    swappiness(&mut r3, "drift", note(true));
+    assert_eq!(c.post(&r3).0, 202);
+    between(3);
+}
+
 fn drifting_then_waived_then_expired_reads_drift_waived_drift() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
     let host = "waiver-host";
-    let other = "plain-host";
-
-    // Another host that never has anything waived.
-    assert_eq!(
-        c.post(&report(other, "o-1", &ago(Duration::from_secs(250)), 60))
-            .0,
-        202
-    );
-
-    // 1. The key drifts.
-    let mut r1 = report(host, "w-1", &ago(Duration::from_secs(300)), 60);
-    swappiness(&mut r1, "drift", Value::Null);
-    assert_eq!(c.post(&r1).0, 202);
-    assert_eq!(listed(&c, host)["waived"], 0);
-
-    // 2. A waiver now covers it: still 60, but accepted.
-    let mut r2 = report(host, "w-2", &ago(Duration::from_secs(200)), 60);
-    swappiness(&mut r2, "waived", note(false));
-    assert_eq!(c.post(&r2).0, 202);
-
-    // Counted, and not drift.
-    let h = listed(&c, host);
-    assert_eq!(h["waived"], 1, "{h}");
-    assert_eq!(h["drift"], 0, "{h}");
-    assert_eq!(listed(&c, other)["waived"], 0);
-
-    // The fleet page shows it on the host's row and fleet-wide.
-    let (status, fleet) = c.get("/", None);
-    assert_eq!(status, 200, "{fleet}");
-    let row = fleet
-        .split("<tr")
-        .find(|r| r.contains(host))
-        .unwrap_or_else(|| panic!("no row of {host}:\n{fleet}"));
-    assert!(row.contains("1 waived"), "{row}");
-    let plain = fleet.split("<tr").find(|r| r.contains(other)).unwrap();
-    assert!(!plain.contains("waived"), "{plain}");
-    assert!(
-        fleet.contains("<b>1</b> waived on 1 host"),
-        "no fleet-wide waived count:\n{fleet}"
-    );
-
-    // /metrics: the waived finding of the (no) cluster, and its host.
-    let (status, metrics) = c.get("/metrics", None);
-    assert_eq!(status, 200, "{metrics}");
-    assert_eq!(
-        sample(
-            &metrics,
-            "tunekeeper_collector_waived_findings{cluster=\"\"}"
-        ),
-        Some(1.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tunekeeper_collector_waived_hosts{cluster=\"\"}"),
-        Some(1.0),
-        "{metrics}"
-    );
-
-    // 3. The waiver expired: the key drifts again.
-    let mut r3 = report(host, "w-3", &ago(Duration::from_secs(100)), 60);
-    swappiness(&mut r3, "drift", note(true));
-    assert_eq!(c.post(&r3).0, 202);
-    let h = listed(&c, host);
-    assert_eq!((&h["waived"], &h["drift"]), (&json!(0), &json!(1)), "{h}");
+    post_three(&c, host, |_| {});
 
     let events = c.get_json(&format!("/api/v1/hosts/{host}/drift"));
     assert_eq!(states(&events), ["drift", "waived", "drift"], "{events}");
@@ -172,4 +129,67 @@ fn drifting_then_waived_then_expired_reads_drift_waived_drift() {
         rows.iter().any(|r| r.contains("still drifting")),
         "{history}"
     );
+}
+
+fn waived_findings_are_counted_not_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), &[]);
+    let host = "waiver-host";
+    let other = "plain-host";
+    // Another host that never has anything waived.
+    assert_eq!(
+        c.post(&report(other, "o-1", &ago(Duration::from_secs(250)), 60))
+            .0,
+        202
+    );
+
+    post_three(&c, host, |step| match step {
+        1 => assert_eq!(listed(&c, host)["waived"], 0),
+        2 => {
+            // Counted, and not drift.
+            let h = listed(&c, host);
+            assert_eq!(h["waived"], 1, "{h}");
+            assert_eq!(h["drift"], 0, "{h}");
+            assert_eq!(listed(&c, other)["waived"], 0);
+
+            // The fleet page shows it on the host's row and fleet-wide.
+            let (status, fleet) = c.get("/", None);
+            assert_eq!(status, 200, "{fleet}");
+            let row = fleet
+                .split("<tr")
+                .find(|r| r.contains(host))
+                .unwrap_or_else(|| panic!("no row of {host}:\n{fleet}"));
+            assert!(row.contains("1 waived"), "{row}");
+            let plain = fleet.split("<tr").find(|r| r.contains(other)).unwrap();
+            assert!(!plain.contains("waived"), "{plain}");
+            assert!(
+                fleet.contains("<b>1</b> waived on 1 host"),
+                "no fleet-wide waived count:\n{fleet}"
+            );
+
+            // /metrics: the waived finding of the (no) cluster, and its host.
+            let (status, metrics) = c.get("/metrics", None);
+            assert_eq!(status, 200, "{metrics}");
+            assert_eq!(
+                sample(
+                    &metrics,
+                    "tunekeeper_collector_waived_findings{cluster=\"\"}"
+                ),
+                Some(1.0),
+                "{metrics}"
+            );
+            assert_eq!(
+                sample(&metrics, "tunekeeper_collector_waived_hosts{cluster=\"\"}"),
+                Some(1.0),
+                "{metrics}"
+            );
+        }
+        _ => {
+            // The waiver expired: drift again, nothing waived.
+            let h = listed(&c, host);
+            assert_eq!((&h["waived"], &h["drift"]), (&json!(0), &json!(1)), "{h}");
+            let (_, fleet) = c.get("/", None);
+            assert!(!fleet.contains(" waived on "), "{fleet}");
+        }
+    });
 }
