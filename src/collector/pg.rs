@@ -1391,8 +1391,7 @@ async fn apply_batch(
             &st,
             &[
                 &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
-                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster,
-                &waived,
+                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster, &waived,
             ],
         )
         .await?;
