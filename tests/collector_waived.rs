@@ -167,6 +167,17 @@ fn waived_findings_are_counted_not_drift() {
                 "no fleet-wide waived count:\n{fleet}"
             );
 
+            // The cluster figures (the hosts without a cluster here).
+            let clusters = c.get_json("/api/v1/clusters");
+            let none = clusters
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"].is_null())
+                .unwrap_or_else(|| panic!("no '(no cluster)' group: {clusters}"));
+            assert_eq!(none["waived"], 1, "{none}");
+            assert_eq!(none["drifting"], 0, "{none}");
+
             // /metrics: the waived finding of the (no) cluster, and its host.
             let (status, metrics) = c.get("/metrics", None);
             assert_eq!(status, 200, "{metrics}");
