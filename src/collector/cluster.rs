@@ -124,6 +124,8 @@ pub struct ClusterSummary {
     pub gc_unhealthy: usize,
     /// Hosts that missed three intervals.
     pub stale: usize,
+    /// Hosts with findings a waiver in force accepts (not drift).
+    pub waived: usize,
     /// The cluster's GC and drift, week over week.
     pub trend: Trend,
 }
@@ -141,6 +143,7 @@ pub fn summarize(hosts: &[HostView], weeks: Vec<WeekRow>) -> Vec<ClusterSummary>
         c.drifting += usize::from(h.drift > 0);
         c.gc_unhealthy += usize::from(h.gc.health == GcHealth::Unhealthy);
         c.stale += usize::from(h.stale);
+        c.waived += usize::from(h.waived > 0);
     }
     let mut weeks_by: BTreeMap<Option<String>, (WeekFigures, WeekFigures)> = BTreeMap::new();
     for w in weeks {
@@ -173,6 +176,7 @@ fn empty(name: Option<String>) -> ClusterSummary {
         drifting: 0,
         gc_unhealthy: 0,
         stale: 0,
+        waived: 0,
         trend: Trend::of(WeekFigures::default(), WeekFigures::default()),
     }
 }

@@ -1,5 +1,6 @@
 //! How a host's drifting keys change from one report to the next: a key
-//! starts drifting, comes back, or goes away with a stopped broker. One
+//! starts drifting, comes back, becomes waived, or goes away with a
+//! stopped broker. One
 //! rule for both backends, so the drift history reads the same on each.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub enum Change {
     /// It vanished because the broker stopped (the report's `process`
     /// check says none runs): not fixed, just no longer observable.
     Stopped,
+    /// It still differs, but a waiver in force now accepts it: no longer
+    /// drift, not fixed either. An expired waiver makes it `Drift` again.
+    Waived,
 }
 
 impl Change {
@@ -26,6 +30,7 @@ impl Change {
             Change::Drift => "drift",
             Change::Ok => "ok",
             Change::Stopped => "stopped",
+            Change::Waived => "waived",
         }
     }
 
@@ -35,6 +40,7 @@ impl Change {
         match state {
             "drift" => Change::Drift,
             "stopped" => Change::Stopped,
+            "waived" => Change::Waived,
             _ => Change::Ok,
         }
     }
@@ -42,8 +48,9 @@ impl Change {
 
 /// The events `now` makes for a host whose previous report drifted `prev`:
 /// a `Drift` for each key that started drifting; for each that stopped
-/// drifting, `Ok` when it was reported fine, else (gone from the report,
-/// or no longer applicable) `Stopped` if the broker is missing now, else `Ok`.
+/// drifting, `Waived` when a waiver in force now covers it, `Ok` when it
+/// was reported fine, else (gone from the report, or no longer applicable)
+/// `Stopped` if the broker is missing now, else `Ok`.
 pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey, Change)> {
     let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
     let mut out = Vec::new();
@@ -54,6 +61,14 @@ pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey,
     }
     for p in prev {
         if now.drifting.iter().any(|k| same(p, k)) {
+            continue;
+        }
+        if now
+            .waived_keys
+            .iter()
+            .any(|w| w.check == p.check && w.key == p.key)
+        {
+            out.push((p, Change::Waived));
             continue;
         }
         let fixed = now
@@ -70,9 +85,25 @@ pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey,
     out
 }
 
+/// What an event stores in `drift_events.actual`: the value seen for a
+/// `Drift`; the waiver's justification for a `Waived` (the value is the one
+/// of the drift before it); nothing otherwise.
+pub fn stored_actual(k: &DriftKey, change: Change, now: &Derived) -> Option<String> {
+    match change {
+        Change::Drift => k.actual.clone(),
+        Change::Waived => now
+            .waived_keys
+            .iter()
+            .find(|w| w.check == k.check && w.key == k.key)
+            .and_then(|w| w.justification.clone()),
+        Change::Ok | Change::Stopped => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::health::WaivedKey;
 
     fn key(check: &str, key: &str) -> DriftKey {
         DriftKey {
@@ -120,8 +151,37 @@ mod tests {
     }
 
     #[test]
+    fn a_drifting_key_a_waiver_covers_now_is_waived_not_back() {
+        let prev = [key("sysctl", "vm.swappiness"), key("thp", "enabled")];
+        let mut now = derived(&[], &[]);
+        now.waived_keys.push(WaivedKey {
+            check: "sysctl".into(),
+            key: "vm.swappiness".into(),
+            justification: Some("vendor image".into()),
+        });
+        let out = changes(&prev, &now);
+        assert_eq!(
+            named(&out),
+            [
+                ("vm.swappiness".to_owned(), Change::Waived),
+                ("enabled".to_owned(), Change::Ok),
+            ]
+        );
+        assert_eq!(
+            stored_actual(out[0].0, out[0].1, &now).as_deref(),
+            Some("vendor image")
+        );
+        // Its waiver expired: it drifts again, a plain `Drift`.
+        let again = derived(&[key("sysctl", "vm.swappiness")], &[]);
+        assert_eq!(
+            named(&changes(&[], &again)),
+            [("vm.swappiness".to_owned(), Change::Drift)]
+        );
+    }
+
+    #[test]
     fn stored_states_round_trip_and_old_rows_read_as_before() {
-        for c in [Change::Drift, Change::Ok, Change::Stopped] {
+        for c in [Change::Drift, Change::Ok, Change::Stopped, Change::Waived] {
             assert_eq!(Change::parse(c.as_str()), c);
         }
         assert_eq!(Change::parse("something else"), Change::Ok);

@@ -298,6 +298,10 @@ pub struct FleetCounts {
     pub stale: u64,
     /// Hosts whose clock is off.
     pub skewed: u64,
+    /// Hosts with findings a waiver in force covers (not drift).
+    pub waived_hosts: u64,
+    /// Such findings, the whole fleet.
+    pub waived: u64,
 }
 
 /// One page of the fleet, as storage answers it.
@@ -378,15 +382,15 @@ fn dialect(sql: &str, d: Dialect) -> String {
 }
 
 /// The columns of a host row, in the order both backends read them into a
-/// `HostRow`, then the sort key (column 17).
+/// `HostRow`, then the sort key (column [`SORT_KEY_COLUMN`]).
 pub const HOST_COLUMNS: &str =
     "hostname, profile, last_id, last_time_text, last_time, interval_seconds,
     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
     received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
-    cluster";
+    cluster, COALESCE(waived, 0)";
 
 /// Where the page query puts its sort key: right after [`HOST_COLUMNS`].
-pub const SORT_KEY_COLUMN: usize = 18;
+pub const SORT_KEY_COLUMN: usize = 19;
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit. `backwards` reads the
@@ -426,17 +430,19 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
 
 /// The counts query: parameters 1 now, 2 the text (or NULL). Columns:
 /// hosts, problems, drifting, unhealthy, stale, skewed, matching (text and
-/// `state`).
+/// `state`), hosts with waived findings, waived findings.
 pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
-        "SELECT COUNT(*), {}, {}, {}, {}, {}, {} FROM hosts",
+        "SELECT COUNT(*), {}, {}, {}, {}, {}, {}, {}, CAST(COALESCE(SUM(waived), 0) AS BIGINT)
+         FROM hosts",
         n(&problem()),
         n(DRIFTING),
         n(UNHEALTHY),
         n(&stale()),
         n(&skewed()),
         n(&format!("{} AND {}", text_filter(), state.sql())),
+        n("waived > 0"),
     );
     dialect(&sql, d)
 }

@@ -49,6 +49,23 @@ pub struct Derived {
     /// When `broker_missing`: the `(check, key)` pairs reported `ok`, the
     /// only ones that did come back (empty otherwise, to keep ingest cheap).
     pub fixed_while_stopped: Vec<(String, String)>,
+    /// Findings a waiver in force covers (status `waived`): shown and
+    /// counted, not drift.
+    pub waived: u32,
+    /// The waived `(check, key)` pairs with the waiver's justification, so
+    /// a drifting key that became waived reads `waived` in the history.
+    pub waived_keys: Vec<WaivedKey>,
+}
+
+/// A `(check, key)` pair a waiver in force covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaivedKey {
+    /// The check family.
+    pub check: String,
+    /// The key within it.
+    pub key: String,
+    /// Why it is accepted, as the waiver says (if the finding carries it).
+    pub justification: Option<String>,
 }
 
 impl Derived {
@@ -106,6 +123,14 @@ impl Derived {
 
     fn count(&mut self, f: &Finding) {
         self.findings = self.findings.saturating_add(1);
+        if f.status == Status::Waived {
+            self.waived = self.waived.saturating_add(1);
+            self.waived_keys.push(WaivedKey {
+                check: f.check.clone(),
+                key: f.key.clone(),
+                justification: f.waiver.as_ref().map(|w| w.justification.clone()),
+            });
+        }
         if f.status == Status::Drift {
             self.drift = self.drift.saturating_add(1);
             if f.check == "gc" {

@@ -145,6 +145,10 @@ pub struct StateCounts {
     pub stale: i64,
     /// Hosts in none of those states.
     pub ok: i64,
+    /// Hosts with findings a waiver in force covers (any state).
+    pub waived_hosts: i64,
+    /// Such findings.
+    pub waived: i64,
 }
 
 /// Hosts per cluster (`""`: no cluster) by state. A host counts in each
@@ -161,6 +165,10 @@ pub fn count(
             .or_default();
         let states = alerts::conditions(h);
         c.hosts += 1;
+        if h.waived > 0 {
+            c.waived_hosts += 1;
+            c.waived += i64::from(h.waived);
+        }
         let mut any = false;
         for cond in states {
             any = true;
@@ -223,6 +231,7 @@ pub fn encode(
         hosts,
     );
     r.register("collector_cluster_hosts", "Hosts by cluster", totals);
+    register_waived(&mut r, fleet);
     r.register(
         "collector_reports_received",
         "Report posts answered, by outcome (stored, duplicate, refused, error) and HTTP status code",
@@ -258,6 +267,30 @@ pub fn encode(
     let mut s = String::new();
     prometheus_client::encoding::text::encode(&mut s, &r).expect("writing to a String cannot fail");
     s
+}
+
+/// Waived findings per cluster, and the hosts that have them: accepted,
+/// so not in `drifting`, but counted.
+fn register_waived(r: &mut Registry, fleet: &BTreeMap<String, StateCounts>) {
+    let findings: Family<ClusterLabel, Gauge> = Family::default();
+    let hosts: Family<ClusterLabel, Gauge> = Family::default();
+    for (cluster, c) in fleet {
+        let label = ClusterLabel {
+            cluster: cluster.clone(),
+        };
+        findings.get_or_create(&label).set(c.waived);
+        hosts.get_or_create(&label).set(c.waived_hosts);
+    }
+    r.register(
+        "collector_waived_findings",
+        "Findings a waiver in force accepts (not drift), by cluster; cluster=\"\" is no cluster",
+        findings,
+    );
+    r.register(
+        "collector_waived_hosts",
+        "Hosts with findings a waiver in force accepts, by cluster",
+        hosts,
+    );
 }
 
 /// `GET /metrics`.

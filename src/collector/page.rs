@@ -868,7 +868,7 @@ pub fn render_host(
     s.push_str("</tbody></table>");
 
     // Drift history.
-    s.push_str(r#"<h2>Drift history <span class="mut">when each key drifted and when it came back or went away with a stopped broker, newest first</span></h2>"#);
+    s.push_str(r#"<h2>Drift history <span class="mut">when each key drifted and when it came back, became waived or went away with a stopped broker, newest first</span></h2>"#);
     s.push_str(r#"<table><thead><tr><th>Check</th><th>Key</th><th>Expected</th><th>Seen</th><th class="n">Drifted</th><th class="n">Back</th><th class="n">Lasted</th></tr></thead><tbody>"#);
     let eps = episodes(events);
     for e in eps.iter().rev() {
@@ -905,6 +905,15 @@ pub fn render_host(
                 // Gone from the report, not fixed: say so.
                 Some(x) if x.state == Change::Stopped => format!(
                     r#"<span class="pill warn">broker stopped</span><br>{}"#,
+                    fmt_time(x.time_ms)
+                ),
+                // Still different, but a waiver accepts it now.
+                Some(x) if x.state == Change::Waived => format!(
+                    r#"<span class="pill unk">waived</span><br>{}{}"#,
+                    x.justification
+                        .as_deref()
+                        .map(|j| format!(r#"<span class="mut">{}</span><br>"#, escape(j)))
+                        .unwrap_or_default(),
                     fmt_time(x.time_ms)
                 ),
                 Some(x) => fmt_time(x.time_ms),

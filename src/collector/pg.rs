@@ -499,14 +499,15 @@ impl Pg {
                 )
                 .await?
                 .iter()
-                .map(|r| DriftEvent {
-                    time_ms: r.get(0),
-                    check: r.get(1),
-                    key: r.get(2),
-                    drifted: r.get::<_, &str>(3) == "drift",
-                    state: Change::parse(r.get(3)),
-                    expected: r.get(4),
-                    actual: r.get(5),
+                .map(|r| {
+                    DriftEvent::from_columns(
+                        r.get(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                    )
                 })
                 .collect();
             Ok((view, latest, series, events))
@@ -714,7 +715,7 @@ async fn hosts(
         .query(
             "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
                     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms,
-                    drifting, received_at, seen_at, skew_ms, cluster
+                    drifting, received_at, seen_at, skew_ms, cluster, COALESCE(waived, 0)
              FROM hosts WHERE ($1::TEXT IS NULL OR hostname = $1) ORDER BY hostname",
             &[&only],
         )
@@ -741,6 +742,7 @@ async fn hosts(
                 last_received_ms: r.get(15),
                 skew_ms: r.get(16),
                 cluster: r.get(17),
+                waived: u(r.get(18)),
             }
             .view(now_ms);
             h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
@@ -769,6 +771,8 @@ async fn fleet_page(
         unhealthy: n(3),
         stale: n(4),
         skewed: n(5),
+        waived_hosts: n(7),
+        waived: n(8),
     };
     let matching = n(6);
     let limit = i64::from(q.limit) + 1;
@@ -870,6 +874,7 @@ fn host_row(r: &tokio_postgres::Row) -> HostRow {
         last_received_ms: r.get(15),
         skew_ms: r.get(16),
         cluster: r.get(17),
+        waived: u(r.get(18)),
     }
 }
 
@@ -917,6 +922,9 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
     // Added within version 1, on every start (idempotent): the cluster of
     // the report shown, NULL if none.
     tx.batch_execute(r#"ALTER TABLE hosts ADD COLUMN IF NOT EXISTS cluster TEXT COLLATE "C""#)
+        .await?;
+    // Likewise: waived findings of the report shown (NULL before, read as 0).
+    tx.batch_execute("ALTER TABLE hosts ADD COLUMN IF NOT EXISTS waived BIGINT")
         .await?;
     tx.commit().await?;
     Ok(())
@@ -1085,6 +1093,7 @@ struct HostState {
     seen_at: i64,
     skew_ms: i64,
     cluster: Option<String>,
+    waived: i64,
 }
 
 /// One drift event to insert.
@@ -1218,7 +1227,7 @@ async fn apply_batch(
         .prepare_cached(
             "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
                     profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
-                    pause_p99_ms, drifting, seen_at, skew_ms, cluster
+                    pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0)
              FROM hosts WHERE hostname = ANY($1::TEXT[])",
         )
         .await?;
@@ -1249,6 +1258,7 @@ async fn apply_batch(
                     seen_at: r.get(15),
                     skew_ms: r.get(16),
                     cluster: r.get(17),
+                    waived: r.get(18),
                 },
             )
         })
@@ -1334,11 +1344,11 @@ async fn apply_batch(
             .prepare_cached(
                 "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
                      interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster)
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived)
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
                      $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
-                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[])
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[])
                  ON CONFLICT (hostname) DO UPDATE SET
                      last_id = excluded.last_id, last_time = excluded.last_time,
                      last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -1348,7 +1358,8 @@ async fn apply_batch(
                      gc_ms_per_second = excluded.gc_ms_per_second,
                      pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
                      seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
-                     skew_ms = excluded.skew_ms, cluster = excluded.cluster",
+                     skew_ms = excluded.skew_ms, cluster = excluded.cluster,
+                     waived = excluded.waived",
             )
             .await?;
         let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
@@ -1375,11 +1386,12 @@ async fn apply_batch(
         let seen: Vec<i64> = dirty.iter().map(|(_, h)| h.seen_at).collect();
         let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
         let cluster: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.cluster.as_deref()).collect();
+        let waived: Vec<i64> = dirty.iter().map(|(_, h)| h.waived).collect();
         tx.execute(
             &st,
             &[
                 &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
-                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster,
+                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster, &waived,
             ],
         )
         .await?;
@@ -1452,7 +1464,6 @@ fn apply_one(
     docs.put(index, change);
     let prev_drifting = prev_drifting.unwrap_or_default();
     for (k, change) in drift::changes(&prev_drifting, d) {
-        let drifted = change == Change::Drift;
         events.push(Event {
             hostname: s.hostname.clone(),
             time: s.effective_ms(),
@@ -1460,7 +1471,7 @@ fn apply_one(
             key: k.key.clone(),
             state: change,
             expected: k.expected.clone(),
-            actual: if drifted { k.actual.clone() } else { None },
+            actual: drift::stored_actual(k, change, d),
             received_at: s.received_ms,
         });
     }
@@ -1490,6 +1501,7 @@ fn apply_one(
             seen_at: seen,
             skew_ms: skew,
             cluster: d.cluster.clone(),
+            waived: i64::from(d.waived),
         },
     );
 }

@@ -78,9 +78,9 @@ CREATE TABLE IF NOT EXISTS drift_events (
     time     INTEGER NOT NULL,
     check_name TEXT NOT NULL,
     key      TEXT NOT NULL,
-    state    TEXT NOT NULL,              -- 'drift', 'ok' or 'stopped'
+    state    TEXT NOT NULL,              -- 'drift', 'ok', 'stopped' or 'waived'
     expected TEXT NOT NULL,
-    actual   TEXT
+    actual   TEXT                        -- 'drift': the value; 'waived': the justification
 );
 CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, time);
 ";
@@ -101,6 +101,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("drift_events", "received_at", "INTEGER"),
     // The cluster of the report shown (`report.cluster.name`), NULL if none.
     ("hosts", "cluster", "TEXT"),
+    // Findings a waiver in force covers in the report shown (NULL: stored
+    // before waivers were counted, read as 0).
+    ("hosts", "waived", "INTEGER"),
 ];
 
 /// Opens (creating if needed) the database for writing and migrates it.
@@ -387,8 +390,9 @@ fn insert_one(
     tx.prepare_cached(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
              interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16, ?17)
+             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16, ?17,
+                 ?18)
          ON CONFLICT (hostname) DO UPDATE SET
              last_id = excluded.last_id, last_time = excluded.last_time,
              last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -398,7 +402,8 @@ fn insert_one(
              gc_ms_per_second = excluded.gc_ms_per_second, pause_p99_ms = excluded.pause_p99_ms,
              drifting = excluded.drifting,
              seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
-             skew_ms = excluded.skew_ms, cluster = excluded.cluster",
+             skew_ms = excluded.skew_ms, cluster = excluded.cluster,
+             waived = excluded.waived",
     )?
     .execute(params![
         s.hostname,
@@ -418,6 +423,7 @@ fn insert_one(
         drifting,
         s.time_ms.saturating_sub(s.received_ms),
         d.cluster,
+        d.waived,
     ])?;
     Ok(Outcome::Stored)
 }
@@ -436,9 +442,7 @@ fn record_transitions(
     )?;
     let (at, received) = (s.effective_ms(), s.received_ms);
     for (k, change) in super::drift::changes(prev, &s.derived) {
-        let actual = (change == Change::Drift)
-            .then_some(k.actual.as_deref())
-            .flatten();
+        let actual = super::drift::stored_actual(k, change, &s.derived);
         stmt.execute(params![
             s.hostname,
             at,
@@ -645,6 +649,9 @@ pub struct HostView {
     pub drifting: Vec<DriftKey>,
     /// The cluster of the latest report; `None` if it names none.
     pub cluster: Option<String>,
+    /// Findings a waiver in force covers in the latest report: shown and
+    /// counted, not drift.
+    pub waived: u32,
 }
 
 /// How far an agent's clock may be off before the host shows a clock
@@ -692,6 +699,8 @@ pub struct HostRow {
     pub skew_ms: i64,
     /// The cluster of the report shown.
     pub cluster: Option<String>,
+    /// Waived findings of the report shown.
+    pub waived: u32,
 }
 
 impl HostRow {
@@ -730,6 +739,7 @@ impl HostRow {
             },
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
             cluster: self.cluster,
+            waived: self.waived,
             hostname: self.hostname,
         }
     }
@@ -813,6 +823,8 @@ pub fn fleet_page(
                         unhealthy: n(3)?,
                         stale: n(4)?,
                         skewed: n(5)?,
+                        waived_hosts: n(7)?,
+                        waived: n(8)?,
                     },
                     n(6)?,
                 ))
@@ -925,6 +937,7 @@ fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
         last_received_ms: r.get(15)?,
         skew_ms: r.get(16)?,
         cluster: r.get(17)?,
+        waived: r.get(18)?,
     })
 }
 
@@ -1133,15 +1146,49 @@ pub struct DriftEvent {
     pub check: String,
     /// Key.
     pub key: String,
-    /// True when it started drifting, false when it came back or went
-    /// away with a stopped broker.
+    /// True when it started drifting, false when it came back, became
+    /// waived or went away with a stopped broker.
     pub drifted: bool,
-    /// `drift`, `ok` (came back) or `stopped` (gone with the broker).
+    /// `drift`, `ok` (came back), `stopped` (gone with the broker) or
+    /// `waived` (a waiver in force now accepts it).
     pub state: Change,
     /// The expectation.
     pub expected: String,
     /// The value seen when it drifted.
     pub actual: Option<String>,
+    /// For `waived`: the waiver's justification, if the report carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+impl DriftEvent {
+    /// An event from its stored columns: a `waived` row keeps the
+    /// justification in `actual` (see [`super::drift::stored_actual`]).
+    pub fn from_columns(
+        time_ms: i64,
+        check: String,
+        key: String,
+        state: &str,
+        expected: String,
+        stored: Option<String>,
+    ) -> DriftEvent {
+        let state = Change::parse(state);
+        let (actual, justification) = if state == Change::Waived {
+            (None, stored)
+        } else {
+            (stored, None)
+        };
+        DriftEvent {
+            time_ms,
+            check,
+            key,
+            drifted: state == Change::Drift,
+            state,
+            expected,
+            actual,
+            justification,
+        }
+    }
 }
 
 /// A host's drift events, oldest first.
@@ -1151,15 +1198,14 @@ pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<D
          WHERE hostname = ?1 ORDER BY time, rowid",
     )?
     .query_map([hostname], |r| {
-        Ok(DriftEvent {
-            time_ms: r.get(0)?,
-            check: r.get(1)?,
-            key: r.get(2)?,
-            drifted: r.get::<_, String>(3)? == "drift",
-            state: Change::parse(&r.get::<_, String>(3)?),
-            expected: r.get(4)?,
-            actual: r.get(5)?,
-        })
+        Ok(DriftEvent::from_columns(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            &r.get::<_, String>(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
     })?
     .collect()
 }

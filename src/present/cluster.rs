@@ -197,8 +197,9 @@ pub fn render_cluster(
 ) -> String {
     let skewed = skew.iter().filter(|k| k.skewed()).count();
     let hot = |n: usize| if n > 0 { "hot" } else { "" };
-    let (drifting, unhealthy, stale) =
-        summary.map_or((0, 0, 0), |s| (s.drifting, s.gc_unhealthy, s.stale));
+    let (drifting, unhealthy, stale, waived) = summary.map_or((0, 0, 0, 0), |s| {
+        (s.drifting, s.gc_unhealthy, s.stale, s.waived)
+    });
     let header = html! {
         a.home href="/" { "← tunekeeper fleet" }
         h1 { "Cluster " (name) }
@@ -207,6 +208,9 @@ pub fn render_cluster(
             span class=(hot(drifting)) { b { (drifting) } " drifting" }
             span class=(hot(unhealthy)) { b { (unhealthy) } " GC unhealthy" }
             span class=(hot(stale)) { b { (stale) } " stale" }
+            @if waived > 0 {
+                span.waived { b { (waived) } " with waived findings" }
+            }
             span class=(hot(skewed)) { b { (skewed) } " keys skewed" }
         }
     };

@@ -111,6 +111,8 @@ pub struct FleetRow {
     pub clock_skew_seconds: Option<i64>,
     /// Drifting findings.
     pub drift: u32,
+    /// Findings a waiver in force covers (shown, not drift).
+    pub waived: u32,
     /// What drifts, one line each (`check key: actual (expected x)`).
     pub drifting: Vec<String>,
     /// GC health.
@@ -138,6 +140,7 @@ impl FleetRow {
             interval_seconds: h.interval_seconds,
             clock_skew_seconds: h.clock_skewed.then_some(h.clock_skew_seconds),
             drift: h.drift,
+            waived: h.waived,
             drifting: h
                 .drifting
                 .iter()
@@ -355,6 +358,10 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
                 } @else {
                     span.pill.bad title=(r.drifting.join("\n")) { (r.drift) }
                 }
+                @if r.waived > 0 {
+                    " "
+                    span.mut.waived title="findings a waiver in force accepts: not drift" { (r.waived) " waived" }
+                }
             }
             td { (health(r.gc)) }
             td.n.hot[r.gc_rate.1] { (figure(r.gc_rate.0)) }
@@ -384,6 +391,11 @@ pub fn render(v: &FleetView) -> String {
                 span.hot[c.stale > 0] { b { (c.stale) } " stale" }
                 @if c.skewed > 0 {
                     span.hot { b { (c.skewed) } " clock skewed" }
+                }
+                @if c.waived > 0 {
+                    span.waived title="findings a waiver in force accepts: shown and counted, not drift" {
+                        b { (c.waived) } " waived on " (c.waived_hosts) (if c.waived_hosts == 1 { " host" } else { " hosts" })
+                    }
                 }
             }
             div.stamp { "updated " (v.clock) " · reloads every minute" }
@@ -496,6 +508,7 @@ mod tests {
             interval_seconds: 60,
             clock_skew_seconds: None,
             drift: 1,
+            waived: 0,
             drifting: vec!["sysctl vm.swappiness: <b>60</b> (expected 1)".into()],
             gc: GcHealth::Healthy,
             gc_rate: (Some(3.25), false),
