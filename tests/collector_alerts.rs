@@ -709,13 +709,15 @@ fn bad_webhook_options_exit_2_naming_the_option() {
             ],
             "--alert-interval-seconds",
         ),
+        // The range is named with the option (an unknown option would
+        // exit 2 too, but without the `<SECONDS>` value).
         (
             vec!["--skew-interval-seconds", "0"],
-            "--skew-interval-seconds",
+            "--skew-interval-seconds <SECONDS>': 0 is not in 1..=86400",
         ),
         (
             vec!["--skew-interval-seconds", "86401"],
-            "--skew-interval-seconds",
+            "--skew-interval-seconds <SECONDS>': 86401 is not in 1..=86400",
         ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
