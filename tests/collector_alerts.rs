@@ -10,6 +10,7 @@ on_both!(
     webhook_delivers_after_the_receiver_comes_back,
     webhook_queue_keeps_the_newest_and_counts_the_dropped,
     no_stale_alert_storm_after_the_collector_was_down,
+    webhook_fires_and_resolves_skew_and_parses_only_changed_clusters,
 );
 
 use std::collections::BTreeMap;
@@ -708,6 +709,16 @@ fn bad_webhook_options_exit_2_naming_the_option() {
             ],
             "--alert-interval-seconds",
         ),
+        // The range is named with the option (an unknown option would
+        // exit 2 too, but without the `<SECONDS>` value).
+        (
+            vec!["--skew-interval-seconds", "0"],
+            "--skew-interval-seconds <SECONDS>': 0 is not in 1..=86400",
+        ),
+        (
+            vec!["--skew-interval-seconds", "86401"],
+            "--skew-interval-seconds <SECONDS>': 86401 is not in 1..=86400",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
             .arg("collector")
@@ -764,4 +775,117 @@ fn no_stale_alert_storm_after_the_collector_was_down() {
         rx.messages()
     );
     assert!(up.elapsed() >= Duration::from_secs(9), "{:?}", up.elapsed());
+}
+
+fn skewed_hosts(c: &Collector, cluster: &str) -> Option<f64> {
+    value(
+        &scrape_open(c),
+        "tunekeeper_collector_cluster_skewed_hosts",
+        &[("cluster", cluster)],
+    )
+}
+
+fn parsed(c: &Collector) -> Option<f64> {
+    value(
+        &scrape_open(c),
+        "tunekeeper_collector_skew_documents_parsed_total",
+        &[],
+    )
+}
+
+/// Two hosts of a cluster agree, a third differs on a sysctl: a skew
+/// alert for the third, with the key and the majority's value; fixed, it
+/// resolves. A two-host tie alerts nobody. Skew is evaluated every second
+/// here, and a round without new reports parses no document.
+fn webhook_fires_and_resolves_skew_and_parses_only_changed_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start();
+    let c = start_with_webhook(dir.path(), &rx.url(), &["--skew-interval-seconds", "1"]);
+    let now = ago(Duration::ZERO);
+    for (host, id, odd) in [
+        ("a1", "a-1", false),
+        ("b1", "b-1", false),
+        ("c1", "c-1", true),
+    ] {
+        let mut r = report(host, id, &now, 60);
+        in_cluster(&mut r, "orders");
+        if odd {
+            drift(&mut r, "vm.swappiness", "60");
+        }
+        assert_eq!(c.post(&r).0, 202);
+    }
+    // A tie: one host each way, no majority.
+    for (host, id, odd) in [("p1", "p-1", false), ("p2", "p-2", true)] {
+        let mut r = report(host, id, &now, 60);
+        in_cluster(&mut r, "payments");
+        if odd {
+            drift(&mut r, "vm.swappiness", "60");
+        }
+        assert_eq!(c.post(&r).0, 202);
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || find(
+            &rx.alerts(),
+            "TunekeeperHostSkewed",
+            "c1",
+            "firing"
+        )
+        .is_some()),
+        "no skew alert: {:?}",
+        rx.messages()
+    );
+    let alerts = rx.alerts();
+    let firing = find(&alerts, "TunekeeperHostSkewed", "c1", "firing").unwrap();
+    assert_eq!(firing["labels"]["cluster"], "orders", "{firing}");
+    let description = firing["annotations"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("vm.swappiness: 60 (cluster majority 1)"),
+        "{firing}"
+    );
+    assert!(eventually(Duration::from_secs(10), || skewed_hosts(
+        &c, "orders"
+    ) == Some(1.0)));
+    assert_eq!(skewed_hosts(&c, "payments"), Some(0.0), "a tie is no skew");
+    for host in ["a1", "b1", "p1", "p2"] {
+        assert!(
+            find(&rx.alerts(), "TunekeeperHostSkewed", host, "firing").is_none(),
+            "{host}: {:?}",
+            rx.alerts()
+        );
+    }
+
+    // At least five documents parsed (three hosts, two hosts; more if an
+    // evaluation fell between the posts); rounds without a new report
+    // parse none.
+    let before = parsed(&c).expect("parsed counter");
+    assert!(before >= 5.0, "{before}");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(parsed(&c), Some(before), "parsed again without new reports");
+
+    // Fixed: resolved, and only its cluster is read again.
+    let mut fixed = report("c1", "c-2", &ago(Duration::ZERO), 60);
+    in_cluster(&mut fixed, "orders");
+    assert_eq!(c.post(&fixed).0, 202);
+    assert!(
+        eventually(Duration::from_secs(30), || find(
+            &rx.alerts(),
+            "TunekeeperHostSkewed",
+            "c1",
+            "resolved"
+        )
+        .is_some()),
+        "skew not resolved: {:?}",
+        rx.messages()
+    );
+    assert_eq!(skewed_hosts(&c, "orders"), Some(0.0));
+    assert_eq!(
+        parsed(&c),
+        Some(before + 3.0),
+        "only the cluster with a new report is parsed"
+    );
+    assert!(
+        find(&rx.alerts(), "TunekeeperHostSkewed", "p2", "firing").is_none(),
+        "{:?}",
+        rx.alerts()
+    );
 }

@@ -181,6 +181,10 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
             read_tokens.to_str().unwrap(),
             "--webhook",
             "http://127.0.0.1:9/hook",
+            // Skew evaluated every second, so its per-cluster gauge has a
+            // series once the agent's report names a cluster.
+            "--skew-interval-seconds",
+            "1",
         ],
     );
     assert_eq!(c.post(&report("b1", "r1", &ago(Duration::ZERO), 60)).0, 202);
@@ -215,6 +219,13 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
             String::from_utf8_lossy(&once.stderr)
         )
     });
+    assert!(
+        collector_support::eventually(Duration::from_secs(20), || c
+            .get("/metrics", Some(READ_TOKEN))
+            .1
+            .contains("tunekeeper_collector_cluster_skewed_hosts{")),
+        "no skew gauge series"
+    );
     let (status, collector_text) = c.get("/metrics", Some(READ_TOKEN));
     assert_eq!(status, 200, "{collector_text}");
     let mut exports = exported(&agent_text);

@@ -81,6 +81,12 @@ pub struct CollectorArgs {
     /// alerts link to its host pages (`generatorURL`, `externalURL`).
     #[arg(long, value_name = "URL", requires = "webhook")]
     pub external_url: Option<String>,
+    /// Seconds between evaluations of cluster skew (hosts in a minority of
+    /// their cluster: the skew alert and metric). Only clusters with new
+    /// reports are read again.
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::skew_watch::DEFAULT_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub skew_interval_seconds: u64,
 }
 
 /// The environment variable that holds the PostgreSQL password.
@@ -136,6 +142,7 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
             interval: Duration::from_secs(args.alert_interval_seconds),
             external_url: args.external_url.clone(),
         }),
+        skew_interval: Duration::from_secs(args.skew_interval_seconds),
     };
     // Before anything starts: a bad option is exit 2 naming it.
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

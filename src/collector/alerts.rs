@@ -35,6 +35,9 @@ pub enum Condition {
     GcUnhealthy,
     /// The host missed three intervals.
     Stale,
+    /// The host is in a minority of its cluster on some key (from the
+    /// skew watch, not from the host view).
+    Skewed,
 }
 
 impl Condition {
@@ -44,6 +47,7 @@ impl Condition {
             Condition::Drifting => "TunekeeperHostDrifting",
             Condition::GcUnhealthy => "TunekeeperHostGcUnhealthy",
             Condition::Stale => "TunekeeperHostStale",
+            Condition::Skewed => "TunekeeperHostSkewed",
         }
     }
 }
@@ -104,6 +108,7 @@ pub struct Evaluator {
     firing: BTreeMap<Key, Firing>,
     started: std::time::Instant,
     external: String,
+    skew: Option<Arc<super::skew_watch::SkewWatch>>,
 }
 
 /// Least time between two rounds, however fast reports arrive.
@@ -126,7 +131,14 @@ impl Evaluator {
             firing: BTreeMap::new(),
             started: std::time::Instant::now(),
             external: String::new(),
+            skew: None,
         }
+    }
+
+    /// Alerts on hosts in a minority of their cluster, as `watch` finds them.
+    pub fn with_skew(mut self, watch: Arc<super::skew_watch::SkewWatch>) -> Evaluator {
+        self.skew = Some(watch);
+        self
     }
 
     /// Links alerts to the collector at `url` (`--external-url`).
@@ -163,6 +175,7 @@ impl Evaluator {
         };
         let clusters = self.clusters.lookup(&self.storage, &hosts).await;
         let now = OffsetDateTime::now_utc();
+        let skewed = self.skew.as_ref().and_then(|w| w.minorities());
         let mut current: BTreeMap<Key, Firing> = BTreeMap::new();
         for h in &hosts {
             let cluster = clusters.get(&h.hostname).cloned().flatten();
@@ -179,6 +192,32 @@ impl Evaluator {
                     None => Firing {
                         alert: webhook::alert(cond, h, cluster.as_deref(), now, &self.external),
                     },
+                };
+                current.insert(key, firing);
+            }
+            // Skew as last evaluated, for the cluster the host is in now
+            // (a host that left the cluster resolves).
+            let diffs = match (&skewed, &cluster) {
+                (Some(s), Some(c)) => s.get(c).and_then(|m| m.get(&h.hostname)),
+                _ => None,
+            };
+            if let Some(diffs) = diffs {
+                let key = (Condition::Skewed, h.hostname.clone(), cluster.clone());
+                let firing = match self.firing.remove(&key) {
+                    Some(f) => f,
+                    None => {
+                        let mut alert = webhook::alert(
+                            Condition::Skewed,
+                            h,
+                            cluster.as_deref(),
+                            now,
+                            &self.external,
+                        );
+                        alert
+                            .annotations
+                            .insert("description".to_owned(), super::skew_watch::describe(diffs));
+                        Firing { alert }
+                    }
                 };
                 current.insert(key, firing);
             }
@@ -231,7 +270,8 @@ pub fn start(
         Arc::clone(&hook),
         Arc::clone(&shared.counters),
     )
-    .with_external_url(config.external_url.as_deref());
+    .with_external_url(config.external_url.as_deref())
+    .with_skew(Arc::clone(&shared.skew));
     Ok(vec![
         tokio::spawn(hook.run()),
         tokio::spawn(evaluator.run(config.interval, Arc::clone(&shared.stored))),

@@ -56,6 +56,8 @@ pub struct Shared {
     pub stored: Arc<tokio::sync::Notify>,
     /// Whether a webhook is configured (its metrics are shown).
     pub webhook: bool,
+    /// Hosts in a minority of their cluster (the skew watch's last result).
+    pub skew: Arc<super::skew_watch::SkewWatch>,
 }
 
 /// A turn for a heavy read, or the 503 to send (with `Retry-After`).

@@ -20,6 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::alerts::{self, Condition};
 use super::api::{AppState, check_read, store_error};
 use super::ingest;
+use super::skew_watch::SkewWatch;
 use super::store::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,6 +177,8 @@ pub fn count(
                 Condition::Drifting => c.drifting += 1,
                 Condition::GcUnhealthy => c.gc_unhealthy += 1,
                 Condition::Stale => c.stale += 1,
+                // Not a state of the host view: counted by the skew watch.
+                Condition::Skewed => {}
             }
         }
         if !any {
@@ -193,6 +196,7 @@ pub fn encode(
     storage_bytes: Option<u64>,
     webhook: bool,
     backend: &str,
+    skew: &SkewWatch,
 ) -> String {
     let mut r = Registry::with_prefix("tunekeeper");
     r.register(
@@ -232,6 +236,27 @@ pub fn encode(
     );
     r.register("collector_cluster_hosts", "Hosts by cluster", totals);
     register_waived(&mut r, fleet);
+    // Series only once the skew watch has run: absent before, not zero.
+    let skewed: Family<ClusterLabel, Gauge> = Family::default();
+    if let Some(minorities) = skew.minorities() {
+        for (cluster, m) in &minorities {
+            skewed
+                .get_or_create(&ClusterLabel {
+                    cluster: cluster.clone(),
+                })
+                .set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+        }
+    }
+    r.register(
+        "collector_cluster_skewed_hosts",
+        "Hosts in a minority of their cluster on some key, as of the last skew evaluation (--skew-interval-seconds)",
+        skewed,
+    );
+    r.register(
+        "collector_skew_documents_parsed",
+        "Latest report documents parsed for skew (clusters without new reports are not parsed again)",
+        skew.parsed(),
+    );
     r.register(
         "collector_reports_received",
         "Report posts answered, by outcome (stored, duplicate, refused, error) and HTTP status code",
@@ -321,6 +346,7 @@ pub async fn get_metrics(
         size,
         state.webhook,
         state.storage.backend(),
+        &state.skew,
     );
     let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(

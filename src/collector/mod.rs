@@ -20,6 +20,7 @@
 //! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
 //! - [`clusters_api`]: the cluster endpoints and pages
 //! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
+//! - [`skew_watch`]: hosts in a minority of their cluster, re-evaluated when reports change
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
 //! - [`alerts`]: host states that alert, and the evaluator of their changes
@@ -45,6 +46,7 @@ pub mod pg;
 pub mod pgtls;
 pub mod server;
 pub mod skew;
+pub mod skew_watch;
 pub mod storage;
 pub mod store;
 pub mod tls;
@@ -105,6 +107,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Post state changes here; `None`: no webhook.
     pub webhook: Option<WebhookConfig>,
+    /// Time between two skew evaluations (`--skew-interval-seconds`).
+    pub skew_interval: Duration,
 }
 
 /// Default time between two evaluations of the hosts' alert states.
@@ -143,6 +147,7 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
+            skew_interval: skew_watch::DEFAULT_INTERVAL,
         }
     }
 
@@ -212,6 +217,15 @@ impl Config {
                     });
                 }
             }
+        }
+        if self.skew_interval < Duration::from_secs(1)
+            || self.skew_interval > Duration::from_secs(86_400)
+        {
+            return Err(Error::BadOption {
+                option: "--skew-interval-seconds",
+                value: format!("{}", self.skew_interval.as_secs_f64()),
+                reason: "must be from 1 to 86400 seconds".into(),
+            });
         }
         if self.retention_days == 0 || self.retention_days > 36_500 {
             return Err(Error::BadOption {

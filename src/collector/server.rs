@@ -59,6 +59,7 @@ impl Collector {
             clusters: Arc::default(),
             stored: Arc::default(),
             webhook: config.webhook.is_some(),
+            skew: Arc::default(),
         });
         Ok(Collector {
             listener,
@@ -105,6 +106,11 @@ impl Collector {
             config.keep_raw_days,
             config.prune_interval,
         ));
+        let skew = tokio::spawn(super::skew_watch::run(
+            Arc::clone(&shared.skew),
+            shared.storage.clone(),
+            config.skew_interval,
+        ));
         let app = router(shared);
         let nofile = conn::raise_file_limit();
         let sockets = conn::connections_for(nofile);
@@ -135,6 +141,8 @@ impl Collector {
         }
         pruner.abort();
         let _ = pruner.await;
+        skew.abort();
+        let _ = skew.await;
         // Messages still queued are lost with the process (the queue is in
         // memory); the evaluator's connection (its lead) closes here.
         for task in alerting {

@@ -144,6 +144,15 @@ pub fn alert(
                 h.interval_seconds, h.last_time
             ),
         ),
+        // The evaluator puts the differing keys in the description.
+        Condition::Skewed => (
+            format!(
+                "{}: differs from the majority of cluster {}",
+                h.hostname,
+                cluster.unwrap_or("")
+            ),
+            String::new(),
+        ),
     };
     let mut annotations = BTreeMap::new();
     annotations.insert("summary".to_owned(), summary);
