@@ -255,9 +255,11 @@ step "collector on the container's loopback; agent: endpoint, token, Supplementa
 port=18080
 in_ct sh -c 'umask 077; echo check-token-1 >/etc/tunekeeper/collector-tokens
 install -m 0640 -g tunekeeper /dev/null /etc/tunekeeper/token; echo check-token-1 >/etc/tunekeeper/token'
+# --keep-raw-days: the checks below count every delivered report in the
+# listing, which otherwise holds only the latest and each change.
 in_ct systemd-run --quiet --unit=tk-collector -p StateDirectory=tk-collector \
     /usr/bin/tunekeeper collector --listen "127.0.0.1:$port" --db /var/lib/tk-collector/collector.db \
-    --token-file /etc/tunekeeper/collector-tokens
+    --token-file /etc/tunekeeper/collector-tokens --keep-raw-days 1
 collector_up() { in_ct_net curl -sf "http://127.0.0.1:$port/api/v1/hosts"; }
 wait_for 30 "the collector answering on 127.0.0.1:$port" collector_up
 cat >>"$root/etc/tunekeeper/agent.toml" <<EOF
