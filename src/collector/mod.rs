@@ -20,6 +20,7 @@
 //! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
 //! - [`clusters_api`]: the cluster endpoints and pages
 //! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
+//! - [`trend`]: the clusters' week-over-week trend, kept ready in the background
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
 //! - [`alerts`]: host states that alert, and the evaluator of their changes
@@ -48,6 +49,7 @@ pub mod skew;
 pub mod storage;
 pub mod store;
 pub mod tls;
+pub mod trend;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -105,6 +107,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Post state changes here; `None`: no webhook.
     pub webhook: Option<WebhookConfig>,
+    /// Time between two computations of the clusters' week-over-week trend.
+    pub trend_refresh: Duration,
 }
 
 /// Default time between two evaluations of the hosts' alert states.
@@ -143,6 +147,7 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
+            trend_refresh: trend::DEFAULT_REFRESH,
         }
     }
 
@@ -212,6 +217,15 @@ impl Config {
                     });
                 }
             }
+        }
+        if self.trend_refresh < Duration::from_secs(1)
+            || self.trend_refresh > Duration::from_secs(86_400)
+        {
+            return Err(Error::BadOption {
+                option: "--trend-refresh-seconds",
+                value: format!("{}", self.trend_refresh.as_secs_f64()),
+                reason: "must be from 1 to 86400 seconds".into(),
+            });
         }
         if self.retention_days == 0 || self.retention_days > 36_500 {
             return Err(Error::BadOption {

@@ -16,7 +16,7 @@ use super::compact::Options;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, clusters_api, ingest, metrics, page};
+use super::{Config, Error, alerts, clusters_api, ingest, metrics, page, trend};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -59,6 +59,7 @@ impl Collector {
             clusters: Arc::default(),
             stored: Arc::default(),
             webhook: config.webhook.is_some(),
+            trend: Arc::default(),
         });
         Ok(Collector {
             listener,
@@ -105,6 +106,11 @@ impl Collector {
             config.keep_raw_days,
             config.prune_interval,
         ));
+        let trender = tokio::spawn(trend::refresh_loop(
+            shared.storage.clone(),
+            Arc::clone(&shared.trend),
+            config.trend_refresh,
+        ));
         let app = router(shared);
         let nofile = conn::raise_file_limit();
         let sockets = conn::connections_for(nofile);
@@ -135,6 +141,8 @@ impl Collector {
         }
         pruner.abort();
         let _ = pruner.await;
+        trender.abort();
+        let _ = trender.await;
         // Messages still queued are lost with the process (the queue is in
         // memory); the evaluator's connection (its lead) closes here.
         for task in alerting {

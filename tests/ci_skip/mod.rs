@@ -17,10 +17,7 @@ pub fn skip(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true, yet {why}: .ci/run should have installed it");
     }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_owned();
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
     // Not eprintln!: libtest captures that for a passing test.
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {why}");
 }
