@@ -278,7 +278,8 @@ pub struct HostsQuery {
 /// existed); with `limit` (1 to [`MAX_LIMIT`]) or `after` (default limit
 /// [`DEFAULT_LIMIT`]), one page read by keyset from the database. When
 /// more follow, the `Link` header (`rel="next"`) and `X-Next-Cursor` give
-/// the next page, as in the reports listing.
+/// the next page, as in the reports listing. `cluster=NAME` (paged) lists
+/// one cluster's hosts; a cluster no host names is a 400.
 pub async fn get_hosts(
     State(state): State<AppState>,
     headers: HeaderMap,

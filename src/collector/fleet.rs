@@ -627,6 +627,49 @@ mod tests {
     }
 
     #[test]
+    fn cluster_filters_parse_and_every_query_binds_the_same_parameters() {
+        assert_eq!(ClusterFilter::parse(""), None);
+        assert_eq!(
+            ClusterFilter::parse("(no cluster)"),
+            Some(ClusterFilter::Without)
+        );
+        let named = ClusterFilter::parse(" east ").unwrap();
+        assert_eq!(named, ClusterFilter::Named(" east ".into()), "not trimmed");
+        assert!(named.is(Some(" east ")) && !named.is(Some("east")) && !named.is(None));
+        assert!(ClusterFilter::Without.is(None) && !ClusterFilter::Without.is(Some("x")));
+        // One statement for every filter: only the parameters differ.
+        let with = |cluster| FleetQuery {
+            limit: 10,
+            cluster,
+            ..FleetQuery::default()
+        };
+        let none = page_sql(&with(None), false, Dialect::Postgres);
+        assert_eq!(
+            none,
+            page_sql(
+                &with(Some(ClusterFilter::Without)),
+                false,
+                Dialect::Postgres
+            )
+        );
+        assert!(none.contains("$6") && none.contains("$7"), "{none}");
+        assert_eq!(cluster_params(&with(None)), (None, 0));
+        assert_eq!(
+            cluster_params(&with(Some(ClusterFilter::Without))),
+            (None, 1)
+        );
+        assert_eq!(
+            cluster_params(&with(Some(named))),
+            (Some(" east ".into()), 0)
+        );
+        let grouped = cluster_counts_sql(Dialect::Postgres);
+        assert!(
+            !grouped.contains('?') && grouped.contains("GROUP BY cluster"),
+            "{grouped}"
+        );
+    }
+
+    #[test]
     fn postgres_queries_have_no_question_marks_and_sqlite_no_least() {
         let q = FleetQuery {
             limit: 10,
