@@ -109,3 +109,30 @@ pub async fn refresh_loop(storage: Storage, cache: Arc<TrendCache>, every: Durat
         cache.refresh(&storage).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_before_the_first_run_and_a_failure_keeps_the_last_result() {
+        let cache = TrendCache::default();
+        assert!(
+            matches!(cache.latest(), Latest::Missing(why) if why.contains("being computed")),
+            "no figure before the first run"
+        );
+        cache.set(Err("database unavailable".into()));
+        assert!(
+            matches!(cache.latest(), Latest::Missing(why) if why.contains("database unavailable"))
+        );
+        cache.set(Ok(Snapshot {
+            as_of_ms: 1_000,
+            weeks: Vec::new(),
+        }));
+        cache.set(Err("database unavailable".into()));
+        assert!(
+            matches!(cache.latest(), Latest::Ready(s) if s.as_of_ms == 1_000),
+            "the last result stays, with its time"
+        );
+    }
+}
