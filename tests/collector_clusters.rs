@@ -52,9 +52,27 @@ fn key<'a>(skew: &'a Value, check: &str, key: &str) -> Option<&'a Value> {
         .find(|k| k["check"] == check && k["key"] == key)
 }
 
+/// `GET /api/v1/clusters` once the background trend was computed after
+/// `since` (the refresh runs every second here; 30 s at most).
+pub fn clusters_after(c: &Collector, since: time::OffsetDateTime) -> Value {
+    let rfc = time::format_description::well_known::Rfc3339;
+    let mut list = Value::Null;
+    let fresh = collector_support::eventually(Duration::from_secs(30), || {
+        list = c.get_json("/api/v1/clusters");
+        list.as_array().unwrap().iter().all(|x| {
+            x["trend_as_of"]
+                .as_str()
+                .and_then(|t| time::OffsetDateTime::parse(t, &rfc).ok())
+                .is_some_and(|t| t > since)
+        })
+    });
+    assert!(fresh, "the trend was not refreshed: {list:#}");
+    list
+}
+
 fn clusters_group_hosts_with_their_figures_and_week_over_week_trend() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), &[]);
+    let c = Collector::start(dir.path(), &["--trend-refresh-seconds", "1"]);
     let post = |r: &Value| assert_eq!(c.post(r).0, 202, "{r}");
     let s = Duration::from_secs;
     let mut r = report("o1", "o1-now", &ago(s(20)), 60);
@@ -96,7 +114,7 @@ fn clusters_group_hosts_with_their_figures_and_week_over_week_trend() {
     assert_eq!(named(&hosts, "hostname", "o2")["cluster"], "orders");
     assert_eq!(named(&hosts, "hostname", "n1")["cluster"], Value::Null);
 
-    let list = c.get_json("/api/v1/clusters");
+    let list = clusters_after(&c, time::OffsetDateTime::now_utc());
     let labels: Vec<&str> = list
         .as_array()
         .unwrap()

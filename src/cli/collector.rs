@@ -77,6 +77,12 @@ pub struct CollectorArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = collector::DEFAULT_ALERT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
     pub alert_interval_seconds: u64,
+    /// Seconds between two computations of the clusters' week-over-week
+    /// trend (in the background; pages and the API show the latest, with
+    /// its time). Each reads every report of two weeks.
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::trend::DEFAULT_REFRESH.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub trend_refresh_seconds: u64,
     /// The collector's URL as people reach it (behind a proxy, say): webhook
     /// alerts link to its host pages (`generatorURL`, `externalURL`).
     #[arg(long, value_name = "URL", requires = "webhook")]
@@ -143,6 +149,7 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
             external_url: args.external_url.clone(),
         }),
         skew_interval: Duration::from_secs(args.skew_interval_seconds),
+        trend_refresh: Duration::from_secs(args.trend_refresh_seconds),
     };
     // Before anything starts: a bad option is exit 2 naming it.
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
-use super::fleet::{FleetCursor, FleetQuery, SortKey};
+use super::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
 use super::ingest::{self, Rejection};
 use super::storage::{Storage, StoreError};
 use super::store::{Cursor, Outcome};
@@ -58,6 +58,8 @@ pub struct Shared {
     pub webhook: bool,
     /// Hosts in a minority of their cluster (the skew watch's last result).
     pub skew: Arc<super::skew_watch::SkewWatch>,
+    /// The clusters' week-over-week trend, refreshed in the background.
+    pub trend: Arc<super::trend::TrendCache>,
 }
 
 /// A turn for a heavy read, or the 503 to send (with `Retry-After`).
@@ -270,6 +272,7 @@ fn reject(r: Rejection) -> Response {
 pub struct HostsQuery {
     limit: Option<String>,
     after: Option<String>,
+    cluster: Option<String>,
 }
 
 /// `GET /api/v1/hosts[?limit=N&after=CURSOR]`: the hosts by host name, as
@@ -277,7 +280,8 @@ pub struct HostsQuery {
 /// existed); with `limit` (1 to [`MAX_LIMIT`]) or `after` (default limit
 /// [`DEFAULT_LIMIT`]), one page read by keyset from the database. When
 /// more follow, the `Link` header (`rel="next"`) and `X-Next-Cursor` give
-/// the next page, as in the reports listing.
+/// the next page, as in the reports listing. `cluster=NAME` (paged) lists
+/// one cluster's hosts; a cluster no host names is a 400.
 pub async fn get_hosts(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -287,7 +291,24 @@ pub async fn get_hosts(
         return r;
     }
     let now = ingest::now_ms();
-    if q.limit.is_none() && q.after.is_none() {
+    let cluster = q.cluster.as_deref().and_then(ClusterFilter::parse);
+    if let Some(f) = &cluster {
+        match state.storage.cluster_counts(now).await {
+            Ok(all) if all.iter().any(|c| f.is(c.cluster.as_deref())) => {}
+            Ok(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "cluster: no host's latest report names the cluster {:?} (hosts without one: {:?})",
+                        f.value(),
+                        super::cluster::NO_CLUSTER
+                    ),
+                );
+            }
+            Err(e) => return store_error(e),
+        }
+    }
+    if q.limit.is_none() && q.after.is_none() && cluster.is_none() {
         return match state.storage.hosts(now).await {
             Ok(hosts) => axum::Json(hosts).into_response(),
             Err(e) => store_error(e),
@@ -319,6 +340,7 @@ pub async fn get_hosts(
         sort: SortKey::Host,
         after,
         limit,
+        cluster: cluster.clone(),
         ..FleetQuery::default()
     };
     let page = match state.storage.fleet_page(now, query).await {
@@ -328,7 +350,10 @@ pub async fn get_hosts(
     let mut r = axum::Json(page.hosts).into_response();
     if let Some(next) = page.next {
         let token = next.encode();
-        let link = format!("</api/v1/hosts?limit={limit}&after={token}>; rel=\"next\"");
+        let also = cluster.as_ref().map_or_else(String::new, |c| {
+            format!("&cluster={}", crate::web::html::segment(c.value()))
+        });
+        let link = format!("</api/v1/hosts?limit={limit}{also}&after={token}>; rel=\"next\"");
         let h = r.headers_mut();
         if let (Ok(link), Ok(token)) = (HeaderValue::from_str(&link), HeaderValue::from_str(&token))
         {

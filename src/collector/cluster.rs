@@ -1,14 +1,16 @@
 //! Clusters as the fleet sees them: each host belongs to the cluster its
 //! latest report names (`report.cluster`), hosts naming none form one
 //! "(no cluster)" group. Per cluster: hosts, how many drift, are
-//! GC-unhealthy or stale, and the week-over-week GC and drift figures.
+//! GC-unhealthy or stale (counted by the database, see
+//! [`super::fleet::cluster_counts_sql`]), and the week-over-week GC and
+//! drift figures (kept ready by [`super::trend`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::health::GcHealth;
-use super::store::HostView;
+use super::fleet::ClusterCounts;
+use super::trend::Latest;
 
 /// A week, in ms.
 pub const WEEK_MS: i64 = 7 * 86_400_000;
@@ -126,49 +128,73 @@ pub struct ClusterSummary {
     pub stale: usize,
     /// Hosts with findings a waiver in force accepts (not drift).
     pub waived: usize,
-    /// The cluster's GC and drift, week over week.
-    pub trend: Trend,
+    /// The cluster's GC and drift, week over week, as of `trend_as_of`;
+    /// `null` before the first aggregation (see `trend_missing`).
+    pub trend: Option<Trend>,
+    /// When the trend was computed (its weeks end then), RFC 3339; the
+    /// trend is refreshed in the background, not for each request.
+    pub trend_as_of: Option<String>,
+    /// Why there is no trend, when there is none.
+    pub trend_missing: Option<String>,
 }
 
-/// Groups hosts by cluster, with each cluster's weeks: named clusters by
-/// name, then the hosts without one.
-pub fn summarize(hosts: &[HostView], weeks: Vec<WeekRow>) -> Vec<ClusterSummary> {
+/// A time in Unix ms as RFC 3339 (UTC); `None` out of range.
+pub fn rfc3339(ms: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Each cluster's summary from its counts (one GROUP BY over the hosts)
+/// and the latest trend: named clusters by name, then the hosts without one.
+pub fn summarize(counts: &[ClusterCounts], trend: &Latest) -> Vec<ClusterSummary> {
     // `None` sorts first in a BTreeMap; the group without a cluster is put last below.
     let mut by: BTreeMap<Option<String>, ClusterSummary> = BTreeMap::new();
-    for h in hosts {
-        let c = by
-            .entry(h.cluster.clone())
-            .or_insert_with(|| empty(h.cluster.clone()));
-        c.hosts += 1;
-        c.drifting += usize::from(h.drift > 0);
-        c.gc_unhealthy += usize::from(h.gc.health == GcHealth::Unhealthy);
-        c.stale += usize::from(h.stale);
-        c.waived += usize::from(h.waived > 0);
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    for c in counts {
+        let mut s = empty(c.cluster.clone(), trend);
+        s.hosts = size(c.counts.hosts);
+        s.drifting = size(c.counts.drifting);
+        s.gc_unhealthy = size(c.counts.unhealthy);
+        s.stale = size(c.counts.stale);
+        s.waived = size(c.counts.waived_hosts);
+        by.insert(c.cluster.clone(), s);
     }
-    let mut weeks_by: BTreeMap<Option<String>, (WeekFigures, WeekFigures)> = BTreeMap::new();
-    for w in weeks {
-        // Reports of hosts gone from the host list (pruned meanwhile) are
-        // of no cluster listed: they are not shown.
-        if !by.contains_key(&w.cluster) {
-            continue;
+    if let Latest::Ready(snap) = trend {
+        let mut weeks_by: BTreeMap<Option<String>, (WeekFigures, WeekFigures)> = BTreeMap::new();
+        for w in &snap.weeks {
+            // Reports of hosts gone from the host list (pruned meanwhile) are
+            // of no cluster listed: they are not shown.
+            if !by.contains_key(&w.cluster) {
+                continue;
+            }
+            let e = weeks_by.entry(w.cluster.clone()).or_default();
+            if w.this_week {
+                e.0 = w.figures.clone();
+            } else {
+                e.1 = w.figures.clone();
+            }
         }
-        let e = weeks_by.entry(w.cluster).or_default();
-        if w.this_week {
-            e.0 = w.figures;
-        } else {
-            e.1 = w.figures;
-        }
-    }
-    for (name, (this, last)) in weeks_by {
-        if let Some(c) = by.get_mut(&name) {
-            c.trend = Trend::of(this, last);
+        for (name, (this, last)) in weeks_by {
+            if let Some(c) = by.get_mut(&name) {
+                c.trend = Some(Trend::of(this, last));
+            }
         }
     }
     let none = by.remove(&None);
     by.into_values().chain(none).collect()
 }
 
-fn empty(name: Option<String>) -> ClusterSummary {
+fn empty(name: Option<String>, trend: &Latest) -> ClusterSummary {
+    let (trend, trend_as_of, trend_missing) = match trend {
+        // A cluster without reports in the two weeks has empty weeks.
+        Latest::Ready(snap) => (
+            Some(Trend::of(WeekFigures::default(), WeekFigures::default())),
+            rfc3339(snap.as_of_ms),
+            None,
+        ),
+        Latest::Missing(why) => (None, None, Some(why.clone())),
+    };
     ClusterSummary {
         label: name.clone().unwrap_or_else(|| NO_CLUSTER.into()),
         name,
@@ -177,7 +203,9 @@ fn empty(name: Option<String>) -> ClusterSummary {
         gc_unhealthy: 0,
         stale: 0,
         waived: 0,
-        trend: Trend::of(WeekFigures::default(), WeekFigures::default()),
+        trend,
+        trend_as_of,
+        trend_missing,
     }
 }
 

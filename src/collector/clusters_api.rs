@@ -58,17 +58,17 @@ pub async fn get_clusters(State(state): State<AppState>, headers: HeaderMap) -> 
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    match summaries(&state.storage).await {
+    match summaries(&state).await {
         Ok(c) => axum::Json(c).into_response(),
         Err(e) => store_error(e),
     }
 }
 
-async fn summaries(storage: &Storage) -> Result<Vec<ClusterSummary>, StoreError> {
-    let now = now_ms();
-    let hosts = storage.hosts(now).await?;
-    let weeks = storage.cluster_weeks(now).await?;
-    Ok(cluster::summarize(&hosts, weeks))
+/// Every cluster's summary: the counts from one GROUP BY over the hosts,
+/// the trend as the background refresh last computed it (never waited for).
+pub async fn summaries(state: &AppState) -> Result<Vec<ClusterSummary>, StoreError> {
+    let counts = state.storage.cluster_counts(now_ms()).await?;
+    Ok(cluster::summarize(&counts, &state.trend.latest()))
 }
 
 /// Query of the skew endpoint.
@@ -281,13 +281,12 @@ pub async fn cluster_page(
     let now = now_ms();
     let read = async {
         let hosts = state.storage.hosts(now).await?;
-        let weeks = state.storage.cluster_weeks(now).await?;
+        let all = summaries(&state).await?;
         let skew = cluster_skew(&state.storage, &name).await?;
-        Ok::<_, StoreError>((hosts, weeks, skew))
+        Ok::<_, StoreError>((hosts, all, skew))
     };
     match read.await {
-        Ok((hosts, weeks, Some((m, skew)))) => {
-            let all = cluster::summarize(&hosts, weeks);
+        Ok((hosts, all, Some((m, skew)))) => {
             let others: Vec<String> = all
                 .iter()
                 .filter_map(|c| c.name.clone())

@@ -281,6 +281,95 @@ pub struct FleetQuery {
     pub before: Option<FleetCursor>,
     /// Most hosts on the page.
     pub limit: u32,
+    /// Only the hosts of this cluster (`None`: every cluster).
+    pub cluster: Option<ClusterFilter>,
+}
+
+/// The hosts of one cluster, as the fleet page and `GET /api/v1/hosts`
+/// filter them (`cluster=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterFilter {
+    /// The hosts whose latest report names this cluster.
+    Named(String),
+    /// The hosts whose latest report names none.
+    Without,
+}
+
+impl ClusterFilter {
+    /// The filter of a `cluster=` value: [`super::cluster::NO_CLUSTER`]
+    /// is the hosts without one, any other text a cluster's name (not
+    /// trimmed: stored names are not); empty is no filter.
+    pub fn parse(s: &str) -> Option<ClusterFilter> {
+        match s {
+            "" => None,
+            super::cluster::NO_CLUSTER => Some(ClusterFilter::Without),
+            name => Some(ClusterFilter::Named(name.to_owned())),
+        }
+    }
+
+    /// The value in URLs (`cluster=`), before percent-encoding.
+    pub fn value(&self) -> &str {
+        match self {
+            ClusterFilter::Named(n) => n,
+            ClusterFilter::Without => super::cluster::NO_CLUSTER,
+        }
+    }
+
+    /// Whether a cluster of [`cluster_counts_sql`]'s rows is this one.
+    pub fn is(&self, cluster: Option<&str>) -> bool {
+        match (self, cluster) {
+            (ClusterFilter::Named(n), Some(c)) => n == c,
+            (ClusterFilter::Without, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The cluster's parameters of the page and counts queries: the name
+/// (NULL: any), and 1 for only the hosts without a cluster (else 0).
+pub fn cluster_params(q: &FleetQuery) -> (Option<String>, i64) {
+    match &q.cluster {
+        Some(ClusterFilter::Named(n)) => (Some(n.clone()), 0),
+        Some(ClusterFilter::Without) => (None, 1),
+        None => (None, 0),
+    }
+}
+
+/// The cluster filter as SQL over parameters `?n` and `?n+1` (from
+/// [`cluster_params`]): one statement for every filter.
+fn cluster_sql(n: u8) -> String {
+    let name = format!("CAST(?{n} AS TEXT)");
+    let without = format!("CAST(?{} AS BIGINT)", n + 1);
+    format!("(({name} IS NULL OR cluster = {name}) AND ({without} = 0 OR cluster IS NULL))")
+}
+
+/// One cluster's counts of each state (the hosts without a cluster: `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterCounts {
+    /// The cluster's name.
+    pub cluster: Option<String>,
+    /// Its hosts in each state.
+    pub counts: FleetCounts,
+}
+
+/// Each cluster's counts, one GROUP BY over `hosts` with the same state
+/// rules as [`counts_sql`]: parameter 1 now. Columns: cluster, hosts,
+/// problems, drifting, unhealthy, stale, skewed, hosts with waived
+/// findings, waived findings.
+pub fn cluster_counts_sql(d: Dialect) -> String {
+    let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
+    let sql = format!(
+        "SELECT cluster, COUNT(*), {}, {}, {}, {}, {}, {},
+                CAST(COALESCE(SUM(waived), 0) AS BIGINT) FROM hosts
+         WHERE {NOW} IS NOT NULL GROUP BY cluster",
+        n(&problem()),
+        n(DRIFTING),
+        n(UNHEALTHY),
+        n(&stale()),
+        n(&skewed()),
+        n("waived > 0"),
+    );
+    dialect(&sql, d)
 }
 
 /// How many hosts of the whole fleet are in each state.
@@ -393,7 +482,8 @@ pub const HOST_COLUMNS: &str =
 pub const SORT_KEY_COLUMN: usize = 19;
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
-/// value (or NULL), 4 its host name, 5 the limit. `backwards` reads the
+/// value (or NULL), 4 its host name, 5 the limit, 6 and 7 the
+/// cluster ([`cluster_params`]). `backwards` reads the
 /// rows before the cursor, nearest first (the caller reverses them).
 pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let key = q.sort.sql();
@@ -417,20 +507,22 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let v = format!("CAST(?3 AS {value_type})");
     let sql = format!(
         "SELECT {HOST_COLUMNS}, {key} AS sort_key FROM hosts
-         WHERE {NOW} IS NOT NULL AND {text} AND {state}
+         WHERE {NOW} IS NOT NULL AND {text} AND {state} AND {cluster}
            AND (?3 IS NULL OR {key} {key_cmp} {v} OR ({key} = {v} AND hostname {host_cmp} CAST(?4 AS TEXT)))
          ORDER BY sort_key {key_dir}, hostname {host_dir} LIMIT CAST(?5 AS BIGINT)",
         text = text_filter(),
         state = q.state.sql(),
+        cluster = cluster_sql(6),
     );
     // PostgreSQL must learn each parameter's type from the query: now is
     // named even when no state needs it, and `?3 IS NULL` alone would not do.
     dialect(&sql.replace("?3 IS NULL", &format!("{v} IS NULL")), d)
 }
 
-/// The counts query: parameters 1 now, 2 the text (or NULL). Columns:
-/// hosts, problems, drifting, unhealthy, stale, skewed, matching (text and
-/// `state`), hosts with waived findings, waived findings.
+/// The counts query: parameters 1 now, 2 the text (or NULL), 3 and 4 the
+/// cluster ([`cluster_params`]). Columns: hosts, problems, drifting,
+/// unhealthy, stale, skewed (the whole fleet's), matching (text, `state`
+/// and cluster), hosts with waived findings, waived findings.
 pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
@@ -441,7 +533,12 @@ pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
         n(UNHEALTHY),
         n(&stale()),
         n(&skewed()),
-        n(&format!("{} AND {}", text_filter(), state.sql())),
+        n(&format!(
+            "{} AND {} AND {}",
+            text_filter(),
+            state.sql(),
+            cluster_sql(3)
+        )),
         n("waived > 0"),
     );
     dialect(&sql, d)
@@ -536,6 +633,49 @@ mod tests {
             assert_eq!(StateFilter::parse(f.name()), Some(f));
         }
         assert_eq!(SortKey::parse("nope"), None);
+    }
+
+    #[test]
+    fn cluster_filters_parse_and_every_query_binds_the_same_parameters() {
+        assert_eq!(ClusterFilter::parse(""), None);
+        assert_eq!(
+            ClusterFilter::parse("(no cluster)"),
+            Some(ClusterFilter::Without)
+        );
+        let named = ClusterFilter::parse(" east ").unwrap();
+        assert_eq!(named, ClusterFilter::Named(" east ".into()), "not trimmed");
+        assert!(named.is(Some(" east ")) && !named.is(Some("east")) && !named.is(None));
+        assert!(ClusterFilter::Without.is(None) && !ClusterFilter::Without.is(Some("x")));
+        // One statement for every filter: only the parameters differ.
+        let with = |cluster| FleetQuery {
+            limit: 10,
+            cluster,
+            ..FleetQuery::default()
+        };
+        let none = page_sql(&with(None), false, Dialect::Postgres);
+        assert_eq!(
+            none,
+            page_sql(
+                &with(Some(ClusterFilter::Without)),
+                false,
+                Dialect::Postgres
+            )
+        );
+        assert!(none.contains("$6") && none.contains("$7"), "{none}");
+        assert_eq!(cluster_params(&with(None)), (None, 0));
+        assert_eq!(
+            cluster_params(&with(Some(ClusterFilter::Without))),
+            (None, 1)
+        );
+        assert_eq!(
+            cluster_params(&with(Some(named))),
+            (Some(" east ".into()), 0)
+        );
+        let grouped = cluster_counts_sql(Dialect::Postgres);
+        assert!(
+            !grouped.contains('?') && grouped.contains("GROUP BY cluster"),
+            "{grouped}"
+        );
     }
 
     #[test]

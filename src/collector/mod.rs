@@ -21,6 +21,7 @@
 //! - [`clusters_api`]: the cluster endpoints and pages
 //! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
 //! - [`skew_watch`]: hosts in a minority of their cluster, re-evaluated when reports change
+//! - [`trend`]: the clusters' week-over-week trend, kept ready in the background
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
 //! - [`alerts`]: host states that alert, and the evaluator of their changes
@@ -50,6 +51,7 @@ pub mod skew_watch;
 pub mod storage;
 pub mod store;
 pub mod tls;
+pub mod trend;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -109,6 +111,8 @@ pub struct Config {
     pub webhook: Option<WebhookConfig>,
     /// Time between two skew evaluations (`--skew-interval-seconds`).
     pub skew_interval: Duration,
+    /// Time between two computations of the clusters' week-over-week trend.
+    pub trend_refresh: Duration,
 }
 
 /// Default time between two evaluations of the hosts' alert states.
@@ -148,6 +152,7 @@ impl Config {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
             skew_interval: skew_watch::DEFAULT_INTERVAL,
+            trend_refresh: trend::DEFAULT_REFRESH,
         }
     }
 
@@ -224,6 +229,15 @@ impl Config {
             return Err(Error::BadOption {
                 option: "--skew-interval-seconds",
                 value: format!("{}", self.skew_interval.as_secs_f64()),
+                reason: "must be from 1 to 86400 seconds".into(),
+            });
+        }
+        if self.trend_refresh < Duration::from_secs(1)
+            || self.trend_refresh > Duration::from_secs(86_400)
+        {
+            return Err(Error::BadOption {
+                option: "--trend-refresh-seconds",
+                value: format!("{}", self.trend_refresh.as_secs_f64()),
                 reason: "must be from 1 to 86400 seconds".into(),
             });
         }

@@ -17,15 +17,16 @@ use serde::Deserialize;
 
 use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
 use super::drift::Change;
-use super::fleet::{FleetCursor, FleetQuery, SortKey, StateFilter};
+use super::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter};
 use super::health::GcHealth;
 use super::ingest::now_ms;
 use super::storage::{HostData, StoreError};
 use super::store::{DriftEvent, HostView, Point};
+use super::trend::Latest;
 use crate::finding::{Finding, Status};
 use crate::present::{
     self,
-    fleet::{FleetRow, FleetView, Selection},
+    fleet::{ClusterSection, FleetRow, FleetView, Selection},
 };
 use crate::report::Report;
 use crate::web::STYLE;
@@ -47,6 +48,7 @@ pub struct FleetParams {
     limit: Option<String>,
     after: Option<String>,
     before: Option<String>,
+    cluster: Option<String>,
 }
 
 /// The query and the page's choices of `p`, or the parameter at fault and why.
@@ -85,8 +87,10 @@ fn fleet_query(p: FleetParams) -> Result<(FleetQuery, Selection), (&'static str,
     let after = cursor("after", p.after)?;
     let before = cursor("before", p.before)?;
     let text = p.q.unwrap_or_default();
+    let cluster = p.cluster.as_deref().and_then(ClusterFilter::parse);
     Ok((
         FleetQuery {
+            cluster: cluster.clone(),
             text: Some(text.clone()),
             state,
             sort,
@@ -102,6 +106,7 @@ fn fleet_query(p: FleetParams) -> Result<(FleetQuery, Selection), (&'static str,
             descending,
             limit,
             default_limit: DEFAULT_LIMIT,
+            cluster,
         },
     ))
 }
@@ -125,6 +130,34 @@ pub async fn fleet(
         }
     };
     let now = now_ms();
+    let clusters = match state.storage.cluster_counts(now).await {
+        Ok(c) => c,
+        Err(e) => return store_error_page(e),
+    };
+    if let Some(f) = &query.cluster
+        && !clusters.iter().any(|c| f.is(c.cluster.as_deref()))
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The parameter “cluster” must be a cluster of the fleet (or “{}”): no host's latest report names “{}”.",
+                super::cluster::NO_CLUSTER,
+                f.value()
+            ),
+        );
+    }
+    let trend = state.trend.latest();
+    let clusters = ClusterSection {
+        trend_note: match &trend {
+            Latest::Ready(s) => format!(
+                "trend computed at {} ({} ago), refreshed in the background",
+                fmt_clock(s.as_of_ms),
+                fmt_age((now - s.as_of_ms) / 1000)
+            ),
+            Latest::Missing(why) => why.clone(),
+        },
+        rows: super::cluster::summarize(&clusters, &trend),
+    };
     match state.storage.fleet_page(now, query).await {
         Ok(p) => {
             let view = FleetView {
@@ -135,6 +168,7 @@ pub async fn fleet(
                 selection,
                 next: p.next.map(|c| c.encode()),
                 prev: p.prev.map(|c| c.encode()),
+                clusters,
             };
             page(StatusCode::OK, present::fleet::render(&view))
         }

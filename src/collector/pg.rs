@@ -22,7 +22,9 @@ use super::Error;
 use super::cluster::{WeekFigures, WeekRow};
 use super::compact::{self, Options};
 use super::drift::{self, Change};
-use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
+use super::fleet::{
+    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
+};
 use super::health::DriftKey;
 use super::storage::{HostData, StoreError};
 use super::store::{
@@ -554,6 +556,30 @@ impl Pg {
         Ok(page.finish())
     }
 
+    /// Each cluster's counts of hosts in each state (as
+    /// [`super::store::cluster_counts`]).
+    pub async fn cluster_counts(&self, now_ms: i64) -> Result<Vec<ClusterCounts>, StoreError> {
+        let c = self.client().await?;
+        let rows = read(c.query(&fleet::cluster_counts_sql(Dialect::Postgres), &[&now_ms])).await?;
+        let n = |r: &tokio_postgres::Row, i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0);
+        Ok(rows
+            .iter()
+            .map(|r| ClusterCounts {
+                cluster: r.get(0),
+                counts: FleetCounts {
+                    hosts: n(r, 1),
+                    problems: n(r, 2),
+                    drifting: n(r, 3),
+                    unhealthy: n(r, 4),
+                    stale: n(r, 5),
+                    skewed: n(r, 6),
+                    waived_hosts: n(r, 7),
+                    waived: n(r, 8),
+                },
+            })
+            .collect())
+    }
+
     /// Each cluster's figures of this week and last week (as
     /// [`super::store::cluster_weeks`]).
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
@@ -757,10 +783,11 @@ async fn fleet_page(
     q: &FleetQuery,
 ) -> Result<FleetPage<HostView>, tokio_postgres::Error> {
     let text = fleet::text_param(q);
+    let (cname, without) = fleet::cluster_params(q);
     let row = c
         .query_one(
             &fleet::counts_sql(q.state, Dialect::Postgres),
-            &[&now_ms, &text],
+            &[&now_ms, &text, &cname, &without],
         )
         .await?;
     let n = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
@@ -778,6 +805,7 @@ async fn fleet_page(
     let limit = i64::from(q.limit) + 1;
     let read = |backwards: bool, cursor: Option<FleetCursor>| {
         let text = text.clone();
+        let cname = cname.clone();
         async move {
             let sql = fleet::page_sql(q, backwards, Dialect::Postgres);
             let host = cursor.as_ref().map(|c| c.hostname.clone());
@@ -789,7 +817,10 @@ async fn fleet_page(
             let value: &(dyn tokio_postgres::types::ToSql + Sync) =
                 if q.sort.is_text() { &txt } else { &num };
             let rows = c
-                .query(&sql, &[&now_ms, &text, value, &host, &limit])
+                .query(
+                    &sql,
+                    &[&now_ms, &text, value, &host, &limit, &cname, &without],
+                )
                 .await?;
             Ok::<_, tokio_postgres::Error>(
                 rows.iter()

@@ -16,7 +16,7 @@ use super::compact::Options;
 use super::conn::{self, Limits};
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, clusters_api, ingest, metrics, page};
+use super::{Config, Error, alerts, clusters_api, ingest, metrics, page, trend};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -60,6 +60,7 @@ impl Collector {
             stored: Arc::default(),
             webhook: config.webhook.is_some(),
             skew: Arc::default(),
+            trend: Arc::default(),
         });
         Ok(Collector {
             listener,
@@ -111,6 +112,11 @@ impl Collector {
             shared.storage.clone(),
             config.skew_interval,
         ));
+        let trender = tokio::spawn(trend::refresh_loop(
+            shared.storage.clone(),
+            Arc::clone(&shared.trend),
+            config.trend_refresh,
+        ));
         let app = router(shared);
         let nofile = conn::raise_file_limit();
         let sockets = conn::connections_for(nofile);
@@ -143,6 +149,8 @@ impl Collector {
         let _ = pruner.await;
         skew.abort();
         let _ = skew.await;
+        trender.abort();
+        let _ = trender.await;
         // Messages still queued are lost with the process (the queue is in
         // memory); the evaluator's connection (its lead) closes here.
         for task in alerting {

@@ -10,7 +10,7 @@ use super::Error;
 use super::cluster::WeekRow;
 use super::compact::Options;
 use super::db::{Readers, WriteError, Writer, WriterHandle};
-use super::fleet::{FleetPage, FleetQuery};
+use super::fleet::{ClusterCounts, FleetPage, FleetQuery};
 use super::pg::{self, Pg, PgTarget};
 use super::store::{self, Cursor, DriftEvent, HostView, Outcome, Point, ReportPage, Submission};
 
@@ -243,7 +243,19 @@ impl Storage {
         }
     }
 
-    /// Each cluster's figures of this week and last week.
+    /// Each cluster's counts of hosts in each state (one GROUP BY).
+    pub async fn cluster_counts(&self, now_ms: i64) -> Result<Vec<ClusterCounts>, StoreError> {
+        match self {
+            Storage::Sqlite { readers, .. } => Ok(readers
+                .run(move |c| store::cluster_counts(c, now_ms))
+                .await?),
+            Storage::Postgres(pg) => pg.cluster_counts(now_ms).await,
+        }
+    }
+
+    /// Each cluster's figures of this week and last week: reads every
+    /// sample of two weeks, so only [`super::trend`]'s background refresh
+    /// calls it.
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
         match self {
             Storage::Sqlite { readers, .. } => Ok(readers

@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::cluster::{WeekFigures, WeekRow};
 use super::compact::{self, Options};
 use super::drift::Change;
-use super::fleet::{self, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue};
+use super::fleet::{
+    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
+};
 use super::health::{Derived, DriftKey, GcHealth};
 
 /// The schema, idempotent so every start can run it (version 2: reports
@@ -810,25 +812,27 @@ pub fn fleet_page(
     q: &FleetQuery,
 ) -> rusqlite::Result<FleetPage<HostView>> {
     let text = fleet::text_param(q);
+    let (cname, without) = fleet::cluster_params(q);
     let counts_sql = fleet::counts_sql(q.state, Dialect::Sqlite);
-    let (counts, matching) =
-        conn.prepare_cached(&counts_sql)?
-            .query_row(params![now_ms, text], |r| {
-                let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
-                Ok((
-                    FleetCounts {
-                        hosts: n(0)?,
-                        problems: n(1)?,
-                        drifting: n(2)?,
-                        unhealthy: n(3)?,
-                        stale: n(4)?,
-                        skewed: n(5)?,
-                        waived_hosts: n(7)?,
-                        waived: n(8)?,
-                    },
-                    n(6)?,
-                ))
-            })?;
+    let (counts, matching) = conn.prepare_cached(&counts_sql)?.query_row(
+        params![now_ms, text, cname, without],
+        |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+            Ok((
+                FleetCounts {
+                    hosts: n(0)?,
+                    problems: n(1)?,
+                    drifting: n(2)?,
+                    unhealthy: n(3)?,
+                    stale: n(4)?,
+                    skewed: n(5)?,
+                    waived_hosts: n(7)?,
+                    waived: n(8)?,
+                },
+                n(6)?,
+            ))
+        },
+    )?;
     let read = |backwards: bool, cursor: Option<&FleetCursor>| {
         let (value, host): (Option<rusqlite::types::Value>, Option<&str>) = match cursor {
             None => (None, None),
@@ -843,7 +847,15 @@ pub fn fleet_page(
         let sql = fleet::page_sql(q, backwards, Dialect::Sqlite);
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![now_ms, text, value, host, i64::from(q.limit) + 1],
+            params![
+                now_ms,
+                text,
+                value,
+                host,
+                i64::from(q.limit) + 1,
+                cname,
+                without
+            ],
             |r| {
                 let key = if q.sort.is_text() {
                     SortValue::Text(r.get(fleet::SORT_KEY_COLUMN)?)
@@ -1219,6 +1231,29 @@ pub fn latest_body(conn: &Connection, hostname: &str) -> rusqlite::Result<Option
         .query_row([hostname], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     row.map(|(id, p)| unpacked(&id, &p)).transpose()
+}
+
+/// Each cluster's counts of hosts in each state (one GROUP BY over
+/// `hosts`, see [`fleet::cluster_counts_sql`]), in no particular order.
+pub fn cluster_counts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<ClusterCounts>> {
+    conn.prepare_cached(&fleet::cluster_counts_sql(Dialect::Sqlite))?
+        .query_map([now_ms], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+            Ok(ClusterCounts {
+                cluster: r.get(0)?,
+                counts: FleetCounts {
+                    hosts: n(1)?,
+                    problems: n(2)?,
+                    drifting: n(3)?,
+                    unhealthy: n(4)?,
+                    stale: n(5)?,
+                    skewed: n(6)?,
+                    waived_hosts: n(7)?,
+                    waived: n(8)?,
+                },
+            })
+        })?
+        .collect()
 }
 
 /// Each cluster's figures of this week and last week (see

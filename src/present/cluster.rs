@@ -218,7 +218,13 @@ pub fn render_cluster(
     let body = html! {
         @if let Some(s) = summary {
             h2 { "This week against last week " span.mut { "all reports of the cluster's hosts; the host page's figures, summed over hosts" } }
-            (week_rows(&s.trend.this_week, &s.trend.last_week))
+            @match (&s.trend, &s.trend_as_of) {
+                (Some(t), as_of) => {
+                    p.mut { "computed " (as_of.as_deref().unwrap_or("?")) " (refreshed in the background)" }
+                    (week_rows(&t.this_week, &t.last_week))
+                }
+                (None, _) => p.mut { (s.trend_missing.as_deref().unwrap_or("no trend yet")) },
+            }
         }
         h2 { "Hosts" }
         table #hosts {

@@ -10,7 +10,8 @@
 use maud::{Markup, PreEscaped, html};
 
 use super::{document, query_value};
-use crate::collector::fleet::{FleetCounts, SortKey, StateFilter};
+use crate::collector::cluster::ClusterSummary;
+use crate::collector::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
 use crate::collector::health::GcHealth;
 use crate::collector::page::fmt_age;
 use crate::collector::store::HostView;
@@ -31,6 +32,8 @@ pub struct Selection {
     pub limit: u32,
     /// The default page size (left out of links).
     pub default_limit: u32,
+    /// Only the hosts of this cluster (`None`: all).
+    pub cluster: Option<ClusterFilter>,
 }
 
 impl Selection {
@@ -44,6 +47,9 @@ impl Selection {
         }
         if self.state != StateFilter::All {
             parts.push(format!("state={}", self.state.name()));
+        }
+        if let Some(c) = &self.cluster {
+            parts.push(format!("cluster={}", query_value(c.value())));
         }
         if self.sort != SortKey::Problems {
             parts.push(format!("sort={}", self.sort.name()));
@@ -188,6 +194,17 @@ pub struct FleetView {
     pub next: Option<String>,
     /// The token of the previous page, if there is one.
     pub prev: Option<String>,
+    /// The clusters section (shown when any host names a cluster).
+    pub clusters: ClusterSection,
+}
+
+/// The fleet page's "Clusters" section: one row per cluster.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterSection {
+    /// Each cluster, named ones by name, then the hosts without one.
+    pub rows: Vec<ClusterSummary>,
+    /// When the trend was computed, as people read it (or why there is none).
+    pub trend_note: String,
 }
 
 /// Styles only this page uses.
@@ -206,6 +223,9 @@ const STYLE: &str = r#"
 .pager a{color:var(--acc);text-decoration:none}
 .pager a:hover{text-decoration:underline}
 .pager .off{color:#aab2bf}
+#clusters td.n,#clusters th.n{white-space:nowrap}
+#clusters tr.on td{background:#eef3fb}
+#clusters a{color:var(--acc);text-decoration:none}
 "#;
 
 /// The text filter (after a pause in typing, or on Enter, the page is asked
@@ -372,13 +392,87 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
     }
 }
 
+fn change(p: Option<f64>) -> String {
+    p.map_or_else(|| "–".into(), |p| format!("{p:+.0} %"))
+}
+
+/// The clusters, with their counts now and their trend: each row links to
+/// its cluster page and filters the host table to it.
+fn clusters_section(c: &ClusterSection, sel: &Selection) -> Markup {
+    if c.rows.iter().all(|r| r.name.is_none()) {
+        return html! {};
+    }
+    let hot = |n: usize| n > 0;
+    html! {
+        section #clusters aria-label="Clusters" {
+            h2 { "Clusters " span.mut { (c.trend_note) } }
+            table {
+                thead {
+                    tr {
+                        th { "Cluster" }
+                        th.n { "Hosts" }
+                        th.n { "Drifting" }
+                        th.n { "GC unhealthy" }
+                        th.n { "Stale" }
+                        th.n title="mean of the reports' GC ms per second (worst JVM each): the last seven days, the seven before, change" { "GC ms/s this week" }
+                        th.n { "last week" }
+                        th.n { "change" }
+                        th.n title="reports with at least one drifting finding: the last seven days, the seven before" { "Drifting reports this week" }
+                        th.n { "last week" }
+                        th { }
+                    }
+                }
+                tbody {
+                    @for r in &c.rows {
+                        @let filter = match &r.name {
+                            Some(n) => ClusterFilter::Named(n.clone()),
+                            None => ClusterFilter::Without,
+                        };
+                        @let on = sel.cluster.as_ref() == Some(&filter);
+                        tr.on[on] data-cluster=(filter.value()) {
+                            td {
+                                @match &r.name {
+                                    Some(n) => a href={ "/clusters/" (crate::web::html::segment(n)) } { (n) },
+                                    None => span.mut { (r.label) },
+                                }
+                            }
+                            td.n { (r.hosts) }
+                            td.n.hot[hot(r.drifting)] { (r.drifting) }
+                            td.n.hot[hot(r.gc_unhealthy)] { (r.gc_unhealthy) }
+                            td.n.hot[hot(r.stale)] { (r.stale) }
+                            @match &r.trend {
+                                Some(t) => {
+                                    td.n { (figure(t.this_week.mean_gc_ms_per_second)) }
+                                    td.n { (figure(t.last_week.mean_gc_ms_per_second)) }
+                                    td.n { (change(t.gc_ms_per_second_change_percent)) }
+                                    td.n { (t.this_week.drifting_reports) " of " (t.this_week.reports) }
+                                    td.n { (t.last_week.drifting_reports) " of " (t.last_week.reports) }
+                                }
+                                None => td.n.mut colspan="5" { "not computed yet" },
+                            }
+                            td {
+                                @if on {
+                                    a href=(Selection { cluster: None, ..sel.clone() }.href(None)) { "all clusters" }
+                                } @else {
+                                    a href=(Selection { cluster: Some(filter.clone()), ..sel.clone() }.href(None)) { "show its hosts" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The fleet page's HTML.
 pub fn render(v: &FleetView) -> String {
     let sel = &v.selection;
     let c = &v.counts;
     let clusters = v.rows.iter().any(|r| r.cluster.is_some());
     let columns = COLUMNS.len() + usize::from(clusters);
-    let filtered = !sel.text.trim().is_empty() || sel.state != StateFilter::All;
+    let filtered =
+        !sel.text.trim().is_empty() || sel.state != StateFilter::All || sel.cluster.is_some();
     let body = html! {
         header {
             a.home href="/" { "tunekeeper" }
@@ -401,6 +495,7 @@ pub fn render(v: &FleetView) -> String {
             div.stamp { "updated " (v.clock) " · reloads every minute" }
         }
         main {
+            (clusters_section(&v.clusters, sel))
             nav.states aria-label="Hosts by state" {
                 @for s in StateFilter::ALL {
                     @let n = s.count(c);
@@ -495,6 +590,7 @@ mod tests {
             descending: true,
             limit: 100,
             default_limit: 100,
+            cluster: None,
         }
     }
 
@@ -550,6 +646,7 @@ mod tests {
             selection: sel(),
             next: Some("n00.68".into()),
             prev: None,
+            clusters: ClusterSection::default(),
         };
         let html = render(&v);
         assert!(!html.contains("<script>alert"), "{html}");
