@@ -736,41 +736,15 @@ async fn hosts(
         let sum = full.entry(r.get(0)).or_default();
         *sum = sum.saturating_add(u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
     }
-    let u = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-    let rows = c
-        .query(
-            "SELECT hostname, profile, last_id, last_time_text, last_time, interval_seconds,
-                    drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms,
-                    drifting, received_at, seen_at, skew_ms, cluster, COALESCE(waived, 0)
-             FROM hosts WHERE ($1::TEXT IS NULL OR hostname = $1) ORDER BY hostname",
-            &[&only],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT {} FROM hosts WHERE ($1::TEXT IS NULL OR hostname = $1) ORDER BY hostname",
+        fleet::HOST_COLUMNS
+    );
+    let rows = c.query(&sql, &[&only]).await?;
     Ok(rows
         .iter()
         .map(|r| {
-            let mut h = HostRow {
-                hostname: r.get(0),
-                profile: r.get(1),
-                last_id: r.get(2),
-                last_time_text: r.get(3),
-                last_time_ms: r.get(4),
-                interval_seconds: r.get(5),
-                drift: u(r.get(6)),
-                findings: u(r.get(7)),
-                jvms: u(r.get(8)),
-                has_gc: r.get(9),
-                gc_drift: u(r.get(10)),
-                gc_ms_per_second: r.get(11),
-                pause_p99_ms: r.get(12),
-                drifting: r.get(13),
-                shown_received_ms: r.get(14),
-                last_received_ms: r.get(15),
-                skew_ms: r.get(16),
-                cluster: r.get(17),
-                waived: u(r.get(18)),
-            }
-            .view(now_ms);
+            let mut h = host_row(r).view(now_ms);
             h.gc.full_gcs_24h = full.get(&h.hostname).copied().unwrap_or(0);
             h
         })
