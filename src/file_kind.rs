@@ -4,7 +4,7 @@
 //! `/dev/zero` never ends: an input that claims to be a file but is not
 //! one is refused up front, naming what it is.
 
-use std::fs::FileType;
+use std::fs::{File, FileType};
 use std::os::unix::fs::FileTypeExt;
 
 /// The kind of a non-regular file, with its article ("a FIFO (named pipe)").
@@ -65,6 +65,39 @@ pub fn read_small_regular(path: &std::path::Path, max: u64) -> Result<Vec<u8>, S
     Ok(std::fs::read(path)?)
 }
 
+/// Opens a foreign file for reading without ever blocking or being led
+/// elsewhere: read-only, close-on-exec, `O_NOFOLLOW` (a final symbolic link
+/// is refused, not followed), `O_NONBLOCK` (a FIFO opens at once instead of
+/// waiting for a writer). The descriptor, not the path, is then checked:
+/// what is not a regular file, or is larger than `max`, is refused before
+/// the first byte is read. Returns the file and its size at the check.
+pub fn open_regular(path: &std::path::Path, max: u64) -> Result<(File, u64), SmallFileError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                SmallFileError::NotRegular("a symbolic link")
+            } else {
+                SmallFileError::Io(e)
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(SmallFileError::NotRegular(describe(meta.file_type())));
+    }
+    if meta.len() > max {
+        return Err(SmallFileError::TooLarge {
+            size: meta.len(),
+            max,
+        });
+    }
+    Ok((file, meta.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +108,36 @@ mod tests {
         assert_eq!(kind("/dev/null"), "a character device");
         assert_eq!(kind("/"), "a directory");
         assert_eq!(kind("/proc/self/status"), "a regular file");
+    }
+
+    #[test]
+    fn open_regular_refuses_fifos_links_devices_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a");
+        std::fs::write(&f, "12345").unwrap();
+        let (_, len) = open_regular(&f, 5).unwrap();
+        assert_eq!(len, 5);
+        assert!(matches!(
+            open_regular(&f, 4),
+            Err(SmallFileError::TooLarge { size: 5, max: 4 })
+        ));
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // Without O_NONBLOCK this open would wait for a writer forever.
+        assert!(matches!(
+            open_regular(&fifo, 4),
+            Err(SmallFileError::NotRegular("a FIFO (named pipe)"))
+        ));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(matches!(
+            open_regular(&link, 5),
+            Err(SmallFileError::NotRegular("a symbolic link"))
+        ));
+        assert!(matches!(
+            open_regular(std::path::Path::new("/dev/zero"), 5),
+            Err(SmallFileError::NotRegular("a character device"))
+        ));
     }
 
     #[test]
