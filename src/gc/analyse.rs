@@ -233,6 +233,7 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         summary: Summary::default(),
         files,
         timeout_budget: Vec::new(),
+        jvm_counters: None,
     };
     let mut findings = flags::evaluate(&analysis.flags);
     if let Some(rules) = &opts.jvm_rules {

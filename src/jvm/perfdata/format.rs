@@ -68,6 +68,14 @@ pub enum FormatError {
         /// Minor version.
         minor: u8,
     },
+    /// Shorter than the bytes the prologue says are in use.
+    #[error("cut short: {len} bytes, but the JVM used {used}")]
+    Truncated {
+        /// Bytes there are.
+        len: usize,
+        /// Bytes the prologue says are used.
+        used: usize,
+    },
     /// A prologue field out of bounds.
     #[error("prologue: {0}")]
     Prologue(String),
@@ -325,8 +333,15 @@ pub fn parse(bytes: &[u8]) -> Result<PerfData, FormatError> {
     let Ok(used) = usize::try_from(used) else {
         return Err(FormatError::Prologue(format!("used is negative ({used})")));
     };
-    // Entries end where the region's used bytes end, or where the copy does.
-    let end = used.min(bytes.len());
+    // A file shorter than what the JVM used is cut: what is missing could
+    // be any entry, so nothing of it is trusted.
+    if used > bytes.len() {
+        return Err(FormatError::Truncated {
+            len: bytes.len(),
+            used,
+        });
+    }
+    let end = used;
     let first = p.entry_offset as usize;
     if (p.entry_offset as i32) < PROLOGUE_LEN as i32 || first % 4 != 0 {
         return Err(FormatError::Prologue(format!(
@@ -648,10 +663,13 @@ mod tests {
         b[last + 8..last + 12].copy_from_slice(&9000u32.to_le_bytes());
         let err = parse(&b).unwrap_err();
         assert!(err.to_string().contains("bytes of text"), "{err}");
-        // A copy cut in the middle of the entries: the cut entry is refused.
+        // A copy cut in the middle of the entries, or right after the
+        // prologue: refused, not read as fewer entries.
         let used = u32::from_le_bytes(good[8..12].try_into().unwrap()) as usize;
-        let err = parse(&good[..used - 8]).unwrap_err();
-        assert!(err.to_string().contains("runs past the end"), "{err}");
+        for cut in [used - 8, PROLOGUE_LEN] {
+            let err = parse(&good[..cut]).unwrap_err();
+            assert_eq!(err, FormatError::Truncated { len: cut, used }, "{err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod crosscheck;
 pub mod format;
 pub mod locate;
 pub mod read;
+pub mod report;
 pub mod safepoints;
 
 pub use counters::{CounterInterval, CounterSnapshot};

@@ -59,7 +59,7 @@ pub enum PerfDataError {
         source: std::io::Error,
     },
     /// Not HotSpot perf data, or damaged (the same in every copy).
-    #[error("{}: not HotSpot perf data: {source}", shown(path))]
+    #[error("{}: not valid HotSpot perf data: {source}", shown(path))]
     Malformed {
         /// The file.
         path: PathBuf,
