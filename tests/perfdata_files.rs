@@ -63,7 +63,9 @@ fn a_real_file_cut_anywhere_is_an_error_naming_it() {
     let mut errors = 0;
     // Every 4 bytes through the used part (entries are 4-aligned), then
     // every kilobyte of the zeros after it.
-    let cuts = (0..used + 8).step_by(4).chain((used + 8..=real.len()).step_by(1024));
+    let cuts = (0..used + 8)
+        .step_by(4)
+        .chain((used + 8..=real.len()).step_by(1024));
     for cut in cuts {
         // A new file each time: rewriting a truncated one makes ext4 flush
         // it to disk (auto_da_alloc), a few milliseconds each.
@@ -71,7 +73,10 @@ fn a_real_file_cut_anywhere_is_an_error_naming_it() {
         std::fs::write(&f, &real[..cut]).unwrap();
         match read_file(&f) {
             Ok(pd) => {
-                assert!(cut >= used, "cut at {cut} of {used} used bytes read as whole");
+                assert!(
+                    cut >= used,
+                    "cut at {cut} of {used} used bytes read as whole"
+                );
                 assert_eq!(pd.entries, whole.entries);
             }
             Err(e) => {
@@ -115,8 +120,12 @@ fn the_corpus_pins_the_log_to_collector_mapping() {
     for jdk in ["jdk11", "jdk17", "jdk21", "jdk25"] {
         for entry in std::fs::read_dir(root.join(jdk)).unwrap().flatten() {
             let p = entry.path();
-            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(stem) = name.strip_suffix(".truth.json") else { continue };
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".truth.json") else {
+                continue;
+            };
             let log = p.with_file_name(format!("{stem}.log.gz"));
             if !log.exists() {
                 continue;
@@ -133,8 +142,18 @@ fn the_corpus_pins_the_log_to_collector_mapping() {
             };
             let a = tunekeeper::gc::analyse(&[log.clone()], &Default::default()).unwrap();
             let t = LogTotals::from_stats(&a.stats);
-            assert_eq!(Some(t.young.0), count("G1 Young Generation"), "{}", log.display());
-            assert_eq!(Some(t.full.0), count("G1 Old Generation"), "{}", log.display());
+            assert_eq!(
+                Some(t.young.0),
+                count("G1 Young Generation"),
+                "{}",
+                log.display()
+            );
+            assert_eq!(
+                Some(t.full.0),
+                count("G1 Old Generation"),
+                "{}",
+                log.display()
+            );
             if let Some(c) = count("G1 Concurrent GC") {
                 assert_eq!(t.concurrent_cycle.0, c, "{}", log.display());
             }

@@ -149,11 +149,12 @@ pub struct CounterSnapshot {
     /// When the JVM started, epoch ms (`sun.rt.createVmBeginTime`): the
     /// identity of one JVM life.
     pub jvm_start_ms: i64,
-    /// The JVM's clock at this read, ticks (`sun.os.hrt.ticks`; the JVM
-    /// samples it every `PerfDataSamplingInterval`, 50 ms by default).
-    pub uptime_ticks: u64,
+    /// The JVM's clock at this read, ticks (`sun.os.hrt.ticks`, sampled
+    /// every `PerfDataSamplingInterval`, 50 ms by default); `null` from
+    /// JDK 25, which no longer publishes it.
+    pub uptime_ticks: Option<u64>,
     /// Seconds since the JVM started, by that clock.
-    pub uptime_s: f64,
+    pub uptime_s: Option<f64>,
     /// The collector (`sun.gc.policy.name`, e.g. `GarbageFirst`).
     pub policy: Option<String>,
     /// Every collector, in index order.
@@ -227,7 +228,7 @@ impl CounterSnapshot {
         let jvm_start_ms = pd
             .long("sun.rt.createVmBeginTime")
             .ok_or(SnapshotError::Missing("sun.rt.createVmBeginTime"))?;
-        let uptime_ticks = count(pd, "sun.os.hrt.ticks")?;
+        let uptime_ticks = opt_count(pd, "sun.os.hrt.ticks")?;
         let mut collectors = Vec::new();
         for i in 0..MAX_COLLECTORS {
             let Some(name) = pd.text(&format!("sun.gc.collector.{i}.name")) else {
@@ -278,7 +279,7 @@ impl CounterSnapshot {
             frequency_hz,
             jvm_start_ms,
             uptime_ticks,
-            uptime_s: uptime_ticks as f64 / frequency_hz as f64,
+            uptime_s: uptime_ticks.map(|t| t as f64 / frequency_hz as f64),
             policy: pd.text("sun.gc.policy.name").map(str::to_string),
             collectors,
             safepoints: SafepointCounters {
@@ -316,8 +317,9 @@ impl CounterSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CounterInterval {
     /// Seconds between the two reads, by the JVM's clock (sampled every
-    /// 50 ms by default: the figure is that coarse).
-    pub seconds: f64,
+    /// 50 ms by default: the figure is that coarse); `null` when the JVM
+    /// publishes no clock (JDK 25): the reader's own clock must serve.
+    pub seconds: Option<f64>,
     /// Pauses per kind in the interval: (kind, count, ms).
     pub pauses: Vec<KindDelta>,
     /// Safepoints begun in the interval.
@@ -421,9 +423,14 @@ pub fn interval(
         }
     }
     kinds.sort_by_key(|k| k.kind);
-    let ticks = delta("sun.os.hrt.ticks", before.uptime_ticks, after.uptime_ticks)?;
+    let seconds = match (before.uptime_ticks, after.uptime_ticks) {
+        (Some(b), Some(a)) => {
+            Some(delta("sun.os.hrt.ticks", b, a)? as f64 / after.frequency_hz as f64)
+        }
+        _ => None,
+    };
     Ok(CounterInterval {
-        seconds: ticks as f64 / after.frequency_hz as f64,
+        seconds,
         pauses: kinds,
         safepoints: delta(
             "sun.rt.safepoints",
@@ -534,7 +541,7 @@ pub(crate) mod tests {
             5_000_000_000,
         );
         assert_eq!(s.jdk, Some(17));
-        assert_eq!(s.uptime_s, 5.0);
+        assert_eq!(s.uptime_s, Some(5.0));
         assert_eq!(s.pauses(CollectorKind::Young), Some((10, 25.0)));
         assert_eq!(s.pauses(CollectorKind::Full), Some((1, 300.0)));
         assert_eq!(s.pauses(CollectorKind::ConcurrentCycle), Some((4, 2.0)));
@@ -563,7 +570,7 @@ pub(crate) mod tests {
             65_000_000_000,
         );
         let i = interval(&a, &b).unwrap();
-        assert_eq!(i.seconds, 60.0);
+        assert_eq!(i.seconds, Some(60.0));
         assert_eq!(
             i.pauses[0],
             KindDelta {

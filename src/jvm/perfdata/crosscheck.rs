@@ -7,14 +7,20 @@
 //! Start, Prepare Mixed and Mixed; full = Full; concurrent cycle = Remark
 //! and Cleanup. Counts must be equal.
 //!
-//! Times cannot be: the log prints each pause rounded to a microsecond
-//! (±0.0005 ms), and the JVM times its counter over a span *inside* the
-//! logged pause (`TraceCollectorStats` within `GCTraceTime`), so the
-//! counter is a little less than the log's sum, never more. The allowance
-//! below was measured on JDK 11, 17, 21 and 25 ([`TIME_SHORTFALL_SHARE`]).
-//! Safepoint times are the same clock read at the same instants (JDK 13+:
-//! nanoseconds printed whole; JDK 9-12: seconds with 7 decimals), so they
-//! agree to the log's rounding.
+//! Times cannot be equal to the digit. The log prints each pause rounded
+//! to a microsecond, and the JVM times its counter over a span nested in,
+//! not identical to, the logged pause (`TraceCollectorStats` beside
+//! `GCTraceTime`): measured on JDK 11, 17, 21 and 25
+//! (tests/perfdata_jvm.rs), the counters' sum sits 0.03-2 % under the
+//! log's (young: 0.3-0.4 %, about 0.04 ms a pause), and on JDK 11 a full
+//! pause's counter ran 0.11 ms *over* its logged duration. So a time agrees
+//! within [`TIME_SHARE`] of the log's sum plus [`TIME_PER_PAUSE_MS`] per
+//! pause, either way: about four times the widest gap measured.
+//! Safepoint times are the same clock read at the same instants on JDK
+//! 13+ (whole nanoseconds printed): they agree to the rounding. On JDK
+//! 9-12 the log line and the counter read the clock microseconds apart
+//! (the line is written in between): measured 0.4 µs (time to reach) and
+//! 3.7 µs (stopped) per safepoint; allowed [`SAFEPOINT_OLD_PER_LINE_MS`].
 
 use serde::Serialize;
 
@@ -23,16 +29,14 @@ use crate::gc::stats::StatsSnapshot;
 
 /// The log prints a pause's duration in ms with three decimals.
 const LOG_PAUSE_ROUNDING_MS: f64 = 0.0005;
-/// The counter's span is inside the logged pause: it may fall short of the
-/// log's sum by this share of it, plus [`TIME_SHORTFALL_PER_PAUSE_MS`] per
-/// pause. Measured: see tests/perfdata_jvm.rs (`pause_times_agree_within_tolerance`).
-pub const TIME_SHORTFALL_SHARE: f64 = 0.02;
-/// See [`TIME_SHORTFALL_SHARE`].
-pub const TIME_SHORTFALL_PER_PAUSE_MS: f64 = 0.05;
-/// A JDK 9-12 safepoint line prints seconds with 7 decimals (±0.05 µs).
-const LOG_SAFEPOINT_ROUNDING_OLD_MS: f64 = 0.000_05;
-/// A JDK 13+ line prints whole nanoseconds: the same ticks, summed as
-/// floating point.
+/// A pause time agrees within this share of the log's sum ...
+pub const TIME_SHARE: f64 = 0.01;
+/// ... plus this much per pause, either way (see the module's notes).
+pub const TIME_PER_PAUSE_MS: f64 = 0.05;
+/// JDK 9-12: a safepoint line and the counters read the clock apart.
+pub const SAFEPOINT_OLD_PER_LINE_MS: f64 = 0.02;
+/// JDK 13+ prints whole nanoseconds: the same ticks, summed as floating
+/// point.
 const LOG_SAFEPOINT_ROUNDING_MS: f64 = 0.000_001;
 /// The log's summaries round totals to the microsecond.
 const SUMMARY_ROUNDING_MS: f64 = 0.001;
@@ -253,19 +257,17 @@ pub fn cross_check_between(
             continue;
         }
         let tick_ms = 1000.0 / after.frequency_hz as f64;
-        let over = log_n as f64 * LOG_PAUSE_ROUNDING_MS + tick_ms + SUMMARY_ROUNDING_MS;
-        let under = log_ms * TIME_SHORTFALL_SHARE
-            + log_n as f64 * TIME_SHORTFALL_PER_PAUSE_MS
+        let tol = log_ms * TIME_SHARE
+            + log_n as f64 * (TIME_PER_PAUSE_MS + LOG_PAUSE_ROUNDING_MS)
+            + tick_ms
             + SUMMARY_ROUNDING_MS;
-        // The counter may fall short of the log (its span is inside the
-        // pause) but never exceed it beyond rounding.
-        let ok = ms1 <= log_ms + over && ms1 >= log_ms - under;
+        let ok = (ms1 - log_ms).abs() <= tol;
         checks.push(FigureCheck {
             figure,
             log: log_ms,
             jvm: Some(ms1),
             unit: "ms",
-            tolerance: under,
+            tolerance: tol,
             status: if ok {
                 CheckStatus::Verified
             } else {
@@ -273,12 +275,7 @@ pub fn cross_check_between(
             },
             detail: (!ok).then(|| {
                 format!(
-                    "the log sums {word} pauses to {log_ms:.3} ms, the JVM timed {ms1:.3} ms: {}",
-                    if ms1 > log_ms {
-                        "more than the log, which the JVM's timing cannot be"
-                    } else {
-                        "further apart than the log's rounding and the JVM's timing allow"
-                    }
+                    "the log sums {word} pauses to {log_ms:.3} ms, the JVM timed {ms1:.3} ms: further apart than the log's rounding and the JVM's timing allow ({tol:.3} ms)"
                 )
             }),
         });
@@ -333,7 +330,7 @@ fn safepoint_checks(
     let f = super::safepoints::over_life(after);
     let steady = n0 == n1 && log_n == n1 && before.safepoints == after.safepoints;
     let per_line = match after.jdk {
-        Some(j) if j <= 12 => LOG_SAFEPOINT_ROUNDING_OLD_MS,
+        Some(j) if j <= 12 => SAFEPOINT_OLD_PER_LINE_MS,
         _ => LOG_SAFEPOINT_ROUNDING_MS,
     };
     let tol =
@@ -467,14 +464,18 @@ mod tests {
             (0, 0, 0),
             1,
         );
-        // The JVM timed 1000 ms, the log says 990: more than the log.
-        let c = cross_check(&log((100, 990.0), true), &jvm);
-        assert_eq!(c.checks[1].status, CheckStatus::Differs);
-        // The log says 1100: the counter falls 9 % short.
-        let c = cross_check(&log((100, 1100.0), true), &jvm);
-        assert_eq!(c.checks[1].status, CheckStatus::Differs);
-        let c = cross_check(&log((100, 1010.0), true), &jvm);
-        assert_eq!(c.checks[1].status, CheckStatus::Verified);
+        // The JVM timed 1000 ms over 100 pauses: 1 % + 0.05 ms a pause
+        // (15 ms, and rounding) either way agrees, more does not.
+        for (log_ms, status) in [
+            (980.0, CheckStatus::Differs),
+            (985.5, CheckStatus::Verified),
+            (1014.5, CheckStatus::Verified),
+            (1020.0, CheckStatus::Differs),
+            (1100.0, CheckStatus::Differs),
+        ] {
+            let c = cross_check(&log((100, log_ms), true), &jvm);
+            assert_eq!(c.checks[1].status, status, "{log_ms}");
+        }
     }
 
     #[test]

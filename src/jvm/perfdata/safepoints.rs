@@ -97,12 +97,12 @@ pub struct WorstMeans {
     /// The largest mean time to reach a safepoint between two successive
     /// reads, ms.
     pub mean_reaching_ms: f64,
-    /// JVM uptime (s) at the end of the stretch that had it.
-    pub reaching_at_uptime_s: f64,
+    /// Which stretch had it: the index of its second read in `reads`.
+    pub reaching_at_read: usize,
     /// The largest mean time stopped at a safepoint, ms; `null` without JDK.
     pub mean_at_safepoint_ms: Option<f64>,
-    /// JVM uptime (s) at the end of the stretch that had it.
-    pub at_safepoint_at_uptime_s: Option<f64>,
+    /// Which stretch had it (as `reaching_at_read`).
+    pub at_safepoint_at_read: Option<usize>,
     /// Stretches with at least one safepoint that were weighed.
     pub stretches: u64,
 }
@@ -113,29 +113,29 @@ pub struct WorstMeans {
 /// stretch held a safepoint.
 pub fn worst_means(reads: &[CounterSnapshot]) -> Option<WorstMeans> {
     let mut worst: Option<WorstMeans> = None;
-    for w in reads.windows(2) {
+    for (i, w) in reads.windows(2).enumerate() {
         let Ok(f) = over_interval(&w[0], &w[1]) else {
             continue;
         };
-        let (Some(reach), up) = (f.mean_reaching_ms, w[1].uptime_s) else {
+        let (Some(reach), at_read) = (f.mean_reaching_ms, i + 1) else {
             continue;
         };
         let cur = worst.get_or_insert(WorstMeans {
             mean_reaching_ms: reach,
-            reaching_at_uptime_s: up,
+            reaching_at_read: at_read,
             mean_at_safepoint_ms: f.mean_at_safepoint_ms,
-            at_safepoint_at_uptime_s: f.mean_at_safepoint_ms.map(|_| up),
+            at_safepoint_at_read: f.mean_at_safepoint_ms.map(|_| at_read),
             stretches: 0,
         });
         cur.stretches += 1;
         if reach > cur.mean_reaching_ms {
             cur.mean_reaching_ms = reach;
-            cur.reaching_at_uptime_s = up;
+            cur.reaching_at_read = at_read;
         }
         if let Some(at) = f.mean_at_safepoint_ms {
             if cur.mean_at_safepoint_ms.is_none_or(|m| at > m) {
                 cur.mean_at_safepoint_ms = Some(at);
-                cur.at_safepoint_at_uptime_s = Some(up);
+                cur.at_safepoint_at_read = Some(at_read);
             }
         }
     }
@@ -205,9 +205,9 @@ mod tests {
         assert_eq!(f.mean_reaching_ms, Some(1.5));
         let w = worst_means(&[a.clone(), b, c, d]).unwrap();
         assert_eq!(w.mean_reaching_ms, 1.5);
-        assert_eq!(w.reaching_at_uptime_s, 2.0);
+        assert_eq!(w.reaching_at_read, 1);
         assert_eq!(w.mean_at_safepoint_ms, Some(10.0));
-        assert_eq!(w.at_safepoint_at_uptime_s, Some(3.0));
+        assert_eq!(w.at_safepoint_at_read, Some(2));
         assert_eq!(w.stretches, 2);
         assert_eq!(worst_means(&[a.clone(), a]), None);
         assert_eq!(worst_means(&[]), None);

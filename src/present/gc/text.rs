@@ -295,7 +295,10 @@ fn render_counters(c: &CountersReport, out: &mut dyn Write) -> io::Result<()> {
             );
         }
         CountersReport::Unavailable { reason } => {
-            return writeln!(out, "JVM counters                         not read: {reason}");
+            return writeln!(
+                out,
+                "JVM counters                         not read: {reason}"
+            );
         }
         CountersReport::Read {
             path,
@@ -309,7 +312,11 @@ fn render_counters(c: &CountersReport, out: &mut dyn Write) -> io::Result<()> {
         .jdk
         .map(|j| format!("JDK {j}"))
         .unwrap_or_else(|| "JDK unknown".into());
-    writeln!(out, "JVM counters ({path}, {jdk}, up {:.0} s)", counters.uptime_s)?;
+    let up = counters
+        .uptime_s
+        .map(|u| format!(", up {u:.0} s"))
+        .unwrap_or_default();
+    writeln!(out, "JVM counters ({path}, {jdk}{up})")?;
     match &check.not_comparable {
         Some(why) => writeln!(out, "  not compared with the log: {why}")?,
         None => {
@@ -317,14 +324,12 @@ fn render_counters(c: &CountersReport, out: &mut dyn Write) -> io::Result<()> {
             for f in &check.checks {
                 let verdict = match f.status {
                     CheckStatus::Verified => "verified".to_string(),
-                    CheckStatus::Differs => format!(
-                        "differs: {}",
-                        f.detail.as_deref().unwrap_or("")
-                    ),
-                    CheckStatus::NotCompared => format!(
-                        "not compared: {}",
-                        f.detail.as_deref().unwrap_or("")
-                    ),
+                    CheckStatus::Differs => {
+                        format!("differs: {}", f.detail.as_deref().unwrap_or(""))
+                    }
+                    CheckStatus::NotCompared => {
+                        format!("not compared: {}", f.detail.as_deref().unwrap_or(""))
+                    }
                 };
                 writeln!(
                     out,
@@ -345,7 +350,10 @@ fn render_counters(c: &CountersReport, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
-    let mean = |v: Option<f64>| v.map(|v| format!("{v:.3} ms")).unwrap_or_else(|| "n/a".into());
+    let mean = |v: Option<f64>| {
+        v.map(|v| format!("{v:.3} ms"))
+            .unwrap_or_else(|| "n/a".into())
+    };
     writeln!(
         out,
         "  safepoints (JVM life)              {} safepoints, {:.3} ms to reach (mean {}), {} stopped (mean {} at safepoint)",
