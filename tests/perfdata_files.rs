@@ -140,7 +140,8 @@ fn the_corpus_pins_the_log_to_collector_mapping() {
                     .find(|c| c["name"] == n)
                     .map(|c| c["count"].as_u64().unwrap())
             };
-            let a = tunekeeper::gc::analyse(&[log.clone()], &Default::default()).unwrap();
+            let a =
+                tunekeeper::gc::analyse(std::slice::from_ref(&log), &Default::default()).unwrap();
             let t = LogTotals::from_stats(&a.stats);
             assert_eq!(
                 Some(t.young.0),

@@ -18,6 +18,8 @@ use serde::Serialize;
 
 use crate::host::Host;
 
+/// Bytes read of `/proc/PID/{cmdline,environ,status}`, at most.
+const MAX_PROC_BYTES: u64 = 1 << 20;
 /// `hsperfdata_*` entries in a temporary directory looked at, at most.
 const MAX_USER_DIRS: usize = 64;
 /// Directory entries read from the temporary directory, at most (it may
@@ -132,9 +134,15 @@ fn effective_uid(status: &str) -> Option<u32> {
 /// Finds the perf-data file of process `pid`.
 pub fn locate(host: &Host, pid: i32) -> Result<Location, LocateError> {
     let proc_file = |name: &str| host.path(format!("/proc/{pid}/{name}"));
+    // The kernel bounds these files; the reader bounds them again.
     let read = |name: &str| {
+        use std::io::Read;
         let path = proc_file(name);
-        std::fs::read(&path).map_err(|source| LocateError::Proc { path, source })
+        let mut buf = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_PROC_BYTES).read_to_end(&mut buf))
+            .map(|_| buf)
+            .map_err(|source| LocateError::Proc { path, source })
     };
     let cmdline: Vec<String> = read("cmdline")?
         .split(|b| *b == 0)

@@ -19,7 +19,7 @@ pub enum Probe {
         /// The file read.
         path: String,
         /// Its figures.
-        snapshot: CounterSnapshot,
+        snapshot: Box<CounterSnapshot>,
     },
     /// Switched off by a flag.
     Disabled {
@@ -60,7 +60,7 @@ pub fn probe(host: &Host, pid: i32) -> Probe {
         Ok(pd) => match CounterSnapshot::from_perf_data(&pd) {
             Ok(snapshot) => Probe::Read {
                 path: shown,
-                snapshot,
+                snapshot: Box::new(snapshot),
             },
             Err(e) => Probe::Unavailable {
                 reason: format!("{shown}: {e}"),
@@ -120,8 +120,8 @@ pub fn report(before: Probe, after: Probe, log: &LogTotals) -> CountersReport {
     };
     // Without a first read, the second stands for both.
     let b = match before {
-        Probe::Read { snapshot, .. } => snapshot,
-        _ => a.clone(),
+        Probe::Read { snapshot, .. } => *snapshot,
+        _ => (*a).clone(),
     };
     let mut pauses: Vec<KindFigures> = Vec::new();
     for c in &a.collectors {
@@ -144,7 +144,7 @@ pub fn report(before: Probe, after: Probe, log: &LogTotals) -> CountersReport {
         path,
         safepoints: over_life(&a),
         cross_check: cross_check_between(log, &b, &a),
-        counters: Box::new(a),
+        counters: a,
         pauses,
     }
 }
