@@ -139,7 +139,7 @@ fn gc_running(s: &CounterSnapshot) -> bool {
 }
 
 /// `3893` → `3,893`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {

@@ -263,16 +263,7 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
 
 /// `12,345`.
 fn grouped(n: f64) -> String {
-    let n = n.round() as u64;
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::jvm::perfdata::crosscheck::thousands(n.round() as u64)
 }
 
 /// A figure of the cross-check: a count grouped, a time in ms.
