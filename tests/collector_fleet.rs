@@ -15,7 +15,7 @@ use collector_support::{Collector, ago, drift, gc, report};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tunekeeper::collector::store::{Outcome, Submission};
+use tunekeeper::collector::storage::report::{Outcome, Submission};
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -372,7 +372,7 @@ fn big_fleet(now_ms: i64) -> Vec<Submission> {
 /// through the storage layer (posting 10,000 reports one by one would
 /// measure ingest, not the page).
 fn fill(dir: &Path, batch: &[Submission]) {
-    use tunekeeper::collector::{pg, store};
+    use tunekeeper::collector::storage::{postgres as pg, sqlite::store};
     match collector_support::postgres() {
         None => {
             let mut w = store::open_writer(&dir.join("collector.db")).unwrap();

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use collector_support::{Collector, ago, gc};
-use tunekeeper::collector::store::{self, Outcome, Submission};
+use tunekeeper::collector::storage::report::{Outcome, Submission};
+use tunekeeper::collector::storage::sqlite::store;
 
 const HOSTS: usize = 200;
 const DAYS: i64 = 14;

@@ -100,7 +100,7 @@ pub const PASSWORD_ENV: &str = "TUNEKEEPER_DB_PASSWORD";
 
 /// `--db` as a SQLite file or a PostgreSQL database, with its password.
 fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
-    if !collector::pg::is_url(&args.db) {
+    if !collector::storage::postgres::is_url(&args.db) {
         if args.db_password_file.is_some() {
             anyhow::bail!("--db-password-file: only for a PostgreSQL --db (postgres://...)");
         }
@@ -114,8 +114,8 @@ fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
         }
         None => std::env::var(PASSWORD_ENV).ok(),
     };
-    let target =
-        collector::pg::target(&args.db, password.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = collector::storage::postgres::target(&args.db, password.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Database::Postgres(Box::new(target)))
 }
 

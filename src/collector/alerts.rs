@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 
 use super::ingest;
 use super::metrics::Counters;
+use super::storage::host::HostView;
 use super::storage::{Leader, Storage};
-use super::store::HostView;
 use super::webhook::{self, Alert, Webhook};
 
 /// A state of a host that alerts.
@@ -59,7 +59,7 @@ pub fn conditions(h: &HostView) -> Vec<Condition> {
     if h.drift > h.gc.gc_drift {
         out.push(Condition::Drifting);
     }
-    if h.gc.health == super::health::GcHealth::Unhealthy {
+    if h.gc.health == super::storage::health::GcHealth::Unhealthy {
         out.push(Condition::GcUnhealthy);
     }
     if h.stale {

@@ -12,10 +12,11 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::auth::Tokens;
-use super::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
 use super::ingest::{self, Rejection};
-use super::storage::{Storage, StoreError};
-use super::store::{Cursor, Outcome};
+use super::storage::Storage;
+use super::storage::error::StoreError;
+use super::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
+use super::storage::report::{Cursor, Outcome};
 
 /// Default and largest `limit` of the listings (reports, hosts, the fleet page).
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -301,7 +302,7 @@ pub async fn get_hosts(
                     format!(
                         "cluster: no host's latest report names the cluster {:?} (hosts without one: {:?})",
                         f.value(),
-                        super::cluster::NO_CLUSTER
+                        super::storage::fleet::NO_CLUSTER
                     ),
                 );
             }

@@ -2,68 +2,15 @@
 //! latest report names (`report.cluster`), hosts naming none form one
 //! "(no cluster)" group. Per cluster: hosts, how many drift, are
 //! GC-unhealthy or stale (counted by the database, see
-//! [`super::fleet::cluster_counts_sql`]), and the week-over-week GC and
+//! [`super::storage::fleet::cluster_counts_sql`]), and the week-over-week GC and
 //! drift figures (kept ready by [`super::trend`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::fleet::ClusterCounts;
+use super::storage::fleet::{ClusterCounts, NO_CLUSTER, WeekFigures};
 use super::trend::Latest;
-
-/// A week, in ms.
-pub const WEEK_MS: i64 = 7 * 86_400_000;
-/// How the group of hosts without a cluster is labelled.
-pub const NO_CLUSTER: &str = "(no cluster)";
-
-/// The windows of the week-over-week view, the host page's: "this week" is
-/// the last seven days (report time, counted no later than its receipt,
-/// after `split`), "last week" the seven before (from `since` to `split`).
-/// Returns `(since, split)`.
-pub fn week_bounds(now_ms: i64) -> (i64, i64) {
-    (now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
-}
-
-/// A float sum of counts as a count (saturating; a sum is never negative).
-pub fn count(v: f64) -> u64 {
-    if v > 0.0 {
-        // `as` saturates at u64::MAX (NaN fails the test above).
-        v as u64
-    } else {
-        0
-    }
-}
-
-/// One week's figures of a cluster, over every report of its hosts: the
-/// host page's week-over-week figures, summed over hosts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct WeekFigures {
-    /// Reports received.
-    pub reports: u64,
-    /// Mean of the reports' GC ms per second (each the worst JVM of its
-    /// host over its interval); `null` without GC figures.
-    pub mean_gc_ms_per_second: Option<f64>,
-    /// The worst report's GC ms per second.
-    pub worst_gc_ms_per_second: Option<f64>,
-    /// The worst report's pause p99, ms.
-    pub worst_pause_p99_ms: Option<f64>,
-    /// Full GCs reported.
-    pub full_gcs: u64,
-    /// Reports with at least one drifting finding.
-    pub drifting_reports: u64,
-}
-
-/// One cluster's figures for one week, as the storage reads them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WeekRow {
-    /// The cluster; `None`: hosts without one.
-    pub cluster: Option<String>,
-    /// This week (true) or last week.
-    pub this_week: bool,
-    /// The figures.
-    pub figures: WeekFigures,
-}
 
 /// The change from last week to this week, in percent of last week's;
 /// `null` when either is missing or last week's is zero (no base).
@@ -212,6 +159,7 @@ fn empty(name: Option<String>, trend: &Latest) -> ClusterSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::storage::fleet::count;
 
     #[test]
     fn change_and_share_have_no_figure_without_a_base() {

@@ -13,7 +13,8 @@ use super::cluster::{self, ClusterSummary};
 use super::ingest::now_ms;
 use super::page;
 use super::skew::{self, Difference, HostValues, KeySkew};
-use super::storage::{Storage, StoreError};
+use super::storage::Storage;
+use super::storage::error::StoreError;
 use crate::report::Report;
 
 /// A cluster's hosts' latest values, read from storage.

@@ -21,7 +21,7 @@ use super::alerts::{self, Condition};
 use super::api::{AppState, check_read, store_error};
 use super::ingest;
 use super::skew_watch::SkewWatch;
-use super::store::HostView;
+use super::storage::host::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Received {

@@ -7,15 +7,8 @@
 //! - [`api`]: the JSON endpoints
 //! - [`ingest`]: decompression (bounded) and validation of posted reports
 //! - [`auth`]: bearer tokens, compared in constant time
-//! - [`db`]: the writer thread (batched transactions) and pooled readers
-//! - [`storage`]: the one storage interface the handlers use, over either backend
-//! - [`fleet`]: paging through the fleet (state counts, filters, keyset sort), both backends
-//! - [`store`]: the SQLite schema and queries
-//! - [`compact`]: the compact form of stored reports (ids, deflated documents, what is kept)
-//! - [`pg`]: the PostgreSQL backend (several collectors on one database)
-//! - [`pgtls`]: TLS to PostgreSQL (libpq's `sslmode`, rustls)
-//! - [`drift`]: drift events between two reports (drift, back, gone with a stopped broker)
-//! - [`health`]: figures derived from a report (drift, GC health)
+//!
+//! - [`storage`]: the one storage interface, its types and both backends beneath it
 //! - [`capacity`]: Cruise Control's capacity file from measured hardware
 //! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
 //! - [`clusters_api`]: the cluster endpoints and pages
@@ -33,23 +26,15 @@ pub mod auth;
 pub mod capacity;
 pub mod cluster;
 pub mod clusters_api;
-pub mod compact;
 pub mod conn;
-pub mod db;
-pub mod drift;
 mod error;
-pub mod fleet;
-pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod page;
-pub mod pg;
-pub mod pgtls;
 pub mod server;
 pub mod skew;
 pub mod skew_watch;
 pub mod storage;
-pub mod store;
 pub mod tls;
 pub mod trend;
 pub mod webhook;

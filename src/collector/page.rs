@@ -16,12 +16,12 @@ use time::macros::format_description;
 use serde::Deserialize;
 
 use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
-use super::drift::Change;
-use super::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter};
-use super::health::GcHealth;
 use super::ingest::now_ms;
-use super::storage::{HostData, StoreError};
-use super::store::{DriftEvent, HostView, Point};
+use super::storage::drift::Change;
+use super::storage::error::StoreError;
+use super::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter};
+use super::storage::health::GcHealth;
+use super::storage::host::{DriftEvent, HostData, HostView, Point};
 use super::trend::Latest;
 use crate::finding::{Finding, Status};
 use crate::present::{
@@ -141,7 +141,7 @@ pub async fn fleet(
             StatusCode::BAD_REQUEST,
             &format!(
                 "The parameter “cluster” must be a cluster of the fleet (or “{}”): no host's latest report names “{}”.",
-                super::cluster::NO_CLUSTER,
+                super::storage::fleet::NO_CLUSTER,
                 f.value()
             ),
         );

@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 
 use super::api::{self, Shared};
 use super::auth::Tokens;
-use super::compact::Options;
 use super::conn::{self, Limits};
+use super::storage::compact::Options;
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
 use super::{Config, Error, alerts, clusters_api, ingest, metrics, page, trend};

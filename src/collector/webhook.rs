@@ -19,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::alerts::Condition;
 use super::metrics::Counters;
-use super::store::HostView;
+use super::storage::host::HostView;
 
 /// Default messages queued before the oldest is dropped.
 pub const DEFAULT_QUEUE: usize = 1000;

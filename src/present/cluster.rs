@@ -4,12 +4,13 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::collector::cluster::{ClusterSummary, WeekFigures};
+use crate::collector::cluster::ClusterSummary;
 use crate::collector::clusters_api::CompareAnswer;
-use crate::collector::health::GcHealth;
 use crate::collector::page::fmt_age;
 use crate::collector::skew::{KeySkew, Side};
-use crate::collector::store::HostView;
+use crate::collector::storage::fleet::WeekFigures;
+use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::host::HostView;
 use crate::web::STYLE;
 use crate::web::html::segment;
 

@@ -11,10 +11,10 @@ use maud::{Markup, PreEscaped, html};
 
 use super::{document, query_value};
 use crate::collector::cluster::ClusterSummary;
-use crate::collector::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
-use crate::collector::health::GcHealth;
 use crate::collector::page::fmt_age;
-use crate::collector::store::HostView;
+use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
+use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::host::HostView;
 
 /// What the page was asked for: the filters, the order and the page size
 /// (links keep them, and change one).

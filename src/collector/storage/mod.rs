@@ -6,13 +6,25 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Error;
-use super::cluster::WeekRow;
-use super::compact::Options;
-use super::db::{Readers, WriteError, Writer, WriterHandle};
-use super::fleet::{ClusterCounts, FleetPage, FleetQuery};
-use super::pg::{self, Pg, PgTarget};
-use super::store::{self, Cursor, DriftEvent, HostView, Outcome, Point, ReportPage, Submission};
+pub mod compact;
+pub mod drift;
+pub mod error;
+pub mod fleet;
+pub mod health;
+pub mod host;
+pub mod postgres;
+pub mod report;
+pub mod sqlite;
+
+use crate::collector::Error;
+use compact::Options;
+use error::StoreError;
+use fleet::{ClusterCounts, FleetPage, FleetQuery, WeekRow};
+use host::{HostData, HostView};
+use postgres::{Pg, PgTarget};
+use report::{Cursor, Outcome, ReportPage, Submission};
+use sqlite::store;
+use sqlite::writer::{Readers, Writer, WriterHandle};
 
 /// Where the collector keeps its data.
 #[derive(Debug, Clone)]
@@ -31,53 +43,6 @@ impl std::fmt::Display for Database {
             Database::Postgres(t) => f.write_str(&t.shown),
         }
     }
-}
-
-/// Why a storage call did not answer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL refused the statement (not a connection problem).
-    #[error("database: {0}")]
-    Postgres(String),
-    /// The database cannot be reached now (PostgreSQL down, restarting or
-    /// out of connections): the caller should retry later (503).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// The writer has stopped (shutting down).
-    #[error("the database writer has stopped")]
-    Stopped,
-}
-
-impl StoreError {
-    /// True when retrying later can succeed (answered with 503).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Stopped)
-    }
-}
-
-impl From<WriteError> for StoreError {
-    fn from(e: WriteError) -> StoreError {
-        match e {
-            WriteError::Db(e) => StoreError::Sqlite(e),
-            WriteError::Stopped => StoreError::Stopped,
-        }
-    }
-}
-
-/// Everything the host page shows.
-#[derive(Debug, Clone)]
-pub struct HostData {
-    /// The host's summary; `None` if it never reported (or was pruned).
-    pub view: Option<HostView>,
-    /// Its latest document.
-    pub latest: Option<String>,
-    /// Its figures since the time asked for, oldest first.
-    pub series: Vec<Point>,
-    /// Its drift events, oldest first.
-    pub events: Vec<DriftEvent>,
 }
 
 /// The storage handle every handler holds; cheap to clone.
@@ -100,7 +65,7 @@ pub enum Closer {
     /// SQLite's writer thread.
     Sqlite(Writer),
     /// PostgreSQL's writer tasks.
-    Postgres(pg::Writers),
+    Postgres(postgres::Writers),
 }
 
 impl Closer {
@@ -254,7 +219,7 @@ impl Storage {
     }
 
     /// Each cluster's figures of this week and last week: reads every
-    /// sample of two weeks, so only [`super::trend`]'s background refresh
+    /// sample of two weeks, so only the trend's background refresh
     /// calls it.
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
         match self {
@@ -324,7 +289,9 @@ impl Storage {
     pub fn alert_leader(&self) -> Leader {
         match self {
             Storage::Sqlite { .. } => Leader::Alone,
-            Storage::Postgres(pg) => Leader::Postgres(Box::new(pg::Leader::new(Arc::clone(pg)))),
+            Storage::Postgres(pg) => {
+                Leader::Postgres(Box::new(postgres::Leader::new(Arc::clone(pg))))
+            }
         }
     }
 }
@@ -334,7 +301,7 @@ pub enum Leader {
     /// The only collector on its database.
     Alone,
     /// One of possibly several on one PostgreSQL database.
-    Postgres(Box<pg::Leader>),
+    Postgres(Box<postgres::Leader>),
 }
 
 impl Leader {

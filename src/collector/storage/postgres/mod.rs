@@ -18,18 +18,19 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
-use super::Error;
-use super::cluster::{WeekFigures, WeekRow};
-use super::compact::{self, Options};
-use super::drift::{self, Change};
-use super::fleet::{
+pub mod tls;
+
+use crate::collector::Error;
+use crate::collector::storage::compact::{self, Options};
+use crate::collector::storage::drift::{self, Change};
+use crate::collector::storage::error::StoreError;
+use crate::collector::storage::fleet::{
     self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
+    WeekFigures, WeekRow,
 };
-use super::health::DriftKey;
-use super::storage::{HostData, StoreError};
-use super::store::{
-    Cursor, DriftEvent, HostRow, HostView, Outcome, PageBuilder, Point, ReportPage, Submission,
-};
+use crate::collector::storage::health::DriftKey;
+use crate::collector::storage::host::{DriftEvent, HostData, HostRow, HostView, Point};
+use crate::collector::storage::report::{Cursor, Outcome, PageBuilder, ReportPage, Submission};
 
 /// The schema version this collector writes; a larger one is refused.
 /// Version 1 kept every body in `reports`; version 2 keeps them compact.
@@ -154,7 +155,7 @@ pub struct PgTarget {
     /// The URL for messages, without any password.
     pub shown: String,
     /// TLS as the URL's `sslmode` and `sslrootcert` ask.
-    pub tls: super::pgtls::MakeRustls,
+    pub tls: tls::MakeRustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -207,7 +208,7 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
         value: shown.clone(),
         reason,
     };
-    let (rest, tls) = super::pgtls::split_url(url).map_err(&bad)?;
+    let (rest, tls) = tls::split_url(url).map_err(&bad)?;
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| bad(format!("not a PostgreSQL URL: {e}")))?;
@@ -219,7 +220,7 @@ pub fn target(url: &str, password: Option<&str>) -> Result<PgTarget, Error> {
         ));
     }
     config.ssl_mode(tls.mode.driver_mode());
-    let tls = super::pgtls::connector(&tls).map_err(|e| bad(e.to_string()))?;
+    let tls = tls::connector(&tls).map_err(|e| bad(e.to_string()))?;
     if config.get_user().is_none() {
         return Err(bad(
             "no user name (postgres://USER@HOST:PORT/DATABASE)".into()
@@ -584,7 +585,7 @@ impl Pg {
     /// [`super::store::cluster_weeks`]).
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
         let c = self.client().await?;
-        let (since, split) = super::cluster::week_bounds(now_ms);
+        let (since, split) = fleet::week_bounds(now_ms);
         let rows = read(c.query(
             "SELECT h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
                     COUNT(*)::BIGINT,
@@ -606,7 +607,7 @@ impl Pg {
                     mean_gc_ms_per_second: r.get(3),
                     worst_gc_ms_per_second: r.get(4),
                     worst_pause_p99_ms: r.get(5),
-                    full_gcs: super::cluster::count(r.get(6)),
+                    full_gcs: fleet::count(r.get(6)),
                     drifting_reports: u64::try_from(r.get::<_, i64>(7)).unwrap_or(0),
                 },
             })

@@ -7,15 +7,16 @@ use std::path::Path;
 
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::Serialize;
 
-use super::cluster::{WeekFigures, WeekRow};
-use super::compact::{self, Options};
-use super::drift::Change;
-use super::fleet::{
+use crate::collector::storage::compact::{self, Options};
+use crate::collector::storage::drift;
+use crate::collector::storage::fleet::{
     self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
+    WeekFigures, WeekRow,
 };
-use super::health::{Derived, DriftKey, GcHealth};
+use crate::collector::storage::health::DriftKey;
+use crate::collector::storage::host::{DriftEvent, HostRow, HostView, Point};
+use crate::collector::storage::report::{Cursor, Outcome, PageBuilder, ReportPage, Submission};
 
 /// The schema, idempotent so every start can run it (version 2: reports
 /// kept compact, see [`super::compact`]).
@@ -185,53 +186,6 @@ pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
-}
-
-/// A validated report ready to store.
-#[derive(Debug, Clone)]
-pub struct Submission {
-    /// The report id.
-    pub id: String,
-    /// The host name as sent.
-    pub hostname: String,
-    /// The report's time, Unix ms.
-    pub time_ms: i64,
-    /// The report's time as sent.
-    pub time_text: String,
-    /// When it arrived, Unix ms.
-    pub received_ms: i64,
-    /// The agent's interval.
-    pub interval_seconds: u64,
-    /// The profile name.
-    pub profile: String,
-    /// Figures derived from it.
-    pub derived: Derived,
-    /// The document as received.
-    pub body: String,
-    /// `body` deflated ([`compact::pack`]): packed by the request's task, in
-    /// parallel, so the writer (one thread on SQLite) only stores bytes.
-    pub packed: Vec<u8>,
-}
-
-/// What storing one submission did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Newly stored.
-    Stored,
-    /// A report with this id was already stored; nothing changed.
-    Duplicate,
-    /// A report with this id was already stored for ANOTHER host: not a
-    /// retry of the same report, so not delivered (409).
-    Conflict,
-}
-
-impl Submission {
-    /// The report's time as far as the collector can trust it: never later
-    /// than its receipt. A clock that runs ahead (or a forged date) cannot
-    /// make a report newer than the moment it arrived.
-    pub fn effective_ms(&self) -> i64 {
-        self.time_ms.min(self.received_ms)
-    }
 }
 
 /// Stores submissions in one transaction with the default [`Options`]
@@ -443,8 +397,8 @@ fn record_transitions(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let (at, received) = (s.effective_ms(), s.received_ms);
-    for (k, change) in super::drift::changes(prev, &s.derived) {
-        let actual = super::drift::stored_actual(k, change, &s.derived);
+    for (k, change) in drift::changes(prev, &s.derived) {
+        let actual = drift::stored_actual(k, change, &s.derived);
         stmt.execute(params![
             s.hostname,
             at,
@@ -591,160 +545,6 @@ pub fn prune_raw(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usiz
            AND id NOT IN (SELECT last_id FROM hosts)",
         [cutoff_ms],
     )
-}
-
-/// GC figures of a host as `/api/v1/hosts` shows them.
-#[derive(Debug, Clone, Serialize)]
-pub struct GcView {
-    /// `healthy`, `unhealthy` (a `gc` service level drifted) or `unknown` (no GC data).
-    pub health: GcHealth,
-    /// The worst JVM's GC ms per wall second over the latest interval.
-    pub gc_ms_per_second: Option<f64>,
-    /// The worst JVM's overall pause p99 over the latest interval.
-    pub pause_p99_ms: Option<f64>,
-    /// Full GCs reported in the 24 hours before now.
-    pub full_gcs_24h: u64,
-    /// Drifting `gc` findings in the latest report.
-    pub gc_drift: u32,
-}
-
-/// One host as `/api/v1/hosts` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostView {
-    /// Host name, verbatim.
-    pub hostname: String,
-    /// Profile of the latest report.
-    pub profile: String,
-    /// Id of the latest report.
-    pub last_report_id: String,
-    /// Time of the latest report, as sent.
-    pub last_time: String,
-    /// Time of the latest report, Unix ms.
-    pub last_time_ms: i64,
-    /// Seconds from the latest report's time (counted no later than its
-    /// receipt) to now; never negative.
-    pub age_seconds: i64,
-    /// When the host last delivered a report, Unix ms (collector's clock).
-    pub last_received_ms: i64,
-    /// The agent's clock against the collector's: report time minus receipt
-    /// of the report received last, in seconds (positive: ahead). Delivery
-    /// delay counts too; the threshold below allows for it.
-    pub clock_skew_seconds: i64,
-    /// True when the skew is beyond [`CLOCK_SKEW_LIMIT_MS`] (ahead) or beyond
-    /// that and three intervals (behind): the host's clock is wrong, so its
-    /// report times (and the age and staleness derived from them) are not
-    /// to be trusted.
-    pub clock_skewed: bool,
-    /// The agent's interval.
-    pub interval_seconds: u64,
-    /// True when the host missed three intervals.
-    pub stale: bool,
-    /// Drifting findings in the latest report (kernel and JVM).
-    pub drift: u32,
-    /// All findings in the latest report.
-    pub findings: u32,
-    /// Broker JVMs in the latest report.
-    pub jvms: u32,
-    /// GC health.
-    pub gc: GcView,
-    /// What drifts now.
-    pub drifting: Vec<DriftKey>,
-    /// The cluster of the latest report; `None` if it names none.
-    pub cluster: Option<String>,
-    /// Findings a waiver in force covers in the latest report: shown and
-    /// counted, not drift.
-    pub waived: u32,
-}
-
-/// How far an agent's clock may be off before the host shows a clock
-/// problem: five minutes (NTP-synchronised hosts are within a second; a
-/// report in flight or retried takes seconds).
-pub const CLOCK_SKEW_LIMIT_MS: i64 = 5 * 60 * 1000;
-
-/// A `hosts` row as both backends read it, before the figures derived
-/// from it and the clock: one place decides staleness and skew.
-#[derive(Debug, Clone)]
-pub struct HostRow {
-    /// Host name.
-    pub hostname: String,
-    /// Profile of the report shown.
-    pub profile: String,
-    /// Id of the report shown.
-    pub last_id: String,
-    /// Its time as sent.
-    pub last_time_text: String,
-    /// Its time, Unix ms.
-    pub last_time_ms: i64,
-    /// The agent's interval.
-    pub interval_seconds: i64,
-    /// Drifting findings.
-    pub drift: u32,
-    /// All findings.
-    pub findings: u32,
-    /// Broker JVMs.
-    pub jvms: u32,
-    /// Whether any JVM had GC data.
-    pub has_gc: bool,
-    /// Drifting `gc` findings.
-    pub gc_drift: u32,
-    /// Worst GC ms per second.
-    pub gc_ms_per_second: Option<f64>,
-    /// Worst pause p99.
-    pub pause_p99_ms: Option<f64>,
-    /// JSON array of [`DriftKey`].
-    pub drifting: String,
-    /// Receipt of the report shown, Unix ms.
-    pub shown_received_ms: i64,
-    /// Receipt of what arrived last, Unix ms.
-    pub last_received_ms: i64,
-    /// Report time minus receipt of what arrived last, ms.
-    pub skew_ms: i64,
-    /// The cluster of the report shown.
-    pub cluster: Option<String>,
-    /// Waived findings of the report shown.
-    pub waived: u32,
-}
-
-impl HostRow {
-    /// The host as the API shows it at `now_ms` (full GCs of the last day
-    /// are filled in by the caller).
-    pub fn view(self, now_ms: i64) -> HostView {
-        // A report's time counts no later than its receipt (a clock ahead
-        // cannot make a host look fresh for ever), nor later than now.
-        let effective = self.last_time_ms.min(self.shown_received_ms).min(now_ms);
-        let age_ms = now_ms.saturating_sub(effective);
-        let interval_ms = 1000 * i128::from(self.interval_seconds.max(1));
-        let stale = i128::from(age_ms) > 3 * interval_ms;
-        let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
-        let clock_skewed =
-            self.skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(self.skew_ms) > behind_limit;
-        HostView {
-            profile: self.profile,
-            last_report_id: self.last_id,
-            last_time: self.last_time_text,
-            last_time_ms: self.last_time_ms,
-            age_seconds: age_ms.div_euclid(1000),
-            last_received_ms: self.last_received_ms,
-            clock_skew_seconds: self.skew_ms / 1000,
-            clock_skewed,
-            interval_seconds: u64::try_from(self.interval_seconds).unwrap_or(0),
-            stale,
-            drift: self.drift,
-            findings: self.findings,
-            jvms: self.jvms,
-            gc: GcView {
-                health: GcHealth::from_figures(self.gc_drift, self.has_gc),
-                gc_ms_per_second: self.gc_ms_per_second,
-                pause_p99_ms: self.pause_p99_ms,
-                full_gcs_24h: 0,
-                gc_drift: self.gc_drift,
-            },
-            drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
-            cluster: self.cluster,
-            waived: self.waived,
-            hostname: self.hostname,
-        }
-    }
 }
 
 /// Every host, by host name.
@@ -969,101 +769,6 @@ pub fn report_bodies(
     Ok(out)
 }
 
-/// Where a listing of a host's reports goes on: the last (time, id) sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// Report time of the last document sent, Unix ms.
-    pub time_ms: i64,
-    /// Its id.
-    pub id: String,
-}
-
-impl Cursor {
-    /// The cursor as a URL-safe token: `time` `.` hex of the id.
-    pub fn encode(&self) -> String {
-        let mut s = format!("{}.", self.time_ms);
-        for b in self.id.bytes() {
-            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-        }
-        s
-    }
-
-    /// Reads a token made by [`Cursor::encode`]; `None` if it is not one.
-    pub fn decode(text: &str) -> Option<Cursor> {
-        let (time, hex) = text.split_once('.')?;
-        if hex.len() % 2 != 0 {
-            return None;
-        }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
-        Some(Cursor {
-            time_ms: time.parse().ok()?,
-            id: String::from_utf8(bytes).ok()?,
-        })
-    }
-}
-
-/// One page of a listing: the ids to send, in order, and where the next
-/// page starts (`None`: this was the last).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportPage {
-    /// The report ids of this page, newest first.
-    pub ids: Vec<String>,
-    /// Their total size in bytes.
-    pub bytes: usize,
-    /// The cursor of the next page.
-    pub next: Option<Cursor>,
-}
-
-/// Fills a [`ReportPage`] from rows of (id, time, size), newest first, one
-/// rule for both backends: at most `limit` documents and `budget` bytes,
-/// never fewer than one.
-pub struct PageBuilder {
-    page: ReportPage,
-    last: Option<Cursor>,
-    limit: usize,
-    budget: usize,
-}
-
-impl PageBuilder {
-    /// An empty page with its bounds.
-    pub fn new(limit: u32, budget: usize) -> PageBuilder {
-        PageBuilder {
-            page: ReportPage {
-                ids: Vec::new(),
-                bytes: 0,
-                next: None,
-            },
-            last: None,
-            limit: limit as usize,
-            budget,
-        }
-    }
-
-    /// Adds a row; false when the page is full (the cursor then points at
-    /// the last row taken, and the caller stops reading).
-    pub fn push(&mut self, id: String, time_ms: i64, len: usize) -> bool {
-        let p = &mut self.page;
-        let full = p.ids.len() >= self.limit
-            || (!p.ids.is_empty() && p.bytes.saturating_add(len) > self.budget);
-        if full {
-            p.next = self.last.take();
-            return false;
-        }
-        p.bytes = p.bytes.saturating_add(len);
-        p.ids.push(id.clone());
-        self.last = Some(Cursor { time_ms, id });
-        true
-    }
-
-    /// The page.
-    pub fn finish(self) -> ReportPage {
-        self.page
-    }
-}
-
 /// Chooses a page of a host's reports, newest first, after `after`: at most
 /// `limit` documents and at most `budget` bytes of them (always at least
 /// one, so a listing can never stall on a document larger than the budget).
@@ -1113,21 +818,6 @@ fn unpacked(id: &str, packed: &[u8]) -> rusqlite::Result<String> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Blob, Box::new(e)))
 }
 
-/// One point of a host's GC history.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Point {
-    /// Report time, Unix ms.
-    pub time_ms: i64,
-    /// Worst JVM's GC ms per second.
-    pub gc_ms_per_second: Option<f64>,
-    /// Worst JVM's pause p99.
-    pub pause_p99_ms: Option<f64>,
-    /// Full GCs in the interval.
-    pub full_gcs: u64,
-    /// Drifting findings.
-    pub drift: u32,
-}
-
 /// A host's figures from `since_ms` on, oldest first. A report's time counts
 /// no later than its receipt (a clock ahead would draw it in the future).
 pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Result<Vec<Point>> {
@@ -1147,60 +837,6 @@ pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Res
         })
     })?
     .collect()
-}
-
-/// A key starting to drift or coming back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftEvent {
-    /// Report time, Unix ms.
-    pub time_ms: i64,
-    /// Check family.
-    pub check: String,
-    /// Key.
-    pub key: String,
-    /// True when it started drifting, false when it came back, became
-    /// waived or went away with a stopped broker.
-    pub drifted: bool,
-    /// `drift`, `ok` (came back), `stopped` (gone with the broker) or
-    /// `waived` (a waiver in force now accepts it).
-    pub state: Change,
-    /// The expectation.
-    pub expected: String,
-    /// The value seen when it drifted.
-    pub actual: Option<String>,
-    /// For `waived`: the waiver's justification, if the report carried it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub justification: Option<String>,
-}
-
-impl DriftEvent {
-    /// An event from its stored columns: a `waived` row keeps the
-    /// justification in `actual` (see [`super::drift::stored_actual`]).
-    pub fn from_columns(
-        time_ms: i64,
-        check: String,
-        key: String,
-        state: &str,
-        expected: String,
-        stored: Option<String>,
-    ) -> DriftEvent {
-        let state = Change::parse(state);
-        let (actual, justification) = if state == Change::Waived {
-            (None, stored)
-        } else {
-            (stored, None)
-        };
-        DriftEvent {
-            time_ms,
-            check,
-            key,
-            drifted: state == Change::Drift,
-            state,
-            expected,
-            actual,
-            justification,
-        }
-    }
 }
 
 /// A host's drift events, oldest first.
@@ -1260,7 +896,7 @@ pub fn cluster_counts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Cl
 /// [`super::cluster::WEEK_MS`] for the windows), from the stored reports
 /// of the hosts now in the cluster.
 pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<WeekRow>> {
-    let (since, split) = super::cluster::week_bounds(now_ms);
+    let (since, split) = fleet::week_bounds(now_ms);
     // TOTAL, not SUM: a float sum cannot fail on overflow (see `hosts`).
     conn.prepare_cached(
         "SELECT h.cluster, r.received_at + MIN(r.skew_ms, 0) > ?2 AS this_week, COUNT(*),
@@ -1279,7 +915,7 @@ pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Wee
                 mean_gc_ms_per_second: r.get(3)?,
                 worst_gc_ms_per_second: r.get(4)?,
                 worst_pause_p99_ms: r.get(5)?,
-                full_gcs: super::cluster::count(r.get::<_, f64>(6)?),
+                full_gcs: fleet::count(r.get::<_, f64>(6)?),
                 drifting_reports: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
             },
         })
@@ -1315,6 +951,7 @@ pub fn cluster_latest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::storage::health::Derived;
 
     fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
         let derived = Derived {

@@ -103,7 +103,7 @@ pub fn stored_actual(k: &DriftKey, change: Change, now: &Derived) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::health::WaivedKey;
+    use crate::collector::storage::health::WaivedKey;
 
     fn key(check: &str, key: &str) -> DriftKey {
         DriftKey {

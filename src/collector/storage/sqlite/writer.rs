@@ -10,9 +10,11 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Error;
-use super::compact::Options;
-use super::store::{self, Outcome, Submission};
+use super::store;
+use crate::collector::Error;
+use crate::collector::storage::compact::Options;
+use crate::collector::storage::error::StoreError;
+use crate::collector::storage::report::{Outcome, Submission};
 
 /// The most reports committed in one transaction. Larger batches amortise
 /// the commit further but make the first report in a batch wait longer.
@@ -231,5 +233,14 @@ impl Readers {
                 std::io::Error::other(e.to_string()),
             )))
         })
+    }
+}
+
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> StoreError {
+        match e {
+            WriteError::Db(e) => StoreError::Sqlite(e),
+            WriteError::Stopped => StoreError::Stopped,
+        }
     }
 }

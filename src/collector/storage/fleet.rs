@@ -4,7 +4,7 @@
 //! One query shape for both backends (the SQL differs only in a few
 //! function names): the states a host can be in (drifting, GC unhealthy,
 //! stale, clock skewed) are SQL expressions over the `hosts` row that
-//! decide exactly what [`super::store::HostRow::view`] decides; a page is
+//! decide exactly what [`super::host::HostRow::view`] decides; a page is
 //! chosen by keyset (the sort key, then the host name), so a page costs one
 //! index or table walk and the views of the rows shown, never the views of
 //! the whole fleet. The counts of each state for the whole fleet come from
@@ -296,13 +296,13 @@ pub enum ClusterFilter {
 }
 
 impl ClusterFilter {
-    /// The filter of a `cluster=` value: [`super::cluster::NO_CLUSTER`]
+    /// The filter of a `cluster=` value: [`NO_CLUSTER`]
     /// is the hosts without one, any other text a cluster's name (not
     /// trimmed: stored names are not); empty is no filter.
     pub fn parse(s: &str) -> Option<ClusterFilter> {
         match s {
             "" => None,
-            super::cluster::NO_CLUSTER => Some(ClusterFilter::Without),
+            NO_CLUSTER => Some(ClusterFilter::Without),
             name => Some(ClusterFilter::Named(name.to_owned())),
         }
     }
@@ -311,7 +311,7 @@ impl ClusterFilter {
     pub fn value(&self) -> &str {
         match self {
             ClusterFilter::Named(n) => n,
-            ClusterFilter::Without => super::cluster::NO_CLUSTER,
+            ClusterFilter::Without => NO_CLUSTER,
         }
     }
 
@@ -408,6 +408,59 @@ pub struct FleetPage<V> {
     pub prev: Option<FleetCursor>,
 }
 
+/// A week, in ms.
+pub const WEEK_MS: i64 = 7 * 86_400_000;
+/// How the group of hosts without a cluster is labelled.
+pub const NO_CLUSTER: &str = "(no cluster)";
+
+/// The windows of the week-over-week view, the host page's: "this week" is
+/// the last seven days (report time, counted no later than its receipt,
+/// after `split`), "last week" the seven before (from `since` to `split`).
+/// Returns `(since, split)`.
+pub fn week_bounds(now_ms: i64) -> (i64, i64) {
+    (now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
+}
+
+/// A float sum of counts as a count (saturating; a sum is never negative).
+pub fn count(v: f64) -> u64 {
+    if v > 0.0 {
+        // `as` saturates at u64::MAX (NaN fails the test above).
+        v as u64
+    } else {
+        0
+    }
+}
+
+/// One week's figures of a cluster, over every report of its hosts: the
+/// host page's week-over-week figures, summed over hosts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WeekFigures {
+    /// Reports received.
+    pub reports: u64,
+    /// Mean of the reports' GC ms per second (each the worst JVM of its
+    /// host over its interval); `null` without GC figures.
+    pub mean_gc_ms_per_second: Option<f64>,
+    /// The worst report's GC ms per second.
+    pub worst_gc_ms_per_second: Option<f64>,
+    /// The worst report's pause p99, ms.
+    pub worst_pause_p99_ms: Option<f64>,
+    /// Full GCs reported.
+    pub full_gcs: u64,
+    /// Reports with at least one drifting finding.
+    pub drifting_reports: u64,
+}
+
+/// One cluster's figures for one week, as the storage reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekRow {
+    /// The cluster; `None`: hosts without one.
+    pub cluster: Option<String>,
+    /// This week (true) or last week.
+    pub this_week: bool,
+    /// The figures.
+    pub figures: WeekFigures,
+}
+
 // The states, as SQL over a `hosts` row; parameter 1 is now (Unix ms).
 // Arithmetic in doubles: a stored interval or offset near the integer
 // limits must not overflow (PostgreSQL would fail the whole query).
@@ -432,7 +485,7 @@ fn stale() -> String {
 /// than the limit and three intervals.
 fn skewed() -> String {
     let skew = "CAST(COALESCE(skew_ms, last_time - received_at) AS DOUBLE PRECISION)";
-    let limit = super::store::CLOCK_SKEW_LIMIT_MS;
+    let limit = super::host::CLOCK_SKEW_LIMIT_MS;
     format!(
         "({skew} > {limit}.0 OR -{skew} > GREATEST({limit}.0, {}))",
         three_intervals()
