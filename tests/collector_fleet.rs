@@ -457,7 +457,7 @@ fn fleet_of_ten_thousand() {
     let t = Instant::now();
     fill(
         dir.path(),
-        &big_fleet(tunekeeper::collector::ingest::now_ms()),
+        &big_fleet(tunekeeper::collector::clock::now_ms()),
     );
     let backend = if collector_support::postgres().is_some() {
         "postgres"

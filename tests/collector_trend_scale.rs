@@ -86,7 +86,7 @@ fn cluster_weeks_at_scale() {
     let dir = dir();
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("collector.db");
-    let now = tunekeeper::collector::ingest::now_ms();
+    let now = tunekeeper::collector::clock::now_ms();
     if !dir.join("filled").exists() {
         let _ = std::fs::remove_file(&db);
         let t = Instant::now();
@@ -102,7 +102,7 @@ fn cluster_weeks_at_scale() {
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let rows = store::cluster_weeks(&conn, tunekeeper::collector::ingest::now_ms()).unwrap();
+        let rows = store::cluster_weeks(&conn, tunekeeper::collector::clock::now_ms()).unwrap();
         times.push(t.elapsed());
         assert_eq!(rows.len(), 8, "4 clusters, 2 weeks: {rows:?}");
     }

@@ -80,7 +80,7 @@ pub struct CollectorArgs {
     /// Seconds between two computations of the clusters' week-over-week
     /// trend (in the background; pages and the API show the latest, with
     /// its time). Each reads every report of two weeks.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::trend::DEFAULT_REFRESH.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::fleet::trend::DEFAULT_REFRESH.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub trend_refresh_seconds: u64,
     /// The collector's URL as people reach it (behind a proxy, say): webhook

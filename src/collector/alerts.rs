@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::ingest;
 use super::metrics::Counters;
 use super::storage::host::HostView;
 use super::storage::{Leader, Storage};
@@ -164,7 +163,7 @@ impl Evaluator {
 
     /// One round: reads the fleet, sends what changed (when leading).
     pub async fn round(&mut self) {
-        let now_ms = ingest::now_ms();
+        let now_ms = super::clock::now_ms();
         let hosts = match self.storage.hosts(now_ms).await {
             Ok(h) => h,
             Err(e) => {

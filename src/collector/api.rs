@@ -60,7 +60,7 @@ pub struct Shared {
     /// Hosts in a minority of their cluster (the skew watch's last result).
     pub skew: Arc<super::skew_watch::SkewWatch>,
     /// The clusters' week-over-week trend, refreshed in the background.
-    pub trend: Arc<super::trend::TrendCache>,
+    pub trend: Arc<super::fleet::trend::TrendCache>,
 }
 
 /// A turn for a heavy read, or the 503 to send (with `Retry-After`).
@@ -168,7 +168,7 @@ async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Respons
     };
     // Inflating and parsing 10-20 KB is tens of microseconds: fine inline.
     let submission = match ingest::decode(&raw, encoding, limit)
-        .and_then(|b| ingest::validate(b, ingest::now_ms()))
+        .and_then(|b| ingest::validate(b, super::clock::now_ms()))
     {
         Ok(s) => s,
         Err(r) => return reject(r),
@@ -291,7 +291,7 @@ pub async fn get_hosts(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let now = ingest::now_ms();
+    let now = super::clock::now_ms();
     let cluster = q.cluster.as_deref().and_then(ClusterFilter::parse);
     if let Some(f) = &cluster {
         match state.storage.cluster_counts(now).await {
@@ -376,7 +376,7 @@ pub async fn get_drift(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let now = ingest::now_ms();
+    let now = super::clock::now_ms();
     match state.storage.host_data(&hostname, now, now).await {
         Ok(d) if d.view.is_none() && d.events.is_empty() => {
             error(StatusCode::NOT_FOUND, format!("no host {hostname:?}"))

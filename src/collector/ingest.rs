@@ -208,11 +208,6 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Now as Unix milliseconds.
-pub fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,6 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::alerts::{self, Condition};
 use super::api::{AppState, check_read, store_error};
-use super::ingest;
 use super::skew_watch::SkewWatch;
 use super::storage::host::HostView;
 
@@ -326,7 +325,7 @@ pub async fn get_metrics(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let hosts = match state.storage.hosts(ingest::now_ms()).await {
+    let hosts = match state.storage.hosts(super::clock::now_ms()).await {
         Ok(h) => h,
         Err(e) => return store_error(e),
     };

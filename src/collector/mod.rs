@@ -9,12 +9,9 @@
 //! - [`auth`]: bearer tokens, compared in constant time
 //!
 //! - [`storage`]: the one storage interface, its types and both backends beneath it
-//! - [`capacity`]: Cruise Control's capacity file from measured hardware
-//! - [`cluster`]: hosts grouped by cluster, week-over-week figures per cluster
+//! - [`fleet`]: fleet logic over storage: clusters, trend, skew, capacity
 //! - [`clusters_api`]: the cluster endpoints and pages
-//! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
 //! - [`skew_watch`]: hosts in a minority of their cluster, re-evaluated when reports change
-//! - [`trend`]: the clusters' week-over-week trend, kept ready in the background
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
 //! - [`alerts`]: host states that alert, and the evaluator of their changes
@@ -23,20 +20,18 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
-pub mod capacity;
-pub mod cluster;
+pub mod clock;
 pub mod clusters_api;
 pub mod conn;
 mod error;
+pub mod fleet;
 pub mod ingest;
 pub mod metrics;
 pub mod page;
 pub mod server;
-pub mod skew;
 pub mod skew_watch;
 pub mod storage;
 pub mod tls;
-pub mod trend;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -137,7 +132,7 @@ impl Config {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
             skew_interval: skew_watch::DEFAULT_INTERVAL,
-            trend_refresh: trend::DEFAULT_REFRESH,
+            trend_refresh: fleet::trend::DEFAULT_REFRESH,
         }
     }
 

@@ -16,13 +16,13 @@ use time::macros::format_description;
 use serde::Deserialize;
 
 use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
-use super::ingest::now_ms;
+use super::clock::now_ms;
+use super::fleet::trend::Latest;
 use super::storage::drift::Change;
 use super::storage::error::StoreError;
 use super::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter};
 use super::storage::health::GcHealth;
 use super::storage::host::{DriftEvent, HostData, HostView, Point};
-use super::trend::Latest;
 use crate::finding::{Finding, Status};
 use crate::present::{
     self,
@@ -156,7 +156,7 @@ pub async fn fleet(
             ),
             Latest::Missing(why) => why.clone(),
         },
-        rows: super::cluster::summarize(&clusters, &trend),
+        rows: super::fleet::cluster::summarize(&clusters, &trend),
     };
     match state.storage.fleet_page(now, query).await {
         Ok(p) => {
@@ -205,7 +205,7 @@ pub async fn host(
             let report = latest.and_then(|b| serde_json::from_str::<Report>(&b).ok());
             let mut html = render_host(&view, report.as_ref(), &series, &events, now);
             if let Some(c) = &view.cluster {
-                match super::clusters_api::cluster_skew(&state.storage, c).await {
+                match super::fleet::members::cluster_skew(&state.storage, c).await {
                     Ok(Some((m, skew))) => {
                         let section = crate::present::cluster::host_section(
                             &view.hostname,

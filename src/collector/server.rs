@@ -13,10 +13,11 @@ use tokio::net::TcpListener;
 use super::api::{self, Shared};
 use super::auth::Tokens;
 use super::conn::{self, Limits};
+use super::fleet::trend;
 use super::storage::compact::Options;
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, clusters_api, ingest, metrics, page, trend};
+use super::{Config, Error, alerts, clock, clusters_api, metrics, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -196,12 +197,12 @@ async fn prune_loop(
     loop {
         // The first tick fires at once: a restart prunes straight away.
         tick.tick().await;
-        let cutoff = ingest::now_ms() - i64::from(retention_days) * 86_400_000;
+        let cutoff = clock::now_ms() - i64::from(retention_days) * 86_400_000;
         if let Err(e) = storage.prune(cutoff).await {
             tracing::warn!(error = %e, "pruning failed");
         }
         // Off, it still runs: it drops what a run with raw documents left.
-        let raw = Options { keep_raw_days }.raw_cutoff(ingest::now_ms());
+        let raw = Options { keep_raw_days }.raw_cutoff(clock::now_ms());
         match storage.prune_raw(raw).await {
             Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw documents"),
             Ok(_) => {}

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::clusters_api;
-use super::ingest;
-use super::skew;
+use super::clock;
+use super::fleet::members;
+use super::fleet::skew;
 use super::storage::Storage;
 
 /// Default time between two skew evaluations.
@@ -77,7 +77,7 @@ impl SkewWatch {
 
     /// Evaluates every cluster whose hosts' latest reports changed.
     pub async fn evaluate(&self, storage: &Storage) {
-        let hosts = match storage.hosts(ingest::now_ms()).await {
+        let hosts = match storage.hosts(clock::now_ms()).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %e, "skew evaluation: reading hosts failed");
@@ -106,7 +106,7 @@ impl SkewWatch {
                 next.insert(cluster, old.clone());
                 continue;
             }
-            match clusters_api::members(storage, &cluster).await {
+            match members::members(storage, &cluster).await {
                 Ok(Some(m)) => {
                     self.parsed
                         .inc_by((m.hosts.len() + m.unreadable.len()) as u64);

@@ -4,10 +4,10 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::collector::cluster::ClusterSummary;
-use crate::collector::clusters_api::CompareAnswer;
+use crate::collector::fleet::cluster::ClusterSummary;
+use crate::collector::fleet::members::CompareAnswer;
+use crate::collector::fleet::skew::{KeySkew, Side};
 use crate::collector::page::fmt_age;
-use crate::collector::skew::{KeySkew, Side};
 use crate::collector::storage::fleet::WeekFigures;
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;
@@ -367,7 +367,7 @@ pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::skew::{HostValues, KeyId, skew};
+    use crate::collector::fleet::skew::{HostValues, KeyId, skew};
 
     #[test]
     fn hosts_outside_the_majority_and_on_either_side_of_a_split_are_counted() {

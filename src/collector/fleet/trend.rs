@@ -11,9 +11,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::ingest::now_ms;
-use super::storage::Storage;
-use super::storage::fleet::WeekRow;
+use crate::collector::clock::now_ms;
+use crate::collector::storage::Storage;
+use crate::collector::storage::fleet::WeekRow;
 
 /// Default time between two aggregations.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);

@@ -2,15 +2,15 @@
 //! latest report names (`report.cluster`), hosts naming none form one
 //! "(no cluster)" group. Per cluster: hosts, how many drift, are
 //! GC-unhealthy or stale (counted by the database, see
-//! [`super::storage::fleet::cluster_counts_sql`]), and the week-over-week GC and
+//! [`crate::collector::storage::fleet::cluster_counts_sql`]), and the week-over-week GC and
 //! drift figures (kept ready by [`super::trend`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::storage::fleet::{ClusterCounts, NO_CLUSTER, WeekFigures};
 use super::trend::Latest;
+use crate::collector::storage::fleet::{ClusterCounts, NO_CLUSTER, WeekFigures};
 
 /// The change from last week to this week, in percent of last week's;
 /// `null` when either is missing or last week's is zero (no base).

@@ -1,0 +1,15 @@
+//! Fleet logic: what the collector makes of the stored hosts, over the
+//! storage interface's types and never a backend's; the HTTP handlers and
+//! the alerts call it, it calls only [`super::storage`].
+//!
+//! - [`cluster`]: clusters' summaries and week-over-week trend figures
+//! - [`trend`]: the clusters' trend, kept ready in the background
+//! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
+//! - [`members`]: a cluster's hosts' latest values read for skew, and comparisons
+//! - [`capacity`]: Cruise Control's capacity file from measured hardware
+
+pub mod capacity;
+pub mod cluster;
+pub mod members;
+pub mod skew;
+pub mod trend;
