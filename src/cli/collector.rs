@@ -67,10 +67,10 @@ pub struct CollectorArgs {
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
     /// Webhook messages held while the receiver is away; past it the oldest is dropped.
-    #[arg(long, value_name = "MESSAGES", default_value_t = collector::webhook::DEFAULT_QUEUE, requires = "webhook")]
+    #[arg(long, value_name = "MESSAGES", default_value_t = collector::alerts::webhook::DEFAULT_QUEUE, requires = "webhook")]
     pub webhook_queue: usize,
     /// Seconds one webhook delivery attempt may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::webhook::DEFAULT_TIMEOUT.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::alerts::webhook::DEFAULT_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
     pub webhook_timeout_seconds: u64,
     /// Seconds between evaluations of the hosts' alert states (also run soon after each stored report).
@@ -90,7 +90,7 @@ pub struct CollectorArgs {
     /// Seconds between evaluations of cluster skew (hosts in a minority of
     /// their cluster: the skew alert and metric). Only clusters with new
     /// reports are read again.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::skew_watch::DEFAULT_INTERVAL.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::alerts::skew_watch::DEFAULT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub skew_interval_seconds: u64,
 }

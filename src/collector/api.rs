@@ -50,7 +50,7 @@ pub struct Shared {
     /// Turns for heavy reads ([`HEAVY_READS`]).
     pub heavy_reads: Arc<tokio::sync::Semaphore>,
     /// The collector's own counters (`/metrics`).
-    pub counters: Arc<super::metrics::Counters>,
+    pub counters: Arc<super::alerts::metrics::Counters>,
     /// Each host's cluster, cached.
     pub clusters: Arc<super::alerts::Clusters>,
     /// Told when a report is stored (the alert evaluator listens).
@@ -58,7 +58,7 @@ pub struct Shared {
     /// Whether a webhook is configured (its metrics are shown).
     pub webhook: bool,
     /// Hosts in a minority of their cluster (the skew watch's last result).
-    pub skew: Arc<super::skew_watch::SkewWatch>,
+    pub skew: Arc<super::alerts::skew_watch::SkewWatch>,
     /// The clusters' week-over-week trend, refreshed in the background.
     pub trend: Arc<super::fleet::trend::TrendCache>,
 }

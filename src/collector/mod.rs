@@ -11,11 +11,9 @@
 //! - [`storage`]: the one storage interface, its types and both backends beneath it
 //! - [`fleet`]: fleet logic over storage: clusters, trend, skew, capacity
 //! - [`clusters_api`]: the cluster endpoints and pages
-//! - [`skew_watch`]: hosts in a minority of their cluster, re-evaluated when reports change
 //! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
-//! - [`metrics`]: the collector's own Prometheus metrics (`/metrics`)
-//! - [`alerts`]: host states that alert, and the evaluator of their changes
-//! - [`webhook`]: `--webhook`: Alertmanager-shaped messages, queue, retries
+//! - [`alerts`]: alert rules and their evaluator, the webhook, metrics, the skew watch
+//! - [`metrics_api`]: `GET /metrics`
 
 pub mod alerts;
 pub mod api;
@@ -26,18 +24,17 @@ pub mod conn;
 mod error;
 pub mod fleet;
 pub mod ingest;
-pub mod metrics;
+pub mod metrics_api;
 pub mod page;
 pub mod server;
-pub mod skew_watch;
 pub mod storage;
 pub mod tls;
-pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use alerts::webhook::WebhookConfig;
 pub use error::Error;
 pub use server::{Collector, shutdown_signal};
 pub use storage::Database;
@@ -98,21 +95,6 @@ pub struct Config {
 /// Default time between two evaluations of the hosts' alert states.
 pub const DEFAULT_ALERT_INTERVAL: Duration = Duration::from_secs(30);
 
-/// `--webhook` and its bounds.
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    /// The receiver's URL (`http` or `https`).
-    pub url: String,
-    /// Messages held before the oldest is dropped.
-    pub queue: usize,
-    /// Time for one delivery attempt.
-    pub timeout: Duration,
-    /// Time between two evaluations (staleness needs no report to change).
-    pub interval: Duration,
-    /// The collector's URL as people reach it: alerts link to host pages.
-    pub external_url: Option<String>,
-}
-
 impl Config {
     /// A configuration with the defaults for everything but the paths
     /// (a SQLite database file).
@@ -131,7 +113,7 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
-            skew_interval: skew_watch::DEFAULT_INTERVAL,
+            skew_interval: alerts::skew_watch::DEFAULT_INTERVAL,
             trend_refresh: fleet::trend::DEFAULT_REFRESH,
         }
     }
@@ -169,7 +151,7 @@ impl Config {
             if !scheme_ok {
                 return Err(Error::BadOption {
                     option: "--webhook",
-                    value: webhook::shown_url(&w.url),
+                    value: alerts::webhook::shown_url(&w.url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }
@@ -179,7 +161,7 @@ impl Config {
             {
                 return Err(Error::BadOption {
                     option: "--external-url",
-                    value: webhook::shown_url(url),
+                    value: alerts::webhook::shown_url(url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
+use super::alerts::metrics;
 use super::api::{self, Shared};
 use super::auth::Tokens;
 use super::conn::{self, Limits};
@@ -17,7 +18,7 @@ use super::fleet::trend;
 use super::storage::compact::Options;
 use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, clock, clusters_api, metrics, page};
+use super::{Config, Error, alerts, clock, clusters_api, metrics_api, page};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -99,7 +100,16 @@ impl Collector {
             config,
         } = self;
         let alerting = match &config.webhook {
-            Some(w) => alerts::start(&shared, w)?,
+            Some(w) => alerts::start(
+                &alerts::Shared {
+                    storage: &shared.storage,
+                    counters: &shared.counters,
+                    clusters: &shared.clusters,
+                    skew: &shared.skew,
+                    stored: &shared.stored,
+                },
+                w,
+            )?,
             None => Vec::new(),
         };
         let pruner = tokio::spawn(prune_loop(
@@ -108,7 +118,7 @@ impl Collector {
             config.keep_raw_days,
             config.prune_interval,
         ));
-        let skew = tokio::spawn(super::skew_watch::run(
+        let skew = tokio::spawn(alerts::skew_watch::run(
             Arc::clone(&shared.skew),
             shared.storage.clone(),
             config.skew_interval,
@@ -170,7 +180,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reports", post(api::post_report))
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
-        .route("/metrics", get(metrics::get_metrics))
+        .route("/metrics", get(metrics_api::get_metrics))
         .route("/api/v1/clusters", get(clusters_api::get_clusters))
         .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
         .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))

@@ -17,9 +17,24 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::alerts::Condition;
+use super::Condition;
 use super::metrics::Counters;
-use super::storage::host::HostView;
+use crate::collector::storage::host::HostView;
+
+/// `--webhook` and its bounds.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The receiver's URL (`http` or `https`).
+    pub url: String,
+    /// Messages held before the oldest is dropped.
+    pub queue: usize,
+    /// Time for one delivery attempt.
+    pub timeout: Duration,
+    /// Time between two evaluations (staleness needs no report to change).
+    pub interval: Duration,
+    /// The collector's URL as people reach it: alerts link to host pages.
+    pub external_url: Option<String>,
+}
 
 /// Default messages queued before the oldest is dropped.
 pub const DEFAULT_QUEUE: usize = 1000;

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::clock;
-use super::fleet::members;
-use super::fleet::skew;
-use super::storage::Storage;
+use crate::collector::clock;
+use crate::collector::fleet::members;
+use crate::collector::fleet::skew;
+use crate::collector::storage::Storage;
 
 /// Default time between two skew evaluations.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);

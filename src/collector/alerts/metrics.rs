@@ -8,19 +8,16 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::alerts::{self, Condition};
-use super::api::{AppState, check_read, store_error};
 use super::skew_watch::SkewWatch;
-use super::storage::host::HostView;
+use super::{Condition, conditions};
+use crate::collector::storage::host::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Received {
@@ -163,7 +160,7 @@ pub fn count(
         let c = out
             .entry(cluster_of(&h.hostname).unwrap_or_default())
             .or_default();
-        let states = alerts::conditions(h);
+        let states = conditions(h);
         c.hosts += 1;
         if h.waived > 0 {
             c.waived_hosts += 1;
@@ -315,42 +312,4 @@ fn register_waived(r: &mut Registry, fleet: &BTreeMap<String, StateCounts>) {
         "Hosts with findings a waiver in force accepts, by cluster",
         hosts,
     );
-}
-
-/// `GET /metrics`.
-pub async fn get_metrics(
-    axum::extract::State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = check_read(&state, &headers) {
-        return r;
-    }
-    let hosts = match state.storage.hosts(super::clock::now_ms()).await {
-        Ok(h) => h,
-        Err(e) => return store_error(e),
-    };
-    let clusters = state.clusters.lookup(&state.storage, &hosts).await;
-    let fleet = count(&hosts, |h| clusters.get(h).cloned().flatten());
-    let size = match state.storage.size_bytes().await {
-        Ok(n) => Some(n),
-        Err(e) => {
-            // The other figures still hold; the size is left out, not zero.
-            tracing::warn!(error = %e, "storage size unavailable");
-            None
-        }
-    };
-    let text = encode(
-        &state.counters,
-        &fleet,
-        size,
-        state.webhook,
-        state.storage.backend(),
-        &state.skew,
-    );
-    let mut r = (StatusCode::OK, text).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    r
 }

@@ -20,10 +20,17 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::metrics::Counters;
-use super::storage::host::HostView;
-use super::storage::{Leader, Storage};
-use super::webhook::{self, Alert, Webhook};
+pub mod metrics;
+pub mod skew_watch;
+pub mod webhook;
+
+use metrics::Counters;
+use skew_watch::SkewWatch;
+use webhook::{Alert, Webhook, WebhookConfig};
+
+use crate::collector::error::Error;
+use crate::collector::storage::host::HostView;
+use crate::collector::storage::{Leader, Storage};
 
 /// A state of a host that alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,7 +65,7 @@ pub fn conditions(h: &HostView) -> Vec<Condition> {
     if h.drift > h.gc.gc_drift {
         out.push(Condition::Drifting);
     }
-    if h.gc.health == super::storage::health::GcHealth::Unhealthy {
+    if h.gc.health == crate::collector::storage::health::GcHealth::Unhealthy {
         out.push(Condition::GcUnhealthy);
     }
     if h.stale {
@@ -107,7 +114,7 @@ pub struct Evaluator {
     firing: BTreeMap<Key, Firing>,
     started: std::time::Instant,
     external: String,
-    skew: Option<Arc<super::skew_watch::SkewWatch>>,
+    skew: Option<Arc<SkewWatch>>,
 }
 
 /// Least time between two rounds, however fast reports arrive.
@@ -135,7 +142,7 @@ impl Evaluator {
     }
 
     /// Alerts on hosts in a minority of their cluster, as `watch` finds them.
-    pub fn with_skew(mut self, watch: Arc<super::skew_watch::SkewWatch>) -> Evaluator {
+    pub fn with_skew(mut self, watch: Arc<SkewWatch>) -> Evaluator {
         self.skew = Some(watch);
         self
     }
@@ -163,7 +170,7 @@ impl Evaluator {
 
     /// One round: reads the fleet, sends what changed (when leading).
     pub async fn round(&mut self) {
-        let now_ms = super::clock::now_ms();
+        let now_ms = crate::collector::clock::now_ms();
         let hosts = match self.storage.hosts(now_ms).await {
             Ok(h) => h,
             Err(e) => {
@@ -214,7 +221,7 @@ impl Evaluator {
                         );
                         alert
                             .annotations
-                            .insert("description".to_owned(), super::skew_watch::describe(diffs));
+                            .insert("description".to_owned(), skew_watch::describe(diffs));
                         Firing { alert }
                     }
                 };
@@ -245,34 +252,50 @@ impl Evaluator {
     }
 }
 
+/// What the alerting shares with the HTTP handlers: the storage, the
+/// counters (`/metrics`), each host's cluster, the skew watch's last
+/// result, and the notice of a stored report.
+pub struct Shared<'a> {
+    /// The database.
+    pub storage: &'a Storage,
+    /// The process's counters.
+    pub counters: &'a Arc<Counters>,
+    /// Each host's cluster.
+    pub clusters: &'a Arc<Clusters>,
+    /// The skew watch.
+    pub skew: &'a Arc<SkewWatch>,
+    /// Told when a report is stored.
+    pub stored: &'a Arc<tokio::sync::Notify>,
+}
+
 /// Starts the webhook's sender and the evaluator; returns their tasks
 /// (aborted at shutdown).
 pub fn start(
-    shared: &super::api::Shared,
-    config: &super::WebhookConfig,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, super::Error> {
+    shared: &Shared<'_>,
+    config: &WebhookConfig,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
     let hook = Webhook::new(
         &config.url,
         config.queue,
         config.timeout,
-        Arc::clone(&shared.counters),
+        Arc::clone(shared.counters),
     )
-    .map_err(|e| super::Error::BadOption {
+    .map_err(|e| Error::BadOption {
         option: "--webhook",
-        value: super::webhook::shown_url(&config.url),
+        value: webhook::shown_url(&config.url),
         reason: format!("cannot set up its HTTP client: {e}"),
     })?;
     let hook = Arc::new(hook);
     let evaluator = Evaluator::new(
         shared.storage.clone(),
-        Arc::clone(&shared.clusters),
+        Arc::clone(shared.clusters),
         Arc::clone(&hook),
-        Arc::clone(&shared.counters),
+        Arc::clone(shared.counters),
     )
     .with_external_url(config.external_url.as_deref())
-    .with_skew(Arc::clone(&shared.skew));
+    .with_skew(Arc::clone(shared.skew));
     Ok(vec![
         tokio::spawn(hook.run()),
-        tokio::spawn(evaluator.run(config.interval, Arc::clone(&shared.stored))),
+        tokio::spawn(evaluator.run(config.interval, Arc::clone(shared.stored))),
     ])
 }
