@@ -356,8 +356,9 @@ fn big_fleet(now_ms: i64) -> Vec<Submission> {
             } else {
                 gc(&mut r, (i % 130) as f64 / 10.0, 20.0 + (i % 25) as f64, 0);
             }
-            let mut s = tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms)
-                .expect("a valid report");
+            let mut s =
+                tunekeeper::collector::http::ingest::validate(r.to_string().into_bytes(), now_ms)
+                    .expect("a valid report");
             if i % 50 == 7 {
                 // Stale: its last report arrived when it was made, 2 h ago
                 // (received now, it would be a clock running behind).

@@ -38,7 +38,8 @@ fn templates(now_ms: i64) -> Vec<Submission> {
             r["findings"].as_array_mut().unwrap().truncate(12);
             r["cluster"] = serde_json::json!({ "name": format!("c{}", i % 4), "from": "config" });
             gc(&mut r, (i % 13) as f64, 20.0, 0);
-            tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms).unwrap()
+            tunekeeper::collector::http::ingest::validate(r.to_string().into_bytes(), now_ms)
+                .unwrap()
         })
         .collect()
 }

@@ -1,34 +1,18 @@
 //! The central collector: agents POST their reports here; operators read the
 //! fleet through a JSON API and a server-rendered web page.
 //!
-//! - [`server`]: binding, routes, pruning timer, graceful shutdown
-//! - [`conn`]: the accept loop: header, idle and shutdown time bounds, a connection cap
-//! - [`tls`]: HTTPS: certificate and key files, handshakes off the accept loop
-//! - [`api`]: the JSON endpoints
-//! - [`ingest`]: decompression (bounded) and validation of posted reports
-//! - [`auth`]: bearer tokens, compared in constant time
+//! - [`http`]: the server, connections, TLS, tokens, ingest and the handlers
 //!
 //! - [`storage`]: the one storage interface, its types and both backends beneath it
 //! - [`fleet`]: fleet logic over storage: clusters, trend, skew, capacity
-//! - [`clusters_api`]: the cluster endpoints and pages
-//! - [`page`]: the fleet web page (charts and escaping come from [`crate::web`])
 //! - [`alerts`]: alert rules and their evaluator, the webhook, metrics, the skew watch
-//! - [`metrics_api`]: `GET /metrics`
 
 pub mod alerts;
-pub mod api;
-pub mod auth;
 pub mod clock;
-pub mod clusters_api;
-pub mod conn;
 mod error;
 pub mod fleet;
-pub mod ingest;
-pub mod metrics_api;
-pub mod page;
-pub mod server;
+pub mod http;
 pub mod storage;
-pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,9 +20,9 @@ use std::time::Duration;
 
 pub use alerts::webhook::WebhookConfig;
 pub use error::Error;
-pub use server::{Collector, shutdown_signal};
+pub use http::server::{Collector, shutdown_signal};
+pub use http::tls::TlsFiles;
 pub use storage::Database;
-pub use tls::TlsFiles;
 
 /// Default largest request body, compressed and decompressed: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;

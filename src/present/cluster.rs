@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::collector::fleet::cluster::ClusterSummary;
 use crate::collector::fleet::members::CompareAnswer;
 use crate::collector::fleet::skew::{KeySkew, Side};
-use crate::collector::page::fmt_age;
+use crate::collector::http::pages::fmt_age;
 use crate::collector::storage::fleet::WeekFigures;
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;

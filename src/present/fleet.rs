@@ -11,7 +11,7 @@ use maud::{Markup, PreEscaped, html};
 
 use super::{document, query_value};
 use crate::collector::fleet::cluster::ClusterSummary;
-use crate::collector::page::fmt_age;
+use crate::collector::http::pages::fmt_age;
 use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;

@@ -16,13 +16,15 @@ use time::macros::format_description;
 use serde::Deserialize;
 
 use super::api::{AppState, DEFAULT_LIMIT, MAX_LIMIT, check_read_page, heavy_read_turn};
-use super::clock::now_ms;
-use super::fleet::trend::Latest;
-use super::storage::drift::Change;
-use super::storage::error::StoreError;
-use super::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter};
-use super::storage::health::GcHealth;
-use super::storage::host::{DriftEvent, HostData, HostView, Point};
+use crate::collector::clock::now_ms;
+use crate::collector::fleet::trend::Latest;
+use crate::collector::storage::drift::Change;
+use crate::collector::storage::error::StoreError;
+use crate::collector::storage::fleet::{
+    ClusterFilter, FleetCursor, FleetQuery, SortKey, StateFilter,
+};
+use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::host::{DriftEvent, HostData, HostView, Point};
 use crate::finding::{Finding, Status};
 use crate::present::{
     self,
@@ -141,7 +143,7 @@ pub async fn fleet(
             StatusCode::BAD_REQUEST,
             &format!(
                 "The parameter “cluster” must be a cluster of the fleet (or “{}”): no host's latest report names “{}”.",
-                super::storage::fleet::NO_CLUSTER,
+                crate::collector::storage::fleet::NO_CLUSTER,
                 f.value()
             ),
         );
@@ -156,7 +158,7 @@ pub async fn fleet(
             ),
             Latest::Missing(why) => why.clone(),
         },
-        rows: super::fleet::cluster::summarize(&clusters, &trend),
+        rows: crate::collector::fleet::cluster::summarize(&clusters, &trend),
     };
     match state.storage.fleet_page(now, query).await {
         Ok(p) => {
@@ -205,7 +207,7 @@ pub async fn host(
             let report = latest.and_then(|b| serde_json::from_str::<Report>(&b).ok());
             let mut html = render_host(&view, report.as_ref(), &series, &events, now);
             if let Some(c) = &view.cluster {
-                match super::fleet::members::cluster_skew(&state.storage, c).await {
+                match crate::collector::fleet::members::cluster_skew(&state.storage, c).await {
                     Ok(Some((m, skew))) => {
                         let section = crate::present::cluster::host_section(
                             &view.hostname,

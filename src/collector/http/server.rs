@@ -10,15 +10,16 @@ use axum::routing::{get, post};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
-use super::alerts::metrics;
 use super::api::{self, Shared};
 use super::auth::Tokens;
 use super::conn::{self, Limits};
-use super::fleet::trend;
-use super::storage::compact::Options;
-use super::storage::{self, Closer, Storage};
 use super::tls::TlsListener;
-use super::{Config, Error, alerts, clock, clusters_api, metrics_api, page};
+use super::{clusters, metrics, pages};
+use crate::collector::error::Error;
+use crate::collector::fleet::trend;
+use crate::collector::storage::compact::Options;
+use crate::collector::storage::{self, Closer, Storage};
+use crate::collector::{Config, alerts, clock};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -57,7 +58,7 @@ impl Collector {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             heavy_reads: Arc::new(tokio::sync::Semaphore::new(api::HEAVY_READS)),
-            counters: Arc::new(metrics::Counters::new()),
+            counters: Arc::new(alerts::metrics::Counters::new()),
             clusters: Arc::default(),
             stored: Arc::default(),
             webhook: config.webhook.is_some(),
@@ -180,19 +181,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reports", post(api::post_report))
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
-        .route("/metrics", get(metrics_api::get_metrics))
-        .route("/api/v1/clusters", get(clusters_api::get_clusters))
-        .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
-        .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))
+        .route("/metrics", get(metrics::get_metrics))
+        .route("/api/v1/clusters", get(clusters::get_clusters))
+        .route("/api/v1/clusters/compare", get(clusters::get_compare))
+        .route("/api/v1/clusters/{name}/skew", get(clusters::get_skew))
         .route(
             "/api/v1/clusters/{name}/cruise-control-capacity",
-            get(clusters_api::get_capacity),
+            get(clusters::get_capacity),
         )
-        .route("/clusters/compare", get(clusters_api::compare_page))
-        .route("/clusters/{name}", get(clusters_api::cluster_page))
+        .route("/clusters/compare", get(clusters::compare_page))
+        .route("/clusters/{name}", get(clusters::cluster_page))
         .route("/api/v1/hosts/{hostname}/drift", get(api::get_drift))
-        .route("/", get(page::fleet))
-        .route("/hosts/{hostname}", get(page::host))
+        .route("/", get(pages::fleet))
+        .route("/hosts/{hostname}", get(pages::host))
         .with_state(shared)
 }
 

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::api::{AppState, check_read, check_read_page, error, heavy_read_turn, store_error};
-use super::clock::now_ms;
-use super::fleet::cluster::{self, ClusterSummary};
-use super::fleet::members::{cluster_skew, comparison};
-use super::fleet::skew::KeySkew;
-use super::page;
-use super::storage::error::StoreError;
+use super::pages;
+use crate::collector::clock::now_ms;
+use crate::collector::fleet::cluster::{self, ClusterSummary};
+use crate::collector::fleet::members::{cluster_skew, comparison};
+use crate::collector::fleet::skew::KeySkew;
+use crate::collector::storage::error::StoreError;
 use crate::report::Report;
 
 /// `GET /api/v1/clusters`.
@@ -140,7 +140,7 @@ pub async fn get_compare(
 
 /// `GET /api/v1/clusters/{name}/cruise-control-capacity`: Cruise
 /// Control's capacity file for the cluster's brokers (see
-/// [`super::fleet::capacity::capacity_file`]).
+/// [`crate::collector::fleet::capacity::capacity_file`]).
 pub async fn get_capacity(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -164,7 +164,7 @@ pub async fn get_capacity(
             .into_iter()
             .filter_map(|(h, b)| Some((h, serde_json::from_str::<Report>(&b).ok()?)))
             .collect();
-        super::fleet::capacity::capacity_file(&cluster, &reports)
+        crate::collector::fleet::capacity::capacity_file(&cluster, &reports)
     })
     .await;
     match file {
@@ -215,13 +215,13 @@ pub async fn cluster_page(
                 &skew,
                 &others,
             );
-            page::page(StatusCode::OK, html)
+            pages::page(StatusCode::OK, html)
         }
-        Ok((_, _, None)) => page::error_page(
+        Ok((_, _, None)) => pages::error_page(
             StatusCode::NOT_FOUND,
             &format!("No host's latest report names the cluster “{name}”."),
         ),
-        Err(e) => page::store_error_page(e),
+        Err(e) => pages::store_error_page(e),
     }
 }
 
@@ -243,21 +243,21 @@ pub async fn compare_page(
                 return r;
             }
         }
-        return page::error_page(StatusCode::BAD_REQUEST, COMPARE_USAGE);
+        return pages::error_page(StatusCode::BAD_REQUEST, COMPARE_USAGE);
     };
     let _turn = match heavy_read_turn(&state).await {
         Ok(t) => t,
         Err(r) => return r,
     };
     match comparison(&state.storage, a, b).await {
-        Ok(Ok(answer)) => page::page(
+        Ok(Ok(answer)) => pages::page(
             StatusCode::OK,
             crate::present::cluster::render_compare(&answer),
         ),
-        Ok(Err(missing)) => page::error_page(
+        Ok(Err(missing)) => pages::error_page(
             StatusCode::NOT_FOUND,
             &format!("No host's latest report names the cluster “{missing}”."),
         ),
-        Err(e) => page::store_error_page(e),
+        Err(e) => pages::store_error_page(e),
     }
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::storage::health::Derived;
-use super::storage::report::Submission;
+use crate::collector::storage::health::Derived;
+use crate::collector::storage::report::Submission;
 use crate::report::{Report, SCHEMA_VERSION};
 
 /// Longest accepted report id, in bytes.
@@ -149,7 +149,7 @@ pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection
         received_ms,
         interval_seconds: report.interval_seconds,
         profile: report.profile,
-        packed: super::storage::compact::pack(&text),
+        packed: crate::collector::storage::compact::pack(&text),
         body: text,
     })
 }

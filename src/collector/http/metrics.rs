@@ -1,13 +1,13 @@
 //! `GET /metrics`: the collector's own Prometheus metrics (behind the read
 //! token when one is set); the figures and their encoding are
-//! [`super::alerts::metrics`]'s.
+//! [`crate::collector::alerts::metrics`]'s.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::alerts::metrics::{count, encode};
 use super::api::{AppState, check_read, store_error};
+use crate::collector::alerts::metrics::{count, encode};
 
 /// `GET /metrics`.
 pub async fn get_metrics(
@@ -17,7 +17,7 @@ pub async fn get_metrics(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let hosts = match state.storage.hosts(super::clock::now_ms()).await {
+    let hosts = match state.storage.hosts(crate::collector::clock::now_ms()).await {
         Ok(h) => h,
         Err(e) => return store_error(e),
     };

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::Error;
+use crate::collector::error::Error;
 
 /// The set of tokens that may pass.
 #[derive(Clone)]

@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use super::auth::Tokens;
 use super::ingest::{self, Rejection};
-use super::storage::Storage;
-use super::storage::error::StoreError;
-use super::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
-use super::storage::report::{Cursor, Outcome};
+use crate::collector::storage::Storage;
+use crate::collector::storage::error::StoreError;
+use crate::collector::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
+use crate::collector::storage::report::{Cursor, Outcome};
 
 /// Default and largest `limit` of the listings (reports, hosts, the fleet page).
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -50,17 +50,17 @@ pub struct Shared {
     /// Turns for heavy reads ([`HEAVY_READS`]).
     pub heavy_reads: Arc<tokio::sync::Semaphore>,
     /// The collector's own counters (`/metrics`).
-    pub counters: Arc<super::alerts::metrics::Counters>,
+    pub counters: Arc<crate::collector::alerts::metrics::Counters>,
     /// Each host's cluster, cached.
-    pub clusters: Arc<super::alerts::Clusters>,
+    pub clusters: Arc<crate::collector::alerts::Clusters>,
     /// Told when a report is stored (the alert evaluator listens).
     pub stored: Arc<tokio::sync::Notify>,
     /// Whether a webhook is configured (its metrics are shown).
     pub webhook: bool,
     /// Hosts in a minority of their cluster (the skew watch's last result).
-    pub skew: Arc<super::alerts::skew_watch::SkewWatch>,
+    pub skew: Arc<crate::collector::alerts::skew_watch::SkewWatch>,
     /// The clusters' week-over-week trend, refreshed in the background.
-    pub trend: Arc<super::fleet::trend::TrendCache>,
+    pub trend: Arc<crate::collector::fleet::trend::TrendCache>,
 }
 
 /// A turn for a heavy read, or the 503 to send (with `Retry-After`).
@@ -168,7 +168,7 @@ async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Respons
     };
     // Inflating and parsing 10-20 KB is tens of microseconds: fine inline.
     let submission = match ingest::decode(&raw, encoding, limit)
-        .and_then(|b| ingest::validate(b, super::clock::now_ms()))
+        .and_then(|b| ingest::validate(b, crate::collector::clock::now_ms()))
     {
         Ok(s) => s,
         Err(r) => return reject(r),
@@ -291,7 +291,7 @@ pub async fn get_hosts(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let now = super::clock::now_ms();
+    let now = crate::collector::clock::now_ms();
     let cluster = q.cluster.as_deref().and_then(ClusterFilter::parse);
     if let Some(f) = &cluster {
         match state.storage.cluster_counts(now).await {
@@ -302,7 +302,7 @@ pub async fn get_hosts(
                     format!(
                         "cluster: no host's latest report names the cluster {:?} (hosts without one: {:?})",
                         f.value(),
-                        super::storage::fleet::NO_CLUSTER
+                        crate::collector::storage::fleet::NO_CLUSTER
                     ),
                 );
             }
@@ -376,7 +376,7 @@ pub async fn get_drift(
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
-    let now = super::clock::now_ms();
+    let now = crate::collector::clock::now_ms();
     match state.storage.host_data(&hostname, now, now).await {
         Ok(d) if d.view.is_none() && d.events.is_empty() => {
             error(StatusCode::NOT_FOUND, format!("no host {hostname:?}"))
