@@ -4,6 +4,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::html::segment;
+use super::style::STYLE;
 use crate::collector::fleet::cluster::ClusterSummary;
 use crate::collector::fleet::members::CompareAnswer;
 use crate::collector::fleet::skew::{KeySkew, Side};
@@ -11,8 +13,6 @@ use crate::collector::http::pages::fmt_age;
 use crate::collector::storage::fleet::WeekFigures;
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;
-use crate::web::STYLE;
-use crate::web::html::segment;
 
 /// A page's head and frame around `body`.
 fn frame(title: &str, header: Markup, body: Markup) -> String {

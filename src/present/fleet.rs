@@ -350,12 +350,12 @@ fn health(h: GcHealth) -> Markup {
 fn row(r: &FleetRow, clusters: bool) -> Markup {
     html! {
         tr.stale[r.stale] data-problem=(u8::from(r.problem())) {
-            td.host { a href={ "/hosts/" (crate::web::html::segment(&r.hostname)) } { (r.hostname) } }
+            td.host { a href={ "/hosts/" (crate::present::html::segment(&r.hostname)) } { (r.hostname) } }
             td.prof { (r.profile) }
             @if clusters {
                 td {
                     @if let Some(c) = &r.cluster {
-                        a href={ "/clusters/" (crate::web::html::segment(c)) } { (c) }
+                        a href={ "/clusters/" (crate::present::html::segment(c)) } { (c) }
                     } @else { "–" }
                 }
             }
@@ -432,7 +432,7 @@ fn clusters_section(c: &ClusterSection, sel: &Selection) -> Markup {
                         tr.on[on] data-cluster=(filter.value()) {
                             td {
                                 @match &r.name {
-                                    Some(n) => a href={ "/clusters/" (crate::web::html::segment(n)) } { (n) },
+                                    Some(n) => a href={ "/clusters/" (crate::present::html::segment(n)) } { (n) },
                                     None => span.mut { (r.label) },
                                 }
                             }

@@ -8,15 +8,21 @@
 //!   host page's "against its cluster" section
 //! - [`chart`]: inline SVG line charts (the GC report's and the host page's)
 //! - [`gc`]: `tunekeeper gc`'s reports: the HTML page and the text
+//! - [`text`]: text tables for the terminal (`audit`, `apply`, `profiles`): the one table writer
+//! - [`style`]: the stylesheet every page shares
+//! - [`html`]: URL path segments for links
 
 pub mod chart;
 pub mod cluster;
 pub mod fleet;
 pub mod gc;
+pub mod html;
+pub mod style;
+pub mod text;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::web::STYLE;
+use style::STYLE;
 
 /// The document around a page's body: the shared stylesheet, `extra_style`
 /// (a constant) and the title.
@@ -39,5 +45,5 @@ pub fn document(title: &str, extra_style: &'static str, body: Markup) -> String 
 /// Percent-encodes a query-string value (everything but RFC 3986's
 /// unreserved characters), so `&`, `#`, `=` and quotes stay inside it.
 pub fn query_value(s: &str) -> String {
-    crate::web::html::segment(s)
+    html::segment(s)
 }

@@ -183,7 +183,7 @@ pub fn alert(
         } else {
             format!(
                 "{external}/hosts/{}",
-                crate::web::html::segment(&h.hostname)
+                crate::present::html::segment(&h.hostname)
             )
         },
     }

@@ -352,7 +352,7 @@ pub async fn get_hosts(
     if let Some(next) = page.next {
         let token = next.encode();
         let also = cluster.as_ref().map_or_else(String::new, |c| {
-            format!("&cluster={}", crate::web::html::segment(c.value()))
+            format!("&cluster={}", crate::present::html::segment(c.value()))
         });
         let link = format!("</api/v1/hosts?limit={limit}{also}&after={token}>; rel=\"next\"");
         let h = r.headers_mut();
@@ -486,7 +486,7 @@ pub async fn get_reports(
         let token = next.encode();
         let link = format!(
             "</api/v1/hosts/{}/reports?limit={limit}&cursor={token}>; rel=\"next\"",
-            crate::web::html::segment(&hostname)
+            crate::present::html::segment(&hostname)
         );
         if let (Ok(link), Ok(token)) = (HeaderValue::from_str(&link), HeaderValue::from_str(&token))
         {

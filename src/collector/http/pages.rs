@@ -1,7 +1,7 @@
 //! The fleet web pages, rendered on the server: the fleet table at `/` (its
 //! query here, its markup in [`crate::present::fleet`]) and one host at
 //! `/hosts/{hostname}`. No external assets (works offline). Every untrusted
-//! value goes through [`escape`] or [`crate::web::html::segment`] (or maud,
+//! value goes through [`escape`] or [`crate::present::html::segment`] (or maud,
 //! which escapes).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,14 +26,24 @@ use crate::collector::storage::fleet::{
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::{DriftEvent, HostData, HostView, Point};
 use crate::finding::{Finding, Status};
+use crate::present::html::{escape, escape_breakable};
+use crate::present::style::STYLE;
 use crate::present::{
     self,
     fleet::{ClusterSection, FleetRow, FleetView, Selection},
 };
 use crate::report::Report;
-use crate::web::STYLE;
-use crate::web::charts::{self, Chart, Series};
-use crate::web::html::{escape, escape_breakable};
+use charts::{Chart, Series};
+
+/// The charts as text, for this page still put together with `format!`.
+mod charts {
+    pub use crate::present::chart::{Chart, Series, downsample_max};
+
+    /// See [`crate::present::chart::line_chart`].
+    pub fn line_chart(c: &Chart, x_tick_ms: i64, x_label: impl Fn(i64) -> String) -> String {
+        crate::present::chart::line_chart(c, x_tick_ms, x_label).into_string()
+    }
+}
 
 const DAY_MS: i64 = 86_400_000;
 type Points = Vec<(i64, f64)>;
@@ -422,7 +432,7 @@ fn finding_rows(s: &mut String, findings: &[Finding]) {
             actual_with_window(f),
             status_pill(f.status),
             f.source.as_deref().map(escape).unwrap_or_default(),
-            crate::render::finding_note(f)
+            crate::present::text::finding_note(f)
                 .map(|n| escape(&n))
                 .unwrap_or_default(),
         );

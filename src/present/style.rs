@@ -1,10 +1,5 @@
-//! What the HTML outputs share: the stylesheet, and for the collector's
-//! pages still put together with `format!`, escaping and the charts as
-//! text ([`charts`] hands on [`crate::present::chart`]'s). The pages built
-//! with maud live in [`crate::present`].
-
-pub mod charts;
-pub mod html;
+//! The stylesheet every page shares: the collector's pages and the
+//! `tunekeeper gc --format html` report look alike.
 
 /// The stylesheet of every page: the fleet pages and the
 /// `tunekeeper gc --format html` report look alike.

@@ -1,4 +1,5 @@
-//! Text output for people: aligned tables, colour only when wanted.
+//! Text output for people: the one table writer ([`columns`]), the
+//! findings table, colour only when wanted.
 
 use std::fmt::Write;
 

@@ -1,6 +1,6 @@
-//! HTML escaping and URL path-segment encoding. Host names and every value
-//! in a report are untrusted: whatever reaches the page goes through
-//! [`escape`] (text and attribute values) or [`segment`] (inside URLs).
+//! URL path-segment encoding ([`segment`]: host and cluster names inside
+//! links), and the hand escaping the host page still uses until it is
+//! built with maud. Host names and every value in a report are untrusted.
 
 use std::fmt::Write;
 
