@@ -4,12 +4,12 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::format::fmt_age;
 use super::html::segment;
 use super::style::STYLE;
 use crate::collector::fleet::cluster::ClusterSummary;
 use crate::collector::fleet::members::CompareAnswer;
 use crate::collector::fleet::skew::{KeySkew, Side};
-use crate::collector::http::pages::fmt_age;
 use crate::collector::storage::fleet::WeekFigures;
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;
@@ -327,7 +327,7 @@ pub fn render_compare(c: &CompareAnswer) -> String {
 
 /// The host page's section: the keys on which `host` differs from the
 /// majority of `cluster` (or holds one side of a split).
-pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -> String {
+pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -> Markup {
     let mine: Vec<(&KeySkew, &str)> = skew
         .iter()
         .filter(|k| k.minority.iter().any(|h| h == host) || k.tie)
@@ -361,7 +361,6 @@ pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -
             }
         }
     }
-    .into_string()
 }
 
 #[cfg(test)]
@@ -419,7 +418,7 @@ mod tests {
         assert!(!html.contains("<b>2"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("href=\"/clusters/compare?a=%3Cimg"));
-        let section = host_section("c", evil, &s, 3);
+        let section = host_section("c", evil, &s, 3).into_string();
         assert!(section.contains("&lt;b&gt;2&lt;/b&gt;") && !section.contains("<img"));
     }
 }

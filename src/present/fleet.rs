@@ -9,9 +9,9 @@
 
 use maud::{Markup, PreEscaped, html};
 
+use super::format::fmt_age;
 use super::{document, query_value};
 use crate::collector::fleet::cluster::ClusterSummary;
-use crate::collector::http::pages::fmt_age;
 use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
 use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;

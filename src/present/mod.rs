@@ -4,6 +4,9 @@
 //! inline script, both constants).
 //!
 //! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
+//! - [`host`]: the host page (`GET /hosts/{hostname}`)
+//! - [`message`]: the error pages
+//! - [`format`]: times and durations as pages write them
 //! - [`cluster`]: the cluster page, the comparison of two clusters, and the
 //!   host page's "against its cluster" section
 //! - [`chart`]: inline SVG line charts (the GC report's and the host page's)
@@ -15,8 +18,11 @@
 pub mod chart;
 pub mod cluster;
 pub mod fleet;
+pub mod format;
 pub mod gc;
+pub mod host;
 pub mod html;
+pub mod message;
 pub mod style;
 pub mod text;
 

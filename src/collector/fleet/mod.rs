@@ -3,6 +3,7 @@
 //! the alerts call it, it calls only [`super::storage`].
 //!
 //! - [`cluster`]: clusters' summaries and week-over-week trend figures
+//! - [`history`]: one host's drift episodes and week figures
 //! - [`trend`]: the clusters' trend, kept ready in the background
 //! - [`skew`]: where a cluster's hosts differ from its majority; two clusters compared
 //! - [`members`]: a cluster's hosts' latest values read for skew, and comparisons
@@ -10,6 +11,7 @@
 
 pub mod capacity;
 pub mod cluster;
+pub mod history;
 pub mod members;
 pub mod skew;
 pub mod trend;
