@@ -15,8 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::rules::{Condition, conditions};
 use super::skew_watch::SkewWatch;
-use super::{Condition, conditions};
 use crate::collector::storage::host::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

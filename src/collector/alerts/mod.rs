@@ -21,8 +21,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub mod metrics;
+pub mod rules;
 pub mod skew_watch;
 pub mod webhook;
+
+pub use rules::{Condition, conditions};
 
 use metrics::Counters;
 use skew_watch::SkewWatch;
@@ -31,48 +34,6 @@ use webhook::{Alert, Webhook, WebhookConfig};
 use crate::collector::error::Error;
 use crate::collector::storage::host::HostView;
 use crate::collector::storage::{Leader, Storage};
-
-/// A state of a host that alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Condition {
-    /// A key other than the GC service levels drifts.
-    Drifting,
-    /// A GC service level is missed.
-    GcUnhealthy,
-    /// The host missed three intervals.
-    Stale,
-    /// The host is in a minority of its cluster on some key (from the
-    /// skew watch, not from the host view).
-    Skewed,
-}
-
-impl Condition {
-    /// The `alertname` label.
-    pub fn alertname(self) -> &'static str {
-        match self {
-            Condition::Drifting => "TunekeeperHostDrifting",
-            Condition::GcUnhealthy => "TunekeeperHostGcUnhealthy",
-            Condition::Stale => "TunekeeperHostStale",
-            Condition::Skewed => "TunekeeperHostSkewed",
-        }
-    }
-}
-
-/// The conditions `h` is in now.
-pub fn conditions(h: &HostView) -> Vec<Condition> {
-    let mut out = Vec::new();
-    // `drift` counts every drifting finding, the `gc` ones too.
-    if h.drift > h.gc.gc_drift {
-        out.push(Condition::Drifting);
-    }
-    if h.gc.health == crate::collector::storage::health::GcHealth::Unhealthy {
-        out.push(Condition::GcUnhealthy);
-    }
-    if h.stale {
-        out.push(Condition::Stale);
-    }
-    out
-}
 
 /// Each host's cluster: the `hosts.cluster` column (the latest report's
 /// `cluster.name`), which storage returns with every host view.

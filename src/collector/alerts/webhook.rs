@@ -17,8 +17,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::Condition;
 use super::metrics::Counters;
+use super::rules::Condition;
 use crate::collector::storage::host::HostView;
 
 /// `--webhook` and its bounds.

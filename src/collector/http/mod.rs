@@ -1,8 +1,7 @@
-//! The HTTP side: the server and its connections, TLS, tokens, and the
-//! handlers that turn requests into calls on [`super::fleet`] and
-//! [`super::storage`] and answers built by [`crate::present`].
+//! The HTTP side: connections, TLS, tokens, ingest, and the handlers that
+//! turn requests into calls on [`super::fleet`] and [`super::storage`] and
+//! answers built by [`crate::present`] (the routes: [`super::server`]).
 //!
-//! - [`server`]: binding, routes, background tasks, graceful shutdown
 //! - [`conn`]: the accept loop: header, idle and shutdown time bounds, a connection cap
 //! - [`tls`]: HTTPS: certificate and key files, handshakes off the accept loop
 //! - [`auth`]: bearer tokens, compared in constant time
@@ -19,5 +18,4 @@ pub mod conn;
 pub mod ingest;
 pub mod metrics;
 pub mod pages;
-pub mod server;
 pub mod tls;

@@ -1,5 +1,6 @@
-//! The running collector: binds, serves the API (and the fleet page) over
-//! HTTP or HTTPS, prunes old reports on a timer, and shuts down gracefully.
+//! The running collector: binds, opens the storage, starts the background
+//! tasks (pruning, alerts, skew watch, trend), serves the routes of
+//! [`super::http`] over HTTP or HTTPS, and shuts down gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,16 +11,17 @@ use axum::routing::{get, post};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
-use super::api::{self, Shared};
-use super::auth::Tokens;
-use super::conn::{self, Limits};
-use super::tls::TlsListener;
-use super::{clusters, metrics, pages};
+use super::http::api::{self, Shared};
+use super::http::auth::Tokens;
+use super::http::conn::{self, Limits};
+use super::http::tls::TlsListener;
+use super::http::{clusters, metrics, pages};
+use crate::collector::config::Config;
 use crate::collector::error::Error;
 use crate::collector::fleet::trend;
 use crate::collector::storage::compact::Options;
 use crate::collector::storage::{self, Closer, Storage};
-use crate::collector::{Config, alerts, clock};
+use crate::collector::{alerts, clock};
 
 /// A bound collector, ready to serve.
 pub struct Collector {

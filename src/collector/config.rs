@@ -1,28 +1,14 @@
-//! The central collector: agents POST their reports here; operators read the
-//! fleet through a JSON API and a server-rendered web page.
-//!
-//! - [`http`]: the server, connections, TLS, tokens, ingest and the handlers
-//!
-//! - [`storage`]: the one storage interface, its types and both backends beneath it
-//! - [`fleet`]: fleet logic over storage: clusters, trend, skew, capacity
-//! - [`alerts`]: alert rules and their evaluator, the webhook, metrics, the skew watch
-
-pub mod alerts;
-pub mod clock;
-mod error;
-pub mod fleet;
-pub mod http;
-pub mod storage;
+//! The collector's options ([`Config`]) with their defaults and bounds,
+//! checked once at start.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use alerts::webhook::WebhookConfig;
-pub use error::Error;
-pub use http::server::{Collector, shutdown_signal};
-pub use http::tls::TlsFiles;
-pub use storage::Database;
+use super::alerts::webhook::{self, WebhookConfig};
+use super::error::Error;
+use super::http::tls::TlsFiles;
+use super::storage::Database;
 
 /// Default largest request body, compressed and decompressed: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -97,8 +83,8 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: None,
-            skew_interval: alerts::skew_watch::DEFAULT_INTERVAL,
-            trend_refresh: fleet::trend::DEFAULT_REFRESH,
+            skew_interval: super::alerts::skew_watch::DEFAULT_INTERVAL,
+            trend_refresh: super::fleet::trend::DEFAULT_REFRESH,
         }
     }
 
@@ -135,7 +121,7 @@ impl Config {
             if !scheme_ok {
                 return Err(Error::BadOption {
                     option: "--webhook",
-                    value: alerts::webhook::shown_url(&w.url),
+                    value: webhook::shown_url(&w.url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }
@@ -145,7 +131,7 @@ impl Config {
             {
                 return Err(Error::BadOption {
                     option: "--external-url",
-                    value: alerts::webhook::shown_url(url),
+                    value: webhook::shown_url(url),
                     reason: "not an http:// or https:// URL".into(),
                 });
             }
