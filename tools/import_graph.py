@@ -141,6 +141,9 @@ def imports(mod):
     # Paths written in place: crate::a::b(...), super::a::B { ... }.
     rest = re.sub(r"\buse\s+[^;]+;", "", text)
     paths += re.findall(r"(?<![\w:])((?:crate|super)(?:::\w+)+)", rest)
+    # ...and through a child module: tls::connector(...).
+    paths += [p for p in re.findall(r"(?<![\w:])(\w+(?:::\w+)+)", rest)
+              if mod + (p.split("::")[0],) in MODULES]
     out = set()
     for p in paths:
         a = absolute(p, mod)
@@ -236,6 +239,12 @@ def main():
                 print(f"- {r} -> {tr}: {', '.join(sorted(targets[tr]))}")
         else:
             print(f"- {r} -> (nothing)")
+    print("\n## Inside each room (file -> files of the same room)\n")
+    for r in sorted(rooms):
+        for m in rooms[r]:
+            same = sorted(name(t) for t in edges[m] if room(t) == r)
+            if same:
+                print(f"- {name(m)} -> {', '.join(same)}")
     print("\n## Circles between rooms\n")
     circles = sccs(set(rooms), redges)
     print("\n".join("- " + " <-> ".join(c) for c in circles) or "- none")
