@@ -1,11 +1,16 @@
-//! The central collector: agents POST their reports here; operators read the
-//! fleet through a JSON API and a server-rendered web page.
+//! The central collector: agents POST their reports here; operators read
+//! the fleet through a JSON API and server-rendered pages. Its rooms, data
+//! flowing one way (http, then fleet logic, then storage; alerts beside,
+//! reading storage):
 //!
-//! - [`http`]: the server, connections, TLS, tokens, ingest and the handlers
+//! - [`storage`]: the one storage interface, the types it speaks, SQLite and PostgreSQL beneath it
+//! - [`fleet`]: fleet logic over storage's types: clusters, trend, skew, history, capacity
+//! - [`alerts`]: alert rules and their evaluator, the webhook, the collector's metrics, the skew watch
+//! - [`http`]: connections, TLS, tokens, ingest, and the handlers (pages from [`crate::present`])
 //!
-//! - [`storage`]: the one storage interface, its types and both backends beneath it
-//! - [`fleet`]: fleet logic over storage: clusters, trend, skew, capacity
-//! - [`alerts`]: alert rules and their evaluator, the webhook, metrics, the skew watch
+//! Above the rooms, [`server`] (the running collector: routes, background
+//! tasks, shutdown) and [`config`] (its options); beside them all,
+//! [`clock`] and the [`Error`] that stops the collector.
 
 pub mod alerts;
 pub mod clock;

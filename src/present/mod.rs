@@ -1,7 +1,8 @@
-//! Presentation: pages built from plain data with [`maud`], whose templates
-//! escape every value by construction (a value can only become markup
-//! through an explicit `PreEscaped`, used here for the stylesheet and the
-//! inline script, both constants).
+//! Presentation, all of it: every page built from plain data with
+//! [`maud`], whose templates escape every value by construction (a value
+//! can only become markup through an explicit `PreEscaped`, used here for
+//! the stylesheet and the inline script, both constants), and every text
+//! table through one writer ([`text::columns`]).
 //!
 //! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
 //! - [`host`]: the host page (`GET /hosts/{hostname}`)

@@ -1,6 +1,8 @@
-//! Host states that alert (drifting, GC-unhealthy, stale), each host's
-//! cluster, and the evaluator that turns state changes into webhook
-//! messages.
+//! Alerts, one room, beside the HTTP side and reading storage: the states
+//! that alert ([`rules`]), the evaluator that turns their changes into
+//! webhook messages (here, with each host's cluster), the webhook
+//! ([`webhook`]), the collector's own metrics ([`metrics`]) and the skew
+//! watch ([`skew_watch`]).
 //!
 //! The evaluator runs every `--alert-interval-seconds` (staleness comes
 //! with time alone, without any report) and soon after a report is stored.

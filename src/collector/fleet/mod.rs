@@ -1,6 +1,7 @@
-//! Fleet logic: what the collector makes of the stored hosts, over the
-//! storage interface's types and never a backend's; the HTTP handlers and
-//! the alerts call it, it calls only [`super::storage`].
+//! Fleet logic, one room: what the collector makes of the stored hosts,
+//! over the storage interface's types and never a backend's; the HTTP
+//! handlers, the pages and the alerts call it, it calls only
+//! [`super::storage`].
 //!
 //! - [`cluster`]: clusters' summaries and week-over-week trend figures
 //! - [`history`]: one host's drift episodes and week figures

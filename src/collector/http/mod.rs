@@ -1,4 +1,4 @@
-//! The HTTP side: connections, TLS, tokens, ingest, and the handlers that
+//! HTTP, one room: connections, TLS, tokens, ingest, and the handlers that
 //! turn requests into calls on [`super::fleet`] and [`super::storage`] and
 //! answers built by [`crate::present`] (the routes: [`super::server`]).
 //!

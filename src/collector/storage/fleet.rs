@@ -8,7 +8,8 @@
 //! chosen by keyset (the sort key, then the host name), so a page costs one
 //! index or table walk and the views of the rows shown, never the views of
 //! the whole fleet. The counts of each state for the whole fleet come from
-//! one aggregate over `hosts`.
+//! one aggregate over `hosts`, each cluster's from one GROUP BY, and each
+//! cluster's figures of this week and last ([`WeekRow`]) from the samples.
 
 use serde::Serialize;
 

@@ -1,7 +1,18 @@
-//! The one storage interface the HTTP layer uses: a cloneable [`Storage`]
-//! handle over either backend (SQLite, the embedded default, or
-//! PostgreSQL), and the errors it can answer with. Handlers never learn
-//! which backend is beneath.
+//! Storage, one room: the cloneable [`Storage`] handle the other rooms
+//! hold, over either backend (SQLite, the embedded default, or
+//! PostgreSQL); the types it speaks, the same for both; and the backends
+//! beneath it, each importing only those types. Handlers never learn which
+//! backend is beneath.
+//!
+//! - [`report`]: what is written ([`report::Submission`]) and how a host's reports are listed
+//! - [`host`]: one host as storage answers for it: its view, GC history, drift events
+//! - [`fleet`]: the fleet query (filters, sort, keyset pages), counts and weeks per
+//!   cluster, and the SQL both SQL backends run
+//! - [`error`]: why a storage call did not answer
+//! - [`health`]: the figures derived from a report when it is stored
+//! - [`drift`]: the drift events two reports of a host make
+//! - [`compact`]: the compact form reports are stored in
+//! - [`sqlite`], [`postgres`]: the backends (schema, migrations, queries)
 
 use std::path::PathBuf;
 use std::sync::Arc;
