@@ -7,14 +7,14 @@
 //! - [`fleet`]: the collector's fleet page (`GET /`), one page of hosts
 //! - [`host`]: the host page (`GET /hosts/{hostname}`)
 //! - [`message`]: the error pages
-//! - [`format`]: times and durations as pages write them
+//! - [`mod@format`]: times and durations as pages write them
 //! - [`cluster`]: the cluster page, the comparison of two clusters, and the
 //!   host page's "against its cluster" section
 //! - [`chart`]: inline SVG line charts (the GC report's and the host page's)
 //! - [`gc`]: `tunekeeper gc`'s reports: the HTML page and the text
 //! - [`text`]: text tables for the terminal (`audit`, `apply`, `profiles`): the one table writer
 //! - [`style`]: the stylesheet every page shares
-//! - [`html`]: URL path segments for links
+//! - [`mod@html`]: URL path segments for links
 
 pub mod chart;
 pub mod cluster;

@@ -285,7 +285,7 @@ enum Job {
     ),
 }
 
-/// The PostgreSQL backend (held by every [`super::storage::Storage`] handle).
+/// The PostgreSQL backend (held by every [`super::Storage`] handle).
 pub struct Pg {
     pool: Pool,
     tx: mpsc::Sender<Job>,
@@ -558,7 +558,7 @@ impl Pg {
     }
 
     /// Each cluster's counts of hosts in each state (as
-    /// [`super::store::cluster_counts`]).
+    /// [`super::sqlite::store::cluster_counts`]).
     pub async fn cluster_counts(&self, now_ms: i64) -> Result<Vec<ClusterCounts>, StoreError> {
         let c = self.client().await?;
         let rows = read(c.query(&fleet::cluster_counts_sql(Dialect::Postgres), &[&now_ms])).await?;
@@ -582,7 +582,7 @@ impl Pg {
     }
 
     /// Each cluster's figures of this week and last week (as
-    /// [`super::store::cluster_weeks`]).
+    /// [`super::sqlite::store::cluster_weeks`]).
     pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
         let c = self.client().await?;
         let (since, split) = fleet::week_bounds(now_ms);

@@ -19,7 +19,7 @@ use crate::collector::storage::host::{DriftEvent, HostRow, HostView, Point};
 use crate::collector::storage::report::{Cursor, Outcome, PageBuilder, ReportPage, Submission};
 
 /// The schema, idempotent so every start can run it (version 2: reports
-/// kept compact, see [`super::compact`]).
+/// kept compact, see [`crate::collector::storage::compact`]).
 const SCHEMA: &str = "
 -- Small integer ids for host names: a report's row repeats the id, not the name.
 CREATE TABLE IF NOT EXISTS host_ids (
@@ -604,7 +604,7 @@ fn full_gcs_of(
     Ok(full)
 }
 
-/// One page of the fleet (see [`super::fleet`]): only the rows shown are
+/// One page of the fleet (see [`crate::collector::storage::fleet`]): only the rows shown are
 /// read into views.
 pub fn fleet_page(
     conn: &Connection,
@@ -893,7 +893,7 @@ pub fn cluster_counts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Cl
 }
 
 /// Each cluster's figures of this week and last week (see
-/// [`super::cluster::WEEK_MS`] for the windows), from the stored reports
+/// [`crate::collector::storage::fleet::WEEK_MS`] for the windows), from the stored reports
 /// of the hosts now in the cluster.
 pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<WeekRow>> {
     let (since, split) = fleet::week_bounds(now_ms);
