@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use tunekeeper::audit::{AuditReport, audit};
 use tunekeeper::finding::Summary;
-use tunekeeper::render::{findings_table, summary_line};
+use tunekeeper::present::text::{findings_table, summary_line};
 use tunekeeper::waiver::{Scope, Waivers};
 
 use super::{Global, print_json, stdout_colour};

@@ -71,7 +71,7 @@ pub enum Format {
 
 /// Colour on stdout when it is a terminal and NO_COLOR is unset.
 pub fn stdout_colour() -> bool {
-    tunekeeper::render::want_colour(std::io::stdout().is_terminal())
+    tunekeeper::present::text::want_colour(std::io::stdout().is_terminal())
 }
 
 /// Prints a value as pretty JSON on stdout.
@@ -89,7 +89,7 @@ pub fn init_tracing(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(tunekeeper::render::want_colour(
+        .with_ansi(tunekeeper::present::text::want_colour(
             std::io::stderr().is_terminal(),
         ))
         .init();

@@ -1,8 +1,8 @@
 //! `tunekeeper profiles list|show`.
 
 use serde::Serialize;
+use tunekeeper::present::text::columns;
 use tunekeeper::profile::Profile;
-use tunekeeper::render::columns;
 
 use super::{Format, Global, print_json};
 
