@@ -8,11 +8,13 @@
 //!   host page's "against its cluster" section
 //! - [`chart`]: inline SVG line charts (the GC report's and the host page's)
 //! - [`gc`]: `tunekeeper gc`'s reports: the HTML page and the text
+//! - [`terminal`]: escaping for text that reaches a terminal
 
 pub mod chart;
 pub mod cluster;
 pub mod fleet;
 pub mod gc;
+pub mod terminal;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
