@@ -98,6 +98,8 @@ fn agent_finding(key: &str, expected: String, actual: String, detail: String) ->
 
 /// Makes `report` fit `budget` bytes of JSON and returns that JSON.
 /// `not_followed`: JVMs the tracker did not follow (past [`MAX_JVMS`]).
+/// The agent's own findings about what it left out are kept whatever
+/// else is cut: they are how the collector learns that something was.
 pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
     for f in &mut report.findings {
         cut_finding(f);
@@ -105,13 +107,14 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
     for j in &mut report.jvms {
         bound_jvm(j);
     }
+    let mut notes: Vec<Finding> = Vec::new();
     if let Some(c) = report.cluster.take() {
         if super::config::is_cluster_name(&c.name) {
             report.cluster = Some(c);
         } else {
             let mut from = c.from;
             cut(&mut from, 256);
-            report.findings.push(agent_finding(
+            notes.push(agent_finding(
                 "cluster",
                 "a cluster name of 1 to 128 of A-Z a-z 0-9 - _ .".into(),
                 format!("{} bytes", c.name.len()),
@@ -124,16 +127,27 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
         left_out += report.jvms.len() - MAX_JVMS;
         report.jvms.truncate(MAX_JVMS);
     }
+    // Room for the notes this function may still add.
+    let reserve = 2048;
+    let jvms = std::mem::take(&mut report.jvms);
+    let mut base = size(report) + reserve;
+    if base > budget && report.hardware.is_some() {
+        report.hardware = None;
+        notes.push(agent_finding(
+            "hardware",
+            format!("the report within {budget} bytes"),
+            "left out".into(),
+            "the hardware section is left out of this report: it did not fit the report budget"
+                .into(),
+        ));
+        base = size(report) + reserve;
+    }
     // What the entries cost, measured once: dropping from the end until the
     // sum fits is linear, not a serialisation per attempt.
-    let sizes: Vec<usize> = report.jvms.iter().map(|j| size(j) + 1).collect();
-    let jvms = std::mem::take(&mut report.jvms);
-    // Room for the findings this function may add.
-    let reserve = 2048;
-    let base = size(report) + reserve;
     let mut keep = 0;
-    let mut used = base;
-    for s in &sizes {
+    let mut used = base + size(&notes);
+    for j in &jvms {
+        let s = size(j) + 1;
         if used + s > budget {
             break;
         }
@@ -145,7 +159,7 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
     report.jvms.truncate(keep);
     left_out += dropped_for_size;
     if left_out > 0 {
-        report.findings.push(agent_finding(
+        notes.push(agent_finding(
             "jvms",
             format!("every JVM reported (at most {MAX_JVMS}, within {budget} bytes)"),
             format!("{left_out} not reported"),
@@ -162,26 +176,14 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
             ),
         ));
     }
-    if base > budget && report.hardware.is_some() {
-        report.hardware = None;
-        report.findings.push(agent_finding(
-            "hardware",
-            format!("the report within {budget} bytes"),
-            "left out".into(),
-            "the hardware section is left out of this report: it did not fit the report budget"
-                .into(),
-        ));
-    }
-    let mut json = serde_json::to_vec(report).expect("a report always serialises");
-    if json.len() > budget {
-        // Findings past what fits, cut from the end (the audit's order is
-        // the profile's), and counted.
-        let sizes: Vec<usize> = report.findings.iter().map(|f| size(f) + 1).collect();
+    if size(report) + size(&notes) + reserve > budget {
+        // Host findings past what fits, cut from the end (the audit's order
+        // is the profile's), and counted.
         let findings = std::mem::take(&mut report.findings);
-        let base = size(report) + reserve;
-        let mut used = base;
+        let mut used = size(report) + size(&notes) + reserve;
         let mut keep = 0;
-        for s in &sizes {
+        for f in &findings {
+            let s = size(f) + 1;
             if used + s > budget {
                 break;
             }
@@ -191,7 +193,7 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
         let cut_n = findings.len() - keep;
         report.findings = findings;
         report.findings.truncate(keep);
-        report.findings.push(agent_finding(
+        notes.push(agent_finding(
             "findings",
             format!("the report within {budget} bytes"),
             format!("{cut_n} left out"),
@@ -199,9 +201,15 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
                 "{cut_n} findings are left out of this report: they did not fit the report budget"
             ),
         ));
-        report.summary = Summary::of(&report.findings);
-        json = serde_json::to_vec(report).expect("a report always serialises");
     }
+    if !notes.is_empty() {
+        // The summary keeps counting the findings left out (they were
+        // found, only not sent), and counts the notes.
+        report.summary.total += notes.len();
+        report.summary.unreadable += notes.len();
+        report.findings.extend(notes);
+    }
+    let mut json = serde_json::to_vec(report).expect("a report always serialises");
     if json.len() > budget {
         // Nothing but the host and one finding: always far below the
         // smallest budget the configuration allows (4 KiB).
@@ -223,6 +231,90 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(jvms: usize, flags_each: usize, findings: usize) -> Report {
+        let finding = |i: usize| Finding {
+            check: "sysctl".into(),
+            key: format!("k{i}"),
+            expected: "1".into(),
+            actual: Some("2".into()),
+            status: Status::Drift,
+            source: None,
+            detail: Some("d".repeat(300)),
+            waiver: None,
+        };
+        let jvm = |pid: usize| JvmReport {
+            pid: pid as i32,
+            command: "kafka.Kafka".repeat(1000),
+            flags: (0..flags_each)
+                .map(|i| format!("-Dx{i}={}", "v".repeat(2000)))
+                .collect(),
+            findings: vec![finding(0)],
+            gc_logs: vec![],
+            gc: None,
+            exited: false,
+        };
+        let findings: Vec<Finding> = (0..findings).map(finding).collect();
+        Report {
+            schema: 1,
+            id: "id".into(),
+            time: "t".into(),
+            interval_seconds: 60,
+            host: Default::default(),
+            profile: "p".into(),
+            summary: Summary::of(&findings),
+            findings,
+            jvms: (0..jvms).map(jvm).collect(),
+            agent: Default::default(),
+            cluster: None,
+            host_pressure: None,
+            hardware: None,
+        }
+    }
+
+    #[test]
+    fn whatever_the_host_holds_the_report_fits() {
+        for budget in [4 << 10, 64 << 10, 1 << 20] {
+            for (jvms, flags, findings) in [(0, 0, 5), (110, 5, 20), (1, 1400, 5), (3, 10, 20_000)]
+            {
+                let mut r = report(jvms, flags, findings);
+                let json = fit(&mut r, budget, 0);
+                assert!(
+                    json.len() <= budget,
+                    "{jvms} JVMs, {flags} flags, {findings} findings: {} > {budget}",
+                    json.len()
+                );
+                let back: Report = serde_json::from_slice(&json).unwrap();
+                if jvms > back.jvms.len() {
+                    assert!(
+                        back.findings.iter().any(|f| f.check == "agent"),
+                        "what was left out is said"
+                    );
+                }
+            }
+        }
+        // 1,400 flags of 2 KB: cut to the cap, each with its marker.
+        let mut r = report(1, 1400, 1);
+        fit(&mut r, 1 << 20, 0);
+        let flags = &r.jvms[0].flags;
+        assert_eq!(flags.len(), MAX_FLAGS + 1);
+        assert!(flags.last().unwrap().contains("1144 more flags"));
+        assert!(flags[0].ends_with("more bytes]") && flags[0].len() <= MAX_FLAG_BYTES);
+        assert!(r.jvms[0].command.len() <= MAX_TEXT_BYTES);
+    }
+
+    #[test]
+    fn a_cluster_id_that_is_no_cluster_name_is_dropped_and_said() {
+        let mut r = report(0, 0, 1);
+        r.cluster = Some(crate::report::Cluster {
+            name: "c".repeat(300_000),
+            from: "meta.properties (/data/meta.properties)".into(),
+        });
+        let json = fit(&mut r, 1 << 20, 0);
+        assert!(json.len() < 64 << 10);
+        assert!(r.cluster.is_none());
+        assert!(r.findings.iter().any(|f| f.key == "cluster"));
+    }
 
     #[test]
     fn cut_marks_and_respects_char_boundaries() {

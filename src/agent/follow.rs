@@ -630,6 +630,8 @@ fn read_lines<R: Read>(
             Some(i) => {
                 if *skipping {
                     *skipping = false;
+                } else if buf.len() + i > MAX_LINE_BYTES {
+                    bounded.long_lines += 1;
                 } else {
                     buf.extend_from_slice(&chunk[..i]);
                     let line = buf.strip_suffix(b"\r").unwrap_or(buf);
@@ -780,6 +782,144 @@ mod tests {
         append(&t.path().join("gc.log"), "a\n");
         assert_eq!(lines(&mut f), ["a"]);
         assert_eq!(f.problem(), None);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    //! Every bound of the follower, on more than one input: lines, set size,
+    //! descriptors, compressed members, non-regular members.
+    use super::*;
+    use std::io::Write;
+
+    fn lines(f: &mut LogFollower) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        f.poll(&mut |l| out.push(l.to_vec()));
+        out
+    }
+
+    #[test]
+    fn a_set_of_1100_files_is_read_with_one_descriptor_held() {
+        let t = tempfile::tempdir().unwrap();
+        for n in 0..1100 {
+            std::fs::write(t.path().join(format!("gc.log.{n}")), format!("{n}\n")).unwrap();
+        }
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        let got = lines(&mut f);
+        // The newest 1001 (the live file first among equals), the rest counted.
+        assert_eq!(got.len(), MAX_SET_FILES);
+        assert!(f.open_files() <= 1, "{} descriptors held", f.open_files());
+        let b = f.take_bounded();
+        assert_eq!(b.files_over, 1101 - MAX_SET_FILES);
+        // Nothing is read twice, and appends to the live file still come.
+        assert!(lines(&mut f).is_empty());
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(t.path().join("gc.log"))
+            .unwrap()
+            .write_all(b"more\n")
+            .unwrap();
+        assert_eq!(lines(&mut f), [b"more".to_vec()]);
+        assert!(f.open_files() <= 1);
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_to_its_newline_across_polls() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("gc.log");
+        // 3 x the bound without a newline, then the rest of the line later.
+        std::fs::write(&p, vec![b'x'; 3 * MAX_LINE_BYTES]).unwrap();
+        let mut f = LogFollower::new(&p);
+        assert!(lines(&mut f).is_empty());
+        assert_eq!(f.take_bounded().long_lines, 1);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        file.write_all(b"yyy\nnext\n").unwrap();
+        assert_eq!(
+            lines(&mut f),
+            [b"next".to_vec()],
+            "the tail of the long line is not a line"
+        );
+        // A long line between short ones, within one poll.
+        let mut text = b"a\n".to_vec();
+        text.extend(vec![b'z'; MAX_LINE_BYTES + 1]);
+        text.extend(b"\nb\n");
+        file.write_all(&text).unwrap();
+        let got = lines(&mut f);
+        assert!(got == [b"a".to_vec(), b"b".to_vec()], "{} lines", got.len());
+        assert_eq!(f.take_bounded().long_lines, 1);
+    }
+
+    #[test]
+    fn a_gz_member_without_newlines_is_bounded_too() {
+        let t = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(t.path().join("gc.log.1.gz")).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&vec![b'q'; 1 << 20]).unwrap();
+        gz.write_all(b"\nafter\n").unwrap();
+        gz.finish().unwrap();
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        assert_eq!(lines(&mut f), [b"after".to_vec(), b"live".to_vec()]);
+        assert_eq!(f.take_bounded().long_lines, 1);
+    }
+
+    #[test]
+    fn fifos_sockets_and_links_in_the_set_are_refused_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        nix::unistd::mkfifo(
+            &t.path().join("gc.log.1"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(t.path().join("gc.log.2")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", t.path().join("gc.log.3")).unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        assert_eq!(lines(&mut f), [b"live".to_vec()]);
+        let b = f.take_bounded();
+        assert_eq!(b.refused_total, 3, "{b:?}");
+        let text = b.refused.join("; ");
+        for what in ["a FIFO", "a socket", "a symbolic link"] {
+            assert!(text.contains(what), "{text}");
+        }
+        // The live file itself a FIFO: refused, named as the problem.
+        let t2 = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &t2.path().join("gc.log"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let mut f = LogFollower::new(t2.path().join("gc.log"));
+        assert!(lines(&mut f).is_empty());
+        assert!(
+            matches!(f.problem(), Some(Problem::Unreadable(w)) if w.contains("FIFO")),
+            "{:?}",
+            f.problem()
+        );
+    }
+
+    #[test]
+    fn a_poll_reads_at_most_its_budget_and_the_next_goes_on() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("gc.log");
+        let line = vec![b'l'; 1023];
+        let mut text = Vec::new();
+        let n = (MAX_POLL_BYTES / 1024) as usize + 100;
+        for _ in 0..n {
+            text.extend(&line);
+            text.push(b'\n');
+        }
+        std::fs::write(&p, &text).unwrap();
+        let mut f = LogFollower::new(&p);
+        let mut count = 0;
+        let s = f.poll(&mut |_| count += 1);
+        assert!(s.bytes <= MAX_POLL_BYTES + 1024, "{}", s.bytes);
+        assert!(count < n);
+        f.poll(&mut |_| count += 1);
+        assert_eq!(count, n, "the rest at the next poll");
     }
 }
 
