@@ -48,6 +48,15 @@ fn open_dir() -> tempfile::TempDir {
     d
 }
 
+/// A directory the fake broker (running as `nobody`) writes its GC log in.
+fn logs_dir(parent: &Path) -> PathBuf {
+    let logs = parent.join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    nix::unistd::chown(&logs, Some(nobody.uid), None).unwrap();
+    logs
+}
+
 /// Compiles the idle stand-in broker (`kafka.Kafka`, sleeps) into `dir/classes`.
 fn classes(dir: &Path) -> Option<PathBuf> {
     let javac = Command::new("javac").arg("-version").output();
@@ -190,8 +199,7 @@ fn a_log_set_of_1100_files_costs_no_report_under_1024_descriptors() {
     let Some(classes) = classes(dir.path()) else {
         return;
     };
-    let logs = dir.path().join("logs");
-    std::fs::create_dir(&logs).unwrap();
+    let logs = logs_dir(dir.path());
     for n in 0..1100 {
         std::fs::write(
             logs.join(format!("gc.log.{n}")),
@@ -292,7 +300,7 @@ fn get(port: u16, path: &str) -> Option<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
-    raw.starts_with("HTTP/1.1 200").then(|| raw)
+    raw.starts_with("HTTP/1.1 200").then_some(raw)
 }
 
 /// Principle 3 (the report fits). A fake broker with 1.4 MB of JVM
@@ -434,8 +442,7 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
     let Some(classes) = classes(dir.path()) else {
         return;
     };
-    let logs = dir.path().join("logs");
-    std::fs::create_dir(&logs).unwrap();
+    let logs = logs_dir(dir.path());
     std::fs::write(
         logs.join("gc.log.1"),
         "[2026-11-24T10:00:00.000+0000][gc] Using G1\n",
@@ -568,4 +575,77 @@ fn a_gc_log_without_a_newline_does_not_grow_the_agent() {
         .flat_map(|j| j["findings"].as_array().cloned().unwrap_or_default())
         .find(|f| f["key"] == "log_lines");
     assert!(lines.is_some(), "the skipped line is a finding");
+}
+
+/// Principle 3 (a refused report blocks nothing). A collector that refuses
+/// one report for good with a status main did not know as final (431):
+/// main retried it for ever and delivered nothing behind it. Now every 4xx
+/// about the report sets it aside and the next ones go through.
+#[test]
+fn a_report_refused_for_good_does_not_block_those_behind_it() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut poison: Option<String> = None;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let mut json = String::new();
+            let _ = flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut json);
+            let id = serde_json::from_str::<serde_json::Value>(&json)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let refuse = poison.get_or_insert_with(|| id.clone()) == &id;
+            let status = if refuse {
+                "431 Request Header Fields Too Large"
+            } else {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "202 Accepted"
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_config(
+        dir.path(),
+        &format!("endpoint = \"http://127.0.0.1:{port}/api/v1/reports\"\n"),
+    );
+    let _agent = Running(
+        agent_command(&config, false)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(
+        "three reports behind the refused one",
+        Duration::from_secs(60),
+        || accepted.load(Ordering::SeqCst) >= 3,
+    );
+    let aside: Vec<_> = std::fs::read_dir(dir.path().join("spool/rejected"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(aside.len(), 1, "the refused report is set aside");
 }

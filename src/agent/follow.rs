@@ -320,7 +320,7 @@ impl LogFollower {
         }
         if out.len() > MAX_SET_FILES {
             // The newest are followed: the live file and the latest rotations.
-            out.sort_by(|a, b| (b.live, b.mtime).cmp(&(a.live, a.mtime)));
+            out.sort_by_key(|l| std::cmp::Reverse((l.live, l.mtime)));
             self.bounded.files_over = out.len() - MAX_SET_FILES;
             out.truncate(MAX_SET_FILES);
         }
