@@ -4,6 +4,7 @@
 //! escape and control characters; `audit`, `gc` and the logs show them
 //! escaped. Each test failed on main (86f16b6).
 
+#[allow(dead_code)]
 mod broker_tree;
 
 use std::process::{Command, Output};
