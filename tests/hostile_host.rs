@@ -428,6 +428,9 @@ fn swapper(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> 
             let _ = nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644));
             let _ = std::fs::rename(&fifo, &path);
         }
+        // Never write through the name: it may be the FIFO, and a write
+        // to a FIFO nobody reads blocks.
+        let _ = std::fs::remove_file(&path);
         let _ = std::fs::write(&path, &content);
     })
 }
