@@ -1,8 +1,8 @@
 //! `tunekeeper apply` and `tunekeeper rollback`.
 
 use tunekeeper::apply::{self, Outcome};
-use tunekeeper::present::text::columns;
 use tunekeeper::present::terminal::text;
+use tunekeeper::present::text::columns;
 use tunekeeper::profile::DEFAULT_PROFILE;
 
 use super::{Format, Global, print_json};
