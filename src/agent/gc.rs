@@ -1,5 +1,7 @@
-//! Per-JVM GC tracking for the agent. Each interval it finds the broker
-//! JVMs; more often than that (`gc_poll`) it follows each one's GC log set
+//! Per-JVM GC tracking for the agent. Each interval it finds the
+//! Kafka-family JVMs (brokers, controllers, ZooKeeper servers) and any JVM
+//! `jvm_match` names, each judged by its role's profile and weighed against
+//! its role's timeouts; more often than that (`gc_poll`) it follows each one's GC log set
 //! incrementally (never re-reading a byte), and keeps two accumulators: one
 //! for the interval, one for the JVM's life as far as its logs reach. Every
 //! event passes a [`Ledger`] first: one already counted in this JVM's life
@@ -14,13 +16,15 @@ use crate::agent::ledger::{Ledger, line_gc_id};
 use crate::agent::metrics::Metrics;
 use crate::finding::Status;
 use crate::gc::analyse::{AnalyseOptions, build, new_parser};
+use crate::gc::budget::TimeoutLimit;
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
 use crate::gc::parser::LineParser;
 use crate::gc::stall::StallRule;
 use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
-use crate::jvm::find_jvms;
+use crate::jvm::{Jvm, find_jvms};
+use crate::kafka::{HostRole, KafkaProcess};
 use crate::profile::Profile;
 use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
@@ -118,8 +122,36 @@ impl LogStream {
     }
 }
 
+/// Who a JVM is: its roles, and what its pauses are weighed against.
+#[derive(Debug, Clone, Default)]
+struct Identity {
+    /// Its host role (`None`: a JVM only `jvm_match` or `gc_logs` names).
+    role: Option<HostRole>,
+    /// The roles it plays, for the report.
+    roles: Vec<String>,
+    /// Its configuration file, as its command line names it.
+    config: Option<String>,
+    /// Its roles' timeouts, or why they are unknown (`None`: not a
+    /// Kafka-family JVM, no budget).
+    timeouts: Option<Result<Vec<TimeoutLimit>, String>>,
+}
+
+impl Identity {
+    fn of(p: &KafkaProcess) -> Identity {
+        Identity {
+            role: Some(HostRole::of(p.role)),
+            roles: p.role.names().iter().map(|s| (*s).to_owned()).collect(),
+            config: p.config_path.as_ref().map(|c| c.display().to_string()),
+            timeouts: Some(p.timeouts()),
+        }
+    }
+}
+
 /// One JVM's GC state.
 struct JvmState {
+    /// Its roles and timeouts, read once: a running JVM's role and
+    /// configuration do not change.
+    who: Identity,
     cmdline: Vec<String>,
     /// What reports call it (`kafka.Kafka (-Xmx6g ...)`, `gc log PATH`).
     command: String,
@@ -152,6 +184,7 @@ impl JvmState {
         logs: Vec<PathBuf>,
     ) -> JvmState {
         JvmState {
+            who: Identity::default(),
             cmdline,
             command,
             flags,
@@ -298,46 +331,64 @@ impl GcTracker {
         }
     }
 
-    /// Finds the JVMs, reads their new GC log lines and reports on each.
-    /// The interval accumulators start again after this call.
+    /// Finds the JVMs (the Kafka-family processes `procs`, and what
+    /// `jvm_match` names), reads their new GC log lines and reports on
+    /// each, judged by its role's profile. The interval accumulators start
+    /// again after this call.
     pub fn poll(
         &mut self,
         host: &Host,
         cfg: &Config,
-        profile: &Profile,
+        roles: &super::roles::RoleWatch,
+        procs: &[KafkaProcess],
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
-        let found = find_jvms(host, &cfg.jvm_match);
-        let rule = AnalyseOptions::default().with_profile(profile).stall;
+        let mut found: Vec<(Jvm, Option<&KafkaProcess>)> =
+            procs.iter().map(|p| (p.jvm.clone(), Some(p))).collect();
+        for jvm in find_jvms(host, &cfg.jvm_match) {
+            if !found.iter().any(|(j, _)| j.pid == jvm.pid) {
+                found.push((jvm, None));
+            }
+        }
+        found.sort_by_key(|(j, _)| j.pid);
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
         // exiting complete its lifetime totals.
         let gone: Vec<i32> = self
             .jvms
             .keys()
-            .filter(|pid| !found.iter().any(|j| j.pid == **pid))
+            .filter(|pid| !found.iter().any(|(j, _)| j.pid == **pid))
             .copied()
             .collect();
         for pid in gone {
             if let Some(mut state) = self.jvms.remove(&pid) {
                 state.poll(metrics);
-                let opts = jvm_options(&state.cmdline, profile);
+                let profile = roles.profile_for(state.who.role);
+                let opts = jvm_options(&state, profile);
                 let mut r = report(pid, &mut state, &opts);
                 r.exited = true;
+                r.profile = Some(profile.name.clone());
                 out.push(r);
             }
         }
-        for jvm in found {
+        for (jvm, kafka) in found {
             let pid = jvm.pid;
             let state = self.jvms.entry(pid).or_insert_with(|| {
                 let (command, flags) = (jvm.summary(), jvm.flags());
-                JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs)
+                let mut s = JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs);
+                s.who = kafka.map(Identity::of).unwrap_or_default();
+                s
             });
-            state.use_stall_rule(rule);
+            let profile = roles.profile_for(state.who.role);
+            state.use_stall_rule(AnalyseOptions::default().with_profile(profile).stall);
             state.poll(metrics);
-            let opts = jvm_options(&state.cmdline, profile);
-            out.push(report(pid, state, &opts));
+            let opts = jvm_options(state, profile);
+            let mut r = report(pid, state, &opts);
+            r.profile = Some(profile.name.clone());
+            out.push(r);
         }
+        let primary = roles.profile_for(None);
+        let rule = AnalyseOptions::default().with_profile(primary).stall;
         for pattern in &cfg.gc_logs {
             let state = self.extra.entry(pattern.clone()).or_insert_with(|| {
                 JvmState::new(
@@ -349,20 +400,24 @@ impl GcTracker {
             });
             state.use_stall_rule(rule);
             state.poll(metrics);
-            out.push(report(
-                0,
-                state,
-                &AnalyseOptions::default().with_profile(profile),
-            ));
+            let mut r = report(0, state, &AnalyseOptions::default().with_profile(primary));
+            r.profile = Some(primary.name.clone());
+            out.push(r);
         }
         out
     }
 }
 
-/// Analysis options for one JVM: its command line completes what its log says.
-fn jvm_options(cmdline: &[String], profile: &Profile) -> AnalyseOptions {
+/// Analysis options for one JVM: its command line completes what its log
+/// says, its role's profile sets the levels and rules, its role's
+/// timeouts the budget.
+fn jvm_options(state: &JvmState, profile: &Profile) -> AnalyseOptions {
     AnalyseOptions {
-        jvm_args: (!cmdline.is_empty()).then(|| cmdline.to_vec()),
+        jvm_args: (!state.cmdline.is_empty()).then(|| state.cmdline.clone()),
+        timeouts: match &state.who.timeouts {
+            Some(Ok(t)) => t.clone(),
+            _ => Vec::new(),
+        },
         ..AnalyseOptions::default()
     }
     .with_profile(profile)
@@ -426,6 +481,21 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             waiver: None,
         });
     }
+    if let Some(Err(why)) = &state.who.timeouts {
+        // A Kafka-family JVM without a budget says why, beside its GC figures.
+        findings.push(crate::finding::Finding {
+            check: "gc".into(),
+            key: "timeouts".into(),
+            expected: "its roles' timeouts, from its configuration".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!(
+                "{why}: its pauses are not weighed against its timeouts"
+            )),
+            waiver: None,
+        });
+    }
     if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {
             check: "gc".into(),
@@ -441,6 +511,9 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     JvmReport {
         pid,
         command: state.command.clone(),
+        roles: state.who.roles.clone(),
+        profile: None,
+        config: state.who.config.clone(),
         flags: state.flags.clone(),
         findings,
         gc_logs: state.logs.iter().map(|p| p.display().to_string()).collect(),

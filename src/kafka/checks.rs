@@ -81,8 +81,9 @@ fn config_finding(p: &KafkaProcess) -> Finding {
             Status::Ok,
             p.container.as_ref().map(|c| {
                 format!(
-                    "runs in a {} container: its paths are read through /proc/{}/root",
-                    c.runtime, p.jvm.pid
+                    "runs {}: its paths are read through /proc/{}/root",
+                    c.describe(),
+                    p.jvm.pid
                 )
             }),
         ),
@@ -181,7 +182,10 @@ fn mount_finding(rule: &MountRule, d: &DataDirView, key: &str) -> Finding {
     f
 }
 
-/// No data directory on the OS disk; one directory per disk.
+/// No data directory on the OS disk; one directory per disk, compared with
+/// every data directory on the host, of whatever role: a broker's log
+/// directory beside ZooKeeper's transaction log or a controller's metadata
+/// log shares that disk as surely as beside another log directory.
 fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding>) {
     let off_os = profile.broker.get("data_off_os_disk");
     let one_per = profile.broker.get("one_dir_per_disk");
@@ -189,13 +193,27 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
         return;
     }
     let mut by_disk: BTreeMap<&str, Vec<&DataDirView>> = BTreeMap::new();
-    for d in &brokers.dirs {
+    for d in brokers.dirs.iter().chain(&brokers.others) {
         if let Ok(disks) = &d.disks {
             for disk in disks {
                 by_disk.entry(disk.as_str()).or_default().push(d);
             }
         }
     }
+    let name_other = |o: &DataDirView| {
+        if brokers.dirs.iter().any(|d| std::ptr::eq(d, o)) {
+            dir_key(o, many)
+        } else {
+            // Another role's: say whose, and which setting names it.
+            format!(
+                "{} ({} of the {} pid {})",
+                o.dir.path.display(),
+                o.dir.from,
+                o.role.name(),
+                o.pid
+            )
+        }
+    };
     for d in &brokers.dirs {
         let key = dir_key(d, many);
         let Ok(disks) = &d.disks else { continue };
@@ -218,21 +236,31 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                 source: Some(s.source()),
                 detail: (!shared.is_empty()).then(|| {
                     format!(
-                        "{} also holds / (the OS): the broker's I/O competes with the system's, and a full data disk fills the root file system",
-                        shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
+                        "{} also holds / (the OS): the {}'s I/O competes with the system's, and a full data disk fills the root file system",
+                        shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+"),
+                        d.role.noun()
                     )
                 }),
                 waiver: None,
             });
         }
         if let Some(s) = one_per {
-            let others: Vec<String> = disks
+            let sharing: Vec<&DataDirView> = disks
                 .iter()
                 .flat_map(|disk| by_disk.get(disk.as_str()).into_iter().flatten())
                 .filter(|o| !(o.pid == d.pid && o.dir.path == d.dir.path))
-                .map(|o| dir_key(o, many))
+                .copied()
+                .collect();
+            let others: Vec<String> = sharing
+                .iter()
+                .map(|o| name_other(o))
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
+                .collect();
+            let other_roles: std::collections::BTreeSet<&str> = sharing
+                .iter()
+                .filter(|o| o.role != d.role)
+                .map(|o| o.role.noun())
                 .collect();
             out.push(Finding {
                 check: "placement".into(),
@@ -250,7 +278,15 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                 },
                 source: Some(s.source()),
                 detail: (!others.is_empty()).then(|| {
-                    "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".into()
+                    if other_roles.is_empty() {
+                        "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".into()
+                    } else {
+                        format!(
+                            "the {} on this disk writes there too: ZooKeeper's transaction log and a controller's metadata log are fsynced on every write, and a busy disk under them stalls the whole cluster's coordination, while their fsyncs slow this {}'s writes",
+                            other_roles.into_iter().collect::<Vec<_>>().join(" and the "),
+                            d.role.noun()
+                        )
+                    }
                 }),
                 waiver: None,
             });
@@ -293,11 +329,19 @@ fn space(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding
                     Some(_) => "this file system reports no inode count".into(),
                 });
             } else if let Some(s) = d.space {
-                f.detail = Some(format!(
-                    "{} free of {}",
-                    human_bytes(s.free_bytes),
-                    human_bytes(s.total_bytes)
-                ));
+                f.detail = Some(if rule == "data_free_percent" {
+                    format!(
+                        "{} free of {}",
+                        human_bytes(s.free_bytes),
+                        human_bytes(s.total_bytes)
+                    )
+                } else {
+                    format!(
+                        "{} inodes free of {}",
+                        human_count(s.free_inodes),
+                        human_count(s.total_inodes)
+                    )
+                });
             }
             out.push(f);
         }
@@ -506,6 +550,19 @@ fn bound_text(setting: &Setting) -> String {
         }
         _ => setting.expect.to_string(),
     }
+}
+
+/// `655,360`: a count with thousands separators.
+pub fn human_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `6 GiB`, `512 MiB`, `1.5 TiB`.
