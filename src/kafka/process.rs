@@ -150,6 +150,7 @@ impl KafkaProcess {
                 }
             }
         } else {
+            let metadata = cfg.get("metadata.log.dir").filter(|v| !v.trim().is_empty());
             match (cfg.get("log.dirs"), cfg.get("log.dir")) {
                 (Some(dirs), _) if !dirs.trim().is_empty() => out.extend(
                     dirs.split(',')
@@ -159,7 +160,14 @@ impl KafkaProcess {
                 (_, Some(d)) if !d.trim().is_empty() => out.push(dir(d, "log.dir")),
                 _ => out.push(dir(KAFKA_DEFAULT_LOG_DIR, "default")),
             }
-            if let Some(m) = cfg.get("metadata.log.dir").filter(|v| !v.trim().is_empty()) {
+            if self.role == Role::Controller {
+                // A controller holds no partitions: only its metadata log,
+                // in metadata.log.dir, else the first log directory.
+                match metadata {
+                    Some(m) => out = vec![dir(m, "metadata.log.dir")],
+                    None => out.truncate(1),
+                }
+            } else if let Some(m) = metadata {
                 out.push(dir(m, "metadata.log.dir"));
             }
         }
