@@ -130,6 +130,18 @@ fn timeouts(
     }
 }
 
+/// The process `--pid` names, with when it started: its rates are judged
+/// by its real running time (`None` when its start cannot be read).
+fn running_jvm(g: &super::Global, pid: i32) -> Option<tunekeeper::gc::running::RunningJvm> {
+    let started_ms = tunekeeper::gc::running::process_started_ms(&g.host(), pid)?;
+    let observed_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    Some(tunekeeper::gc::running::RunningJvm {
+        pid,
+        started_ms,
+        observed_ms: observed_ms as i64,
+    })
+}
+
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .with_context(|| format!("--{flag} {s}: not an RFC 3339 time"))?;
@@ -165,6 +177,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             .transpose()?,
         jvm_args,
         timeouts: timeouts(g, args)?,
+        running: args.pid.and_then(|pid| running_jvm(g, pid)),
         ..AnalyseOptions::default()
     };
     let opts = opts.with_profile(&g.profile(&args.profile)?);
