@@ -16,6 +16,7 @@ pub mod host;
 pub mod junit;
 pub mod jvm;
 pub mod kafka;
+pub mod logging;
 pub mod present;
 pub mod profile;
 pub mod render;

@@ -142,7 +142,14 @@ impl Identity {
             role: Some(HostRole::of(p.role)),
             roles: p.role.names().iter().map(|s| (*s).to_owned()).collect(),
             config: p.config_path.as_ref().map(|c| c.display().to_string()),
-            timeouts: Some(p.timeouts()),
+            // Unreadable configuration: the audit's `kafka` finding says
+            // so (and that its timeouts are unknown); a bad value in a
+            // readable one is this JVM's finding.
+            timeouts: Some(if p.config.is_ok() {
+                p.timeouts()
+            } else {
+                Ok(Vec::new())
+            }),
         }
     }
 }
@@ -439,11 +446,51 @@ fn log_problem(state: &JvmState) -> Option<(Status, String)> {
         Problem::Missing(why) => Some((Status::NotApplicable, why.clone())),
         Problem::Unreadable(why) => Some((
             Status::Unreadable,
-            format!(
-                "{why} (the agent needs read access: e.g. SupplementaryGroups=kafka in a unit drop-in)"
-            ),
+            format!("{why}: {}", access_remedy(log.follower.base())),
         )),
     }
+}
+
+/// Why the agent may not read a GC log and what to do: the directory or
+/// file that keeps it out, with its mode, owner and group, and the unit
+/// drop-in that gives the agent that group (the README's "The services").
+fn access_remedy(log: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = log.parent().unwrap_or(std::path::Path::new("/"));
+    let blocked = [
+        (
+            dir,
+            nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK,
+        ),
+        (log, nix::unistd::AccessFlags::R_OK),
+    ]
+    .into_iter()
+    .find(|(p, mode)| p.exists() && nix::unistd::access(*p, *mode).is_err());
+    let Some((path, _)) = blocked else {
+        return "the agent needs read access to it and its directory".into();
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return "the agent needs read access to it and its directory".into();
+    };
+    let owner = nix::unistd::User::from_uid(meta.uid().into())
+        .ok()
+        .flatten()
+        .map_or_else(|| meta.uid().to_string(), |u| u.name);
+    let group = nix::unistd::Group::from_gid(meta.gid().into())
+        .ok()
+        .flatten()
+        .map(|g| g.name);
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| nix::unistd::geteuid().to_string(), |u| u.name);
+    format!(
+        "{} is {:04o} {owner}:{}, and the agent runs as {me}: give it the group with a drop-in (systemctl edit tunekeeper-agent: [Service] SupplementaryGroups={}; README, \"The services\")",
+        path.display(),
+        meta.mode() & 0o7777,
+        group.as_deref().unwrap_or("?"),
+        group.as_deref().unwrap_or("GROUP"),
+    )
 }
 
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {

@@ -289,16 +289,15 @@ impl Reporter {
             {
                 continue;
             }
-            let what = match j {
-                Some(j) => format!("pid {} ({whose})", j.pid),
-                None => "host".to_owned(),
+            let of = match j {
+                Some(j) => format!(" of the {whose} (pid {})", j.pid),
+                None => String::new(),
             };
             tracing::warn!(
-                of = %what,
-                check = %f.check,
-                key = %f.key,
-                why = f.detail.as_deref().unwrap_or("unreadable"),
-                "cannot read it: reported as unreadable until fixed"
+                "cannot read {} {}{of}: {}; reported as unreadable every interval until it can",
+                f.check,
+                f.key,
+                f.detail.as_deref().unwrap_or("unreadable")
             );
         }
     }

@@ -82,15 +82,21 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// Logs go to stderr, filtered by `TUNEKEEPER_LOG` (default: `default`;
 /// the services log their own state changes at info, one-shot commands
-/// only warnings).
+/// only warnings); in the journal's own format when stderr is the journal.
 pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TUNEKEEPER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(tunekeeper::render::want_colour(
+        .with_writer(std::io::stderr);
+    if tunekeeper::logging::stderr_is_journal() {
+        fmt.with_ansi(false)
+            .event_format(tunekeeper::logging::JournalFormat)
+            .init();
+    } else {
+        fmt.with_ansi(tunekeeper::render::want_colour(
             std::io::stderr().is_terminal(),
         ))
         .init();
+    }
 }

@@ -90,7 +90,7 @@ fn config_finding(p: &KafkaProcess) -> Finding {
         Err(problem) => (
             Status::Unreadable,
             Some(format!(
-                "{problem}; its data directories, mounts and disks cannot be checked"
+                "{problem}; its data directories, mounts, disks and timeouts cannot be checked"
             )),
         ),
     };
