@@ -131,7 +131,7 @@ fn status(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
-const DEFAULT: &str = "Kafka's default (3.x and 4.x)";
+const DEFAULT: &str = "Kafka's default, 3.x and 4.x";
 
 #[test]
 fn each_role_weighs_a_pause_against_its_own_timeouts() {
@@ -182,6 +182,38 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         .as_f64()
         .unwrap();
     assert_eq!(fetch, 75.4, "1,508 ms of 2,000");
+    // The text report keeps its columns apart: the quorum's 37-character
+    // keys ran into their values, `stall` into `gc_log_off_data_disk`.
+    let text = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .args([
+            "--profile-dir",
+            "/nonexistent",
+            "gc",
+            "--pid",
+            &ctl.pid(),
+            &log,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let budget_line = regex::Regex::new(
+        r"(?m)^  controller\.quorum\.election\.timeout\.ms +1000 ms  pause 1508\.0 ms",
+    )
+    .unwrap();
+    assert!(budget_line.is_match(&text), "{text}");
+    let columns: Vec<usize> = text
+        .lines()
+        .filter(|l| l.starts_with("  controller.quorum."))
+        .map(|l| l.find(" ms  pause").unwrap())
+        .collect();
+    assert_eq!(columns.len(), 2, "{text}");
+    assert_eq!(
+        columns[0], columns[1],
+        "the budget's columns line up: {text}"
+    );
+    let stall_line =
+        regex::Regex::new(r"(?m)^  (ok|drift) +stall +hsperfdata_off_disk +expected").unwrap();
+    assert!(stall_line.is_match(&text), "{text}");
     drop(ctl);
 
     // A KRaft broker, its session from its own file: 12.6 % of the session

@@ -81,13 +81,15 @@ impl HostRole {
         }
     }
 
-    /// How a process of this role is recognised, for the `process`
-    /// finding's expectation.
+    /// The `process` finding's expectation: one of its processes runs (a
+    /// broker: `kafka.Kafka` with `process.roles` unset or naming broker; a
+    /// controller: `process.roles=controller`; ZooKeeper: `QuorumPeerMain`
+    /// or `ZooKeeperServerMain`).
     pub fn recognised_by(self) -> &'static str {
         match self {
-            HostRole::Broker => "a kafka.Kafka JVM whose process.roles include broker (or unset)",
-            HostRole::Controller => "a kafka.Kafka JVM with process.roles=controller",
-            HostRole::Zookeeper => "a ZooKeeper server JVM (QuorumPeerMain)",
+            HostRole::Broker => "a broker running",
+            HostRole::Controller => "a KRaft controller running",
+            HostRole::Zookeeper => "a ZooKeeper server running",
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct TimeoutError {
 type Kafka = (&'static str, u64, &'static str);
 
 /// Where a Kafka default comes from, for the findings.
-const KAFKA_DEFAULT: &str = "Kafka's default (3.x and 4.x)";
+const KAFKA_DEFAULT: &str = "Kafka's default, 3.x and 4.x";
 
 const KRAFT_SESSION: Kafka = (
     "broker.session.timeout.ms",
