@@ -179,6 +179,9 @@ struct JvmState {
     last_repeat: bool,
     /// Events not counted because they already were (the files repeated them).
     repeats: u64,
+    /// When this JVM's previous report was built: its next interval's
+    /// rate is over the time since, not over the stretch its pauses cover.
+    last_report: Option<std::time::Instant>,
     /// When a pause counts as stalled (the profile's `[gc]` rule).
     stall_rule: StallRule,
 }
@@ -205,6 +208,7 @@ impl JvmState {
             pending_ids: Vec::new(),
             last_repeat: false,
             repeats: 0,
+            last_report: None,
             stall_rule: StallRule::default(),
         }
     }
@@ -430,6 +434,22 @@ fn jvm_options(state: &JvmState, profile: &Profile) -> AnalyseOptions {
     .with_profile(profile)
 }
 
+/// The interval's rate over its real length, `seconds` (the time since
+/// the previous report): pause time per second, and no pause a rate of 0.
+fn over_interval(s: &mut StatsSnapshot, seconds: f64) {
+    let total = s.overall.total_ms;
+    if total > seconds * 1000.0 {
+        // More pause than time: the log's stamps and the clock disagree
+        // (lines written long before they were read); keep the log's own.
+        return;
+    }
+    s.gc_ms_per_second = Some(crate::gc::hist::round3(total / seconds));
+    if s.overall.count == 0 {
+        s.worst_minute_gc_ms_per_second = Some(0.0);
+    }
+    s.span_s = Some(crate::gc::hist::round3(seconds));
+}
+
 /// Why this JVM's GC figures are missing or empty, when they are: "no
 /// pauses" must never hide an unreadable or absent log.
 fn log_problem(state: &JvmState) -> Option<(Status, String)> {
@@ -499,6 +519,24 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
         GcStats::with_stall_rule(state.stall_rule),
     );
     let has_log = state.log.is_some();
+    let now = std::time::Instant::now();
+    let since_last = state
+        .last_report
+        .replace(now)
+        .map(|t| now.duration_since(t).as_secs_f64());
+    let mut interval = interval.snapshot();
+    // The interval's rate is over the interval: a quiet controller's two
+    // pauses a second apart are not 10 ms/s over a minute. Only for a log
+    // read without trouble (an unreadable log's rate stays unknown), and
+    // not the first report of a JVM (its interval is the log's past).
+    let log_readable = state
+        .log
+        .as_ref()
+        .is_some_and(|l| l.parser.is_some() && l.refused.is_none())
+        && log_problem(state).is_none();
+    if let Some(window) = since_last.filter(|w| *w > 0.0 && log_readable) {
+        over_interval(&mut interval, window);
+    }
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
     let mut findings = analysis.findings;
@@ -566,7 +604,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
         gc_logs: state.logs.iter().map(|p| p.display().to_string()).collect(),
         exited: false,
         gc: has_log.then(|| GcReport {
-            interval: window(&interval.snapshot(), LAST_INTERVAL),
+            interval: window(&interval, LAST_INTERVAL),
             total: window(&analysis.stats, JVM_LIFETIME),
             gc_ids_missing,
         }),
@@ -634,6 +672,63 @@ mod tests {
             metrics
                 .encode()
                 .contains("tunekeeper_gc_pause_seconds_count{kind=\"young\"} 2")
+        );
+    }
+
+    /// A quiet JVM's interval rate is over the interval, not over the
+    /// second its two pauses span (that gave 8 ms/s for 8 ms in a minute);
+    /// a quiet interval is 0, an unread log stays unknown.
+    #[test]
+    fn the_interval_rate_is_over_the_interval() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(&path, LOG).unwrap();
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path.clone()]);
+        let metrics = Metrics::new("p", "h");
+        let opts = AnalyseOptions::default();
+        state.poll(&metrics);
+        report(1, &mut state, &opts);
+        // Two pauses a second apart, read a minute after the last report.
+        let two = "[2026-11-24T10:00:30.000+0000][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 3.000ms\n\
+[2026-11-24T10:00:31.000+0000][gc] GC(2) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 5.000ms\n";
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(two.as_bytes())
+            .unwrap();
+        state.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        state.poll(&metrics);
+        let gc = report(1, &mut state, &opts).gc.unwrap();
+        let rate = gc.interval.gc_ms_per_second.unwrap();
+        assert!(
+            (0.13..=0.134).contains(&rate),
+            "8 ms over 60 s, not over 1 s: {rate}"
+        );
+        assert!(gc.interval.wall_seconds.unwrap() >= 60.0);
+        // Nothing new: a quiet interval is a rate of 0.
+        state.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        state.poll(&metrics);
+        let gc = report(1, &mut state, &opts).gc.unwrap();
+        assert_eq!(gc.interval.gc_ms_per_second, Some(0.0));
+        // A log that cannot be read: unknown, not 0.
+        let mut lost = JvmState::new(
+            Vec::new(),
+            "x".into(),
+            Vec::new(),
+            vec![t.path().join("absent/gc.log")],
+        );
+        lost.poll(&metrics);
+        report(2, &mut lost, &opts);
+        lost.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        lost.poll(&metrics);
+        assert_eq!(
+            report(2, &mut lost, &opts)
+                .gc
+                .unwrap()
+                .interval
+                .gc_ms_per_second,
+            None
         );
     }
 
