@@ -102,6 +102,12 @@ pub struct RoleReport {
     /// Counts of its own findings by status: its audit's (kernel settings
     /// its profile checks included) and its JVMs'.
     pub summary: Summary,
+    /// `[check, key]` of every finding its audit made (in `findings`):
+    /// a key that vanishes from the next report while this role is not
+    /// running went with it, it was not fixed. Its JVMs' findings are
+    /// theirs in `jvms` (by `roles`).
+    #[serde(default)]
+    pub finding_keys: Vec<[String; 2]>,
 }
 
 /// The hardware a host offers its Kafka brokers: what Cruise Control's
@@ -411,5 +417,42 @@ mod tests {
         v["surprise"] = 1.into();
         // Additive fields keep the schema version; the collector stores the raw document.
         assert_eq!(serde_json::from_value::<Report>(v).unwrap(), r);
+    }
+
+    /// Roles, added within schema 1: a report with them round-trips, and
+    /// an older agent's report (one role, JVMs without roles) still reads,
+    /// its new fields empty.
+    #[test]
+    fn roles_are_optional_both_ways() {
+        let old = serde_json::json!({
+            "schema": 1, "id": "x", "time": "2026-11-25T06:00:00Z", "interval_seconds": 60,
+            "host": {"hostname": "b1"}, "profile": "kafka-broker", "findings": [],
+            "summary": {"total": 0, "ok": 0, "drift": 0, "unreadable": 0, "not_applicable": 0},
+            "jvms": [{"pid": 7, "command": "kafka.Kafka", "gc": null}]
+        });
+        let r: Report = serde_json::from_value(old).unwrap();
+        assert!(r.roles.is_empty() && r.jvms[0].roles.is_empty() && r.jvms[0].profile.is_none());
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(
+            json.get("roles").is_none() && json["jvms"][0].get("roles").is_none(),
+            "absent, not empty, when unknown: {json}"
+        );
+
+        let mut r = r;
+        r.roles.push(RoleReport {
+            role: "zookeeper".into(),
+            profile: "zookeeper".into(),
+            because: "a zookeeper runs here (pid 8)".into(),
+            pids: vec![],
+            running: false,
+            missing_since: Some("2026-11-25T06:00:00Z".into()),
+            process_key: "running (zookeeper)".into(),
+            summary: Summary::default(),
+            finding_keys: vec![["process".into(), "running (zookeeper)".into()]],
+        });
+        r.jvms[0].roles = vec!["broker".into(), "controller".into()];
+        r.jvms[0].profile = Some("kafka-broker".into());
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
     }
 }

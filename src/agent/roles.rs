@@ -291,6 +291,12 @@ impl RoleWatch {
                     missing_since: e.missing_since.clone(),
                     process_key: e.process_key().to_owned(),
                     summary: Summary::of(&own),
+                    finding_keys: a
+                        .report
+                        .findings
+                        .iter()
+                        .map(|f| [f.check.clone(), f.key.clone()])
+                        .collect(),
                 }
             })
             .collect()
