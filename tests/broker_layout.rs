@@ -475,7 +475,8 @@ fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
     // own, not "a container container".
     let actual = k["actual"].as_str().unwrap();
     assert!(
-        actual.ends_with("in a mount namespace of its own") && !actual.contains("container"),
+        actual.ends_with(") in a mount namespace of its own")
+            && !actual.contains("container container"),
         "{k:#}"
     );
     let d = one(&v, "datadir", "/mnt/tk-container/data");
