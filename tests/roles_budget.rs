@@ -153,7 +153,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         "controller.properties",
         "process.roles=controller\nnode.id=3000\n",
     );
-    let ctl = start(&classes, &[], &[ctl_cfg.clone()]);
+    let ctl = start(&classes, &[], std::slice::from_ref(&ctl_cfg));
     let v = gc(&["--pid", &ctl.pid(), &log]);
     assert_eq!(
         budget(&v),
@@ -222,7 +222,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         "broker.properties",
         "process.roles=broker\nnode.id=1\nbroker.session.timeout.ms=12000\n",
     );
-    let broker = start(&classes, &[], &[broker_cfg.clone()]);
+    let broker = start(&classes, &[], std::slice::from_ref(&broker_cfg));
     let v = gc(&["--pid", &broker.pid(), &log]);
     assert_eq!(
         budget(&v),
