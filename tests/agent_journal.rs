@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use collector_support::{Collector, TOKEN, eventually};
 
+/// Each agent here sees every JVM on the host, and the second test starts
+/// one: one test at a time, so neither's journal holds the other's JVM.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -24,6 +28,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let listen = format!("127.0.0.1:{}", free_port());
@@ -110,6 +115,7 @@ fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
 /// remedy (the README's SupplementaryGroups= drop-in).
 #[test]
 fn under_journald_lines_carry_priorities_and_say_once_what_cannot_be_read() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     if !nix::unistd::geteuid().is_root() {
         ci_skip::skip("needs root to run the agent as an unprivileged user");
