@@ -445,14 +445,12 @@ fn every_role_is_judged_by_its_own_profile_and_placed_among_all() {
     assert_eq!(shared.status, Status::Drift, "{shared:#?}");
     assert_eq!(
         shared.actual.as_deref(),
-        Some("shares its disk with /data1/zk-txn (dataLogDir of the zookeeper pid 103)")
+        Some("shares its disk with /data1/zk-txn (zookeeper)")
     );
     assert!(
-        shared
-            .detail
-            .as_deref()
-            .unwrap()
-            .contains("ZooKeeper server"),
+        shared.detail.as_deref().unwrap().starts_with(
+            "/data1/zk-txn is the zookeeper's dataLogDir (pid 103): ZooKeeper's transaction log"
+        ),
         "{shared:#?}"
     );
 
@@ -472,8 +470,15 @@ fn every_role_is_judged_by_its_own_profile_and_placed_among_all() {
         (txn.status, txn.actual.as_deref()),
         (
             Status::Drift,
-            Some("shares its disk with /data1/kafka (log.dirs of the broker pid 101)")
+            Some("shares its disk with /data1/kafka (broker)")
         )
+    );
+    assert!(
+        txn.detail
+            .as_deref()
+            .unwrap()
+            .starts_with("/data1/kafka is the broker's log.dirs (pid 101): ZooKeeper fsyncs"),
+        "{txn:#?}"
     );
     let snap = find(&zk, "placement", "/data3/zk", "one data directory per disk");
     assert_eq!(snap.status, Status::Ok, "{snap:#?}");

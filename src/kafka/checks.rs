@@ -200,18 +200,13 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
             }
         }
     }
+    let same_role = |o: &DataDirView| brokers.dirs.iter().any(|d| std::ptr::eq(d, o));
+    // Another role's directory says whose it is; the detail says more.
     let name_other = |o: &DataDirView| {
-        if brokers.dirs.iter().any(|d| std::ptr::eq(d, o)) {
+        if same_role(o) {
             dir_key(o, many)
         } else {
-            // Another role's: say whose, and which setting names it.
-            format!(
-                "{} ({} of the {} pid {})",
-                o.dir.path.display(),
-                o.dir.from,
-                o.role.name(),
-                o.pid
-            )
+            format!("{} ({})", o.dir.path.display(), o.role.name())
         }
     };
     for d in &brokers.dirs {
@@ -257,11 +252,8 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let other_roles: std::collections::BTreeSet<&str> = sharing
-                .iter()
-                .filter(|o| o.role != d.role)
-                .map(|o| o.role.noun())
-                .collect();
+            let foreign: Vec<&DataDirView> =
+                sharing.iter().filter(|o| !same_role(o)).copied().collect();
             out.push(Finding {
                 check: "placement".into(),
                 key: key.clone(),
@@ -277,20 +269,51 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                     Status::Drift
                 },
                 source: Some(s.source()),
-                detail: (!others.is_empty()).then(|| {
-                    if other_roles.is_empty() {
-                        "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".into()
-                    } else {
-                        format!(
-                            "the {} on this disk writes there too: ZooKeeper's transaction log and a controller's metadata log are fsynced on every write, and a busy disk under them stalls the whole cluster's coordination, while their fsyncs slow this {}'s writes",
-                            other_roles.into_iter().collect::<Vec<_>>().join(" and the "),
-                            d.role.noun()
-                        )
-                    }
-                }),
+                detail: (!others.is_empty()).then(|| placement_detail(d, &foreign)),
                 waiver: None,
             });
         }
+    }
+}
+
+/// Why sharing a disk matters, from the directory's side: a broker's log
+/// directories compete (JBOD), ZooKeeper and a controller fsync every write
+/// to their logs, and the other roles' directories are named with the
+/// setting and pid that put them there.
+fn placement_detail(d: &DataDirView, foreign: &[&DataDirView]) -> String {
+    use super::roles::HostRole;
+    let whose: Vec<String> = foreign
+        .iter()
+        .map(|o| {
+            format!(
+                "{} is the {}'s {} (pid {})",
+                o.dir.path.display(),
+                o.role.name(),
+                o.dir.from,
+                o.pid
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let why = match (d.role, foreign.is_empty()) {
+        (HostRole::Broker, true) => {
+            "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".to_string()
+        }
+        (HostRole::Broker, false) => {
+            "ZooKeeper's transaction log and a controller's metadata log are fsynced on every write: behind this broker's writes they slow the whole cluster's coordination".to_string()
+        }
+        (HostRole::Zookeeper, _) => {
+            "ZooKeeper fsyncs its transaction log on every write, and every other writer on its disk slows each one (ZooKeeper's guide: a dedicated transaction log device)".to_string()
+        }
+        (HostRole::Controller, _) => {
+            "the controller fsyncs its metadata log on every write, and every other writer on its disk slows each one".to_string()
+        }
+    };
+    if whose.is_empty() {
+        why
+    } else {
+        format!("{}: {why}", whose.join("; "))
     }
 }
 
