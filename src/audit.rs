@@ -564,24 +564,22 @@ fn check_running(
     let Some(setting) = &profile.process.running else {
         return;
     };
-    let (key, expected, pids, noun) = match which {
+    let (key, expected, noun) = match which {
         Processes::OfRole(role) => (
             role.running_key().to_string(),
             role.recognised_by().to_string(),
-            brokers.processes.iter().map(|p| p.jvm.pid).collect(),
             role.noun(),
         ),
         Processes::Matching(pattern) => (
             "running".to_string(),
             format!("a java process matching /{pattern}/"),
-            host.find_java_processes(pattern)
-                .iter()
-                .map(|p| p.pid)
-                .collect::<Vec<_>>(),
             "broker",
         ),
     };
-    let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+    let pids: Vec<String> = judged_pids(host, brokers, which)
+        .iter()
+        .map(i32::to_string)
+        .collect();
     out.push(Finding {
         check: "process".into(),
         key,
@@ -596,6 +594,19 @@ fn check_running(
         detail: pids.is_empty().then(|| stopped_detail(noun, None)),
         waiver: None,
     });
+}
+
+/// The pids of the processes an audit judges: its role's, or (a profile
+/// named by the user) every java process its pattern matches.
+fn judged_pids(host: &Host, brokers: &Brokers, which: Processes<'_>) -> Vec<i32> {
+    match which {
+        Processes::OfRole(_) => brokers.processes.iter().map(|p| p.jvm.pid).collect(),
+        Processes::Matching(pattern) => host
+            .find_java_processes(pattern)
+            .iter()
+            .map(|p| p.pid)
+            .collect(),
+    }
 }
 
 /// What a `process` drift says: the role is stopped, and what went with it.
@@ -617,14 +628,7 @@ fn check_nofile(
     let Some(setting) = &profile.process.nofile else {
         return;
     };
-    let procs: Vec<i32> = match which {
-        Processes::OfRole(_) => brokers.processes.iter().map(|p| p.jvm.pid).collect(),
-        Processes::Matching(pattern) => host
-            .find_java_processes(pattern)
-            .iter()
-            .map(|p| p.pid)
-            .collect(),
-    };
+    let procs = judged_pids(host, brokers, which);
     if procs.is_empty() {
         out.push(Finding {
             check: "limits".into(),

@@ -8,9 +8,10 @@
 //! budget at all). And a young JVM's GC rate is null with its reason.
 
 mod ci_skip;
+mod role_jvms;
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -36,30 +37,6 @@ fn have_jdk() -> bool {
         .arg("-version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-/// Compiles a stand-in (`idle-broker` or `kafka`) into `dir`.
-fn classes(dir: &Path, which: &str) -> PathBuf {
-    let out = dir.join(which);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm")
-        .join(which)
-        .join("kafka/Kafka.java");
-    let src = if src.exists() {
-        src
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java")
-    };
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
-    out
 }
 
 /// Starts `java [jvm_args] -cp CLASSES kafka.Kafka [args]` and waits for
@@ -140,7 +117,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let classes = classes(dir.path(), "idle-broker");
+    let classes = role_jvms::compile(dir.path(), "idle-broker");
     let props = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
@@ -300,7 +277,7 @@ fn a_young_jvms_rate_is_null_with_its_reason() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let classes = classes(dir.path(), "kafka");
+    let classes = role_jvms::compile(dir.path(), "kafka");
     let log = dir.path().join("gc.log");
     // Kafka's own decorators (time,tags: no uptime). Busy 3 s, then idle.
     let jvm = start(

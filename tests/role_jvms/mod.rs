@@ -172,9 +172,17 @@ fn srvr(port: u16) -> Option<String> {
 
 /// Compiles the idle stand-in `kafka.Kafka` into `dir/classes`.
 pub fn stand_in_classes(dir: &Path) -> PathBuf {
-    let out = dir.join("classes");
+    compile(dir, "idle-broker")
+}
+
+/// Compiles a stand-in `kafka.Kafka` (`idle-broker`: sleeps; `kafka`:
+/// collects for its first argument's seconds, then idles) into `dir/WHICH`.
+pub fn compile(dir: &Path, which: &str) -> PathBuf {
+    let out = dir.join(which);
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
+        .join("tests/fixtures/jvm")
+        .join(which)
+        .join("kafka/Kafka.java");
     assert!(
         Command::new("javac")
             .arg("-d")
