@@ -179,10 +179,14 @@ pub fn stand_in_classes(dir: &Path) -> PathBuf {
 /// collects for its first argument's seconds, then idles) into `dir/WHICH`.
 pub fn compile(dir: &Path, which: &str) -> PathBuf {
     let out = dir.join(which);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm")
-        .join(which)
-        .join("kafka/Kafka.java");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm");
+    // The busy one is tests/fixtures/jvm/kafka/Kafka.java, the others
+    // tests/fixtures/jvm/WHICH/kafka/Kafka.java.
+    let src = if which == "kafka" {
+        fixtures.join("kafka/Kafka.java")
+    } else {
+        fixtures.join(which).join("kafka/Kafka.java")
+    };
     assert!(
         Command::new("javac")
             .arg("-d")
