@@ -13,3 +13,4 @@ pub mod roles;
 pub mod run;
 pub mod sender;
 pub mod spool;
+pub mod unreadable;

@@ -13,7 +13,7 @@ use crate::finding::{Finding, Status, Summary};
 use crate::host::Host;
 use crate::kafka::{HostRole, KafkaProcess, runs_because};
 use crate::profile::{DEFAULT_PROFILE, Profile, ProfileError, ProfileStore};
-use crate::report::RoleReport;
+use crate::report::{JvmReport, RoleReport};
 
 /// One expected role and its state.
 #[derive(Debug)]
@@ -260,12 +260,18 @@ impl RoleWatch {
     }
 
     /// The report's `roles`: each expected role with its processes and
-    /// the counts of its findings (`jvm_findings`: its JVMs' findings).
-    pub fn reports(
-        &self,
-        audits: &[RoleAudit],
-        jvm_findings: &[(usize, &Finding)],
-    ) -> Vec<RoleReport> {
+    /// the counts of its findings (its audit's and its JVMs').
+    pub fn reports(&self, audits: &[RoleAudit], jvms: &[JvmReport]) -> Vec<RoleReport> {
+        // Each JVM's findings go to the role whose profile judged it.
+        let jvm_findings: Vec<(usize, &Finding)> = jvms
+            .iter()
+            .filter_map(|j| {
+                let role = j.profile.as_deref().and_then(HostRole::of_profile);
+                self.index_for(role)
+                    .map(|i| j.findings.iter().map(move |f| (i, f)))
+            })
+            .flatten()
+            .collect();
         audits
             .iter()
             .map(|a| {

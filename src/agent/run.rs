@@ -135,7 +135,7 @@ struct Reporter {
     tracker: GcTracker,
     shared: Arc<Shared>,
     /// What could not be read, said once in the journal.
-    told_unreadable: BTreeSet<(String, String)>,
+    unreadable: super::unreadable::Unreadable,
     /// The host's pressure sample of the previous report.
     pressure: super::pressure::PressureTracker,
     /// Accepted differences (`waivers`), read at start.
@@ -213,21 +213,8 @@ impl Reporter {
             .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
             .fold(0.0_f64, f64::max);
         metrics.set_gc_seconds_per_second(worst / 1000.0);
-        self.tell_unreadable(&findings, &jvms);
-        let jvm_findings: Vec<(usize, &crate::finding::Finding)> = jvms
-            .iter()
-            .filter_map(|j| {
-                let role = j
-                    .profile
-                    .as_deref()
-                    .and_then(crate::kafka::HostRole::of_profile);
-                self.roles
-                    .index_for(role)
-                    .map(|i| j.findings.iter().map(move |f| (i, f)))
-            })
-            .flatten()
-            .collect();
-        let roles = self.roles.reports(&audits, &jvm_findings);
+        self.unreadable.tell(&findings, &jvms);
+        let roles = self.roles.reports(&audits, &jvms);
         let (depth, dropped) = {
             let spool = self.shared.spool();
             (
@@ -254,51 +241,6 @@ impl Reporter {
             cluster,
             host_pressure,
             hardware: Some(crate::kafka::capacity::observe(&self.host)),
-        }
-    }
-
-    /// Says once in the journal what the agent cannot read (a GC log in a
-    /// directory it may not enter, a configuration file, a kernel setting),
-    /// with the finding's remedy: the report says it every interval, the
-    /// journal the first time.
-    fn tell_unreadable(
-        &mut self,
-        findings: &[crate::finding::Finding],
-        jvms: &[crate::report::JvmReport],
-    ) {
-        let host = findings.iter().map(|f| (None, f));
-        let jvm = jvms
-            .iter()
-            .flat_map(|j| j.findings.iter().map(move |f| (Some(j), f)));
-        for (j, f) in host.chain(jvm) {
-            if f.status != crate::finding::Status::Unreadable {
-                continue;
-            }
-            // A JVM's finding is told once per JVM role and key, not per
-            // pid: a restarted broker's unreadable log is the same news.
-            let whose = j.map_or_else(String::new, |j| {
-                if j.roles.is_empty() {
-                    j.command.clone()
-                } else {
-                    j.roles.join("+")
-                }
-            });
-            if !self
-                .told_unreadable
-                .insert((whose.clone(), format!("{} {}", f.check, f.key)))
-            {
-                continue;
-            }
-            let of = match j {
-                Some(j) => format!(" of the {whose} (pid {})", j.pid),
-                None => String::new(),
-            };
-            tracing::warn!(
-                "cannot read {} {}{of}: {}; reported as unreadable every interval until it can",
-                f.check,
-                f.key,
-                f.detail.as_deref().unwrap_or("unreadable")
-            );
         }
     }
 
@@ -841,7 +783,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         pressure: super::pressure::PressureTracker::started(&host),
         host,
         shared: shared.clone(),
-        told_unreadable: BTreeSet::new(),
+        unreadable: Default::default(),
         waivers,
         told_unmatched: false,
     };
