@@ -89,7 +89,7 @@ fn case(w: &mut Writer<Vec<u8>>, f: &Finding) -> std::io::Result<()> {
     let note = f
         .waiver
         .as_ref()
-        .and_then(|_| crate::render::finding_note(f))
+        .and_then(|_| crate::present::text::finding_note(f))
         .or_else(|| f.detail.clone());
     let body = [note.as_deref(), f.source.as_deref().map(|s| s.trim())]
         .into_iter()

@@ -17,10 +17,11 @@ use collector_support::pg::{PASSWORD, PgServer};
 use collector_support::{Collector, ago, drift, exec_sql, postgres, report};
 use serde_json::Value;
 use tunekeeper::collector::Database;
-use tunekeeper::collector::compact::Options;
-use tunekeeper::collector::health::{Derived, DriftKey};
+use tunekeeper::collector::storage::compact::Options;
+use tunekeeper::collector::storage::health::{Derived, DriftKey};
+use tunekeeper::collector::storage::host::Point;
+use tunekeeper::collector::storage::report::{Outcome, Submission};
 use tunekeeper::collector::storage::{self, Storage};
-use tunekeeper::collector::store::{Outcome, Point, Submission};
 
 fn ids(docs: &Value) -> Vec<String> {
     docs.as_array()
@@ -40,7 +41,8 @@ where
         Some(server) => {
             let name = format!("tk_c{}", std::process::id());
             let url = server.database(&name);
-            let target = tunekeeper::collector::pg::target(&url, Some(PASSWORD)).unwrap();
+            let target =
+                tunekeeper::collector::storage::postgres::target(&url, Some(PASSWORD)).unwrap();
             Database::Postgres(Box::new(target))
         }
         None => Database::Sqlite(dir.join("collector.db")),
@@ -97,7 +99,7 @@ fn day_report(host: &str, i: i64, drifting: &[&str]) -> Submission {
         interval_seconds: 60,
         profile: "kafka-broker".into(),
         derived,
-        packed: tunekeeper::collector::compact::pack(&body),
+        packed: tunekeeper::collector::storage::compact::pack(&body),
         body,
     }
 }
@@ -426,7 +428,7 @@ fn a_version_1_postgres_database_migrates_with_its_history() {
             u(4)
         ),
     );
-    let target = tunekeeper::collector::pg::target(&url, Some(PASSWORD)).unwrap();
+    let target = tunekeeper::collector::storage::postgres::target(&url, Some(PASSWORD)).unwrap();
     let db = Database::Postgres(Box::new(target));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

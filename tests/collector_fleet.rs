@@ -15,7 +15,7 @@ use collector_support::{Collector, ago, drift, gc, report};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tunekeeper::collector::store::{Outcome, Submission};
+use tunekeeper::collector::storage::report::{Outcome, Submission};
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -356,8 +356,9 @@ fn big_fleet(now_ms: i64) -> Vec<Submission> {
             } else {
                 gc(&mut r, (i % 130) as f64 / 10.0, 20.0 + (i % 25) as f64, 0);
             }
-            let mut s = tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms)
-                .expect("a valid report");
+            let mut s =
+                tunekeeper::collector::http::ingest::validate(r.to_string().into_bytes(), now_ms)
+                    .expect("a valid report");
             if i % 50 == 7 {
                 // Stale: its last report arrived when it was made, 2 h ago
                 // (received now, it would be a clock running behind).
@@ -372,7 +373,7 @@ fn big_fleet(now_ms: i64) -> Vec<Submission> {
 /// through the storage layer (posting 10,000 reports one by one would
 /// measure ingest, not the page).
 fn fill(dir: &Path, batch: &[Submission]) {
-    use tunekeeper::collector::{pg, store};
+    use tunekeeper::collector::storage::{postgres as pg, sqlite::store};
     match collector_support::postgres() {
         None => {
             let mut w = store::open_writer(&dir.join("collector.db")).unwrap();
@@ -457,7 +458,7 @@ fn fleet_of_ten_thousand() {
     let t = Instant::now();
     fill(
         dir.path(),
-        &big_fleet(tunekeeper::collector::ingest::now_ms()),
+        &big_fleet(tunekeeper::collector::clock::now_ms()),
     );
     let backend = if collector_support::postgres().is_some() {
         "postgres"

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use collector_support::pg::{PASSWORD, PgServer};
 use collector_support::{Collector, ago, eventually, on_postgres, postgres, report, try_post};
-use tunekeeper::collector::health::{Derived, DriftKey};
-use tunekeeper::collector::pg::Pg;
-use tunekeeper::collector::store::{Outcome, Submission};
+use tunekeeper::collector::storage::health::{Derived, DriftKey};
+use tunekeeper::collector::storage::postgres::Pg;
+use tunekeeper::collector::storage::report::{Outcome, Submission};
 
 /// Runs `tunekeeper collector --db DB` (bounded to 60 s) and returns its
 /// exit code and stderr; for starts that must fail.
@@ -318,7 +318,7 @@ fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
         interval_seconds: 60,
         profile: "p".into(),
         derived,
-        packed: tunekeeper::collector::compact::pack(&body),
+        packed: tunekeeper::collector::storage::compact::pack(&body),
         body,
     }
 }
@@ -330,7 +330,7 @@ fn one_batch_dedups_follows_the_latest_and_records_drift_transitions_as_sqlite_d
     // here, not only one report at a time over HTTP.
     let server = PgServer::start();
     let url = server.database("tk_batch");
-    let target = tunekeeper::collector::pg::target(&url, Some(PASSWORD)).unwrap();
+    let target = tunekeeper::collector::storage::postgres::target(&url, Some(PASSWORD)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (pg, writers) = Pg::open(&target).await.unwrap();

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use collector_support::{Collector, ago, gc};
-use tunekeeper::collector::store::{self, Outcome, Submission};
+use tunekeeper::collector::storage::report::{Outcome, Submission};
+use tunekeeper::collector::storage::sqlite::store;
 
 const HOSTS: usize = 200;
 const DAYS: i64 = 14;
@@ -37,7 +38,8 @@ fn templates(now_ms: i64) -> Vec<Submission> {
             r["findings"].as_array_mut().unwrap().truncate(12);
             r["cluster"] = serde_json::json!({ "name": format!("c{}", i % 4), "from": "config" });
             gc(&mut r, (i % 13) as f64, 20.0, 0);
-            tunekeeper::collector::ingest::validate(r.to_string().into_bytes(), now_ms).unwrap()
+            tunekeeper::collector::http::ingest::validate(r.to_string().into_bytes(), now_ms)
+                .unwrap()
         })
         .collect()
 }
@@ -85,7 +87,7 @@ fn cluster_weeks_at_scale() {
     let dir = dir();
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("collector.db");
-    let now = tunekeeper::collector::ingest::now_ms();
+    let now = tunekeeper::collector::clock::now_ms();
     if !dir.join("filled").exists() {
         let _ = std::fs::remove_file(&db);
         let t = Instant::now();
@@ -101,7 +103,7 @@ fn cluster_weeks_at_scale() {
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let rows = store::cluster_weeks(&conn, tunekeeper::collector::ingest::now_ms()).unwrap();
+        let rows = store::cluster_weeks(&conn, tunekeeper::collector::clock::now_ms()).unwrap();
         times.push(t.elapsed());
         assert_eq!(rows.len(), 8, "4 clusters, 2 weeks: {rows:?}");
     }

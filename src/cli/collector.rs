@@ -67,10 +67,10 @@ pub struct CollectorArgs {
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
     /// Webhook messages held while the receiver is away; past it the oldest is dropped.
-    #[arg(long, value_name = "MESSAGES", default_value_t = collector::webhook::DEFAULT_QUEUE, requires = "webhook")]
+    #[arg(long, value_name = "MESSAGES", default_value_t = collector::alerts::webhook::DEFAULT_QUEUE, requires = "webhook")]
     pub webhook_queue: usize,
     /// Seconds one webhook delivery attempt may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::webhook::DEFAULT_TIMEOUT.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::alerts::webhook::DEFAULT_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "webhook")]
     pub webhook_timeout_seconds: u64,
     /// Seconds between evaluations of the hosts' alert states (also run soon after each stored report).
@@ -80,7 +80,7 @@ pub struct CollectorArgs {
     /// Seconds between two computations of the clusters' week-over-week
     /// trend (in the background; pages and the API show the latest, with
     /// its time). Each reads every report of two weeks.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::trend::DEFAULT_REFRESH.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::fleet::trend::DEFAULT_REFRESH.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub trend_refresh_seconds: u64,
     /// The collector's URL as people reach it (behind a proxy, say): webhook
@@ -90,7 +90,7 @@ pub struct CollectorArgs {
     /// Seconds between evaluations of cluster skew (hosts in a minority of
     /// their cluster: the skew alert and metric). Only clusters with new
     /// reports are read again.
-    #[arg(long, value_name = "SECONDS", default_value_t = collector::skew_watch::DEFAULT_INTERVAL.as_secs(),
+    #[arg(long, value_name = "SECONDS", default_value_t = collector::alerts::skew_watch::DEFAULT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub skew_interval_seconds: u64,
 }
@@ -100,7 +100,7 @@ pub const PASSWORD_ENV: &str = "TUNEKEEPER_DB_PASSWORD";
 
 /// `--db` as a SQLite file or a PostgreSQL database, with its password.
 fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
-    if !collector::pg::is_url(&args.db) {
+    if !collector::storage::postgres::is_url(&args.db) {
         if args.db_password_file.is_some() {
             anyhow::bail!("--db-password-file: only for a PostgreSQL --db (postgres://...)");
         }
@@ -114,8 +114,8 @@ fn database(args: &CollectorArgs) -> anyhow::Result<Database> {
         }
         None => std::env::var(PASSWORD_ENV).ok(),
     };
-    let target =
-        collector::pg::target(&args.db, password.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = collector::storage::postgres::target(&args.db, password.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Database::Postgres(Box::new(target)))
 }
 

@@ -49,11 +49,13 @@ pub struct GcArgs {
     #[arg(long, short, default_value = DEFAULT_PROFILE)]
     pub profile: String,
     /// Read the JVM's flags from this running process's command line as well as from the log;
-    /// when it is a Kafka broker, weigh pauses against the timeouts in its configuration.
+    /// when it is a Kafka broker, controller or ZooKeeper server, weigh pauses against the
+    /// timeouts of its roles in its configuration.
     #[arg(long, value_name = "PID")]
     pub pid: Option<i32>,
-    /// The broker's properties file (server.properties): weigh the worst pause and stop
-    /// against its session and replica-lag timeouts (and the consumers' default session).
+    /// A Kafka properties file (server.properties): weigh the worst pause and stop against
+    /// the timeouts of the roles its process.roles names (a broker's session, heartbeat and
+    /// replica lag, the consumers' default session; a controller's quorum fetch and election).
     #[arg(long, value_name = "FILE")]
     pub broker_config: Option<PathBuf>,
 }
@@ -67,14 +69,9 @@ fn stall_causes(
 ) -> Vec<tunekeeper::finding::Finding> {
     use tunekeeper::host::pressure::{StallSuspect, static_causes};
     let host = g.host();
-    let Ok(raw) = std::fs::read(host.path(format!("/proc/{pid}/cmdline"))) else {
+    let Ok(cmdline) = host.cmdline(pid) else {
         return Vec::new();
     };
-    let cmdline: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
     let data_dirs: Vec<PathBuf> = tunekeeper::kafka::find_kafka_processes(&host)
         .iter()
         .find(|p| p.jvm.pid == pid)
@@ -92,8 +89,9 @@ fn stall_causes(
     )
 }
 
-/// The broker timeouts to weigh pauses against: from `--broker-config`,
-/// else from the Kafka process `--pid` names (none when it is not one).
+/// The timeouts to weigh pauses against: from `--broker-config` (its
+/// `process.roles` says which), else from the Kafka-family process `--pid`
+/// names, by its role (none when it is not one).
 fn timeouts(
     g: &super::Global,
     args: &GcArgs,
@@ -101,8 +99,9 @@ fn timeouts(
     use tunekeeper::kafka::properties::Properties;
     use tunekeeper::kafka::timeouts::broker_timeouts;
     if let Some(path) = &args.broker_config {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
+        let text =
+            tunekeeper::file_kind::read_text(path, tunekeeper::kafka::process::MAX_CONFIG_BYTES)
+                .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
         let cfg = Properties::parse(&text).with_context(|| {
             format!("--broker-config {}: not a properties file", path.display())
         })?;
@@ -112,20 +111,31 @@ fn timeouts(
         return Ok(Vec::new());
     };
     let procs = tunekeeper::kafka::find_kafka_processes(&g.host());
-    let Some(p) = procs
-        .iter()
-        .find(|p| p.jvm.pid == pid && p.role.is_broker())
-    else {
+    let Some(p) = procs.iter().find(|p| p.jvm.pid == pid) else {
         return Ok(Vec::new());
     };
-    match (&p.config, &p.config_path) {
-        (Ok(cfg), Some(path)) => Ok(broker_timeouts(cfg, path, &p.overrides())?),
-        (Err(e), _) => {
-            tracing::warn!("--pid {pid}: broker configuration not read ({e}): no timeout budget");
+    match p.timeouts() {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            tracing::warn!(
+                "--pid {pid}: {} configuration not read ({e}): no timeout budget",
+                p.role
+            );
             Ok(Vec::new())
         }
-        _ => Ok(Vec::new()),
     }
+}
+
+/// The process `--pid` names, with when it started: its rates are judged
+/// by its real running time (`None` when its start cannot be read).
+fn running_jvm(g: &super::Global, pid: i32) -> Option<tunekeeper::gc::running::RunningJvm> {
+    let started_ms = tunekeeper::gc::running::process_started_ms(&g.host(), pid)?;
+    let observed_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    Some(tunekeeper::gc::running::RunningJvm {
+        pid,
+        started_ms,
+        observed_ms: observed_ms as i64,
+    })
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
@@ -137,17 +147,11 @@ fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
 /// Runs the analysis and returns the exit code (0 ok, 1 drift; errors are 2).
 pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     let jvm_args = match args.pid {
-        Some(pid) => {
-            let path = g.host().path(format!("/proc/{pid}/cmdline"));
-            let raw = std::fs::read(&path)
-                .with_context(|| format!("--pid {pid}: cannot read {}", path.display()))?;
-            Some(
-                raw.split(|b| *b == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect(),
-            )
-        }
+        Some(pid) => Some(
+            g.host()
+                .cmdline(pid)
+                .with_context(|| format!("--pid {pid}: cannot read its command line"))?,
+        ),
         None => None,
     };
     let opts = AnalyseOptions {
@@ -163,6 +167,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             .transpose()?,
         jvm_args,
         timeouts: timeouts(g, args)?,
+        running: args.pid.and_then(|pid| running_jvm(g, pid)),
         ..AnalyseOptions::default()
     };
     let opts = opts.with_profile(&g.profile(&args.profile)?);
@@ -200,7 +205,13 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             serde_json::to_writer_pretty(&mut buf, &analysis)?;
             buf.push(b'\n');
         }
-        OutputFormat::Text => render_text(&analysis, &mut buf)?,
+        OutputFormat::Text => {
+            // What the logs and the host said is shown, not executed.
+            let mut text = Vec::with_capacity(16 * 1024);
+            render_text(&analysis, &mut text)?;
+            let text = String::from_utf8_lossy(&text);
+            buf.extend_from_slice(tunekeeper::present::terminal::lines(&text).as_bytes());
+        }
         OutputFormat::Html => render_html(&analysis, &mut buf)?,
     }
     match &args.output {

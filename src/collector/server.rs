@@ -1,5 +1,6 @@
-//! The running collector: binds, serves the API (and the fleet page) over
-//! HTTP or HTTPS, prunes old reports on a timer, and shuts down gracefully.
+//! The running collector: binds, opens the storage, starts the background
+//! tasks (pruning, alerts, skew watch, trend), serves the routes of
+//! [`super::http`] over HTTP or HTTPS, and shuts down gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,13 +11,17 @@ use axum::routing::{get, post};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
-use super::api::{self, Shared};
-use super::auth::Tokens;
-use super::compact::Options;
-use super::conn::{self, Limits};
-use super::storage::{self, Closer, Storage};
-use super::tls::TlsListener;
-use super::{Config, Error, alerts, clusters_api, ingest, metrics, page, trend};
+use super::http::api::{self, Shared};
+use super::http::auth::Tokens;
+use super::http::conn::{self, Limits};
+use super::http::tls::TlsListener;
+use super::http::{clusters, metrics, pages};
+use crate::collector::config::Config;
+use crate::collector::error::Error;
+use crate::collector::fleet::trend;
+use crate::collector::storage::compact::Options;
+use crate::collector::storage::{self, Closer, Storage};
+use crate::collector::{alerts, clock};
 
 /// A bound collector, ready to serve.
 pub struct Collector {
@@ -55,7 +60,7 @@ impl Collector {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             heavy_reads: Arc::new(tokio::sync::Semaphore::new(api::HEAVY_READS)),
-            counters: Arc::new(metrics::Counters::new()),
+            counters: Arc::new(alerts::metrics::Counters::new()),
             clusters: Arc::default(),
             stored: Arc::default(),
             webhook: config.webhook.is_some(),
@@ -98,7 +103,16 @@ impl Collector {
             config,
         } = self;
         let alerting = match &config.webhook {
-            Some(w) => alerts::start(&shared, w)?,
+            Some(w) => alerts::start(
+                &alerts::Shared {
+                    storage: &shared.storage,
+                    counters: &shared.counters,
+                    clusters: &shared.clusters,
+                    skew: &shared.skew,
+                    stored: &shared.stored,
+                },
+                w,
+            )?,
             None => Vec::new(),
         };
         let pruner = tokio::spawn(prune_loop(
@@ -107,7 +121,7 @@ impl Collector {
             config.keep_raw_days,
             config.prune_interval,
         ));
-        let skew = tokio::spawn(super::skew_watch::run(
+        let skew = tokio::spawn(alerts::skew_watch::run(
             Arc::clone(&shared.skew),
             shared.storage.clone(),
             config.skew_interval,
@@ -170,18 +184,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/hosts", get(api::get_hosts))
         .route("/api/v1/hosts/{hostname}/reports", get(api::get_reports))
         .route("/metrics", get(metrics::get_metrics))
-        .route("/api/v1/clusters", get(clusters_api::get_clusters))
-        .route("/api/v1/clusters/compare", get(clusters_api::get_compare))
-        .route("/api/v1/clusters/{name}/skew", get(clusters_api::get_skew))
+        .route("/api/v1/clusters", get(clusters::get_clusters))
+        .route("/api/v1/clusters/compare", get(clusters::get_compare))
+        .route("/api/v1/clusters/{name}/skew", get(clusters::get_skew))
         .route(
             "/api/v1/clusters/{name}/cruise-control-capacity",
-            get(clusters_api::get_capacity),
+            get(clusters::get_capacity),
         )
-        .route("/clusters/compare", get(clusters_api::compare_page))
-        .route("/clusters/{name}", get(clusters_api::cluster_page))
+        .route("/clusters/compare", get(clusters::compare_page))
+        .route("/clusters/{name}", get(clusters::cluster_page))
         .route("/api/v1/hosts/{hostname}/drift", get(api::get_drift))
-        .route("/", get(page::fleet))
-        .route("/hosts/{hostname}", get(page::host))
+        .route("/", get(pages::fleet))
+        .route("/hosts/{hostname}", get(pages::host))
         .with_state(shared)
 }
 
@@ -196,12 +210,12 @@ async fn prune_loop(
     loop {
         // The first tick fires at once: a restart prunes straight away.
         tick.tick().await;
-        let cutoff = ingest::now_ms() - i64::from(retention_days) * 86_400_000;
+        let cutoff = clock::now_ms() - i64::from(retention_days) * 86_400_000;
         if let Err(e) = storage.prune(cutoff).await {
             tracing::warn!(error = %e, "pruning failed");
         }
         // Off, it still runs: it drops what a run with raw documents left.
-        let raw = Options { keep_raw_days }.raw_cutoff(ingest::now_ms());
+        let raw = Options { keep_raw_days }.raw_cutoff(clock::now_ms());
         match storage.prune_raw(raw).await {
             Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned raw documents"),
             Ok(_) => {}

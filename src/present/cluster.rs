@@ -4,14 +4,15 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::collector::cluster::{ClusterSummary, WeekFigures};
-use crate::collector::clusters_api::CompareAnswer;
-use crate::collector::health::GcHealth;
-use crate::collector::page::fmt_age;
-use crate::collector::skew::{KeySkew, Side};
-use crate::collector::store::HostView;
-use crate::web::STYLE;
-use crate::web::html::segment;
+use super::format::fmt_age;
+use super::html::segment;
+use super::style::STYLE;
+use crate::collector::fleet::cluster::ClusterSummary;
+use crate::collector::fleet::members::CompareAnswer;
+use crate::collector::fleet::skew::{KeySkew, Side};
+use crate::collector::storage::fleet::WeekFigures;
+use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::host::HostView;
 
 /// A page's head and frame around `body`.
 fn frame(title: &str, header: Markup, body: Markup) -> String {
@@ -326,7 +327,7 @@ pub fn render_compare(c: &CompareAnswer) -> String {
 
 /// The host page's section: the keys on which `host` differs from the
 /// majority of `cluster` (or holds one side of a split).
-pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -> String {
+pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -> Markup {
     let mine: Vec<(&KeySkew, &str)> = skew
         .iter()
         .filter(|k| k.minority.iter().any(|h| h == host) || k.tie)
@@ -360,13 +361,12 @@ pub fn host_section(host: &str, cluster: &str, skew: &[KeySkew], hosts: usize) -
             }
         }
     }
-    .into_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::skew::{HostValues, KeyId, skew};
+    use crate::collector::fleet::skew::{HostValues, KeyId, skew};
 
     #[test]
     fn hosts_outside_the_majority_and_on_either_side_of_a_split_are_counted() {
@@ -418,7 +418,7 @@ mod tests {
         assert!(!html.contains("<b>2"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("href=\"/clusters/compare?a=%3Cimg"));
-        let section = host_section("c", evil, &s, 3);
+        let section = host_section("c", evil, &s, 3).into_string();
         assert!(section.contains("&lt;b&gt;2&lt;/b&gt;") && !section.contains("<img"));
     }
 }

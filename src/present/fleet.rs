@@ -9,12 +9,12 @@
 
 use maud::{Markup, PreEscaped, html};
 
+use super::format::fmt_age;
 use super::{document, query_value};
-use crate::collector::cluster::ClusterSummary;
-use crate::collector::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
-use crate::collector::health::GcHealth;
-use crate::collector::page::fmt_age;
-use crate::collector::store::HostView;
+use crate::collector::fleet::cluster::ClusterSummary;
+use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
+use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::host::HostView;
 
 /// What the page was asked for: the filters, the order and the page size
 /// (links keep them, and change one).
@@ -350,12 +350,12 @@ fn health(h: GcHealth) -> Markup {
 fn row(r: &FleetRow, clusters: bool) -> Markup {
     html! {
         tr.stale[r.stale] data-problem=(u8::from(r.problem())) {
-            td.host { a href={ "/hosts/" (crate::web::html::segment(&r.hostname)) } { (r.hostname) } }
+            td.host { a href={ "/hosts/" (crate::present::html::segment(&r.hostname)) } { (r.hostname) } }
             td.prof { (r.profile) }
             @if clusters {
                 td {
                     @if let Some(c) = &r.cluster {
-                        a href={ "/clusters/" (crate::web::html::segment(c)) } { (c) }
+                        a href={ "/clusters/" (crate::present::html::segment(c)) } { (c) }
                     } @else { "–" }
                 }
             }
@@ -432,7 +432,7 @@ fn clusters_section(c: &ClusterSection, sel: &Selection) -> Markup {
                         tr.on[on] data-cluster=(filter.value()) {
                             td {
                                 @match &r.name {
-                                    Some(n) => a href={ "/clusters/" (crate::web::html::segment(n)) } { (n) },
+                                    Some(n) => a href={ "/clusters/" (crate::present::html::segment(n)) } { (n) },
                                     None => span.mut { (r.label) },
                                 }
                             }

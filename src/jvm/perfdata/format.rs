@@ -715,7 +715,7 @@ mod tests {
         let pd = parse(&b).unwrap();
         let t = pd.text("sun.gc.lastCause").unwrap();
         assert!(!t.chars().any(char::is_control), "{t:?}");
-        assert!(t.contains("\\u{1b}"), "{t}");
+        assert!(t.contains("\\x1b"), "{t}");
         let mut b = build(ByteOrder::Little, &[("abc", 1, 1, 1)], &[]);
         b[32 + 20] = 0x1b;
         assert!(matches!(parse(&b), Err(FormatError::Entry { .. })));

@@ -136,13 +136,11 @@ pub fn locate(host: &Host, pid: i32) -> Result<Location, LocateError> {
     let proc_file = |name: &str| host.path(format!("/proc/{pid}/{name}"));
     // The kernel bounds these files; the reader bounds them again.
     let read = |name: &str| {
-        use std::io::Read;
         let path = proc_file(name);
-        let mut buf = Vec::new();
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(MAX_PROC_BYTES).read_to_end(&mut buf))
-            .map(|_| buf)
-            .map_err(|source| LocateError::Proc { path, source })
+        crate::file_kind::read_bounded(&path, MAX_PROC_BYTES).map_err(|e| LocateError::Proc {
+            source: e.into_io(),
+            path,
+        })
     };
     let cmdline: Vec<String> = read("cmdline")?
         .split(|b| *b == 0)

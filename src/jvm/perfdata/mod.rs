@@ -27,19 +27,10 @@ pub use format::{FormatError, PerfData};
 pub use locate::{Location, locate};
 pub use read::{PerfDataError, read_file};
 
-/// Text from another process's memory, safe for a terminal: control
-/// characters are written as Rust escapes (`\u{1b}`), the rest kept.
+/// Text from another process's memory, safe for a terminal: the crate's
+/// one escaping of foreign text ([`crate::present::terminal::text`]), at
+/// decode time, so no figure taken from the file carries a control
+/// character anywhere it goes.
 pub fn escape_text(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::present::terminal::text(s).into_owned()
 }

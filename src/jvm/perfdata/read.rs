@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, FormatError, PROLOGUE_LEN, PerfData};
-use crate::file_kind::{SmallFileError, open_regular};
+use crate::file_kind::{Links, SmallFileError, open_regular};
 
 /// The largest file a JVM writes: `-XX:PerfDataMemorySize` is at most
 /// 2 MiB (HotSpot's range check), rounded up to the allocation
@@ -104,11 +104,13 @@ fn shown(p: &Path) -> String {
     super::escape_text(&p.display().to_string())
 }
 
-/// Opens the file: the one place this module opens anything. Read-only,
-/// non-blocking, without following a final symbolic link; the descriptor
-/// is checked to be a regular file of at most [`MAX_FILE_BYTES`].
+/// Opens the file: the one place this module opens anything, through the
+/// crate's one open for foreign files ([`open_regular`]: read-only,
+/// non-blocking, a final symbolic link refused, the descriptor checked to
+/// be a regular file); its size, taken from the same descriptor, must be at
+/// most [`MAX_FILE_BYTES`].
 fn open_foreign(path: &Path) -> Result<(File, u64), PerfDataError> {
-    open_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
+    let file = open_regular(path, Links::Refuse).map_err(|e| match e {
         SmallFileError::Io(source) => PerfDataError::Open {
             path: path.to_path_buf(),
             source,
@@ -122,7 +124,22 @@ fn open_foreign(path: &Path) -> Result<(File, u64), PerfDataError> {
             size,
             max,
         },
-    })
+    })?;
+    let size = file
+        .metadata()
+        .map_err(|source| PerfDataError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(PerfDataError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            max: MAX_FILE_BYTES,
+        });
+    }
+    Ok((file, size))
 }
 
 /// Reads up to `len` bytes from the start of `file` into `buf` (cleared

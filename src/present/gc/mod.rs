@@ -7,7 +7,7 @@
 //!
 //! The page is built with maud: everything taken from a log (causes,
 //! paths, flags, unrecognised lines) is escaped by the templates. The
-//! stylesheet is the fleet page's ([`crate::web::STYLE`]), so both look
+//! stylesheet is the fleet page's ([`crate::present::style::STYLE`]), so both look
 //! alike.
 
 mod axis;
@@ -74,7 +74,7 @@ pub fn page(a: &Analysis) -> String {
                 meta http-equiv="Content-Security-Policy" content=(CSP);
                 title { (title) }
                 // Constants: the only text that goes in unescaped.
-                style { (PreEscaped(crate::web::STYLE)) (PreEscaped(STYLE)) }
+                style { (PreEscaped(crate::present::style::STYLE)) (PreEscaped(STYLE)) }
             }
             body {
                 (header(a))

@@ -1,0 +1,315 @@
+//! The collector's own Prometheus metrics at `GET /metrics` (behind the
+//! read token when one is set): hosts per cluster by state, reports
+//! received by outcome and status code, storage size, and the webhook's
+//! queue. Counters live for the process; the fleet gauges are computed
+//! from the database at each scrape, so every instance on one PostgreSQL
+//! shows the same fleet.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+
+use axum::http::StatusCode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::rules::{Condition, conditions};
+use super::skew_watch::SkewWatch;
+use crate::collector::storage::host::HostView;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Received {
+    outcome: &'static str,
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterState {
+    cluster: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabel {
+    cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    version: String,
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// The process's counters (shared by handlers, the evaluator and the
+/// webhook sender). Build with [`Counters::new`].
+#[derive(Default)]
+pub struct Counters {
+    received: Family<Received, Counter>,
+    webhook: Family<OutcomeLabel, Counter>,
+    webhook_queue: Gauge,
+    leader: Gauge,
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Counters")
+    }
+}
+
+/// How a report post ended, by the status it was answered with.
+pub fn outcome_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        202 => "stored",
+        200 => "duplicate",
+        400..=499 => "refused",
+        _ => "error",
+    }
+}
+
+/// Statuses a report post is answered with, each counted from 0 at start:
+/// a series that appears with its first count hides that count from
+/// `increase()`, so alert rules would miss the first refusal.
+const KNOWN_STATUSES: [u16; 11] = [200, 202, 400, 401, 408, 409, 413, 415, 422, 500, 503];
+
+impl Counters {
+    /// Counters with every known series present at zero.
+    pub fn new() -> Counters {
+        let c = Counters::default();
+        for code in KNOWN_STATUSES {
+            if let Ok(status) = StatusCode::from_u16(code) {
+                let _ = c.received.get_or_create(&Received {
+                    outcome: outcome_of(status),
+                    code,
+                });
+            }
+        }
+        for outcome in ["delivered", "dropped", "failed"] {
+            let _ = c.webhook.get_or_create(&OutcomeLabel { outcome });
+        }
+        c
+    }
+
+    /// Counts one answered report post.
+    pub fn received(&self, status: StatusCode) {
+        self.received
+            .get_or_create(&Received {
+                outcome: outcome_of(status),
+                code: status.as_u16(),
+            })
+            .inc();
+    }
+
+    /// Counts a webhook message `delivered`, `dropped` (queue full) or
+    /// `failed` (refused for good by the receiver).
+    pub fn webhook(&self, outcome: &'static str) {
+        self.webhook.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Sets the webhook queue's depth.
+    pub fn webhook_queue(&self, messages: usize) {
+        self.webhook_queue
+            .set(i64::try_from(messages).unwrap_or(i64::MAX));
+    }
+
+    /// Sets whether this instance sends the webhook's alerts.
+    pub fn leader(&self, leads: bool) {
+        self.leader.set(i64::from(leads));
+    }
+
+    /// Messages counted with `outcome` so far (for tests and logs).
+    pub fn webhook_count(&self, outcome: &'static str) -> u64 {
+        self.webhook.get_or_create(&OutcomeLabel { outcome }).get()
+    }
+}
+
+/// Host counts of one cluster.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Every host.
+    pub hosts: i64,
+    /// Hosts with a drifting key (other than the GC service levels).
+    pub drifting: i64,
+    /// Hosts whose GC missed a service level.
+    pub gc_unhealthy: i64,
+    /// Hosts that missed three intervals.
+    pub stale: i64,
+    /// Hosts in none of those states.
+    pub ok: i64,
+    /// Hosts with findings a waiver in force covers (any state).
+    pub waived_hosts: i64,
+    /// Such findings.
+    pub waived: i64,
+}
+
+/// Hosts per cluster (`""`: no cluster) by state. A host counts in each
+/// state it is in (a stale host that drifted is both); `ok` is a host in
+/// none of them.
+pub fn count(
+    hosts: &[HostView],
+    cluster_of: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, StateCounts> {
+    let mut out: BTreeMap<String, StateCounts> = BTreeMap::new();
+    for h in hosts {
+        let c = out
+            .entry(cluster_of(&h.hostname).unwrap_or_default())
+            .or_default();
+        let states = conditions(h);
+        c.hosts += 1;
+        if h.waived > 0 {
+            c.waived_hosts += 1;
+            c.waived += i64::from(h.waived);
+        }
+        let mut any = false;
+        for cond in states {
+            any = true;
+            match cond {
+                Condition::Drifting => c.drifting += 1,
+                Condition::GcUnhealthy => c.gc_unhealthy += 1,
+                Condition::Stale => c.stale += 1,
+                // Not a state of the host view: counted by the skew watch.
+                Condition::Skewed => {}
+            }
+        }
+        if !any {
+            c.ok += 1;
+        }
+    }
+    out
+}
+
+/// The exposition text: the process's counters, the fleet from `hosts`,
+/// and the storage size when known.
+pub fn encode(
+    counters: &Counters,
+    fleet: &BTreeMap<String, StateCounts>,
+    storage_bytes: Option<u64>,
+    webhook: bool,
+    backend: &str,
+    skew: &SkewWatch,
+) -> String {
+    let mut r = Registry::with_prefix("tunekeeper");
+    r.register(
+        "collector",
+        "Collector version and storage backend",
+        prometheus_client::metrics::info::Info::new(InfoLabels {
+            version: env!("CARGO_PKG_VERSION").into(),
+            backend: backend.into(),
+        }),
+    );
+    let hosts: Family<ClusterState, Gauge> = Family::default();
+    let totals: Family<ClusterLabel, Gauge> = Family::default();
+    for (cluster, c) in fleet {
+        for (state, n) in [
+            ("ok", c.ok),
+            ("drifting", c.drifting),
+            ("gc_unhealthy", c.gc_unhealthy),
+            ("stale", c.stale),
+        ] {
+            hosts
+                .get_or_create(&ClusterState {
+                    cluster: cluster.clone(),
+                    state,
+                })
+                .set(n);
+        }
+        totals
+            .get_or_create(&ClusterLabel {
+                cluster: cluster.clone(),
+            })
+            .set(c.hosts);
+    }
+    r.register(
+        "collector_hosts",
+        "Hosts by cluster and state (drifting, gc_unhealthy, stale overlap; ok is none of them); cluster=\"\" is no cluster",
+        hosts,
+    );
+    r.register("collector_cluster_hosts", "Hosts by cluster", totals);
+    register_waived(&mut r, fleet);
+    // Series only once the skew watch has run: absent before, not zero.
+    let skewed: Family<ClusterLabel, Gauge> = Family::default();
+    if let Some(minorities) = skew.minorities() {
+        for (cluster, m) in &minorities {
+            skewed
+                .get_or_create(&ClusterLabel {
+                    cluster: cluster.clone(),
+                })
+                .set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+        }
+    }
+    r.register(
+        "collector_cluster_skewed_hosts",
+        "Hosts in a minority of their cluster on some key, as of the last skew evaluation (--skew-interval-seconds)",
+        skewed,
+    );
+    r.register(
+        "collector_skew_documents_parsed",
+        "Latest report documents parsed for skew (clusters without new reports are not parsed again)",
+        skew.parsed(),
+    );
+    r.register(
+        "collector_reports_received",
+        "Report posts answered, by outcome (stored, duplicate, refused, error) and HTTP status code",
+        counters.received.clone(),
+    );
+    if let Some(bytes) = storage_bytes {
+        let g: Gauge<f64, AtomicU64> = Gauge::default();
+        g.set(bytes as f64);
+        r.register_with_unit(
+            "collector_storage",
+            "Size of the database (SQLite: the file and its WAL; PostgreSQL: pg_database_size)",
+            Unit::Bytes,
+            g,
+        );
+    }
+    if webhook {
+        r.register(
+            "collector_webhook_messages",
+            "Webhook messages by outcome: delivered, dropped (queue full, oldest first), failed (refused for good)",
+            counters.webhook.clone(),
+        );
+        r.register(
+            "collector_webhook_queue_messages",
+            "Webhook messages waiting to be sent",
+            counters.webhook_queue.clone(),
+        );
+        r.register(
+            "collector_alert_leader",
+            "1 when this instance sends the webhook's alerts (one instance per PostgreSQL database)",
+            counters.leader.clone(),
+        );
+    }
+    let mut s = String::new();
+    prometheus_client::encoding::text::encode(&mut s, &r).expect("writing to a String cannot fail");
+    s
+}
+
+/// Waived findings per cluster, and the hosts that have them: accepted,
+/// so not in `drifting`, but counted.
+fn register_waived(r: &mut Registry, fleet: &BTreeMap<String, StateCounts>) {
+    let findings: Family<ClusterLabel, Gauge> = Family::default();
+    let hosts: Family<ClusterLabel, Gauge> = Family::default();
+    for (cluster, c) in fleet {
+        let label = ClusterLabel {
+            cluster: cluster.clone(),
+        };
+        findings.get_or_create(&label).set(c.waived);
+        hosts.get_or_create(&label).set(c.waived_hosts);
+    }
+    r.register(
+        "collector_waived_findings",
+        "Findings a waiver in force accepts (not drift), by cluster; cluster=\"\" is no cluster",
+        findings,
+    );
+    r.register(
+        "collector_waived_hosts",
+        "Hosts with findings a waiver in force accepts, by cluster",
+        hosts,
+    );
+}

@@ -1,0 +1,568 @@
+//! `--webhook URL`: state changes posted as JSON in the shape Alertmanager
+//! sends to its webhook receivers (`version` "4", `groupKey`, `status`,
+//! `alerts[]` with `labels`, `annotations`, `startsAt`, `endsAt`,
+//! `fingerprint`), so receivers written for Alertmanager work unchanged.
+//!
+//! Messages wait in a bounded queue in memory; one sender posts them in
+//! order, each with a timeout, retrying with capped exponential backoff
+//! and full jitter. A full queue drops its oldest message (the one being
+//! retried, if that is the oldest) and counts it; a receiver's 4xx (other
+//! than 408 and 429) is final and counted as failed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::metrics::Counters;
+use super::rules::Condition;
+use crate::collector::storage::host::HostView;
+
+/// `--webhook` and its bounds.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The receiver's URL (`http` or `https`).
+    pub url: String,
+    /// Messages held before the oldest is dropped.
+    pub queue: usize,
+    /// Time for one delivery attempt.
+    pub timeout: Duration,
+    /// Time between two evaluations (staleness needs no report to change).
+    pub interval: Duration,
+    /// The collector's URL as people reach it: alerts link to host pages.
+    pub external_url: Option<String>,
+}
+
+/// Default messages queued before the oldest is dropped.
+pub const DEFAULT_QUEUE: usize = 1000;
+/// Default time for one delivery attempt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most alerts in one message; more are split over several.
+pub const MAX_ALERTS: usize = 500;
+/// First retry delay bound; doubles per attempt up to [`BACKOFF_CAP`].
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Longest wait between two attempts.
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Alertmanager's zero time, its `endsAt` of an alert still firing.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+/// The `receiver` field of every message.
+const RECEIVER: &str = "tunekeeper-collector";
+
+/// One alert, firing or resolved.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    /// `alertname`, `host`, `cluster` (when the host has one), `severity`.
+    pub labels: BTreeMap<String, String>,
+    /// `summary` and `description`.
+    pub annotations: BTreeMap<String, String>,
+    /// When the collector first saw the state.
+    pub starts_at: OffsetDateTime,
+    /// When it saw the state end; `None` while firing.
+    pub ends_at: Option<OffsetDateTime>,
+    /// Not yet sent as firing (the evaluator's bookkeeping).
+    pub fresh: bool,
+    /// The host's page on the collector (`--external-url`), or empty.
+    pub generator_url: String,
+}
+
+impl Alert {
+    /// The same alert, resolved at `at`.
+    pub fn resolved(mut self, at: OffsetDateTime) -> Alert {
+        self.ends_at = Some(at);
+        self
+    }
+
+    /// Alertmanager's fingerprint: a hash of the label set, as 16 hex
+    /// digits. FNV-1a, stable across builds and instances, so two
+    /// collectors give one alert the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (k, v) in &self.labels {
+            for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xff]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
+    fn status(&self) -> &'static str {
+        if self.ends_at.is_some() {
+            "resolved"
+        } else {
+            "firing"
+        }
+    }
+}
+
+/// The alert for `cond` on host `h` (in `cluster`), starting at `now`;
+/// `external` is the collector's URL as people reach it (or empty).
+pub fn alert(
+    cond: Condition,
+    h: &HostView,
+    cluster: Option<&str>,
+    now: OffsetDateTime,
+    external: &str,
+) -> Alert {
+    let mut labels = BTreeMap::new();
+    labels.insert("alertname".to_owned(), cond.alertname().to_owned());
+    labels.insert("host".to_owned(), h.hostname.clone());
+    if let Some(c) = cluster {
+        labels.insert("cluster".to_owned(), c.to_owned());
+    }
+    labels.insert("severity".to_owned(), "warning".to_owned());
+    let (summary, description) = match cond {
+        Condition::Drifting => {
+            let keys: Vec<String> = h
+                .drifting
+                .iter()
+                .filter(|k| k.check != "gc")
+                .take(10)
+                .map(|k| {
+                    format!(
+                        "{} {}: expected {}, found {}",
+                        k.check,
+                        k.key,
+                        k.expected,
+                        k.actual.as_deref().unwrap_or("(none)")
+                    )
+                })
+                .collect();
+            let n = h.drift.saturating_sub(h.gc.gc_drift);
+            (
+                format!(
+                    "{}: {n} setting(s) drift from profile {}",
+                    h.hostname, h.profile
+                ),
+                keys.join("; "),
+            )
+        }
+        Condition::GcUnhealthy => (
+            format!(
+                "{}: GC misses a service level of profile {}",
+                h.hostname, h.profile
+            ),
+            format!(
+                "GC ms per second {}, pause p99 ms {}, full GCs in 24 h {}",
+                shown(h.gc.gc_ms_per_second),
+                shown(h.gc.pause_p99_ms),
+                h.gc.full_gcs_24h
+            ),
+        ),
+        Condition::Stale => (
+            format!("{}: no report for {} s", h.hostname, h.age_seconds),
+            format!(
+                "the agent reports every {} s; its last report is from {}",
+                h.interval_seconds, h.last_time
+            ),
+        ),
+        // The evaluator puts the differing keys in the description.
+        Condition::Skewed => (
+            format!(
+                "{}: differs from the majority of cluster {}",
+                h.hostname,
+                cluster.unwrap_or("")
+            ),
+            String::new(),
+        ),
+    };
+    let mut annotations = BTreeMap::new();
+    annotations.insert("summary".to_owned(), summary);
+    annotations.insert("description".to_owned(), description);
+    Alert {
+        labels,
+        annotations,
+        starts_at: now,
+        ends_at: None,
+        fresh: true,
+        generator_url: if external.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{external}/hosts/{}",
+                crate::present::html::segment(&h.hostname)
+            )
+        },
+    }
+}
+
+fn shown(v: Option<f64>) -> String {
+    v.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| ZERO_TIME.to_owned())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertJson<'a> {
+    status: &'static str,
+    labels: &'a BTreeMap<String, String>,
+    annotations: &'a BTreeMap<String, String>,
+    starts_at: String,
+    ends_at: String,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    fingerprint: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageJson<'a> {
+    version: &'static str,
+    group_key: String,
+    truncated_alerts: u32,
+    status: &'static str,
+    receiver: &'static str,
+    group_labels: BTreeMap<&'a str, &'a str>,
+    common_labels: BTreeMap<&'a str, &'a str>,
+    common_annotations: BTreeMap<&'a str, &'a str>,
+    #[serde(rename = "externalURL")]
+    external_url: &'a str,
+    alerts: Vec<AlertJson<'a>>,
+}
+
+/// The messages for `changes`: grouped by `alertname` and `cluster`
+/// (Alertmanager's `group_by`), at most [`MAX_ALERTS`] alerts each. A
+/// message is `firing` when any of its alerts fires. `external` is the
+/// collector's URL (`externalURL`), or empty.
+pub fn messages(changes: Vec<Alert>, external: &str) -> Vec<Vec<u8>> {
+    let mut groups: BTreeMap<(String, String), Vec<Alert>> = BTreeMap::new();
+    for a in changes {
+        let name = a.labels.get("alertname").cloned().unwrap_or_default();
+        let cluster = a.labels.get("cluster").cloned().unwrap_or_default();
+        groups.entry((name, cluster)).or_default().push(a);
+    }
+    let mut out = Vec::new();
+    for ((name, cluster), alerts) in groups {
+        for chunk in alerts.chunks(MAX_ALERTS) {
+            let mut group_labels = BTreeMap::new();
+            group_labels.insert("alertname", name.as_str());
+            if !cluster.is_empty() {
+                group_labels.insert("cluster", cluster.as_str());
+            }
+            let group_key = format!(
+                "{{}}:{{{}}}",
+                group_labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // Labels every alert of the message shares.
+            let mut common: BTreeMap<&str, &str> = chunk[0]
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            common.retain(|k, v| {
+                chunk
+                    .iter()
+                    .all(|a| a.labels.get(*k).map(String::as_str) == Some(*v))
+            });
+            let mut common_ann: BTreeMap<&str, &str> = chunk[0]
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            common_ann.retain(|k, v| {
+                chunk
+                    .iter()
+                    .all(|a| a.annotations.get(*k).map(String::as_str) == Some(*v))
+            });
+            let firing = chunk.iter().any(|a| a.ends_at.is_none());
+            let msg = MessageJson {
+                version: "4",
+                group_key,
+                truncated_alerts: 0,
+                status: if firing { "firing" } else { "resolved" },
+                receiver: RECEIVER,
+                group_labels,
+                common_labels: common,
+                common_annotations: common_ann,
+                external_url: external,
+                alerts: chunk
+                    .iter()
+                    .map(|a| AlertJson {
+                        status: a.status(),
+                        labels: &a.labels,
+                        annotations: &a.annotations,
+                        starts_at: rfc3339(a.starts_at),
+                        ends_at: a.ends_at.map_or_else(|| ZERO_TIME.to_owned(), rfc3339),
+                        generator_url: &a.generator_url,
+                        fingerprint: a.fingerprint(),
+                    })
+                    .collect(),
+            };
+            match serde_json::to_vec(&msg) {
+                Ok(body) => out.push(body),
+                Err(e) => tracing::error!(error = %e, "webhook message not encodable"),
+            }
+        }
+    }
+    out
+}
+
+struct Queue {
+    items: VecDeque<(u64, Arc<Vec<u8>>)>,
+    next: u64,
+}
+
+/// The webhook's queue and sender.
+pub struct Webhook {
+    url: String,
+    /// The URL as logs show it: no user, password or query (they may hold secrets).
+    shown: String,
+    client: reqwest::Client,
+    cap: usize,
+    queue: Mutex<Queue>,
+    ready: tokio::sync::Notify,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Webhook({}, queue {})", self.shown, self.cap)
+    }
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Delivered,
+    /// Refused for good (a 4xx other than 408/429).
+    Refused(u16),
+    Retry(String),
+}
+
+impl Webhook {
+    /// A webhook posting to `url`, holding at most `cap` messages, each
+    /// attempt bounded by `timeout`.
+    pub fn new(
+        url: &str,
+        cap: usize,
+        timeout: Duration,
+        counters: Arc<Counters>,
+    ) -> Result<Webhook, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()?;
+        Ok(Webhook {
+            url: url.to_owned(),
+            shown: shown_url(url),
+            client,
+            cap: cap.max(1),
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                next: 0,
+            }),
+            ready: tokio::sync::Notify::new(),
+            counters,
+        })
+    }
+
+    /// Queues one message; a full queue drops its oldest first.
+    pub fn enqueue(&self, body: Vec<u8>) {
+        let depth = match self.queue.lock() {
+            Ok(mut q) => {
+                if q.items.len() >= self.cap {
+                    q.items.pop_front();
+                    self.counters.webhook("dropped");
+                    tracing::warn!(
+                        queue = self.cap,
+                        "webhook queue full: oldest message dropped"
+                    );
+                }
+                let seq = q.next;
+                q.next += 1;
+                q.items.push_back((seq, Arc::new(body)));
+                q.items.len()
+            }
+            Err(_) => return,
+        };
+        self.counters.webhook_queue(depth);
+        self.ready.notify_one();
+    }
+
+    fn front(&self) -> Option<(u64, Arc<Vec<u8>>)> {
+        self.queue.lock().ok()?.items.front().cloned()
+    }
+
+    /// Removes message `seq` if it is still the oldest.
+    fn done(&self, seq: u64) {
+        if let Ok(mut q) = self.queue.lock() {
+            if q.items.front().is_some_and(|(s, _)| *s == seq) {
+                q.items.pop_front();
+            }
+            self.counters.webhook_queue(q.items.len());
+        }
+    }
+
+    fn still_front(&self, seq: u64) -> bool {
+        self.front().is_some_and(|(s, _)| s == seq)
+    }
+
+    async fn attempt(&self, body: &[u8]) -> Attempt {
+        let sent = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Attempt::Delivered,
+            Ok(r) => {
+                let code = r.status().as_u16();
+                if (400..500).contains(&code) && code != 408 && code != 429 {
+                    Attempt::Refused(code)
+                } else {
+                    Attempt::Retry(format!("status {code}"))
+                }
+            }
+            Err(e) => Attempt::Retry(e.to_string()),
+        }
+    }
+
+    /// Sends queued messages in order, for ever.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let Some((seq, body)) = self.front() else {
+                self.ready.notified().await;
+                continue;
+            };
+            let mut attempt: u32 = 0;
+            loop {
+                match self.attempt(&body).await {
+                    Attempt::Delivered => {
+                        self.counters.webhook("delivered");
+                        self.done(seq);
+                        break;
+                    }
+                    Attempt::Refused(code) => {
+                        tracing::warn!(url = %self.shown, code, "webhook refused a message; not retried");
+                        self.counters.webhook("failed");
+                        self.done(seq);
+                        break;
+                    }
+                    Attempt::Retry(why) => {
+                        tracing::warn!(url = %self.shown, attempt, reason = %why, "webhook delivery failed; retrying");
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt = attempt.saturating_add(1);
+                        // Dropped meanwhile (the queue overflowed): move on.
+                        if !self.still_front(seq) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `url` without what may be secret: user, password, query, fragment.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// The wait before retry `attempt + 1`: full jitter over a capped
+/// exponential bound, at least 100 ms.
+fn backoff(attempt: u32) -> Duration {
+    let bound = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(fastrand::u64(100..=ms.max(100)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(host: &str, cluster: Option<&str>, resolved: bool) -> Alert {
+        let mut labels = BTreeMap::new();
+        labels.insert("alertname".to_owned(), "TunekeeperHostDrifting".to_owned());
+        labels.insert("host".to_owned(), host.to_owned());
+        if let Some(c) = cluster {
+            labels.insert("cluster".to_owned(), c.to_owned());
+        }
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        Alert {
+            labels,
+            annotations: BTreeMap::new(),
+            starts_at: t,
+            ends_at: resolved.then_some(t + Duration::from_secs(60)),
+            fresh: false,
+            generator_url: format!("http://c.example/hosts/{host}"),
+        }
+    }
+
+    #[test]
+    fn messages_group_by_alertname_and_cluster_in_alertmanager_shape() {
+        let msgs = messages(
+            vec![
+                sample("b1", Some("orders"), false),
+                sample("b2", Some("orders"), true),
+                sample("b3", None, true),
+            ],
+            "http://c.example",
+        );
+        assert_eq!(msgs.len(), 2);
+        let v: Vec<serde_json::Value> = msgs
+            .iter()
+            .map(|m| serde_json::from_slice(m).unwrap())
+            .collect();
+        let none = &v[0];
+        assert_eq!(none["status"], "resolved");
+        assert_eq!(
+            none["groupKey"],
+            "{}:{alertname=\"TunekeeperHostDrifting\"}"
+        );
+        assert_eq!(none["alerts"][0]["endsAt"], "2023-11-14T22:14:20Z");
+        let orders = &v[1];
+        assert_eq!(orders["version"], "4");
+        assert_eq!(orders["externalURL"], "http://c.example");
+        assert_eq!(
+            orders["alerts"][0]["generatorURL"],
+            "http://c.example/hosts/b1"
+        );
+        assert_eq!(orders["status"], "firing");
+        assert_eq!(orders["commonLabels"]["cluster"], "orders");
+        assert!(orders["commonLabels"].get("host").is_none());
+        assert_eq!(orders["alerts"][0]["endsAt"], ZERO_TIME);
+        assert_eq!(orders["alerts"][1]["status"], "resolved");
+        assert_ne!(
+            orders["alerts"][0]["fingerprint"],
+            orders["alerts"][1]["fingerprint"]
+        );
+    }
+
+    #[test]
+    fn logs_never_show_the_urls_secrets() {
+        assert_eq!(
+            shown_url("https://ops:s3cret@hooks.example.org:8443/alert?token=abc#x"),
+            "https://hooks.example.org:8443/alert"
+        );
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        for attempt in [0, 1, 5, 40] {
+            let d = backoff(attempt);
+            assert!(d >= Duration::from_millis(100) && d <= BACKOFF_CAP, "{d:?}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! One host as storage answers for it, the same on every backend: its row
+//! ([`HostRow`]) and the view made from it at a given time ([`HostView`]:
+//! staleness and clock skew decided in one place), its GC history
+//! ([`Point`]), its drift events ([`DriftEvent`]), and all the host page
+//! reads at once ([`HostData`]).
+
+use serde::Serialize;
+
+use crate::collector::storage::drift::Change;
+use crate::collector::storage::health::{DriftKey, GcHealth};
+
+/// GC figures of a host as `/api/v1/hosts` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcView {
+    /// `healthy`, `unhealthy` (a `gc` service level drifted) or `unknown` (no GC data).
+    pub health: GcHealth,
+    /// The worst JVM's GC ms per wall second over the latest interval.
+    pub gc_ms_per_second: Option<f64>,
+    /// The worst JVM's overall pause p99 over the latest interval.
+    pub pause_p99_ms: Option<f64>,
+    /// Full GCs reported in the 24 hours before now.
+    pub full_gcs_24h: u64,
+    /// Drifting `gc` findings in the latest report.
+    pub gc_drift: u32,
+}
+
+/// One host as `/api/v1/hosts` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    /// Host name, verbatim.
+    pub hostname: String,
+    /// Profile of the latest report.
+    pub profile: String,
+    /// Id of the latest report.
+    pub last_report_id: String,
+    /// Time of the latest report, as sent.
+    pub last_time: String,
+    /// Time of the latest report, Unix ms.
+    pub last_time_ms: i64,
+    /// Seconds from the latest report's time (counted no later than its
+    /// receipt) to now; never negative.
+    pub age_seconds: i64,
+    /// When the host last delivered a report, Unix ms (collector's clock).
+    pub last_received_ms: i64,
+    /// The agent's clock against the collector's: report time minus receipt
+    /// of the report received last, in seconds (positive: ahead). Delivery
+    /// delay counts too; the threshold below allows for it.
+    pub clock_skew_seconds: i64,
+    /// True when the skew is beyond [`CLOCK_SKEW_LIMIT_MS`] (ahead) or beyond
+    /// that and three intervals (behind): the host's clock is wrong, so its
+    /// report times (and the age and staleness derived from them) are not
+    /// to be trusted.
+    pub clock_skewed: bool,
+    /// The agent's interval.
+    pub interval_seconds: u64,
+    /// True when the host missed three intervals.
+    pub stale: bool,
+    /// Drifting findings in the latest report (kernel and JVM).
+    pub drift: u32,
+    /// All findings in the latest report.
+    pub findings: u32,
+    /// Broker JVMs in the latest report.
+    pub jvms: u32,
+    /// GC health.
+    pub gc: GcView,
+    /// What drifts now.
+    pub drifting: Vec<DriftKey>,
+    /// The cluster of the latest report; `None` if it names none.
+    pub cluster: Option<String>,
+    /// Findings a waiver in force covers in the latest report: shown and
+    /// counted, not drift.
+    pub waived: u32,
+}
+
+/// How far an agent's clock may be off before the host shows a clock
+/// problem: five minutes (NTP-synchronised hosts are within a second; a
+/// report in flight or retried takes seconds).
+pub const CLOCK_SKEW_LIMIT_MS: i64 = 5 * 60 * 1000;
+
+/// A `hosts` row as both backends read it, before the figures derived
+/// from it and the clock: one place decides staleness and skew.
+#[derive(Debug, Clone)]
+pub struct HostRow {
+    /// Host name.
+    pub hostname: String,
+    /// Profile of the report shown.
+    pub profile: String,
+    /// Id of the report shown.
+    pub last_id: String,
+    /// Its time as sent.
+    pub last_time_text: String,
+    /// Its time, Unix ms.
+    pub last_time_ms: i64,
+    /// The agent's interval.
+    pub interval_seconds: i64,
+    /// Drifting findings.
+    pub drift: u32,
+    /// All findings.
+    pub findings: u32,
+    /// Broker JVMs.
+    pub jvms: u32,
+    /// Whether any JVM had GC data.
+    pub has_gc: bool,
+    /// Drifting `gc` findings.
+    pub gc_drift: u32,
+    /// Worst GC ms per second.
+    pub gc_ms_per_second: Option<f64>,
+    /// Worst pause p99.
+    pub pause_p99_ms: Option<f64>,
+    /// JSON array of [`DriftKey`].
+    pub drifting: String,
+    /// Receipt of the report shown, Unix ms.
+    pub shown_received_ms: i64,
+    /// Receipt of what arrived last, Unix ms.
+    pub last_received_ms: i64,
+    /// Report time minus receipt of what arrived last, ms.
+    pub skew_ms: i64,
+    /// The cluster of the report shown.
+    pub cluster: Option<String>,
+    /// Waived findings of the report shown.
+    pub waived: u32,
+}
+
+impl HostRow {
+    /// The host as the API shows it at `now_ms` (full GCs of the last day
+    /// are filled in by the caller).
+    pub fn view(self, now_ms: i64) -> HostView {
+        // A report's time counts no later than its receipt (a clock ahead
+        // cannot make a host look fresh for ever), nor later than now.
+        let effective = self.last_time_ms.min(self.shown_received_ms).min(now_ms);
+        let age_ms = now_ms.saturating_sub(effective);
+        let interval_ms = 1000 * i128::from(self.interval_seconds.max(1));
+        let stale = i128::from(age_ms) > 3 * interval_ms;
+        let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
+        let clock_skewed =
+            self.skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(self.skew_ms) > behind_limit;
+        HostView {
+            profile: self.profile,
+            last_report_id: self.last_id,
+            last_time: self.last_time_text,
+            last_time_ms: self.last_time_ms,
+            age_seconds: age_ms.div_euclid(1000),
+            last_received_ms: self.last_received_ms,
+            clock_skew_seconds: self.skew_ms / 1000,
+            clock_skewed,
+            interval_seconds: u64::try_from(self.interval_seconds).unwrap_or(0),
+            stale,
+            drift: self.drift,
+            findings: self.findings,
+            jvms: self.jvms,
+            gc: GcView {
+                health: GcHealth::from_figures(self.gc_drift, self.has_gc),
+                gc_ms_per_second: self.gc_ms_per_second,
+                pause_p99_ms: self.pause_p99_ms,
+                full_gcs_24h: 0,
+                gc_drift: self.gc_drift,
+            },
+            drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
+            cluster: self.cluster,
+            waived: self.waived,
+            hostname: self.hostname,
+        }
+    }
+}
+
+/// One point of a host's GC history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    /// Report time, Unix ms.
+    pub time_ms: i64,
+    /// Worst JVM's GC ms per second.
+    pub gc_ms_per_second: Option<f64>,
+    /// Worst JVM's pause p99.
+    pub pause_p99_ms: Option<f64>,
+    /// Full GCs in the interval.
+    pub full_gcs: u64,
+    /// Drifting findings.
+    pub drift: u32,
+}
+
+/// A key starting to drift or coming back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftEvent {
+    /// Report time, Unix ms.
+    pub time_ms: i64,
+    /// Check family.
+    pub check: String,
+    /// Key.
+    pub key: String,
+    /// True when it started drifting, false when it came back, became
+    /// waived or went away with a stopped broker.
+    pub drifted: bool,
+    /// `drift`, `ok` (came back), `stopped` (gone with the broker) or
+    /// `waived` (a waiver in force now accepts it).
+    pub state: Change,
+    /// The expectation.
+    pub expected: String,
+    /// The value seen when it drifted.
+    pub actual: Option<String>,
+    /// For `waived`: the waiver's justification, if the report carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+impl DriftEvent {
+    /// An event from its stored columns: a `waived` row keeps the
+    /// justification in `actual` (see [`super::drift::stored_actual`]).
+    pub fn from_columns(
+        time_ms: i64,
+        check: String,
+        key: String,
+        state: &str,
+        expected: String,
+        stored: Option<String>,
+    ) -> DriftEvent {
+        let state = Change::parse(state);
+        let (actual, justification) = if state == Change::Waived {
+            (None, stored)
+        } else {
+            (stored, None)
+        };
+        DriftEvent {
+            time_ms,
+            check,
+            key,
+            drifted: state == Change::Drift,
+            state,
+            expected,
+            actual,
+            justification,
+        }
+    }
+}
+
+/// Everything the host page shows.
+#[derive(Debug, Clone)]
+pub struct HostData {
+    /// The host's summary; `None` if it never reported (or was pruned).
+    pub view: Option<HostView>,
+    /// Its latest document.
+    pub latest: Option<String>,
+    /// Its figures since the time asked for, oldest first.
+    pub series: Vec<Point>,
+    /// Its drift events, oldest first.
+    pub events: Vec<DriftEvent>,
+}
