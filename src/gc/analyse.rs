@@ -236,6 +236,7 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         summary: Summary::default(),
         files,
         timeout_budget: Vec::new(),
+        jvm_counters: None,
     };
     if let Some(jvm) = &opts.running {
         super::running::judge(&mut analysis.stats, jvm);

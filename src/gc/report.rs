@@ -42,6 +42,9 @@ pub struct Analysis {
     /// no broker configuration was given).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timeout_budget: Vec<super::budget::TimeoutCheck>,
+    /// The JVM's own counters beside the log's figures (`gc --pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jvm_counters: Option<crate::jvm::perfdata::report::CountersReport>,
 }
 
 impl Analysis {
