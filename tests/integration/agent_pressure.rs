@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::proc_view::ProcView;
+use crate::wait;
+
 struct Running(Child);
 
 impl Drop for Running {
@@ -50,6 +53,16 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.0);
     }
+}
+
+/// How many reports the spool holds (not reading them).
+fn spool_len(spool: &Path) -> usize {
+    std::fs::read_dir(spool).map_or(0, |rd| {
+        rd.flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json.gz") && !n.starts_with('.'))
+            .count()
+    })
 }
 
 fn spooled(spool: &Path) -> Vec<serde_json::Value> {
@@ -129,10 +142,13 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
         ),
     )
     .unwrap();
+    // The agent sees this JVM only (its pattern would match another Churn).
+    let view = ProcView::new(&[jvm.0.id()]);
     let agent = Running(
         Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
             .args(["agent", "--config"])
             .arg(d.join("agent.toml"))
+            .env("TUNEKEEPER_ROOT", view.root())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
@@ -156,7 +172,10 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
     }
     assert!(writer.wait().unwrap().success());
     // Two more reports after the last stop.
-    std::thread::sleep(Duration::from_secs(5));
+    let at_last_stop = spool_len(&spool);
+    wait::until("two reports after the last stop", || {
+        spool_len(&spool) >= at_last_stop + 2
+    });
     drop(agent);
     drop(jvm);
 

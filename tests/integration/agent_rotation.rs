@@ -7,17 +7,17 @@
 //! GC id is missing; where the agent comes to the JVM only after its set
 //! wrapped, it must say how many GC ids it never read.
 
-use crate::ci_skip;
-use crate::collector_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
-use collector_support::{Collector, TOKEN, eventually};
 use serde_json::Value;
+
+use crate::ci_skip;
+use crate::collector_support::{Collector, TOKEN};
+use crate::proc_view::ProcView;
+use crate::wait;
 
 /// One case at a time: each JVM should have the machine (whatever else runs on it).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -174,12 +174,15 @@ fn run(case: &Case) -> Option<Outcome> {
         }
     });
 
+    // The agent's view of the host holds this JVM only.
+    let view = ProcView::new(&[jvm.0.id()]);
     let start_agent = || {
         let agent_log = std::fs::File::create(d.join("agent.log")).unwrap();
         Running(
             Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
                 .args(["agent", "--config"])
                 .arg(d.join("agent.toml"))
+                .env("TUNEKEEPER_ROOT", view.root())
                 .env("TUNEKEEPER_LOG", "info")
                 .stderr(agent_log)
                 .spawn()
@@ -188,7 +191,7 @@ fn run(case: &Case) -> Option<Outcome> {
     };
     let truth_from = |rx: &std::sync::mpsc::Receiver<String>| -> Value {
         let line = rx
-            .recv_timeout(Duration::from_secs(90))
+            .recv_timeout(wait::PATIENCE)
             .expect("the JVM printed its counters");
         serde_json::from_str(&line).unwrap()
     };
@@ -213,13 +216,18 @@ fn run(case: &Case) -> Option<Outcome> {
                 .is_some_and(|js| js.iter().any(|j| j["pid"] == jvm_pid))
         })
     };
-    assert!(
-        eventually(Duration::from_secs(20), || sees_jvm(reports(&collector))),
-        "no report with the JVM"
-    );
-    // The collector dies while the set rotates, and comes back.
+    wait::until("a report with the JVM", || sees_jvm(reports(&collector)));
+    // The collector dies while the set rotates (until a report waits in the
+    // agent's spool), and comes back.
     drop(collector);
-    std::thread::sleep(Duration::from_secs(2));
+    wait::until("a report spooled while the collector is down", || {
+        std::fs::read_dir(d.join("spool")).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".json.gz") && !n.starts_with('.')
+            })
+        })
+    });
     collector = Collector::start_on(d, &listen, &["--keep-raw-days", "1"]);
 
     let truth = late_truth.unwrap_or_else(|| truth_from(&rx));
@@ -234,15 +242,11 @@ fn run(case: &Case) -> Option<Outcome> {
                 .cloned()
         })
     };
-    let start = Instant::now();
     let mut got = Vec::new();
-    while start.elapsed() < Duration::from_secs(40) {
+    wait::eventually(|| {
         got = reports(&collector);
-        if final_entry(&got).is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        final_entry(&got).is_some()
+    });
     let entry = final_entry(&got).unwrap_or_else(|| {
         panic!(
             "no exited entry for the JVM in {} reports; agent log:\n{}",

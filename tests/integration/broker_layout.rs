@@ -3,15 +3,17 @@
 //! directories on file systems this test mounts (ext4 and xfs on loop
 //! devices, tmpfs, the root file system), and a broker in a mount namespace
 //! of its own. Needs root, a JDK and mkfs.ext4/mkfs.xfs; skips (saying why)
-//! without them.
-
-use crate::ci_skip;
+//! without them. Each audit and agent run sees the host through a view
+//! holding the test's own brokers only (other tests' JVMs run beside).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
+
+use crate::ci_skip;
+use crate::proc_view::ProcView;
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
@@ -173,8 +175,10 @@ fn java_pid(b: &Broker) -> u32 {
     kids.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-fn audit_json(profile: Option<&str>) -> Value {
+/// `audit --format json` of the host as `view` shows it.
+fn audit_json(view: &ProcView, profile: Option<&str>) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tunekeeper"));
+    cmd.env("TUNEKEEPER_ROOT", view.root());
     cmd.args(["--profile-dir", "/nonexistent-tunekeeper-profiles", "audit"]);
     cmd.args(["--format", "json"]);
     if let Some(p) = profile {
@@ -220,8 +224,9 @@ fn os_disk_named(key: &str) -> bool {
     dev.components().any(|c| c.as_os_str() == disk)
 }
 
-/// Tests here start brokers and mount file systems: one at a time, so each
-/// audit sees only its own broker.
+/// Tests here start brokers and mount file systems on loop devices: one at
+/// a time, to spare the machine (each audit's view already holds only its
+/// own brokers).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -272,7 +277,8 @@ fn a_broker_is_judged_by_its_own_data_directories() {
         &[props.to_str().unwrap(), "--override", &over],
     );
     let pid = java_pid(&broker);
-    let v = audit_json(None);
+    let view = ProcView::new(&[pid]);
+    let v = audit_json(&view, None);
 
     let k = one(&v, "kafka", &format!("pid {pid}"));
     assert_eq!(k["status"], "ok", "{k:#}");
@@ -408,7 +414,8 @@ fn a_broker_without_a_readable_configuration_is_a_finding() {
     let a = start(&[], &classes, "32m", &[bad.to_str().unwrap()]);
     let b = start(&[], &classes, "32m", &[missing.to_str().unwrap()]);
     let c = start(&[], &classes, "32m", &[]);
-    let v = audit_json(None);
+    let view = ProcView::new(&[java_pid(&a), java_pid(&b), java_pid(&c)]);
+    let v = audit_json(&view, None);
     for (broker, needle) in [
         (&a, "line 2: malformed \\uXXXX escape".to_string()),
         (&b, format!("{}: No such file", missing.display())),
@@ -465,7 +472,8 @@ fn a_broker_in_its_own_mount_namespace_is_read_through_proc_root() {
         &[&format!("{}/server.properties", inside.display())],
     );
     let pid = java_pid(&broker);
-    let v = audit_json(None);
+    let view = ProcView::new(&[pid]);
+    let v = audit_json(&view, None);
     let k = one(&v, "kafka", &format!("pid {pid}"));
     assert_eq!(
         k["status"], "ok",
@@ -549,8 +557,10 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
         format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
     )
     .unwrap();
+    let view = ProcView::new(&[pid]);
     let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .args(["agent", "--once", "--config", config.to_str().unwrap()])
+        .env("TUNEKEEPER_ROOT", view.root())
         .output()
         .unwrap();
     assert!(

@@ -57,7 +57,7 @@ fn key<'a>(skew: &'a Value, check: &str, key: &str) -> Option<&'a Value> {
 pub fn clusters_after(c: &Collector, since: time::OffsetDateTime) -> Value {
     let rfc = time::format_description::well_known::Rfc3339;
     let mut list = Value::Null;
-    let fresh = collector_support::eventually(Duration::from_secs(30), || {
+    let fresh = collector_support::eventually(|| {
         list = c.get_json("/api/v1/clusters");
         list.as_array().unwrap().iter().all(|x| {
             x["trend_as_of"]

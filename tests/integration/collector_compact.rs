@@ -197,7 +197,7 @@ fn keep_raw_days_keeps_every_document_then_prunes_them() {
     );
     assert_eq!(moved, 3);
     let c = Collector::start(dir.path(), &keep);
-    let pruned = collector_support::eventually(Duration::from_secs(15), || {
+    let pruned = collector_support::eventually(|| {
         ids(&c.get_json("/api/v1/hosts/k/reports")) == ["k-4", "k-3", "k-0"]
     });
     assert!(
@@ -210,7 +210,7 @@ fn keep_raw_days_keeps_every_document_then_prunes_them() {
     assert!(c.terminate().success());
     // Off again: the raw documents go, the latest and the change stay.
     let c = Collector::start(dir.path(), &["--prune-interval-seconds", "1"]);
-    let pruned = collector_support::eventually(Duration::from_secs(15), || {
+    let pruned = collector_support::eventually(|| {
         ids(&c.get_json("/api/v1/hosts/k/reports")) == ["k-4", "k-0"]
     });
     assert!(pruned, "{:?}", ids(&c.get_json("/api/v1/hosts/k/reports")));

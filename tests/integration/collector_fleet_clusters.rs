@@ -56,7 +56,7 @@ fn cluster_cells(html: &str, value: &str) -> Vec<String> {
 /// `since` (refreshed every second here; 30 s at most).
 fn clusters_after(c: &Collector, since: OffsetDateTime) -> Value {
     let mut list = Value::Null;
-    let fresh = collector_support::eventually(Duration::from_secs(30), || {
+    let fresh = collector_support::eventually(|| {
         list = c.get_json("/api/v1/clusters");
         list.as_array().unwrap().iter().all(|x| {
             x["trend_as_of"]

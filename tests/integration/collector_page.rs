@@ -155,9 +155,12 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
         ),
     )
     .unwrap();
+    // No process in the agent's view: its report is the host's alone.
+    let view = crate::proc_view::ProcView::new(&[]);
     let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .args(["agent", "--once", "--config"])
         .arg(dir.path().join("agent.toml"))
+        .env("TUNEKEEPER_ROOT", view.root())
         .output()
         .unwrap();
     assert_eq!(

@@ -4,6 +4,7 @@
 //! password never shown).
 
 use crate::collector_support;
+use crate::wait;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use collector_support::pg::{PASSWORD, PgServer};
-use collector_support::{Collector, ago, eventually, on_postgres, postgres, report, try_post};
+use collector_support::{Collector, ago, on_postgres, postgres, report, try_post};
 use tunekeeper::collector::health::{Derived, DriftKey};
 use tunekeeper::collector::pg::Pg;
 use tunekeeper::collector::store::{Outcome, Submission};
@@ -129,17 +130,22 @@ fn a_newer_sqlite_schema_stops_the_collector_with_exit_2() {
     assert!(err.contains("schema version 7 is newer"), "{err}");
 }
 
-/// Posts numbered reports to `bases` in turn from `threads` threads until
-/// `stop`; returns the ids acknowledged (202 or 200) and every status seen.
-fn ingest(
-    bases: Vec<String>,
-    threads: usize,
+/// Numbered reports posted to `bases` in turn from several threads until
+/// [`Ingest::finish`]: the ids acknowledged (202 or 200) and every status
+/// seen, readable while it runs.
+struct Ingest {
+    acked: Arc<Mutex<HashSet<String>>>,
+    statuses: Arc<Mutex<Vec<u16>>>,
     stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(HashSet<String>, Vec<u16>)> {
-    std::thread::spawn(move || {
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Ingest {
+    fn start(bases: Vec<String>, threads: usize) -> Ingest {
         let acked = Arc::new(Mutex::new(HashSet::new()));
         let statuses = Arc::new(Mutex::new(Vec::new()));
-        let workers: Vec<_> = (0..threads)
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..threads)
             .map(|t| {
                 let (bases, stop) = (bases.clone(), Arc::clone(&stop));
                 let (acked, statuses) = (Arc::clone(&acked), Arc::clone(&statuses));
@@ -161,13 +167,34 @@ fn ingest(
                 })
             })
             .collect();
-        for w in workers {
+        Ingest {
+            acked,
+            statuses,
+            stop,
+            workers,
+        }
+    }
+
+    /// How many reports were acknowledged so far.
+    fn acked(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Whether a post was answered with `status` so far.
+    fn saw(&self, status: u16) -> bool {
+        self.statuses.lock().unwrap().contains(&status)
+    }
+
+    /// Stops the posting; the ids acknowledged and every status seen.
+    fn finish(self) -> (HashSet<String>, Vec<u16>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
             w.join().unwrap();
         }
-        let a = acked.lock().unwrap().clone();
-        let s = statuses.lock().unwrap().clone();
+        let a = self.acked.lock().unwrap().clone();
+        let s = self.statuses.lock().unwrap().clone();
         (a, s)
-    })
+    }
 }
 
 /// The ids of every report stored (as figures: every report has a row),
@@ -209,18 +236,20 @@ fn two_collectors_share_one_database_and_a_killed_one_loses_nothing_acknowledged
         let hb = b.get_json("/api/v1/hosts");
         assert_eq!(ha[0]["last_report_id"], hb[0]["last_report_id"]);
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = ingest(vec![a.base.clone(), b.base.clone()], 4, Arc::clone(&stop));
-        std::thread::sleep(Duration::from_millis(1500));
+        let load = Ingest::start(vec![a.base.clone(), b.base.clone()], 4);
+        wait::until("60 reports acknowledged", || load.acked() >= 60);
         // SIGKILL mid-ingest: no chance to drain anything.
         let killed = Command::new("kill")
             .args(["-KILL", &a.pid().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
-        std::thread::sleep(Duration::from_millis(1000));
-        stop.store(true, Ordering::Relaxed);
-        let (acked, statuses) = load.join().unwrap();
+        // The ingest goes on at the other instance.
+        let at_kill = load.acked();
+        wait::until("30 more acknowledged after the kill", || {
+            load.acked() >= at_kill + 30
+        });
+        let (acked, statuses) = load.finish();
         assert!(acked.len() > 50, "too few acknowledged: {}", acked.len());
         assert!(
             statuses.iter().all(|s| [200, 202].contains(s)),
@@ -249,9 +278,8 @@ fn postgres_stopped_during_ingest_gives_503_loses_nothing_and_resumes() {
         let dir = tempfile::tempdir().unwrap();
         let url = server.database("tk_outage");
         let c = Collector::start_pg(dir.path(), &url);
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = ingest(vec![c.base.clone()], 3, Arc::clone(&stop));
-        std::thread::sleep(Duration::from_millis(1000));
+        let load = Ingest::start(vec![c.base.clone()], 3);
+        wait::until("20 reports acknowledged", || load.acked() >= 20);
         server.stop();
         // While the server is down, posts are refused with 503 (the agent
         // keeps its spool), and the collector stays up.
@@ -259,10 +287,11 @@ fn postgres_stopped_during_ingest_gives_503_loses_nothing_and_resumes() {
         let (status, body) = c.post(&probe);
         assert_eq!(status, 503, "{body}");
         assert!(body.contains("database unavailable"), "{body}");
-        std::thread::sleep(Duration::from_millis(1000));
+        // The ingest's own posts meet the outage too.
+        wait::until("a 503 during the outage", || load.saw(503));
         server.restart();
         // Service resumes by itself.
-        let resumed = eventually(Duration::from_secs(30), || {
+        let resumed = wait::eventually(|| {
             c.post(&report("probe", "probe-up", &ago(Duration::ZERO), 60))
                 .0
                 == 202
@@ -271,9 +300,12 @@ fn postgres_stopped_during_ingest_gives_503_loses_nothing_and_resumes() {
             resumed,
             "the collector did not resume after PostgreSQL came back"
         );
-        std::thread::sleep(Duration::from_millis(500));
-        stop.store(true, Ordering::Relaxed);
-        let (acked, statuses) = load.join().unwrap();
+        // And the ingest's too.
+        let resumed_at = load.acked();
+        wait::until("10 more acknowledged after the restart", || {
+            load.acked() >= resumed_at + 10
+        });
+        let (acked, statuses) = load.finish();
         assert!(statuses.contains(&503), "no 503 seen during the outage");
         assert!(
             statuses.iter().all(|s| [200, 202, 503].contains(s)),

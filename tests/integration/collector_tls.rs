@@ -4,6 +4,7 @@
 //! stalled handshakes on the TLS port must not hurt the collector, and bad
 //! certificate or key files must stop it at start, naming the file.
 
+use crate::wait;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -107,7 +108,7 @@ impl Collector {
             let _ = tx.send(line);
         });
         let line = rx
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(crate::wait::PATIENCE)
             .expect("the collector printed its address");
         let base = line
             .trim()
@@ -219,9 +220,12 @@ fn agent_once(dir: &Path, name: &str, endpoint: &str, ca_file: Option<&Path>) ->
     }
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, toml).unwrap();
+    // No process in the agent's view: other tests' brokers stay out of it.
+    let view = crate::proc_view::ProcView::new(&[]);
     Command::new(bin())
         .args(["agent", "--once", "--config"])
         .arg(&config)
+        .env("TUNEKEEPER_ROOT", view.root())
         // The delivery is to loopback; a proxy in the environment must not
         // get in the way.
         .env_remove("HTTPS_PROXY")
@@ -400,13 +404,9 @@ fn collector_fails(dir: &Path, tls: &[&Path], flags: &[&str]) -> (Option<i32>, S
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the collector started with {flags:?} {tls:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait::exit_within(&mut child, wait::PATIENCE).is_none() {
+        let _ = child.kill();
+        panic!("the collector started with {flags:?} {tls:?}");
     }
     let out = child.wait_with_output().unwrap();
     (

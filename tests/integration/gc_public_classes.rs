@@ -271,14 +271,9 @@ fn heap_fixed_from_a_running_jvm_started_with_xmx_only() {
         .spawn()
         .expect("java"));
     let pid = jvm.0.id().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Pause Young")) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the JVM wrote no pause"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    crate::wait::until("the JVM's first pause in its log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Pause Young"))
+    });
     let heap_fixed = |args: &[&str]| {
         let out = tunekeeper(args);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)

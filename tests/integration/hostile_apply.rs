@@ -100,9 +100,19 @@ fn two_appliers_at_once_keep_every_original() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let b = spawn_at(&root, &["apply", "--profile", &dirty]);
-    // Give B every chance to run to its end while A is stopped.
-    std::thread::sleep(Duration::from_millis(700));
+    let mut b = spawn_at(&root, &["apply", "--profile", &dirty]);
+    // B runs until it ends (without the lock) or waits at the lock, which
+    // it holds open while it waits: either way, before A goes on.
+    let lock = root.path("/var/lib/tunekeeper/apply.lock");
+    let at_lock = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock))
+        })
+    };
+    crate::wait::until("apply B to end or to wait at the lock", || {
+        matches!(b.try_wait(), Ok(Some(_))) || at_lock(b.id())
+    });
     // Release A: the FIFO gives it an empty "previous" file.
     drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());

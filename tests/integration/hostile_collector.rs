@@ -4,6 +4,7 @@
 
 use crate::ci_skip;
 use crate::collector_support;
+use crate::wait;
 
 // The same tests on SQLite and on a real PostgreSQL server.
 on_both!(
@@ -121,9 +122,7 @@ fn item1_a_report_dated_in_the_past_is_kept_for_the_retention_counted_from_recei
     .unwrap();
     drop(db);
     let c = Collector::start(dir.path(), &args);
-    let pruned = eventually(Duration::from_secs(15), || {
-        ids(&c.get_json("/api/v1/hosts/slow/reports")) == ["old-2"]
-    });
+    let pruned = eventually(|| ids(&c.get_json("/api/v1/hosts/slow/reports")) == ["old-2"]);
     assert!(
         pruned,
         "a report received 3 days ago outlived a 2-day retention"
@@ -330,7 +329,21 @@ fn item2_sigterm_with_stalled_connections_exits_within_the_bound() {
         .filter_map(|_| stall(&a, b"GET / HTTP/1.1\r\nHost: x\r\n"))
         .collect();
     held.extend((0..5).filter_map(|_| stall(&a, head.as_bytes())));
-    std::thread::sleep(Duration::from_millis(500));
+    // The collector holds them all (accepted: a socket each, beside its
+    // listener), not the kernel's backlog.
+    let sockets = || {
+        std::fs::read_dir(format!("/proc/{}/fd", c.pid())).map_or(0, |fds| {
+            fds.flatten()
+                .filter(|fd| {
+                    std::fs::read_link(fd.path())
+                        .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+    };
+    wait::until("the collector to accept the stalled connections", || {
+        sockets() > held.len()
+    });
     let start = Instant::now();
     // terminate() fails the test past 20 s; the bound is 10 s.
     let status = c.terminate();
@@ -377,9 +390,16 @@ fn item3_a_report_is_fsynced_before_it_is_acknowledged() {
             .filter(|l| l.contains("fsync(") || l.contains("fdatasync("))
             .count()
     };
-    // Attaching takes a moment: the file appears once it has.
-    assert!(eventually(Duration::from_secs(10), || trace.exists()));
-    std::thread::sleep(Duration::from_secs(1));
+    // Attaching takes a moment: strace attaches every thread before it
+    // traces any, so the first fsync traced says it has. Reports are
+    // posted until one is.
+    let mut warm = 0;
+    wait::until("strace to trace the collector's fsyncs", || {
+        warm += 1;
+        let r = report("d", &format!("warm-{warm}"), &ago(Duration::ZERO), 60);
+        assert_eq!(c.post(&r).0, 202);
+        syncs() > 0
+    });
     let mut result = Ok(());
     for i in 0..3 {
         let before = syncs();
@@ -544,19 +564,15 @@ fn run_as_nobody(dir: &Path, db: &Path) -> Option<(i32, String)> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            return Some((status.code().unwrap_or(-1), err));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if let Some(status) = wait::exit_within(&mut child, wait::PATIENCE) {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        return Some((status.code().unwrap_or(-1), err));
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -674,19 +690,11 @@ fn item8_an_unusable_max_body_bytes_stops_the_collector_with_exit_2() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break Some(s);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let status = status.unwrap_or_else(|| panic!("{value}: the collector started"));
+        let status = wait::exit_within(&mut child, wait::PATIENCE).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{value}: the collector started")
+        });
         let mut err = String::new();
         child
             .stderr

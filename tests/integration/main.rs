@@ -20,6 +20,9 @@ mod broker_tree;
 mod browser_support;
 mod ci_skip;
 mod kernel_support;
+mod priority;
+mod proc_view;
+mod wait;
 
 // The tests, one module per former test binary (names keep their prefix:
 // `collector_pg::rows_survive` was `collector_pg`'s `rows_survive`).

@@ -203,9 +203,12 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
         ),
     )
     .unwrap();
+    // No process in the agent's view: other tests' brokers stay out of it.
+    let view = crate::proc_view::ProcView::new(&[]);
     let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .args(["agent", "--once", "--config"])
         .arg(d.join("agent.toml"))
+        .env("TUNEKEEPER_ROOT", view.root())
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env_remove("ALL_PROXY")
@@ -220,7 +223,7 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
         )
     });
     assert!(
-        collector_support::eventually(Duration::from_secs(20), || c
+        collector_support::eventually(|| c
             .get("/metrics", Some(READ_TOKEN))
             .1
             .contains("tunekeeper_collector_cluster_skewed_hosts{")),
@@ -370,10 +373,12 @@ fn real_prometheus_scrapes_the_agent() {
         ),
     )
     .unwrap();
+    let view = crate::proc_view::ProcView::new(&[]);
     let _agent = Agent(
         Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
             .args(["agent", "--config"])
             .arg(d.join("agent.toml"))
+            .env("TUNEKEEPER_ROOT", view.root())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -390,7 +395,7 @@ fn real_prometheus_scrapes_the_agent() {
     )
     .unwrap();
     let p = Prometheus::start(d, &config);
-    let scraped = collector_support::eventually(Duration::from_secs(60), || {
+    let scraped = collector_support::eventually(|| {
         query(&p.base, "up{job=\"tunekeeper-agent\"} == 1").len() == 1
     });
     assert!(
@@ -435,9 +440,11 @@ fn node_exporter_reads_the_agent_textfile() {
         ),
     )
     .unwrap();
+    let view = crate::proc_view::ProcView::new(&[]);
     let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
         .args(["agent", "--once", "--config"])
         .arg(d.join("agent.toml"))
+        .env("TUNEKEEPER_ROOT", view.root())
         .output()
         .unwrap();
     assert!(
@@ -465,7 +472,7 @@ fn node_exporter_reads_the_agent_textfile() {
         .build()
         .unwrap();
     let mut text = String::new();
-    let got = collector_support::eventually(Duration::from_secs(30), || {
+    let got = collector_support::eventually(|| {
         match client.get(format!("http://{listen}/metrics")).send() {
             Ok(r) => {
                 text = r.text().unwrap_or_default();
@@ -561,7 +568,7 @@ fn real_prometheus_scrapes_the_collector_and_evaluates_the_rules() {
     )
     .unwrap();
     let p = Prometheus::start(d, &config);
-    let up = collector_support::eventually(Duration::from_secs(60), || {
+    let up = collector_support::eventually(|| {
         query(&p.base, "up{job=\"tunekeeper-collector\"} == 1").len() == 1
     });
     assert!(up, "Prometheus never scraped the collector");
@@ -588,7 +595,7 @@ fn real_prometheus_scrapes_the_collector_and_evaluates_the_rules() {
         clusters
     };
     assert!(
-        collector_support::eventually(Duration::from_secs(30), || {
+        collector_support::eventually(|| {
             pending("TunekeeperClusterHostsDrifting") == ["orders"]
                 && pending("TunekeeperClusterHostsStale") == ["payments"]
         }),

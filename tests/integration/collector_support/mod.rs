@@ -181,7 +181,7 @@ impl Collector {
             let _ = tx.send(line);
         });
         let line = rx
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(crate::wait::PATIENCE)
             .expect("collector printed its address");
         let base = line
             .trim()
@@ -371,17 +371,8 @@ pub fn segment(s: &str) -> String {
     out
 }
 
-/// Polls `f` until it is true or `timeout` passes.
-pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
+/// Polls a condition until it holds (see [`crate::wait`]).
+pub use crate::wait::eventually;
 
 /// Posts a report to the collector at `base` (from any thread); errors are
 /// returned, not panicked on, for tests that stop the collector mid-flight.

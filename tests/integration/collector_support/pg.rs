@@ -22,6 +22,10 @@ pub struct PgServer {
     extra: String,
 }
 
+/// How long `pg_ctl start` may wait for the server: as generous as the
+/// tests' own waits (`wait::PATIENCE`; this file is also the benchmarks').
+const START_WAIT_SECONDS: &str = "180";
+
 /// Where Debian puts `initdb` and `pg_ctl` (the newest version installed).
 pub fn bin_dir() -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = glob::glob("/usr/lib/postgresql/*/bin")
@@ -159,7 +163,7 @@ impl PgServer {
                 &opts,
                 "-w",
                 "-t",
-                "60",
+                START_WAIT_SECONDS,
                 "start",
             ],
         );
@@ -169,6 +173,15 @@ impl PgServer {
             "pg_ctl start: {}\n{logged}",
             text(&out)
         );
+    }
+
+    /// The server's main process (the postmaster: every session is a
+    /// process it forks).
+    pub fn postmaster_pid(&self) -> i32 {
+        std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse().ok())
+            .expect("the postmaster's pid")
     }
 
     /// Stops the server (fast shutdown: sessions are cut off).

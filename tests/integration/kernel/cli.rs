@@ -263,20 +263,26 @@ fn unprivileged_audit_reports_unreadable_and_apply_refuses() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let as_nobody = |args: &[&str]| {
-        std::process::Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                env!("CARGO_BIN_EXE_tunekeeper"),
-            ])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+    // The audit sees the real kernel and no process: a broker running beside
+    // (another test's, a developer's) would add findings, drift among them.
+    let view = crate::proc_view::ProcView::new(&[]);
+    let as_nobody = |root: Option<&std::path::Path>, args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_tunekeeper"),
+        ]);
+        if let Some(root) = root {
+            cmd.env("TUNEKEEPER_ROOT", root);
+        }
+        cmd.args(args).env("NO_COLOR", "1").output().unwrap()
     };
-    let out = as_nobody(&["audit", "--profile", &profile, "--format", "json"]);
+    let out = as_nobody(
+        Some(view.root()),
+        &["audit", "--profile", &profile, "--format", "json"],
+    );
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     let f = v["findings"]
@@ -292,7 +298,8 @@ fn unprivileged_audit_reports_unreadable_and_apply_refuses() {
     assert_eq!(out.status.code(), Some(0), "unreadable is not drift");
 
     let swappiness = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
-    let out = as_nobody(&["apply", "--profile", "kafka-broker"]);
+    // apply on the live host itself: refused before it reads anything.
+    let out = as_nobody(None, &["apply", "--profile", "kafka-broker"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("only root"), "{}", stderr(&out));
     assert_eq!(

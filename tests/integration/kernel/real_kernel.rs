@@ -286,10 +286,13 @@ fn the_running_brokers_open_file_limit_is_checked() {
         return;
     };
     let pid = broker.child.id();
+    // The host as this broker alone runs on it: no other test's JVM.
+    let view = crate::proc_view::ProcView::new(&[pid]);
+    let host = Host::at(view.root());
     let profile = ProfileStore::with_dirs(vec![])
         .load("kafka-broker")
         .unwrap();
-    let report = audit(&profile, &Host::default());
+    let report = audit(&profile, &host);
     let f = report
         .findings
         .iter()
@@ -308,7 +311,7 @@ fn the_running_brokers_open_file_limit_is_checked() {
     let low = ProfileStore::with_dirs(vec![])
         .load(path.to_str().unwrap())
         .unwrap();
-    let report = audit(&low, &Host::default());
+    let report = audit(&low, &host);
     let f = report
         .findings
         .iter()
