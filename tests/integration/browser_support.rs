@@ -80,6 +80,11 @@ pub struct Cdp {
 const CDP_WAIT: Duration = Duration::from_secs(60);
 
 impl Cdp {
+    /// The browser's process id (its renderers and helpers are its descendants).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the browser with a fresh profile in `dir` and opens one page.
     pub fn start(browser: &Path, dir: &Path) -> Cdp {
         let (to_path, from_path) = (dir.join("cdp-in"), dir.join("cdp-out"));

@@ -1,10 +1,12 @@
-//! Timing on a shared machine. A test that times something (a page's paint,
-//! a server's answer) or judges a JVM's wall time against its CPU time runs
-//! those processes at the highest priority (nice -20, as root; without root
-//! `nice` and `renice` say so and change nothing), so that the machine's
-//! other load (this binary's other tests, other builds) is not counted as
-//! the product's time. What is timed stays the product's code; only the
-//! wait for a CPU is taken out.
+//! Timing beside the other tests. A test that times something (a page's
+//! paint, a server's answer) or judges a JVM's wall time against its CPU
+//! time runs those processes at the highest priority (nice -20, as root;
+//! without root `nice` and `renice` say so and change nothing), so that
+//! this binary's other tests, running beside it, are not counted as the
+//! product's time. It does not outrank other sessions' work (other builds):
+//! with the kernel's autogroups (`sched_autogroup_enabled`, on here) a nice
+//! value counts only within its session, and sessions share the CPU
+//! fairly. A bound that must hold on a loaded machine is put on CPU time.
 
 use std::process::{Command, Stdio};
 
