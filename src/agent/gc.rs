@@ -567,7 +567,9 @@ mod tests {
         let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path]);
         let metrics = Metrics::new("p", "h");
         state.poll(&metrics);
-        let gc = report(1, &mut state, &AnalyseOptions::default()).gc.unwrap();
+        let gc = report(1, &mut state, &AnalyseOptions::default())
+            .gc
+            .unwrap();
         let lines = gc.lines.unwrap();
         assert_eq!((lines.read, lines.unrecognised, lines.other), (5, 1, 2));
         assert_eq!(lines.other_kinds.get("class"), Some(&1));

@@ -66,8 +66,8 @@ impl<'a> Decorated<'a> {
         let g = trim_end(self.group(self.n - 1));
         // After a level only tags may follow, so any tag-shaped group is
         // tags there, whatever its first tag (the JVM has some 250).
-        let after_level = self.n >= 2 && is_level(trim_end(self.group(self.n - 2)));
-        (is_tag_set(g) || (after_level && is_tag_chars(g))).then_some(g)
+        let after_level = || self.n >= 2 && is_level(trim_end(self.group(self.n - 2)));
+        (is_tag_set(g) || (is_tag_chars(g) && after_level())).then_some(g)
     }
 
     /// The `level` decorator (`info`, `debug`, ...), when present.

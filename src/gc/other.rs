@@ -52,6 +52,23 @@ pub enum LineClass {
     MaybeGc,
 }
 
+/// The kind of a line whose `tags` decorator names another subsystem than
+/// G1's and the safepoint log's (and which names no pause); `None` for
+/// every other line. Cheap on G1's own lines, which most lines are.
+pub fn other_by_tags(d: &Decorated<'_>, msg: &[u8]) -> Option<OtherKind> {
+    let tags = d.tags()?;
+    if is_gc_family(tags) || may_be_event(msg) {
+        return None;
+    }
+    let first = tags.split(|&b| b == b',').next().unwrap_or(tags);
+    Some(tag_kind(first))
+}
+
+fn is_gc_family(tags: &[u8]) -> bool {
+    tags.split(|&b| b == b',')
+        .any(|t| t == b"gc" || t == b"safepoint")
+}
+
 /// Classifies a line the unified parser did not read. `msg` is the
 /// message after the decorators (with its `GC(N)` id, if any).
 pub fn classify(d: &Decorated<'_>, msg: &[u8]) -> LineClass {
@@ -62,10 +79,7 @@ pub fn classify(d: &Decorated<'_>, msg: &[u8]) -> LineClass {
     let below_info = matches!(d.level(), Some(b"debug" | b"trace"));
     if let Some(tags) = d.tags() {
         let first = tags.split(|&b| b == b',').next().unwrap_or(tags);
-        let gc_family = tags
-            .split(|&b| b == b',')
-            .any(|t| t == b"gc" || t == b"safepoint");
-        return if gc_family {
+        return if is_gc_family(tags) {
             // `safepoint,stats` and `safepoint,cleanup` are statistics at info.
             if below_info || tags == b"safepoint,stats" || tags == b"safepoint,cleanup" {
                 LineClass::GcDetail
@@ -146,9 +160,9 @@ fn names_vm_symbol(msg: &[u8]) -> bool {
 }
 
 /// Lines that may be a GC event the analysis reads, whatever their tags:
-/// a pause of any collector, or an event line of G1 or the safepoint log.
+/// one naming a pause of any collector, in either format.
 pub fn may_be_event(msg: &[u8]) -> bool {
-    super::detect::names_a_pause(msg) || memmem::find(msg, b"Pause ").is_some()
+    PAUSE_WORDS.iter().any(|f| f.find(msg).is_some())
 }
 
 /// Words of G1's and the safepoint log's lines: a line holding one is not
@@ -588,14 +602,54 @@ enum Shape {
     Contains(&'static [u8]),
 }
 
+/// [`SHAPES`] split for speed (lines of a wide selection all come here):
+/// prefixes compared after their first byte, substrings through searchers
+/// built once.
+struct CompiledShapes {
+    prefixes: Vec<(OtherKind, &'static [u8])>,
+    contains: Vec<(OtherKind, memmem::Finder<'static>)>,
+}
+
+static COMPILED: std::sync::LazyLock<CompiledShapes> = std::sync::LazyLock::new(|| {
+    let mut c = CompiledShapes {
+        prefixes: Vec::new(),
+        contains: Vec::new(),
+    };
+    for (kind, shape) in SHAPES {
+        match shape {
+            Shape::Prefix(p) => c.prefixes.push((OtherKind(kind), p)),
+            Shape::Contains(s) => c.contains.push((OtherKind(kind), memmem::Finder::new(s))),
+        }
+    }
+    c
+});
+
+/// Searchers for the words of a pause header in either format: every one
+/// of [`super::detect::names_a_pause`]'s headers holds one of them.
+static PAUSE_WORDS: std::sync::LazyLock<[memmem::Finder<'static>; 3]> =
+    std::sync::LazyLock::new(|| {
+        [
+            memmem::Finder::new(b"Pause "),
+            memmem::Finder::new(b"[GC "),
+            memmem::Finder::new(b"Full GC"),
+        ]
+    });
+
 fn shape_kind(msg: &[u8]) -> Option<OtherKind> {
-    SHAPES
+    let shapes = &*COMPILED;
+    let first = *msg.first()?;
+    if let Some((kind, _)) = shapes
+        .prefixes
         .iter()
-        .find(|(_, s)| match s {
-            Shape::Prefix(p) => msg.starts_with(p),
-            Shape::Contains(c) => memmem::find(msg, c).is_some(),
-        })
-        .map(|(k, _)| OtherKind(k))
+        .find(|(_, p)| p.first() == Some(&first) && msg.starts_with(p))
+    {
+        return Some(*kind);
+    }
+    shapes
+        .contains
+        .iter()
+        .find(|(_, f)| f.find(msg).is_some())
+        .map(|(kind, _)| *kind)
 }
 
 /// The JVM's log tags (those seen as a first tag, and common ones).
@@ -729,6 +783,25 @@ mod tests {
         );
         assert_eq!(class("[0.1s] GC(7) New event 3ms"), LineClass::MaybeGc);
         assert_eq!(class("random text"), LineClass::MaybeGc);
+    }
+
+    #[test]
+    fn every_pause_header_may_be_an_event() {
+        for h in [
+            "[GC pause (G1 Evacuation Pause) (young)",
+            "[Full GC (System.gc())",
+            "[GC remark",
+            "[GC cleanup 10M->9M(20M)",
+            "Pause Young (Normal)",
+            "Pause Full (System.gc())",
+            "Pause Remark",
+            "Pause Cleanup",
+            "Pause Mixed (G1 Evacuation Pause)",
+            "Pause Initial Mark (G1 Evacuation Pause)",
+        ] {
+            assert!(super::super::detect::names_a_pause(h.as_bytes()), "{h}");
+            assert!(may_be_event(h.as_bytes()), "{h}");
+        }
     }
 
     #[test]

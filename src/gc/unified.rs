@@ -306,9 +306,9 @@ impl UnifiedParser {
             return LineOutcome::Recognised;
         }
         match rest[0] {
-            b'P' if rest.starts_with(b"Pause ") => return self.pause(&d, gc_id, &rest[6..], emit),
+            b'P' if rest.starts_with(b"Pause ") => return self.pause(d, gc_id, &rest[6..], emit),
             b'C' if rest.starts_with(b"Concurrent ") => {
-                return self.concurrent(&d, gc_id, rest, emit);
+                return self.concurrent(d, gc_id, rest, emit);
             }
             b'U' if rest.starts_with(b"Using G1") && gc_id.is_none() => {
                 let info = JvmInfo {
@@ -349,7 +349,7 @@ impl UnifiedParser {
                 }
             }
             b'S' if rest.starts_with(b"Safepoint \"") => {
-                self.safepoint(&d, rest, emit);
+                self.safepoint(d, rest, emit);
                 return LineOutcome::Recognised;
             }
             b'E' if rest.starts_with(b"Entering safepoint region: ") => {
@@ -358,7 +358,7 @@ impl UnifiedParser {
                 return LineOutcome::Recognised;
             }
             b'T' if rest.starts_with(b"Total time for which application threads were stopped") => {
-                self.stopped(&d, rest, emit);
+                self.stopped(d, rest, emit);
                 return LineOutcome::Recognised;
             }
             b'V' | b'H' | b'P' if gc_id.is_none() => self.init_line(rest),
@@ -367,15 +367,15 @@ impl UnifiedParser {
         // Another subsystem's tags say so before any of G1's message
         // prefixes can claim the line (`Using `, `Heap`, ... are words of
         // other subsystems too).
-        if d.tags().is_some() && !is_quiet_tag_set(&d) {
-            if let LineClass::Other(kind) = other::classify(&d, msg) {
+        if let Some(kind) = other::other_by_tags(d, msg) {
+            if !is_quiet_tag_set(d) {
                 return LineOutcome::Other(kind);
             }
         }
-        if is_known(rest) || is_debug_detail(&d) || is_quiet_tag_set(&d) {
+        if is_known(rest) || is_debug_detail(d) || is_quiet_tag_set(d) {
             return LineOutcome::Recognised;
         }
-        match other::classify(&d, msg) {
+        match other::classify(d, msg) {
             LineClass::GcDetail => LineOutcome::Recognised,
             LineClass::Other(kind) => LineOutcome::Other(kind),
             LineClass::MaybeGc => LineOutcome::Unrecognised,
@@ -674,11 +674,13 @@ fn is_debug_detail(d: &Decorated<'_>) -> bool {
 /// Tag sets whose every line is bookkeeping, never a GC event: string
 /// deduplication statistics (`gc,stringdedup`: `Last Exec:`, `Table`,
 /// `Memory Usage:`, ... at any level) and the CDS archive regions G1 maps
-/// at start (`gc,cds`, JDK 14+).
+/// at start (`gc,cds`, JDK 14+). The `cds` tag alone is class data
+/// sharing's own output: other JVM output.
 fn is_quiet_tag_set(d: &Decorated<'_>) -> bool {
     d.tags().is_some_and(|t| {
-        t.split(|&b| b == b',')
-            .any(|tag| tag == b"stringdedup" || tag == b"cds")
+        let mut tags = t.split(|&b| b == b',');
+        tags.clone().any(|tag| tag == b"stringdedup")
+            || (tags.clone().any(|tag| tag == b"gc") && tags.any(|tag| tag == b"cds"))
     })
 }
 
