@@ -70,6 +70,11 @@ impl<'a> Decorated<'a> {
         (is_tag_set(g) || (is_tag_chars(g) && after_level())).then_some(g)
     }
 
+    /// The last decorator group as written (tags, when the log has them).
+    pub fn last_group(&self) -> Option<&'a [u8]> {
+        (self.n > 0).then(|| self.group(self.n - 1))
+    }
+
     /// The `level` decorator (`info`, `debug`, ...), when present.
     pub fn level(&self) -> Option<&'a [u8]> {
         (0..self.n)

@@ -56,6 +56,11 @@ pub enum LineClass {
 /// G1's and the safepoint log's (and which names no pause); `None` for
 /// every other line. Cheap on G1's own lines, which most lines are.
 pub fn other_by_tags(d: &Decorated<'_>, msg: &[u8]) -> Option<OtherKind> {
+    // G1's own lines first, from the raw last decorator: no tag parsing.
+    let last = d.last_group()?;
+    if last.starts_with(b"gc") || last.starts_with(b"safepoint") {
+        return None;
+    }
     let tags = d.tags()?;
     if is_gc_family(tags) || may_be_event(msg) {
         return None;
