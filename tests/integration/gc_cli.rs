@@ -347,3 +347,69 @@ fn every_public_log_ends_in_a_result_or_a_clear_error() {
         );
     }
 }
+
+/// A wide `-Xlog:all=debug` log (no tags decorator): the lines of other
+/// JVM subsystems are counted apart, by kind, in every output; the
+/// unrecognised count keeps its meaning (it was 95 % of the lines).
+#[test]
+fn other_jvm_output_is_counted_apart_in_every_format() {
+    let log = fixture("truth/jdk17/all-debug-uptime-level.log.gz");
+    let out = tunekeeper(&["gc", "--format", "json", path(&log)]);
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let f = &v["files"][0];
+    let lines = f["lines"].as_u64().expect("lines");
+    let other = f["other_lines"].as_u64().expect("other_lines");
+    let unknown = f["unrecognised_lines"]
+        .as_u64()
+        .expect("unrecognised_lines");
+    assert!(unknown * 1000 < lines, "{unknown} unrecognised of {lines}");
+    assert!(other * 10 > lines * 8, "{other} other of {lines}");
+    let kinds = f["other_kinds"].as_object().expect("other_kinds");
+    assert_eq!(
+        kinds.values().filter_map(|n| n.as_u64()).sum::<u64>(),
+        other
+    );
+    for kind in ["class", "os", "cds"] {
+        assert!(kinds.contains_key(kind), "{kind} missing from {kinds:?}");
+    }
+    let out = tunekeeper(&["gc", path(&log)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{other} other JVM output: ")) && text.contains("class "),
+        "{text}"
+    );
+    let out = tunekeeper(&["gc", "--format", "html", path(&log)]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains("Other JVM output"), "html header");
+    assert!(html.contains("<td>class</td>"), "html kinds");
+    // A gc* log has no other output and says so with a 0.
+    let out = tunekeeper(&[
+        "gc",
+        "--format",
+        "json",
+        path(&fixture("truth/jdk17/kafka-time-tags.log.gz")),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["files"][0]["other_lines"], 0);
+    assert!(v["files"][0].get("other_kinds").is_none());
+}
+
+/// An empty file alone exits 2 naming it (it exited 0 with two `ok`
+/// findings, as if the JVM were healthy).
+#[test]
+fn a_lone_empty_file_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("gc.log");
+    std::fs::write(&empty, b"").expect("write");
+    let out = tunekeeper(&["gc", path(&empty)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gc.log: empty, nothing to analyse"), "{err}");
+    assert!(out.stdout.is_empty());
+}

@@ -325,3 +325,85 @@ fn no_time_decorators_give_null_rates() {
         assert!(r > 0.0 && r < 1000.0, "{f}: {r}");
     }
 }
+
+/// Every collector the detector knows is named in its refusal as the lines
+/// show it: real JDK 11/21/25 headers and headerless fragments, and JDK 8
+/// layouts (ParNew + Serial Old was refused as "a CMS GC log").
+#[test]
+fn every_refusal_names_the_collector_the_lines_show() {
+    for (file, what) in [
+        ("zgc-jdk21.log", "a ZGC log, not G1"),
+        ("zgc-generational-jdk21.log", "a ZGC log, not G1"),
+        ("zgc-jdk25.log", "a ZGC log, not G1"),
+        ("zgc-jdk25-fragment.log", "a ZGC log, not G1"),
+        ("shenandoah-jdk21.log", "a Shenandoah GC log, not G1"),
+        ("shenandoah-jdk25.log", "a Shenandoah GC log, not G1"),
+        (
+            "shenandoah-jdk25-fragment.log",
+            "a Shenandoah GC log, not G1",
+        ),
+        ("epsilon-jdk11.log", "an Epsilon GC log, not G1"),
+        ("epsilon-jdk21.log", "an Epsilon GC log, not G1"),
+        ("serial-jdk25.log", "a Serial GC log, not G1"),
+        ("parallel-jdk25.log", "a Parallel GC log, not G1"),
+        // Headerless: their `gc,heap` lines name the generations.
+        ("serial-jdk25-fragment.log", "a Serial GC log, not G1"),
+        ("parallel-jdk25-fragment.log", "a Parallel GC log, not G1"),
+        (
+            "parnew-serial-old-jdk8.log",
+            "a ParNew + Serial Old GC log, not G1",
+        ),
+        (
+            "parnew-serial-old-jdk8-no-header.log",
+            "a ParNew + Serial Old GC log, not G1",
+        ),
+        (
+            "parnew-young-only-jdk8.log",
+            "a ParNew GC log whose lines do not show its old-generation collector (CMS or Serial Old), not G1",
+        ),
+        ("defnew-cms-jdk8.log", "a CMS GC log, not G1"),
+        ("serial-jdk8.log", "a Serial GC log, not G1"),
+        ("parallel-jdk8.log", "a Parallel GC log, not G1"),
+    ] {
+        let path = fixture(&format!("collectors/{file}"));
+        let err = run(std::slice::from_ref(&path))
+            .expect_err(file)
+            .to_string();
+        assert!(err.contains(what), "{file}: {err}");
+        assert!(err.contains(file), "{file}: {err}");
+    }
+    // The JDK 8 CMS fixture keeps its name (its flags say so before ParNew).
+    let err = run(&[fixture("classes/jdk8-cms.log")])
+        .expect_err("cms")
+        .to_string();
+    assert!(err.contains("a CMS GC log, not G1"), "{err}");
+}
+
+/// A lone empty file, or only empty files, is nothing to analyse (exit 2
+/// naming it); an empty file in a rotated set stays harmless.
+#[test]
+fn empty_input_alone_is_nothing_to_analyse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("gc.log");
+    std::fs::write(&empty, b"").expect("write");
+    let err = run(std::slice::from_ref(&empty)).expect_err("lone empty file");
+    assert!(matches!(err, GcError::NothingToAnalyse { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("gc.log") && msg.contains("nothing to analyse"),
+        "{msg}"
+    );
+    // Whitespace only is empty too; two of them, or their directory, alike.
+    let blank = dir.path().join("gc.log.0");
+    std::fs::write(&blank, b"\n\n").expect("write");
+    let err = run(&[empty.clone(), blank.clone()]).expect_err("two empty files");
+    assert!(err.to_string().contains("gc.log.0"), "{err}");
+    let err = run(&[dir.path().to_path_buf()]).expect_err("directory of empty files");
+    assert!(matches!(err, GcError::NothingToAnalyse { .. }), "{err}");
+    // Beside a real log it is a freshly rotated file.
+    let log = dir.path().join("gc.log.1");
+    std::fs::write(&log, gunzip(&fixture("truth/jdk17/kafka-time-tags.log.gz"))).expect("write");
+    let a = run(&[log, empty]).expect("set with an empty file");
+    assert!(a.stats.overall.count > 0);
+    assert!(a.files.iter().any(|f| f.format == LogFormat::Empty));
+}

@@ -132,11 +132,24 @@ fn check(case: &Case) -> Vec<String> {
             Some(c),
         );
     }
+    // A wide selection (`-Xlog:all=debug`, `all-debug-*`) writes every
+    // subsystem's lines, most without tags to tell them by: they must be
+    // counted as other JVM output, and at most 0.5 % of the lines (one-off
+    // shapes of start-up and exit) may stay unrecognised. A `gc*` log has
+    // none.
+    let wide = case.name.contains("all-debug");
     for f in &a.files {
-        if f.unrecognised_lines > 0 {
+        let allowed = if wide { f.lines / 200 } else { 0 };
+        if f.unrecognised_lines > allowed {
             errors.push(format!(
-                "{}: {} unrecognised lines in {}, e.g. {:?}",
-                case.name, f.unrecognised_lines, f.path, f.unrecognised_examples
+                "{}: {} unrecognised lines of {} in {} (at most {allowed}), e.g. {:?}",
+                case.name, f.unrecognised_lines, f.lines, f.path, f.unrecognised_examples
+            ));
+        }
+        if wide && f.other_lines * 10 < f.lines * 8 {
+            errors.push(format!(
+                "{}: only {} of {} lines counted as other JVM output ({:?})",
+                case.name, f.other_lines, f.lines, f.other_kinds
             ));
         }
     }
@@ -161,8 +174,8 @@ fn fixtures_match_the_jvm_counters() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gc/truth");
     let n = run_all(&root);
     assert!(
-        n >= 24,
-        "expected at least 24 fixtures with truth, found {n}"
+        n >= 55,
+        "expected at least 55 fixtures with truth, found {n}"
     );
 }
 
