@@ -7,6 +7,7 @@ pub mod follow;
 pub mod gc;
 pub mod ledger;
 pub mod metrics;
+pub mod notify;
 pub mod pressure;
 pub mod run;
 pub mod sender;
