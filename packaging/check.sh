@@ -220,7 +220,8 @@ printf '%s\n' "${common_files[@]}" | sort >"$tmp/expect-rpm"
 printf '%s\n' "${common_files[@]}" "${deb_only_files[@]}" | sort >"$tmp/expect-deb"
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | sort >"$tmp/deb-files"
 same_list ".deb" "$tmp/expect-deb" "$tmp/deb-files"
-rpm -qlp "$rpmfile" 2>/dev/null | sort >"$tmp/rpm-files"
+# Files only: the .rpm also lists the directories it owns (checked below).
+rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null | awk '$1 !~ /^d/ {print $2}' | sort >"$tmp/rpm-files"
 same_list ".rpm" "$tmp/expect-rpm" "$tmp/rpm-files"
 
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | sort >"$tmp/deb-conffiles"
