@@ -24,6 +24,7 @@ mod loop_mounts;
 mod priority;
 mod proc_view;
 mod role_jvms;
+mod support;
 mod wait;
 
 // The tests, one module per former test binary (names keep their prefix:
