@@ -66,6 +66,7 @@ mod hostile_collector;
 mod hostile_host;
 mod hostile_text;
 mod kernel;
+mod layout;
 mod packaging;
 mod packaging_alerts;
 mod perfdata_files;
