@@ -5,39 +5,19 @@
 //! every report must arrive exactly once, with no gap, and the agent's GC
 //! totals must equal the JVM's own MXBean counters.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ci_skip;
 use crate::proc_view::ProcView;
+use crate::support::java::{self, BUSY_BROKER};
+use crate::support::{Running, bin, free_port, hostname};
 use crate::wait;
 
 const TOKEN: &str = "e2e-secret-token";
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tunekeeper")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A plain HTTP/1.0 GET on loopback: (status, body).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -55,18 +35,17 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 fn start_collector(dir: &Path, port: u16) -> Running {
-    let child = Command::new(bin())
-        .args(["collector", "--listen", &format!("127.0.0.1:{port}")])
-        // Every document kept: the listing holds every report delivered.
-        .args(["--keep-raw-days", "1"])
-        .arg("--db")
-        .arg(dir.join("collector.db"))
-        .arg("--token-file")
-        .arg(dir.join("tokens"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let c = Running(child);
+    let c = Running::spawn(
+        Command::new(bin())
+            .args(["collector", "--listen", &format!("127.0.0.1:{port}")])
+            // Every document kept: the listing holds every report delivered.
+            .args(["--keep-raw-days", "1"])
+            .arg("--db")
+            .arg(dir.join("collector.db"))
+            .arg("--token-file")
+            .arg(dir.join("tokens"))
+            .stderr(Stdio::null()),
+    );
     wait::until("the collector", || {
         get(port, "/api/v1/hosts").is_some_and(|(s, _)| s == 200)
     });
@@ -79,16 +58,14 @@ fn start_agent(dir: &Path, view: &ProcView, extra: &[&str]) -> Running {
         dir.join(format!("agent-{}.log", Instant::now().elapsed().as_nanos())),
     )
     .unwrap();
-    Running(
+    Running::spawn(
         Command::new(bin())
             .args(["agent", "--config"])
             .arg(dir.join("agent.toml"))
             .args(extra)
             .env("TUNEKEEPER_ROOT", view.root())
             .env("TUNEKEEPER_LOG", "info")
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+            .stderr(log),
     )
 }
 
@@ -115,13 +92,6 @@ fn spooled_ids(dir: &Path) -> Vec<String> {
     ids
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 fn unix_ms(rfc3339: &str) -> i128 {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .unwrap()
@@ -129,54 +99,31 @@ fn unix_ms(rfc3339: &str) -> i128 {
         / 1_000_000
 }
 
-/// Starts the stand-in broker: a real JVM running `kafka.Kafka` from the fixtures.
+/// Starts the stand-in broker: a real JVM running `kafka.Kafka` from the
+/// fixtures, its output on the receiver; `None` without a JDK.
 fn start_jvm(
     dir: &Path,
     busy_s: u32,
     idle_s: u32,
 ) -> Option<(Running, std::sync::mpsc::Receiver<String>)> {
-    let javac = Command::new("javac").arg("-version").output();
-    if !javac.is_ok_and(|o| o.status.success()) {
-        return None;
-    }
-    let classes = dir.join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&classes)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let classes = java::classes_or_skip(dir, BUSY_BROKER)?;
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let xlog = format!(
         "-Xlog:gc*:file={}:time,uptime,level,tags:filecount=5,filesize=512k",
         dir.join("logs/gc.log").display()
     );
-    let mut child = Command::new("java")
-        .args([
-            "-Xms128m",
-            "-Xmx128m",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            &xlog,
-            "-cp",
-        ])
-        .arg(&classes)
-        .args(["kafka.Kafka", &busy_s.to_string(), &idle_s.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    Some((Running(child), rx))
+    Some(
+        java::java(&classes, "kafka.Kafka")
+            .flags([
+                "-Xms128m",
+                "-Xmx128m",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+            ])
+            .flags([xlog])
+            .args([busy_s.to_string(), idle_s.to_string()])
+            .start_lines(),
+    )
 }
 
 fn truth_count(truth: &serde_json::Value, name: &str) -> Option<(u64, u64)> {
@@ -192,12 +139,11 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let Some((jvm, truth_rx)) = start_jvm(d, 6, 2) else {
-        ci_skip::skip("skipping: no JDK (javac/java) on this machine; .ci/run installs one");
         return;
     };
-    let jvm_pid = jvm.0.id() as i64;
+    let jvm_pid = i64::from(jvm.pid());
     // The agent sees this JVM only, not the other tests' nor a developer's.
-    let view = ProcView::new(&[jvm.0.id()]);
+    let view = ProcView::new(&[jvm.pid()]);
     let port = free_port();
     let metrics_port = free_port();
     std::fs::write(d.join("tokens"), format!("# agents\n{TOKEN}\n")).unwrap();
@@ -268,12 +214,7 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
             })
         })
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.0.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = agent.0.wait().unwrap();
+    let status = agent.terminate();
     assert!(
         status.success(),
         "SIGTERM ends the agent cleanly: {status:?}"

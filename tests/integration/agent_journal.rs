@@ -12,23 +12,12 @@ use std::process::{Command, Stdio};
 use crate::ci_skip;
 use crate::collector_support::{Collector, TOKEN};
 use crate::proc_view::ProcView;
+use crate::support::java::{self, IDLE_BROKER};
+use crate::support::{bin, free_port};
 use crate::wait;
-
-/// Each agent here sees every JVM on the host, and the second test starts
-/// one: one test at a time, so neither's journal holds the other's JVM.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let listen = format!("127.0.0.1:{}", free_port());
@@ -47,7 +36,7 @@ fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
     // No process in the agent's view: a broker that another test starts
     // and stops meanwhile would add "the broker stopped" lines.
     let view = ProcView::new(&[]);
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let mut agent = Command::new(bin())
         .args(["agent", "--config", config.to_str().unwrap()])
         .env("TUNEKEEPER_ROOT", view.root())
         .env_remove("TUNEKEEPER_LOG")
@@ -129,73 +118,36 @@ fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
 /// and carried `tunekeeper::agent::run:`). And in its first minute the
 /// agent says, once, what it cannot read: a real broker JVM's GC log in a
 /// directory 0750 root:daemon, the agent running as nobody, with the
-/// remedy (the README's SupplementaryGroups= drop-in).
+/// remedy (the README's SupplementaryGroups= drop-in). The agent sees
+/// this broker alone (a view), so no other test's JVM adds lines.
 #[test]
 fn under_journald_lines_carry_priorities_and_say_once_what_cannot_be_read() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     if !nix::unistd::geteuid().is_root() {
         ci_skip::skip("needs root to run the agent as an unprivileged user");
         return;
     }
-    if !Command::new("javac")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        ci_skip::skip("no JDK (javac/java) on this machine");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let classes = d.join("classes");
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&classes)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let Some(classes) = java::classes_or_skip(d, IDLE_BROKER) else {
+        return;
+    };
     std::fs::set_permissions(&classes, std::fs::Permissions::from_mode(0o755)).unwrap();
     let logs = d.join("kafka-logs");
     std::fs::create_dir(&logs).unwrap();
     nix::unistd::chown(&logs, None, Some(nix::unistd::Gid::from_raw(1))).unwrap();
     std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o750)).unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut broker = Kill(
-        Command::new("java")
-            .args(["-Xmx32m", "-XX:+UseG1GC"])
-            .arg(format!(
-                "-Xlog:gc*:file={}:time,tags",
-                logs.join("kafkaServer-gc.log").display()
-            ))
-            .arg("-cp")
-            .arg(&classes)
-            .arg("kafka.Kafka")
-            .arg(d.join("server.properties"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut up = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(broker.0.stdout.take().unwrap()),
-        &mut up,
-    )
-    .unwrap();
-    assert_eq!(up.trim(), "up");
-    let pid = broker.0.id();
+    let broker = java::java(&classes, "kafka.Kafka")
+        .flags(["-Xmx32m", "-XX:+UseG1GC"])
+        .flags([format!(
+            "-Xlog:gc*:file={}:time,tags",
+            logs.join("kafkaServer-gc.log").display()
+        )])
+        .args([d.join("server.properties")])
+        .start_up();
+    let pid = broker.pid();
+    let view = ProcView::new(&[pid]);
 
     let spool = d.join("spool");
     std::fs::create_dir(&spool).unwrap();
@@ -213,9 +165,10 @@ fn under_journald_lines_carry_priorities_and_say_once_what_cannot_be_read() {
     let meta = out.metadata().unwrap();
     let mut agent = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_tunekeeper"))
+        .arg(bin())
         .args(["--profile-dir", "/nonexistent", "agent", "--config"])
         .arg(&config)
+        .env("TUNEKEEPER_ROOT", view.root())
         .env_remove("TUNEKEEPER_LOG")
         .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
         .stdout(Stdio::null())

@@ -7,24 +7,16 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::proc_view::ProcView;
+use crate::support::java::{self, CHURN};
+use crate::support::{Running, bin};
 use crate::wait;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGCONT);
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A memory cgroup limited to `limit` bytes, removed on drop.
 struct Cgroup(PathBuf);
@@ -87,12 +79,11 @@ fn spooled(spool: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_report_shows_host_pressure_beside_stalled_pauses() {
-    let have_jdk = Command::new("javac")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_jdk || !Path::new("/proc/pressure/memory").exists() {
-        eprintln!("skipping: needs a JDK and PSI");
+    if !java::or_skip() {
+        return;
+    }
+    if !Path::new("/proc/pressure/memory").exists() {
+        eprintln!("skipping: needs PSI");
         return;
     }
     let Some(cg) = Cgroup::new(16 * 1024 * 1024) else {
@@ -101,38 +92,22 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let classes = d.join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/churn/Churn.java");
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&classes)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let classes = java::compile_fixture(CHURN, &d.join("classes"));
     let log = d.join("gc.log");
-    let jvm = Running(
-        Command::new("java")
-            .args([
-                "-XX:+UseG1GC",
-                "-Xms256m",
-                "-Xmx256m",
-                "-XX:ParallelGCThreads=1",
-            ])
-            .arg(format!(
-                "-Xlog:gc*,safepoint:file={}:utctime,uptimenanos,level,tags",
-                log.display()
-            ))
-            .arg("-cp")
-            .arg(&classes)
-            .args(["Churn", "30"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pid = Pid::from_raw(jvm.0.id() as i32);
+    let jvm = java::java(&classes, "Churn")
+        .flags([
+            "-XX:+UseG1GC",
+            "-Xms256m",
+            "-Xmx256m",
+            "-XX:ParallelGCThreads=1",
+        ])
+        .flags([format!(
+            "-Xlog:gc*,safepoint:file={}:utctime,uptimenanos,level,tags",
+            log.display()
+        )])
+        .args(["30"])
+        .start();
+    let pid = Pid::from_raw(jvm.pid() as i32);
     let spool = d.join("spool");
     std::fs::write(
         d.join("agent.toml"),
@@ -143,15 +118,13 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
     )
     .unwrap();
     // The agent sees this JVM only (its pattern would match another Churn).
-    let view = ProcView::new(&[jvm.0.id()]);
-    let agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let view = ProcView::new(&[jvm.pid()]);
+    let agent = Running::spawn(
+        Command::new(bin())
             .args(["agent", "--config"])
             .arg(d.join("agent.toml"))
             .env("TUNEKEEPER_ROOT", view.root())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     // Stops inside pauses (about half of all time is pause here) and a
     // writer over its memory limit, for about 8 s.
@@ -162,7 +135,7 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
         data.path().display(),
         data.path().display()
     );
-    let mut writer = Command::new("sh").args(["-c", &script]).spawn().unwrap();
+    let mut writer = Running::spawn(Command::new("sh").args(["-c", &script]));
     let until = Instant::now() + Duration::from_secs(8);
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100 + fastrand::u64(0..300)));
@@ -170,7 +143,7 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
         std::thread::sleep(Duration::from_millis(400));
         kill(pid, Signal::SIGCONT).unwrap();
     }
-    assert!(writer.wait().unwrap().success());
+    assert!(writer.0.wait().unwrap().success());
     // Two more reports after the last stop.
     let at_last_stop = spool_len(&spool);
     wait::until("two reports after the last stop", || {

@@ -7,9 +7,8 @@
 //! GC id is missing; where the agent comes to the JVM only after its set
 //! wrapped, it must say how many GC ids it never read.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
@@ -17,58 +16,25 @@ use serde_json::Value;
 use crate::ci_skip;
 use crate::collector_support::{Collector, TOKEN};
 use crate::proc_view::ProcView;
+use crate::support::java;
+use crate::support::{Running, bin, free_port, hostname};
 use crate::wait;
 
 /// One case at a time: each JVM should have the machine (whatever else runs on it).
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 /// The workload's classes, compiled once per run; `None` without a JDK.
 fn classes() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let ok = Command::new("javac")
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
+        if java::missing().is_some() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap().keep();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/jvm/rotation/RotationWorkload.java");
-        let built = Command::new("javac")
-            .arg("-d")
-            .arg(&dir)
-            .arg(src)
-            .status()
-            .unwrap();
-        assert!(built.success(), "javac RotationWorkload.java");
-        Some(dir)
+        Some(java::compile_fixture(
+            "rotation/RotationWorkload.java",
+            &dir,
+        ))
     })
     .as_deref()
 }
@@ -144,18 +110,15 @@ fn run(case: &Case) -> Option<Outcome> {
         log.display(),
         case.filesize
     );
-    let mut jvm = Command::new("java")
-        .args([
+    let (jvm, rx) = java::java(classes, "RotationWorkload")
+        .flags([
             "-Xms128m",
             "-Xmx128m",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
-            &xlog,
-            "-cp",
         ])
-        .arg(classes)
-        .arg("RotationWorkload")
-        .arg(&log)
+        .flags([&xlog])
+        .args([log.as_os_str()])
         .args([
             case.min_seconds.to_string(),
             // It collects until its set has wrapped, for at most this long:
@@ -164,32 +127,20 @@ fn run(case: &Case) -> Option<Outcome> {
             (wait::PATIENCE.as_secs() - 30).to_string(),
             if case.late_agent { "5" } else { "0" }.into(),
         ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = jvm.stdout.take().unwrap();
-    let jvm_pid = i64::from(jvm.id());
-    let jvm = Running(jvm);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+        .start_lines();
+    let jvm_pid = i64::from(jvm.pid());
 
     // The agent's view of the host holds this JVM only.
-    let view = ProcView::new(&[jvm.0.id()]);
+    let view = ProcView::new(&[jvm.pid()]);
     let start_agent = || {
         let agent_log = std::fs::File::create(d.join("agent.log")).unwrap();
-        Running(
-            Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        Running::spawn(
+            Command::new(bin())
                 .args(["agent", "--config"])
                 .arg(d.join("agent.toml"))
                 .env("TUNEKEEPER_ROOT", view.root())
                 .env("TUNEKEEPER_LOG", "info")
-                .stderr(agent_log)
-                .spawn()
-                .unwrap(),
+                .stderr(agent_log),
         )
     };
     let truth_from = |rx: &std::sync::mpsc::Receiver<String>| -> Value {

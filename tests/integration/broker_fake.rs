@@ -605,14 +605,9 @@ fn the_agent_reports_every_role_and_a_stopped_one_drifts() {
         .spawn()
         .unwrap();
     let wait_for = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            if let Some(r) = spooled(&spool).into_iter().rev().find(|r| f(r)) {
-                return r;
-            }
-            assert!(std::time::Instant::now() < deadline, "no report {what}");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        crate::wait::until_some(&format!("a report {what}"), || {
+            spooled(&spool).into_iter().rev().find(|r| f(r))
+        })
     };
     let finding = |r: &serde_json::Value, key: &str| {
         r["findings"]

@@ -6,14 +6,15 @@
 //! without them. Each audit and agent run sees the host through a view
 //! holding the test's own brokers only (other tests' JVMs run beside).
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::ci_skip;
 use crate::proc_view::ProcView;
+use crate::support::java::{self, BUSY_BROKER, IDLE_BROKER};
+use crate::support::{Running, bin};
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
@@ -105,68 +106,41 @@ impl Drop for Mounts {
 /// wrapper such as `unshare --fork` started it: killing the wrapper alone
 /// would leave the JVM running).
 struct Broker {
-    child: Child,
+    child: Running,
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
         let java = java_pid(self);
-        if java != self.child.id() {
+        if java != self.child.pid() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(java as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The wrapper (or the JVM) goes when `child` drops.
     }
 }
 
 /// Compiles the idle kafka.Kafka once per test into `dir`.
 fn classes(dir: &Path) -> PathBuf {
-    let out = dir.join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
-    run(
-        "javac",
-        &["-d", out.to_str().unwrap(), src.to_str().unwrap()],
-    );
-    out
+    java::compile_fixture(IDLE_BROKER, &dir.join("classes"))
 }
 
 /// Starts `java -Xmx.. -cp CLASSES kafka.Kafka ARGS...`, wrapped in
 /// `prefix` (e.g. unshare), and waits until main runs.
 fn start(prefix: &[&str], classes: &Path, heap: &str, args: &[&str]) -> Broker {
-    let mut cmd = Command::new(prefix.first().copied().unwrap_or("java"));
-    let mut all: Vec<String> = prefix.iter().skip(1).map(|s| s.to_string()).collect();
-    if !prefix.is_empty() {
-        all.push("java".into());
-    }
-    all.extend([
-        format!("-Xmx{heap}"),
-        format!("-Xms{heap}"),
-        "-cp".into(),
-        classes.display().to_string(),
-        "kafka.Kafka".into(),
-    ]);
-    all.extend(args.iter().map(|s| s.to_string()));
-    let mut child = cmd
-        .args(&all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "up", "the stand-in broker did not start");
+    let child = java::java(classes, "kafka.Kafka")
+        .under(prefix)
+        .flags([format!("-Xmx{heap}"), format!("-Xms{heap}")])
+        .args(args)
+        .start_up();
     Broker { child }
 }
 
 /// The JVM's pid: the child itself, or (under unshare --fork) its child.
 fn java_pid(b: &Broker) -> u32 {
-    let id = b.child.id();
+    let id = b.child.pid();
     let comm = std::fs::read_to_string(format!("/proc/{id}/comm")).unwrap_or_default();
     if comm.trim() == "java" {
         return id;
@@ -177,7 +151,7 @@ fn java_pid(b: &Broker) -> u32 {
 
 /// `audit --format json` of the host as `view` shows it.
 fn audit_json(view: &ProcView, profile: Option<&str>) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tunekeeper"));
+    let mut cmd = Command::new(bin());
     cmd.env("TUNEKEEPER_ROOT", view.root());
     cmd.args(["--profile-dir", "/nonexistent-tunekeeper-profiles", "audit"]);
     cmd.args(["--format", "json"]);
@@ -510,12 +484,7 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
     let mut m = Mounts::new();
     m.tmpfs("inner");
     // The busy stand-in: collects for 3 s, then idles.
-    let classes = m.dir.path().join("busy");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
-    run(
-        "javac",
-        &["-d", classes.to_str().unwrap(), src.to_str().unwrap()],
-    );
+    let classes = java::compile_fixture(BUSY_BROKER, &m.dir.path().join("busy"));
     let inside = Path::new("/mnt/tk-agent-ns");
     let log = inside.join("gc.log");
     assert!(
@@ -527,8 +496,10 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
         i = inside.display(),
         src = m.path("inner").display()
     );
-    let mut child = Command::new("unshare")
-        .args([
+    // The stand-in prints its counters once it has stopped collecting.
+    let (child, _counters) = java::java(&classes, "kafka.Kafka")
+        .under(&[
+            "unshare",
             "--mount",
             "--propagation",
             "private",
@@ -537,22 +508,13 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
             "-c",
             &script,
         ])
-        .args(["java", "-Xmx64m", "-Xms64m", "-XX:+UseG1GC"])
-        .arg(format!(
+        .flags(["-Xmx64m", "-Xms64m", "-XX:+UseG1GC"])
+        .flags([format!(
             "-Xlog:gc*:file={}:time,uptime,level,tags",
             log.display()
-        ))
-        .arg("-cp")
-        .arg(&classes)
-        .args(["kafka.Kafka", "3", "60"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The stand-in prints its counters once it has stopped collecting.
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        )])
+        .args(["3", "60"])
+        .start_first_line();
     let broker = Broker { child };
     let pid = java_pid(&broker);
     assert!(!log.exists(), "the host has no such file");
@@ -565,7 +527,7 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
     )
     .unwrap();
     let view = ProcView::new(&[pid]);
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .args(["agent", "--once", "--config", config.to_str().unwrap()])
         .env("TUNEKEEPER_ROOT", view.root())
         .output()

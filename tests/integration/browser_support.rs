@@ -48,17 +48,10 @@ pub fn browse(browser: &Path, profile: &Path, args: &[String]) -> String {
         let _ = std::io::Read::read_to_string(&mut out, &mut s);
         s
     });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if crate::wait::exit_within(&mut child, crate::wait::PATIENCE).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromium did not finish within {:?}", crate::wait::PATIENCE);
     }
     reader.join().unwrap()
 }
@@ -77,7 +70,7 @@ pub struct Cdp {
 }
 
 /// How long one protocol call or event may take.
-const CDP_WAIT: Duration = Duration::from_secs(60);
+const CDP_WAIT: Duration = crate::wait::PATIENCE;
 
 impl Cdp {
     /// The browser's process id (its renderers and helpers are its descendants).

@@ -3,6 +3,7 @@
 //! loopback (a small threaded server in this file).
 
 use crate::collector_support;
+use crate::support::free_addr;
 
 on_both!(
     metrics_count_hosts_by_cluster_and_state_and_reports_by_outcome,
@@ -459,17 +460,9 @@ fn scrape_open(c: &Collector) -> Vec<Sample> {
     samples(&body)
 }
 
-/// A loopback port nobody listens on now (bound, then released).
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 fn webhook_delivers_after_the_receiver_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let addr = free_port();
+    let addr = free_addr();
     let url = format!("http://{addr}/hook");
     let c = start_with_webhook(dir.path(), &url, &[]);
     let mut r = report("b1", "r1", &ago(Duration::ZERO), 60);
@@ -532,7 +525,7 @@ fn webhook_attempt_times_out_and_is_retried() {
 
 fn webhook_queue_keeps_the_newest_and_counts_the_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let addr = free_port();
+    let addr = free_addr();
     let url = format!("http://{addr}/hook");
     let c = start_with_webhook(dir.path(), &url, &["--webhook-queue", "2"]);
     // Six clusters, one drifting host each: six messages, in cluster order.

@@ -169,10 +169,7 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
         "{}",
         String::from_utf8_lossy(&once.stderr)
     );
-    let me = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string();
+    let me = crate::support::hostname();
     let profile = dir.path().join("chromium-profile");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();

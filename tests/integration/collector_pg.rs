@@ -4,13 +4,14 @@
 //! password never shown).
 
 use crate::collector_support;
+use crate::support::{Running, bin};
 use crate::wait;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use collector_support::pg::{PASSWORD, PgServer};
 use collector_support::{Collector, ago, on_postgres, postgres, report, try_post};
@@ -18,14 +19,14 @@ use tunekeeper::collector::storage::health::{Derived, DriftKey};
 use tunekeeper::collector::storage::postgres::Pg;
 use tunekeeper::collector::storage::report::{Outcome, Submission};
 
-/// Runs `tunekeeper collector --db DB` (bounded to 60 s) and returns its
+/// Runs `tunekeeper collector --db DB` (bounded by [`wait::PATIENCE`]) and returns its
 /// exit code and stderr; for starts that must fail.
 fn start_failing(dir: &std::path::Path, db: &str, password: Option<&str>) -> (i32, String) {
     let tokens = dir.join("tokens");
     std::fs::write(&tokens, format!("{}\n", collector_support::TOKEN)).unwrap();
     let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
     std::fs::set_permissions(&tokens, mode).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tunekeeper"));
+    let mut cmd = Command::new(bin());
     cmd.args(["collector", "--listen", "127.0.0.1:0", "--db", db])
         .arg("--token-file")
         .arg(&tokens)
@@ -35,20 +36,13 @@ fn start_failing(dir: &std::path::Path, db: &str, password: Option<&str>) -> (i3
     if let Some(p) = password {
         cmd.env("TUNEKEEPER_DB_PASSWORD", p);
     }
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            return (status.code().unwrap_or(-1), err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("collector with --db {db} did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = Running::spawn(&mut cmd);
+    let Some(status) = wait::exit_within(&mut child.0, wait::PATIENCE) else {
+        panic!("collector with --db {db} did not exit");
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
+    (status.code().unwrap_or(-1), err)
 }
 
 #[test]

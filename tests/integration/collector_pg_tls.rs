@@ -4,10 +4,12 @@
 //! password never shown.
 
 use crate::collector_support;
+use crate::support::{Running, bin};
+use crate::wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use collector_support::pg::{PASSWORD, PgServer, USER};
 use collector_support::{Collector, ago, report};
@@ -60,30 +62,23 @@ fn start_failing(dir: &Path, db: &str) -> (i32, String) {
     std::fs::write(&tokens, format!("{}\n", collector_support::TOKEN)).unwrap();
     let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
     std::fs::set_permissions(&tokens, mode).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-        .args(["collector", "--listen", "127.0.0.1:0", "--db", db])
-        .arg("--token-file")
-        .arg(&tokens)
-        .env("TUNEKEEPER_DB_PASSWORD", PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            assert!(!err.contains(PASSWORD), "password shown: {err}");
-            eprintln!("--db {db}: exit {:?}: {err}", status.code());
-            return (status.code().unwrap_or(-1), err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("collector with --db {db} did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = Running::spawn(
+        Command::new(bin())
+            .args(["collector", "--listen", "127.0.0.1:0", "--db", db])
+            .arg("--token-file")
+            .arg(&tokens)
+            .env("TUNEKEEPER_DB_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let Some(status) = wait::exit_within(&mut child.0, wait::PATIENCE) else {
+        panic!("collector with --db {db} did not exit");
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains(PASSWORD), "password shown: {err}");
+    eprintln!("--db {db}: exit {:?}: {err}", status.code());
+    (status.code().unwrap_or(-1), err)
 }
 
 /// Whether the collector's connections to `server` are encrypted (the

@@ -4,11 +4,12 @@
 //! stalled handshakes on the TLS port must not hurt the collector, and bad
 //! certificate or key files must stop it at start, naming the file.
 
+use crate::support::{Running, bin, hostname};
 use crate::wait;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::collector_support;
@@ -20,10 +21,6 @@ use rcgen::{
 };
 
 const TOKEN: &str = "tls-agent-token-0123456789";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tunekeeper")
-}
 
 /// The PEM files of a test PKI, written into a directory.
 struct Pki {
@@ -74,7 +71,7 @@ fn make_pki(dir: &Path) -> Pki {
 
 /// A running `tunekeeper collector --tls-cert --tls-key`, killed when dropped.
 struct Collector {
-    child: Option<Child>,
+    child: Running,
     /// `https://127.0.0.1:PORT`, from the startup line.
     base: String,
     port: u16,
@@ -83,24 +80,24 @@ struct Collector {
 impl Collector {
     fn start(dir: &Path, pki: &Pki) -> Collector {
         std::fs::write(dir.join("tokens"), format!("{TOKEN}\n")).unwrap();
-        let mut child = Command::new(bin())
-            .args(["collector", "--listen", "127.0.0.1:0"])
-            // Every document kept: the listing holds every report delivered.
-            .args(["--keep-raw-days", "1"])
-            .arg("--db")
-            .arg(dir.join("collector.db"))
-            .arg("--token-file")
-            .arg(dir.join("tokens"))
-            .arg("--tls-cert")
-            .arg(&pki.cert)
-            .arg("--tls-key")
-            .arg(&pki.key)
-            .env("TUNEKEEPER_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("collector.log")).unwrap())
-            .spawn()
-            .expect("start tunekeeper collector");
-        let stdout = child.stdout.take().unwrap();
+        let mut child = Running::spawn(
+            Command::new(bin())
+                .args(["collector", "--listen", "127.0.0.1:0"])
+                // Every document kept: the listing holds every report delivered.
+                .args(["--keep-raw-days", "1"])
+                .arg("--db")
+                .arg(dir.join("collector.db"))
+                .arg("--token-file")
+                .arg(dir.join("tokens"))
+                .arg("--tls-cert")
+                .arg(&pki.cert)
+                .arg("--tls-key")
+                .arg(&pki.key)
+                .env("TUNEKEEPER_LOG", "debug")
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(dir.join("collector.log")).unwrap()),
+        );
+        let stdout = child.0.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -117,45 +114,18 @@ impl Collector {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         let port = base.rsplit(':').next().unwrap().parse().unwrap();
-        Collector {
-            child: Some(child),
-            base,
-            port,
-        }
+        Collector { child, base, port }
     }
 
     fn alive(&mut self) -> bool {
-        matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
+        self.child.alive()
     }
 
     /// SIGTERM, then the exit status and how long the collector took to stop.
     fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
-        let mut child = self.child.take().unwrap();
         let asked = Instant::now();
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return (status, asked.elapsed());
-            }
-            if asked.elapsed() > Duration::from_secs(20) {
-                let _ = child.kill();
-                panic!("the collector did not stop within 20 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let status = self.child.terminate();
+        (status, asked.elapsed())
     }
 }
 
@@ -171,13 +141,6 @@ fn tls_client(pki: &Pki) -> reqwest::blocking::Client {
         .no_proxy()
         .build()
         .unwrap()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 /// The reports the collector holds about this machine, fetched over TLS.
@@ -358,11 +321,9 @@ fn sigterm_during_tls_ingest_keeps_every_acknowledged_report() {
             })
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < 100 {
-        assert!(Instant::now() < deadline, "too few reports acknowledged");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait::until("100 reports acknowledged", || {
+        acked.lock().unwrap().len() >= 100
+    });
     let (status, _) = c.terminate();
     assert!(status.success(), "{status:?}");
     for s in senders {

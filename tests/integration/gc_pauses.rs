@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::bin;
+use crate::support::java::{self, IDLE_BROKER};
+
 use tunekeeper::gc::event::{GcEvent, PauseKind};
 use tunekeeper::gc::jdk8::Jdk8Parser;
 use tunekeeper::gc::parser::{LineOutcome, LineParser};
@@ -45,7 +48,7 @@ fn number_after(line: &str, key: &str, end: &str) -> f64 {
 }
 
 fn gc_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .arg("gc")
         .args(["--format", "json"])
         .args(args)
@@ -335,7 +338,7 @@ fn profile_sets_the_stall_rule() {
 }
 
 fn gc_run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .arg("gc")
         .args(["--format", "json"])
         .args(args)
@@ -428,57 +431,23 @@ fn a_timeout_that_is_not_a_number_is_bad_input() {
 
 #[test]
 fn pid_of_a_running_broker_gives_its_timeouts_and_overrides() {
-    let javac = Command::new("javac").arg("-version").output();
-    if !javac.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: no JDK (javac/java) on this machine");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let classes = dir.path().join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&classes)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let Some(classes) = java::classes_or_skip(dir.path(), IDLE_BROKER) else {
+        return;
+    };
     let cfg = dir.path().join("server.properties");
     std::fs::write(
         &cfg,
         "zookeeper.connect=localhost:2181\nreplica.lag.time.max.ms=1600\n",
     )
     .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut broker = Kill(
-        Command::new("java")
-            .args(["-Xmx64m", "-cp"])
-            .arg(&classes)
-            .arg("kafka.Kafka")
-            .arg(&cfg)
-            .args(["--override", "zookeeper.session.timeout.ms=6000"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    // Wait for "up": main runs, so the command line is the broker's.
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(broker.0.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "up");
-    let pid = broker.0.id().to_string();
+    // Started once main runs ("up"), so the command line is the broker's.
+    let broker = java::java(&classes, "kafka.Kafka")
+        .flags(["-Xmx64m"])
+        .args([cfg.as_os_str()])
+        .args(["--override", "zookeeper.session.timeout.ms=6000"])
+        .start_up();
+    let pid = broker.pid().to_string();
     let log = fixture("pauses/jdk8-stopped.log");
     let (_, v, err) = gc_run(&["--pid", &pid, log.to_str().unwrap()]);
     let budget = v["timeout_budget"]

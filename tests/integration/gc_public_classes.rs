@@ -2,7 +2,8 @@
 //! small hand-made fixture in `tests/fixtures/gc/classes/` that reproduces
 //! it: read through the library and through `tunekeeper gc` as a user runs it.
 
-use crate::ci_skip;
+use crate::support::bin;
+use crate::support::java::{self, BUSY_BROKER};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -20,7 +21,7 @@ fn run(name: &str) -> Result<Analysis, GcError> {
 }
 
 fn tunekeeper(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    Command::new(bin())
         .args(args)
         .output()
         .expect("run tunekeeper")
@@ -231,46 +232,22 @@ fn a_g1_fragment_without_a_whole_pause_says_why_its_figures_are_null() {
     assert_eq!(json["rates_null_because"], "no pause in the log");
 }
 
-/// Kills the JVM when the test ends, whatever happens.
-struct Jvm(std::process::Child);
-
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn heap_fixed_from_a_running_jvm_started_with_xmx_only() {
-    let javac = Command::new("javac").arg("-version").output();
-    if !javac.is_ok_and(|o| o.status.success()) {
-        ci_skip::skip("skipping: no JDK (javac/java) on this machine");
-        return;
-    }
     let dir = tempfile::tempdir().expect("tempdir");
-    let classes = dir.path().join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/kafka/Kafka.java");
-    let ok = Command::new("javac")
-        .arg("-d")
-        .arg(&classes)
-        .arg(&src)
-        .status()
-        .expect("javac");
-    assert!(ok.success());
+    let Some(classes) = java::classes_or_skip(dir.path(), BUSY_BROKER) else {
+        return;
+    };
     let log = dir.path().join("gc.log");
     // `-Xlog:gc` prints no `gc,init` lines: only the command line can tell
-    // the heap's minimum, which is what --pid reads.
-    let jvm = Jvm(Command::new("java")
-        .args(["-Xmx256m", "-XX:+UseG1GC"])
-        .arg(format!("-Xlog:gc:file={}", log.display()))
-        .arg("-cp")
-        .arg(&classes)
-        .args(["kafka.Kafka", "1", "30"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("java"));
-    let pid = jvm.0.id().to_string();
+    // the heap's minimum, which is what --pid reads. Killed when the test
+    // ends, whatever happens.
+    let jvm = java::java(&classes, "kafka.Kafka")
+        .flags(["-Xmx256m", "-XX:+UseG1GC"])
+        .flags([format!("-Xlog:gc:file={}", log.display())])
+        .args(["1", "30"])
+        .start();
+    let pid = jvm.pid().to_string();
     crate::wait::until("the JVM's first pause in its log", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Pause Young"))
     });

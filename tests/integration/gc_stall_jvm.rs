@@ -5,12 +5,14 @@
 //! exactly those pauses stalled, and none in a run without stops.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::support::java::{self, CHURN};
+use crate::support::{Running, bin};
 use crate::wait;
 
 /// How long each stop lasts.
@@ -21,17 +23,6 @@ const PROFILE: &str = "description = \"stall test\"\ninclude = [\"kafka-broker\"
     stall_ratio = { expect = \">=3\", why = \"test\" }\n\
     stall_min_ms = { expect = \">=200\", why = \"test\" }\n";
 
-struct Jvm(Child);
-
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(self.0.id() as i32);
-        let _ = kill(pid, Signal::SIGCONT);
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -40,24 +31,8 @@ fn now_ms() -> f64 {
         * 1000.0
 }
 
-fn have_jdk() -> bool {
-    Command::new("javac")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn compile(dir: &Path) -> PathBuf {
-    let classes = dir.join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/churn/Churn.java");
-    let ok = Command::new("javac")
-        .arg("-d")
-        .arg(&classes)
-        .arg(&src)
-        .status()
-        .expect("javac");
-    assert!(ok.success());
-    classes
+fn compile(dir: &Path) -> Option<PathBuf> {
+    java::classes_or_skip(dir, CHURN)
 }
 
 /// Starts the churning JDK at the highest priority (see [`crate::priority`]).
@@ -65,28 +40,21 @@ fn compile(dir: &Path) -> PathBuf {
 /// normal priority waits for a CPU inside its pauses: real stalls, which the
 /// run without stops must not have and the run with stops must not take
 /// for its own (and it collects less often than the test counts on).
-fn start(classes: &Path, log: &Path, seconds: u32) -> Jvm {
-    let [nice, nice_args @ ..] = crate::priority::HIGHEST;
-    Jvm(Command::new(nice)
-        .args(nice_args)
-        .args([
-            "java",
+fn start(classes: &Path, log: &Path, seconds: u32) -> Running {
+    java::java(classes, "Churn")
+        .under(&crate::priority::HIGHEST)
+        .flags([
             "-XX:+UseG1GC",
             "-Xms256m",
             "-Xmx256m",
             "-XX:ParallelGCThreads=1",
         ])
-        .arg(format!(
+        .flags([format!(
             "-Xlog:gc*,safepoint:file={}:utctime,uptimenanos,level,tags",
             log.display()
-        ))
-        .arg("-cp")
-        .arg(classes)
-        .arg("Churn")
-        .arg(seconds.to_string())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("java"))
+        )])
+        .args([seconds.to_string()])
+        .start()
 }
 
 fn wait_for_pause(log: &Path) {
@@ -99,7 +67,7 @@ fn analyse(dir: &Path, log: &Path) -> serde_json::Value {
     let profiles = dir.join("profiles");
     std::fs::create_dir_all(&profiles).unwrap();
     std::fs::write(profiles.join("stalltest.toml"), PROFILE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .args(["gc", "--format", "json", "--profile-dir"])
         .arg(&profiles)
         .args(["-p", "stalltest"])
@@ -140,15 +108,13 @@ fn pauses(log: &Path) -> Vec<(u64, f64, f64)> {
 
 #[test]
 fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
-    if !have_jdk() {
-        eprintln!("skipping: no JDK (javac/java) on this machine");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let classes = compile(dir.path());
+    let Some(classes) = compile(dir.path()) else {
+        return;
+    };
     let log = dir.path().join("stopped.log");
     let jvm = start(&classes, &log, 22);
-    let pid = Pid::from_raw(jvm.0.id() as i32);
+    let pid = Pid::from_raw(jvm.pid() as i32);
     wait_for_pause(&log);
     // Stop it at random moments, 400 ms each, for about 17 s.
     let mut stops: Vec<(f64, f64)> = Vec::new();
@@ -231,12 +197,10 @@ fn sigstop_inside_a_pause_is_a_stalled_pause_and_nothing_else_is() {
 
 #[test]
 fn a_run_without_stops_has_no_stalled_pause() {
-    if !have_jdk() {
-        eprintln!("skipping: no JDK (javac/java) on this machine");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let classes = compile(dir.path());
+    let Some(classes) = compile(dir.path()) else {
+        return;
+    };
     let log = dir.path().join("free.log");
     let mut jvm = start(&classes, &log, 6);
     assert!(

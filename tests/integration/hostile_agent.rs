@@ -7,51 +7,35 @@
 use crate::ci_skip;
 use crate::collector_support;
 use crate::proc_view::ProcView;
+use crate::support::{Running, bin, hostname};
 use crate::wait;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use collector_support::{Collector, TOKEN};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tunekeeper")
+/// The agent as a service, with the host view it was given (kept while it
+/// runs); killed on drop, before its view goes.
+struct Agent {
+    run: Running,
+    _view: ProcView,
 }
 
-/// A child process killed when dropped, with the host view it was given.
-struct Running(Child, #[allow(dead_code)] ProcView);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Running {
-    /// Whether the process still runs.
+impl Agent {
+    /// Whether the agent still runs.
     fn alive(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(None))
+        self.run.alive()
     }
 
-    /// SIGTERM, then the exit code (waiting at most 60 s).
+    /// SIGTERM, then the exit code.
     fn terminate(mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the agent did not stop within 60 s of SIGTERM");
+        self.run.terminate().code()
     }
 }
 
@@ -88,21 +72,21 @@ fn agent_once(config: &Path) -> Output {
 /// lines (each failed attempt with its `retry_in`; the journal at info shows
 /// one line per failure streak). Its host view holds no process, as
 /// [`agent_once`]'s.
-fn start_agent(config: &Path, log: &Path) -> Running {
+fn start_agent(config: &Path, log: &Path) -> Agent {
     let view = ProcView::new(&[]);
-    Running(
-        Command::new(bin())
-            .args(["agent", "--config"])
-            .arg(config)
-            .env("TUNEKEEPER_ROOT", view.root())
-            .env("TUNEKEEPER_LOG", "info,tunekeeper::agent=debug")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap(),
-        view,
-    )
+    Agent {
+        run: Running::spawn(
+            Command::new(bin())
+                .args(["agent", "--config"])
+                .arg(config)
+                .env("TUNEKEEPER_ROOT", view.root())
+                .env("TUNEKEEPER_LOG", "info,tunekeeper::agent=debug")
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap()),
+        ),
+        _view: view,
+    }
 }
 
 fn stderr(o: &Output) -> String {
@@ -127,13 +111,6 @@ fn spooled(spool: &Path) -> Vec<String> {
 fn id_of(name: &str) -> String {
     let stem = name.strip_suffix(".json.gz").unwrap();
     stem[stem.len() - 36..].to_string()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 /// Keeps every document: the listing then holds every report delivered (by
@@ -718,31 +695,30 @@ fn a_bad_token_file_is_a_config_error_naming_the_file() {
     let cdir = tempfile::tempdir().unwrap();
     let tokens = cdir.path().join("tokens");
     std::fs::write(&tokens, format!("# agents\n{TOKEN}\nsec ret\n")).unwrap();
-    let mut collector = Command::new(bin())
-        // Every document kept: the listing holds every report delivered.
-        .args([
-            "collector",
-            "--listen",
-            "127.0.0.1:0",
-            "--keep-raw-days",
-            "1",
-            "--db",
-        ])
-        .arg(cdir.path().join("c.db"))
-        .arg("--token-file")
-        .arg(&tokens)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if wait::exit_within(&mut collector, wait::PATIENCE).is_none() {
-        let _ = collector.kill();
-        let _ = collector.wait();
+    let mut collector = Running::spawn(
+        Command::new(bin())
+            // Every document kept: the listing holds every report delivered.
+            .args([
+                "collector",
+                "--listen",
+                "127.0.0.1:0",
+                "--keep-raw-days",
+                "1",
+                "--db",
+            ])
+            .arg(cdir.path().join("c.db"))
+            .arg("--token-file")
+            .arg(&tokens)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let Some(status) = wait::exit_within(&mut collector.0, wait::PATIENCE) else {
         panic!("the collector started with an unusable token file");
-    }
-    let out = collector.wait_with_output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    };
+    let mut err = String::new();
+    let mut pipe = collector.0.stderr.take().unwrap();
+    pipe.read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
     assert!(
         err.contains(&tokens.display().to_string()) && err.contains("line 3"),
         "{err}"

@@ -6,7 +6,9 @@
 use crate::kernel_support as support;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::wait;
 
 use support::{FakeRoot, stderr, tunekeeper_at};
 
@@ -28,21 +30,18 @@ fn mkfifo(path: &std::path::Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
 }
 
-/// Runs the binary against `root`, killing it after `limit`: a hang is a
-/// failure with a message, not a stuck test run.
-fn run_bounded(root: &FakeRoot, args: &[&str], limit: Duration) -> std::process::Output {
+/// Runs the binary against `root`, killing it after [`wait::PATIENCE`]: a
+/// hang is a failure with a message, not a stuck test run.
+fn run_bounded(root: &FakeRoot, args: &[&str]) -> std::process::Output {
     let mut child = spawn_at(root, args);
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{args:?} still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait::exit_within(&mut child, wait::PATIENCE).is_none() {
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "{args:?} still running after {:?}; stderr: {}",
+            wait::PATIENCE,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     child.wait_with_output().unwrap()
 }
@@ -92,14 +91,7 @@ fn two_appliers_at_once_keep_every_original() {
     mkfifo(&fifo);
 
     let a = spawn_at(&root, &["apply", "--persist", "--profile", &swappiness]);
-    let start = Instant::now();
-    while !blocked_on_fifo(a.id()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "apply A never reached the FIFO"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait::until("apply A to reach the FIFO", || blocked_on_fifo(a.id()));
     let mut b = spawn_at(&root, &["apply", "--profile", &dirty]);
     // B runs until it ends (without the lock) or waits at the lock, which
     // it holds open while it waits: either way, before A goes on.
@@ -110,7 +102,7 @@ fn two_appliers_at_once_keep_every_original() {
                 .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock))
         })
     };
-    crate::wait::until("apply B to end or to wait at the lock", || {
+    wait::until("apply B to end or to wait at the lock", || {
         matches!(b.try_wait(), Ok(Some(_))) || at_lock(b.id())
     });
     // Release A: the FIFO gives it an empty "previous" file.
@@ -183,7 +175,6 @@ fn include_diamonds_resolve_each_profile_once() {
             "--profile",
             top.to_str().unwrap(),
         ],
-        Duration::from_secs(20),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -292,7 +283,7 @@ fn fifos_and_devices_are_refused_not_read() {
         (vec!["gc", fifo_s], "a FIFO (named pipe)"),
         (vec!["gc", "/dev/zero"], "a character device"),
     ] {
-        let out = run_bounded(&root, &args, Duration::from_secs(20));
+        let out = run_bounded(&root, &args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(args[1]) && err.contains(what), "{err}");
@@ -302,7 +293,6 @@ fn fifos_and_devices_are_refused_not_read() {
     let out = run_bounded(
         &root,
         &["audit", "--profile", profile_fifo.to_str().unwrap()],
-        Duration::from_secs(20),
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");

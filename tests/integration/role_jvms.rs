@@ -8,10 +8,14 @@
 //! JVM and GC-log flags Kafka's `kafka-run-class.sh` gives it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::java::{self, BUSY_BROKER, IDLE_BROKER};
+use crate::support::{Running, free_port};
+use crate::wait;
 
 /// Where Debian's `zookeeper` package puts its jar.
 pub const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -55,7 +59,7 @@ pub fn missing() -> Option<String> {
 
 /// A JVM the test started; killed on drop.
 pub struct RoleJvm {
-    child: Option<Child>,
+    jvm: Option<Running>,
     /// Its GC log.
     pub gc_log: PathBuf,
     /// Its configuration file.
@@ -65,16 +69,13 @@ pub struct RoleJvm {
 impl RoleJvm {
     /// Its pid.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.jvm.as_ref().unwrap().pid()
     }
 
     /// Kills it (SIGKILL: it dies, as a ZooKeeper out of heap or disk
     /// does) and waits for it.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.jvm.take();
     }
 
     /// Asks it for a collection (`jcmd PID GC.run`: with
@@ -91,31 +92,10 @@ impl RoleJvm {
             "jcmd GC.run: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string(&self.gc_log).is_ok_and(|l| l.contains("Pause")) {
-            assert!(
-                Instant::now() < deadline,
-                "no pause in {}",
-                self.gc_log.display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait::until(&format!("a pause in {}", self.gc_log.display()), || {
+            std::fs::read_to_string(&self.gc_log).is_ok_and(|l| l.contains("Pause"))
+        });
     }
-}
-
-impl Drop for RoleJvm {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts Debian's ZooKeeper (`QuorumPeerMain`) as `java ... QuorumPeerMain
@@ -131,32 +111,24 @@ pub fn zookeeper(dir: &Path, settings: &str) -> (RoleJvm, u16) {
     )
     .unwrap();
     let gc_log = dir.join("zookeeper-gc.log");
-    let child = Command::new("java")
-        .args(kafka_jvm_flags(&gc_log))
-        .arg("-cp")
-        .arg(format!("/etc/zookeeper/conf:{ZOOKEEPER_JAR}"))
-        .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let classpath = PathBuf::from(format!("/etc/zookeeper/conf:{ZOOKEEPER_JAR}"));
     let zk = RoleJvm {
-        child: Some(child),
+        jvm: Some(
+            java::java(
+                &classpath,
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            )
+            .flags(kafka_jvm_flags(&gc_log))
+            .args([&config])
+            .quiet()
+            .start(),
+        ),
         gc_log,
         config,
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if srvr(port).is_some_and(|s| s.contains("Mode:")) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ZooKeeper did not answer on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait::until(&format!("ZooKeeper to answer on {port}"), || {
+        srvr(port).is_some_and(|s| s.contains("Mode:"))
+    });
     (zk, port)
 }
 
@@ -170,33 +142,15 @@ fn srvr(port: u16) -> Option<String> {
     Some(out)
 }
 
-/// Compiles the idle stand-in `kafka.Kafka` into `dir/classes`.
+/// Compiles the idle stand-in `kafka.Kafka` into `dir/idle-broker`.
 pub fn stand_in_classes(dir: &Path) -> PathBuf {
-    compile(dir, "idle-broker")
+    java::compile_fixture(IDLE_BROKER, &dir.join("idle-broker"))
 }
 
-/// Compiles a stand-in `kafka.Kafka` (`idle-broker`: sleeps; `kafka`:
-/// collects for its first argument's seconds, then idles) into `dir/WHICH`.
-pub fn compile(dir: &Path, which: &str) -> PathBuf {
-    let out = dir.join(which);
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm");
-    // The busy one is tests/fixtures/jvm/kafka/Kafka.java, the others
-    // tests/fixtures/jvm/WHICH/kafka/Kafka.java.
-    let src = if which == "kafka" {
-        fixtures.join("kafka/Kafka.java")
-    } else {
-        fixtures.join(which).join("kafka/Kafka.java")
-    };
-    assert!(
-        Command::new("javac")
-            .arg("-d")
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .unwrap()
-            .success()
-    );
-    out
+/// Compiles the busy stand-in `kafka.Kafka` (collects for its first
+/// argument's seconds, then idles) into `dir/kafka`.
+pub fn busy_classes(dir: &Path) -> PathBuf {
+    java::compile_fixture(BUSY_BROKER, &dir.join("kafka"))
 }
 
 /// Starts a stand-in Kafka process (`kafka.Kafka CONFIG ARGS...`) whose
@@ -206,24 +160,14 @@ pub fn kafka(dir: &Path, classes: &Path, name: &str, properties: &str, args: &[&
     let config = dir.join(format!("{name}.properties"));
     std::fs::write(&config, properties).unwrap();
     let gc_log = dir.join(format!("{name}-gc.log"));
-    let mut child = Command::new("java")
-        .args(kafka_jvm_flags(&gc_log))
-        .arg("-cp")
-        .arg(classes)
-        .arg("kafka.Kafka")
-        .arg(&config)
+    let jvm = java::java(classes, "kafka.Kafka")
+        .flags(kafka_jvm_flags(&gc_log))
+        .args([config.as_os_str()])
         .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "up", "the stand-in {name} did not start");
+        .quiet()
+        .start_up();
     RoleJvm {
-        child: Some(child),
+        jvm: Some(jvm),
         gc_log,
         config,
     }

@@ -7,60 +7,33 @@
 //! than the election timeout (it was judged ok, and a controller got no
 //! budget at all). And a young JVM's GC rate is null with its reason.
 
-use crate::ci_skip;
 use crate::role_jvms;
+use crate::support::java;
+use crate::support::{Running, bin};
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-/// A stand-in JVM, killed on drop.
-struct Jvm(Child);
-
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Jvm {
-    fn pid(&self) -> String {
-        self.0.id().to_string()
-    }
-}
-
-fn have_jdk() -> bool {
-    Command::new("javac")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Starts `java [jvm_args] -cp CLASSES kafka.Kafka [args]` and waits for
 /// its first line of output (main runs: the command line is the broker's).
-fn start(classes: &Path, jvm_args: &[String], args: &[String]) -> Jvm {
-    let mut child = Command::new("java")
-        .args(["-Xmx64m", "-Xms64m", "-XX:+UseG1GC"])
-        .args(jvm_args)
-        .arg("-cp")
-        .arg(classes)
-        .arg("kafka.Kafka")
+fn start(classes: &Path, jvm_args: &[String], args: &[String]) -> Running {
+    java::java(classes, "kafka.Kafka")
+        .flags(["-Xmx64m", "-Xms64m", "-XX:+UseG1GC"])
+        .flags(jvm_args)
         .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Jvm(child)
+        .start_first_line()
+        .0
+}
+
+/// Its pid, as `--pid` takes it.
+fn pid(jvm: &Running) -> String {
+    jvm.pid().to_string()
 }
 
 fn gc(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .args(["--profile-dir", "/nonexistent", "gc", "--format", "json"])
         .args(args)
         .output()
@@ -112,12 +85,11 @@ const DEFAULT: &str = "Kafka's default, 3.x and 4.x";
 
 #[test]
 fn each_role_weighs_a_pause_against_its_own_timeouts() {
-    if !have_jdk() {
-        ci_skip::skip("no JDK (javac/java) on this machine");
+    if !java::or_skip() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let classes = role_jvms::compile(dir.path(), "idle-broker");
+    let classes = role_jvms::stand_in_classes(dir.path());
     let props = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
@@ -131,7 +103,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         "process.roles=controller\nnode.id=3000\n",
     );
     let ctl = start(&classes, &[], std::slice::from_ref(&ctl_cfg));
-    let v = gc(&["--pid", &ctl.pid(), &log]);
+    let v = gc(&["--pid", &pid(&ctl), &log]);
     assert_eq!(
         budget(&v),
         [
@@ -161,13 +133,13 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
     assert_eq!(fetch, 75.4, "1,508 ms of 2,000");
     // The text report keeps its columns apart: the quorum's 37-character
     // keys ran into their values, `stall` into `gc_log_off_data_disk`.
-    let text = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let text = Command::new(bin())
         .args([
             "--profile-dir",
             "/nonexistent",
             "gc",
             "--pid",
-            &ctl.pid(),
+            &pid(&ctl),
             &log,
         ])
         .output()
@@ -200,7 +172,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
         "process.roles=broker\nnode.id=1\nbroker.session.timeout.ms=12000\n",
     );
     let broker = start(&classes, &[], std::slice::from_ref(&broker_cfg));
-    let v = gc(&["--pid", &broker.pid(), &log]);
+    let v = gc(&["--pid", &pid(&broker), &log]);
     assert_eq!(
         budget(&v),
         [
@@ -236,7 +208,7 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
             "controller.quorum.fetch.timeout.ms=4000".into(),
         ],
     );
-    let v = gc(&["--pid", &both.pid(), &log]);
+    let v = gc(&["--pid", &pid(&both), &log]);
     let keys: Vec<(String, u64)> = budget(&v).into_iter().map(|(k, ms, _)| (k, ms)).collect();
     assert_eq!(
         keys,
@@ -272,12 +244,11 @@ fn each_role_weighs_a_pause_against_its_own_timeouts() {
 /// covered); the log alone still gives its rate.
 #[test]
 fn a_young_jvms_rate_is_null_with_its_reason() {
-    if !have_jdk() {
-        ci_skip::skip("no JDK (javac/java) on this machine");
+    if !java::or_skip() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let classes = role_jvms::compile(dir.path(), "kafka");
+    let classes = role_jvms::busy_classes(dir.path());
     let log = dir.path().join("gc.log");
     // Kafka's own decorators (time,tags: no uptime). Busy 3 s, then idle.
     let jvm = start(
@@ -292,12 +263,12 @@ fn a_young_jvms_rate_is_null_with_its_reason() {
         "the log alone covers enough for a rate: {}",
         alone["rates_null_because"]
     );
-    let v = gc(&["--pid", &jvm.pid(), &log]);
+    let v = gc(&["--pid", &pid(&jvm), &log]);
     let s = &v;
     assert!(s["gc_ms_per_second"].is_null(), "{}", s["gc_ms_per_second"]);
     let why = s["rates_null_because"].as_str().unwrap();
     assert!(
-        why.contains(&format!("pid {}", jvm.pid())) && why.contains("a rate needs a minute"),
+        why.contains(&format!("pid {}", pid(&jvm))) && why.contains("a rate needs a minute"),
         "{why}"
     );
     let level = v["findings"]

@@ -5,21 +5,22 @@
 //! whole by the agent; a role that stops raises drift for that role.
 //! The brokers' log directories share a disk (ext4 on a loop device) with
 //! ZooKeeper's transaction log, or with the controller's metadata log:
-//! placement says so from both sides.
+//! placement says so from both sides. Each agent sees the host through a
+//! [`ProcView`] of the test's own JVMs: the other tests' brokers, running
+//! beside it, are never among its roles, so the two tests run side by side.
 
 use crate::ci_skip;
 use crate::collector_support;
 use crate::loop_mounts;
+use crate::proc_view::ProcView;
 use crate::role_jvms;
+use crate::support::{Running, bin, hostname};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use collector_support::{Collector, TOKEN, eventually};
 use serde_json::Value;
-
-/// The agents here see every JVM on the host: one test at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn missing() -> Option<String> {
     loop_mounts::missing().or_else(role_jvms::missing)
@@ -42,13 +43,6 @@ fn agent_config(dir: &Path, collector: &Collector) -> std::path::PathBuf {
     config
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 /// The reports the collector holds for this host, newest first.
 fn stored(collector: &Collector) -> Vec<Value> {
     let v = collector.get_json(&format!("/api/v1/hosts/{}/reports", hostname()));
@@ -64,21 +58,15 @@ fn finding<'a>(findings: &'a Value, check: &str, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {check} {key} in {findings:#}"))
 }
 
-/// The finding of a data directory: its key is the path, followed by
-/// `(pid N)` when several processes of its role run (on a shared test
-/// machine, another test's broker may).
+/// The finding of a data directory: its key is the path alone, since one
+/// process of each role runs in the agent's view (with several, a
+/// `(pid N)` would follow).
 fn of_dir<'a>(findings: &'a Value, check: &str, dir: &str, expected: &str) -> &'a Value {
     findings
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| {
-            f["check"] == check
-                && f["expected"] == expected
-                && f["key"]
-                    .as_str()
-                    .is_some_and(|k| k == dir || k.starts_with(&format!("{dir} ")))
-        })
+        .find(|f| f["check"] == check && f["expected"] == expected && f["key"] == dir)
         .unwrap_or_else(|| panic!("no {check} {dir} ({expected}) in {findings:#}"))
 }
 
@@ -118,7 +106,6 @@ fn budget_keys(jvm: &Value) -> Vec<String> {
 
 #[test]
 fn zookeeper_beside_a_broker_is_audited_reported_and_its_stop_drifts() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing() {
         ci_skip::skip(&why);
         return;
@@ -152,16 +139,20 @@ fn zookeeper_beside_a_broker_is_audited_reported_and_its_stop_drifts() {
     broker.collect();
     let (zk_pid, broker_pid) = (zk.pid(), broker.pid());
 
+    // The host as the agent sees it: this ZooKeeper and this broker.
+    let view = ProcView::new(&[zk_pid, broker_pid]);
+
     let collector = Collector::start(&d, &[]);
     let config = agent_config(&d, &collector);
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-        .args(["--profile-dir", "/nonexistent", "agent", "--config"])
-        .arg(&config)
-        .env_remove("JOURNAL_STREAM")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = Running::spawn(
+        Command::new(bin())
+            .args(["--profile-dir", "/nonexistent", "agent", "--config"])
+            .arg(&config)
+            .env("TUNEKEEPER_ROOT", view.root())
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     assert!(
         eventually(|| !stored(&collector).is_empty()),
         "no report reached the collector"
@@ -180,13 +171,20 @@ fn zookeeper_beside_a_broker_is_audited_reported_and_its_stop_drifts() {
     );
     assert!(has_pid(z, zk_pid), "{z:#}");
     assert!(has_pid(role(&r, "broker"), broker_pid));
-    // Every profile audited (another role's JVM may run on a shared
-    // test machine: only ours are asserted).
-    let profiles: Vec<&str> = r["profile"].as_str().unwrap().split('+').collect();
-    assert!(
-        profiles.contains(&"kafka-broker") && profiles.contains(&"zookeeper"),
-        "{profiles:?}"
-    );
+    // Every role's profile audited, and only those: the view holds no
+    // other test's JVM.
+    let mut profiles: Vec<&str> = r["profile"].as_str().unwrap().split('+').collect();
+    profiles.sort_unstable();
+    assert_eq!(profiles, ["kafka-broker", "zookeeper"]);
+    let roles: Vec<&str> = r["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    let jvms: Vec<&Value> = r["jvms"].as_array().unwrap().iter().collect();
+    assert_eq!(jvms.len(), 2, "the two JVMs of this test: {jvms:#?}");
     // Each JVM by its roles, judged by its role's profile.
     let zj = jvm(&r, zk_pid);
     assert_eq!(zj["roles"], serde_json::json!(["zookeeper"]));
@@ -291,13 +289,13 @@ fn zookeeper_beside_a_broker_is_audited_reported_and_its_stop_drifts() {
     );
 
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::unistd::Pid::from_raw(agent.pid() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
     let mut log = String::new();
-    std::io::Read::read_to_string(agent.stderr.as_mut().unwrap(), &mut log).unwrap();
-    assert!(agent.wait().unwrap().success(), "{log}");
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(agent.0.wait().unwrap().success(), "{log}");
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("the ZooKeeper server stopped"))
@@ -310,7 +308,6 @@ fn zookeeper_beside_a_broker_is_audited_reported_and_its_stop_drifts() {
 
 #[test]
 fn a_controller_beside_a_broker_is_audited_and_reported_whole() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = missing() {
         ci_skip::skip(&why);
         return;
@@ -344,9 +341,11 @@ fn a_controller_beside_a_broker_is_audited_and_reported_whole() {
     );
     controller.collect();
     broker.collect();
+    // The host as the agent sees it: this controller and this broker.
+    let view = ProcView::new(&[controller.pid(), broker.pid()]);
     let collector = Collector::start(&d, &[]);
     let config = agent_config(&d, &collector);
-    let out = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let out = Command::new(bin())
         .args([
             "--profile-dir",
             "/nonexistent",
@@ -355,6 +354,7 @@ fn a_controller_beside_a_broker_is_audited_and_reported_whole() {
             "--config",
         ])
         .arg(&config)
+        .env("TUNEKEEPER_ROOT", view.root())
         .output()
         .unwrap();
     assert_eq!(

@@ -77,8 +77,10 @@ pub fn database_name(dir: &Path) -> String {
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crate::support::{Running, bin};
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -91,7 +93,7 @@ pub const READ_TOKEN: &str = "reader-token-fedcba9876543210";
 
 /// A running `tunekeeper collector`.
 pub struct Collector {
-    child: Option<Child>,
+    child: Running,
     /// `http://127.0.0.1:PORT` (`https://` with `--tls-cert`).
     pub base: String,
     /// The database file.
@@ -155,25 +157,24 @@ impl Collector {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(env!("CARGO_BIN_EXE_tunekeeper"));
+                c.args(args).arg(bin());
                 c
             }
-            None => Command::new(env!("CARGO_BIN_EXE_tunekeeper")),
+            None => Command::new(bin()),
         };
-        let mut child = cmd
-            .arg("collector")
-            .args(["--listen", listen])
-            .arg("--db")
-            .arg(&db_arg)
-            .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
-            .arg("--token-file")
-            .arg(&tokens)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tunekeeper collector");
-        let stdout = child.stdout.take().unwrap();
+        let mut child = Running::spawn(
+            cmd.arg("collector")
+                .args(["--listen", listen])
+                .arg("--db")
+                .arg(&db_arg)
+                .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
+                .arg("--token-file")
+                .arg(&tokens)
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
+        let stdout = child.0.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -190,42 +191,22 @@ impl Collector {
             .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Collector {
-            child: Some(child),
-            base,
-            db,
-        }
+        Collector { child, base, db }
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.child.pid()
     }
 
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
+        self.child.alive()
     }
 
-    /// Sends SIGTERM and waits (at most 20 s) for the exit.
+    /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("collector did not stop within 20 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.child.terminate()
     }
 
     /// `GET path` with an optional bearer token: (status, body).
@@ -273,15 +254,6 @@ impl Collector {
             Some(TOKEN),
             Some("gzip"),
         )
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -43,6 +43,8 @@ pub fn bin_dir() -> Option<PathBuf> {
     dirs.pop()
 }
 
+/// A free loopback port. Not `crate::support::free_port`: the benchmarks
+/// include this file on its own.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

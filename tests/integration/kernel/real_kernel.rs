@@ -13,6 +13,9 @@ use tunekeeper::sysctl_key::SysctlKey;
 use crate::kernel_support::{
     apply_lock, is_root, kernel_guard, real_kernel_lock, stderr, stdout, tunekeeper,
 };
+use crate::proc_view::ProcView;
+use crate::support::Running;
+use crate::support::java;
 
 fn read(key: &str) -> String {
     Host::default()
@@ -58,10 +61,24 @@ fn apply_audit_rollback_restores_every_value_exactly() {
     let drifted = snapshot(&profile);
 
     let state_arg = state.path().to_str().unwrap();
+    // kafka-broker's settings, applied to the live host (no view: apply
+    // would write through its links) with a broker pattern that matches no
+    // process: the disks under another test's broker, running beside this
+    // one, are not this test's to tune.
+    let own = state.path().join("profiles");
+    std::fs::create_dir(&own).unwrap();
+    std::fs::write(
+        own.join("kafka-broker-alone.toml"),
+        "description = \"kafka-broker, seeing no broker\"\ninclude = [\"kafka-broker\"]\n\
+         [process]\nmatch = \"^no process has this command line$\"\n",
+    )
+    .unwrap();
     let out = tunekeeper(&[
         "--profile-dir",
-        "/nonexistent",
+        own.to_str().unwrap(),
         "apply",
+        "--profile",
+        "kafka-broker-alone",
         "--state-dir",
         state_arg,
         "--persist",
@@ -74,7 +91,10 @@ fn apply_audit_rollback_restores_every_value_exactly() {
     );
     assert_eq!(read("vm.swappiness"), "1");
 
-    let report = audit(&profile, &Host::default());
+    // The live kernel, and no process: another test's broker would add
+    // findings of its own.
+    let view = ProcView::new(&[]);
+    let report = audit(&profile, &Host::at(view.root()));
     let sysctl_drift: Vec<_> = report
         .findings
         .iter()
@@ -221,59 +241,23 @@ fn a_value_the_kernel_adjusts_is_reported_refused() {
 /// A real JVM whose main class is `kafka.Kafka`, started with a chosen
 /// open-file limit; killed on drop.
 struct FakeBroker {
-    child: std::process::Child,
+    jvm: Running,
     _dir: tempfile::TempDir,
 }
 
 impl FakeBroker {
     fn start(nofile: u64) -> Option<FakeBroker> {
-        let javac_ok = std::process::Command::new("javac")
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !javac_ok {
+        if java::missing().is_some() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("kafka")).unwrap();
-        let src = dir.path().join("kafka/Kafka.java");
-        std::fs::write(
-            &src,
-            "package kafka; public class Kafka { public static void main(String[] a) throws Exception { \
-             System.out.println(\"up\"); Thread.sleep(120000); } }",
-        )
-        .unwrap();
-        let st = std::process::Command::new("javac")
-            .arg("-d")
-            .arg(dir.path())
-            .arg(&src)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let mut child = std::process::Command::new("prlimit")
-            .arg(format!("--nofile={nofile}:{nofile}"))
-            .args(["--", "java", "-Xmx32m", "-cp"])
-            .arg(dir.path())
-            .arg("kafka.Kafka")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait until the JVM runs main, so its command line is final.
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "up");
-        Some(FakeBroker { child, _dir: dir })
-    }
-}
-
-impl Drop for FakeBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let classes = java::compile_fixture(java::IDLE_BROKER, &dir.path().join("classes"));
+        let limit = format!("--nofile={nofile}:{nofile}");
+        let jvm = java::java(&classes, "kafka.Kafka")
+            .under(&["prlimit", &limit, "--"])
+            .flags(["-Xmx32m"])
+            .start_up();
+        Some(FakeBroker { jvm, _dir: dir })
     }
 }
 
@@ -285,9 +269,9 @@ fn the_running_brokers_open_file_limit_is_checked() {
         );
         return;
     };
-    let pid = broker.child.id();
+    let pid = broker.jvm.pid();
     // The host as this broker alone runs on it: no other test's JVM.
-    let view = crate::proc_view::ProcView::new(&[pid]);
+    let view = ProcView::new(&[pid]);
     let host = Host::at(view.root());
     let profile = ProfileStore::with_dirs(vec![])
         .load("kafka-broker")
@@ -335,7 +319,9 @@ fn knob_profile(text: &str) -> Profile {
 
 #[test]
 fn the_real_clock_source_and_governor_are_read_as_the_kernel_has_them() {
-    let host = Host::default();
+    // The live kernel, and no process (the audit judges brokers too).
+    let view = ProcView::new(&[]);
+    let host = Host::at(view.root());
     let r = audit(
         &ProfileStore::with_dirs(vec![])
             .load("kafka-broker")
@@ -445,7 +431,8 @@ fn a_misspelled_key_on_the_real_kernel_names_the_real_one() {
     let p = knob_profile(
         "[sysctl]\n\"vm.swapiness\" = \"1\"\n\"net.core.somaxcon\" = \">=4096\"\n\"vm.zone_reclaim_mod\" = \"0\"\n",
     );
-    let r = audit(&p, &Host::default());
+    let view = ProcView::new(&[]);
+    let r = audit(&p, &Host::at(view.root()));
     for (typo, meant) in [
         ("vm.swapiness", "vm.swappiness"),
         ("net.core.somaxcon", "net.core.somaxconn"),
