@@ -520,16 +520,26 @@ fn journal_path(host: &Host, state_dir: &Path) -> PathBuf {
     host.path(state_dir).join(JOURNAL_NAME)
 }
 
-/// Reads the journal, if one exists.
+/// Reads the journal, if one exists, and checks it as strictly as a
+/// profile ([`crate::journal_check`]): it names the files rollback writes.
 pub fn load_journal(host: &Host, state_dir: &Path) -> Result<Option<Journal>, ApplyError> {
     let path = journal_path(host, state_dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ApplyError::Journal {
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    match crate::file_kind::read_bounded(&path, crate::journal_check::MAX_JOURNAL_BYTES)
+        .map_err(crate::file_kind::SmallFileError::into_io)
+    {
+        Ok(bytes) => {
+            let journal: Journal =
+                serde_json::from_slice(&bytes).map_err(|e| ApplyError::Journal {
+                    path: path.clone(),
+                    source: invalid(e.to_string()),
+                })?;
+            crate::journal_check::check(&journal).map_err(|why| ApplyError::Journal {
                 path,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            }),
+                source: invalid(format!("{why}; nothing was changed")),
+            })?;
+            Ok(Some(journal))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(ApplyError::Journal { path, source }),
     }

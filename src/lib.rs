@@ -13,6 +13,7 @@ pub mod file_kind;
 pub mod finding;
 pub mod gc;
 pub mod host;
+pub mod journal_check;
 pub mod junit;
 pub mod jvm;
 pub mod kafka;

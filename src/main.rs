@@ -63,7 +63,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("tunekeeper: error: {}", message(&err));
+            eprintln!(
+                "tunekeeper: error: {}",
+                tunekeeper::present::terminal::lines(&message(&err))
+            );
             ExitCode::from(2)
         }
     }

@@ -107,10 +107,13 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Token>, (usize, &'static str)> {
 
 /// Loads a token file holding one or more tokens (the collector's).
 pub fn load(path: &Path) -> Result<Vec<Token>, TokenFileError> {
-    let bytes = std::fs::read(path).map_err(|source| TokenFileError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    // A token file is a few lines: 1 MiB is a file named by mistake.
+    let bytes = crate::file_kind::read_bounded(path, 1 << 20)
+        .map_err(crate::file_kind::SmallFileError::into_io)
+        .map_err(|source| TokenFileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
     let tokens = parse(&bytes).map_err(|(line, what)| TokenFileError::Invalid {
         path: path.to_owned(),
         line,

@@ -200,12 +200,18 @@ fn line_of(text: &str, offset: usize) -> usize {
         .count()
 }
 
+/// The largest waivers file read: 16 MiB is about 100,000 entries, far
+/// more than any fleet writes; a larger file is an error naming it.
+pub const MAX_WAIVER_FILE_BYTES: u64 = 16 << 20;
+
 impl Waivers {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Waivers, WaiverError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WaiverError::Io {
-            path: path.to_path_buf(),
-            source,
+        let text = crate::file_kind::read_text(path, MAX_WAIVER_FILE_BYTES).map_err(|source| {
+            WaiverError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         Waivers::parse(&text, path)
     }
@@ -269,9 +275,12 @@ impl Waivers {
                 }
             }
         })?;
+        // Headers and line starts found once: looking them up from the top
+        // for each entry made a 40,000-entry file take minutes.
+        let index = TextIndex::new(text);
         let mut entries = Vec::with_capacity(raw.waiver.len());
         for (i, e) in raw.waiver.into_iter().enumerate() {
-            entries.push(entry(text, path, i, e)?);
+            entries.push(entry(text, &index, path, i, e)?);
         }
         Ok(Waivers {
             path: path.to_path_buf(),
@@ -417,22 +426,38 @@ fn invalid(path: &Path, text: &str, at: usize, key: &str, message: String) -> Wa
     }
 }
 
-/// The line of the `[[waiver]]` header of the `index`th entry (0-based), for
-/// errors about a key the entry lacks.
-fn header_offset(text: &str, index: usize) -> usize {
-    let mut offset = 0;
-    let mut seen = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_start();
-        if t.starts_with("[[") && t[2..].trim_start().starts_with("waiver") {
-            if seen == index {
-                return offset;
+/// Where each line and each `[[waiver]]` header starts, found in one pass,
+/// so that naming an entry's line costs a binary search, not a rescan.
+struct TextIndex {
+    /// Byte offset of every line's start.
+    line_starts: Vec<usize>,
+    /// Byte offset of every `[[waiver]]` header, in order.
+    headers: Vec<usize>,
+}
+
+impl TextIndex {
+    fn new(text: &str) -> TextIndex {
+        let mut line_starts = Vec::new();
+        let mut headers = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            line_starts.push(offset);
+            let t = line.trim_start();
+            if t.starts_with("[[") && t[2..].trim_start().starts_with("waiver") {
+                headers.push(offset);
             }
-            seen += 1;
+            offset += line.len();
         }
-        offset += line.len();
+        TextIndex {
+            line_starts,
+            headers,
+        }
     }
-    0
+
+    /// The 1-based line holding byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|s| *s <= offset).max(1)
+    }
 }
 
 fn pattern(
@@ -449,8 +474,14 @@ fn pattern(
         .map_err(|e| invalid(path, text, at, key, format!("`{value}` is not a glob: {e}")))
 }
 
-fn entry(text: &str, path: &Path, index: usize, e: RawEntry) -> Result<Waiver, WaiverError> {
-    let head = header_offset(text, index);
+fn entry(
+    text: &str,
+    lines: &TextIndex,
+    path: &Path,
+    index: usize,
+    e: RawEntry,
+) -> Result<Waiver, WaiverError> {
+    let head = lines.headers.get(index).copied().unwrap_or(0);
     let missing = |key: &str, what: &str| {
         invalid(
             path,
@@ -562,7 +593,7 @@ fn entry(text: &str, path: &Path, index: usize, e: RawEntry) -> Result<Waiver, W
         cluster,
         justification: justification.into_inner().trim().to_string(),
         expires,
-        from: format!("{}:{}", path.display(), line_of(text, head)),
+        from: format!("{}:{}", path.display(), lines.line_of(head)),
         check_pat,
         key_pat,
         host_pats,

@@ -300,3 +300,63 @@ fn fifos_and_devices_are_refused_not_read() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a profile: it is a FIFO"), "{err}");
 }
+
+/// Issue 19: `rollback` wrote any path its journal named — through
+/// `/proc/sys/../..` too — and created the file named as persisted. A
+/// journal is now held to a profile's rules: keys under /proc/sys (the
+/// key's own file), persistence only in a sysctl.d directory. A bad one is
+/// an error naming the entry, and nothing is written.
+#[test]
+fn a_journal_naming_files_outside_proc_sys_is_refused_and_nothing_is_written() {
+    let root = drifting_root();
+    let journal = root.path("/var/lib/tunekeeper/rollback.json");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    for (entries, persisted, named) in [
+        (
+            r#"[{"target":"sysctl","key":"vm.swappiness","path":"/proc/sys/../../etc/evil","original":"pwned"}]"#,
+            "null",
+            "entry 1",
+        ),
+        (
+            r#"[{"target":"sysctl","key":"vm.swappiness","path":"/etc/evil","original":"pwned"}]"#,
+            "null",
+            "entry 1",
+        ),
+        (
+            r#"[{"target":"sysfs","key":"thp/enabled","path":"/sys/../etc/evil","original":"pwned"}]"#,
+            "null",
+            "entry 1",
+        ),
+        (
+            r#"[{"target":"sysctl","key":"vm.swappiness","path":"/proc/sys/vm/swappiness","original":"60"}]"#,
+            r#"{"path":"/etc/cron.d/evil.conf","previous":"* * * * * root sh"}"#,
+            "persisted file",
+        ),
+    ] {
+        std::fs::write(
+            &journal,
+            format!(r#"{{"version":1,"profile":"p","entries":{entries},"persisted":{persisted}}}"#),
+        )
+        .unwrap();
+        let out = tunekeeper_at(&root, &["rollback"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("rollback.json") && err.contains(named),
+            "{err}"
+        );
+        assert!(
+            !root.path("/etc/evil").exists(),
+            "a file outside /proc/sys was written"
+        );
+        assert!(
+            !root.path("/etc/cron.d/evil.conf").exists(),
+            "a file was created outside sysctl.d"
+        );
+        assert_eq!(
+            root.read("/proc/sys/vm/swappiness").trim(),
+            "60",
+            "nothing half-applied"
+        );
+    }
+}

@@ -51,6 +51,7 @@ struct RawConfig {
     spool_dir: Option<PathBuf>,
     spool_max_bytes: Option<String>,
     spool_max_reports: Option<i64>,
+    max_report_bytes: Option<String>,
     enforce: Option<bool>,
     jvm_match: Option<String>,
     gc_logs: Option<Vec<String>>,
@@ -59,6 +60,17 @@ struct RawConfig {
     state_dir: Option<PathBuf>,
     timeout: Option<String>,
     waivers: Option<PathBuf>,
+}
+
+/// What a cluster name may be, from the configuration or from a broker's
+/// `meta.properties`: 1 to 128 of A-Z a-z 0-9 - _ . (Kafka's ids are
+/// base64url; a name ends up in URLs and pages).
+pub fn is_cluster_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The agent's effective configuration.
@@ -85,6 +97,9 @@ pub struct Config {
     pub spool_max_bytes: u64,
     /// Spool bound in reports.
     pub spool_max_reports: usize,
+    /// The largest report built (its JSON, before gzip): the collector's
+    /// `--max-body-bytes`, which bounds a body both compressed and not.
+    pub max_report_bytes: usize,
     /// Re-apply drifted kernel settings each interval (needs root).
     pub enforce: bool,
     /// The cluster this host belongs to; `None`: Kafka's own `cluster.id`.
@@ -128,6 +143,7 @@ impl Default for Config {
             spool_dir: PathBuf::from("/var/lib/tunekeeper/agent/spool"),
             spool_max_bytes: 64 << 20,
             spool_max_reports: 10_000,
+            max_report_bytes: crate::collector::DEFAULT_MAX_BODY_BYTES,
             enforce: false,
             jvm_match: regex::Regex::new(crate::profile::DEFAULT_BROKER_MATCH)
                 .expect("valid default"),
@@ -148,6 +164,12 @@ pub const INTERVAL_RANGE: (Duration, Duration) =
 pub const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
 /// The range `spool_max_bytes` may take (a report is a few KiB gzipped).
 pub const SPOOL_MAX_BYTES_RANGE: (u64, u64) = (64 << 10, 1 << 40);
+/// The range `max_report_bytes` may take: the collector's own range for
+/// `--max-body-bytes`, so an agent and its collector can always agree.
+pub const MAX_REPORT_BYTES_RANGE: (u64, u64) = (
+    crate::collector::MIN_MAX_BODY_BYTES as u64,
+    crate::collector::MAX_MAX_BODY_BYTES as u64,
+);
 /// The range `spool_max_reports` may take.
 pub const SPOOL_MAX_REPORTS_RANGE: (i64, i64) = (1, 1_000_000);
 
@@ -225,10 +247,12 @@ fn spell_bytes(n: u64) -> String {
 impl Config {
     /// Loads a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // A configuration file is a few dozen lines.
+        let text =
+            crate::file_kind::read_text(path, 1 << 20).map_err(|source| ConfigError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Config::parse(&text, path)
     }
 
@@ -306,6 +330,23 @@ impl Config {
             }
             c.spool_max_bytes = n as u64;
         }
+        if let Some(s) = raw.max_report_bytes {
+            let n = parse_bytes(&s).ok_or_else(|| {
+                invalid("max_report_bytes", format!("`{s}` is not a size like 1MiB"))
+            })?;
+            let (lo, hi) = MAX_REPORT_BYTES_RANGE;
+            if n < u128::from(lo) || n > u128::from(hi) {
+                return Err(invalid(
+                    "max_report_bytes",
+                    format!(
+                        "`{s}` is out of range: between {} and {} (the collector's --max-body-bytes range)",
+                        spell_bytes(lo),
+                        spell_bytes(hi)
+                    ),
+                ));
+            }
+            c.max_report_bytes = n as usize;
+        }
         if let Some(n) = raw.spool_max_reports {
             let (lo, hi) = SPOOL_MAX_REPORTS_RANGE;
             if n < lo || n > hi {
@@ -321,12 +362,7 @@ impl Config {
             let name = name.trim().to_string();
             // A cluster name ends up in URLs and pages: keep it to what
             // cluster names are (Kafka's ids are base64url).
-            if name.is_empty()
-                || name.len() > 128
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            {
+            if !is_cluster_name(&name) {
                 return Err(invalid(
                     "cluster",
                     format!("`{name}` is not a cluster name: 1 to 128 of A-Z a-z 0-9 - _ ."),

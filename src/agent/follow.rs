@@ -1,19 +1,30 @@
 //! Following a GC log set incrementally: the live file and its rotated
 //! siblings (`gc.log`, `gc.log.0`..`gc.log.N`, JDK 8's `gc.log.N.current`).
 //!
-//! Every file of the set is held open once seen, and read through that
-//! descriptor from the offset read so far. Holding it open is what makes
-//! (device, inode) a safe identity: the JVM's rotation deletes a file and
-//! the next file often gets the freed inode number at once, but not while
-//! a descriptor keeps the old inode alive. It also means a path that now
-//! names another file (renamed between the listing and the read) is never
-//! read at the old file's offset, and a rotated file's tail is read even
-//! after the JVM deleted it. A file is forgotten only once it is deleted
-//! (no links left) and read to its end, or after it has been out of the set
-//! for several polls: a directory listing taken during renames may skip an
-//! entry, which must not make a file look new. A file that shrank (or whose
-//! first bytes changed) was rewritten in place: it is read again from 0.
-//! Only complete lines are consumed; a line cut off mid-write waits for its end.
+//! The live file is held open once seen, and every file is read through a
+//! descriptor from the offset read so far. Holding the live file open is
+//! what makes (device, inode) a safe identity: the JVM's rotation renames
+//! it and deletes an older file, and the next file often gets the freed
+//! inode number at once, but not while a descriptor keeps the inode alive;
+//! and a rotated file's tail is read even after the JVM deleted it.
+//! Descriptors are a budget (a set of 1,100 rotated files must not take
+//! 1,100 of the agent's 1,024): every other file is opened, read and
+//! closed, one at a time, and a closed file met again under its identity
+//! is checked against the first bytes it had (a new file that got the
+//! inode number starts differently, or is shorter than what was read) and
+//! read from its start when it is not the same. A file is forgotten once
+//! it is deleted (no links left) and read to its end, or after it has been
+//! out of the set for several polls: a directory listing taken during
+//! renames may skip an entry, which must not make a file look new. A file
+//! that shrank (or whose first bytes changed) was rewritten in place: it
+//! is read again from 0. Only complete lines are consumed; a line cut off
+//! mid-write waits for its end.
+//!
+//! Every input is bounded ([`MAX_LINE_BYTES`], [`MAX_SET_FILES`],
+//! [`MAX_POLL_BYTES`], [`MAX_GZ_BYTES`], [`MAX_DIR_ENTRIES`]); what a bound
+//! cut is counted in [`Bounded`] and becomes a finding. Every file is opened
+//! through [`crate::file_kind::open_regular`]: a FIFO, socket, device or
+//! symbolic link in the set is refused (named), never read, never waited on.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,6 +33,8 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::file_kind::{Links, SmallFileError, open_regular};
+
 /// Identity of a file across renames (unique while the file is held open).
 type FileId = (u64, u64);
 
@@ -29,17 +42,50 @@ type FileId = (u64, u64);
 /// has a name) before it is let go.
 const ABSENT_POLLS: u32 = 3;
 
+/// The longest line read: a G1 log line is under 1 KiB; a longer one (a
+/// file with no newline, a binary file named as a log) is skipped to its
+/// end, counted, never held in memory.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+/// The most files of one set followed: the JVM's own maximum `filecount`
+/// is 1000 (plus the live file); past it the newest are followed and the
+/// rest counted.
+pub const MAX_SET_FILES: usize = 1001;
+/// The most directory entries looked at when listing a set: a log
+/// directory holding millions of names must not take the agent's time.
+pub const MAX_DIR_ENTRIES: usize = 100_000;
+/// The most bytes one poll reads from a set; the rest is read by the next
+/// polls (offsets are kept), so a set of gigabytes is caught up with in
+/// steps that leave the agent's interval on time.
+pub const MAX_POLL_BYTES: u64 = 64 << 20;
+/// The most bytes decompressed from one `.gz` member (read once, at the
+/// first poll): a bomb or a huge member is cut there, and counted.
+pub const MAX_GZ_BYTES: u64 = 256 << 20;
+/// Non-regular members named in a finding (the rest only counted).
+const REFUSED_NAMED: usize = 4;
+
 #[derive(Debug)]
 struct Tracked {
-    /// The open file: reads go through it, never through the path.
-    file: File,
+    /// Open while this is the live file; `None` between reads otherwise.
+    file: Option<File>,
     offset: u64,
     path: PathBuf,
     /// The file's first bytes when it was first read: a truncated file
-    /// rewritten to the same length or longer shows a different head.
+    /// rewritten to the same length or longer shows a different head, and
+    /// so does a new file that got a closed file's inode number.
     head: Vec<u8>,
     /// Consecutive listings that did not show it.
     absent: u32,
+    /// Named as the set's live file in the last listing.
+    live: bool,
+    /// Its size and mtime in the last listing (for a closed file).
+    listed_len: u64,
+    listed_mtime: SystemTime,
+    /// Inside a line longer than [`MAX_LINE_BYTES`]: discard to its newline.
+    skipping: bool,
+    /// Size and mtime when it was last closed: a closed file listed again
+    /// with both unchanged has nothing new (size alone is not enough: a new
+    /// file that got its inode number can have exactly its size).
+    closed_as: Option<(u64, SystemTime)>,
 }
 
 const HEAD_LEN: usize = 128;
@@ -63,8 +109,43 @@ fn read_head(file: &File) -> Vec<u8> {
 pub enum Problem {
     /// The live file (or its directory) does not exist (yet).
     Missing(String),
-    /// It exists but could not be read (permissions, I/O).
+    /// It exists but could not be read (permissions, I/O, not a regular file).
     Unreadable(String),
+}
+
+/// What the bounds cut since the counts were last taken: each becomes a
+/// finding beside the JVM's GC figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bounded {
+    /// Lines longer than [`MAX_LINE_BYTES`], skipped.
+    pub long_lines: u64,
+    /// Files of the set past [`MAX_SET_FILES`] in the last listing, not read.
+    pub files_over: usize,
+    /// The set's directory had more than [`MAX_DIR_ENTRIES`] names.
+    pub dir_cut: bool,
+    /// `.gz` members cut at [`MAX_GZ_BYTES`].
+    pub gz_cut: u64,
+    /// Members that are not regular files, as "PATH: it is a FIFO ...".
+    pub refused: Vec<String>,
+    /// How many were refused in all (beyond those named).
+    pub refused_total: usize,
+}
+
+impl Bounded {
+    /// True when nothing was cut.
+    pub fn is_empty(&self) -> bool {
+        *self == Bounded::default()
+    }
+
+    fn refuse(&mut self, path: &Path, why: &str) {
+        self.refused_total += 1;
+        if self.refused.len() < REFUSED_NAMED {
+            let text = format!("{}: {why}, not a log file: refused", path.display());
+            if !self.refused.contains(&text) {
+                self.refused.push(text);
+            }
+        }
+    }
 }
 
 /// A log set being followed.
@@ -75,6 +156,7 @@ pub struct LogFollower {
     first_poll: bool,
     buf: Vec<u8>,
     problem: Option<Problem>,
+    bounded: Bounded,
 }
 
 /// What one poll read.
@@ -93,6 +175,9 @@ struct Listed {
     id: FileId,
     path: PathBuf,
     gz: bool,
+    live: bool,
+    len: u64,
+    mtime: SystemTime,
 }
 
 /// A file to read this poll.
@@ -113,6 +198,20 @@ fn fstat(file: &File) -> Option<(FileId, u64, SystemTime, u64)> {
     ))
 }
 
+/// Opens a member of the set: non-blocking, links refused, checked on the
+/// descriptor. `Ok(None)`: gone since the listing.
+fn open_member(path: &Path, bounded: &mut Bounded) -> Result<Option<File>, Problem> {
+    match open_regular(path, Links::Refuse) {
+        Ok(f) => Ok(Some(f)),
+        Err(SmallFileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(SmallFileError::NotRegular(what)) => {
+            bounded.refuse(path, &format!("it is {what}"));
+            Ok(None)
+        }
+        Err(e) => Err(Problem::Unreadable(format!("{}: {e}", path.display()))),
+    }
+}
+
 impl LogFollower {
     /// Follows the set whose live file is `base` (a glob picks the newest match).
     pub fn new(base: impl Into<PathBuf>) -> LogFollower {
@@ -122,12 +221,23 @@ impl LogFollower {
             first_poll: true,
             buf: Vec::with_capacity(4096),
             problem: None,
+            bounded: Bounded::default(),
         }
     }
 
     /// What kept the last poll from reading the set, if anything.
     pub fn problem(&self) -> Option<&Problem> {
         self.problem.as_ref()
+    }
+
+    /// What the bounds cut since the last call (the counts start again).
+    pub fn take_bounded(&mut self) -> Bounded {
+        std::mem::take(&mut self.bounded)
+    }
+
+    /// Descriptors this follower holds between polls (at most one: the live file).
+    pub fn open_files(&self) -> usize {
+        self.files.values().filter(|t| t.file.is_some()).count()
     }
 
     /// The live file's path as configured.
@@ -143,11 +253,12 @@ impl LogFollower {
         glob::glob(s)
             .ok()?
             .flatten()
+            .take(MAX_DIR_ENTRIES)
             .filter(|p| !is_rotated_name(p))
-            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .max_by_key(|p| std::fs::symlink_metadata(p).and_then(|m| m.modified()).ok())
     }
 
-    fn list(&self) -> Result<Vec<Listed>, Problem> {
+    fn list(&mut self) -> Result<Vec<Listed>, Problem> {
         let missing = || Problem::Missing(format!("{}: no such file", self.base.display()));
         let live = self.live_path().ok_or_else(missing)?;
         let name = live
@@ -160,13 +271,19 @@ impl LogFollower {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let mut out = Vec::new();
+        // opendir opens with O_DIRECTORY: a FIFO in the directory's place
+        // fails at once (ENOTDIR), it cannot block.
         let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 Problem::Missing(format!("{}: no such directory", dir.display()))
             }
             _ => Problem::Unreadable(format!("{}: {e}", dir.display())),
         })?;
-        for e in entries.flatten() {
+        for (n, e) in entries.flatten().enumerate() {
+            if n >= MAX_DIR_ENTRIES {
+                self.bounded.dir_cut = true;
+                break;
+            }
             let fname = e.file_name();
             let Some(fname) = fname.to_str() else {
                 continue;
@@ -184,15 +301,33 @@ impl LogFollower {
             }
             let Ok(meta) = e.metadata() else { continue };
             if !meta.is_file() {
+                if !meta.is_dir() {
+                    self.bounded.refuse(
+                        &e.path(),
+                        &format!("it is {}", crate::file_kind::describe(meta.file_type())),
+                    );
+                }
                 continue;
             }
             out.push(Listed {
                 id: (meta.dev(), meta.ino()),
                 path: e.path(),
                 gz: fname.ends_with(".gz"),
+                live: fname == name,
+                len: meta.len(),
+                mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             });
         }
+        if out.len() > MAX_SET_FILES {
+            // The newest are followed: the live file and the latest rotations.
+            out.sort_by_key(|l| std::cmp::Reverse((l.live, l.mtime)));
+            self.bounded.files_over = out.len() - MAX_SET_FILES;
+            out.truncate(MAX_SET_FILES);
+        }
         if out.is_empty() {
+            if let Some(first) = self.bounded.refused.first() {
+                return Err(Problem::Unreadable(first.clone()));
+            }
             return Err(Problem::Missing(format!(
                 "{}: no such file",
                 live.display()
@@ -222,55 +357,62 @@ impl LogFollower {
         let mut seen: Vec<FileId> = Vec::with_capacity(listed.len());
         let mut gz: Vec<(SystemTime, PathBuf)> = Vec::new();
         for l in listed {
-            if let Some(t) = self.files.get_mut(&l.id) {
-                // Held open, so this inode is the tracked file, not a newcomer with its number.
-                t.path = l.path;
-                seen.push(l.id);
-                continue;
-            }
-            let file = match File::open(&l.path) {
-                Ok(f) => f,
-                // Renamed or removed since the listing: the next listing shows where it went.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    self.problem = Some(Problem::Unreadable(format!("{}: {e}", l.path.display())));
-                    continue;
-                }
-            };
-            // The name may already stand for another file: the open descriptor decides.
-            let Some((id, _, mtime, _)) = fstat(&file) else {
-                continue;
-            };
             if l.gz {
                 // Compressed files are old rotations: only the first poll reads them
                 // (later a .gz is a compressed copy of a file already read).
                 if first {
-                    gz.push((mtime, l.path));
+                    gz.push((l.mtime, l.path));
                 }
                 continue;
             }
-            seen.push(id);
-            self.files.entry(id).or_insert(Tracked {
-                file,
+            seen.push(l.id);
+            // Not opened here: a set of a thousand files would hold a
+            // thousand descriptors. The read below opens each in turn and
+            // checks, on the descriptor, that it is still this file.
+            let t = self.files.entry(l.id).or_insert_with(|| Tracked {
+                file: None,
                 offset: 0,
-                path: l.path,
+                path: l.path.clone(),
                 head: Vec::new(),
                 absent: 0,
+                live: false,
+                listed_len: 0,
+                listed_mtime: SystemTime::UNIX_EPOCH,
+                skipping: false,
+                closed_as: None,
             });
+            t.path = l.path;
+            t.live = l.live;
+            t.listed_len = l.len;
+            t.listed_mtime = l.mtime;
         }
         gz.sort();
+        let mut budget = MAX_POLL_BYTES;
         for (_, path) in gz {
-            read_gz(&path, &mut self.buf, on_line, &mut stats);
+            match open_member(&path, &mut self.bounded) {
+                Ok(Some(f)) => read_gz(f, &mut self.buf, on_line, &mut stats, &mut self.bounded),
+                Ok(None) => {}
+                Err(p) => self.problem = Some(p),
+            }
         }
 
         let mut order: Vec<ToRead> = Vec::with_capacity(self.files.len());
         let mut gone: Vec<FileId> = Vec::new();
         for (id, t) in self.files.iter_mut() {
-            let Some((_, len, mtime, links)) = fstat(&t.file) else {
-                gone.push(*id);
-                continue;
+            let listed = seen.contains(id);
+            let (len, mtime, links) = match &t.file {
+                Some(f) => match fstat(f) {
+                    Some((_, len, mtime, links)) => (len, mtime, links),
+                    None => {
+                        gone.push(*id);
+                        continue;
+                    }
+                },
+                // Closed: what the listing said; a closed file that was not
+                // listed has no name to open it by.
+                None => (t.listed_len, t.listed_mtime, 1),
             };
-            if seen.contains(id) {
+            if listed {
                 t.absent = 0;
             } else {
                 t.absent += 1;
@@ -278,6 +420,9 @@ impl LogFollower {
                 // last time below, then it is let go.
                 if links == 0 || t.absent >= ABSENT_POLLS {
                     gone.push(*id);
+                }
+                if t.file.is_none() {
+                    continue;
                 }
             }
             order.push(ToRead {
@@ -293,34 +438,97 @@ impl LogFollower {
             let Some(t) = self.files.get_mut(&c.id) else {
                 continue;
             };
+            let mut len = c.len;
+            if t.file.is_none() {
+                if t.closed_as == Some((len, c.mtime)) && t.offset == len && !t.skipping {
+                    // Read to its end and unchanged since: nothing to open.
+                    continue;
+                }
+                let file = match open_member(&t.path, &mut self.bounded) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => continue,
+                    Err(p) => {
+                        self.problem = Some(p);
+                        continue;
+                    }
+                };
+                // The name may stand for another file by now: the descriptor decides.
+                let Some((id, now_len, _, _)) = fstat(&file) else {
+                    continue;
+                };
+                if id != c.id {
+                    continue;
+                }
+                len = now_len;
+                if t.offset > 0 || !t.head.is_empty() {
+                    // A closed file met again under its identity: the same
+                    // file starts as it did and is no shorter; a new file
+                    // that got its inode number is read from its start.
+                    let head = read_head(&file);
+                    let n = head.len().min(t.head.len());
+                    if len < t.offset || head[..n] != t.head[..n] {
+                        t.offset = 0;
+                        t.head.clear();
+                        t.skipping = false;
+                    }
+                }
+                t.file = Some(file);
+            }
+            let Some(file) = t.file.as_ref() else {
+                continue;
+            };
             let rewritten = t.offset > 0 && {
-                let head = read_head(&t.file);
+                let head = read_head(file);
                 let n = head.len().min(t.head.len());
                 head[..n] != t.head[..n]
             };
-            if c.len < t.offset || rewritten {
+            if len < t.offset || rewritten {
                 tracing::info!(file = %t.path.display(), "log truncated: reading it again from the start");
                 t.offset = 0;
                 t.head.clear();
+                t.skipping = false;
                 stats.truncations += 1;
             }
-            if c.len == t.offset {
-                continue;
-            }
-            match read_from(&t.file, t.offset, &mut self.buf, on_line, &mut stats) {
-                Ok(n) => t.offset += n,
-                Err(e) => {
-                    self.problem = Some(Problem::Unreadable(format!("{}: {e}", t.path.display())));
+            if len != t.offset && budget > 0 {
+                let before = stats.bytes;
+                match read_from(
+                    file,
+                    t.offset,
+                    budget,
+                    &mut t.skipping,
+                    &mut self.buf,
+                    on_line,
+                    &mut stats,
+                    &mut self.bounded,
+                ) {
+                    Ok(n) => t.offset += n,
+                    Err(e) => {
+                        self.problem =
+                            Some(Problem::Unreadable(format!("{}: {e}", t.path.display())));
+                    }
                 }
+                budget = budget.saturating_sub(stats.bytes - before);
             }
             if t.head.len() < HEAD_LEN {
-                t.head = read_head(&t.file);
+                t.head = read_head(file);
                 t.head
                     .truncate(usize::try_from(t.offset).unwrap_or(HEAD_LEN).min(HEAD_LEN));
+            }
+            // Only the live file keeps its descriptor between polls.
+            if !t.live {
+                t.closed_as = t
+                    .file
+                    .take()
+                    .as_ref()
+                    .and_then(fstat)
+                    .map(|(_, len, mtime, _)| (len, mtime));
             }
         }
         for id in gone {
             self.files.remove(&id);
+        }
+        if self.problem.is_none() && !self.bounded.refused.is_empty() && self.files.is_empty() {
+            self.problem = Some(Problem::Unreadable(self.bounded.refused[0].clone()));
         }
         stats
     }
@@ -336,67 +544,130 @@ fn is_rotated_name(p: &Path) -> bool {
         .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Reads complete lines from `offset` of an open file; returns the bytes consumed.
+/// Reads complete lines from `offset` of an open file, at most about
+/// `budget` bytes; returns the bytes consumed.
+#[allow(clippy::too_many_arguments)]
 fn read_from(
     mut file: &File,
     offset: u64,
+    budget: u64,
+    skipping: &mut bool,
     buf: &mut Vec<u8>,
     on_line: &mut dyn FnMut(&[u8]),
     stats: &mut PollStats,
+    bounded: &mut Bounded,
 ) -> std::io::Result<u64> {
     file.seek(SeekFrom::Start(offset))?;
-    Ok(read_lines(
-        BufReader::with_capacity(64 * 1024, file),
-        buf,
-        on_line,
-        stats,
-    ))
-}
-
-fn read_gz(
-    path: &Path,
-    buf: &mut Vec<u8>,
-    on_line: &mut dyn FnMut(&[u8]),
-    stats: &mut PollStats,
-) -> u64 {
-    let Ok(f) = std::fs::File::open(path) else {
-        return 0;
-    };
-    let dec = flate2::read::MultiGzDecoder::new(f);
     read_lines(
-        BufReader::with_capacity(64 * 1024, dec),
+        BufReader::with_capacity(64 * 1024, file),
+        budget,
+        skipping,
         buf,
         on_line,
         stats,
+        bounded,
     )
 }
 
-fn read_lines<R: Read>(
-    mut r: BufReader<R>,
+fn read_gz(
+    file: File,
     buf: &mut Vec<u8>,
     on_line: &mut dyn FnMut(&[u8]),
     stats: &mut PollStats,
-) -> u64 {
-    let mut consumed = 0;
+    bounded: &mut Bounded,
+) {
+    // Bounded on the decompressed side: a small member can inflate to gigabytes.
+    let mut dec = flate2::read::MultiGzDecoder::new(file).take(MAX_GZ_BYTES + 1);
+    let mut skipping = false;
+    let consumed = read_lines(
+        BufReader::with_capacity(64 * 1024, &mut dec),
+        MAX_GZ_BYTES,
+        &mut skipping,
+        buf,
+        on_line,
+        stats,
+        bounded,
+    )
+    .unwrap_or(0);
+    if consumed >= MAX_GZ_BYTES || dec.limit() == 0 {
+        bounded.gz_cut += 1;
+    }
+}
+
+/// Hands on each complete line, never holding more than
+/// [`MAX_LINE_BYTES`] of one: a longer line is skipped to its newline
+/// (`skipping` carries that across polls) and counted. Stops at the first
+/// line boundary past `budget` bytes. Returns the bytes consumed: complete
+/// lines, and the skipped part of an over-long line; a short line cut off
+/// mid-write is left for the next poll.
+fn read_lines<R: Read>(
+    mut r: BufReader<R>,
+    budget: u64,
+    skipping: &mut bool,
+    buf: &mut Vec<u8>,
+    on_line: &mut dyn FnMut(&[u8]),
+    stats: &mut PollStats,
+    bounded: &mut Bounded,
+) -> std::io::Result<u64> {
+    let mut consumed = 0u64;
+    // Bytes of the line under way (held in `buf`, or skipped).
+    let mut partial = 0u64;
+    buf.clear();
     loop {
-        buf.clear();
-        match r.read_until(b'\n', buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if buf.last() != Some(&b'\n') {
-                    // Cut off mid-write: leave it for the next poll.
-                    break;
+        if consumed + partial >= budget {
+            break;
+        }
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if consumed == 0 && partial == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        match memchr::memchr(b'\n', chunk) {
+            Some(i) => {
+                if *skipping {
+                    *skipping = false;
+                } else if buf.len() + i > MAX_LINE_BYTES {
+                    bounded.long_lines += 1;
+                } else {
+                    buf.extend_from_slice(&chunk[..i]);
+                    let line = buf.strip_suffix(b"\r").unwrap_or(buf);
+                    on_line(line);
+                    stats.lines += 1;
                 }
-                consumed += n as u64;
-                let line = &buf[..buf.len() - 1];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                on_line(line);
-                stats.lines += 1;
-                stats.bytes += n as u64;
+                let n = partial + i as u64 + 1;
+                consumed += n;
+                stats.bytes += n;
+                partial = 0;
+                buf.clear();
+                r.consume(i + 1);
+            }
+            None => {
+                let n = chunk.len();
+                if !*skipping && buf.len() + n > MAX_LINE_BYTES {
+                    *skipping = true;
+                    bounded.long_lines += 1;
+                    buf.clear();
+                }
+                if !*skipping {
+                    buf.extend_from_slice(chunk);
+                }
+                partial += n as u64;
+                r.consume(n);
             }
         }
     }
-    consumed
+    if *skipping {
+        // The over-long line's bytes read so far are gone for good: move
+        // past them, and skip the rest of it at the next poll.
+        consumed += partial;
+        stats.bytes += partial;
+    }
+    buf.clear();
+    Ok(consumed)
 }
 
 #[cfg(test)]
@@ -511,6 +782,144 @@ mod tests {
         append(&t.path().join("gc.log"), "a\n");
         assert_eq!(lines(&mut f), ["a"]);
         assert_eq!(f.problem(), None);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    //! Every bound of the follower, on more than one input: lines, set size,
+    //! descriptors, compressed members, non-regular members.
+    use super::*;
+    use std::io::Write;
+
+    fn lines(f: &mut LogFollower) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        f.poll(&mut |l| out.push(l.to_vec()));
+        out
+    }
+
+    #[test]
+    fn a_set_of_1100_files_is_read_with_one_descriptor_held() {
+        let t = tempfile::tempdir().unwrap();
+        for n in 0..1100 {
+            std::fs::write(t.path().join(format!("gc.log.{n}")), format!("{n}\n")).unwrap();
+        }
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        let got = lines(&mut f);
+        // The newest 1001 (the live file first among equals), the rest counted.
+        assert_eq!(got.len(), MAX_SET_FILES);
+        assert!(f.open_files() <= 1, "{} descriptors held", f.open_files());
+        let b = f.take_bounded();
+        assert_eq!(b.files_over, 1101 - MAX_SET_FILES);
+        // Nothing is read twice, and appends to the live file still come.
+        assert!(lines(&mut f).is_empty());
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(t.path().join("gc.log"))
+            .unwrap()
+            .write_all(b"more\n")
+            .unwrap();
+        assert_eq!(lines(&mut f), [b"more".to_vec()]);
+        assert!(f.open_files() <= 1);
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_to_its_newline_across_polls() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("gc.log");
+        // 3 x the bound without a newline, then the rest of the line later.
+        std::fs::write(&p, vec![b'x'; 3 * MAX_LINE_BYTES]).unwrap();
+        let mut f = LogFollower::new(&p);
+        assert!(lines(&mut f).is_empty());
+        assert_eq!(f.take_bounded().long_lines, 1);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        file.write_all(b"yyy\nnext\n").unwrap();
+        assert_eq!(
+            lines(&mut f),
+            [b"next".to_vec()],
+            "the tail of the long line is not a line"
+        );
+        // A long line between short ones, within one poll.
+        let mut text = b"a\n".to_vec();
+        text.extend(vec![b'z'; MAX_LINE_BYTES + 1]);
+        text.extend(b"\nb\n");
+        file.write_all(&text).unwrap();
+        let got = lines(&mut f);
+        assert!(got == [b"a".to_vec(), b"b".to_vec()], "{} lines", got.len());
+        assert_eq!(f.take_bounded().long_lines, 1);
+    }
+
+    #[test]
+    fn a_gz_member_without_newlines_is_bounded_too() {
+        let t = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(t.path().join("gc.log.1.gz")).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&vec![b'q'; 1 << 20]).unwrap();
+        gz.write_all(b"\nafter\n").unwrap();
+        gz.finish().unwrap();
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        assert_eq!(lines(&mut f), [b"after".to_vec(), b"live".to_vec()]);
+        assert_eq!(f.take_bounded().long_lines, 1);
+    }
+
+    #[test]
+    fn fifos_sockets_and_links_in_the_set_are_refused_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("gc.log"), "live\n").unwrap();
+        nix::unistd::mkfifo(
+            &t.path().join("gc.log.1"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(t.path().join("gc.log.2")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", t.path().join("gc.log.3")).unwrap();
+        let mut f = LogFollower::new(t.path().join("gc.log"));
+        assert_eq!(lines(&mut f), [b"live".to_vec()]);
+        let b = f.take_bounded();
+        assert_eq!(b.refused_total, 3, "{b:?}");
+        let text = b.refused.join("; ");
+        for what in ["a FIFO", "a socket", "a symbolic link"] {
+            assert!(text.contains(what), "{text}");
+        }
+        // The live file itself a FIFO: refused, named as the problem.
+        let t2 = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &t2.path().join("gc.log"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let mut f = LogFollower::new(t2.path().join("gc.log"));
+        assert!(lines(&mut f).is_empty());
+        assert!(
+            matches!(f.problem(), Some(Problem::Unreadable(w)) if w.contains("FIFO")),
+            "{:?}",
+            f.problem()
+        );
+    }
+
+    #[test]
+    fn a_poll_reads_at_most_its_budget_and_the_next_goes_on() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("gc.log");
+        let line = vec![b'l'; 1023];
+        let mut text = Vec::new();
+        let n = (MAX_POLL_BYTES / 1024) as usize + 100;
+        for _ in 0..n {
+            text.extend(&line);
+            text.push(b'\n');
+        }
+        std::fs::write(&p, &text).unwrap();
+        let mut f = LogFollower::new(&p);
+        let mut count = 0;
+        let s = f.poll(&mut |_| count += 1);
+        assert!(s.bytes <= MAX_POLL_BYTES + 1024, "{}", s.bytes);
+        assert!(count < n);
+        f.poll(&mut |_| count += 1);
+        assert_eq!(count, n, "the rest at the next poll");
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::agent::config::Config;
-use crate::agent::follow::{LogFollower, Problem};
+use crate::agent::follow::{Bounded, LogFollower, Problem};
 use crate::agent::ledger::{Ledger, line_gc_id};
 use crate::agent::metrics::Metrics;
 use crate::finding::Status;
@@ -26,6 +26,9 @@ use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
 /// Lines held back while a log's format is not yet known.
 const SNIFF_LINES: usize = 200;
+/// Bytes held back while sniffing: the format is decided on what is held
+/// by then (each line is at most `follow::MAX_LINE_BYTES`).
+const SNIFF_BYTES: usize = 256 << 10;
 
 /// What a log stream hands on, in the order of the lines.
 enum Item {
@@ -89,7 +92,8 @@ impl LogStream {
                 format,
                 LogFormat::UnifiedG1 | LogFormat::Jdk8G1 | LogFormat::NotG1(_)
             );
-            if !decided && held.len() < SNIFF_LINES {
+            let held_bytes: usize = held.iter().map(|l| l.len() + 1).sum();
+            if !decided && held.len() < SNIFF_LINES && held_bytes < SNIFF_BYTES {
                 return;
             }
             match new_parser(format) {
@@ -253,6 +257,8 @@ impl JvmState {
 pub struct GcTracker {
     jvms: BTreeMap<i32, JvmState>,
     extra: BTreeMap<String, JvmState>,
+    /// Matching JVMs past [`crate::agent::fit::MAX_JVMS`] at the last poll: not followed.
+    not_followed: usize,
 }
 
 impl std::fmt::Debug for GcTracker {
@@ -298,6 +304,11 @@ impl GcTracker {
         }
     }
 
+    /// Matching JVMs the last poll did not follow (past the cap).
+    pub fn not_followed(&self) -> usize {
+        self.not_followed
+    }
+
     /// Finds the JVMs, reads their new GC log lines and reports on each.
     /// The interval accumulators start again after this call.
     pub fn poll(
@@ -307,7 +318,16 @@ impl GcTracker {
         profile: &Profile,
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
-        let found = find_jvms(host, &cfg.jvm_match);
+        let mut found = find_jvms(host, &cfg.jvm_match);
+        // A bound on the JVMs followed (each costs memory and a descriptor):
+        // those already followed first, then by pid.
+        let cap = crate::agent::fit::MAX_JVMS;
+        self.not_followed = found.len().saturating_sub(cap);
+        if found.len() > cap {
+            found.sort_by_key(|j| (!self.jvms.contains_key(&j.pid), j.pid));
+            found.truncate(cap);
+            found.sort_by_key(|j| j.pid);
+        }
         let rule = AnalyseOptions::default().with_profile(profile).stall;
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
@@ -391,6 +411,81 @@ fn log_problem(state: &JvmState) -> Option<(Status, String)> {
     }
 }
 
+/// What the follower's bounds cut, as findings beside the GC figures: the
+/// figures are short by what was not read, and the operator must know why.
+fn bounded_findings(b: &Bounded) -> Vec<crate::finding::Finding> {
+    use crate::agent::follow::{MAX_DIR_ENTRIES, MAX_GZ_BYTES, MAX_LINE_BYTES, MAX_SET_FILES};
+    let finding =
+        |key: &str, expected: &str, actual: String, detail: String| crate::finding::Finding {
+            check: "gc".into(),
+            key: key.into(),
+            expected: expected.into(),
+            actual: Some(actual),
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(detail),
+            waiver: None,
+        };
+    let mut out = Vec::new();
+    if b.refused_total > 0 {
+        out.push(finding(
+            "log_refused",
+            "regular files only in the GC log set",
+            format!("{} not regular", b.refused_total),
+            format!(
+                "{}{}",
+                b.refused.join("; "),
+                if b.refused_total > b.refused.len() {
+                    format!(" (and {} more)", b.refused_total - b.refused.len())
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    if b.long_lines > 0 {
+        out.push(finding(
+            "log_lines",
+            &format!("lines of at most {} KiB", MAX_LINE_BYTES >> 10),
+            format!("{} longer lines", b.long_lines),
+            format!(
+                "{} lines longer than {} KiB were skipped, not parsed (no G1 line is that long: a file without newlines, or not a GC log)",
+                b.long_lines,
+                MAX_LINE_BYTES >> 10
+            ),
+        ));
+    }
+    if b.files_over > 0 || b.dir_cut {
+        out.push(finding(
+            "log_files",
+            &format!("at most {MAX_SET_FILES} files in the set"),
+            format!("{} more", b.files_over),
+            format!(
+                "the set holds more files than the JVM's own maximum (filecount 1000){}: the newest {MAX_SET_FILES} are followed, {} older ones are not read",
+                if b.dir_cut {
+                    format!(", in a directory of more than {MAX_DIR_ENTRIES} names (the rest not looked at)")
+                } else {
+                    String::new()
+                },
+                b.files_over
+            ),
+        ));
+    }
+    if b.gz_cut > 0 {
+        out.push(finding(
+            "log_gz",
+            &format!("compressed members of at most {} MiB", MAX_GZ_BYTES >> 20),
+            format!("{} cut", b.gz_cut),
+            format!(
+                "{} .gz members inflate past {} MiB: read up to there",
+                b.gz_cut,
+                MAX_GZ_BYTES >> 20
+            ),
+        ));
+    }
+    out
+}
+
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     let interval = std::mem::replace(
         &mut state.interval,
@@ -425,6 +520,9 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             )),
             waiver: None,
         });
+    }
+    if let Some(log) = state.log.as_mut() {
+        findings.extend(bounded_findings(&log.follower.take_bounded()));
     }
     if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {

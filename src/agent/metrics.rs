@@ -150,7 +150,7 @@ impl Metrics {
         );
         r.register(
             "reports_refused",
-            "Reports the collector refused for good (400/401/403/409/413/422)",
+            "Reports the collector refused for good (a 4xx other than 401/403/404/405/407/408/425/429): set aside",
             refused,
         );
         r.register(

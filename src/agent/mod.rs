@@ -3,10 +3,12 @@
 //! spool to the collector.
 
 pub mod config;
+pub mod fit;
 pub mod follow;
 pub mod gc;
 pub mod ledger;
 pub mod metrics;
+pub mod metrics_http;
 pub mod pressure;
 pub mod run;
 pub mod sender;

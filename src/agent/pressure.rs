@@ -57,14 +57,9 @@ impl PressureTracker {
 pub fn add_stall_causes(host: &Host, jvms: &mut [JvmReport]) {
     let kafka = crate::kafka::find_kafka_processes(host);
     for j in jvms.iter_mut().filter(|j| j.pid > 0 && !j.exited) {
-        let Ok(raw) = std::fs::read(host.path(format!("/proc/{}/cmdline", j.pid))) else {
+        let Ok(cmdline) = host.cmdline(j.pid) else {
             continue;
         };
-        let cmdline: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
         let data_dirs: Vec<PathBuf> = kafka
             .iter()
             .find(|p| p.jvm.pid == j.pid)

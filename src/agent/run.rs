@@ -345,8 +345,13 @@ impl Reporter {
     /// Builds a report and spools it; never fails the agent: a report that
     /// cannot be stored is logged and counted as dropped.
     async fn report(&mut self, deliver_first: DeliverFirst<'_>) {
-        let report = self.build_report();
-        let json = serde_json::to_vec(&report).expect("a report always serialises");
+        let mut report = self.build_report();
+        // Within the collector's body limit by construction (src/agent/fit.rs).
+        let json = super::fit::fit(
+            &mut report,
+            self.cfg.max_report_bytes,
+            self.tracker.not_followed(),
+        );
         let mut gz = flate2::write::GzEncoder::new(
             Vec::with_capacity(json.len() / 4),
             flate2::Compression::fast(),
@@ -688,27 +693,6 @@ impl Deliverer {
     }
 }
 
-async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let m = metrics.clone();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    m.encode(),
-                )
-            }
-        }),
-    );
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "metrics endpoint stopped");
-    }
-}
-
 /// Updates the spool metrics and writes the textfile, if configured.
 fn publish_metrics(shared: &Shared, textfile: Option<&std::path::Path>) {
     let (entries, dropped) = {
@@ -812,13 +796,13 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     };
     rt.block_on(async move {
         if let Some(addr) = listen {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
+            // Its own thread, capped connections: see metrics_http.rs.
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| super::metrics_http::spawn(l, shared.metrics.clone()))
                 .map_err(|source| AgentError::Io {
                     what: format!("metrics_listen {addr}"),
                     source,
                 })?;
-            tokio::spawn(serve_metrics(listener, shared.metrics.clone()));
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {

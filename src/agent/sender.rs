@@ -33,8 +33,9 @@ pub enum SenderError {
 pub enum Delivery {
     /// 2xx: the collector has it (or had it: a duplicate id is a success).
     Delivered,
-    /// 400/401/403/409/413/422: retrying the same bytes cannot succeed
-    /// (409: the collector holds this report id for another host).
+    /// A 4xx about this report (400, 409, 413, 415, 422, ...): retrying
+    /// the same bytes cannot succeed (409: the collector holds this report
+    /// id for another host). Set aside, so the reports behind it go on.
     Refused(u16),
     /// Network error, timeout, 5xx, 429, a redirect...: try again later.
     Retry(String),
@@ -43,18 +44,26 @@ pub enum Delivery {
 /// Classifies an HTTP status. A 3xx is a failure like a 5xx: the report was
 /// not stored, and the endpoint is probably misconfigured (a load balancer
 /// redirecting to HTTPS or to a login page), which the operator can fix.
+/// A 4xx is the report's own fault, and it is set aside, except those that
+/// say nothing about the report: authentication (401, 403, 407, fixed by
+/// the operator, after which every waiting report goes through), throttling
+/// and timeouts (408, 425, 429), and a wrong URL (404, 405).
 pub fn classify(status: u16) -> Delivery {
     match status {
         200..=299 => Delivery::Delivered,
         300..=399 => Delivery::Retry(format!(
             "HTTP {status}: a redirect, which the agent does not follow; set `endpoint` to the collector's own URL"
         )),
-        400 | 401 | 403 | 409 | 413 | 422 => Delivery::Refused(status),
+        401 | 403 | 407 => Delivery::Retry(format!(
+            "HTTP {status}: configuration error: the collector does not accept the agent's token; fix `token_file` (reports wait in the spool)"
+        )),
+        408 | 425 | 429 => Delivery::Retry(format!("HTTP {status}")),
         // The URL answers, but is no collector API: a configuration error
         // (often the example endpoint without its path), not a blip.
         404 | 405 => Delivery::Retry(format!(
             "HTTP {status}: configuration error: this URL is not the collector's report API; set `endpoint` to https://COLLECTOR:PORT/api/v1/reports"
         )),
+        400..=499 => Delivery::Refused(status),
         s => Delivery::Retry(format!("HTTP {s}")),
     }
 }
@@ -89,10 +98,13 @@ impl Sender {
             .timeout(timeout)
             .user_agent(concat!("tunekeeper-agent/", env!("CARGO_PKG_VERSION")));
         if let Some(p) = ca_file {
-            let pem = std::fs::read(p).map_err(|source| SenderError::Io {
-                path: p.to_path_buf(),
-                source,
-            })?;
+            // A CA bundle is tens of KiB.
+            let pem = crate::file_kind::read_bounded(p, 4 << 20)
+                .map_err(crate::file_kind::SmallFileError::into_io)
+                .map_err(|source| SenderError::Io {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
                 SenderError::Client(format!("{}: not a PEM certificate: {e}", p.display()))
             })?;
@@ -206,8 +218,17 @@ mod tests {
     fn statuses_are_classified() {
         assert_eq!(classify(200), Delivery::Delivered);
         assert_eq!(classify(202), Delivery::Delivered);
-        for s in [400, 401, 403, 409, 413, 422] {
+        for s in [400, 409, 411, 413, 414, 415, 422, 431] {
             assert_eq!(classify(s), Delivery::Refused(s));
+        }
+        for s in [401, 403, 407] {
+            assert!(
+                matches!(classify(s), Delivery::Retry(why) if why.contains("configuration error")),
+                "{s}: an auth failure is no fault of the report"
+            );
+        }
+        for s in [408, 425, 429] {
+            assert!(matches!(classify(s), Delivery::Retry(_)));
         }
         for s in [404, 405] {
             assert!(

@@ -75,6 +75,10 @@ const SUFFIX: &str = ".json.gz";
 /// Where refused and unreadable entries are set aside.
 pub const REJECTED: &str = "rejected";
 const REJECTED_KEEP: usize = 100;
+/// The largest entry read back: the collector's own ceiling on a body
+/// (`--max-body-bytes` at most 256 MiB); a larger entry cannot be a report
+/// and is set aside unread.
+pub const MAX_ENTRY_BYTES: u64 = crate::collector::MAX_MAX_BODY_BYTES as u64;
 
 /// The leading number of a spool file name, if it has one.
 fn seq_of(name: &str) -> Option<u64> {
@@ -262,8 +266,14 @@ impl Spool {
     }
 
     /// Reads a pending report's bytes.
+    /// Through the one open for foreign files: an entry that is not a
+    /// regular file (a FIFO or a link planted in the spool) is refused
+    /// without blocking, and none is read past [`MAX_ENTRY_BYTES`].
     pub fn read(&self, entry: &Entry) -> Result<Vec<u8>, SpoolError> {
-        std::fs::read(&entry.path).map_err(err(&entry.path))
+        use crate::file_kind::{Links, open_regular, read_all_bounded};
+        open_regular(&entry.path, Links::Refuse)
+            .and_then(|f| read_all_bounded(f, MAX_ENTRY_BYTES))
+            .map_err(|e| err(&entry.path)(e.into_io()))
     }
 
     /// Removes a report the collector acknowledged.
@@ -275,7 +285,7 @@ impl Spool {
         }
     }
 
-    /// Moves an entry the collector refused for good (400/401/403/409/413/422),
+    /// Moves an entry the collector refused for good (a 4xx about the report),
     /// or one that cannot be read, aside into `rejected/`, keeping the
     /// newest few for inspection.
     pub fn set_aside(&self, entry: &Entry) -> Result<PathBuf, SpoolError> {

@@ -31,11 +31,16 @@ pub fn run(g: &Global, args: &AgentArgs) -> anyhow::Result<u8> {
             set_aside,
         } => {
             for s in &set_aside {
-                eprintln!("tunekeeper: spool entry {}: {}", s.path.display(), s.why);
+                eprintln!(
+                    "tunekeeper: spool entry {}: {}",
+                    tunekeeper::present::terminal::text(&s.path.display().to_string()),
+                    tunekeeper::present::terminal::text(&s.why)
+                );
             }
             if waiting > 0 {
                 eprintln!(
-                    "tunekeeper: {waiting} report(s) could not be delivered and wait in the spool: {reason}"
+                    "tunekeeper: {waiting} report(s) could not be delivered and wait in the spool: {}",
+                    tunekeeper::present::terminal::text(&reason)
                 );
             }
             // Set-aside entries need a look whatever else happened; waiting

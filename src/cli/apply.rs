@@ -1,6 +1,7 @@
 //! `tunekeeper apply` and `tunekeeper rollback`.
 
 use tunekeeper::apply::{self, Outcome};
+use tunekeeper::present::terminal::text;
 use tunekeeper::present::text::columns;
 use tunekeeper::profile::DEFAULT_PROFILE;
 
@@ -107,8 +108,8 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             for r in report.results.iter().filter(|r| r.error.is_some()) {
                 println!(
                     "failed {}: {}",
-                    r.step.key,
-                    r.error.as_deref().unwrap_or_default()
+                    text(&r.step.key),
+                    text(r.error.as_deref().unwrap_or_default())
                 );
             }
             if report.results.iter().any(|r| r.outcome == Outcome::Failed) {
@@ -122,7 +123,10 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 );
             }
             if let Some(p) = &report.persisted {
-                println!("persisted: {} (survives reboot)", p.display());
+                println!(
+                    "persisted: {} (survives reboot)",
+                    text(&p.display().to_string())
+                );
             }
             if let Some(j) = &report.journal {
                 println!(
@@ -131,10 +135,14 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 );
             }
             for m in &report.manual {
-                println!("not changed by apply: {}: {}", m.key, m.advice);
+                println!(
+                    "not changed by apply: {}: {}",
+                    text(&m.key),
+                    text(&m.advice)
+                );
             }
             for m in &plan.waived {
-                println!("not changed, {}: {}", m.key, m.advice);
+                println!("not changed, {}: {}", text(&m.key), text(&m.advice));
             }
         }
     }
@@ -177,10 +185,14 @@ fn print_plan(plan: &apply::Plan, persist: bool) {
         );
     }
     for m in &plan.manual {
-        println!("not changed by apply: {}: {}", m.key, m.advice);
+        println!(
+            "not changed by apply: {}: {}",
+            text(&m.key),
+            text(&m.advice)
+        );
     }
     for m in &plan.waived {
-        println!("not changed, {}: {}", m.key, m.advice);
+        println!("not changed, {}: {}", text(&m.key), text(&m.advice));
     }
     println!("dry run: nothing was changed");
 }
@@ -219,7 +231,7 @@ pub fn rollback(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
             }
             print!("{}", columns(&rows));
             if let Some(p) = &report.persisted {
-                println!("{p}");
+                println!("{}", text(p));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `tunekeeper audit`.
 
 use std::path::PathBuf;
+use tunekeeper::present::terminal::text;
 
 use tunekeeper::audit::{AuditReport, audit};
 use tunekeeper::finding::Summary;
@@ -83,16 +84,16 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
                 print!("{}", findings_table(&report.findings, stdout_colour()));
                 println!(
                     "\n{} on {}: {}",
-                    report.profile,
+                    text(&report.profile),
                     if report.host.hostname.is_empty() {
-                        "this host"
+                        "this host".into()
                     } else {
-                        &report.host.hostname
+                        text(&report.host.hostname)
                     },
                     summary_line(&report.summary)
                 );
                 if let Some(why) = &report.chosen_because {
-                    println!("profile {}: {why}", report.profile);
+                    println!("profile {}: {}", text(&report.profile), text(why));
                 }
             }
         }
@@ -133,7 +134,9 @@ fn apply_waivers(
     for w in waivers.unmatched(scope, &matched) {
         eprintln!(
             "warning: {}: the waiver for {} {} matches no finding on this host (misspelt, or no longer needed?)",
-            w.from, w.check, w.key
+            text(&w.from),
+            text(&w.check),
+            text(&w.key)
         );
     }
 }

@@ -67,14 +67,9 @@ fn stall_causes(
 ) -> Vec<tunekeeper::finding::Finding> {
     use tunekeeper::host::pressure::{StallSuspect, static_causes};
     let host = g.host();
-    let Ok(raw) = std::fs::read(host.path(format!("/proc/{pid}/cmdline"))) else {
+    let Ok(cmdline) = host.cmdline(pid) else {
         return Vec::new();
     };
-    let cmdline: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
     let data_dirs: Vec<PathBuf> = tunekeeper::kafka::find_kafka_processes(&host)
         .iter()
         .find(|p| p.jvm.pid == pid)
@@ -101,8 +96,9 @@ fn timeouts(
     use tunekeeper::kafka::properties::Properties;
     use tunekeeper::kafka::timeouts::broker_timeouts;
     if let Some(path) = &args.broker_config {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
+        let text =
+            tunekeeper::file_kind::read_text(path, tunekeeper::kafka::process::MAX_CONFIG_BYTES)
+                .with_context(|| format!("--broker-config {}: cannot read", path.display()))?;
         let cfg = Properties::parse(&text).with_context(|| {
             format!("--broker-config {}: not a properties file", path.display())
         })?;
@@ -137,17 +133,11 @@ fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
 /// Runs the analysis and returns the exit code (0 ok, 1 drift; errors are 2).
 pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     let jvm_args = match args.pid {
-        Some(pid) => {
-            let path = g.host().path(format!("/proc/{pid}/cmdline"));
-            let raw = std::fs::read(&path)
-                .with_context(|| format!("--pid {pid}: cannot read {}", path.display()))?;
-            Some(
-                raw.split(|b| *b == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect(),
-            )
-        }
+        Some(pid) => Some(
+            g.host()
+                .cmdline(pid)
+                .with_context(|| format!("--pid {pid}: cannot read its command line"))?,
+        ),
         None => None,
     };
     let opts = AnalyseOptions {
@@ -190,7 +180,13 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             serde_json::to_writer_pretty(&mut buf, &analysis)?;
             buf.push(b'\n');
         }
-        OutputFormat::Text => render_text(&analysis, &mut buf)?,
+        OutputFormat::Text => {
+            // What the logs and the host said is shown, not executed.
+            let mut text = Vec::with_capacity(16 * 1024);
+            render_text(&analysis, &mut text)?;
+            let text = String::from_utf8_lossy(&text);
+            buf.extend_from_slice(tunekeeper::present::terminal::lines(&text).as_bytes());
+        }
         OutputFormat::Html => render_html(&analysis, &mut buf)?,
     }
     match &args.output {

@@ -86,11 +86,12 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TUNEKEEPER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = tunekeeper::present::text::want_colour(std::io::stderr().is_terminal());
+    // Every record through the terminal escaper: a foreign value in a field
+    // (a path, a broker's setting) cannot add lines or rewrite the screen.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(tunekeeper::present::text::want_colour(
-            std::io::stderr().is_terminal(),
-        ))
+        .with_writer(move || tunekeeper::present::terminal::LogWriter::stderr(colour))
+        .with_ansi(colour)
         .init();
 }

@@ -133,8 +133,14 @@ pub fn run(g: &Global, cmd: &ProfilesCommand) -> anyhow::Result<u8> {
                     "chain": p.chain, "settings": rows,
                 }))?,
                 Format::Table => {
-                    println!("{} ({}): {}", p.name, p.origin, p.description);
-                    println!("includes: {}\n", p.chain.join(" -> "));
+                    use tunekeeper::present::terminal::text;
+                    println!(
+                        "{} ({}): {}",
+                        text(&p.name),
+                        text(&p.origin),
+                        text(&p.description)
+                    );
+                    println!("includes: {}\n", text(&p.chain.join(" -> ")));
                     let mut table = vec![vec![
                         "SECTION".into(),
                         "KEY".into(),

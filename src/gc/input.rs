@@ -2,7 +2,6 @@
 //! rotated sets in time order, and lines through one reusable buffer so
 //! memory stays constant whatever the file size.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -30,10 +29,18 @@ pub fn open_observed<'a>(
         path: path.to_path_buf(),
         source,
     };
-    let file = Observed {
-        inner: File::open(path).map_err(io_err)?,
-        on_read,
-    };
+    // Checked on the descriptor it reads: a FIFO swapped in after the
+    // listing is refused here, without blocking.
+    let inner = crate::file_kind::open_regular(path, crate::file_kind::Links::Follow).map_err(
+        |e| match e {
+            crate::file_kind::SmallFileError::NotRegular(what) => GcError::NotRegular {
+                path: path.to_path_buf(),
+                what,
+            },
+            other => io_err(other.into_io()),
+        },
+    )?;
+    let file = Observed { inner, on_read };
     let mut reader = BufReader::with_capacity(CHUNK, file);
     let head = reader.fill_buf().map_err(io_err)?;
     if head.starts_with(&[0x1f, 0x8b]) {

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use super::Host;
 use crate::sysctl_key::SysctlKey;
 
+/// The most of one sysctl.d file read: a file past it is skipped like an
+/// unreadable one (real files are a few KiB).
+const MAX_SYSCTL_CONF_BYTES: u64 = 1 << 20;
+
 /// Configuration directories in precedence order (earlier masks later).
 pub const SYSCTL_DIRS: [&str; 5] = [
     "/etc/sysctl.d",
@@ -96,7 +100,8 @@ impl Host {
         files.push(PathBuf::from(SYSCTL_CONF));
         for file in files {
             // A symlink to /dev/null masks a file; reading it yields nothing.
-            let Ok(text) = std::fs::read_to_string(self.path(&file)) else {
+            let Ok(text) = crate::file_kind::read_text(&self.path(&file), MAX_SYSCTL_CONF_BYTES)
+            else {
                 continue;
             };
             for (i, raw) in text.lines().enumerate() {

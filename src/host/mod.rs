@@ -105,7 +105,7 @@ impl Host {
     /// Reads a small text file (a sysctl, a sysfs attribute), trimmed.
     pub fn read_value(&self, abs: impl AsRef<Path>) -> Result<String, HostError> {
         let path = self.path(abs);
-        std::fs::read_to_string(&path)
+        crate::file_kind::read_text(&path, crate::file_kind::MAX_KERNEL_FILE_BYTES)
             .map(|s| s.trim().to_string())
             .map_err(|e| HostError::from_io(&path, e))
     }

@@ -60,12 +60,14 @@ impl Host {
 
     fn read_mountinfo(&self, abs: &str) -> Result<Vec<Mount>, HostError> {
         let path = self.path(abs);
-        let file = std::fs::File::open(&path).map_err(|e| HostError::from_io(&path, e))?;
-        let infos = procfs::process::MountInfos::from_buf_read(std::io::BufReader::new(file))
-            .map_err(|e| HostError::Io {
+        let text = crate::file_kind::read_text(&path, crate::file_kind::MAX_KERNEL_FILE_BYTES)
+            .map_err(|e| HostError::from_io(&path, e))?;
+        let infos = procfs::process::MountInfos::from_buf_read(text.as_bytes()).map_err(|e| {
+            HostError::Io {
                 path: path.clone(),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-            })?;
+            }
+        })?;
         Ok(infos
             .0
             .into_iter()

@@ -152,7 +152,9 @@ pub struct Sample {
 impl Host {
     /// Samples pressure and vmstat (and the major faults of `pid`).
     pub fn pressure_sample(&self, pid: Option<i32>) -> Sample {
-        let read = |p: &str| std::fs::read_to_string(self.path(p)).ok();
+        let read = |p: &str| {
+            crate::file_kind::read_text(&self.path(p), crate::file_kind::MAX_KERNEL_FILE_BYTES).ok()
+        };
         Sample {
             at: Instant::now(),
             io: read("/proc/pressure/io").as_deref().and_then(parse_psi),
@@ -169,7 +171,8 @@ impl Host {
     /// `VmSwap` of a process, KiB.
     pub fn vm_swap_kb(&self, pid: i32) -> Result<Option<u64>, HostError> {
         let path = self.path(format!("/proc/{pid}/status"));
-        let text = std::fs::read_to_string(&path).map_err(|e| HostError::from_io(&path, e))?;
+        let text = crate::file_kind::read_text(&path, crate::file_kind::MAX_KERNEL_FILE_BYTES)
+            .map_err(|e| HostError::from_io(&path, e))?;
         Ok(parse_vm_swap_kb(&text))
     }
 }

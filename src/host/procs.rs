@@ -13,6 +13,12 @@ pub struct Proc {
     pub cmdline: Vec<String>,
 }
 
+/// The most of a command line read: above what Linux lets a process pass
+/// (arguments and environment together are at most 3/4 of the 8 MiB
+/// stack limit's ceiling, 6 MiB), so no real command line is cut, and a
+/// file that claims more is refused, not read.
+pub const MAX_CMDLINE_BYTES: u64 = 8 << 20;
+
 /// A resource limit value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitValue {
@@ -52,7 +58,7 @@ impl Host {
             .flatten()
             .filter(|p| p.pid != me)
             .filter_map(|p| {
-                let cmdline = p.cmdline().ok()?;
+                let cmdline = self.cmdline(p.pid).ok()?;
                 (is_java(&cmdline) && pattern.is_match(&cmdline.join(" "))).then_some(Proc {
                     pid: p.pid,
                     cmdline,
@@ -61,6 +67,23 @@ impl Host {
             .collect();
         found.sort_by_key(|p| p.pid);
         found
+    }
+
+    /// A process's arguments, read from /proc/PID/cmdline with a bound
+    /// ([`MAX_CMDLINE_BYTES`]): past it, an error naming the file.
+    pub fn cmdline(&self, pid: i32) -> std::io::Result<Vec<String>> {
+        let path = self.path(format!("/proc/{pid}/cmdline"));
+        let raw = crate::file_kind::read_bounded(&path, MAX_CMDLINE_BYTES).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+        Ok(raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect())
     }
 
     /// The soft open-file limit of a process.

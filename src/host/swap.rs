@@ -15,7 +15,8 @@ impl Host {
     /// The active swap areas (empty when none).
     pub fn swaps(&self) -> Result<Vec<SwapArea>, HostError> {
         let path = self.path("/proc/swaps");
-        let text = std::fs::read_to_string(&path).map_err(|e| HostError::from_io(&path, e))?;
+        let text = crate::file_kind::read_text(&path, crate::file_kind::MAX_KERNEL_FILE_BYTES)
+            .map_err(|e| HostError::from_io(&path, e))?;
         Ok(text
             .lines()
             .skip(1)

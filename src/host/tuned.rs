@@ -67,7 +67,7 @@ impl Host {
         }
         seen.push(name.to_string());
         let Some(text) = TUNED_PROFILE_DIRS.iter().find_map(|d| {
-            std::fs::read_to_string(self.path(format!("{d}/{name}/tuned.conf"))).ok()
+            crate::file_kind::read_text(&self.path(format!("{d}/{name}/tuned.conf")), 1 << 20).ok()
         }) else {
             return;
         };

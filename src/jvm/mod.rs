@@ -39,8 +39,11 @@ pub fn container_of(host: &Host, pid: i32) -> Option<Container> {
     if ns("self").is_some_and(|ours| ours == theirs) {
         return None;
     }
-    let cgroup =
-        std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup"))).unwrap_or_default();
+    let cgroup = crate::file_kind::read_text(
+        &host.path(format!("/proc/{pid}/cgroup")),
+        crate::file_kind::MAX_KERNEL_FILE_BYTES,
+    )
+    .unwrap_or_default();
     let runtime = if cgroup.contains("kubepods") {
         "kubernetes"
     } else if cgroup.contains("docker") {

@@ -371,14 +371,17 @@ fn direct_and_metaspace(flags: &[String]) -> String {
 
 /// The memory a process may use and where that figure comes from.
 fn memory_limit(host: &Host, pid: i32) -> (Option<u64>, &'static str) {
-    let ram = std::fs::read_to_string(host.path("/proc/meminfo"))
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024);
+    let ram = crate::file_kind::read_text(
+        &host.path("/proc/meminfo"),
+        crate::file_kind::MAX_KERNEL_FILE_BYTES,
+    )
+    .ok()
+    .and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    })
+    .map(|kb| kb * 1024);
     let cgroup = cgroup_memory_max(host, pid);
     match (ram, cgroup) {
         (Some(r), Some(c)) if c < r => (Some(c), "the cgroup's memory.max"),
@@ -389,11 +392,18 @@ fn memory_limit(host: &Host, pid: i32) -> (Option<u64>, &'static str) {
 
 /// cgroup v2's `memory.max` of the process's cgroup (None when `max` or unknown).
 fn cgroup_memory_max(host: &Host, pid: i32) -> Option<u64> {
-    let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup"))).ok()?;
+    let cg = crate::file_kind::read_text(
+        &host.path(format!("/proc/{pid}/cgroup")),
+        crate::file_kind::MAX_KERNEL_FILE_BYTES,
+    )
+    .ok()?;
     let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
     let rel = rel.trim().trim_start_matches('/');
-    let v =
-        std::fs::read_to_string(host.path("/sys/fs/cgroup").join(rel).join("memory.max")).ok()?;
+    let v = crate::file_kind::read_text(
+        &host.path("/sys/fs/cgroup").join(rel).join("memory.max"),
+        crate::file_kind::MAX_KERNEL_FILE_BYTES,
+    )
+    .ok()?;
     v.trim().parse().ok()
 }
 
@@ -436,8 +446,21 @@ fn maps_and_files(profile: &Profile, host: &Host, p: &KafkaProcess, out: &mut Ve
 }
 
 fn count_lines(host: &Host, abs: &str) -> Option<u64> {
-    let bytes = std::fs::read(host.path(abs)).ok()?;
-    Some(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+    // Counted as it streams: a process's maps can run to megabytes.
+    use std::io::BufRead;
+    let file =
+        crate::file_kind::open_regular(&host.path(abs), crate::file_kind::Links::Follow).ok()?;
+    let mut r = std::io::BufReader::new(file);
+    let mut n = 0;
+    loop {
+        let buf = r.fill_buf().ok()?;
+        if buf.is_empty() {
+            return Some(n);
+        }
+        n += memchr::memchr_iter(b'\n', buf).count() as u64;
+        let len = buf.len();
+        r.consume(len);
+    }
 }
 
 fn share_finding(

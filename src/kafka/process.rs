@@ -288,7 +288,7 @@ fn kraft_role(roles: Option<&str>) -> Role {
 
 /// A properties file is read whole: cap it so a wrong path (a log named by
 /// mistake) cannot take the agent's memory.
-const MAX_CONFIG_BYTES: u64 = 4 << 20;
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
 fn read_config(on_host: &Path, named: &Path) -> Result<Properties, ConfigProblem> {
     let unreadable = |error: String| ConfigProblem::Unreadable {

@@ -15,6 +15,7 @@
 //! - [`text`]: text tables for the terminal (`audit`, `apply`, `profiles`): the one table writer
 //! - [`style`]: the stylesheet every page shares
 //! - [`mod@html`]: URL path segments for links
+//! - [`terminal`]: escaping for text that reaches a terminal
 
 pub mod chart;
 pub mod cluster;
@@ -25,6 +26,7 @@ pub mod host;
 pub mod html;
 pub mod message;
 pub mod style;
+pub mod terminal;
 pub mod text;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};

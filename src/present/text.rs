@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::finding::{Finding, Status, Summary};
+use crate::present::terminal;
 
 /// Whether to colour output: only on a terminal, and never when `NO_COLOR`
 /// is set (<https://no-color.org>).
@@ -26,7 +27,13 @@ fn paint(text: &str, status: Status, colour: bool) -> String {
 }
 
 /// Renders rows as columns separated by two spaces; the last column is not padded.
+/// Every cell is shown through [`terminal::text`]: a cell holds foreign text.
 pub fn columns(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal::text(c).into_owned()).collect())
+        .collect();
+    let rows = &rows[..];
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; ncols];
     for row in rows {
@@ -109,13 +116,14 @@ pub fn findings_table(findings: &[Finding], colour: bool) -> String {
                 });
             let _ = writeln!(
                 out,
-                "{} {} {}: {detail}",
+                "{} {} {}: {}",
                 paint(f.status.as_str(), f.status, colour),
-                f.check,
-                f.key,
+                terminal::text(&f.check),
+                terminal::text(&f.key),
+                terminal::text(&detail),
             );
             if let (Status::Drift, Some(src)) = (f.status, &f.source) {
-                let _ = writeln!(out, "    why {src}");
+                let _ = writeln!(out, "    why {}", terminal::text(src));
             }
         }
     }

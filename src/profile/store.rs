@@ -218,7 +218,7 @@ impl ProfileStore {
         }
         for dir in &self.dirs {
             let path = dir.join(format!("{name_or_path}.toml"));
-            match std::fs::read_to_string(&path) {
+            match crate::file_kind::read_text(&path, MAX_PROFILE_BYTES) {
                 Ok(text) => {
                     return Ok(Source {
                         name: name_or_path.to_string(),
