@@ -347,7 +347,10 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
     for (name, setting) in &profile.sysfs {
         knob_steps(&mut p, host, name, setting)?;
     }
-    let brokers = crate::kafka::layout::Brokers::observe(host, &profile.process.pattern);
+    let brokers = crate::kafka::layout::Brokers::observe(
+        host,
+        crate::kafka::Processes::Matching(&profile.process.pattern),
+    );
     for rule in profile.block.values() {
         let devices = matching_devices(rule, host, &brokers).unwrap_or_default();
         for dev in devices {

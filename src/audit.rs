@@ -12,6 +12,7 @@ use crate::host::sysfs::{self, Knob, KnobScope, queue_path, thp_path};
 use crate::host::{Host, HostError};
 use crate::kafka::checks::check_brokers;
 use crate::kafka::layout::Brokers;
+use crate::kafka::{HostRole, Processes};
 use crate::profile::{BlockRule, MountRule, Profile, Setting};
 
 /// The audit result: one document for tables, JSON and the agent.
@@ -32,11 +33,25 @@ pub struct AuditReport {
     pub summary: Summary,
 }
 
-/// Audits `host` against `profile`. Never fails: what cannot be read becomes
-/// an `unreadable` finding, what does not exist a `not-applicable` one.
+/// Audits `host` against `profile`, judging the Kafka-family processes its
+/// `[process] match` names. Never fails: what cannot be read becomes an
+/// `unreadable` finding, what does not exist a `not-applicable` one.
 pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
+    audit_processes(profile, host, Processes::Matching(&profile.process.pattern))
+}
+
+/// Audits `host` against the profile of one role that runs (or is
+/// expected) here: only that role's processes are judged, so a broker
+/// profile never judges a controller beside it, while placement still
+/// compares their data directories with every other role's.
+pub fn audit_role(profile: &Profile, host: &Host, role: HostRole) -> AuditReport {
+    audit_processes(profile, host, Processes::OfRole(role))
+}
+
+/// Audits `host` against `profile`, judging the processes `which` selects.
+pub fn audit_processes(profile: &Profile, host: &Host, which: Processes<'_>) -> AuditReport {
     let mut findings = Vec::new();
-    let brokers = Brokers::observe(host, &profile.process.pattern);
+    let brokers = Brokers::observe(host, which);
     check_sysctl(profile, host, &mut findings);
     check_thp(profile, host, &mut findings);
     check_sysfs(profile, host, &mut findings);
@@ -51,8 +66,8 @@ pub fn audit(profile: &Profile, host: &Host) -> AuditReport {
     }
     check_brokers(profile, host, &brokers, &mut findings);
     check_swap(profile, host, &mut findings);
-    check_running(profile, host, &mut findings);
-    check_nofile(profile, host, &mut findings);
+    check_running(profile, host, &brokers, which, &mut findings);
+    check_nofile(profile, host, &brokers, which, &mut findings);
     let summary = Summary::of(&findings);
     AuditReport {
         profile: profile.name.clone(),
@@ -537,17 +552,38 @@ fn check_swap(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
 }
 
 /// `[process] running = true`: a broker host whose broker is not running
-/// is a problem, not a host whose broker findings went away.
-fn check_running(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+/// is a problem, not a host whose broker findings went away. Judged by role,
+/// each role has a key of its own ([`HostRole::running_key`]).
+fn check_running(
+    profile: &Profile,
+    host: &Host,
+    brokers: &Brokers,
+    which: Processes<'_>,
+    out: &mut Vec<Finding>,
+) {
     let Some(setting) = &profile.process.running else {
         return;
     };
-    let procs = host.find_java_processes(&profile.process.pattern);
-    let pids: Vec<String> = procs.iter().map(|p| p.pid.to_string()).collect();
+    let (key, expected, noun) = match which {
+        Processes::OfRole(role) => (
+            role.running_key().to_string(),
+            role.recognised_by().to_string(),
+            role.noun(),
+        ),
+        Processes::Matching(pattern) => (
+            "running".to_string(),
+            format!("a java process matching /{pattern}/"),
+            "broker",
+        ),
+    };
+    let pids: Vec<String> = judged_pids(host, brokers, which)
+        .iter()
+        .map(i32::to_string)
+        .collect();
     out.push(Finding {
         check: "process".into(),
-        key: "running".into(),
-        expected: format!("a java process matching /{}/", profile.process.pattern),
+        key,
+        expected,
         actual: (!pids.is_empty()).then(|| format!("pid {}", pids.join(", "))),
         status: if pids.is_empty() {
             Status::Drift
@@ -555,19 +591,44 @@ fn check_running(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
             Status::Ok
         },
         source: Some(setting.source()),
-        detail: pids.is_empty().then(|| {
-            "none runs: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
-                .to_string()
-        }),
+        detail: pids.is_empty().then(|| stopped_detail(noun, None)),
         waiver: None,
     });
 }
 
-fn check_nofile(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
+/// The pids of the processes an audit judges: its role's, or (a profile
+/// named by the user) every java process its pattern matches.
+fn judged_pids(host: &Host, brokers: &Brokers, which: Processes<'_>) -> Vec<i32> {
+    match which {
+        Processes::OfRole(_) => brokers.processes.iter().map(|p| p.jvm.pid).collect(),
+        Processes::Matching(pattern) => host
+            .find_java_processes(pattern)
+            .iter()
+            .map(|p| p.pid)
+            .collect(),
+    }
+}
+
+/// What a `process` drift says: the role is stopped, and what went with it.
+pub fn stopped_detail(noun: &str, since: Option<&str>) -> String {
+    let when = since.map_or_else(
+        || "none runs".to_string(),
+        |s| format!("none runs since {s}"),
+    );
+    format!("{when}: the {noun} is stopped (its GC and limit findings are gone with it, not fixed)")
+}
+
+fn check_nofile(
+    profile: &Profile,
+    host: &Host,
+    brokers: &Brokers,
+    which: Processes<'_>,
+    out: &mut Vec<Finding>,
+) {
     let Some(setting) = &profile.process.nofile else {
         return;
     };
-    let procs = host.find_java_processes(&profile.process.pattern);
+    let procs = judged_pids(host, brokers, which);
     if procs.is_empty() {
         out.push(Finding {
             check: "limits".into(),
@@ -576,25 +637,25 @@ fn check_nofile(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
             actual: None,
             status: Status::NotApplicable,
             source: Some(setting.source()),
-            detail: Some(format!(
-                "no java process matches /{}/",
-                profile.process.pattern
-            )),
+            detail: Some(match which {
+                Processes::OfRole(role) => format!("no {} runs", role.noun()),
+                Processes::Matching(pattern) => format!("no java process matches /{pattern}/"),
+            }),
             waiver: None,
         });
         return;
     }
-    for p in procs {
-        let read = host.nofile_limit(p.pid).map(|v| match v {
+    for pid in procs {
+        let read = host.nofile_limit(pid).map(|v| match v {
             // "unlimited" satisfies any lower bound.
             LimitValue::Unlimited => u64::MAX.to_string(),
             LimitValue::Value(n) => n.to_string(),
         });
-        let mut f = compare("limits", format!("nofile (pid {})", p.pid), setting, read);
+        let mut f = compare("limits", format!("nofile (pid {pid})"), setting, read);
         if f.actual.as_deref() == Some(&u64::MAX.to_string()) {
             f.actual = Some("unlimited".into());
         }
-        f.detail = Some(format!("soft limit from /proc/{}/limits", p.pid));
+        f.detail = Some(format!("soft limit from /proc/{pid}/limits"));
         out.push(f);
     }
 }

@@ -17,6 +17,7 @@ pub mod journal_check;
 pub mod junit;
 pub mod jvm;
 pub mod kafka;
+pub mod logging;
 pub mod present;
 pub mod profile;
 pub mod report;

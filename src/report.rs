@@ -1,7 +1,19 @@
 //! The versioned report document the agent sends and the collector stores.
 //! One JSON object per host per interval; `schema` names its version so the
 //! collector can refuse what it does not understand (422). Fields added
-//! within a version are ignored by older readers.
+//! within a version are ignored by older readers, and every field added
+//! within a version is optional to readers (`#[serde(default)]`), so a new
+//! collector reads an old agent's report.
+//!
+//! Roles (added within schema 1): a host runs brokers, KRaft controllers,
+//! combined nodes and ZooKeeper servers side by side. `roles` lists each
+//! role the agent expects here with its profile, its processes and its
+//! `process` finding's key; each entry of `jvms` names the roles its JVM
+//! plays (`roles`) and the profile that judged it (`profile`). The kernel
+//! and process findings of every role are merged into `findings` (a
+//! setting two profiles check alike appears once), so an older collector
+//! still counts every drift; `profile` names every profile audited,
+//! joined by `+` (`kafka-broker+zookeeper`).
 
 use std::collections::BTreeMap;
 
@@ -25,15 +37,23 @@ pub struct Report {
     pub interval_seconds: u64,
     /// Who sent it.
     pub host: HostInfo,
-    /// The profile audited against.
+    /// The profile audited against; with several roles, every role's
+    /// profile joined by `+` (`kafka-broker+zookeeper`), in `roles` order.
     pub profile: String,
     /// The kernel audit's findings.
     pub findings: Vec<Finding>,
     /// Counts of `findings` by status.
     pub summary: Summary,
-    /// Broker JVMs found on the host, with their GC statistics.
+    /// The Kafka-family JVMs found on the host (brokers, controllers,
+    /// combined nodes, ZooKeeper servers) and any other JVM `jvm_match`
+    /// names, with their GC statistics.
     #[serde(default)]
     pub jvms: Vec<JvmReport>,
+    /// The roles the agent expects on this host, each audited against its
+    /// own profile. Added within schema 1: absent from older agents (whose
+    /// report judged one role, named in `profile`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleReport>,
     /// The agent's own state.
     #[serde(default)]
     pub agent: AgentInfo,
@@ -50,6 +70,44 @@ pub struct Report {
     /// absent from older agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<Hardware>,
+}
+
+/// One role the agent expects on the host: seen running since it started
+/// (or, when nothing runs, the default profile's broker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleReport {
+    /// `broker` (combined nodes too: their JVMs name both roles),
+    /// `controller` (dedicated KRaft controllers) or `zookeeper`; a
+    /// profile named in the agent's configuration has no role: its name
+    /// is here.
+    pub role: String,
+    /// The profile that judged it.
+    pub profile: String,
+    /// Why the agent expects it: `a broker runs here (pid 12)`, or since
+    /// when it has been missing.
+    pub because: String,
+    /// Its processes now; empty when none runs.
+    #[serde(default)]
+    pub pids: Vec<i32>,
+    /// Whether one of its processes runs.
+    pub running: bool,
+    /// When none runs: since when (RFC 3339 UTC, the first report that
+    /// found none since the agent started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_since: Option<String>,
+    /// The key of its `process` finding in `findings` (`running`,
+    /// `running (controller)`, `running (zookeeper)`): a drift there says
+    /// it stopped.
+    pub process_key: String,
+    /// Counts of its own findings by status: its audit's (kernel settings
+    /// its profile checks included) and its JVMs'.
+    pub summary: Summary,
+    /// `[check, key]` of every finding its audit made (in `findings`):
+    /// a key that vanishes from the next report while this role is not
+    /// running went with it, it was not fixed. Its JVMs' findings are
+    /// theirs in `jvms` (by `roles`).
+    #[serde(default)]
+    pub finding_keys: Vec<[String; 2]>,
 }
 
 /// The hardware a host offers its Kafka brokers: what Cruise Control's
@@ -124,13 +182,26 @@ pub struct HostInfo {
     pub memory_bytes: u64,
 }
 
-/// One broker JVM.
+/// One JVM: a broker, controller, combined node or ZooKeeper server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JvmReport {
     /// Process id.
     pub pid: i32,
     /// A short summary of the command line (main class and key flags).
     pub command: String,
+    /// The roles it plays: `["broker"]`, `["controller"]`, `["broker",
+    /// "controller"]` (a combined node), `["zookeeper"]`; empty for a JVM
+    /// only `jvm_match` or `gc_logs` names. Added within schema 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The profile its GC service levels, flag rules and timeout budget
+    /// were judged by (its role's). Added within schema 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Its configuration file (`server.properties`, `zoo.cfg`), as its
+    /// command line names it. Added within schema 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
     /// JVM flags from the command line.
     #[serde(default)]
     pub flags: Vec<String>,
@@ -331,6 +402,7 @@ mod tests {
             findings: vec![],
             summary: Summary::default(),
             jvms: vec![],
+            roles: vec![],
             agent: AgentInfo::default(),
             cluster: Some(Cluster {
                 name: "MkU3OEVBNTcwNTJENDM2Qg".into(),
@@ -345,5 +417,42 @@ mod tests {
         v["surprise"] = 1.into();
         // Additive fields keep the schema version; the collector stores the raw document.
         assert_eq!(serde_json::from_value::<Report>(v).unwrap(), r);
+    }
+
+    /// Roles, added within schema 1: a report with them round-trips, and
+    /// an older agent's report (one role, JVMs without roles) still reads,
+    /// its new fields empty.
+    #[test]
+    fn roles_are_optional_both_ways() {
+        let old = serde_json::json!({
+            "schema": 1, "id": "x", "time": "2026-11-25T06:00:00Z", "interval_seconds": 60,
+            "host": {"hostname": "b1"}, "profile": "kafka-broker", "findings": [],
+            "summary": {"total": 0, "ok": 0, "drift": 0, "unreadable": 0, "not_applicable": 0},
+            "jvms": [{"pid": 7, "command": "kafka.Kafka", "gc": null}]
+        });
+        let r: Report = serde_json::from_value(old).unwrap();
+        assert!(r.roles.is_empty() && r.jvms[0].roles.is_empty() && r.jvms[0].profile.is_none());
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(
+            json.get("roles").is_none() && json["jvms"][0].get("roles").is_none(),
+            "absent, not empty, when unknown: {json}"
+        );
+
+        let mut r = r;
+        r.roles.push(RoleReport {
+            role: "zookeeper".into(),
+            profile: "zookeeper".into(),
+            because: "a zookeeper runs here (pid 8)".into(),
+            pids: vec![],
+            running: false,
+            missing_since: Some("2026-11-25T06:00:00Z".into()),
+            process_key: "running (zookeeper)".into(),
+            summary: Summary::default(),
+            finding_keys: vec![["process".into(), "running (zookeeper)".into()]],
+        });
+        r.jvms[0].roles = vec!["broker".into(), "controller".into()];
+        r.jvms[0].profile = Some("kafka-broker".into());
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
     }
 }

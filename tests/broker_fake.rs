@@ -374,3 +374,340 @@ fn the_cluster_is_kafkas_own_cluster_id_unless_the_agent_names_one() {
     assert_eq!(r["cluster"]["name"], "orders-prod");
     assert_eq!(r["cluster"]["from"], "config");
 }
+
+fn run_role(tree: &BrokerTree, role: tunekeeper::kafka::HostRole) -> AuditReport {
+    let profile = ProfileStore::with_dirs(vec![])
+        .load(role.profile())
+        .unwrap();
+    tunekeeper::audit::audit_role(&profile, &Host::at(tree.root()), role)
+}
+
+fn keyed<'a>(r: &'a AuditReport, check: &str, key: &str) -> Vec<&'a Finding> {
+    r.findings
+        .iter()
+        .filter(|f| f.check == check && f.key == key)
+        .collect()
+}
+
+/// A broker, a KRaft controller and a ZooKeeper server on one host: each
+/// role's profile judges its own processes only (the broker profile used
+/// to judge the controller too, both being kafka.Kafka), and placement
+/// compares every data directory of every role: the broker's log directory
+/// shares sdb with ZooKeeper's transaction log (it used to read "alone on
+/// its disk").
+#[test]
+fn every_role_is_judged_by_its_own_profile_and_placed_among_all() {
+    use tunekeeper::kafka::HostRole;
+    let mut t = BrokerTree::new(64);
+    t.disk("sdb", 8, 16, false);
+    t.disk("sdc", 8, 32, false);
+    t.disk("sdd", 8, 48, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.mount("8:32", "/data2", "xfs", "rw,noatime");
+    t.mount("8:48", "/data3", "xfs", "rw,noatime");
+    t.broker(
+        101,
+        "6g",
+        "process.roles=broker\nnode.id=1\nlog.dirs=/data1/kafka\n",
+        1,
+        1,
+    );
+    t.broker(
+        102,
+        "1g",
+        "process.roles=controller\nnode.id=3000\nmetadata.log.dir=/data2/meta\n",
+        1,
+        1,
+    );
+    t.zookeeper(
+        103,
+        "tickTime=2000\ndataDir=/data3/zk\ndataLogDir=/data1/zk-txn\nclientPort=2181\n",
+    );
+
+    let broker = run_role(&t, HostRole::Broker);
+    assert!(
+        keyed(&broker, "kafka", "pid 102").is_empty()
+            && keyed(&broker, "kafka", "pid 103").is_empty(),
+        "the broker profile judges brokers only: {:#?}",
+        broker.findings
+    );
+    let running = find(&broker, "process", "running", "broker");
+    assert_eq!(
+        (running.status, running.actual.as_deref()),
+        (Status::Ok, Some("pid 101"))
+    );
+    let shared = find(
+        &broker,
+        "placement",
+        "/data1/kafka",
+        "one data directory per disk",
+    );
+    assert_eq!(shared.status, Status::Drift, "{shared:#?}");
+    assert_eq!(
+        shared.actual.as_deref(),
+        Some("shares its disk with /data1/zk-txn (zookeeper)")
+    );
+    assert!(
+        shared.detail.as_deref().unwrap().starts_with(
+            "/data1/zk-txn is the zookeeper's dataLogDir (pid 103): ZooKeeper's transaction log"
+        ),
+        "{shared:#?}"
+    );
+
+    let zk = run_role(&t, HostRole::Zookeeper);
+    let running = find(&zk, "process", "running (zookeeper)", "ZooKeeper");
+    assert_eq!(
+        (running.status, running.actual.as_deref()),
+        (Status::Ok, Some("pid 103"))
+    );
+    let txn = find(
+        &zk,
+        "placement",
+        "/data1/zk-txn",
+        "one data directory per disk",
+    );
+    assert_eq!(
+        (txn.status, txn.actual.as_deref()),
+        (
+            Status::Drift,
+            Some("shares its disk with /data1/kafka (broker)")
+        )
+    );
+    assert!(
+        txn.detail
+            .as_deref()
+            .unwrap()
+            .starts_with("/data1/kafka is the broker's log.dirs (pid 101): ZooKeeper fsyncs"),
+        "{txn:#?}"
+    );
+    let snap = find(&zk, "placement", "/data3/zk", "one data directory per disk");
+    assert_eq!(snap.status, Status::Ok, "{snap:#?}");
+    find(&zk, "space", "/data1/zk-txn free space", ">=15");
+    assert!(keyed(&zk, "kafka", "pid 101").is_empty());
+
+    let ctl = run_role(&t, HostRole::Controller);
+    let running = find(&ctl, "process", "running (controller)", "controller");
+    assert_eq!(
+        (running.status, running.actual.as_deref()),
+        (Status::Ok, Some("pid 102"))
+    );
+    // A controller's only data directory is its metadata log.
+    let dirs: Vec<&str> = ctl
+        .findings
+        .iter()
+        .filter(|f| f.check == "datadir")
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(dirs, ["/data2/meta"]);
+    find(&ctl, "space", "/data2/meta free space", ">=15");
+    assert!(keyed(&ctl, "kafka", "pid 101").is_empty());
+}
+
+/// The free-inodes rows count inodes (they used to give the bytes of the
+/// free-space row).
+#[test]
+fn free_inodes_rows_count_inodes() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(61, "4g", "log.dirs=/data1/kafka\n", 1, 1);
+    let r = run(&t);
+    let inodes = find(&r, "space", "/data1/kafka free inodes", ">=10");
+    let detail = inodes.detail.as_deref().unwrap();
+    let re = regex::Regex::new(r"^[\d,]+ inodes free of [\d,]+$").unwrap();
+    assert!(re.is_match(detail), "{detail}");
+    let bytes = find(&r, "space", "/data1/kafka free space", ">=15");
+    assert!(
+        bytes.detail.as_deref().unwrap().contains("iB free of"),
+        "{bytes:#?}"
+    );
+}
+
+/// A process in a mount namespace of its own whose cgroup names no
+/// container runtime is said to be just that (it read "in a container
+/// container").
+#[test]
+fn a_plain_mount_namespace_is_named_as_such() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(71, "4g", "log.dirs=/data1/kafka\n", 1, 1);
+    t.link("/proc/71/ns/mnt", "mnt:[4026532777]");
+    t.write(
+        "/proc/71/root/etc/kafka/server-71.properties",
+        "log.dirs=/data1/kafka\n",
+    );
+    let r = run(&t);
+    let k = find(&r, "kafka", "pid 71", "readable");
+    assert_eq!(
+        k.actual.as_deref(),
+        Some("broker (/etc/kafka/server-71.properties) in a mount namespace of its own"),
+        "{k:#?}"
+    );
+    assert!(
+        k.detail
+            .as_deref()
+            .unwrap()
+            .starts_with("runs in a mount namespace of its own:"),
+        "{k:#?}"
+    );
+}
+
+/// Every report the agent spooled in `spool`, oldest first (by the time
+/// each says it was built).
+fn spooled(spool: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(spool)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+                .filter_map(|e| {
+                    let mut json = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(std::fs::File::open(e.path()).ok()?),
+                        &mut json,
+                    )
+                    .ok()?;
+                    serde_json::from_str(&json).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    out
+}
+
+/// The running agent expects every role it saw; when ZooKeeper stops, its
+/// own `process` key drifts (since when, in the report and the journal)
+/// while the broker's stays ok; the report names the roles and each JVM's.
+#[test]
+fn the_agent_reports_every_role_and_a_stopped_one_drifts() {
+    let mut t = BrokerTree::new(16);
+    t.disk("sdb", 8, 16, false);
+    t.mount("8:16", "/data1", "xfs", "rw,noatime");
+    t.broker(201, "4g", "log.dirs=/data1/kafka\n", 1, 1);
+    t.zookeeper(202, "tickTime=2000\ndataDir=/data1/zk\n");
+    let spool = t.path("/spool");
+    let config = t.path("/agent.toml");
+    std::fs::write(
+        &config,
+        format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
+    )
+    .unwrap();
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+        .arg("--root")
+        .arg(t.root())
+        .args(["--profile-dir", "/nonexistent", "agent", "--config"])
+        .arg(&config)
+        .env_remove("TUNEKEEPER_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(r) = spooled(&spool).into_iter().rev().find(|r| f(r)) {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "no report {what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let finding = |r: &serde_json::Value, key: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "process" && f["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no process {key} in {r:#}"))
+    };
+    let first = wait_for("at all", &|_| true);
+    assert_eq!(first["profile"], "kafka-broker+zookeeper", "{first:#}");
+    let roles: Vec<(&str, &str, bool)> = first["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["role"].as_str().unwrap(),
+                r["process_key"].as_str().unwrap(),
+                r["running"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("broker", "running", true),
+            ("zookeeper", "running (zookeeper)", true)
+        ]
+    );
+    let jvm_roles: Vec<(i64, String, String)> = first["jvms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["pid"].as_i64().unwrap(),
+                j["roles"].to_string(),
+                j["profile"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        jvm_roles,
+        [
+            (201, "[\"broker\"]".into(), "kafka-broker".into()),
+            (202, "[\"zookeeper\"]".into(), "zookeeper".into()),
+        ]
+    );
+    assert_eq!(finding(&first, "running (zookeeper)")["status"], "ok");
+
+    t.exit(202);
+    let stopped = wait_for("with ZooKeeper stopped", &|r| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == "running (zookeeper)" && f["status"] == "drift")
+    });
+    let zk = finding(&stopped, "running (zookeeper)");
+    let detail = zk["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("none runs since 20")
+            && detail.contains("the ZooKeeper server is stopped"),
+        "{zk:#}"
+    );
+    assert_eq!(
+        finding(&stopped, "running")["status"],
+        "ok",
+        "the broker still runs"
+    );
+    let role = stopped["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "zookeeper")
+        .unwrap();
+    assert_eq!(role["running"], false);
+    assert!(role["missing_since"].as_str().is_some(), "{role:#}");
+    assert!(role["summary"]["drift"].as_u64().unwrap() >= 1, "{role:#}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(agent.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(agent.wait().unwrap().success(), "{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("the ZooKeeper server stopped"))
+            .count(),
+        1,
+        "said once: {log}"
+    );
+}

@@ -377,11 +377,16 @@ fn broker_config_sets_the_timeout_budget() {
         keys,
         [
             "broker.session.timeout.ms",
+            "broker.heartbeat.interval.ms",
             "replica.lag.time.max.ms",
             "session.timeout.ms"
         ]
     );
     assert_eq!(budget[0]["value_ms"], 1500);
+    assert_eq!(
+        budget[1]["value_ms"], 2000,
+        "a KRaft broker's heartbeat, Kafka's default"
+    );
     assert_eq!(budget[0]["worst_pause_ms"], 900.0);
     assert_eq!(budget[0]["worst_stop_ms"], 901.2);
     assert_eq!(budget[0]["worst_pause_percent"], 60.0);

@@ -141,6 +141,24 @@ fn static_causes_from_real_file_systems() {
         Status::Drift
     };
     assert_eq!(status_of(&fs, "hsperfdata_off_disk"), expected);
+    if !tmp_is_memory {
+        // Both remedies, each with what it costs: the flag blinds jstat and
+        // jcmd (it used to be the only advice, its cost unsaid).
+        let advice = fs
+            .iter()
+            .find(|f| f.key == "hsperfdata_off_disk")
+            .and_then(|f| f.detail.clone())
+            .unwrap();
+        for needle in [
+            "tmpfs",
+            "empties /tmp at every boot",
+            "-XX:+PerfDisableSharedMem",
+            "jstat, jcmd PerfCounter.print, jps",
+            "no longer see it",
+        ] {
+            assert!(advice.contains(needle), "{needle}: {advice}");
+        }
+    }
     let with_flag: Vec<String> = vec![
         "java".into(),
         "-XX:+PerfDisableSharedMem".into(),

@@ -76,8 +76,8 @@ pub fn is_cluster_name(name: &str) -> bool {
 /// The agent's effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Profile name or path; `None`: the profile of the role that runs on
-    /// the host (broker, KRaft controller, ZooKeeper), chosen at start.
+    /// Profile name or path; `None`: each role that runs on the host
+    /// (broker, KRaft controller, ZooKeeper) against its own profile.
     pub profile: Option<String>,
     /// Time between reports.
     pub interval: Duration,
@@ -104,7 +104,8 @@ pub struct Config {
     pub enforce: bool,
     /// The cluster this host belongs to; `None`: Kafka's own `cluster.id`.
     pub cluster: Option<String>,
-    /// Regex over /proc/PID/cmdline that identifies broker JVMs.
+    /// Regex over /proc/PID/cmdline naming further JVMs to follow (the
+    /// Kafka-family ones are found by their main class whatever it says).
     pub jvm_match: regex::Regex,
     /// Extra GC log paths or globs.
     pub gc_logs: Vec<String>,

@@ -71,6 +71,9 @@ pub fn bound_jvm(j: &mut JvmReport) {
     for l in &mut j.gc_logs {
         cut(l, MAX_TEXT_BYTES);
     }
+    if let Some(c) = &mut j.config {
+        cut(c, MAX_TEXT_BYTES);
+    }
     if j.findings.len() > MAX_JVM_FINDINGS {
         j.findings.truncate(MAX_JVM_FINDINGS);
     }
@@ -96,6 +99,20 @@ fn agent_finding(key: &str, expected: String, actual: String, detail: String) ->
     }
 }
 
+/// Bounds one role entry: its texts, its pids (a role's JVMs past
+/// [`MAX_JVMS`] are counted in the JVM note, not listed) and the keys of
+/// its findings (each a finding of the report, so no more of them than
+/// the report can hold).
+fn bound_role(r: &mut crate::report::RoleReport) {
+    cut(&mut r.because, MAX_TEXT_BYTES);
+    cut(&mut r.process_key, MAX_TEXT_BYTES);
+    r.pids.truncate(MAX_JVMS);
+    r.finding_keys.truncate(MAX_JVM_FINDINGS * 4);
+    for k in r.finding_keys.iter_mut().flatten() {
+        cut(k, MAX_TEXT_BYTES);
+    }
+}
+
 /// Makes `report` fit `budget` bytes of JSON and returns that JSON.
 /// `not_followed`: JVMs the tracker did not follow (past [`MAX_JVMS`]).
 /// The agent's own findings about what it left out are kept whatever
@@ -106,6 +123,9 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
     }
     for j in &mut report.jvms {
         bound_jvm(j);
+    }
+    for r in &mut report.roles {
+        bound_role(r);
     }
     let mut notes: Vec<Finding> = Vec::new();
     if let Some(c) = report.cluster.take() {
@@ -214,6 +234,7 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
         // Nothing but the host and one finding: always far below the
         // smallest budget the configuration allows (4 KiB).
         report.jvms.clear();
+        report.roles.clear();
         report.hardware = None;
         report.host_pressure = None;
         report.findings = vec![agent_finding(
@@ -253,8 +274,26 @@ mod tests {
             gc_logs: vec![],
             gc: None,
             exited: false,
+            roles: vec!["broker".into()],
+            profile: Some("kafka-broker".into()),
+            config: Some("/etc/kafka/server.properties".into()),
         };
         let findings: Vec<Finding> = (0..findings).map(finding).collect();
+        // A role naming every JVM and every finding, as a broker role does.
+        let role = crate::report::RoleReport {
+            role: "broker".into(),
+            profile: "kafka-broker".into(),
+            because: "a broker runs here".into(),
+            pids: (0..jvms as i32).collect(),
+            running: true,
+            missing_since: None,
+            process_key: "running".into(),
+            summary: Summary::of(&findings),
+            finding_keys: findings
+                .iter()
+                .map(|f| [f.check.clone(), f.key.clone()])
+                .collect(),
+        };
         Report {
             schema: 1,
             id: "id".into(),
@@ -269,6 +308,7 @@ mod tests {
             cluster: None,
             host_pressure: None,
             hardware: None,
+            roles: vec![role],
         }
     }
 

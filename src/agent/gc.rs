@@ -1,5 +1,7 @@
-//! Per-JVM GC tracking for the agent. Each interval it finds the broker
-//! JVMs; more often than that (`gc_poll`) it follows each one's GC log set
+//! Per-JVM GC tracking for the agent. Each interval it finds the
+//! Kafka-family JVMs (brokers, controllers, ZooKeeper servers) and any JVM
+//! `jvm_match` names, each judged by its role's profile and weighed against
+//! its role's timeouts; more often than that (`gc_poll`) it follows each one's GC log set
 //! incrementally (never re-reading a byte), and keeps two accumulators: one
 //! for the interval, one for the JVM's life as far as its logs reach. Every
 //! event passes a [`Ledger`] first: one already counted in this JVM's life
@@ -14,13 +16,15 @@ use crate::agent::ledger::{Ledger, line_gc_id};
 use crate::agent::metrics::Metrics;
 use crate::finding::Status;
 use crate::gc::analyse::{AnalyseOptions, build, new_parser};
+use crate::gc::budget::TimeoutLimit;
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
 use crate::gc::parser::LineParser;
 use crate::gc::stall::StallRule;
 use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
-use crate::jvm::find_jvms;
+use crate::jvm::{Jvm, find_jvms};
+use crate::kafka::{HostRole, KafkaProcess};
 use crate::profile::Profile;
 use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
@@ -122,8 +126,43 @@ impl LogStream {
     }
 }
 
+/// Who a JVM is: its roles, and what its pauses are weighed against.
+#[derive(Debug, Clone, Default)]
+struct Identity {
+    /// Its host role (`None`: a JVM only `jvm_match` or `gc_logs` names).
+    role: Option<HostRole>,
+    /// The roles it plays, for the report.
+    roles: Vec<String>,
+    /// Its configuration file, as its command line names it.
+    config: Option<String>,
+    /// Its roles' timeouts, or why they are unknown (`None`: not a
+    /// Kafka-family JVM, no budget).
+    timeouts: Option<Result<Vec<TimeoutLimit>, String>>,
+}
+
+impl Identity {
+    fn of(p: &KafkaProcess) -> Identity {
+        Identity {
+            role: Some(HostRole::of(p.role)),
+            roles: p.role.names().iter().map(|s| (*s).to_owned()).collect(),
+            config: p.config_path.as_ref().map(|c| c.display().to_string()),
+            // Unreadable configuration: the audit's `kafka` finding says
+            // so (and that its timeouts are unknown); a bad value in a
+            // readable one is this JVM's finding.
+            timeouts: Some(if p.config.is_ok() {
+                p.timeouts()
+            } else {
+                Ok(Vec::new())
+            }),
+        }
+    }
+}
+
 /// One JVM's GC state.
 struct JvmState {
+    /// Its roles and timeouts, read once: a running JVM's role and
+    /// configuration do not change.
+    who: Identity,
     cmdline: Vec<String>,
     /// What reports call it (`kafka.Kafka (-Xmx6g ...)`, `gc log PATH`).
     command: String,
@@ -144,6 +183,9 @@ struct JvmState {
     last_repeat: bool,
     /// Events not counted because they already were (the files repeated them).
     repeats: u64,
+    /// When this JVM's previous report was built: its next interval's
+    /// rate is over the time since, not over the stretch its pauses cover.
+    last_report: Option<std::time::Instant>,
     /// When a pause counts as stalled (the profile's `[gc]` rule).
     stall_rule: StallRule,
 }
@@ -156,6 +198,7 @@ impl JvmState {
         logs: Vec<PathBuf>,
     ) -> JvmState {
         JvmState {
+            who: Identity::default(),
             cmdline,
             command,
             flags,
@@ -169,6 +212,7 @@ impl JvmState {
             pending_ids: Vec::new(),
             last_repeat: false,
             repeats: 0,
+            last_report: None,
             stall_rule: StallRule::default(),
         }
     }
@@ -309,55 +353,73 @@ impl GcTracker {
         self.not_followed
     }
 
-    /// Finds the JVMs, reads their new GC log lines and reports on each.
-    /// The interval accumulators start again after this call.
+    /// Finds the JVMs (the Kafka-family processes `procs`, and what
+    /// `jvm_match` names), reads their new GC log lines and reports on
+    /// each, judged by its role's profile. The interval accumulators start
+    /// again after this call.
     pub fn poll(
         &mut self,
         host: &Host,
         cfg: &Config,
-        profile: &Profile,
+        roles: &super::roles::RoleWatch,
+        procs: &[KafkaProcess],
         metrics: &Metrics,
     ) -> Vec<JvmReport> {
-        let mut found = find_jvms(host, &cfg.jvm_match);
+        let mut found: Vec<(Jvm, Option<&KafkaProcess>)> =
+            procs.iter().map(|p| (p.jvm.clone(), Some(p))).collect();
+        for jvm in find_jvms(host, &cfg.jvm_match) {
+            if !found.iter().any(|(j, _)| j.pid == jvm.pid) {
+                found.push((jvm, None));
+            }
+        }
+        found.sort_by_key(|(j, _)| j.pid);
         // A bound on the JVMs followed (each costs memory and a descriptor):
         // those already followed first, then by pid.
         let cap = crate::agent::fit::MAX_JVMS;
         self.not_followed = found.len().saturating_sub(cap);
         if found.len() > cap {
-            found.sort_by_key(|j| (!self.jvms.contains_key(&j.pid), j.pid));
+            found.sort_by_key(|(j, _)| (!self.jvms.contains_key(&j.pid), j.pid));
             found.truncate(cap);
-            found.sort_by_key(|j| j.pid);
+            found.sort_by_key(|(j, _)| j.pid);
         }
-        let rule = AnalyseOptions::default().with_profile(profile).stall;
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
         // exiting complete its lifetime totals.
         let gone: Vec<i32> = self
             .jvms
             .keys()
-            .filter(|pid| !found.iter().any(|j| j.pid == **pid))
+            .filter(|pid| !found.iter().any(|(j, _)| j.pid == **pid))
             .copied()
             .collect();
         for pid in gone {
             if let Some(mut state) = self.jvms.remove(&pid) {
                 state.poll(metrics);
-                let opts = jvm_options(&state.cmdline, profile);
+                let profile = roles.profile_for(state.who.role);
+                let opts = jvm_options(&state, profile);
                 let mut r = report(pid, &mut state, &opts);
                 r.exited = true;
+                r.profile = Some(profile.name.clone());
                 out.push(r);
             }
         }
-        for jvm in found {
+        for (jvm, kafka) in found {
             let pid = jvm.pid;
             let state = self.jvms.entry(pid).or_insert_with(|| {
                 let (command, flags) = (jvm.summary(), jvm.flags());
-                JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs)
+                let mut s = JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs);
+                s.who = kafka.map(Identity::of).unwrap_or_default();
+                s
             });
-            state.use_stall_rule(rule);
+            let profile = roles.profile_for(state.who.role);
+            state.use_stall_rule(AnalyseOptions::default().with_profile(profile).stall);
             state.poll(metrics);
-            let opts = jvm_options(&state.cmdline, profile);
-            out.push(report(pid, state, &opts));
+            let opts = jvm_options(state, profile);
+            let mut r = report(pid, state, &opts);
+            r.profile = Some(profile.name.clone());
+            out.push(r);
         }
+        let primary = roles.profile_for(None);
+        let rule = AnalyseOptions::default().with_profile(primary).stall;
         for pattern in &cfg.gc_logs {
             let state = self.extra.entry(pattern.clone()).or_insert_with(|| {
                 JvmState::new(
@@ -369,23 +431,43 @@ impl GcTracker {
             });
             state.use_stall_rule(rule);
             state.poll(metrics);
-            out.push(report(
-                0,
-                state,
-                &AnalyseOptions::default().with_profile(profile),
-            ));
+            let mut r = report(0, state, &AnalyseOptions::default().with_profile(primary));
+            r.profile = Some(primary.name.clone());
+            out.push(r);
         }
         out
     }
 }
 
-/// Analysis options for one JVM: its command line completes what its log says.
-fn jvm_options(cmdline: &[String], profile: &Profile) -> AnalyseOptions {
+/// Analysis options for one JVM: its command line completes what its log
+/// says, its role's profile sets the levels and rules, its role's
+/// timeouts the budget.
+fn jvm_options(state: &JvmState, profile: &Profile) -> AnalyseOptions {
     AnalyseOptions {
-        jvm_args: (!cmdline.is_empty()).then(|| cmdline.to_vec()),
+        jvm_args: (!state.cmdline.is_empty()).then(|| state.cmdline.clone()),
+        timeouts: match &state.who.timeouts {
+            Some(Ok(t)) => t.clone(),
+            _ => Vec::new(),
+        },
         ..AnalyseOptions::default()
     }
     .with_profile(profile)
+}
+
+/// The interval's rate over its real length, `seconds` (the time since
+/// the previous report): pause time per second, and no pause a rate of 0.
+fn over_interval(s: &mut StatsSnapshot, seconds: f64) {
+    let total = s.overall.total_ms;
+    if total > seconds * 1000.0 {
+        // More pause than time: the log's stamps and the clock disagree
+        // (lines written long before they were read); keep the log's own.
+        return;
+    }
+    s.gc_ms_per_second = Some(crate::gc::hist::round3(total / seconds));
+    if s.overall.count == 0 {
+        s.worst_minute_gc_ms_per_second = Some(0.0);
+    }
+    s.span_s = Some(crate::gc::hist::round3(seconds));
 }
 
 /// Why this JVM's GC figures are missing or empty, when they are: "no
@@ -404,9 +486,7 @@ fn log_problem(state: &JvmState) -> Option<(Status, String)> {
         Problem::Missing(why) => Some((Status::NotApplicable, why.clone())),
         Problem::Unreadable(why) => Some((
             Status::Unreadable,
-            format!(
-                "{why} (the agent needs read access: e.g. SupplementaryGroups=kafka in a unit drop-in)"
-            ),
+            format!("{why}: {}", access_remedy(log.follower.base())),
         )),
     }
 }
@@ -486,12 +566,72 @@ fn bounded_findings(b: &Bounded) -> Vec<crate::finding::Finding> {
     out
 }
 
+/// Why the agent may not read a GC log and what to do: the directory or
+/// file that keeps it out, with its mode, owner and group, and the unit
+/// drop-in that gives the agent that group (the README's "The services").
+fn access_remedy(log: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = log.parent().unwrap_or(std::path::Path::new("/"));
+    let blocked = [
+        (
+            dir,
+            nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK,
+        ),
+        (log, nix::unistd::AccessFlags::R_OK),
+    ]
+    .into_iter()
+    .find(|(p, mode)| p.exists() && nix::unistd::access(*p, *mode).is_err());
+    let Some((path, _)) = blocked else {
+        return "the agent needs read access to it and its directory".into();
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return "the agent needs read access to it and its directory".into();
+    };
+    let owner = nix::unistd::User::from_uid(meta.uid().into())
+        .ok()
+        .flatten()
+        .map_or_else(|| meta.uid().to_string(), |u| u.name);
+    let group = nix::unistd::Group::from_gid(meta.gid().into())
+        .ok()
+        .flatten()
+        .map(|g| g.name);
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| nix::unistd::geteuid().to_string(), |u| u.name);
+    format!(
+        "{} is {:04o} {owner}:{}, and the agent runs as {me}: give it the group with a drop-in (systemctl edit tunekeeper-agent: [Service] SupplementaryGroups={}; README, \"The services\")",
+        path.display(),
+        meta.mode() & 0o7777,
+        group.as_deref().unwrap_or("?"),
+        group.as_deref().unwrap_or("GROUP"),
+    )
+}
+
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     let interval = std::mem::replace(
         &mut state.interval,
         GcStats::with_stall_rule(state.stall_rule),
     );
     let has_log = state.log.is_some();
+    let now = std::time::Instant::now();
+    let since_last = state
+        .last_report
+        .replace(now)
+        .map(|t| now.duration_since(t).as_secs_f64());
+    let mut interval = interval.snapshot();
+    // The interval's rate is over the interval: a quiet controller's two
+    // pauses a second apart are not 10 ms/s over a minute. Only for a log
+    // read without trouble (an unreadable log's rate stays unknown), and
+    // not the first report of a JVM (its interval is the log's past).
+    let log_readable = state
+        .log
+        .as_ref()
+        .is_some_and(|l| l.parser.is_some() && l.refused.is_none())
+        && log_problem(state).is_none();
+    if let Some(window) = since_last.filter(|w| *w > 0.0 && log_readable) {
+        over_interval(&mut interval, window);
+    }
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
     let mut findings = analysis.findings;
@@ -524,6 +664,21 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     if let Some(log) = state.log.as_mut() {
         findings.extend(bounded_findings(&log.follower.take_bounded()));
     }
+    if let Some(Err(why)) = &state.who.timeouts {
+        // A Kafka-family JVM without a budget says why, beside its GC figures.
+        findings.push(crate::finding::Finding {
+            check: "gc".into(),
+            key: "timeouts".into(),
+            expected: "its roles' timeouts, from its configuration".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!(
+                "{why}: its pauses are not weighed against its timeouts"
+            )),
+            waiver: None,
+        });
+    }
     if let Some((status, why)) = log_problem(state) {
         findings.push(crate::finding::Finding {
             check: "gc".into(),
@@ -539,12 +694,15 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     JvmReport {
         pid,
         command: state.command.clone(),
+        roles: state.who.roles.clone(),
+        profile: None,
+        config: state.who.config.clone(),
         flags: state.flags.clone(),
         findings,
         gc_logs: state.logs.iter().map(|p| p.display().to_string()).collect(),
         exited: false,
         gc: has_log.then(|| GcReport {
-            interval: window(&interval.snapshot(), LAST_INTERVAL),
+            interval: window(&interval, LAST_INTERVAL),
             total: window(&analysis.stats, JVM_LIFETIME),
             gc_ids_missing,
         }),
@@ -612,6 +770,63 @@ mod tests {
             metrics
                 .encode()
                 .contains("tunekeeper_gc_pause_seconds_count{kind=\"young\"} 2")
+        );
+    }
+
+    /// A quiet JVM's interval rate is over the interval, not over the
+    /// second its two pauses span (that gave 8 ms/s for 8 ms in a minute);
+    /// a quiet interval is 0, an unread log stays unknown.
+    #[test]
+    fn the_interval_rate_is_over_the_interval() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(&path, LOG).unwrap();
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path.clone()]);
+        let metrics = Metrics::new("p", "h");
+        let opts = AnalyseOptions::default();
+        state.poll(&metrics);
+        report(1, &mut state, &opts);
+        // Two pauses a second apart, read a minute after the last report.
+        let two = "[2026-11-24T10:00:30.000+0000][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 3.000ms\n\
+[2026-11-24T10:00:31.000+0000][gc] GC(2) Pause Young (Normal) (G1 Evacuation Pause) 24M->4M(256M) 5.000ms\n";
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(two.as_bytes())
+            .unwrap();
+        state.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        state.poll(&metrics);
+        let gc = report(1, &mut state, &opts).gc.unwrap();
+        let rate = gc.interval.gc_ms_per_second.unwrap();
+        assert!(
+            (0.13..=0.134).contains(&rate),
+            "8 ms over 60 s, not over 1 s: {rate}"
+        );
+        assert!(gc.interval.wall_seconds.unwrap() >= 60.0);
+        // Nothing new: a quiet interval is a rate of 0.
+        state.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        state.poll(&metrics);
+        let gc = report(1, &mut state, &opts).gc.unwrap();
+        assert_eq!(gc.interval.gc_ms_per_second, Some(0.0));
+        // A log that cannot be read: unknown, not 0.
+        let mut lost = JvmState::new(
+            Vec::new(),
+            "x".into(),
+            Vec::new(),
+            vec![t.path().join("absent/gc.log")],
+        );
+        lost.poll(&metrics);
+        report(2, &mut lost, &opts);
+        lost.last_report = Some(std::time::Instant::now() - std::time::Duration::from_secs(60));
+        lost.poll(&metrics);
+        assert_eq!(
+            report(2, &mut lost, &opts)
+                .gc
+                .unwrap()
+                .interval
+                .gc_ms_per_second,
+            None
         );
     }
 

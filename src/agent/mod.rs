@@ -1,6 +1,7 @@
-//! The long-running agent: every interval it audits the host, follows the
-//! broker JVMs' GC logs, builds one report, spools it, and delivers the
-//! spool to the collector.
+//! The long-running agent: every interval it audits the host (each role
+//! that runs against its own profile), follows the Kafka-family JVMs' GC
+//! logs, builds one report, spools it, and delivers the spool to the
+//! collector.
 
 pub mod config;
 pub mod fit;
@@ -10,6 +11,8 @@ pub mod ledger;
 pub mod metrics;
 pub mod metrics_http;
 pub mod pressure;
+pub mod roles;
 pub mod run;
 pub mod sender;
 pub mod spool;
+pub mod unreadable;

@@ -19,11 +19,11 @@ use tokio::time::Instant;
 use super::config::Config;
 use super::gc::GcTracker;
 use super::metrics::Metrics;
+use super::roles::{RoleWatch, merge};
 use super::sender::{Backoff, Delivery, Sender, SenderError};
 use super::spool::{Entry, Spool, SpoolError};
-use crate::audit::audit;
 use crate::host::Host;
-use crate::profile::{Profile, ProfileError, ProfileStore};
+use crate::profile::{ProfileError, ProfileStore};
 use crate::report::{AgentInfo, HostInfo, Report, SCHEMA_VERSION};
 
 /// Why the agent could not start.
@@ -126,17 +126,16 @@ fn host_info(host: &Host) -> HostInfo {
 /// Builds reports and spools them.
 struct Reporter {
     cfg: Config,
-    profile: Profile,
+    /// The roles expected here, each with its profile.
+    roles: RoleWatch,
+    /// Where the profile of a role that starts later is loaded from.
+    store: ProfileStore,
     host: Host,
     host_info: HostInfo,
     tracker: GcTracker,
     shared: Arc<Shared>,
-    /// When the profile's process was first seen missing (RFC 3339), while
-    /// it stays missing: the finding says since when.
-    missing_since: Option<String>,
-    /// A matching process was seen since the agent started: a missing one
-    /// then "stopped"; before, it "does not run".
-    seen_running: bool,
+    /// What could not be read, said once in the journal.
+    unreadable: super::unreadable::Unreadable,
     /// The host's pressure sample of the previous report.
     pressure: super::pressure::PressureTracker,
     /// Accepted differences (`waivers`), read at start.
@@ -157,24 +156,37 @@ enum DeliverFirst<'a> {
 }
 
 impl Reporter {
-    /// Builds one report from the host and the JVMs' GC logs.
+    /// Builds one report from the host and the JVMs' GC logs: every
+    /// expected role audited against its own profile, every Kafka-family
+    /// JVM judged by its role's profile.
     fn build_report(&mut self) -> Report {
-        let cluster = self.cluster();
+        let procs = crate::kafka::find_kafka_processes(&self.host);
+        self.roles.add_new(&self.store, &procs);
+        let cluster = self.cluster(&procs);
         let today = crate::waiver::today();
         let mut matched = vec![false; self.waivers.entries.len()];
-        let mut audited = audit(&self.profile, &self.host);
-        self.waive(cluster.as_ref(), today, &mut audited, &mut matched);
-        if self.cfg.enforce && audited.summary.drift > 0 {
-            self.enforce(cluster.as_ref(), today);
-            audited = audit(&self.profile, &self.host);
-            self.waive(cluster.as_ref(), today, &mut audited, &mut matched);
+        let mut audits = self.roles.audit(&self.host, &procs);
+        for a in &mut audits {
+            self.waive(cluster.as_ref(), today, &mut a.report, &mut matched);
         }
-        self.note_missing_process(&mut audited.findings);
+        if self.cfg.enforce && audits.iter().any(|a| a.report.summary.drift > 0) {
+            self.enforce(cluster.as_ref(), today);
+            audits = self.roles.audit(&self.host, &procs);
+            for a in &mut audits {
+                self.waive(cluster.as_ref(), today, &mut a.report, &mut matched);
+            }
+        }
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.roles.note_missing(&mut audits, &now);
+        let findings = merge(&audits);
+        let summary = crate::finding::Summary::of(&findings);
         let metrics = &self.shared.metrics;
-        metrics.set_findings(&audited.findings);
+        metrics.set_findings(&findings);
         let mut jvms = self
             .tracker
-            .poll(&self.host, &self.cfg, &self.profile, metrics);
+            .poll(&self.host, &self.cfg, &self.roles, &procs, metrics);
         for jvm in &mut jvms {
             let scope = self.scope(cluster.as_ref());
             self.waivers
@@ -201,6 +213,8 @@ impl Reporter {
             .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
             .fold(0.0_f64, f64::max);
         metrics.set_gc_seconds_per_second(worst / 1000.0);
+        self.unreadable.tell(&findings, &jvms);
+        let roles = self.roles.reports(&audits, &jvms);
         let (depth, dropped) = {
             let spool = self.shared.spool();
             (
@@ -211,15 +225,14 @@ impl Reporter {
         Report {
             schema: SCHEMA_VERSION,
             id: uuid::Uuid::new_v4().to_string(),
-            time: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            time: now,
             interval_seconds: self.cfg.interval.as_secs().max(1),
             host: self.host_info.clone(),
-            profile: self.profile.name.clone(),
-            findings: audited.findings,
-            summary: audited.summary,
+            profile: self.roles.profile_names(),
+            findings,
+            summary,
             jvms,
+            roles,
             agent: AgentInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
                 spool_dropped_total: dropped,
@@ -260,14 +273,14 @@ impl Reporter {
 
     /// The agent's `cluster` setting, else the running broker's own
     /// `cluster.id` (from `meta.properties` in its first data directory).
-    fn cluster(&self) -> Option<crate::report::Cluster> {
+    fn cluster(&self, procs: &[crate::kafka::KafkaProcess]) -> Option<crate::report::Cluster> {
         if let Some(name) = &self.cfg.cluster {
             return Some(crate::report::Cluster {
                 name: name.clone(),
                 from: "config".into(),
             });
         }
-        crate::kafka::find_kafka_processes(&self.host)
+        procs
             .iter()
             .filter(|p| p.role != crate::kafka::Role::Zookeeper)
             .find_map(|p| p.cluster_id(&self.host))
@@ -277,47 +290,16 @@ impl Reporter {
             })
     }
 
-    /// Adds "since ..." to a `process`/`running` drift, and logs the change
-    /// both ways: a stopped broker must read as stopped, with its time.
-    fn note_missing_process(&mut self, findings: &mut [crate::finding::Finding]) {
-        let Some(f) = findings
-            .iter_mut()
-            .find(|f| f.check == "process" && f.key == "running")
-        else {
-            return;
-        };
-        if f.status == crate::finding::Status::Drift {
-            let seen = self.seen_running;
-            let since = self.missing_since.get_or_insert_with(|| {
-                let now = time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default();
-                let pattern = &self.profile.process.pattern;
-                if seen {
-                    tracing::warn!(%pattern, "the broker stopped: no matching process runs");
-                } else {
-                    tracing::warn!(%pattern, "no broker runs, and the profile expects one");
-                }
-                now
-            });
-            f.detail = Some(format!(
-                "none runs since {since}: the broker is stopped (its GC and limit findings are gone with it, not fixed)"
-            ));
-        } else if self.missing_since.take().is_some() {
-            tracing::info!(
-                running = f.actual.as_deref().unwrap_or_default(),
-                "the broker runs again"
-            );
-        }
-    }
-
     /// Reads the GC logs between reports (`gc_poll`).
     pub fn read_gc_logs(&mut self) {
         self.tracker.read_logs(&self.shared.metrics);
     }
 
-    /// Re-applies drifted kernel settings (`enforce = true`; needs root).
+    /// Re-applies drifted kernel settings (`enforce = true`; needs root),
+    /// by the first expected role's profile (one apply, one rollback
+    /// journal).
     fn enforce(&self, cluster: Option<&crate::report::Cluster>, today: time::Date) {
+        let profile = self.roles.profile_for(None);
         if !crate::apply::may_write(&self.host) {
             tracing::warn!(
                 "enforce is set but the agent is not root: drift is reported, not corrected"
@@ -331,7 +313,7 @@ impl Reporter {
             std::time::Duration::ZERO,
         )
         .and_then(|lock| {
-            let mut plan = crate::apply::plan(&self.profile, &self.host)?;
+            let mut plan = crate::apply::plan(profile, &self.host)?;
             // A waived key keeps its accepted value: enforcing it would undo the waiver.
             self.waivers
                 .hold_back(self.scope(cluster), today, &mut plan);
@@ -719,19 +701,14 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             what: "starting the runtime".into(),
             source,
         })?;
-    let profile = match &cfg.profile {
-        Some(name) => store.load(name)?,
-        None => {
-            // One profile per agent: the first role found (a broker before a
-            // controller before ZooKeeper); `profile` in the config wins.
-            let (name, why) = crate::kafka::choose_profiles(&host)
-                .into_iter()
-                .next()
-                .expect("choose_profiles always names one");
-            tracing::info!(profile = name, reason = %why, "chose the profile");
-            store.load(name)?
-        }
-    };
+    // Every role that runs gets its own profile; `profile` in the config
+    // replaces them with that one. A profile that cannot be loaded stops
+    // the agent (exit 2).
+    let roles = RoleWatch::start(
+        cfg.profile.as_deref(),
+        store,
+        &crate::kafka::find_kafka_processes(&host),
+    )?;
     // Checked at start, like the profile: a bad file stops the agent (exit 2).
     let waivers = crate::waiver::Waivers::load_default(cfg.waivers.as_deref(), host.root())?;
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_max_reports)?;
@@ -747,7 +724,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     let host_info = host_info(&host);
     let shared = Arc::new(Shared {
         spool: Mutex::new(spool),
-        metrics: Arc::new(Metrics::new(&profile.name, &host_info.hostname)),
+        metrics: Arc::new(Metrics::new(&roles.profile_names(), &host_info.hostname)),
         spooled: Notify::new(),
         freed: Notify::new(),
         backing_off: AtomicBool::new(false),
@@ -769,7 +746,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     if !once {
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
-            profile = %profile.name,
+            profile = %roles.profile_names(),
             endpoint = cfg.endpoint.as_deref().unwrap_or("none: reports stay in the spool"),
             interval = ?cfg.interval,
             spool = %cfg.spool_dir.display(),
@@ -783,14 +760,14 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     let timeout = cfg.timeout;
     let mut reporter = Reporter {
         cfg,
-        profile,
+        roles,
+        store: store.clone(),
         host_info,
         tracker: GcTracker::default(),
         pressure: super::pressure::PressureTracker::started(&host),
         host,
         shared: shared.clone(),
-        missing_since: None,
-        seen_running: false,
+        unreadable: Default::default(),
         waivers,
         told_unmatched: false,
     };

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use tunekeeper::present::terminal::text;
 
-use tunekeeper::audit::{AuditReport, audit};
+use tunekeeper::audit::{AuditReport, audit, audit_role};
 use tunekeeper::finding::Summary;
+use tunekeeper::kafka::HostRole;
 use tunekeeper::present::text::{findings_table, summary_line};
 use tunekeeper::waiver::{Scope, Waivers};
 
@@ -48,11 +49,16 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
     let host = g.host();
     // Checked before anything else: a bad waivers file stops the run whole.
     let waivers = Waivers::load_default(args.waivers.as_deref(), &g.root)?;
-    let chosen: Vec<(String, Option<String>)> = match &args.profile {
+    // A profile named by the user judges what its `[process] match` names;
+    // profiles chosen for the roles that run judge their role's processes.
+    let chosen: Vec<(String, Option<(String, HostRole)>)> = match &args.profile {
         Some(p) => vec![(p.clone(), None)],
         None => tunekeeper::kafka::choose_profiles(&host)
             .into_iter()
-            .map(|(name, why)| (name.to_string(), Some(why)))
+            .map(|(name, why)| {
+                let role = HostRole::of_profile(name).unwrap_or(HostRole::Broker);
+                (name.to_string(), Some((why, role)))
+            })
             .collect(),
     };
     // Load every profile before auditing: a bad one stops the run whole.
@@ -62,9 +68,12 @@ pub fn run(g: &Global, args: &AuditArgs) -> anyhow::Result<u8> {
     }
     let mut reports: Vec<AuditReport> = profiles
         .iter()
-        .map(|(profile, why)| AuditReport {
-            chosen_because: why.clone(),
-            ..audit(profile, &host)
+        .map(|(profile, why)| match why {
+            Some((why, role)) => AuditReport {
+                chosen_because: Some(why.clone()),
+                ..audit_role(profile, &host, *role)
+            },
+            None => audit(profile, &host),
         })
         .collect();
     if !waivers.is_empty() {

@@ -49,11 +49,13 @@ pub struct GcArgs {
     #[arg(long, short, default_value = DEFAULT_PROFILE)]
     pub profile: String,
     /// Read the JVM's flags from this running process's command line as well as from the log;
-    /// when it is a Kafka broker, weigh pauses against the timeouts in its configuration.
+    /// when it is a Kafka broker, controller or ZooKeeper server, weigh pauses against the
+    /// timeouts of its roles in its configuration.
     #[arg(long, value_name = "PID")]
     pub pid: Option<i32>,
-    /// The broker's properties file (server.properties): weigh the worst pause and stop
-    /// against its session and replica-lag timeouts (and the consumers' default session).
+    /// A Kafka properties file (server.properties): weigh the worst pause and stop against
+    /// the timeouts of the roles its process.roles names (a broker's session, heartbeat and
+    /// replica lag, the consumers' default session; a controller's quorum fetch and election).
     #[arg(long, value_name = "FILE")]
     pub broker_config: Option<PathBuf>,
 }
@@ -87,8 +89,9 @@ fn stall_causes(
     )
 }
 
-/// The broker timeouts to weigh pauses against: from `--broker-config`,
-/// else from the Kafka process `--pid` names (none when it is not one).
+/// The timeouts to weigh pauses against: from `--broker-config` (its
+/// `process.roles` says which), else from the Kafka-family process `--pid`
+/// names, by its role (none when it is not one).
 fn timeouts(
     g: &super::Global,
     args: &GcArgs,
@@ -108,20 +111,31 @@ fn timeouts(
         return Ok(Vec::new());
     };
     let procs = tunekeeper::kafka::find_kafka_processes(&g.host());
-    let Some(p) = procs
-        .iter()
-        .find(|p| p.jvm.pid == pid && p.role.is_broker())
-    else {
+    let Some(p) = procs.iter().find(|p| p.jvm.pid == pid) else {
         return Ok(Vec::new());
     };
-    match (&p.config, &p.config_path) {
-        (Ok(cfg), Some(path)) => Ok(broker_timeouts(cfg, path, &p.overrides())?),
-        (Err(e), _) => {
-            tracing::warn!("--pid {pid}: broker configuration not read ({e}): no timeout budget");
+    match p.timeouts() {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            tracing::warn!(
+                "--pid {pid}: {} configuration not read ({e}): no timeout budget",
+                p.role
+            );
             Ok(Vec::new())
         }
-        _ => Ok(Vec::new()),
     }
+}
+
+/// The process `--pid` names, with when it started: its rates are judged
+/// by its real running time (`None` when its start cannot be read).
+fn running_jvm(g: &super::Global, pid: i32) -> Option<tunekeeper::gc::running::RunningJvm> {
+    let started_ms = tunekeeper::gc::running::process_started_ms(&g.host(), pid)?;
+    let observed_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    Some(tunekeeper::gc::running::RunningJvm {
+        pid,
+        started_ms,
+        observed_ms: observed_ms as i64,
+    })
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
@@ -153,6 +167,7 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
             .transpose()?,
         jvm_args,
         timeouts: timeouts(g, args)?,
+        running: args.pid.and_then(|pid| running_jvm(g, pid)),
         ..AnalyseOptions::default()
     };
     let opts = opts.with_profile(&g.profile(&args.profile)?);

@@ -82,16 +82,23 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// Logs go to stderr, filtered by `TUNEKEEPER_LOG` (default: `default`;
 /// the services log their own state changes at info, one-shot commands
-/// only warnings).
+/// only warnings); in the journal's own format when stderr is the journal.
 pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TUNEKEEPER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let colour = tunekeeper::present::text::want_colour(std::io::stderr().is_terminal());
+    let journal = tunekeeper::logging::stderr_is_journal();
+    let colour =
+        !journal && tunekeeper::present::text::want_colour(std::io::stderr().is_terminal());
     // Every record through the terminal escaper: a foreign value in a field
     // (a path, a broker's setting) cannot add lines or rewrite the screen.
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(move || tunekeeper::present::terminal::LogWriter::stderr(colour))
-        .with_ansi(colour)
-        .init();
+        .with_writer(move || tunekeeper::present::terminal::LogWriter::stderr(colour));
+    if journal {
+        fmt.with_ansi(false)
+            .event_format(tunekeeper::logging::JournalFormat)
+            .init();
+    } else {
+        fmt.with_ansi(colour).init();
+    }
 }

@@ -44,6 +44,9 @@ pub struct AnalyseOptions {
     pub timeout_share_percent: Option<f64>,
     /// Where the share comes from (the profile's reason), for the findings.
     pub timeout_share_source: Option<String>,
+    /// The running process the log belongs to (`gc --pid`): rates are
+    /// judged by its real running time ([`super::running`]).
+    pub running: Option<super::running::RunningJvm>,
 }
 
 impl AnalyseOptions {
@@ -234,6 +237,9 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
         files,
         timeout_budget: Vec::new(),
     };
+    if let Some(jvm) = &opts.running {
+        super::running::judge(&mut analysis.stats, jvm);
+    }
     let mut findings = flags::evaluate(&analysis.flags);
     if let Some(rules) = &opts.jvm_rules {
         findings.retain(|f| rules.contains_key(&f.key));

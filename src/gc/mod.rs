@@ -23,6 +23,7 @@ pub mod input;
 pub mod jdk8;
 pub mod parser;
 pub mod report;
+pub mod running;
 pub mod slo;
 pub mod stall;
 pub mod stats;

@@ -178,6 +178,9 @@ pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
                         a.stats.stalls.null_because.clone()
                     } else if l.metric.contains("safepoint") || l.metric.starts_with("non_gc") {
                         a.stats.safepoints.null_because.clone()
+                    } else if l.metric.ends_with("per_second") {
+                        // A rate: the log's span, or the JVM's running time.
+                        a.stats.rates_null_because.clone()
                     } else {
                         None
                     };

@@ -16,6 +16,10 @@ use crate::finding::{Finding, Status};
 
 /// Where the hsperfdata advice comes from.
 const HSPERF_SOURCE: &str = "LinkedIn Engineering, \"Eliminating Large JVM GC Pauses Caused by Background IO Traffic\" (2016): the JVM writes hsperfdata, memory-mapped from /tmp, at safepoints; -XX:+PerfDisableSharedMem or a tmpfs /tmp stops that";
+/// What to do about hsperfdata on a disk, and what each remedy costs.
+const HSPERF_REMEDIES: &str = ": the JVM writes its counters (hsperfdata_USER/PID) there, and a write that waits behind the disk stops every thread at a safepoint. \
+Either (1) make /tmp memory-backed (tmpfs: systemd's tmp.mount, or a tmpfs line for /tmp in /etc/fstab), which costs memory for everything /tmp holds and empties /tmp at every boot, and keeps jstat and jcmd working; \
+or (2) add -XX:+PerfDisableSharedMem to the JVM's options (KAFKA_JVM_PERFORMANCE_OPTS), which costs sight of the JVM: jstat, jcmd PerfCounter.print, jps and every tool that reads its counters through hsperfdata no longer see it (JMX still does)";
 /// Where the GC-log advice comes from.
 const GC_LOG_SOURCE: &str = "LinkedIn Engineering, \"Eliminating Large JVM GC Pauses Caused by Background IO Traffic\" (2016): GC log writes blocked behind the disk's background I/O stretch pauses by seconds";
 
@@ -388,11 +392,11 @@ pub fn static_causes(host: &Host, s: &StallSuspect<'_>) -> Vec<Finding> {
                     m.fs_type,
                     m.mount_point.display(),
                     if disabled {
-                        "; the JVM runs with -XX:+PerfDisableSharedMem or -XX:-UsePerfData"
+                        "; the JVM runs with -XX:+PerfDisableSharedMem or -XX:-UsePerfData (jstat, jcmd PerfCounter.print and jps cannot see it)"
                     } else if memory_backed {
                         ""
                     } else {
-                        ": add -XX:+PerfDisableSharedMem to the JVM options"
+                        HSPERF_REMEDIES
                     }
                 ),
             ));
@@ -414,6 +418,54 @@ pub fn static_causes(host: &Host, s: &StallSuspect<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A disk-backed /tmp gets both remedies with their costs; a memory-
+    /// backed one and the flag are ok, the flag's cost said.
+    #[test]
+    fn hsperfdata_advice_names_both_remedies_and_their_costs() {
+        let t = tempfile::tempdir().unwrap();
+        let host = Host::at(t.path());
+        let mountinfo = |fs: &str| {
+            let dir = t.path().join("proc/7");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("mountinfo"),
+                format!("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:30 / /tmp rw - {fs} {fs} rw\n"),
+            )
+            .unwrap();
+        };
+        let judge = |cmdline: &[&str]| {
+            let cmdline: Vec<String> = cmdline.iter().map(|s| (*s).to_owned()).collect();
+            static_causes(
+                &host,
+                &StallSuspect {
+                    pid: 7,
+                    cmdline: &cmdline,
+                    gc_logs: &[],
+                    data_dirs: &[],
+                },
+            )
+            .into_iter()
+            .find(|f| f.key == "hsperfdata_off_disk")
+            .unwrap()
+        };
+        mountinfo("ext4");
+        let f = judge(&["java", "kafka.Kafka"]);
+        assert_eq!(f.status, Status::Drift);
+        let advice = f.detail.unwrap();
+        assert!(advice.contains("(1) make /tmp memory-backed"), "{advice}");
+        assert!(advice.contains("empties /tmp at every boot"), "{advice}");
+        assert!(
+            advice.contains("(2) add -XX:+PerfDisableSharedMem")
+                && advice.contains("jstat, jcmd PerfCounter.print, jps"),
+            "{advice}"
+        );
+        let f = judge(&["java", "-XX:+PerfDisableSharedMem", "kafka.Kafka"]);
+        assert_eq!(f.status, Status::Ok);
+        assert!(f.detail.unwrap().contains("cannot see it"));
+        mountinfo("tmpfs");
+        assert_eq!(judge(&["java", "kafka.Kafka"]).status, Status::Ok);
+    }
 
     #[test]
     fn psi_vmstat_stat_status() {

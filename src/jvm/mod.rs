@@ -32,6 +32,23 @@ pub struct Container {
     pub runtime: String,
 }
 
+/// What [`Container::runtime`] says when the cgroup path names no runtime:
+/// all that is known is that the process has a mount namespace of its own.
+pub const NO_RUNTIME: &str = "container";
+
+impl Container {
+    /// `in a docker container`, or, when no runtime is named (a plain
+    /// mount namespace: `unshare -m`, a systemd unit's private mounts),
+    /// `in a mount namespace of its own`.
+    pub fn describe(&self) -> String {
+        if self.runtime == NO_RUNTIME {
+            "in a mount namespace of its own".to_string()
+        } else {
+            format!("in a {} container", self.runtime)
+        }
+    }
+}
+
 /// The container of a process whose mount namespace is not ours.
 pub fn container_of(host: &Host, pid: i32) -> Option<Container> {
     let ns = |who: &str| std::fs::read_link(host.path(format!("/proc/{who}/ns/mnt"))).ok();
@@ -53,7 +70,7 @@ pub fn container_of(host: &Host, pid: i32) -> Option<Container> {
     } else if cgroup.contains("containerd") {
         "containerd"
     } else {
-        "container"
+        NO_RUNTIME
     };
     Some(Container {
         runtime: runtime.to_string(),
@@ -84,7 +101,8 @@ impl Jvm {
             format!("{main} ({})", key.join(" "))
         };
         if let Some(c) = &self.container {
-            s.push_str(&format!(" in a {} container", c.runtime));
+            s.push(' ');
+            s.push_str(&c.describe());
         }
         s
     }

@@ -18,7 +18,7 @@ const MAX_META_BYTES: u64 = 64 << 10;
 /// ZooKeeper are not brokers: they hold no partitions).
 pub fn observe(host: &Host) -> Hardware {
     let any = regex::Regex::new(".").expect("a valid pattern");
-    let brokers = Brokers::observe(host, &any);
+    let brokers = Brokers::observe(host, super::Processes::Matching(&any));
     let out = brokers
         .processes
         .iter()

@@ -81,15 +81,16 @@ fn config_finding(p: &KafkaProcess) -> Finding {
             Status::Ok,
             p.container.as_ref().map(|c| {
                 format!(
-                    "runs in a {} container: its paths are read through /proc/{}/root",
-                    c.runtime, p.jvm.pid
+                    "runs {}: its paths are read through /proc/{}/root",
+                    c.describe(),
+                    p.jvm.pid
                 )
             }),
         ),
         Err(problem) => (
             Status::Unreadable,
             Some(format!(
-                "{problem}; its data directories, mounts and disks cannot be checked"
+                "{problem}; its data directories, mounts, disks and timeouts cannot be checked"
             )),
         ),
     };
@@ -181,7 +182,10 @@ fn mount_finding(rule: &MountRule, d: &DataDirView, key: &str) -> Finding {
     f
 }
 
-/// No data directory on the OS disk; one directory per disk.
+/// No data directory on the OS disk; one directory per disk, compared with
+/// every data directory on the host, of whatever role: a broker's log
+/// directory beside ZooKeeper's transaction log or a controller's metadata
+/// log shares that disk as surely as beside another log directory.
 fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding>) {
     let off_os = profile.broker.get("data_off_os_disk");
     let one_per = profile.broker.get("one_dir_per_disk");
@@ -189,13 +193,22 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
         return;
     }
     let mut by_disk: BTreeMap<&str, Vec<&DataDirView>> = BTreeMap::new();
-    for d in &brokers.dirs {
+    for d in brokers.dirs.iter().chain(&brokers.others) {
         if let Ok(disks) = &d.disks {
             for disk in disks {
                 by_disk.entry(disk.as_str()).or_default().push(d);
             }
         }
     }
+    let same_role = |o: &DataDirView| brokers.dirs.iter().any(|d| std::ptr::eq(d, o));
+    // Another role's directory says whose it is; the detail says more.
+    let name_other = |o: &DataDirView| {
+        if same_role(o) {
+            dir_key(o, many)
+        } else {
+            format!("{} ({})", o.dir.path.display(), o.role.name())
+        }
+    };
     for d in &brokers.dirs {
         let key = dir_key(d, many);
         let Ok(disks) = &d.disks else { continue };
@@ -218,22 +231,29 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                 source: Some(s.source()),
                 detail: (!shared.is_empty()).then(|| {
                     format!(
-                        "{} also holds / (the OS): the broker's I/O competes with the system's, and a full data disk fills the root file system",
-                        shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
+                        "{} also holds / (the OS): the {}'s I/O competes with the system's, and a full data disk fills the root file system",
+                        shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+"),
+                        d.role.noun()
                     )
                 }),
                 waiver: None,
             });
         }
         if let Some(s) = one_per {
-            let others: Vec<String> = disks
+            let sharing: Vec<&DataDirView> = disks
                 .iter()
                 .flat_map(|disk| by_disk.get(disk.as_str()).into_iter().flatten())
                 .filter(|o| !(o.pid == d.pid && o.dir.path == d.dir.path))
-                .map(|o| dir_key(o, many))
+                .copied()
+                .collect();
+            let others: Vec<String> = sharing
+                .iter()
+                .map(|o| name_other(o))
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
+            let foreign: Vec<&DataDirView> =
+                sharing.iter().filter(|o| !same_role(o)).copied().collect();
             out.push(Finding {
                 check: "placement".into(),
                 key: key.clone(),
@@ -249,12 +269,51 @@ fn placement(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Fin
                     Status::Drift
                 },
                 source: Some(s.source()),
-                detail: (!others.is_empty()).then(|| {
-                    "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".into()
-                }),
+                detail: (!others.is_empty()).then(|| placement_detail(d, &foreign)),
                 waiver: None,
             });
         }
+    }
+}
+
+/// Why sharing a disk matters, from the directory's side: a broker's log
+/// directories compete (JBOD), ZooKeeper and a controller fsync every write
+/// to their logs, and the other roles' directories are named with the
+/// setting and pid that put them there.
+fn placement_detail(d: &DataDirView, foreign: &[&DataDirView]) -> String {
+    use super::roles::HostRole;
+    let whose: Vec<String> = foreign
+        .iter()
+        .map(|o| {
+            format!(
+                "{} is the {}'s {} (pid {})",
+                o.dir.path.display(),
+                o.role.name(),
+                o.dir.from,
+                o.pid
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let why = match (d.role, foreign.is_empty()) {
+        (HostRole::Broker, true) => {
+            "JBOD means one log directory per disk: two on one disk compete for the same spindle or queue".to_string()
+        }
+        (HostRole::Broker, false) => {
+            "ZooKeeper's transaction log and a controller's metadata log are fsynced on every write: behind this broker's writes they slow the whole cluster's coordination".to_string()
+        }
+        (HostRole::Zookeeper, _) => {
+            "ZooKeeper fsyncs its transaction log on every write, and every other writer on its disk slows each one (ZooKeeper's guide: a dedicated transaction log device)".to_string()
+        }
+        (HostRole::Controller, _) => {
+            "the controller fsyncs its metadata log on every write, and every other writer on its disk slows each one".to_string()
+        }
+    };
+    if whose.is_empty() {
+        why
+    } else {
+        format!("{}: {why}", whose.join("; "))
     }
 }
 
@@ -293,11 +352,19 @@ fn space(profile: &Profile, brokers: &Brokers, many: bool, out: &mut Vec<Finding
                     Some(_) => "this file system reports no inode count".into(),
                 });
             } else if let Some(s) = d.space {
-                f.detail = Some(format!(
-                    "{} free of {}",
-                    human_bytes(s.free_bytes),
-                    human_bytes(s.total_bytes)
-                ));
+                f.detail = Some(if rule == "data_free_percent" {
+                    format!(
+                        "{} free of {}",
+                        human_bytes(s.free_bytes),
+                        human_bytes(s.total_bytes)
+                    )
+                } else {
+                    format!(
+                        "{} inodes free of {}",
+                        human_count(s.free_inodes),
+                        human_count(s.total_inodes)
+                    )
+                });
             }
             out.push(f);
         }
@@ -529,6 +596,19 @@ fn bound_text(setting: &Setting) -> String {
         }
         _ => setting.expect.to_string(),
     }
+}
+
+/// `655,360`: a count with thousands separators.
+pub fn human_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `6 GiB`, `512 MiB`, `1.5 TiB`.

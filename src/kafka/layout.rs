@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::process::{DataDir, KafkaProcess, find_kafka_processes};
+use super::roles::{HostRole, Processes};
 use crate::host::Host;
 use crate::host::mounts::{Mount, mount_for};
 
@@ -23,6 +24,11 @@ pub struct Space {
     /// Free inodes, percent (None when the file system has no inode count,
     /// as on btrfs).
     pub inodes_free_percent: Option<u64>,
+    /// Inodes available to unprivileged writers (0 when the file system
+    /// has no inode count).
+    pub free_inodes: u64,
+    /// Inodes of the file system (0 when it has no inode count).
+    pub total_inodes: u64,
 }
 
 /// One data directory of one process, as observed.
@@ -30,6 +36,8 @@ pub struct Space {
 pub struct DataDirView {
     /// The process's pid.
     pub pid: i32,
+    /// The process's role.
+    pub role: HostRole,
     /// The directory as the process names it.
     pub dir: DataDir,
     /// The directory, symlinks resolved, as the process sees it.
@@ -42,13 +50,19 @@ pub struct DataDirView {
     pub space: Option<Space>,
 }
 
-/// Every Kafka-family process and its data directories.
+/// The Kafka-family processes an audit judges and their data directories,
+/// and beside them every other Kafka-family process's data directories
+/// (placement compares a directory with every other one on the host, of
+/// whatever role).
 #[derive(Debug, Clone, Default)]
 pub struct Brokers {
-    /// The processes, by pid.
+    /// The processes judged, by pid.
     pub processes: Vec<KafkaProcess>,
     /// Their data directories, in process then configuration order.
     pub dirs: Vec<DataDirView>,
+    /// The data directories of the host's other Kafka-family processes
+    /// (other roles), judged by their own profiles.
+    pub others: Vec<DataDirView>,
     /// The disks under `/` (the OS disk), when known.
     pub os_disks: BTreeSet<String>,
     /// Whether each data disk spins (`queue/rotational`), where readable.
@@ -56,29 +70,35 @@ pub struct Brokers {
 }
 
 impl Brokers {
-    /// Looks at the host once: the Kafka-family processes whose command
-    /// line matches `pattern` (the profile's `[process] match`), so a
-    /// broker profile judges brokers and a ZooKeeper profile ZooKeeper.
-    pub fn observe(host: &Host, pattern: &regex::Regex) -> Brokers {
-        let processes: Vec<KafkaProcess> = find_kafka_processes(host)
+    /// Looks at the host once: the Kafka-family processes `which` selects
+    /// (a role, or the profile's `[process] match`), so a broker profile
+    /// judges brokers and a ZooKeeper profile ZooKeeper, and the data
+    /// directories of all the others.
+    pub fn observe(host: &Host, which: Processes<'_>) -> Brokers {
+        let (processes, rest): (Vec<KafkaProcess>, Vec<KafkaProcess>) = find_kafka_processes(host)
             .into_iter()
-            .filter(|p| pattern.is_match(&p.jvm.cmdline.join(" ")))
-            .collect();
+            .partition(|p| which.selects(p));
         let os_disks = host
             .mounts()
             .ok()
             .and_then(|m| mount_for(&m, Path::new("/")).and_then(|r| host.disks_of(&r.majmin).ok()))
             .unwrap_or_default();
-        let mut dirs = Vec::new();
-        for p in &processes {
-            let mounts = host.mounts_of(p.jvm.pid);
-            for dir in p.data_dirs() {
-                dirs.push(view(host, p, dir, &mounts));
+        let views = |procs: &[KafkaProcess]| {
+            let mut dirs = Vec::new();
+            for p in procs {
+                let mounts = host.mounts_of(p.jvm.pid);
+                for dir in p.data_dirs() {
+                    dirs.push(view(host, p, dir, &mounts));
+                }
             }
-        }
+            dirs
+        };
+        let dirs = views(&processes);
+        let others = views(&rest);
         let mut brokers = Brokers {
             processes,
             dirs,
+            others,
             os_disks,
             rotational: Default::default(),
         };
@@ -128,6 +148,7 @@ fn view(
     };
     let mut v = DataDirView {
         pid: p.jvm.pid,
+        role: HostRole::of(p.role),
         dir,
         resolved: resolved.clone(),
         mount: Err("the directory does not exist".into()),
@@ -163,5 +184,7 @@ fn space(path: &Path) -> Option<Space> {
         total_bytes,
         free_percent: percent(free_bytes, total_bytes).unwrap_or(0),
         inodes_free_percent: percent(st.files_available(), st.files()),
+        free_inodes: st.files_available(),
+        total_inodes: st.files(),
     })
 }

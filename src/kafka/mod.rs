@@ -7,16 +7,32 @@ pub mod checks;
 pub mod layout;
 pub mod process;
 pub mod properties;
+pub mod roles;
 pub mod timeouts;
 
 pub use process::{KafkaProcess, Role, find_kafka_processes};
+pub use roles::{HostRole, Processes};
 
 /// The shipped profiles that fit what runs on this host, each with the
 /// reason: one per role (a broker and a ZooKeeper node on one host get
 /// both). No Kafka-family process: the default profile.
 pub fn choose_profiles(host: &crate::host::Host) -> Vec<(&'static str, String)> {
-    let procs = find_kafka_processes(host);
-    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut out: Vec<(&'static str, String)> = roles::running_roles(host)
+        .into_iter()
+        .map(|(role, procs)| (role.profile(), runs_because(&procs)))
+        .collect();
+    if out.is_empty() {
+        out.push((
+            crate::profile::DEFAULT_PROFILE,
+            "no Kafka broker, controller or ZooKeeper runs: the default profile".into(),
+        ));
+    }
+    out
+}
+
+/// `a broker runs here (pid 12); a broker+controller runs here (pid 14)`.
+pub fn runs_because(procs: &[KafkaProcess]) -> String {
+    let mut parts: Vec<String> = Vec::new();
     for role in [
         Role::Broker,
         Role::BrokerController,
@@ -28,23 +44,9 @@ pub fn choose_profiles(host: &crate::host::Host) -> Vec<(&'static str, String)> 
             .filter(|p| p.role == role)
             .map(|p| p.jvm.pid.to_string())
             .collect();
-        if pids.is_empty() {
-            continue;
-        }
-        let why = format!("a {role} runs here (pid {})", pids.join(", "));
-        match out.iter_mut().find(|(name, _)| *name == role.profile()) {
-            Some((_, reason)) => {
-                reason.push_str("; ");
-                reason.push_str(&why);
-            }
-            None => out.push((role.profile(), why)),
+        if !pids.is_empty() {
+            parts.push(format!("a {role} runs here (pid {})", pids.join(", ")));
         }
     }
-    if out.is_empty() {
-        out.push((
-            crate::profile::DEFAULT_PROFILE,
-            "no Kafka broker, controller or ZooKeeper runs: the default profile".into(),
-        ));
-    }
-    out
+    parts.join("; ")
 }

@@ -150,6 +150,7 @@ impl KafkaProcess {
                 }
             }
         } else {
+            let metadata = cfg.get("metadata.log.dir").filter(|v| !v.trim().is_empty());
             match (cfg.get("log.dirs"), cfg.get("log.dir")) {
                 (Some(dirs), _) if !dirs.trim().is_empty() => out.extend(
                     dirs.split(',')
@@ -159,7 +160,14 @@ impl KafkaProcess {
                 (_, Some(d)) if !d.trim().is_empty() => out.push(dir(d, "log.dir")),
                 _ => out.push(dir(KAFKA_DEFAULT_LOG_DIR, "default")),
             }
-            if let Some(m) = cfg.get("metadata.log.dir").filter(|v| !v.trim().is_empty()) {
+            if self.role == Role::Controller {
+                // A controller holds no partitions: only its metadata log,
+                // in metadata.log.dir, else the first log directory.
+                match metadata {
+                    Some(m) => out = vec![dir(m, "metadata.log.dir")],
+                    None => out.truncate(1),
+                }
+            } else if let Some(m) = metadata {
                 out.push(dir(m, "metadata.log.dir"));
             }
         }
@@ -195,6 +203,20 @@ impl KafkaProcess {
         })
     }
 
+    /// The timeouts its pauses run into, by its role, from its own
+    /// configuration (Kafka's or ZooKeeper's defaults where it sets none);
+    /// why there are none when its configuration cannot be read or holds a
+    /// value that is not a number.
+    pub fn timeouts(&self) -> Result<Vec<crate::gc::budget::TimeoutLimit>, String> {
+        let cfg = self.config.as_ref().map_err(|e| e.to_string())?;
+        let file = self
+            .config_path
+            .as_deref()
+            .ok_or_else(|| ConfigProblem::NoFile.to_string())?;
+        super::timeouts::role_timeouts(self.role, cfg, file, &self.overrides())
+            .map_err(|e| e.to_string())
+    }
+
     /// `broker (/etc/kafka/server.properties)`, for findings.
     pub fn describe(&self) -> String {
         let mut s = self.role.to_string();
@@ -202,7 +224,8 @@ impl KafkaProcess {
             s.push_str(&format!(" ({})", p.display()));
         }
         if let Some(c) = &self.container {
-            s.push_str(&format!(" in a {} container", c.runtime));
+            s.push(' ');
+            s.push_str(&c.describe());
         }
         s
     }
@@ -254,7 +277,7 @@ fn inspect(host: &Host, jvm: Jvm) -> Option<KafkaProcess> {
     }
     if !zookeeper {
         if let Ok(cfg) = &proc.config {
-            proc.role = kraft_role(cfg.get("process.roles"));
+            proc.role = Role::from_process_roles(cfg.get("process.roles"));
         }
     }
     Some(proc)
@@ -274,15 +297,19 @@ fn overrides(args: &[String]) -> Vec<(String, String)> {
     out
 }
 
-fn kraft_role(roles: Option<&str>) -> Role {
-    let Some(roles) = roles else {
-        return Role::Broker;
-    };
-    let has = |r: &str| roles.split(',').any(|x| x.trim() == r);
-    match (has("broker"), has("controller")) {
-        (true, true) => Role::BrokerController,
-        (false, true) => Role::Controller,
-        _ => Role::Broker,
+impl Role {
+    /// A `kafka.Kafka` process's role from its `process.roles` (unset: a
+    /// ZooKeeper-mode broker).
+    pub fn from_process_roles(roles: Option<&str>) -> Role {
+        let Some(roles) = roles else {
+            return Role::Broker;
+        };
+        let has = |r: &str| roles.split(',').any(|x| x.trim() == r);
+        match (has("broker"), has("controller")) {
+            (true, true) => Role::BrokerController,
+            (false, true) => Role::Controller,
+            _ => Role::Broker,
+        }
     }
 }
 
@@ -320,12 +347,15 @@ mod tests {
             overrides(&a[1..]),
             vec![("log.dirs".into(), "/a,/b".into())]
         );
-        assert_eq!(kraft_role(None), Role::Broker);
-        assert_eq!(kraft_role(Some("controller")), Role::Controller);
+        assert_eq!(Role::from_process_roles(None), Role::Broker);
         assert_eq!(
-            kraft_role(Some("broker, controller")),
+            Role::from_process_roles(Some("controller")),
+            Role::Controller
+        );
+        assert_eq!(
+            Role::from_process_roles(Some("broker, controller")),
             Role::BrokerController
         );
-        assert_eq!(kraft_role(Some("broker")), Role::Broker);
+        assert_eq!(Role::from_process_roles(Some("broker")), Role::Broker);
     }
 }

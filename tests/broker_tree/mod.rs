@@ -131,7 +131,8 @@ impl BrokerTree {
         self.write("/proc/self/mountinfo", &(self.mountinfo.join("\n") + "\n"));
     }
 
-    /// A running ZooKeeper server with `zoo.cfg` as given.
+    /// A running ZooKeeper server with `zoo.cfg` as given, its `dataDir`
+    /// and `dataLogDir` created.
     pub fn zookeeper(&self, pid: u32, zoo_cfg: &str) {
         let config = format!("/etc/zookeeper/zoo-{pid}.cfg");
         self.write(&config, zoo_cfg);
@@ -144,9 +145,44 @@ impl BrokerTree {
             &config,
         ]
         .join("\0");
+        self.process(pid, &cmdline);
+        for line in zoo_cfg.lines() {
+            for key in ["dataDir=", "dataLogDir="] {
+                if let Some(d) = line.strip_prefix(key) {
+                    self.mkdir(d.trim());
+                }
+            }
+        }
+    }
+
+    /// The `/proc/PID` entries every stand-in process has: its command
+    /// line, the host's mount table, namespace, cwd, one map, one open
+    /// file, limits and cgroup.
+    fn process(&self, pid: u32, cmdline: &str) {
         let proc = format!("/proc/{pid}");
-        self.write(&format!("{proc}/cmdline"), &(cmdline + "\0"));
+        self.write(&format!("{proc}/cmdline"), &(cmdline.to_string() + "\0"));
+        self.write(
+            &format!("{proc}/mountinfo"),
+            &(self.mountinfo.join("\n") + "\n"),
+        );
         self.link(&format!("{proc}/ns/mnt"), "mnt:[4026531841]");
+        self.link(&format!("{proc}/cwd"), "/");
+        self.write(
+            &format!("{proc}/maps"),
+            "7f00-7f01 r--s 00000000 08:11 1 /data/x.index\n",
+        );
+        self.mkdir(&format!("{proc}/fd"));
+        self.write(&format!("{proc}/fd/0"), "");
+        self.nofile(pid, 100_000);
+        self.write(
+            &format!("{proc}/cgroup"),
+            "0::/system.slice/kafka.service\n",
+        );
+    }
+
+    /// Takes a process away, as if it exited.
+    pub fn exit(&self, pid: u32) {
+        std::fs::remove_dir_all(self.path(&format!("/proc/{pid}"))).unwrap();
     }
 
     /// Sets a process's open-file limit (soft and hard), in the kernel's
@@ -186,9 +222,11 @@ impl BrokerTree {
         let config = format!("/etc/kafka/server-{pid}.properties");
         self.write(&config, properties);
         for line in properties.lines() {
-            if let Some(dirs) = line.strip_prefix("log.dirs=") {
-                for d in dirs.split(',') {
-                    self.mkdir(d.trim());
+            for key in ["log.dirs=", "metadata.log.dir="] {
+                if let Some(dirs) = line.strip_prefix(key) {
+                    for d in dirs.split(',') {
+                        self.mkdir(d.trim());
+                    }
                 }
             }
         }

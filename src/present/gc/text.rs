@@ -179,10 +179,17 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             (Some(v), Some(p)) => format!("{v:.1} ms ({p:.1} %)"),
             _ => "n/a".to_owned(),
         };
+        // Wide enough for the longest key (the quorum's are 37 characters).
+        let kw = a
+            .timeout_budget
+            .iter()
+            .map(|t| t.limit.key.chars().count())
+            .max()
+            .unwrap_or(0);
         for t in &a.timeout_budget {
             writeln!(
                 out,
-                "  {:<30}{:>8} ms  pause {:<22} stop {:<22} from {}",
+                "  {:<kw$}  {:>8} ms  pause {:<22} stop {:<22} from {}",
                 t.limit.key,
                 t.limit.value_ms,
                 pct(t.worst_pause_ms, t.worst_pause_percent),
@@ -226,10 +233,25 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             "\nfindings: {} ok, {} drift, {} not applicable",
             sm.ok, sm.drift, sm.not_applicable
         )?;
+        // Columns as wide as their longest cell, two spaces apart (fixed
+        // widths ran `stall` into `gc_log_off_data_disk`).
+        let width = |cell: fn(&crate::finding::Finding) -> &str| {
+            a.findings
+                .iter()
+                .map(|f| cell(f).chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let (sw, cw, kw, ew) = (
+            width(|f| f.status.as_str()),
+            width(|f| &f.check),
+            width(|f| &f.key),
+            width(|f| &f.expected),
+        );
         for f in &a.findings {
             writeln!(
                 out,
-                "  {:<15}{:<5}{:<32} expected {:<16} actual {}",
+                "  {:<sw$}  {:<cw$}  {:<kw$}  expected {:<ew$}  actual {}",
                 f.status.as_str(),
                 f.check,
                 f.key,
