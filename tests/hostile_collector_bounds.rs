@@ -37,7 +37,7 @@ use tunekeeper::collector::limits::{
 use tunekeeper::finding::{Finding, Status, Summary, WaiverNote};
 use tunekeeper::report::{
     AgentInfo, BrokerHardware, Cluster, GcReport, GcSafepoints, GcStalls, GcWindow, Hardware,
-    HostInfo, JvmReport, LogDirSize, NetLink, PauseSummary, Report, SCHEMA_VERSION,
+    HostInfo, JvmReport, LogDirSize, NetLink, PauseSummary, Report, RoleReport, SCHEMA_VERSION,
     StalledPauseReport,
 };
 
@@ -191,6 +191,9 @@ fn maximal_report(id: &str) -> Value {
         jvms: vec![JvmReport {
             pid: 4242,
             command: "kafka.Kafka /opt/kafka/config/server.properties".into(),
+            roles: vec!["broker".into()],
+            profile: Some("kafka-broker".into()),
+            config: Some("/opt/kafka/config/server.properties".into()),
             flags: vec!["-Xmx6g".into()],
             findings: vec![finding("gc", "pause_p99_ms", Status::Ok)],
             gc_logs: vec!["/var/log/kafka/gc.log".into()],
@@ -200,6 +203,17 @@ fn maximal_report(id: &str) -> Value {
                 gc_ids_missing: Some(0),
             }),
             exited: true,
+        }],
+        roles: vec![RoleReport {
+            role: "broker".into(),
+            profile: "kafka-broker".into(),
+            because: "a broker runs here (pid 4242)".into(),
+            pids: vec![4242],
+            running: true,
+            missing_since: Some("2026-11-25T06:00:00Z".into()),
+            process_key: "running".into(),
+            summary: Summary::default(),
+            finding_keys: vec![["sysctl".into(), "vm.swappiness".into()]],
         }],
         agent: AgentInfo {
             version: "0.1.0".into(),
@@ -943,4 +957,138 @@ fn a_replaced_machine_is_no_conflict() {
     let ev = events(&c, "rebuilt");
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["machine_id"], MACHINE_A);
+}
+
+// ---- Upgrading to schema version 3 --------------------------------------
+
+/// What a database made by main at cacbea8 (schema version 2) holds, read
+/// and written on after the upgrade: its hosts and drift history as they
+/// were, a host's first report after it continuing from its row, and
+/// machines then kept apart.
+fn migrated_history_continues(c: &Collector) {
+    let hosts = c.get_json("/api/v1/hosts");
+    let names: Vec<&str> = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mig-a", "mig-b"]);
+    let a = host(&hosts, "mig-a");
+    assert_eq!(a["last_report_id"], "mig-a-2");
+    assert_eq!(
+        a["machine_id"],
+        Value::Null,
+        "stored before machines were kept"
+    );
+    assert_eq!(a["machine_conflict"], Value::Null);
+    let ev = events(c, "mig-a");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(
+        (&ev[0]["state"], &ev[0]["key"]),
+        (&json!("drift"), &json!("vm.swappiness"))
+    );
+    assert!(ev[0].get("machine_id").is_none(), "{ev:?}");
+    let docs = c.get_json("/api/v1/hosts/mig-a/reports");
+    assert_eq!(docs[0]["id"], "mig-a-2");
+    // An id stored before the upgrade is still a duplicate.
+    let dup = report("mig-b", "mig-b-0", &ago(Duration::ZERO), 60);
+    assert_eq!(c.post(&dup).0, 200);
+
+    // The same machine, now naming itself: it continues (still drifting).
+    let post = |id: &str, machine: &str, drifting: bool, secs: u64| {
+        let mut r = report("mig-a", id, &ago(Duration::from_secs(secs)), 60);
+        as_machine(&mut r, machine);
+        if drifting {
+            drift(&mut r, "vm.swappiness", "60");
+        }
+        assert_eq!(c.post(&r).0, 202);
+    };
+    post("after-1", MACHINE_A, true, 30);
+    assert_eq!(events(c, "mig-a").len(), 1, "the upgrade made no event");
+    post("after-2", MACHINE_B, false, 20);
+    post("after-3", MACHINE_A, true, 10);
+    let ev = events(c, "mig-a");
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!(
+        (&ev[1]["state"], &ev[1]["machine_id"]),
+        (&json!("ok"), &json!(MACHINE_B))
+    );
+    let hosts = c.get_json("/api/v1/hosts");
+    let conflict = &host(&hosts, "mig-a")["machine_conflict"];
+    assert_eq!(
+        conflict["machine_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{hosts}"
+    );
+}
+
+#[test]
+fn a_version_2_sqlite_database_made_by_main_migrates_to_version_3() {
+    // tests/fixtures/collector/made-by-main-cacbea8.db: made by main at
+    // cacbea8 (schema version 2) with tests/fixtures/collector/report.json:
+    // mig-a posted three reports (the second and third drifting
+    // vm.swappiness), mig-b one.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/collector/made-by-main-cacbea8.db"
+    );
+    let db = dir.path().join("collector.db");
+    std::fs::copy(fixture, &db).unwrap();
+    // Retention far out: the fixture's reports were received in 2026.
+    let c = Collector::start(dir.path(), &["--retention-days", "36500"]);
+    migrated_history_continues(&c);
+    assert_eq!(c.terminate().code(), Some(0));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    let machines: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM machines WHERE hostname = 'mig-a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(machines, 2, "machines A and B");
+}
+
+#[test]
+fn a_version_2_postgres_database_made_by_main_migrates_to_version_3() {
+    // tests/fixtures/collector/made-by-main-cacbea8.pg.sql: `pg_dump
+    // --inserts` of the database main at cacbea8 made of the same four
+    // reports (PostgreSQL 15; psql meta-commands and ownership left out).
+    let server = collector_support::pg::PgServer::start();
+    let url = server.database("tk_v2");
+    server.psql(
+        "tk_v2",
+        include_str!("fixtures/collector/made-by-main-cacbea8.pg.sql"),
+    );
+    assert_eq!(
+        server.psql("tk_v2", "SELECT max(version) FROM tunekeeper_schema"),
+        "2"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start_db(
+        dir.path(),
+        "127.0.0.1:0",
+        &["--retention-days", "36500"],
+        &[],
+        Some(&url),
+    );
+    migrated_history_continues(&c);
+    assert_eq!(c.terminate().code(), Some(0));
+    assert_eq!(
+        server.psql("tk_v2", "SELECT max(version) FROM tunekeeper_schema"),
+        "3"
+    );
+    assert_eq!(
+        server.psql(
+            "tk_v2",
+            "SELECT count(*) FROM machines WHERE hostname = 'mig-a'"
+        ),
+        "2"
+    );
 }
