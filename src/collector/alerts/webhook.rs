@@ -678,6 +678,46 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_url_shows_no_secret_and_scrubs_them_from_errors() {
+        let text = "https://ops:pw-123@hooks.example.org:8443/alert?token=abc-999#frag-77";
+        let url = WebhookUrl::parse(text).unwrap();
+        let shown = "https://hooks.example.org:8443/alert";
+        assert_eq!(url.to_string(), shown);
+        assert_eq!(format!("{url:?}"), format!("WebhookUrl({shown})"));
+        let config = WebhookConfig {
+            url: url.clone(),
+            queue: 1,
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_TIMEOUT,
+            external_url: None,
+        };
+        assert!(!format!("{config:?}").contains("abc-999"));
+        let said = url.scrub(&format!("error sending request for url ({})", url.url));
+        for secret in ["pw-123", "abc-999", "frag-77", "ops"] {
+            assert!(!said.contains(secret), "{said}");
+        }
+        let e = WebhookUrl::parse("ftp://ops:pw-123@example.org/x?token=abc-999").unwrap_err();
+        assert!(!e.to_string().contains("abc-999") && !e.to_string().contains("pw-123"));
+    }
+
+    #[test]
+    fn a_redirect_is_a_failure_to_retry_and_a_4xx_is_final() {
+        for code in [301, 302, 303, 307, 308] {
+            assert!(
+                matches!(classify(code), Attempt::Retry("redirect", _)),
+                "{code}"
+            );
+        }
+        assert!(matches!(classify(204), Attempt::Delivered));
+        assert!(matches!(classify(429), Attempt::Retry("status", _)));
+        assert!(matches!(classify(503), Attempt::Retry("status", _)));
+        assert!(matches!(classify(404), Attempt::Refused(404)));
+        let long = "é".repeat(MAX_ANNOTATION_BYTES);
+        let cut_text = cut(long, MAX_ANNOTATION_BYTES);
+        assert!(cut_text.len() <= MAX_ANNOTATION_BYTES && cut_text.ends_with('…'));
+    }
+
+    #[test]
     fn backoff_is_capped_and_jittered() {
         for attempt in [0, 1, 5, 40] {
             let d = backoff(attempt);
