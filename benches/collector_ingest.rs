@@ -16,7 +16,7 @@
 //! `tunekeeper` binary to start; default the one built with the bench: set
 //! it to another build's to compare two builds under the same load).
 
-#[path = "../tests/collector_support/pg.rs"]
+#[path = "../tests/integration/collector_support/pg.rs"]
 #[allow(dead_code)]
 mod pg;
 
