@@ -55,6 +55,11 @@ def code(path):
     cut = re.search(r"^#\[cfg\(test\)\]", text, re.M)
     if cut:
         text = text[: cut.start()]
+    # Character and string literals (raw ones first) may hold `use`,
+    # braces, quotes and `//`.
+    text = re.sub(r"b?'(?:\\.|[^'\\\n])'", "' '", text)
+    text = re.sub(r'r(#+)".*?"\1', '""', text, flags=re.S)
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
     text = re.sub(r"//[^\n]*", "", text)
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
