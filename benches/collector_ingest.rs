@@ -12,7 +12,9 @@
 //!
 //! `cargo bench --bench collector_ingest`
 //! Knobs (environment): REPORTS (20000), CONCURRENCY (32), HOSTS (1000),
-//! MAX_SECONDS (60), BACKENDS (`sqlite,postgres`).
+//! MAX_SECONDS (60), BACKENDS (`sqlite,postgres`), COLLECTOR_BIN (the
+//! `tunekeeper` binary to start; default the one built with the bench: set
+//! it to another build's to compare two builds under the same load).
 
 #[path = "../tests/integration/collector_support/pg.rs"]
 #[allow(dead_code)]
@@ -108,7 +110,9 @@ fn run(
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "bench-token\n").unwrap();
     std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    let bin = std::env::var_os("COLLECTOR_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tunekeeper").into());
+    let mut child = Command::new(bin)
         .args(["collector", "--listen", "127.0.0.1:0", "--db", &db])
         .env("TUNEKEEPER_DB_PASSWORD", pg::PASSWORD)
         .arg("--token-file")

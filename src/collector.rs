@@ -10,7 +10,8 @@
 //!
 //! Above the rooms, [`server`] (the running collector: routes, background
 //! tasks, shutdown) and [`config`] (its options); beside them all,
-//! [`clock`] and the [`Error`] that stops the collector.
+//! [`clock`], [`limits`] (every bound, one table) and the [`Error`] that
+//! stops the collector.
 
 pub mod alerts;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod config;
 mod error;
 pub mod fleet;
 pub mod http;
+pub mod limits;
 pub mod server;
 pub mod storage;
 

@@ -113,6 +113,45 @@ fn bound_role(r: &mut crate::report::RoleReport) {
     }
 }
 
+/// Every text of `report` within what the collector accepts
+/// (`crate::collector::limits`), whatever field it is in: the cuts above
+/// are where the texts are made, and this pass catches the rest (a
+/// directory from a broker's `log.dirs`, the kernel release, a field added
+/// later). A NUL character, which the collector refuses in any field (its
+/// PostgreSQL backend cannot store one), becomes U+FFFD; a text longer
+/// than [`MAX_TEXT_BYTES`] is cut with the marker. Without this, one such
+/// text in a broker's properties would have every report of the host
+/// refused.
+fn texts_within_bounds(report: &mut Report) {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => {
+                let mut changed = false;
+                if s.contains('\0') {
+                    *s = s.replace('\0', "\u{fffd}");
+                    changed = true;
+                }
+                if s.len() > MAX_TEXT_BYTES {
+                    cut(s, MAX_TEXT_BYTES);
+                    changed = true;
+                }
+                changed
+            }
+            serde_json::Value::Array(a) => a.iter_mut().fold(false, |c, x| walk(x) | c),
+            serde_json::Value::Object(o) => o.values_mut().fold(false, |c, x| walk(x) | c),
+            _ => false,
+        }
+    }
+    let Ok(mut v) = serde_json::to_value(&*report) else {
+        return;
+    };
+    if walk(&mut v)
+        && let Ok(back) = serde_json::from_value(v)
+    {
+        *report = back;
+    }
+}
+
 /// Makes `report` fit `budget` bytes of JSON and returns that JSON.
 /// `not_followed`: JVMs the tracker did not follow (past [`MAX_JVMS`]).
 /// The agent's own findings about what it left out are kept whatever
@@ -127,6 +166,7 @@ pub fn fit(report: &mut Report, budget: usize, not_followed: usize) -> Vec<u8> {
     for r in &mut report.roles {
         bound_role(r);
     }
+    texts_within_bounds(report);
     let mut notes: Vec<Finding> = Vec::new();
     if let Some(c) = report.cluster.take() {
         if super::config::is_cluster_name(&c.name) {
@@ -354,6 +394,50 @@ mod tests {
         assert!(json.len() < 64 << 10);
         assert!(r.cluster.is_none());
         assert!(r.findings.iter().any(|f| f.key == "cluster"));
+    }
+
+    /// Whatever a broker's files hold, every report the agent sends passes
+    /// the collector's own checks (its shape bounds included): a NUL or
+    /// a 20 KB text in fields no other cut covers.
+    #[test]
+    fn every_report_passes_the_collectors_bounds() {
+        for budget in [4 << 10, 1 << 20] {
+            let mut r = report(3, 10, 20);
+            r.id = "00000000-0000-4000-8000-000000000001".into();
+            r.time = "2026-11-25T06:00:00Z".into();
+            r.host.hostname = "b1".into();
+            r.host.kernel = format!("6.1\0{}", "k".repeat(20_000));
+            r.profile = "p\0".into();
+            r.jvms[0].config = Some("/x\0y".into());
+            r.jvms[1].roles = vec!["r".repeat(20_000)];
+            r.hardware = Some(crate::report::Hardware {
+                network: vec![crate::report::NetLink {
+                    name: "eth\0".into(),
+                    speed_mbps: None,
+                }],
+                brokers: vec![crate::report::BrokerHardware {
+                    broker_id: None,
+                    broker_id_from: Some("\0".into()),
+                    log_dirs: vec![
+                        crate::report::LogDirSize {
+                            path: "/x\0y".into(),
+                            total_bytes: None,
+                        },
+                        crate::report::LogDirSize {
+                            path: "/d".repeat(10_000),
+                            total_bytes: None,
+                        },
+                    ],
+                }],
+            });
+            let json = fit(&mut r, budget, 0);
+            let sent = crate::collector::http::ingest::validate(json, 0);
+            assert!(sent.is_ok(), "{budget}: {:?}", sent.err());
+        }
+        let mut r = report(1, 0, 1);
+        r.jvms[0].config = Some("/x\0y".into());
+        fit(&mut r, 1 << 20, 0);
+        assert_eq!(r.jvms[0].config.as_deref(), Some("/x\u{fffd}y"));
     }
 
     #[test]

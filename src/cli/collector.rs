@@ -141,13 +141,19 @@ pub fn run(args: &CollectorArgs) -> anyhow::Result<u8> {
         header_timeout: Duration::from_secs(args.header_timeout_seconds),
         body_timeout: Duration::from_secs(args.body_timeout_seconds),
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
-        webhook: args.webhook.as_ref().map(|url| collector::WebhookConfig {
-            url: url.clone(),
-            queue: args.webhook_queue,
-            timeout: Duration::from_secs(args.webhook_timeout_seconds),
-            interval: Duration::from_secs(args.alert_interval_seconds),
-            external_url: args.external_url.clone(),
-        }),
+        webhook: args
+            .webhook
+            .as_deref()
+            .map(collector::alerts::webhook::WebhookUrl::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .map(|url| collector::WebhookConfig {
+                url,
+                queue: args.webhook_queue,
+                timeout: Duration::from_secs(args.webhook_timeout_seconds),
+                interval: Duration::from_secs(args.alert_interval_seconds),
+                external_url: args.external_url.clone(),
+            }),
         skew_interval: Duration::from_secs(args.skew_interval_seconds),
         trend_refresh: Duration::from_secs(args.trend_refresh_seconds),
     };

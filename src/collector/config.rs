@@ -10,21 +10,12 @@ use super::error::Error;
 use super::http::tls::TlsFiles;
 use super::storage::Database;
 
-/// Default largest request body, compressed and decompressed: 1 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+pub use super::limits::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_TIMEOUT,
+    MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES,
+};
 /// Default days of reports kept.
 pub const DEFAULT_RETENTION_DAYS: u32 = 14;
-/// Smallest `--max-body-bytes`: below it no real report fits.
-pub const MIN_MAX_BODY_BYTES: usize = 4 << 10;
-/// Largest `--max-body-bytes`: 256 MiB. A request body is held in memory
-/// (and inflated up to this much), for each request in flight.
-pub const MAX_MAX_BODY_BYTES: usize = 256 << 20;
-/// Default time for a request head (and for an idle keep-alive connection's next one).
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time for a whole request body.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
-/// Default time shutdown waits for open connections.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the collector runs.
 #[derive(Debug, Clone)]
@@ -116,15 +107,7 @@ impl Config {
             }
         }
         if let Some(w) = &self.webhook {
-            let scheme_ok = reqwest::Url::parse(&w.url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-            if !scheme_ok {
-                return Err(Error::BadOption {
-                    option: "--webhook",
-                    value: webhook::shown_url(&w.url),
-                    reason: "not an http:// or https:// URL".into(),
-                });
-            }
+            // The URL itself was checked when parsed (WebhookUrl::parse).
             if let Some(url) = &w.external_url
                 && !reqwest::Url::parse(url)
                     .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

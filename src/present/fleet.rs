@@ -115,6 +115,8 @@ pub struct FleetRow {
     pub interval_seconds: u64,
     /// The clock's offset in seconds when it is off (positive: ahead).
     pub clock_skew_seconds: Option<i64>,
+    /// Machines taking turns under the host name (0: no conflict).
+    pub machines: usize,
     /// Drifting findings.
     pub drift: u32,
     /// Findings a waiver in force covers (shown, not drift).
@@ -145,6 +147,10 @@ impl FleetRow {
             stale: h.stale,
             interval_seconds: h.interval_seconds,
             clock_skew_seconds: h.clock_skewed.then_some(h.clock_skew_seconds),
+            machines: h
+                .machine_conflict
+                .as_ref()
+                .map_or(0, |c| c.machine_ids.len().max(2)),
             drift: h.drift,
             waived: h.waived,
             drifting: h
@@ -369,6 +375,12 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
                     " "
                     span.pill.warn title={ "report time minus receipt of the last report: " (skew) " s; the host's times are not trusted beyond its receipt" } {
                         "clock " (if skew > 0 { "ahead" } else { "behind" }) " " (fmt_age(skew.saturating_abs()))
+                    }
+                }
+                @if r.machines > 0 {
+                    " "
+                    span.pill.bad title="several machines take turns reporting under this host name" {
+                        (r.machines) " machines"
                     }
                 }
             }
@@ -603,6 +615,7 @@ mod tests {
             stale: false,
             interval_seconds: 60,
             clock_skew_seconds: None,
+            machines: 0,
             drift: 1,
             waived: 0,
             drifting: vec!["sysctl vm.swappiness: <b>60</b> (expected 1)".into()],

@@ -303,7 +303,28 @@ fn week_table(series: &[Point], now: i64) -> Markup {
 }
 
 /// The drift history's rows, newest first.
-fn history_rows(events: &[DriftEvent], now: i64) -> Markup {
+/// Whether the events came from more than one machine (the history then
+/// says whose each is).
+fn several_machines(events: &[DriftEvent]) -> bool {
+    let mut ids = events.iter().filter_map(|e| e.machine_id.as_deref());
+    ids.next()
+        .is_some_and(|first| ids.any(|other| other != first))
+}
+
+/// The machine of an episode: its start's, and its end's when another's.
+fn episode_machine(start: Option<&DriftEvent>, end: Option<&DriftEvent>) -> String {
+    fn id(e: Option<&DriftEvent>) -> &str {
+        e.and_then(|x| x.machine_id.as_deref()).unwrap_or("–")
+    }
+    let (a, b) = (id(start), id(end));
+    match (start, end) {
+        (Some(_), Some(_)) if a != b => format!("{a} → {b}"),
+        (Some(_), _) => a.to_owned(),
+        _ => b.to_owned(),
+    }
+}
+
+fn history_rows(events: &[DriftEvent], now: i64, machines: bool) -> Markup {
     let eps = episodes(events);
     html! {
         @for e in eps.iter().rev() {
@@ -311,6 +332,9 @@ fn history_rows(events: &[DriftEvent], now: i64) -> Markup {
             @let start = e.start.map(|x| x.time_ms);
             @let end = e.end.map(|x| x.time_ms);
             tr {
+                @if machines {
+                    td.code { (breakable(&episode_machine(e.start, e.end))) }
+                }
                 td { (any.check) }
                 td.code { (any.key) }
                 td.code { (any.expected) }
@@ -352,7 +376,7 @@ fn history_rows(events: &[DriftEvent], now: i64) -> Markup {
             }
         }
         @if eps.is_empty() {
-            tr.empty-row { td colspan="7" { "Nothing has drifted on this host." } }
+            tr.empty-row { td colspan="8" { "Nothing has drifted on this host." } }
         }
     }
 }
@@ -470,6 +494,11 @@ pub fn render_host(
                 span.pill.ok { "no drift" }
             }
             (health_pill(h.gc.health))
+            @if let Some(c) = &h.machine_conflict {
+                " " span.pill.bad title="several machines report under this host name" {
+                    (c.machine_ids.len()) " machines"
+                }
+            }
             div.stamp { "updated " (fmt_clock(now)) }
         }
         main {
@@ -495,6 +524,25 @@ pub fn render_host(
                 span {
                     "last report " b { (fmt_time(h.last_time_ms)) }
                     " (" (fmt_age(h.age_seconds)) " ago, every " (h.interval_seconds) " s)"
+                }
+                @if let Some(m) = &h.machine_id {
+                    span { "machine " b.code { (m) } }
+                }
+            }
+            @if let Some(c) = &h.machine_conflict {
+                p.msg.conflict {
+                    span.pill.bad { "conflict" } " "
+                    b { (c.machine_ids.len()) " machines report under this host name" }
+                    " (machine ids, latest first: "
+                    @for (i, id) in c.machine_ids.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        code { (if id.is_empty() { "(none said)" } else { id.as_str() }) }
+                    }
+                    "; they last took turns at " (fmt_time(c.last_turn_ms)) "). "
+                    "This page shows the latest report, whichever machine sent it; each "
+                    "machine's drift is compared with its own previous report, and the drift "
+                    "history says which machine each event came from. Give each machine its "
+                    "own host name."
                 }
             }
             div.cards {
@@ -567,9 +615,13 @@ pub fn render_host(
                 "Drift history "
                 span.mut { "when each key drifted and when it came back, became waived or went away with a stopped broker, newest first" }
             }
+            @let machines = several_machines(events);
             table {
-                thead { tr { th { "Check" } th { "Key" } th { "Expected" } th { "Seen" } th.n { "Drifted" } th.n { "Back" } th.n { "Lasted" } } }
-                tbody { (history_rows(events, now)) }
+                thead { tr {
+                    @if machines { th { "Machine" } }
+                    th { "Check" } th { "Key" } th { "Expected" } th { "Seen" } th.n { "Drifted" } th.n { "Back" } th.n { "Lasted" }
+                } }
+                tbody { (history_rows(events, now, machines)) }
             }
         }
     };

@@ -537,7 +537,7 @@ fn a_database_made_by_the_previous_main_migrates_in_place() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2, "migrated and marked");
+    assert_eq!(version, 3, "migrated and marked");
     let n: i64 = db
         .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
         .unwrap();

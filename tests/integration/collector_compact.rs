@@ -312,7 +312,7 @@ fn a_database_made_by_main_c611c05_migrates_with_its_history() {
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let gone: bool = c
         .prepare("SELECT 1 FROM sqlite_master WHERE name = 'reports'")
         .unwrap()
@@ -468,7 +468,7 @@ fn a_version_1_postgres_database_migrates_with_its_history() {
     });
     assert_eq!(
         server.psql("tk_v1", "SELECT max(version) FROM tunekeeper_schema"),
-        "2"
+        "3"
     );
     assert_eq!(
         server.psql(

@@ -470,7 +470,15 @@ fn item5_large_concurrent_listings_are_paged_streamed_and_bounded_in_memory() {
         dir.path(),
         &["--max-body-bytes", "2097152", "--keep-raw-days", "1"],
     );
-    let pad = "x".repeat(1 << 20);
+    // 1 MiB of text in 128 findings of 8 KiB (a string's bound, issue 19).
+    let pad: Vec<Value> = (0..128)
+        .map(|i| {
+            serde_json::json!({
+                "check": "sysctl", "key": format!("pad.{i}"), "expected": "1",
+                "actual": "x".repeat(8 << 10), "status": "ok",
+            })
+        })
+        .collect();
     // One clock reading: the order of the documents is their times'.
     let t0 = time::OffsetDateTime::now_utc();
     for i in 0..DOCS {
@@ -479,7 +487,10 @@ fn item5_large_concurrent_listings_are_paged_streamed_and_bounded_in_memory() {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
         let mut r = report("big", &format!("big-{i:03}"), &t, 60);
-        r["findings"][0]["actual"] = pad.as_str().into();
+        r["findings"]
+            .as_array_mut()
+            .unwrap()
+            .extend(pad.iter().cloned());
         let (status, body) = c.post(&r);
         assert_eq!(status, 202, "{body}");
     }

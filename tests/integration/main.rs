@@ -63,6 +63,7 @@ mod host_pressure;
 mod hostile_agent;
 mod hostile_apply;
 mod hostile_collector;
+mod hostile_collector_bounds;
 mod hostile_host;
 mod hostile_text;
 mod kernel;

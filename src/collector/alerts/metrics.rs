@@ -17,6 +17,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::rules::{Condition, conditions};
 use super::skew_watch::SkewWatch;
+use crate::collector::limits::Bound;
 use crate::collector::storage::host::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,12 +48,24 @@ struct OutcomeLabel {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
 /// The process's counters (shared by handlers, the evaluator and the
 /// webhook sender). Build with [`Counters::new`].
 #[derive(Default)]
 pub struct Counters {
     received: Family<Received, Counter>,
+    refused: Family<LimitLabel, Counter>,
     webhook: Family<OutcomeLabel, Counter>,
+    webhook_failed: Family<KindLabel, Counter>,
     webhook_queue: Gauge,
     leader: Gauge,
 }
@@ -90,8 +103,14 @@ impl Counters {
                 });
             }
         }
+        for b in Bound::ALL {
+            let _ = c.refused.get_or_create(&LimitLabel { limit: b.name() });
+        }
         for outcome in ["delivered", "dropped", "failed"] {
             let _ = c.webhook.get_or_create(&OutcomeLabel { outcome });
+        }
+        for kind in ["redirect", "status", "error"] {
+            let _ = c.webhook_failed.get_or_create(&KindLabel { kind });
         }
         c
     }
@@ -106,10 +125,40 @@ impl Counters {
             .inc();
     }
 
+    /// Counts a report refused for going past `bound`.
+    pub fn refused(&self, bound: Bound) {
+        self.refused
+            .get_or_create(&LimitLabel {
+                limit: bound.name(),
+            })
+            .inc();
+    }
+
+    /// Reports refused for `bound` so far (for tests and logs).
+    pub fn refused_count(&self, bound: Bound) -> u64 {
+        self.refused
+            .get_or_create(&LimitLabel {
+                limit: bound.name(),
+            })
+            .get()
+    }
+
     /// Counts a webhook message `delivered`, `dropped` (queue full) or
     /// `failed` (refused for good by the receiver).
     pub fn webhook(&self, outcome: &'static str) {
         self.webhook.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Counts a failed delivery attempt, to be retried: `redirect` (a 3xx,
+    /// never followed), `status` (5xx, 408, 429) or `error` (no connection,
+    /// a timeout).
+    pub fn webhook_attempt_failed(&self, kind: &'static str) {
+        self.webhook_failed.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// Failed attempts of `kind` so far (for tests and logs).
+    pub fn webhook_attempts_failed(&self, kind: &'static str) -> u64 {
+        self.webhook_failed.get_or_create(&KindLabel { kind }).get()
     }
 
     /// Sets the webhook queue's depth.
@@ -146,6 +195,8 @@ pub struct StateCounts {
     pub waived_hosts: i64,
     /// Such findings.
     pub waived: i64,
+    /// Host names two or more machines take turns reporting under.
+    pub machine_conflicts: i64,
 }
 
 /// Hosts per cluster (`""`: no cluster) by state. A host counts in each
@@ -162,6 +213,9 @@ pub fn count(
             .or_default();
         let states = conditions(h);
         c.hosts += 1;
+        if h.machine_conflict.is_some() {
+            c.machine_conflicts += 1;
+        }
         if h.waived > 0 {
             c.waived_hosts += 1;
             c.waived += i64::from(h.waived);
@@ -232,6 +286,19 @@ pub fn encode(
     );
     r.register("collector_cluster_hosts", "Hosts by cluster", totals);
     register_waived(&mut r, fleet);
+    let conflicts: Family<ClusterLabel, Gauge> = Family::default();
+    for (cluster, c) in fleet {
+        conflicts
+            .get_or_create(&ClusterLabel {
+                cluster: cluster.clone(),
+            })
+            .set(c.machine_conflicts);
+    }
+    r.register(
+        "collector_machine_conflict_hosts",
+        "Host names two or more machines (by /etc/machine-id) take turns reporting under, within the last three intervals, by cluster",
+        conflicts,
+    );
     // Series only once the skew watch has run: absent before, not zero.
     let skewed: Family<ClusterLabel, Gauge> = Family::default();
     if let Some(minorities) = skew.minorities() {
@@ -258,6 +325,11 @@ pub fn encode(
         "Report posts answered, by outcome (stored, duplicate, refused, error) and HTTP status code",
         counters.received.clone(),
     );
+    r.register(
+        "collector_reports_refused",
+        "Report posts refused for going past a bound (src/collector/limits.rs, the README's Limits), by limit; storage: the database refused a report that passed them all",
+        counters.refused.clone(),
+    );
     if let Some(bytes) = storage_bytes {
         let g: Gauge<f64, AtomicU64> = Gauge::default();
         g.set(bytes as f64);
@@ -273,6 +345,11 @@ pub fn encode(
             "collector_webhook_messages",
             "Webhook messages by outcome: delivered, dropped (queue full, oldest first), failed (refused for good)",
             counters.webhook.clone(),
+        );
+        r.register(
+            "collector_webhook_attempts_failed",
+            "Webhook delivery attempts that failed and are retried, by kind: redirect (a 3xx, never followed), status (5xx, 408, 429), error (no connection, timeout)",
+            counters.webhook_failed.clone(),
         );
         r.register(
             "collector_webhook_queue_messages",

@@ -182,9 +182,7 @@ impl Evaluator {
                             now,
                             &self.external,
                         );
-                        alert
-                            .annotations
-                            .insert("description".to_owned(), skew_watch::describe(diffs));
+                        alert.annotate("description", skew_watch::describe(diffs));
                         Firing { alert }
                     }
                 };
@@ -245,7 +243,7 @@ pub fn start(
     )
     .map_err(|e| Error::BadOption {
         option: "--webhook",
-        value: webhook::shown_url(&config.url),
+        value: config.url.to_string(),
         reason: format!("cannot set up its HTTP client: {e}"),
     })?;
     let hook = Arc::new(hook);

@@ -7,7 +7,13 @@
 //! order, each with a timeout, retrying with capped exponential backoff
 //! and full jitter. A full queue drops its oldest message (the one being
 //! retried, if that is the oldest) and counts it; a receiver's 4xx (other
-//! than 408 and 429) is final and counted as failed.
+//! than 408 and 429) is final and counted as failed. Redirects are not
+//! followed: a 3xx is a failed attempt, retried (following one would turn
+//! the POST into a GET without the alert, and count it delivered).
+//!
+//! The URL is a [`WebhookUrl`]: it shows only its scheme, host, port and
+//! path, and the errors of an attempt are reported without it, so a
+//! `?token=` in it reaches no log line, metric, page or API.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,11 +27,71 @@ use super::metrics::Counters;
 use super::rules::Condition;
 use crate::collector::storage::host::HostView;
 
+/// A webhook receiver's URL (`http` or `https`, with a host). Shown
+/// ([`std::fmt::Display`], [`std::fmt::Debug`]) as scheme, host, port and
+/// path only: its user, password, query and fragment may hold secrets
+/// (`?token=...`), and only the request itself carries them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    url: reqwest::Url,
+    shown: String,
+}
+
+impl WebhookUrl {
+    /// Parses `--webhook`'s value; the error names the option and shows
+    /// the URL without its secrets.
+    pub fn parse(text: &str) -> Result<WebhookUrl, crate::collector::Error> {
+        let bad = |reason: &str| crate::collector::Error::BadOption {
+            option: "--webhook",
+            value: shown_url(text),
+            reason: reason.to_owned(),
+        };
+        let url = reqwest::Url::parse(text).map_err(|_| bad("not an http:// or https:// URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(bad("not an http:// or https:// URL"));
+        }
+        Ok(WebhookUrl {
+            shown: shown_url(text),
+            url,
+        })
+    }
+
+    /// Removes every secret part of this URL from `text` (an error's
+    /// message, should one ever carry the URL), replacing the whole URL
+    /// with its shown form.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.replace(self.url.as_str(), &self.shown);
+        for secret in [self.url.query(), self.url.password(), self.url.fragment()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+        {
+            out = out.replace(secret, "***");
+        }
+        if !self.url.username().is_empty() {
+            out = out.replace(self.url.username(), "***");
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookUrl({})", self.shown)
+    }
+}
+
 /// `--webhook` and its bounds.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// The receiver's URL (`http` or `https`).
-    pub url: String,
+    /// The receiver's URL.
+    pub url: WebhookUrl,
     /// Messages held before the oldest is dropped.
     pub queue: usize,
     /// Time for one delivery attempt.
@@ -40,8 +106,8 @@ pub struct WebhookConfig {
 pub const DEFAULT_QUEUE: usize = 1000;
 /// Default time for one delivery attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most alerts in one message; more are split over several.
-pub const MAX_ALERTS: usize = 500;
+pub use crate::collector::limits::MAX_ALERTS;
+use crate::collector::limits::MAX_ANNOTATION_BYTES;
 /// First retry delay bound; doubles per attempt up to [`BACKOFF_CAP`].
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Longest wait between two attempts.
@@ -69,6 +135,13 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Sets an annotation, cut to [`MAX_ANNOTATION_BYTES`]: what hosts
+    /// report reaches the receiver bounded.
+    pub fn annotate(&mut self, key: &str, value: String) {
+        self.annotations
+            .insert(key.to_owned(), cut(value, MAX_ANNOTATION_BYTES));
+    }
+
     /// The same alert, resolved at `at`.
     pub fn resolved(mut self, at: OffsetDateTime) -> Alert {
         self.ends_at = Some(at);
@@ -169,12 +242,9 @@ pub fn alert(
             String::new(),
         ),
     };
-    let mut annotations = BTreeMap::new();
-    annotations.insert("summary".to_owned(), summary);
-    annotations.insert("description".to_owned(), description);
-    Alert {
+    let mut alert = Alert {
         labels,
-        annotations,
+        annotations: BTreeMap::new(),
         starts_at: now,
         ends_at: None,
         fresh: true,
@@ -186,7 +256,25 @@ pub fn alert(
                 crate::present::html::segment(&h.hostname)
             )
         },
+    };
+    alert.annotate("summary", summary);
+    alert.annotate("description", description);
+    alert
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), ending
+/// `…` when cut.
+pub fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
     }
+    let mut at = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text.truncate(at);
+    text.push('…');
+    text
 }
 
 fn shown(v: Option<f64>) -> String {
@@ -314,9 +402,7 @@ struct Queue {
 
 /// The webhook's queue and sender.
 pub struct Webhook {
-    url: String,
-    /// The URL as logs show it: no user, password or query (they may hold secrets).
-    shown: String,
+    url: WebhookUrl,
     client: reqwest::Client,
     cap: usize,
     queue: Mutex<Queue>,
@@ -326,7 +412,7 @@ pub struct Webhook {
 
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Webhook({}, queue {})", self.shown, self.cap)
+        write!(f, "Webhook({}, queue {})", self.url, self.cap)
     }
 }
 
@@ -335,25 +421,29 @@ enum Attempt {
     Delivered,
     /// Refused for good (a 4xx other than 408/429).
     Refused(u16),
-    Retry(String),
+    /// Failed, to be retried: which kind (the metric's label) and why.
+    Retry(&'static str, String),
 }
 
 impl Webhook {
     /// A webhook posting to `url`, holding at most `cap` messages, each
     /// attempt bounded by `timeout`.
     pub fn new(
-        url: &str,
+        url: &WebhookUrl,
         cap: usize,
         timeout: Duration,
         counters: Arc<Counters>,
-    ) -> Result<Webhook, reqwest::Error> {
+    ) -> Result<Webhook, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .build()?;
+            // A redirect is the receiver's misconfiguration, and following
+            // one (301, 302, 303) turns the POST into a GET without a body.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| url.scrub(&error_text(e)))?;
         Ok(Webhook {
-            url: url.to_owned(),
-            shown: shown_url(url),
+            url: url.clone(),
             client,
             cap: cap.max(1),
             queue: Mutex::new(Queue {
@@ -409,22 +499,15 @@ impl Webhook {
     async fn attempt(&self, body: &[u8]) -> Attempt {
         let sent = self
             .client
-            .post(&self.url)
+            .post(self.url.url.clone())
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()
             .await;
         match sent {
-            Ok(r) if r.status().is_success() => Attempt::Delivered,
-            Ok(r) => {
-                let code = r.status().as_u16();
-                if (400..500).contains(&code) && code != 408 && code != 429 {
-                    Attempt::Refused(code)
-                } else {
-                    Attempt::Retry(format!("status {code}"))
-                }
-            }
-            Err(e) => Attempt::Retry(e.to_string()),
+            Ok(r) => classify(r.status().as_u16()),
+            // Never the error's own text: reqwest's names the whole URL.
+            Err(e) => Attempt::Retry("error", self.url.scrub(&error_text(e))),
         }
     }
 
@@ -444,13 +527,14 @@ impl Webhook {
                         break;
                     }
                     Attempt::Refused(code) => {
-                        tracing::warn!(url = %self.shown, code, "webhook refused a message; not retried");
+                        tracing::warn!(url = %self.url, code, "webhook refused a message; not retried");
                         self.counters.webhook("failed");
                         self.done(seq);
                         break;
                     }
-                    Attempt::Retry(why) => {
-                        tracing::warn!(url = %self.shown, attempt, reason = %why, "webhook delivery failed; retrying");
+                    Attempt::Retry(kind, why) => {
+                        self.counters.webhook_attempt_failed(kind);
+                        tracing::warn!(url = %self.url, attempt, reason = %why, "webhook delivery failed; retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt = attempt.saturating_add(1);
                         // Dropped meanwhile (the queue overflowed): move on.
@@ -462,6 +546,41 @@ impl Webhook {
             }
         }
     }
+}
+
+/// How an answer with `code` ends an attempt: 2xx delivered; a 4xx other
+/// than 408 and 429 refused for good; a 3xx (never followed), a 5xx, 408
+/// and 429 failed, to be retried.
+fn classify(code: u16) -> Attempt {
+    match code {
+        200..=299 => Attempt::Delivered,
+        300..=399 => Attempt::Retry(
+            "redirect",
+            format!(
+                "status {code}: a redirect, which the collector does not follow; give --webhook the receiver's own URL"
+            ),
+        ),
+        408 | 429 => Attempt::Retry("status", format!("status {code}")),
+        400..=499 => Attempt::Refused(code),
+        _ => Attempt::Retry("status", format!("status {code}")),
+    }
+}
+
+/// An error of the HTTP client in words, with its causes, without the URL
+/// reqwest puts in its own text.
+fn error_text(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = e.to_string();
+    let mut next = std::error::Error::source(&e);
+    while let Some(c) = next {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        next = c.source();
+    }
+    s
 }
 
 /// `url` without what may be secret: user, password, query, fragment.
@@ -556,6 +675,46 @@ mod tests {
             shown_url("https://ops:s3cret@hooks.example.org:8443/alert?token=abc#x"),
             "https://hooks.example.org:8443/alert"
         );
+    }
+
+    #[test]
+    fn a_webhook_url_shows_no_secret_and_scrubs_them_from_errors() {
+        let text = "https://ops:pw-123@hooks.example.org:8443/alert?token=abc-999#frag-77";
+        let url = WebhookUrl::parse(text).unwrap();
+        let shown = "https://hooks.example.org:8443/alert";
+        assert_eq!(url.to_string(), shown);
+        assert_eq!(format!("{url:?}"), format!("WebhookUrl({shown})"));
+        let config = WebhookConfig {
+            url: url.clone(),
+            queue: 1,
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_TIMEOUT,
+            external_url: None,
+        };
+        assert!(!format!("{config:?}").contains("abc-999"));
+        let said = url.scrub(&format!("error sending request for url ({})", url.url));
+        for secret in ["pw-123", "abc-999", "frag-77", "ops"] {
+            assert!(!said.contains(secret), "{said}");
+        }
+        let e = WebhookUrl::parse("ftp://ops:pw-123@example.org/x?token=abc-999").unwrap_err();
+        assert!(!e.to_string().contains("abc-999") && !e.to_string().contains("pw-123"));
+    }
+
+    #[test]
+    fn a_redirect_is_a_failure_to_retry_and_a_4xx_is_final() {
+        for code in [301, 302, 303, 307, 308] {
+            assert!(
+                matches!(classify(code), Attempt::Retry("redirect", _)),
+                "{code}"
+            );
+        }
+        assert!(matches!(classify(204), Attempt::Delivered));
+        assert!(matches!(classify(429), Attempt::Retry("status", _)));
+        assert!(matches!(classify(503), Attempt::Retry("status", _)));
+        assert!(matches!(classify(404), Attempt::Refused(404)));
+        let long = "é".repeat(MAX_ANNOTATION_BYTES);
+        let cut_text = cut(long, MAX_ANNOTATION_BYTES);
+        assert!(cut_text.len() <= MAX_ANNOTATION_BYTES && cut_text.ends_with('…'));
     }
 
     #[test]

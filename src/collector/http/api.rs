@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::auth::Tokens;
 use super::ingest::{self, Rejection};
+use crate::collector::limits::Bound;
 use crate::collector::storage::Storage;
 use crate::collector::storage::error::StoreError;
 use crate::collector::storage::fleet::{ClusterFilter, FleetCursor, FleetQuery, SortKey};
@@ -20,17 +21,7 @@ use crate::collector::storage::report::{Cursor, Outcome};
 
 /// Default and largest `limit` of the listings (reports, hosts, the fleet page).
 pub const DEFAULT_LIMIT: u32 = 100;
-/// Largest `limit` of the listings.
-pub const MAX_LIMIT: u32 = 1_000;
-/// Most bytes of documents in one page of the reports listing (at least one
-/// document is always sent). The rest is reached with the `next` cursor.
-pub const PAGE_BYTES: usize = 4 << 20;
-/// Heavy reads (report listings, host pages) served at once. Each holds a
-/// reader connection and up to a document or two in memory; past this,
-/// requests wait up to [`HEAVY_READ_WAIT`] and then get 503.
-pub const HEAVY_READS: usize = 4;
-/// How long a heavy read waits for its turn before 503.
-pub const HEAVY_READ_WAIT: Duration = Duration::from_secs(2);
+pub use crate::collector::limits::{HEAVY_READ_WAIT, HEAVY_READS, MAX_LIMIT, PAGE_BYTES};
 /// How long sending one chunk of a listing may wait on a client that does
 /// not read, before the response is abandoned (its turn freed).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -147,7 +138,7 @@ async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Respons
     let drain = limit.saturating_mul(DRAIN_FACTOR);
     let raw = match read_body(body, limit, drain, state.body_timeout).await {
         Ok(raw) => raw,
-        Err(BodyError::Rejected(r)) => return reject(r),
+        Err(BodyError::Rejected(r)) => return reject(state, r),
         Err(BodyError::TimedOut) => {
             // Answered, and the connection closed (its body was not read
             // to the end): a stalled sender holds nothing past the bound.
@@ -164,14 +155,14 @@ async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Respons
     let encoding = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str()) {
         None => None,
         Some(Ok(e)) => Some(e),
-        Some(Err(_)) => return reject(Rejection::Encoding("(not text)".into())),
+        Some(Err(_)) => return reject(state, Rejection::Encoding("(not text)".into())),
     };
     // Inflating and parsing 10-20 KB is tens of microseconds: fine inline.
     let submission = match ingest::decode(&raw, encoding, limit)
         .and_then(|b| ingest::validate(b, crate::collector::clock::now_ms()))
     {
         Ok(s) => s,
-        Err(r) => return reject(r),
+        Err(r) => return reject(state, r),
     };
     let id = submission.id.clone();
     match state.storage.insert(submission).await {
@@ -193,8 +184,34 @@ async fn store_report(state: &Shared, headers: HeaderMap, body: Body) -> Respons
             format!("report id {id:?} is already stored for another host"),
         ),
         Err(StoreError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-        Err(e) => store_error(e),
+        Err(e) => {
+            if e.is_refusal() {
+                state.counters.refused(Bound::Storage);
+            }
+            insert_error(e)
+        }
     }
+}
+
+/// The response to a report storage could not take. A 5xx tells the agent
+/// to try again later (it keeps the report and everything behind it), so
+/// it is only for that: 422 when the database refused this report's own
+/// data (retrying the same bytes cannot succeed: the agent sets it aside
+/// and the reports behind it go on), else 503 with `Retry-After` (the
+/// database is away, full, or failing for everyone). Never 500.
+pub fn insert_error(e: StoreError) -> Response {
+    if e.is_refusal() {
+        tracing::warn!(error = %e, "the database refused a report: answered 422");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the database refused this report: {e}"),
+        );
+    }
+    tracing::error!(error = %e, "storing a report failed: answered 503");
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    r
 }
 
 /// The response to a storage failure: 503 with `Retry-After` when the
@@ -261,8 +278,11 @@ async fn read_body(
     Ok(buf)
 }
 
-fn reject(r: Rejection) -> Response {
+fn reject(state: &Shared, r: Rejection) -> Response {
     tracing::debug!(rejection = %r, "report refused");
+    if let Some(b) = r.bound() {
+        state.counters.refused(b);
+    }
     let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
     error(status, r)
 }

@@ -19,9 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// Descriptors kept free for everything but client connections: the
-/// database and its WAL, reader connections, the listener, logs.
-pub const RESERVED_FDS: u64 = 64;
+pub use crate::collector::limits::RESERVED_FDS;
 
 /// Time and count bounds of the HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

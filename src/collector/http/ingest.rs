@@ -1,6 +1,9 @@
 //! Turning a request body into a [`Submission`]: decompression with a bound
 //! on the decompressed size (a small gzip body can inflate to gigabytes),
-//! then validation. Every rejection maps to one HTTP status.
+//! then the bounds of its shape on the bytes ([`super::shape`]), then
+//! parsing and the bounds of named fields. Every rejection maps to one HTTP
+//! status; a report past a bound is refused before any work is done on it,
+//! the same whichever backend stores it. The bounds: [`crate::collector::limits`].
 
 use std::io::Read;
 
@@ -8,21 +11,15 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::shape;
+use crate::collector::limits::{
+    Bound, INTERVAL_SECONDS, MAX_CLUSTER_BYTES, MAX_FINDINGS, MAX_GC_LOGS, MAX_HARDWARE_ITEMS,
+    MAX_JVM_FINDINGS, MAX_JVM_FLAGS, MAX_JVMS, MAX_MACHINE_ID_BYTES,
+};
+pub use crate::collector::limits::{MAX_COUNT, MAX_HOSTNAME_BYTES, MAX_ID_BYTES, MAX_LABEL_BYTES};
 use crate::collector::storage::health::Derived;
 use crate::collector::storage::report::Submission;
 use crate::report::{Report, SCHEMA_VERSION};
-
-/// Longest accepted report id, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
-/// Longest accepted host name, in bytes (DNS's limit).
-pub const MAX_HOSTNAME_BYTES: usize = 253;
-/// Longest label of a host name, in bytes (DNS's limit).
-pub const MAX_LABEL_BYTES: usize = 63;
-/// Largest count accepted in a report (full GCs in an interval): 2^53 - 1,
-/// the largest integer every JSON reader (JavaScript's included) holds
-/// exactly. A JVM does not run 9 quadrillion full GCs in one interval; a
-/// larger figure is a broken agent, and storing it would only poison sums.
-pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,14 +36,17 @@ pub enum Rejection {
     /// Not a valid report (400).
     #[error("malformed report: {0}")]
     Malformed(String),
-    /// Well-formed, but a value that cannot be right (422): a host name
-    /// that is not one, a count beyond any real figure.
+    /// Well-formed, but past a bound (422): a host name that is not one,
+    /// a count beyond any real figure, a text too long, a NUL, JSON nested
+    /// too deep, too many JVMs...
     #[error("{field}: {reason}")]
     Invalid {
         /// The field, as a JSON path.
         field: String,
-        /// What is wrong with it.
+        /// What is wrong with it, naming the bound.
         reason: String,
+        /// The bound (the `limit` it is counted under).
+        limit: Bound,
     },
     /// A schema version this collector does not know (422).
     #[error("unknown schema version {found} (this collector reads {SCHEMA_VERSION})")]
@@ -65,6 +65,23 @@ impl Rejection {
             Rejection::Malformed(_) => 400,
             Rejection::UnknownSchema { .. } | Rejection::Invalid { .. } => 422,
         }
+    }
+
+    /// The bound the body went past, if that is why it was refused.
+    pub fn bound(&self) -> Option<Bound> {
+        match self {
+            Rejection::TooLarge { .. } => Some(Bound::BodyBytes),
+            Rejection::Invalid { limit, .. } => Some(*limit),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, limit: Bound, reason: String) -> Rejection {
+    Rejection::Invalid {
+        field: field.into(),
+        reason,
+        limit,
     }
 }
 
@@ -98,6 +115,8 @@ struct SchemaProbe {
 /// Validates a decoded body and prepares it for storage.
 pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection> {
     let text = String::from_utf8(body).map_err(|_| Rejection::Malformed("not UTF-8".into()))?;
+    // The shape first, on the bytes: nothing is parsed past a bound.
+    shape::check(text.as_bytes()).map_err(|v| invalid(v.field, v.bound, v.reason))?;
     let report: Report = match serde_json::from_str(&text) {
         Ok(r) => r,
         Err(e) => {
@@ -116,26 +135,7 @@ pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection
             found: u64::from(report.schema),
         });
     }
-    check_text("id", &report.id, MAX_ID_BYTES)?;
-    // Empty is malformed (400); a name too long or of the wrong characters
-    // is well-formed JSON but not a host name (422).
-    check_text("host.hostname", &report.host.hostname, usize::MAX)?;
-    check_hostname(&report.host.hostname).map_err(|reason| Rejection::Invalid {
-        field: "host.hostname".into(),
-        reason,
-    })?;
-    for (i, jvm) in report.jvms.iter().enumerate() {
-        let Some(gc) = &jvm.gc else { continue };
-        if gc.interval.full_gcs > MAX_COUNT {
-            return Err(Rejection::Invalid {
-                field: format!("jvms[{i}].gc.interval.full_gcs"),
-                reason: format!(
-                    "{} is beyond any real count (at most {MAX_COUNT})",
-                    gc.interval.full_gcs
-                ),
-            });
-        }
-    }
+    check_fields(&report)?;
     let time = OffsetDateTime::parse(&report.time, &Rfc3339)
         .map_err(|e| Rejection::Malformed(format!("time {:?}: {e}", report.time)))?;
     let time_ms = i64::try_from(time.unix_timestamp_nanos() / 1_000_000)
@@ -154,16 +154,121 @@ pub fn validate(body: Vec<u8>, received_ms: i64) -> Result<Submission, Rejection
     })
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
-    if value.is_empty() {
-        return Err(Rejection::Malformed(format!("{field} is empty")));
+/// The bounds of named fields, on the parsed report.
+fn check_fields(report: &Report) -> Result<(), Rejection> {
+    // Empty is malformed (400); too long, or not a host name, is
+    // well-formed JSON past a bound (422).
+    for (field, value) in [("id", &report.id), ("host.hostname", &report.host.hostname)] {
+        if value.is_empty() {
+            return Err(Rejection::Malformed(format!("{field} is empty")));
+        }
     }
-    if value.len() > max {
-        return Err(Rejection::Malformed(format!(
-            "{field} longer than {max} bytes"
-        )));
+    if report.id.len() > MAX_ID_BYTES {
+        return Err(invalid(
+            "id",
+            Bound::Id,
+            format!(
+                "{} bytes, longer than the bound of {MAX_ID_BYTES}",
+                report.id.len()
+            ),
+        ));
+    }
+    check_hostname(&report.host.hostname)
+        .map_err(|reason| invalid("host.hostname", Bound::Hostname, reason))?;
+    if let Some(m) = &report.host.machine_id
+        && !is_machine_id(m)
+    {
+        return Err(invalid(
+            "host.machine_id",
+            Bound::MachineId,
+            format!(
+                "{} bytes: not a machine id (1 to {MAX_MACHINE_ID_BYTES} of A-Z a-z 0-9 - _ .)",
+                m.len()
+            ),
+        ));
+    }
+    if let Some(c) = &report.cluster
+        && c.name.len() > MAX_CLUSTER_BYTES
+    {
+        return Err(invalid(
+            "cluster.name",
+            Bound::Cluster,
+            format!(
+                "{} bytes, longer than the bound of {MAX_CLUSTER_BYTES} (the agent's bound on `cluster`)",
+                c.name.len()
+            ),
+        ));
+    }
+    let (lo, hi) = INTERVAL_SECONDS;
+    if !(lo..=hi).contains(&report.interval_seconds) {
+        return Err(invalid(
+            "interval_seconds",
+            Bound::IntervalSeconds,
+            format!(
+                "{} is outside {lo} to {hi} (the agent's `interval` range)",
+                report.interval_seconds
+            ),
+        ));
+    }
+    count(
+        "findings",
+        report.findings.len(),
+        MAX_FINDINGS,
+        Bound::Findings,
+    )?;
+    count("jvms", report.jvms.len(), MAX_JVMS, Bound::Jvms)?;
+    for (i, jvm) in report.jvms.iter().enumerate() {
+        let at = |f: &str| format!("jvms[{i}].{f}");
+        count(
+            at("findings"),
+            jvm.findings.len(),
+            MAX_JVM_FINDINGS,
+            Bound::JvmFindings,
+        )?;
+        count(at("flags"), jvm.flags.len(), MAX_JVM_FLAGS, Bound::JvmFlags)?;
+        count(at("gc_logs"), jvm.gc_logs.len(), MAX_GC_LOGS, Bound::GcLogs)?;
+        let Some(gc) = &jvm.gc else { continue };
+        if gc.interval.full_gcs > MAX_COUNT {
+            return Err(invalid(
+                at("gc.interval.full_gcs"),
+                Bound::Count,
+                format!(
+                    "{} is beyond any real count (at most {MAX_COUNT})",
+                    gc.interval.full_gcs
+                ),
+            ));
+        }
+    }
+    if let Some(h) = &report.hardware {
+        let max = MAX_HARDWARE_ITEMS;
+        count("hardware.network", h.network.len(), max, Bound::Hardware)?;
+        count("hardware.brokers", h.brokers.len(), max, Bound::Hardware)?;
+        for (i, b) in h.brokers.iter().enumerate() {
+            let field = format!("hardware.brokers[{i}].log_dirs");
+            count(field, b.log_dirs.len(), max, Bound::Hardware)?;
+        }
     }
     Ok(())
+}
+
+fn count(field: impl Into<String>, n: usize, max: usize, limit: Bound) -> Result<(), Rejection> {
+    if n > max {
+        return Err(invalid(
+            field,
+            limit,
+            format!("{n} items, more than the bound of {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `id` can be a machine id: 1 to [`MAX_MACHINE_ID_BYTES`] of
+/// letters, digits, `-`, `_`, `.` (`/etc/machine-id` is 32 hex digits).
+pub fn is_machine_id(id: &str) -> bool {
+    (1..=MAX_MACHINE_ID_BYTES).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Whether `name` can be a host name: dot-separated labels of ASCII

@@ -6,6 +6,7 @@
 //! - [`tls`]: HTTPS: certificate and key files, handshakes off the accept loop
 //! - [`auth`]: bearer tokens, compared in constant time
 //! - [`ingest`]: decompression (bounded) and validation of posted reports
+//! - [`shape`]: the bounds of a report's JSON, checked on its bytes before it is parsed
 //! - [`api`]: the JSON endpoints of reports and hosts, and what handlers share
 //! - [`clusters`]: the cluster endpoints and pages
 //! - [`pages`]: the fleet page and the host pages
@@ -18,4 +19,5 @@ pub mod conn;
 pub mod ingest;
 pub mod metrics;
 pub mod pages;
+pub mod shape;
 pub mod tls;

@@ -530,10 +530,10 @@ pub const HOST_COLUMNS: &str =
     "hostname, profile, last_id, last_time_text, last_time, interval_seconds,
     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
     received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
-    cluster, COALESCE(waived, 0)";
+    cluster, COALESCE(waived, 0), machine_id, conflict_at, conflict_machines";
 
 /// Where the page query puts its sort key: right after [`HOST_COLUMNS`].
-pub const SORT_KEY_COLUMN: usize = 19;
+pub const SORT_KEY_COLUMN: usize = 22;
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit, 6 and 7 the

@@ -43,6 +43,9 @@ pub struct Derived {
     pub drifting: Vec<DriftKey>,
     /// The host's cluster (`report.cluster.name`), if it has one.
     pub cluster: Option<String>,
+    /// The machine that sent it (`report.host.machine_id`), if it says:
+    /// two machines under one host name are told apart by it.
+    pub machine_id: Option<String>,
     /// The `process` check says no broker runs (`running` drifts): keys
     /// that vanish now went with the broker, they were not fixed.
     pub broker_missing: bool,
@@ -78,6 +81,7 @@ impl Derived {
                 .as_ref()
                 .filter(|c| !c.name.trim().is_empty())
                 .map(|c| c.name.clone()),
+            machine_id: report.host.machine_id.clone(),
             ..Derived::default()
         };
         let all = report

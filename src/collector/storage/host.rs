@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::health::{DriftKey, GcHealth};
+use crate::collector::storage::machines::{self, MachineConflict};
 
 /// GC figures of a host as `/api/v1/hosts` shows them.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +71,12 @@ pub struct HostView {
     /// Findings a waiver in force covers in the latest report: shown and
     /// counted, not drift.
     pub waived: u32,
+    /// The machine that sent the latest report (`/etc/machine-id`), if it said.
+    pub machine_id: Option<String>,
+    /// Two or more machines take turns reporting under this host name
+    /// (see [`machines`]); `None` when not within the last three
+    /// intervals.
+    pub machine_conflict: Option<MachineConflict>,
 }
 
 /// How far an agent's clock may be off before the host shows a clock
@@ -119,6 +126,13 @@ pub struct HostRow {
     pub cluster: Option<String>,
     /// Waived findings of the report shown.
     pub waived: u32,
+    /// The machine key of the report shown (`""`: none said; `None`:
+    /// stored before machines were kept).
+    pub machine_id: Option<String>,
+    /// Receipt of the last turn of two machines, Unix ms.
+    pub conflict_at: Option<i64>,
+    /// JSON array of the machine ids of that conflict.
+    pub conflict_machines: Option<String>,
 }
 
 impl HostRow {
@@ -158,6 +172,13 @@ impl HostRow {
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
             cluster: self.cluster,
             waived: self.waived,
+            machine_conflict: machines::conflict_of(
+                self.conflict_at,
+                self.conflict_machines.as_deref(),
+                self.interval_seconds,
+                now_ms,
+            ),
+            machine_id: self.machine_id.filter(|m| !m.is_empty()),
             hostname: self.hostname,
         }
     }
@@ -200,6 +221,10 @@ pub struct DriftEvent {
     /// For `waived`: the waiver's justification, if the report carried it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
+    /// The machine whose report made the event, if the report named one
+    /// (each machine under a host name has its own history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
 }
 
 impl DriftEvent {
@@ -212,6 +237,7 @@ impl DriftEvent {
         state: &str,
         expected: String,
         stored: Option<String>,
+        machine_id: Option<String>,
     ) -> DriftEvent {
         let state = Change::parse(state);
         let (actual, justification) = if state == Change::Waived {
@@ -228,6 +254,7 @@ impl DriftEvent {
             expected,
             actual,
             justification,
+            machine_id: machine_id.filter(|m| !m.is_empty()),
         }
     }
 }

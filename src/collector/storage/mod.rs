@@ -11,6 +11,7 @@
 //! - [`error`]: why a storage call did not answer
 //! - [`health`]: the figures derived from a report when it is stored
 //! - [`drift`]: the drift events two reports of a host make
+//! - [`machines`]: two machines under one host name: whose report is compared with whose
 //! - [`compact`]: the compact form reports are stored in
 //! - [`sqlite`], [`postgres`]: the backends (schema, migrations, queries)
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod fleet;
 pub mod health;
 pub mod host;
+pub mod machines;
 pub mod postgres;
 pub mod report;
 pub mod sqlite;

@@ -21,6 +21,7 @@ use tokio_postgres::error::SqlState;
 pub mod tls;
 
 use crate::collector::Error;
+use crate::collector::limits::MAX_CONFLICT_MACHINES;
 use crate::collector::storage::compact::{self, Options};
 use crate::collector::storage::drift::{self, Change};
 use crate::collector::storage::error::StoreError;
@@ -30,11 +31,13 @@ use crate::collector::storage::fleet::{
 };
 use crate::collector::storage::health::DriftKey;
 use crate::collector::storage::host::{DriftEvent, HostData, HostRow, HostView, Point};
+use crate::collector::storage::machines;
 use crate::collector::storage::report::{Cursor, Outcome, PageBuilder, ReportPage, Submission};
 
 /// The schema version this collector writes; a larger one is refused.
-/// Version 1 kept every body in `reports`; version 2 keeps them compact.
-pub const SCHEMA_VERSION: i32 = 2;
+/// Version 1 kept every body in `reports`; version 2 keeps them compact;
+/// version 3 keeps each machine under a host name apart.
+pub const SCHEMA_VERSION: i32 = 3;
 /// Advisory lock keys ("tunekee" + a number): migrations, pruning.
 const MIGRATE_LOCK: i64 = 0x7475_6e65_6b65_6501;
 const PRUNE_LOCK: i64 = 0x7475_6e65_6b65_6502;
@@ -144,6 +147,26 @@ ALTER TABLE docs ALTER COLUMN body SET STORAGE MAIN;
 CREATE INDEX docs_host_time ON docs (host, time, id);
 -- Pruning raw documents (--keep-raw-days) goes by receipt.
 CREATE INDEX docs_raw_received ON docs (received_at) WHERE NOT is_change;
+"#;
+
+/// Version 3: each machine that reported under a host name, with its
+/// latest report's effective time and drifting keys (its next report is
+/// compared with them, see [`super::machines`]); the machine of the report
+/// a host shows, the last turn of two machines and their ids; the machine
+/// of each drift event.
+const SCHEMA_V3: &str = r#"
+CREATE TABLE IF NOT EXISTS machines (
+    last_time BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    hostname  TEXT COLLATE "C" NOT NULL,
+    machine   TEXT COLLATE "C" NOT NULL,
+    drifting  TEXT NOT NULL,
+    PRIMARY KEY (hostname, machine)
+);
+ALTER TABLE hosts ADD COLUMN IF NOT EXISTS machine_id TEXT COLLATE "C";
+ALTER TABLE hosts ADD COLUMN IF NOT EXISTS conflict_at BIGINT;
+ALTER TABLE hosts ADD COLUMN IF NOT EXISTS conflict_machines TEXT;
+ALTER TABLE drift_events ADD COLUMN IF NOT EXISTS machine_id TEXT;
 "#;
 
 /// A PostgreSQL database to connect to: the parsed URL with the password
@@ -264,8 +287,16 @@ fn classify(e: &tokio_postgres::Error) -> StoreError {
                 || *code == SqlState::T_R_SERIALIZATION_FAILURE
         }
     };
+    // 22: data exception (a NUL in text, a value out of range), 23: a
+    // constraint, 54: a program limit (a row or index entry too large):
+    // the statement's data, which would be refused again.
+    let refused = e
+        .code()
+        .is_some_and(|c| ["22", "23", "54"].iter().any(|p| c.code().starts_with(p)));
     if transient || e.is_closed() {
         StoreError::Unavailable(chain(e))
+    } else if refused {
+        StoreError::Refused(chain(e))
     } else {
         StoreError::Postgres(chain(e))
     }
@@ -414,6 +445,7 @@ impl Pg {
             "DELETE FROM docs WHERE received_at < $1",
             "DELETE FROM drift_events WHERE received_at < $1",
             "DELETE FROM hosts WHERE seen_at < $1",
+            "DELETE FROM machines WHERE last_seen < $1",
             // A host id is forgotten once nothing refers to it.
             "DELETE FROM host_ids i WHERE $1::BIGINT IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = i.hostname)
@@ -496,8 +528,8 @@ impl Pg {
                 .collect();
             let events = c
                 .query(
-                    "SELECT time, check_name, key, state, expected, actual FROM drift_events
-                     WHERE hostname = $1 ORDER BY time, seq",
+                    "SELECT time, check_name, key, state, expected, actual, machine_id
+                     FROM drift_events WHERE hostname = $1 ORDER BY time, seq",
                     &[&hostname],
                 )
                 .await?
@@ -510,6 +542,7 @@ impl Pg {
                         r.get(3),
                         r.get(4),
                         r.get(5),
+                        r.get(6),
                     )
                 })
                 .collect();
@@ -881,6 +914,9 @@ fn host_row(r: &tokio_postgres::Row) -> HostRow {
         skew_ms: r.get(16),
         cluster: r.get(17),
         waived: u(r.get(18)),
+        machine_id: r.get(19),
+        conflict_at: r.get(20),
+        conflict_machines: r.get(21),
     }
 }
 
@@ -925,6 +961,17 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
         version = 2;
         tracing::info!(version, "migrated the PostgreSQL schema (compact reports)");
     }
+    if version < 3 {
+        tx.batch_execute(SCHEMA_V3).await?;
+        tx.execute("INSERT INTO tunekeeper_schema (version) VALUES (3)", &[])
+            .await?;
+        version = 3;
+        tracing::info!(
+            version,
+            "migrated the PostgreSQL schema (machines under one host name)"
+        );
+    }
+    debug_assert_eq!(version, SCHEMA_VERSION);
     // Added within version 1, on every start (idempotent): the cluster of
     // the report shown, NULL if none.
     tx.batch_execute(r#"ALTER TABLE hosts ADD COLUMN IF NOT EXISTS cluster TEXT COLLATE "C""#)
@@ -1063,6 +1110,7 @@ fn same(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Stopped => StoreError::Stopped,
+        StoreError::Refused(m) => StoreError::Refused(m.clone()),
         other => StoreError::Postgres(other.to_string()),
     }
 }
@@ -1100,7 +1148,22 @@ struct HostState {
     skew_ms: i64,
     cluster: Option<String>,
     waived: i64,
+    /// The machine key of the report shown (`None`: stored before version 3).
+    machine_id: Option<String>,
+    conflict_at: Option<i64>,
+    conflict_machines: Option<String>,
 }
+
+/// A machine's row as the batch leaves it (see [`super::machines`]).
+struct MachineState {
+    last_time: i64,
+    last_seen: i64,
+    drifting: Vec<DriftKey>,
+    dirty: bool,
+}
+
+/// Machines by (host name, machine key).
+type MachineMap = std::collections::HashMap<(String, String), MachineState>;
 
 /// One drift event to insert.
 struct Event {
@@ -1112,6 +1175,7 @@ struct Event {
     expected: String,
     actual: Option<String>,
     received_at: i64,
+    machine_id: Option<String>,
 }
 
 /// Stores a batch in one transaction with a fixed number of round trips
@@ -1233,7 +1297,8 @@ async fn apply_batch(
         .prepare_cached(
             "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
                     profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
-                    pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0)
+                    pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0),
+                    machine_id, conflict_at, conflict_machines
              FROM hosts WHERE hostname = ANY($1::TEXT[])",
         )
         .await?;
@@ -1265,6 +1330,44 @@ async fn apply_batch(
                     skew_ms: r.get(16),
                     cluster: r.get(17),
                     waived: r.get(18),
+                    machine_id: r.get(19),
+                    conflict_at: r.get(20),
+                    conflict_machines: r.get(21),
+                },
+            )
+        })
+        .collect();
+
+    // The batch's machines as they are now (their hosts are locked).
+    let pairs: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|s| {
+            (
+                s.hostname.as_str(),
+                machines::key(s.derived.machine_id.as_deref()),
+            )
+        })
+        .collect();
+    let (mnames, mkeys): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    let st = tx
+        .prepare_cached(
+            "SELECT m.hostname, m.machine, m.last_time, m.last_seen, m.drifting
+             FROM machines m JOIN (SELECT DISTINCT h, k FROM unnest($1::TEXT[], $2::TEXT[]) AS u(h, k)) u
+               ON m.hostname = u.h AND m.machine = u.k",
+        )
+        .await?;
+    let mut machine_rows: MachineMap = tx
+        .query(&st, &[&mnames, &mkeys])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                (r.get::<_, String>(0), r.get::<_, String>(1)),
+                MachineState {
+                    last_time: r.get(2),
+                    last_seen: r.get(3),
+                    drifting: serde_json::from_str(r.get::<_, &str>(4)).unwrap_or_default(),
+                    dirty: false,
                 },
             )
         })
@@ -1273,6 +1376,8 @@ async fn apply_batch(
     let mut out = Vec::with_capacity(batch.len());
     let mut events: Vec<Event> = Vec::new();
     let mut docs = Docs::default();
+    // Hosts where two machines took turns: (the time, the window's start).
+    let mut turns: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
     for (index, ((s, is_stored), key)) in batch.iter().zip(stored).zip(&keys).enumerate() {
         if !is_stored {
             let same_host = owners.get(key).is_none_or(|h| *h == host_of(s));
@@ -1284,7 +1389,58 @@ async fn apply_batch(
             continue;
         }
         out.push(Outcome::Stored);
-        apply_one(&mut state, &mut events, &mut docs, batch, index, opts);
+        let mut w = Writes {
+            state: &mut state,
+            machines: &mut machine_rows,
+            events: &mut events,
+            docs: &mut docs,
+            turns: &mut turns,
+        };
+        apply_one(&mut w, batch, index, opts);
+    }
+
+    let dirty: Vec<(&(String, String), &MachineState)> =
+        machine_rows.iter().filter(|(_, m)| m.dirty).collect();
+    if !dirty.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO machines (hostname, machine, last_time, last_seen, drifting)
+                 SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[])
+                 ON CONFLICT (hostname, machine) DO UPDATE SET
+                     last_time = excluded.last_time, drifting = excluded.drifting,
+                     last_seen = GREATEST(machines.last_seen, excluded.last_seen)",
+            )
+            .await?;
+        let names: Vec<&str> = dirty.iter().map(|(k, _)| k.0.as_str()).collect();
+        let keys: Vec<&str> = dirty.iter().map(|(k, _)| k.1.as_str()).collect();
+        let last_time: Vec<i64> = dirty.iter().map(|(_, m)| m.last_time).collect();
+        let last_seen: Vec<i64> = dirty.iter().map(|(_, m)| m.last_seen).collect();
+        let drifting: Vec<String> = dirty
+            .iter()
+            .map(|(_, m)| serde_json::to_string(&m.drifting).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        tx.execute(&st, &[&names, &keys, &last_time, &last_seen, &drifting])
+            .await?;
+    }
+    // Two machines took turns (rare): which reported within the window.
+    for (host, (at, since)) in &turns {
+        let st = tx
+            .prepare_cached(
+                "SELECT machine FROM machines WHERE hostname = $1 AND last_seen >= $2
+                 ORDER BY last_seen DESC, machine LIMIT $3",
+            )
+            .await?;
+        let ids: Vec<String> = tx
+            .query(&st, &[host, since, &(MAX_CONFLICT_MACHINES as i64)])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Some(h) = state.get_mut(host) {
+            h.conflict_at = Some(*at);
+            h.conflict_machines = Some(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()));
+            h.dirty = true;
+        }
     }
 
     if !docs.put.is_empty() {
@@ -1321,9 +1477,10 @@ async fn apply_batch(
         let st = tx
             .prepare_cached(
                 "INSERT INTO drift_events
-                     (hostname, time, check_name, key, state, expected, actual, received_at)
+                     (hostname, time, check_name, key, state, expected, actual, received_at,
+                      machine_id)
                  SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
-                                      $6::TEXT[], $7::TEXT[], $8::BIGINT[])",
+                                      $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::TEXT[])",
             )
             .await?;
         let col = |f: fn(&Event) -> &str| events.iter().map(f).collect::<Vec<&str>>();
@@ -1335,10 +1492,12 @@ async fn apply_batch(
         let times: Vec<i64> = events.iter().map(|e| e.time).collect();
         let actual: Vec<Option<&str>> = events.iter().map(|e| e.actual.as_deref()).collect();
         let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
+        let machine: Vec<Option<&str>> = events.iter().map(|e| e.machine_id.as_deref()).collect();
         tx.execute(
             &st,
             &[
                 &hostnames, &times, &checks, &keys, &states, &expected, &actual, &received,
+                &machine,
             ],
         )
         .await?;
@@ -1350,11 +1509,13 @@ async fn apply_batch(
             .prepare_cached(
                 "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
                      interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived)
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived,
+                     machine_id, conflict_at, conflict_machines)
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
                      $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
-                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[])
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[],
+                     $20::TEXT[], $21::BIGINT[], $22::TEXT[])
                  ON CONFLICT (hostname) DO UPDATE SET
                      last_id = excluded.last_id, last_time = excluded.last_time,
                      last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -1365,7 +1526,9 @@ async fn apply_batch(
                      pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
                      seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
                      skew_ms = excluded.skew_ms, cluster = excluded.cluster,
-                     waived = excluded.waived",
+                     waived = excluded.waived, machine_id = excluded.machine_id,
+                     conflict_at = excluded.conflict_at,
+                     conflict_machines = excluded.conflict_machines",
             )
             .await?;
         let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
@@ -1393,11 +1556,38 @@ async fn apply_batch(
         let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
         let cluster: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.cluster.as_deref()).collect();
         let waived: Vec<i64> = dirty.iter().map(|(_, h)| h.waived).collect();
+        let machine: Vec<Option<&str>> =
+            dirty.iter().map(|(_, h)| h.machine_id.as_deref()).collect();
+        let conflict_at: Vec<Option<i64>> = dirty.iter().map(|(_, h)| h.conflict_at).collect();
+        let conflict_machines: Vec<Option<&str>> = dirty
+            .iter()
+            .map(|(_, h)| h.conflict_machines.as_deref())
+            .collect();
         tx.execute(
             &st,
             &[
-                &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
-                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster, &waived,
+                &names,
+                &last_id,
+                &last_time,
+                &text,
+                &rec,
+                &interval,
+                &profile,
+                &findings,
+                &drift,
+                &gc_drift,
+                &jvms,
+                &has_gc,
+                &gcms,
+                &p99,
+                &drifting,
+                &seen,
+                &skew,
+                &cluster,
+                &waived,
+                &machine,
+                &conflict_at,
+                &conflict_machines,
             ],
         )
         .await?;
@@ -1420,72 +1610,121 @@ impl Docs {
     }
 }
 
-/// What storing `s` does to its host's row, the drift events and the
-/// documents kept: SQLite's rules (`store::insert_one`) in memory.
-fn apply_one(
-    state: &mut std::collections::HashMap<String, HostState>,
-    events: &mut Vec<Event>,
-    docs: &mut Docs,
-    batch: &[Submission],
-    index: usize,
-    opts: Options,
-) {
+/// What a batch changes, in memory, before it is written.
+struct Writes<'a> {
+    state: &'a mut std::collections::HashMap<String, HostState>,
+    machines: &'a mut MachineMap,
+    events: &'a mut Vec<Event>,
+    docs: &'a mut Docs,
+    turns: &'a mut std::collections::HashMap<String, (i64, i64)>,
+}
+
+/// What storing `s` does to its host's row, its machine's row, the drift
+/// events and the documents kept: SQLite's rules (`store::insert_one`)
+/// in memory, decided by the same [`machines::plan`].
+fn apply_one(w: &mut Writes<'_>, batch: &[Submission], index: usize, opts: Options) {
     let s = &batch[index];
     let d = &s.derived;
     let skew = s.time_ms.saturating_sub(s.received_ms);
-    let (prev_drifting, prev_id) = match state.get_mut(&s.hostname) {
+    let mkey = (
+        s.hostname.clone(),
+        machines::key(d.machine_id.as_deref()).to_owned(),
+    );
+    let (host_late, machine_late, prev, turn) = {
+        let host = w.state.get(&s.hostname).map(|h| machines::HostBefore {
+            machine: h.machine_id.as_deref(),
+            seen_ms: h.seen_at,
+            shown_ms: h.last_time.min(h.received_at),
+            drifting: &h.drifting,
+        });
+        let own = w.machines.get(&mkey).map(|m| machines::MachineBefore {
+            last_ms: m.last_time,
+            drifting: &m.drifting,
+        });
+        let p = machines::plan(host, own, s);
+        (
+            p.host_late,
+            p.machine_late,
+            p.prev.map(<[DriftKey]>::to_vec),
+            p.turn,
+        )
+    };
+    if !machine_late {
+        let m = w.machines.entry(mkey).or_insert(MachineState {
+            last_time: s.effective_ms(),
+            last_seen: s.received_ms,
+            drifting: Vec::new(),
+            dirty: true,
+        });
+        m.last_time = s.effective_ms();
+        m.last_seen = m.last_seen.max(s.received_ms);
+        m.drifting = d.drifting.clone();
+        m.dirty = true;
+    } else if let Some(m) = w.machines.get_mut(&mkey) {
+        m.last_seen = m.last_seen.max(s.received_ms);
+        m.dirty = true;
+    }
+    let change = !machine_late && compact::findings_changed(prev.as_deref(), &d.drifting);
+    if !machine_late {
+        for (k, change) in drift::changes(prev.as_deref().unwrap_or_default(), d) {
+            w.events.push(Event {
+                hostname: s.hostname.clone(),
+                time: s.effective_ms(),
+                check: k.check.clone(),
+                key: k.key.clone(),
+                state: change,
+                expected: k.expected.clone(),
+                actual: drift::stored_actual(k, change, d),
+                received_at: s.received_ms,
+                machine_id: d.machine_id.clone(),
+            });
+        }
+    }
+    if turn {
+        let since = s
+            .received_ms
+            .saturating_sub(machines::window_ms(machines::interval(s)));
+        w.turns.insert(s.hostname.clone(), (s.received_ms, since));
+    }
+    let prev_id = match w.state.get_mut(&s.hostname) {
         Some(h) => {
             // Whatever it shows, the host delivered now.
             h.seen_at = h.seen_at.max(s.received_ms);
             h.skew_ms = skew;
             h.dirty = true;
-            // A report older than the one shown does not roll it back.
-            if h.last_time.min(h.received_at) > s.effective_ms() {
-                if opts.keep_raw() {
-                    docs.put(index, false);
+            if host_late {
+                // Its document if a change for its machine (or raw ones
+                // are kept); the host row's summary stays.
+                if change || opts.keep_raw() {
+                    w.docs.put(index, change);
                 }
                 return;
             }
-            (
-                Some(std::mem::take(&mut h.drifting)),
-                Some(h.last_id.clone()),
-            )
+            Some(h.last_id.clone())
         }
-        None => (None, None),
+        None => None,
     };
-    let change = compact::findings_changed(prev_drifting.as_deref(), &d.drifting);
     if !opts.keep_raw()
         && let Some(prev) = prev_id
     {
         // The previous latest document goes unless it marks a change: one
         // of this batch is simply not written.
-        match docs.put.iter().position(|(i, _)| batch[*i].id == prev) {
-            Some(p) if !docs.put[p].1 => {
-                docs.put.remove(p);
+        match w.docs.put.iter().position(|(i, _)| batch[*i].id == prev) {
+            Some(p) if !w.docs.put[p].1 => {
+                w.docs.put.remove(p);
             }
             Some(_) => {}
-            None => docs.drop.push(prev),
+            None => w.docs.drop.push(prev),
         }
     }
-    docs.put(index, change);
-    let prev_drifting = prev_drifting.unwrap_or_default();
-    for (k, change) in drift::changes(&prev_drifting, d) {
-        events.push(Event {
-            hostname: s.hostname.clone(),
-            time: s.effective_ms(),
-            check: k.check.clone(),
-            key: k.key.clone(),
-            state: change,
-            expected: k.expected.clone(),
-            actual: drift::stored_actual(k, change, d),
-            received_at: s.received_ms,
-        });
-    }
-    let seen = state
-        .get(&s.hostname)
-        .map_or(s.received_ms, |h| h.seen_at.max(s.received_ms));
-    let exists = state.get(&s.hostname).is_some_and(|h| h.exists);
-    state.insert(
+    w.docs.put(index, change);
+    let before = w.state.get(&s.hostname);
+    let seen = before.map_or(s.received_ms, |h| h.seen_at.max(s.received_ms));
+    let exists = before.is_some_and(|h| h.exists);
+    let (conflict_at, conflict_machines) = before.map_or((None, None), |h| {
+        (h.conflict_at, h.conflict_machines.clone())
+    });
+    w.state.insert(
         s.hostname.clone(),
         HostState {
             exists,
@@ -1494,7 +1733,7 @@ fn apply_one(
             last_time: s.time_ms,
             last_time_text: s.time_text.clone(),
             received_at: s.received_ms,
-            interval_seconds: i64::try_from(s.interval_seconds).unwrap_or(i64::MAX),
+            interval_seconds: machines::interval(s),
             profile: s.profile.clone(),
             findings: i64::from(d.findings),
             drift: i64::from(d.drift),
@@ -1508,6 +1747,9 @@ fn apply_one(
             skew_ms: skew,
             cluster: d.cluster.clone(),
             waived: i64::from(d.waived),
+            machine_id: Some(machines::key(d.machine_id.as_deref()).to_owned()),
+            conflict_at,
+            conflict_machines,
         },
     );
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::collector::limits::MAX_CONFLICT_MACHINES;
 use crate::collector::storage::compact::{self, Options};
-use crate::collector::storage::drift;
 use crate::collector::storage::fleet::{
     self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
     WeekFigures, WeekRow,
@@ -17,6 +17,7 @@ use crate::collector::storage::fleet::{
 use crate::collector::storage::health::DriftKey;
 use crate::collector::storage::host::{DriftEvent, HostRow, HostView, Point};
 use crate::collector::storage::report::{Cursor, Outcome, PageBuilder, ReportPage, Submission};
+use crate::collector::storage::{drift, machines};
 
 /// The schema, idempotent so every start can run it (version 2: reports
 /// kept compact, see [`crate::collector::storage::compact`]).
@@ -75,6 +76,17 @@ CREATE TABLE IF NOT EXISTS hosts (
     pause_p99_ms     REAL,
     drifting         TEXT NOT NULL       -- JSON array of DriftKey
 );
+-- Each machine that reported under a host name (schema version 3): its
+-- latest report's effective time and drifting keys, which its next report
+-- is compared with (see storage::machines).
+CREATE TABLE IF NOT EXISTS machines (
+    hostname  TEXT NOT NULL,
+    machine   TEXT NOT NULL,             -- machine id, '' for reports without one
+    last_time INTEGER NOT NULL,          -- effective time of its latest report, Unix ms
+    last_seen INTEGER NOT NULL,          -- receipt of its last report
+    drifting  TEXT NOT NULL,             -- JSON array of DriftKey
+    PRIMARY KEY (hostname, machine)
+) WITHOUT ROWID;
 -- When each key started drifting and when it came back, per host.
 CREATE TABLE IF NOT EXISTS drift_events (
     hostname TEXT NOT NULL,
@@ -90,8 +102,10 @@ CREATE INDEX IF NOT EXISTS drift_events_host_time ON drift_events (hostname, tim
 
 /// The schema version this collector writes (`PRAGMA user_version`);
 /// a database with a larger one is refused at start. Version 1 kept every
-/// report's body in `reports`; version 2 keeps them compact.
-pub const SCHEMA_VERSION: i64 = 2;
+/// report's body in `reports`; version 2 keeps them compact; version 3
+/// keeps each machine under a host name apart (`machines`, the machine
+/// columns of `hosts` and `drift_events`).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Columns added after the first release: `(table, column, declaration)`.
 /// Added to an older database at start; NULL in rows stored before.
@@ -107,6 +121,13 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // Findings a waiver in force covers in the report shown (NULL: stored
     // before waivers were counted, read as 0).
     ("hosts", "waived", "INTEGER"),
+    // Version 3: the machine of the report shown ('' none said; NULL
+    // stored before), the last turn of two machines and their ids.
+    ("hosts", "machine_id", "TEXT"),
+    ("hosts", "conflict_at", "INTEGER"),
+    ("hosts", "conflict_machines", "TEXT"),
+    // The machine whose report made the event (NULL: none said, or before).
+    ("drift_events", "machine_id", "TEXT"),
 ];
 
 /// Opens (creating if needed) the database for writing and migrates it.
@@ -300,6 +321,34 @@ fn insert_one(
             Outcome::Conflict
         });
     }
+    // The host row as it was, before this delivery is noted.
+    type Prev = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<String>,
+    );
+    let prev: Option<Prev> = tx
+        .prepare_cached(
+            "SELECT MIN(last_time, received_at), drifting, last_id, machine_id,
+                    COALESCE(seen_at, received_at), conflict_at, conflict_machines
+             FROM hosts WHERE hostname = ?1",
+        )?
+        .query_row([&s.hostname], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()?;
     // Whatever it shows, the host delivered now: that keeps it from being
     // pruned, and its clock's offset is the one of what arrived last.
     tx.prepare_cached(
@@ -311,44 +360,80 @@ fn insert_one(
         s.received_ms,
         s.time_ms.saturating_sub(s.received_ms)
     ])?;
-    // The host row follows what was received last, in the order the
-    // collector's clock gives (a report's time counts only up to its
-    // receipt, so a date in the future cannot win for good), except that a
-    // report older than the one shown (a spool delivering late) does not
-    // roll the summary back.
-    let prev: Option<(i64, String, String)> = tx
+    let machine = machines::key(d.machine_id.as_deref());
+    let own: Option<(i64, String)> = tx
         .prepare_cached(
-            "SELECT MIN(last_time, received_at), drifting, last_id FROM hosts WHERE hostname = ?1",
+            "SELECT last_time, drifting FROM machines WHERE hostname = ?1 AND machine = ?2",
         )?
-        .query_row([&s.hostname], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![s.hostname, machine], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let prev_drifting: Option<Vec<DriftKey>> = match &prev {
-        Some((last, _, _)) if *last > s.effective_ms() => {
-            if opts.keep_raw() {
-                put_doc(tx, host, s, false)?;
-            }
-            return Ok(Outcome::Stored);
-        }
-        Some((_, json, _)) => Some(serde_json::from_str(json).unwrap_or_default()),
-        None => None,
+    let host_drifting: Vec<DriftKey> = prev
+        .as_ref()
+        .map(|p| serde_json::from_str(&p.1).unwrap_or_default())
+        .unwrap_or_default();
+    let own_drifting: Vec<DriftKey> = own
+        .as_ref()
+        .map(|o| serde_json::from_str(&o.1).unwrap_or_default())
+        .unwrap_or_default();
+    // The rules both backends store by (a report older than the one shown
+    // does not roll the host back; each machine is compared with itself).
+    let plan = machines::plan(
+        prev.as_ref().map(|p| machines::HostBefore {
+            machine: p.3.as_deref(),
+            seen_ms: p.4,
+            shown_ms: p.0,
+            drifting: &host_drifting,
+        }),
+        own.as_ref().map(|o| machines::MachineBefore {
+            last_ms: o.0,
+            drifting: &own_drifting,
+        }),
+        s,
+    );
+    put_machine(tx, s, machine, !plan.machine_late)?;
+    let change = !plan.machine_late && compact::findings_changed(plan.prev, &d.drifting);
+    if !plan.machine_late {
+        record_transitions(tx, s, plan.prev.unwrap_or_default())?;
+    }
+    let conflict = match (&plan.turn, &prev) {
+        (true, _) => Some((s.received_ms, conflict_machines(tx, s)?)),
+        (false, Some(p)) => p.5.map(|at| (at, p.6.clone().unwrap_or_default())),
+        (false, None) => None,
     };
-    record_transitions(tx, s, prev_drifting.as_deref().unwrap_or_default())?;
-    let change = compact::findings_changed(prev_drifting.as_deref(), &d.drifting);
+    if plan.host_late {
+        // Its figures are kept; its document if it is a change for its
+        // machine (or raw ones are kept); the host row stays.
+        if change || opts.keep_raw() {
+            put_doc(tx, host, s, change)?;
+        }
+        if plan.turn {
+            tx.prepare_cached(
+                "UPDATE hosts SET conflict_at = ?2, conflict_machines = ?3 WHERE hostname = ?1",
+            )?
+            .execute(params![
+                s.hostname,
+                conflict.as_ref().map(|c| c.0),
+                conflict.as_ref().map(|c| c.1.as_str())
+            ])?;
+        }
+        return Ok(Outcome::Stored);
+    }
     put_doc(tx, host, s, change)?;
     if !opts.keep_raw()
-        && let Some((_, _, last_id)) = &prev
+        && let Some(p) = &prev
     {
         // The previous latest document, unless it marks a change.
         tx.prepare_cached("DELETE FROM docs WHERE id = ?1 AND is_change = 0")?
-            .execute([last_id])?;
+            .execute([&p.2])?;
     }
     let drifting = serde_json::to_string(&d.drifting).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
              interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived)
+             gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived,
+             machine_id, conflict_at, conflict_machines)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16, ?17,
-                 ?18)
+                 ?18, ?19, ?20, ?21)
          ON CONFLICT (hostname) DO UPDATE SET
              last_id = excluded.last_id, last_time = excluded.last_time,
              last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -359,7 +444,8 @@ fn insert_one(
              drifting = excluded.drifting,
              seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
              skew_ms = excluded.skew_ms, cluster = excluded.cluster,
-             waived = excluded.waived",
+             waived = excluded.waived, machine_id = excluded.machine_id,
+             conflict_at = excluded.conflict_at, conflict_machines = excluded.conflict_machines",
     )?
     .execute(params![
         s.hostname,
@@ -380,8 +466,64 @@ fn insert_one(
         s.time_ms.saturating_sub(s.received_ms),
         d.cluster,
         d.waived,
+        machine,
+        conflict.as_ref().map(|c| c.0),
+        conflict.as_ref().map(|c| c.1.as_str()),
     ])?;
     Ok(Outcome::Stored)
+}
+
+/// Notes that `machine` delivered `s`: always its last receipt; its
+/// effective time and drifting keys when `latest` (not older than its
+/// latest report).
+fn put_machine(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Submission,
+    machine: &str,
+    latest: bool,
+) -> rusqlite::Result<()> {
+    if latest {
+        let drifting = serde_json::to_string(&s.derived.drifting).unwrap_or_else(|_| "[]".into());
+        tx.prepare_cached(
+            "INSERT INTO machines (hostname, machine, last_time, last_seen, drifting)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hostname, machine) DO UPDATE SET
+                 last_time = excluded.last_time, drifting = excluded.drifting,
+                 last_seen = MAX(machines.last_seen, excluded.last_seen)",
+        )?
+        .execute(params![
+            s.hostname,
+            machine,
+            s.effective_ms(),
+            s.received_ms,
+            drifting
+        ])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE machines SET last_seen = MAX(last_seen, ?3) WHERE hostname = ?1 AND machine = ?2",
+        )?
+        .execute(params![s.hostname, machine, s.received_ms])?;
+    }
+    Ok(())
+}
+
+/// The machines that reported under `s`'s host name within the conflict
+/// window before it, latest first, bounded: a JSON array.
+fn conflict_machines(tx: &rusqlite::Transaction<'_>, s: &Submission) -> rusqlite::Result<String> {
+    let since = s
+        .received_ms
+        .saturating_sub(machines::window_ms(machines::interval(s)));
+    let ids: Vec<String> = tx
+        .prepare_cached(
+            "SELECT machine FROM machines WHERE hostname = ?1 AND last_seen >= ?2
+             ORDER BY last_seen DESC, machine LIMIT ?3",
+        )?
+        .query_map(
+            params![s.hostname, since, MAX_CONFLICT_MACHINES as i64],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
 }
 
 /// Writes the drift events of `s` against the host's previous drifting
@@ -393,8 +535,8 @@ fn record_transitions(
 ) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO drift_events
-             (hostname, time, check_name, key, state, expected, actual, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (hostname, time, check_name, key, state, expected, actual, received_at, machine_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let (at, received) = (s.effective_ms(), s.received_ms);
     for (k, change) in drift::changes(prev, &s.derived) {
@@ -407,7 +549,8 @@ fn record_transitions(
             change.as_str(),
             k.expected,
             actual,
-            received
+            received,
+            s.derived.machine_id
         ])?;
     }
     Ok(())
@@ -527,6 +670,7 @@ pub fn prune(conn: &mut Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
         "DELETE FROM hosts WHERE COALESCE(seen_at, received_at) < ?1",
         [cutoff_ms],
     )?;
+    tx.execute("DELETE FROM machines WHERE last_seen < ?1", [cutoff_ms])?;
     // A host id is forgotten once nothing refers to it.
     tx.execute_batch(
         "DELETE FROM host_ids WHERE hostname NOT IN (SELECT hostname FROM hosts)
@@ -750,6 +894,9 @@ fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
         skew_ms: r.get(16)?,
         cluster: r.get(17)?,
         waived: r.get(18)?,
+        machine_id: r.get(19)?,
+        conflict_at: r.get(20)?,
+        conflict_machines: r.get(21)?,
     })
 }
 
@@ -842,7 +989,7 @@ pub fn series(conn: &Connection, hostname: &str, since_ms: i64) -> rusqlite::Res
 /// A host's drift events, oldest first.
 pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<DriftEvent>> {
     conn.prepare_cached(
-        "SELECT time, check_name, key, state, expected, actual FROM drift_events
+        "SELECT time, check_name, key, state, expected, actual, machine_id FROM drift_events
          WHERE hostname = ?1 ORDER BY time, rowid",
     )?
     .query_map([hostname], |r| {
@@ -853,6 +1000,7 @@ pub fn drift_events(conn: &Connection, hostname: &str) -> rusqlite::Result<Vec<D
             &r.get::<_, String>(3)?,
             r.get(4)?,
             r.get(5)?,
+            r.get(6)?,
         ))
     })?
     .collect()
