@@ -6,6 +6,7 @@
 #[path = "kernel/support.rs"]
 #[allow(dead_code)]
 mod support;
+mod under_test;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,7 +51,7 @@ fn run_bounded(root: &FakeRoot, args: &[&str], limit: Duration) -> std::process:
 }
 
 fn spawn_at(root: &FakeRoot, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    Command::new(under_test::bin())
         .arg("--root")
         .arg(root.root())
         .args(["--profile-dir", "/nonexistent-tunekeeper-profiles"])

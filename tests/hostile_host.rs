@@ -9,6 +9,7 @@
 
 mod ci_skip;
 mod collector_support;
+mod under_test;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
@@ -18,9 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tunekeeper")
-}
+use under_test::bin;
 
 /// A child process killed when dropped.
 struct Running(Child);
