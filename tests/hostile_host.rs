@@ -434,6 +434,47 @@ fn swapper(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> 
     })
 }
 
+/// `cmd` run under strace with every `stat` of `paths` (or of a name
+/// relative to a directory among them) held 20 ms after it returns: the
+/// window between a check on the path and an open of the path, a few
+/// microseconds wide, becomes wide enough for the swapper to land in it
+/// at nearly every try. Without it main's race was met too seldom for the
+/// test to fail there. An open followed by `fstat` on its descriptor has
+/// no such window, whatever the delay. `None` without strace.
+fn widened(cmd: &Command, paths: &[&Path]) -> Option<Command> {
+    if !Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        ci_skip::skip("no strace on this machine; .ci/run installs it");
+        return None;
+    }
+    let mut c = Command::new("strace");
+    c.args([
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "--seccomp-bpf",
+        "-e",
+        "trace=%stat",
+        "-e",
+        "inject=%stat:delay_exit=20000",
+    ]);
+    for p in paths {
+        c.arg("-P").arg(p);
+    }
+    c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    Some(c)
+}
+
 /// Principle 2. `gc.log.1` swapped for a FIFO between the listing and the
 /// open: main's open blocked for ever (no writer comes), so the agent
 /// stopped reporting while systemd saw it running. Now the open cannot
@@ -460,8 +501,14 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
     );
     let config = agent_config(dir.path(), "gc_poll = \"10ms\"\n");
     let log = dir.path().join("agent.log");
+    let Some(mut cmd) = widened(
+        &agent_command(&config, false),
+        &[&logs, &logs.join("gc.log.1")],
+    ) else {
+        return;
+    };
     let _agent = Running(
-        agent_command(&config, false)
+        cmd.stdin(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
@@ -504,10 +551,18 @@ fn a_properties_file_swapped_for_a_fifo_never_hangs_audit() {
     let _broker = fake_broker(&classes, &[], &[props.to_str().unwrap()]);
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(props.clone(), stop.clone());
+    let mut audit = Command::new(bin());
+    audit
+        .args(["audit", "--profile", "kafka-broker"])
+        .env("NO_COLOR", "1");
+    let Some(mut audit) = widened(&audit, &[&props]) else {
+        stop.store(true, Ordering::Relaxed);
+        swap.join().unwrap();
+        return;
+    };
     for i in 0..20 {
-        let mut child = Command::new(bin())
-            .args(["audit", "--profile", "kafka-broker"])
-            .env("NO_COLOR", "1")
+        let mut child = audit
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
