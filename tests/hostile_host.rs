@@ -281,9 +281,16 @@ fn idle_connections_to_the_metrics_port_cost_no_report() {
         }
     }
     let before = spooled(dir.path()).len();
-    wait_for("three more reports", Duration::from_secs(30), || {
-        spooled(dir.path()).len() >= before + 3
-    });
+    let start = Instant::now();
+    while spooled(dir.path()).len() < before + 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no three more reports in 30 s beside {} idle connections; the agent's log:\n{}",
+            idle.len(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let scrape = get(port, "/metrics").expect("a scrape answers beside the idle connections");
     assert!(scrape.contains("tunekeeper_agent_info"), "{scrape}");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -413,19 +420,23 @@ fn jvms_past_the_report_budget_are_counted_not_refused() {
     );
 }
 
-/// Swaps `path` between a regular file and a FIFO as fast as it can until
-/// `stop`: a listing sees a file, the open that follows may meet the FIFO.
+/// Swaps `path` between a regular file and a FIFO until `stop`: a listing
+/// sees a file, the open that follows may meet the FIFO.
 fn swapper(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let dir = path.parent().unwrap().to_path_buf();
         let file = dir.join(".swap-file");
         let fifo = dir.join(".swap-fifo");
         let content = std::fs::read(&path).unwrap_or_default();
+        // Each state held for 2 ms, so a look at the path sees either about
+        // half the time, and a look 20 ms later (see `widened`) again either.
         while !stop.load(Ordering::Relaxed) {
             let _ = std::fs::write(&file, &content);
             let _ = std::fs::rename(&file, &path);
+            std::thread::sleep(Duration::from_millis(2));
             let _ = nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644));
             let _ = std::fs::rename(&fifo, &path);
+            std::thread::sleep(Duration::from_millis(2));
         }
         // Never write through the name: it may be the FIFO, and a write
         // to a FIFO nobody reads blocks.
@@ -458,9 +469,9 @@ fn widened(cmd: &Command, paths: &[&Path]) -> Option<Command> {
         "/dev/null",
         "--seccomp-bpf",
         "-e",
-        "trace=%stat",
+        "trace=%%stat",
         "-e",
-        "inject=%stat:delay_exit=20000",
+        "inject=%%stat:delay_exit=20000",
     ]);
     for p in paths {
         c.arg("-P").arg(p);

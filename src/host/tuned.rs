@@ -173,4 +173,42 @@ mod tests {
         assert_eq!(get("vm.dirty_ratio").profile, "balanced");
         assert_eq!(get("net.core.somaxconn").value, ">2048");
     }
+
+    /// A chain of includes longer than the bound, and a profile that is a
+    /// FIFO: the first [`MAX_TUNED_PROFILES`] are read, the rest and the
+    /// FIFO are named, nothing blocks.
+    #[test]
+    fn long_include_chains_and_fifos_are_bounded_and_named() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w("run/tuned/tuned.pid", "4242\n");
+        std::fs::create_dir_all(t.path().join("proc/4242")).unwrap();
+        w("etc/tuned/active_profile", "piped p0\n");
+        for i in 0..100 {
+            w(
+                &format!("usr/lib/tuned/p{i}/tuned.conf"),
+                &format!("[main]\ninclude=p{}\n[sysctl]\nvm.swappiness={i}\n", i + 1),
+            );
+        }
+        std::fs::create_dir_all(t.path().join("usr/lib/tuned/piped")).unwrap();
+        nix::unistd::mkfifo(
+            &t.path().join("usr/lib/tuned/piped/tuned.conf"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let tuned = Host::at(t.path()).tuned().unwrap();
+        let said = tuned.left_out.join("\n");
+        assert!(
+            said.contains(&format!("more than {MAX_TUNED_PROFILES} profiles")),
+            "{said}"
+        );
+        assert!(said.contains("piped/tuned.conf: it is a FIFO"), "{said}");
+        // p0 wins (its includes apply first).
+        let v = &tuned.sysctl[&SysctlKey::parse("vm.swappiness").unwrap()];
+        assert_eq!((v.value.as_str(), v.profile.as_str()), ("0", "p0"));
+    }
 }
