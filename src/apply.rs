@@ -278,7 +278,7 @@ impl ApplyLock {
                 }
                 Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
                     if std::time::Instant::now() >= deadline {
-                        let holder = std::fs::read_to_string(&path)
+                        let holder = crate::file_kind::read_text(&path, 4096)
                             .ok()
                             .map(|s| s.trim().to_string())
                             .filter(|s| !s.is_empty());

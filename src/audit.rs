@@ -130,7 +130,34 @@ fn check_sysctl(profile: &Profile, host: &Host, out: &mut Vec<Finding>) {
         return;
     }
     let boot = host.boot_config();
+    if !boot.left_out.is_empty() {
+        out.push(Finding {
+            check: "boot".into(),
+            key: "sysctl.d".into(),
+            expected: "every boot-time sysctl file read".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!(
+                "not read, so the next boot may set more than these findings say: {}",
+                boot.left_out.join("; ")
+            )),
+            waiver: None,
+        });
+    }
     let tuned = host.tuned();
+    if let Some(t) = tuned.as_ref().filter(|t| !t.left_out.is_empty()) {
+        out.push(Finding {
+            check: "tuned".into(),
+            key: "profiles".into(),
+            expected: "every active tuned profile read".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!("not read: {}", t.left_out.join("; "))),
+            waiver: None,
+        });
+    }
     for (key, setting) in &profile.sysctl {
         let mut current = compare("sysctl", key.to_string(), setting, host.sysctl(key));
         if current.status == Status::NotApplicable {
@@ -594,6 +621,39 @@ fn check_running(
         detail: pids.is_empty().then(|| stopped_detail(noun, None)),
         waiver: None,
     });
+    let unread = crate::host::procs::unread();
+    if !unread.stuck.is_empty() || unread.left_out > 0 {
+        let mut why = Vec::new();
+        if !unread.stuck.is_empty() {
+            let pids: Vec<String> = unread.stuck.iter().map(i32::to_string).collect();
+            why.push(format!(
+                "/proc/PID of pid {} did not answer within {} s (its command line or maps: a process in D state, or its memory on a file system that does not answer)",
+                pids.join(", "),
+                crate::host::procs::CMDLINE_TIMEOUT.as_secs()
+            ));
+        }
+        if unread.left_out > 0 {
+            why.push(format!(
+                "{} processes were not read (the scan's {} s budget or {} stuck reads reached)",
+                unread.left_out,
+                crate::host::procs::SCAN_BUDGET.as_secs(),
+                crate::host::procs::MAX_STUCK
+            ));
+        }
+        out.push(Finding {
+            check: "process".into(),
+            key: "unread".into(),
+            expected: "every process's command line read".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(format!(
+                "{}: a broker among them would not be seen",
+                why.join("; ")
+            )),
+            waiver: None,
+        });
+    }
 }
 
 /// The pids of the processes an audit judges: its role's, or (a profile

@@ -149,6 +149,24 @@ pub fn read_small_regular(path: &Path, max: u64) -> Result<Vec<u8>, SmallFileErr
     read_bounded(path, max)
 }
 
+/// Counts the lines of a file as it streams (a process's maps can run to
+/// megabytes), opened as [`open_regular`] opens, links followed.
+pub fn count_lines(path: &Path) -> std::io::Result<u64> {
+    use std::io::BufRead;
+    let file = open_regular(path, Links::Follow).map_err(SmallFileError::into_io)?;
+    let mut r = std::io::BufReader::new(file);
+    let mut n = 0;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        n += memchr::memchr_iter(b'\n', buf).count() as u64;
+        let len = buf.len();
+        r.consume(len);
+    }
+}
+
 /// The most a kernel file (/proc, /sys: a sysctl value, a status file, a
 /// mount table) is read: far above any real one (a mountinfo of ten
 /// thousand mounts is about 1.5 MB).

@@ -8,6 +8,7 @@
 //! The file is checked whole before anything runs: a waiver that cannot be
 //! understood must stop the run, not silently waive nothing (or everything).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -159,6 +160,90 @@ pub struct Waivers {
     pub path: PathBuf,
     /// The waivers, in file order.
     pub entries: Vec<Waiver>,
+    index: Index,
+}
+
+/// Which waivers can name a finding, found without matching every glob:
+/// matching each finding against each waiver made an audit with 40,000
+/// waivers cost seconds. Most waivers name a check and a key exactly;
+/// those are looked up, and only the rest are matched as globs.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Waivers whose check and key hold no glob, by check then key, each
+    /// list in file order.
+    exact: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// The others (a glob in the check or the key), in file order.
+    globbed: Vec<usize>,
+}
+
+/// True when a glob pattern matches only its own text (no `*`, `?` or
+/// `[`: the glob crate has no other metacharacter).
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '['])
+}
+
+impl Index {
+    fn new(entries: &[Waiver]) -> Index {
+        let mut index = Index::default();
+        for (i, w) in entries.iter().enumerate() {
+            if is_literal(&w.check) && is_literal(&w.key) {
+                index
+                    .exact
+                    .entry(w.check.clone())
+                    .or_default()
+                    .entry(w.key.clone())
+                    .or_default()
+                    .push(i);
+            } else {
+                index.globbed.push(i);
+            }
+        }
+        index
+    }
+
+    /// The waivers that may name `check`/`key`, in file order: those
+    /// written for exactly it and every globbed one (the caller matches).
+    fn candidates(&self, check: &str, key: &str) -> impl Iterator<Item = usize> + '_ {
+        let exact: &[usize] = self
+            .exact
+            .get(check)
+            .and_then(|keys| keys.get(key))
+            .map_or(&[], Vec::as_slice);
+        Merged {
+            a: exact,
+            b: &self.globbed,
+        }
+    }
+}
+
+/// Two ascending lists of indices as one ascending sequence.
+struct Merged<'a> {
+    a: &'a [usize],
+    b: &'a [usize],
+}
+
+impl Iterator for Merged<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let take_a = match (self.a.first(), self.b.first()) {
+            (Some(x), Some(y)) => x < y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let (next, rest) = if take_a {
+            self.a.split_first()?
+        } else {
+            self.b.split_first()?
+        };
+        if take_a {
+            self.a = rest;
+        } else {
+            self.b = rest;
+        }
+        Some(*next)
+    }
 }
 
 /// The host's cluster as the agent finds it without a `cluster` setting:
@@ -284,6 +369,7 @@ impl Waivers {
         }
         Ok(Waivers {
             path: path.to_path_buf(),
+            index: Index::new(&entries),
             entries,
         })
     }
@@ -299,17 +385,13 @@ impl Waivers {
         findings: &mut [Finding],
         matched: &mut [bool],
     ) {
-        let holding: Vec<(usize, &Waiver)> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.holds_for(scope))
-            .collect();
+        let holding: Vec<bool> = self.entries.iter().map(|w| w.holds_for(scope)).collect();
         for f in findings.iter_mut() {
             let mut expired: Option<&Waiver> = None;
             let mut active: Option<&Waiver> = None;
-            for &(i, w) in &holding {
-                if !w.names(f) {
+            for i in self.index.candidates(&f.check, &f.key) {
+                let w = &self.entries[i];
+                if !holding[i] || !w.names(f) {
                     continue;
                 }
                 if let Some(m) = matched.get_mut(i) {
@@ -370,8 +452,9 @@ impl Waivers {
                 waiver: None,
             };
             let holding = self
-                .entries
-                .iter()
+                .index
+                .candidates(&probe.check, &probe.key)
+                .map(|i| &self.entries[i])
                 .find(|w| w.holds_for(scope) && !w.expired(today) && w.names(&probe));
             match holding {
                 Some(w) => {
@@ -807,6 +890,52 @@ justification = "typo"
                 .all(|f| f.status == Status::Drift && f.waiver.is_none())
         );
         assert_eq!(w.unmatched(other, &matched).len(), 1);
+    }
+
+    /// The index finds what matching every waiver finds, in file order:
+    /// exact and globbed waivers interleaved, the first in force wins,
+    /// every one that names the finding is marked matched.
+    #[test]
+    fn the_index_keeps_file_order_between_exact_and_glob_waivers() {
+        let w = parse(
+            "[[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.*\"\njustification = \"glob, expired\"\nexpires = \"2020-01-01\"\n\
+             [[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.swappiness\"\njustification = \"exact\"\n\
+             [[waiver]]\ncheck = \"s*\"\nkey = \"vm.dirty_ratio\"\njustification = \"glob first\"\n\
+             [[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.dirty_ratio\"\njustification = \"exact second\"\n\
+             [[waiver]]\ncheck = \"mount\"\nkey = \"/data\"\njustification = \"other host\"\nhosts = [\"b-*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(w.index.globbed, [0, 2]);
+        let scope = Scope {
+            hostname: "a-1",
+            cluster: None,
+        };
+        let mut fs = vec![
+            drift("sysctl", "vm.swappiness"),
+            drift("sysctl", "vm.dirty_ratio"),
+            drift("mount", "/data"),
+            drift("sysctl", "vm.max_map_count"),
+        ];
+        let mut matched = vec![false; 5];
+        w.apply(scope, day("2026-06-01"), &mut fs, &mut matched);
+        let why: Vec<Option<&str>> = fs
+            .iter()
+            .map(|f| f.waiver.as_ref().map(|n| n.justification.as_str()))
+            .collect();
+        assert_eq!(
+            why,
+            [
+                Some("exact"),
+                Some("glob first"),
+                None,
+                Some("glob, expired")
+            ]
+        );
+        assert_eq!(
+            fs.iter().map(|f| f.status).collect::<Vec<_>>(),
+            [Status::Waived, Status::Waived, Status::Drift, Status::Drift]
+        );
+        assert_eq!(matched, [true, true, true, true, false]);
     }
 
     #[test]

@@ -15,7 +15,17 @@ use crate::sysctl_key::SysctlKey;
 
 /// The most of one sysctl.d file read: a file past it is skipped like an
 /// unreadable one (real files are a few KiB).
-const MAX_SYSCTL_CONF_BYTES: u64 = 1 << 20;
+pub const MAX_SYSCTL_CONF_BYTES: u64 = 1 << 20;
+
+/// The most names listed in one sysctl.d directory (real ones hold tens).
+pub const MAX_SYSCTL_D_NAMES: usize = 10_000;
+
+/// The most bytes read over all the boot configuration's files.
+pub const MAX_BOOT_CONFIG_BYTES: u64 = 16 << 20;
+
+/// The most glob assignments kept (`net.ipv4.conf.*.rp_filter`): each is
+/// matched against every key a profile names.
+pub const MAX_SYSCTL_GLOBS: usize = 1_000;
 
 /// Configuration directories in precedence order (earlier masks later).
 pub const SYSCTL_DIRS: [&str; 5] = [
@@ -55,6 +65,9 @@ pub struct BootConfig {
     globs: Vec<(glob::Pattern, Assignment)>,
     /// Files read, in application order (host paths).
     pub files: Vec<PathBuf>,
+    /// What was not read, each naming the file or directory and why (not a
+    /// regular file, past a bound): the next boot may set more than this.
+    pub left_out: Vec<String>,
 }
 
 impl BootConfig {
@@ -81,11 +94,18 @@ impl Host {
     pub fn boot_config(&self) -> BootConfig {
         // File name -> the host path that wins for that name (first directory).
         let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut left_out = Vec::new();
         for dir in SYSCTL_DIRS {
             let Ok(entries) = std::fs::read_dir(self.path(dir)) else {
                 continue;
             };
-            for entry in entries.flatten() {
+            for (n, entry) in entries.flatten().enumerate() {
+                if n == MAX_SYSCTL_D_NAMES {
+                    left_out.push(format!(
+                        "{dir}: more than {MAX_SYSCTL_D_NAMES} names; the rest not read"
+                    ));
+                    break;
+                }
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.ends_with(".conf") {
                     by_name
@@ -94,16 +114,36 @@ impl Host {
                 }
             }
         }
-        let mut config = BootConfig::default();
+        let mut config = BootConfig {
+            left_out,
+            ..BootConfig::default()
+        };
         let mut order = 0;
+        let mut budget = MAX_BOOT_CONFIG_BYTES;
+        let mut globs_full = false;
         let mut files: Vec<PathBuf> = by_name.into_values().collect();
         files.push(PathBuf::from(SYSCTL_CONF));
         for file in files {
-            // A symlink to /dev/null masks a file; reading it yields nothing.
-            let Ok(text) = crate::file_kind::read_text(&self.path(&file), MAX_SYSCTL_CONF_BYTES)
-            else {
-                continue;
-            };
+            let path = self.path(&file);
+            let text =
+                match crate::file_kind::read_bounded(&path, MAX_SYSCTL_CONF_BYTES.min(budget)) {
+                    Ok(bytes) => {
+                        budget -= bytes.len() as u64;
+                        String::from_utf8_lossy(&bytes).into_owned()
+                    }
+                    Err(e) => {
+                        // A link to /dev/null masks a file (systemd's way);
+                        // an absent /etc/sysctl.conf is no news either.
+                        let masked =
+                            std::fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null"));
+                        let absent = matches!(&e, crate::file_kind::SmallFileError::Io(io)
+                        if io.kind() == std::io::ErrorKind::NotFound);
+                        if !masked && !absent {
+                            config.left_out.push(format!("{}: {e}", file.display()));
+                        }
+                        continue;
+                    }
+                };
             for (i, raw) in text.lines().enumerate() {
                 let Some((key, value)) = parse_line(raw) else {
                     continue;
@@ -116,6 +156,15 @@ impl Host {
                     order,
                 };
                 if key.contains(['*', '?', '[']) {
+                    if config.globs.len() >= MAX_SYSCTL_GLOBS {
+                        if !globs_full {
+                            config.left_out.push(format!(
+                                "{assignment}: more than {MAX_SYSCTL_GLOBS} glob assignments; this one and later ones not used"
+                            ));
+                            globs_full = true;
+                        }
+                        continue;
+                    }
                     let dotted = key.replace('/', ".");
                     if let Ok(p) = glob::Pattern::new(&dotted) {
                         config.globs.push((p, assignment));
@@ -182,6 +231,55 @@ mod tests {
         assert_eq!(w.value, "30");
         assert_eq!(w.file, PathBuf::from("/run/sysctl.d/70-late.conf"));
         assert_eq!(w.line, 3);
+    }
+
+    /// Principle 2 with other file types than a FIFO, and principle 1 in
+    /// count: a sysctl.d name that is /dev/zero, a FIFO or a socket is
+    /// refused and named (main read /dev/zero until memory ran out, and
+    /// blocked on the FIFO); a /dev/null link still masks silently; glob
+    /// lines and directory names past their bounds are said once.
+    #[test]
+    fn devices_fifos_sockets_and_floods_in_sysctl_d_are_named_not_read() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("etc/sysctl.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("10-zero.conf")).unwrap();
+        nix::unistd::mkfifo(&d.join("20-fifo.conf"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(d.join("30-sock.conf")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", d.join("40-masked.conf")).unwrap();
+        let globs: String = (0..=MAX_SYSCTL_GLOBS)
+            .map(|i| format!("net.ipv4.conf.eth{i}*.rp_filter = 1\n"))
+            .collect();
+        write(
+            t.path(),
+            "/etc/sysctl.d/50-globs.conf",
+            &(globs + "vm.swappiness = 1\n"),
+        );
+        let c = Host::at(t.path()).boot_config();
+        let said = c.left_out.join("\n");
+        assert!(
+            said.contains("10-zero.conf: it is a character device"),
+            "{said}"
+        );
+        assert!(said.contains("20-fifo.conf: it is a FIFO"), "{said}");
+        assert!(said.contains("30-sock.conf"), "{said}");
+        assert!(!said.contains("40-masked"), "{said}");
+        assert_eq!(said.matches("glob assignments").count(), 1, "{said}");
+        assert_eq!(c.winner(&key("vm.swappiness")).unwrap().value, "1");
+
+        let u = t.path().join("usr/lib/sysctl.d");
+        std::fs::create_dir_all(&u).unwrap();
+        for i in 0..=MAX_SYSCTL_D_NAMES {
+            std::fs::write(u.join(format!("{i}.txt")), "").unwrap();
+        }
+        let c = Host::at(t.path()).boot_config();
+        assert!(
+            c.left_out
+                .iter()
+                .any(|l| l.starts_with("/usr/lib/sysctl.d: more than 10000 names")),
+            "{:?}",
+            c.left_out
+        );
     }
 
     #[test]

@@ -22,7 +22,14 @@ pub struct Tuned {
     pub active: Vec<String>,
     /// Key → value after tuned's own include resolution.
     pub sysctl: BTreeMap<SysctlKey, TunedValue>,
+    /// Profiles not read, each with why (past [`MAX_TUNED_PROFILES`], or
+    /// a `tuned.conf` that is not a regular file or is past 1 MiB).
+    pub left_out: Vec<String>,
 }
+
+/// The most tuned profiles read (active ones and their includes, each
+/// once): real chains are two or three deep; this bounds the recursion.
+pub const MAX_TUNED_PROFILES: usize = 64;
 
 /// Where tuned looks for profiles, in priority order.
 const TUNED_PROFILE_DIRS: [&str; 4] = [
@@ -48,10 +55,11 @@ impl Host {
             .collect();
         let mut tuned = Tuned {
             active: active.clone(),
-            sysctl: BTreeMap::new(),
+            ..Tuned::default()
         };
+        let mut seen = std::collections::BTreeSet::new();
         for name in &active {
-            self.load_tuned_profile(name, &mut tuned.sysctl, &mut Vec::new());
+            self.load_tuned_profile(name, &mut tuned, &mut seen);
         }
         Some(tuned)
     }
@@ -59,16 +67,32 @@ impl Host {
     fn load_tuned_profile(
         &self,
         name: &str,
-        out: &mut BTreeMap<SysctlKey, TunedValue>,
-        seen: &mut Vec<String>,
+        tuned: &mut Tuned,
+        seen: &mut std::collections::BTreeSet<String>,
     ) {
-        if seen.iter().any(|s| s == name) {
+        if seen.contains(name) {
             return;
         }
-        seen.push(name.to_string());
+        if seen.len() >= MAX_TUNED_PROFILES {
+            tuned.left_out.push(format!(
+                "{name}: more than {MAX_TUNED_PROFILES} profiles included"
+            ));
+            return;
+        }
+        seen.insert(name.to_string());
+        let mut refused = None;
         let Some(text) = TUNED_PROFILE_DIRS.iter().find_map(|d| {
-            crate::file_kind::read_text(&self.path(format!("{d}/{name}/tuned.conf")), 1 << 20).ok()
+            let path = self.path(format!("{d}/{name}/tuned.conf"));
+            match crate::file_kind::read_bounded(&path, 1 << 20) {
+                Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                Err(crate::file_kind::SmallFileError::Io(_)) => None,
+                Err(e) => {
+                    refused.get_or_insert(format!("{d}/{name}/tuned.conf: {e}"));
+                    None
+                }
+            }
         }) else {
+            tuned.left_out.extend(refused);
             return;
         };
         let mut section = String::new();
@@ -89,7 +113,7 @@ impl Host {
             if section == "main" && k == "include" {
                 // Included profiles are applied first; this profile's values win.
                 for inc in v.split([',', ' ']).filter(|s| !s.is_empty()) {
-                    self.load_tuned_profile(inc, out, seen);
+                    self.load_tuned_profile(inc, tuned, seen);
                 }
             } else if section == "sysctl" {
                 if let Ok(key) = SysctlKey::parse(k) {
@@ -98,7 +122,7 @@ impl Host {
             }
         }
         for (key, value) in own {
-            out.insert(
+            tuned.sysctl.insert(
                 key,
                 TunedValue {
                     value,
@@ -148,5 +172,43 @@ mod tests {
         assert_eq!(get("vm.swappiness").profile, "throughput-performance");
         assert_eq!(get("vm.dirty_ratio").profile, "balanced");
         assert_eq!(get("net.core.somaxconn").value, ">2048");
+    }
+
+    /// A chain of includes longer than the bound, and a profile that is a
+    /// FIFO: the first [`MAX_TUNED_PROFILES`] are read, the rest and the
+    /// FIFO are named, nothing blocks.
+    #[test]
+    fn long_include_chains_and_fifos_are_bounded_and_named() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w("run/tuned/tuned.pid", "4242\n");
+        std::fs::create_dir_all(t.path().join("proc/4242")).unwrap();
+        w("etc/tuned/active_profile", "piped p0\n");
+        for i in 0..100 {
+            w(
+                &format!("usr/lib/tuned/p{i}/tuned.conf"),
+                &format!("[main]\ninclude=p{}\n[sysctl]\nvm.swappiness={i}\n", i + 1),
+            );
+        }
+        std::fs::create_dir_all(t.path().join("usr/lib/tuned/piped")).unwrap();
+        nix::unistd::mkfifo(
+            &t.path().join("usr/lib/tuned/piped/tuned.conf"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let tuned = Host::at(t.path()).tuned().unwrap();
+        let said = tuned.left_out.join("\n");
+        assert!(
+            said.contains(&format!("more than {MAX_TUNED_PROFILES} profiles")),
+            "{said}"
+        );
+        assert!(said.contains("piped/tuned.conf: it is a FIFO"), "{said}");
+        // p0 wins (its includes apply first).
+        let v = &tuned.sysctl[&SysctlKey::parse("vm.swappiness").unwrap()];
+        assert_eq!((v.value.as_str(), v.profile.as_str()), ("0", "p0"));
     }
 }

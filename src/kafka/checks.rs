@@ -479,7 +479,7 @@ fn cgroup_memory_max(host: &Host, pid: i32) -> Option<u64> {
 fn maps_and_files(profile: &Profile, host: &Host, p: &KafkaProcess, out: &mut Vec<Finding>) {
     let pid = p.jvm.pid;
     if let Some(setting) = profile.broker.get("map_count_percent") {
-        let used = count_lines(host, &format!("/proc/{pid}/maps"));
+        let used = host.map_count(pid).ok();
         let limit = crate::sysctl_key::SysctlKey::parse("vm.max_map_count")
             .ok()
             .and_then(|k| host.sysctl(&k).ok())
@@ -509,24 +509,6 @@ fn maps_and_files(profile: &Profile, host: &Host, p: &KafkaProcess, out: &mut Ve
             limit,
             "the soft nofile limit",
         ));
-    }
-}
-
-fn count_lines(host: &Host, abs: &str) -> Option<u64> {
-    // Counted as it streams: a process's maps can run to megabytes.
-    use std::io::BufRead;
-    let file =
-        crate::file_kind::open_regular(&host.path(abs), crate::file_kind::Links::Follow).ok()?;
-    let mut r = std::io::BufReader::new(file);
-    let mut n = 0;
-    loop {
-        let buf = r.fill_buf().ok()?;
-        if buf.is_empty() {
-            return Some(n);
-        }
-        n += memchr::memchr_iter(b'\n', buf).count() as u64;
-        let len = buf.len();
-        r.consume(len);
     }
 }
 

@@ -4,6 +4,7 @@
 //! given as files. Every case runs the real binary.
 
 use crate::kernel_support as support;
+use crate::under_test;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -47,7 +48,7 @@ fn run_bounded(root: &FakeRoot, args: &[&str]) -> std::process::Output {
 }
 
 fn spawn_at(root: &FakeRoot, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
+    Command::new(under_test::bin())
         .arg("--root")
         .arg(root.root())
         .args(["--profile-dir", "/nonexistent-tunekeeper-profiles"])

@@ -11,7 +11,8 @@
 use crate::collector_support;
 use crate::proc_view::ProcView;
 use crate::support::java::{self, IDLE_BROKER};
-use crate::support::{Running, bin, free_port, hostname};
+use crate::support::{Running, free_port, hostname};
+use crate::under_test::bin;
 use crate::{ci_skip, wait};
 
 use std::io::{BufRead, BufReader, Read};
@@ -239,9 +240,13 @@ fn idle_connections_to_the_metrics_port_cost_no_report() {
         }
     }
     let before = spooled(dir.path()).len();
-    wait::until("three more reports", || {
-        spooled(dir.path()).len() >= before + 3
-    });
+    if !wait::eventually(|| spooled(dir.path()).len() >= before + 3) {
+        panic!(
+            "no three more reports beside {} idle connections; the agent's log:\n{}",
+            idle.len(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
     let scrape = get(port, "/metrics").expect("a scrape answers beside the idle connections");
     assert!(scrape.contains("tunekeeper_agent_info"), "{scrape}");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -379,25 +384,72 @@ fn jvms_past_the_report_budget_are_counted_not_refused() {
     );
 }
 
-/// Swaps `path` between a regular file and a FIFO as fast as it can until
-/// `stop`: a listing sees a file, the open that follows may meet the FIFO.
+/// Swaps `path` between a regular file and a FIFO until `stop`: a listing
+/// sees a file, the open that follows may meet the FIFO.
 fn swapper(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let dir = path.parent().unwrap().to_path_buf();
         let file = dir.join(".swap-file");
         let fifo = dir.join(".swap-fifo");
         let content = std::fs::read(&path).unwrap_or_default();
+        // Each state held for 2 ms, so a look at the path sees either about
+        // half the time, and a look 20 ms later (see `widened`) again either.
         while !stop.load(Ordering::Relaxed) {
             let _ = std::fs::write(&file, &content);
             let _ = std::fs::rename(&file, &path);
+            std::thread::sleep(Duration::from_millis(2));
             let _ = nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644));
             let _ = std::fs::rename(&fifo, &path);
+            std::thread::sleep(Duration::from_millis(2));
         }
         // Never write through the name: it may be the FIFO, and a write
         // to a FIFO nobody reads blocks.
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::write(&path, &content);
     })
+}
+
+/// `cmd` run under strace with every `stat` of `paths` (each also as seen
+/// through `view`, the way the product names it) held 20 ms after it
+/// returns: the window between a check on the path and an open of the
+/// path, a few microseconds wide, becomes wide enough for the swapper to
+/// land in it at nearly every try. Without it main's race was met too
+/// seldom for the test to fail there. An open followed by `fstat` on its
+/// descriptor has no such window, whatever the delay. `None` without strace.
+fn widened(cmd: &Command, view: &ProcView, paths: &[&Path]) -> Option<Command> {
+    if !Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        ci_skip::skip("no strace on this machine; .ci/run installs it");
+        return None;
+    }
+    let mut c = Command::new("strace");
+    c.args([
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "--seccomp-bpf",
+        "-e",
+        "trace=%%stat",
+        "-e",
+        "inject=%%stat:delay_exit=20000",
+    ]);
+    for p in paths {
+        c.arg("-P").arg(p);
+        c.arg("-P")
+            .arg(view.root().join(p.strip_prefix("/").unwrap_or(p)));
+    }
+    c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    Some(c)
 }
 
 /// Principle 2. `gc.log.1` swapped for a FIFO between the listing and the
@@ -427,8 +479,16 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
     let view = ProcView::new(&[broker.pid()]);
     let config = agent_config(dir.path(), "gc_poll = \"10ms\"\n");
     let log = dir.path().join("agent.log");
+    let Some(mut cmd) = widened(
+        &agent_command(&config, &view, false),
+        &view,
+        &[&logs, &logs.join("gc.log.1")],
+    ) else {
+        return;
+    };
     let _agent = Running::spawn(
-        agent_command(&config, &view, false).stderr(std::fs::File::create(&log).unwrap()),
+        cmd.stdin(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(logs.join("gc.log.1"), stop.clone());
@@ -462,12 +522,20 @@ fn a_properties_file_swapped_for_a_fifo_never_hangs_audit() {
     let view = ProcView::new(&[broker.pid()]);
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(props.clone(), stop.clone());
+    let mut audit = Command::new(bin());
+    audit
+        .args(["audit", "--profile", "kafka-broker"])
+        .env("TUNEKEEPER_ROOT", view.root())
+        .env("NO_COLOR", "1");
+    let Some(mut audit) = widened(&audit, &view, &[&props]) else {
+        stop.store(true, Ordering::Relaxed);
+        swap.join().unwrap();
+        return;
+    };
     for i in 0..20 {
         let mut audit = Running::spawn(
-            Command::new(bin())
-                .args(["audit", "--profile", "kafka-broker"])
-                .env("TUNEKEEPER_ROOT", view.root())
-                .env("NO_COLOR", "1")
+            audit
+                .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );

@@ -126,14 +126,18 @@ impl FakeRoot {
     }
 }
 
-/// Runs the built binary with arguments.
+/// Runs the built binary with arguments (or the one `TUNEKEEPER_TEST_BIN`
+/// names, as in `tests/under_test`: an older build, to see a test fail).
 pub fn tunekeeper(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("TUNEKEEPER_ROOT")
-        .output()
-        .expect("the binary runs")
+    Command::new(
+        std::env::var_os("TUNEKEEPER_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tunekeeper").into()),
+    )
+    .args(args)
+    .env("NO_COLOR", "1")
+    .env_remove("TUNEKEEPER_ROOT")
+    .output()
+    .expect("the binary runs")
 }
 
 /// Runs the binary against a fake root with an isolated state directory and no profile directories.

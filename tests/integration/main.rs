@@ -24,7 +24,9 @@ mod loop_mounts;
 mod priority;
 mod proc_view;
 mod role_jvms;
+mod stalling_fs;
 mod support;
+mod under_test;
 mod wait;
 
 // The tests, one module per former test binary (names keep their prefix:
@@ -64,7 +66,9 @@ mod hostile_agent;
 mod hostile_apply;
 mod hostile_collector;
 mod hostile_collector_bounds;
+mod hostile_files;
 mod hostile_host;
+mod hostile_procs;
 mod hostile_text;
 mod kernel;
 mod layout;
