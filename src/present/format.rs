@@ -21,6 +21,15 @@ pub fn fmt_clock(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A time of day as a chart's axis names it: `12:00`.
+pub fn fmt_hm(ms: i64) -> String {
+    let fmt = format_description!("[hour]:[minute]");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
 /// A day as a chart's axis names it: `Thu 15`.
 pub fn fmt_day(ms: i64) -> String {
     let fmt = format_description!("[weekday repr:short] [day padding:none]");

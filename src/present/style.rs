@@ -67,4 +67,7 @@ tr.grp td{background:#eef1f5;font-weight:600;color:#3a4556}
 .msg{font-size:15px}
 body:has(#showpass:not(:checked)) tr.pass{display:none}
 .empty-row td{color:var(--mut);text-align:center;padding:14px}
+.note{border-radius:6px;padding:8px 12px;margin:0 0 12px;border:1px solid var(--line);background:var(--card);overflow-wrap:anywhere}
+.note.warn{background:var(--warnbg);border-color:#f0d39a;color:#4a3000}
+.card .why{font-size:11px;color:var(--mut);margin-top:2px;overflow-wrap:anywhere}
 "#;

@@ -9,7 +9,7 @@
 //! index or table walk and the views of the rows shown, never the views of
 //! the whole fleet. The counts of each state for the whole fleet come from
 //! one aggregate over `hosts`, each cluster's from one GROUP BY, and each
-//! cluster's figures of this week and last ([`WeekRow`]) from the samples.
+//! host's sums of this week and last ([`HostWeekRow`]) from the samples.
 
 use serde::Serialize;
 
@@ -284,6 +284,26 @@ pub struct FleetQuery {
     pub limit: u32,
     /// Only the hosts of this cluster (`None`: every cluster).
     pub cluster: Option<ClusterFilter>,
+    /// Only the hosts whose latest report names this role (`broker`,
+    /// `controller`, `zookeeper`; hosts of agents older than roles name
+    /// none). `None`: every host.
+    pub role: Option<String>,
+}
+
+/// The role filter's parameter: the name between newlines, as the
+/// `role_names` column holds each (see
+/// [`super::health::HostDetail::role_names`]); `None` for no filter.
+pub fn role_param(q: &FleetQuery) -> Option<String> {
+    q.role
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("\n{}\n", super::health::role_token(r)))
+}
+
+/// The role filter as SQL over parameter `?n` ([`role_param`]).
+fn role_sql(n: u8) -> String {
+    let role = format!("CAST(?{n} AS TEXT)");
+    format!("({role} IS NULL OR strpos(COALESCE(role_names, ''), {role}) > 0)")
 }
 
 /// The hosts of one cluster, as the fleet page and `GET /api/v1/hosts`
@@ -451,15 +471,71 @@ pub struct WeekFigures {
     pub drifting_reports: u64,
 }
 
-/// One cluster's figures for one week, as the storage reads them.
+/// A week's reports summed so that weeks of several hosts add up (a mean
+/// is kept as its sum and count): one host's week as storage reads it,
+/// or a cluster's, the sum of its hosts'.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WeekSums {
+    /// Reports received.
+    pub reports: u64,
+    /// Sum of the reports' GC ms per second.
+    pub rate_sum: f64,
+    /// Reports with a GC ms per second.
+    pub rate_reports: u64,
+    /// The worst report's GC ms per second.
+    pub worst_rate: Option<f64>,
+    /// The worst report's pause p99, ms.
+    pub worst_p99: Option<f64>,
+    /// Full GCs reported.
+    pub full_gcs: u64,
+    /// Reports with at least one drifting finding.
+    pub drifting_reports: u64,
+}
+
+impl WeekSums {
+    /// Adds another host's (or week's) sums.
+    pub fn add(&mut self, o: &WeekSums) {
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        self.reports = self.reports.saturating_add(o.reports);
+        self.rate_sum += o.rate_sum;
+        self.rate_reports = self.rate_reports.saturating_add(o.rate_reports);
+        self.worst_rate = max(self.worst_rate, o.worst_rate);
+        self.worst_p99 = max(self.worst_p99, o.worst_p99);
+        self.full_gcs = self.full_gcs.saturating_add(o.full_gcs);
+        self.drifting_reports = self.drifting_reports.saturating_add(o.drifting_reports);
+    }
+
+    /// The figures pages and the API show.
+    pub fn figures(&self) -> WeekFigures {
+        WeekFigures {
+            reports: self.reports,
+            mean_gc_ms_per_second: (self.rate_reports > 0)
+                .then(|| self.rate_sum / self.rate_reports as f64)
+                .filter(|m| m.is_finite()),
+            worst_gc_ms_per_second: self.worst_rate,
+            worst_pause_p99_ms: self.worst_p99,
+            full_gcs: self.full_gcs,
+            drifting_reports: self.drifting_reports,
+        }
+    }
+}
+
+/// One host's sums of one week, as storage reads them (see
+/// [`week_bounds`]): the one source of the host page's week-over-week
+/// table and of its cluster's trend.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WeekRow {
-    /// The cluster; `None`: hosts without one.
+pub struct HostWeekRow {
+    /// The host.
+    pub hostname: String,
+    /// Its cluster when read (`None`: none).
     pub cluster: Option<String>,
     /// This week (true) or last week.
     pub this_week: bool,
-    /// The figures.
-    pub figures: WeekFigures,
+    /// Its sums.
+    pub sums: WeekSums,
 }
 
 // The states, as SQL over a `hosts` row; parameter 1 is now (Unix ms).
@@ -530,14 +606,14 @@ pub const HOST_COLUMNS: &str =
     "hostname, profile, last_id, last_time_text, last_time, interval_seconds,
     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
     received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
-    cluster, COALESCE(waived, 0)";
+    cluster, COALESCE(waived, 0), detail";
 
 /// Where the page query puts its sort key: right after [`HOST_COLUMNS`].
-pub const SORT_KEY_COLUMN: usize = 19;
+pub const SORT_KEY_COLUMN: usize = 20;
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit, 6 and 7 the
-/// cluster ([`cluster_params`]). `backwards` reads the
+/// cluster ([`cluster_params`]), 8 the role ([`role_param`]). `backwards` reads the
 /// rows before the cursor, nearest first (the caller reverses them).
 pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let key = q.sort.sql();
@@ -561,12 +637,13 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let v = format!("CAST(?3 AS {value_type})");
     let sql = format!(
         "SELECT {HOST_COLUMNS}, {key} AS sort_key FROM hosts
-         WHERE {NOW} IS NOT NULL AND {text} AND {state} AND {cluster}
+         WHERE {NOW} IS NOT NULL AND {text} AND {state} AND {cluster} AND {role}
            AND (?3 IS NULL OR {key} {key_cmp} {v} OR ({key} = {v} AND hostname {host_cmp} CAST(?4 AS TEXT)))
          ORDER BY sort_key {key_dir}, hostname {host_dir} LIMIT CAST(?5 AS BIGINT)",
         text = text_filter(),
         state = q.state.sql(),
         cluster = cluster_sql(6),
+        role = role_sql(8),
     );
     // PostgreSQL must learn each parameter's type from the query: now is
     // named even when no state needs it, and `?3 IS NULL` alone would not do.
@@ -574,9 +651,10 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
 }
 
 /// The counts query: parameters 1 now, 2 the text (or NULL), 3 and 4 the
-/// cluster ([`cluster_params`]). Columns: hosts, problems, drifting,
-/// unhealthy, stale, skewed (the whole fleet's), matching (text, `state`
-/// and cluster), hosts with waived findings, waived findings.
+/// cluster ([`cluster_params`]), 5 the role ([`role_param`]). Columns:
+/// hosts, problems, drifting, unhealthy, stale, skewed (the whole
+/// fleet's), matching (text, `state`, cluster and role), hosts with waived
+/// findings, waived findings.
 pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
@@ -588,10 +666,11 @@ pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
         n(&stale()),
         n(&skewed()),
         n(&format!(
-            "{} AND {} AND {}",
+            "{} AND {} AND {} AND {}",
             text_filter(),
             state.sql(),
-            cluster_sql(3)
+            cluster_sql(3),
+            role_sql(5)
         )),
         n("waived > 0"),
     );

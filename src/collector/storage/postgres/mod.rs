@@ -25,8 +25,8 @@ use crate::collector::storage::compact::{self, Options};
 use crate::collector::storage::drift::{self, Change};
 use crate::collector::storage::error::StoreError;
 use crate::collector::storage::fleet::{
-    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
-    WeekFigures, WeekRow,
+    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, HostWeekRow,
+    SortValue, WeekSums,
 };
 use crate::collector::storage::health::DriftKey;
 use crate::collector::storage::host::{DriftEvent, HostData, HostRow, HostView, Point};
@@ -581,34 +581,38 @@ impl Pg {
             .collect())
     }
 
-    /// Each cluster's figures of this week and last week (as
-    /// [`super::sqlite::store::cluster_weeks`]).
-    pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
+    /// Each host's sums of this week and last week (as
+    /// [`super::sqlite::store::host_weeks`]).
+    pub async fn host_weeks(&self, now_ms: i64) -> Result<Vec<HostWeekRow>, StoreError> {
         let c = self.client().await?;
         let (since, split) = fleet::week_bounds(now_ms);
         let rows = read(c.query(
-            "SELECT h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
-                    COUNT(*)::BIGINT,
-                    AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
+            "SELECT i.hostname, h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
+                    COUNT(*)::BIGINT, COALESCE(SUM(r.gc_ms_per_second), 0),
+                    COUNT(r.gc_ms_per_second)::BIGINT,
+                    MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
                     COALESCE(SUM(r.full_gcs::FLOAT8), 0), COUNT(*) FILTER (WHERE r.drift > 0)
              FROM samples r JOIN host_ids i ON i.id = r.host JOIN hosts h ON h.hostname = i.hostname
              WHERE r.received_at >= $1 AND r.received_at + LEAST(r.skew_ms, 0) >= $1
-             GROUP BY h.cluster, this_week",
+             GROUP BY i.hostname, h.cluster, this_week",
             &[&since, &split],
         ))
         .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(rows
             .iter()
-            .map(|r| WeekRow {
-                cluster: r.get(0),
-                this_week: r.get(1),
-                figures: WeekFigures {
-                    reports: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-                    mean_gc_ms_per_second: r.get(3),
-                    worst_gc_ms_per_second: r.get(4),
-                    worst_pause_p99_ms: r.get(5),
-                    full_gcs: fleet::count(r.get(6)),
-                    drifting_reports: u64::try_from(r.get::<_, i64>(7)).unwrap_or(0),
+            .map(|r| HostWeekRow {
+                hostname: r.get(0),
+                cluster: r.get(1),
+                this_week: r.get(2),
+                sums: WeekSums {
+                    reports: n(r.get(3)),
+                    rate_sum: r.get(4),
+                    rate_reports: n(r.get(5)),
+                    worst_rate: r.get(6),
+                    worst_p99: r.get(7),
+                    full_gcs: fleet::count(r.get(8)),
+                    drifting_reports: n(r.get(9)),
                 },
             })
             .collect())
@@ -759,10 +763,11 @@ async fn fleet_page(
 ) -> Result<FleetPage<HostView>, tokio_postgres::Error> {
     let text = fleet::text_param(q);
     let (cname, without) = fleet::cluster_params(q);
+    let role = fleet::role_param(q);
     let row = c
         .query_one(
             &fleet::counts_sql(q.state, Dialect::Postgres),
-            &[&now_ms, &text, &cname, &without],
+            &[&now_ms, &text, &cname, &without, &role],
         )
         .await?;
     let n = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
@@ -781,6 +786,7 @@ async fn fleet_page(
     let read = |backwards: bool, cursor: Option<FleetCursor>| {
         let text = text.clone();
         let cname = cname.clone();
+        let role = role.clone();
         async move {
             let sql = fleet::page_sql(q, backwards, Dialect::Postgres);
             let host = cursor.as_ref().map(|c| c.hostname.clone());
@@ -794,7 +800,9 @@ async fn fleet_page(
             let rows = c
                 .query(
                     &sql,
-                    &[&now_ms, &text, value, &host, &limit, &cname, &without],
+                    &[
+                        &now_ms, &text, value, &host, &limit, &cname, &without, &role,
+                    ],
                 )
                 .await?;
             Ok::<_, tokio_postgres::Error>(
@@ -881,6 +889,7 @@ fn host_row(r: &tokio_postgres::Row) -> HostRow {
         skew_ms: r.get(16),
         cluster: r.get(17),
         waived: u(r.get(18)),
+        detail: r.get(19),
     }
 }
 
@@ -932,6 +941,14 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
     // Likewise: waived findings of the report shown (NULL before, read as 0).
     tx.batch_execute("ALTER TABLE hosts ADD COLUMN IF NOT EXISTS waived BIGINT")
         .await?;
+    // Likewise: the host's roles, JVMs by role and why GC figures are
+    // missing (JSON, `health::HostDetail`), and each role name between
+    // newlines for the fleet's role filter; NULL before.
+    tx.batch_execute(
+        "ALTER TABLE hosts ADD COLUMN IF NOT EXISTS detail TEXT;
+         ALTER TABLE hosts ADD COLUMN IF NOT EXISTS role_names TEXT",
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1100,6 +1117,8 @@ struct HostState {
     skew_ms: i64,
     cluster: Option<String>,
     waived: i64,
+    detail: Option<String>,
+    role_names: Option<String>,
 }
 
 /// One drift event to insert.
@@ -1233,7 +1252,8 @@ async fn apply_batch(
         .prepare_cached(
             "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
                     profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
-                    pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0)
+                    pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0),
+                    detail, role_names
              FROM hosts WHERE hostname = ANY($1::TEXT[])",
         )
         .await?;
@@ -1265,6 +1285,8 @@ async fn apply_batch(
                     skew_ms: r.get(16),
                     cluster: r.get(17),
                     waived: r.get(18),
+                    detail: r.get(19),
+                    role_names: r.get(20),
                 },
             )
         })
@@ -1350,11 +1372,13 @@ async fn apply_batch(
             .prepare_cached(
                 "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
                      interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
-                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived)
+                     gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived,
+                     detail, role_names)
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
                      $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
-                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[])
+                     $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[],
+                     $20::TEXT[], $21::TEXT[])
                  ON CONFLICT (hostname) DO UPDATE SET
                      last_id = excluded.last_id, last_time = excluded.last_time,
                      last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -1365,7 +1389,8 @@ async fn apply_batch(
                      pause_p99_ms = excluded.pause_p99_ms, drifting = excluded.drifting,
                      seen_at = GREATEST(hosts.seen_at, excluded.seen_at),
                      skew_ms = excluded.skew_ms, cluster = excluded.cluster,
-                     waived = excluded.waived",
+                     waived = excluded.waived, detail = excluded.detail,
+                     role_names = excluded.role_names",
             )
             .await?;
         let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
@@ -1393,11 +1418,33 @@ async fn apply_batch(
         let skew: Vec<i64> = dirty.iter().map(|(_, h)| h.skew_ms).collect();
         let cluster: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.cluster.as_deref()).collect();
         let waived: Vec<i64> = dirty.iter().map(|(_, h)| h.waived).collect();
+        let detail: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.detail.as_deref()).collect();
+        let role_names: Vec<Option<&str>> =
+            dirty.iter().map(|(_, h)| h.role_names.as_deref()).collect();
         tx.execute(
             &st,
             &[
-                &names, &last_id, &last_time, &text, &rec, &interval, &profile, &findings, &drift,
-                &gc_drift, &jvms, &has_gc, &gcms, &p99, &drifting, &seen, &skew, &cluster, &waived,
+                &names,
+                &last_id,
+                &last_time,
+                &text,
+                &rec,
+                &interval,
+                &profile,
+                &findings,
+                &drift,
+                &gc_drift,
+                &jvms,
+                &has_gc,
+                &gcms,
+                &p99,
+                &drifting,
+                &seen,
+                &skew,
+                &cluster,
+                &waived,
+                &detail,
+                &role_names,
             ],
         )
         .await?;
@@ -1508,6 +1555,8 @@ fn apply_one(
             skew_ms: skew,
             cluster: d.cluster.clone(),
             waived: i64::from(d.waived),
+            detail: Some(d.detail.to_column()),
+            role_names: d.detail.role_names(),
         },
     );
 }
