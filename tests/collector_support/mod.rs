@@ -84,6 +84,15 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The binary under test: this build's, or the one `TUNEKEEPER_BIN` names
+/// (to show that a test fails on an older build: `TUNEKEEPER_BIN=
+/// /work/main/target/debug/tunekeeper cargo test --test NAME`).
+pub fn binary() -> PathBuf {
+    std::env::var_os("TUNEKEEPER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tunekeeper")))
+}
+
 /// The agents' token written to every test token file.
 pub const TOKEN: &str = "agent-token-0123456789abcdef";
 /// The readers' token, for `--read-token-file`.
@@ -155,10 +164,10 @@ impl Collector {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(env!("CARGO_BIN_EXE_tunekeeper"));
+                c.args(args).arg(binary());
                 c
             }
-            None => Command::new(env!("CARGO_BIN_EXE_tunekeeper")),
+            None => Command::new(binary()),
         };
         let mut child = cmd
             .arg("collector")

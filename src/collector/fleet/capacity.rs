@@ -326,7 +326,7 @@ pub fn capacity_file(
     for l in &mut left {
         l.covered_by_default = l.broker_id.is_some_and(|id| id >= 0);
     }
-    Ok(json!({
+    let file = json!({
         "brokerCapacities": entries,
         "tunekeeper": {
             "cluster": cluster,
@@ -336,103 +336,107 @@ pub fn capacity_file(
             "default": "brokerId -1: Cruise Control uses it for every broker not listed (when it may estimate capacity); the brokers left out are listed here with what is missing",
             "units": "DISK: MB (2^20 bytes) of each log directory's file system; CPU: num.cores, whole cores (a host's cores shared evenly by its brokers); NW_IN, NW_OUT: KB/s (2^10 bytes) of the fastest physical link with a known speed (shared evenly by the host's brokers)",
         },
-    }))
+    });
+    debug_assert_eq!(cruise_control_loads(&file).err(), None);
+    Ok(file)
+}
+
+/// What Cruise Control's `BrokerCapacityConfigFileResolver` (with
+/// `BrokerCapacityInfo`'s sanity check) accepts, as its source reads:
+/// Gson reads `brokerCapacities` into (int brokerId, Map<Resource,
+/// Object> capacity); every value is cast to a String and parsed as a
+/// double (a JSON number fails the cast); `DISK` a string or a map of
+/// absolute log directories to strings (JBOD); `CPU` a string (a
+/// percentage) or a map with `num.cores` (in all entries or none);
+/// all four resources in every entry; a broker not listed takes entry
+/// -1, and without it resolving that broker fails. `Ok` carries the ids.
+/// Every file [`capacity_file`] makes passes it (checked in debug builds
+/// and by the tests).
+pub fn cruise_control_loads(file: &Value) -> Result<Vec<i64>, String> {
+    const RESOURCES: [&str; 4] = ["CPU", "NW_IN", "NW_OUT", "DISK"];
+    let number = |v: &Value, what: &str| -> Result<f64, String> {
+        let s = v.as_str().ok_or_else(|| {
+            format!("{what}: {v} is not a string (the resolver casts it to String)")
+        })?;
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{what}: {s:?} is not a number"))
+    };
+    let list = file["brokerCapacities"]
+        .as_array()
+        .ok_or("no brokerCapacities array")?;
+    let mut ids = Vec::new();
+    let mut cores_form: Option<bool> = None;
+    for e in list {
+        let id = match &e["brokerId"] {
+            Value::String(s) => s.parse::<i32>().map_err(|_| format!("brokerId {s:?}"))?,
+            Value::Number(n) => n
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or(format!("brokerId {n}"))?,
+            other => return Err(format!("brokerId {other}")),
+        };
+        if id < -1 {
+            return Err(format!("brokerId {id} is negative"));
+        }
+        if ids.contains(&i64::from(id)) {
+            return Err(format!("brokerId {id} twice (one would hide the other)"));
+        }
+        ids.push(i64::from(id));
+        let cap = e["capacity"]
+            .as_object()
+            .ok_or(format!("broker {id}: no capacity object"))?;
+        for k in cap.keys() {
+            if !RESOURCES.contains(&k.as_str()) {
+                return Err(format!("broker {id}: {k} is not a resource"));
+            }
+        }
+        for r in RESOURCES {
+            let v = cap
+                .get(r)
+                .ok_or(format!("broker {id}: missing value for resource {r}"))?;
+            match (r, v) {
+                ("DISK", Value::Object(dirs)) => {
+                    for (p, size) in dirs {
+                        if !p.starts_with('/') {
+                            return Err(format!("broker {id}: logDir {p} is not absolute"));
+                        }
+                        number(size, &format!("broker {id} DISK {p}"))?;
+                    }
+                }
+                ("CPU", Value::Object(m)) => {
+                    let n = m
+                        .get("num.cores")
+                        .ok_or(format!("broker {id}: CPU without num.cores"))?;
+                    number(n, &format!("broker {id} num.cores"))?;
+                    if *cores_form.get_or_insert(true) != true {
+                        return Err("num.cores in some entries, not all".into());
+                    }
+                }
+                ("CPU", v) => {
+                    number(v, &format!("broker {id} CPU"))?;
+                    if *cores_form.get_or_insert(false) {
+                        return Err("num.cores in some entries, not all".into());
+                    }
+                }
+                (r, v) => {
+                    number(v, &format!("broker {id} {r}"))?;
+                }
+            }
+        }
+    }
+    if !ids.contains(&DEFAULT_ID) {
+        return Err("no default entry (brokerId -1): a broker not listed fails".into());
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{BrokerHardware, Hardware, LogDirSize, NetLink};
-
-    /// What Cruise Control's `BrokerCapacityConfigFileResolver` (with
-    /// `BrokerCapacityInfo`'s sanity check) accepts, as its source reads:
-    /// Gson reads `brokerCapacities` into (int brokerId, Map<Resource,
-    /// Object> capacity); every value is cast to a String and parsed as a
-    /// double (a JSON number fails the cast); `DISK` a string or a map of
-    /// absolute log directories to strings (JBOD); `CPU` a string (a
-    /// percentage) or a map with `num.cores` (in all entries or none);
-    /// all four resources in every entry; a broker not listed takes entry
-    /// -1, and without it resolving that broker fails. `Ok` carries the ids.
-    pub(crate) fn cruise_control_loads(file: &Value) -> Result<Vec<i64>, String> {
-        const RESOURCES: [&str; 4] = ["CPU", "NW_IN", "NW_OUT", "DISK"];
-        let number = |v: &Value, what: &str| -> Result<f64, String> {
-            let s = v.as_str().ok_or_else(|| {
-                format!("{what}: {v} is not a string (the resolver casts it to String)")
-            })?;
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| format!("{what}: {s:?} is not a number"))
-        };
-        let list = file["brokerCapacities"]
-            .as_array()
-            .ok_or("no brokerCapacities array")?;
-        let mut ids = Vec::new();
-        let mut cores_form: Option<bool> = None;
-        for e in list {
-            let id = match &e["brokerId"] {
-                Value::String(s) => s.parse::<i32>().map_err(|_| format!("brokerId {s:?}"))?,
-                Value::Number(n) => n
-                    .as_i64()
-                    .and_then(|n| i32::try_from(n).ok())
-                    .ok_or(format!("brokerId {n}"))?,
-                other => return Err(format!("brokerId {other}")),
-            };
-            if id < -1 {
-                return Err(format!("brokerId {id} is negative"));
-            }
-            if ids.contains(&i64::from(id)) {
-                return Err(format!("brokerId {id} twice (one would hide the other)"));
-            }
-            ids.push(i64::from(id));
-            let cap = e["capacity"]
-                .as_object()
-                .ok_or(format!("broker {id}: no capacity object"))?;
-            for k in cap.keys() {
-                if !RESOURCES.contains(&k.as_str()) {
-                    return Err(format!("broker {id}: {k} is not a resource"));
-                }
-            }
-            for r in RESOURCES {
-                let v = cap
-                    .get(r)
-                    .ok_or(format!("broker {id}: missing value for resource {r}"))?;
-                match (r, v) {
-                    ("DISK", Value::Object(dirs)) => {
-                        for (p, size) in dirs {
-                            if !p.starts_with('/') {
-                                return Err(format!("broker {id}: logDir {p} is not absolute"));
-                            }
-                            number(size, &format!("broker {id} DISK {p}"))?;
-                        }
-                    }
-                    ("CPU", Value::Object(m)) => {
-                        let n = m
-                            .get("num.cores")
-                            .ok_or(format!("broker {id}: CPU without num.cores"))?;
-                        number(n, &format!("broker {id} num.cores"))?;
-                        if *cores_form.get_or_insert(true) != true {
-                            return Err("num.cores in some entries, not all".into());
-                        }
-                    }
-                    ("CPU", v) => {
-                        number(v, &format!("broker {id} CPU"))?;
-                        if *cores_form.get_or_insert(false) {
-                            return Err("num.cores in some entries, not all".into());
-                        }
-                    }
-                    (r, v) => {
-                        number(v, &format!("broker {id} {r}"))?;
-                    }
-                }
-            }
-        }
-        if !ids.contains(&DEFAULT_ID) {
-            return Err("no default entry (brokerId -1): a broker not listed fails".into());
-        }
-        Ok(ids)
-    }
 
     /// The three forms Cruise Control documents (its config directory's
     /// capacity.json, capacityJBOD.json and capacityCores.json), written

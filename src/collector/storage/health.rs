@@ -237,7 +237,10 @@ impl Derived {
             same
         });
         d.detail.roles = role_states(report);
-        d.detail.jvms_by_role = jvms_by_role(&report.jvms);
+        // An agent older than roles names no JVM's role: nothing to count by.
+        if !report.roles.is_empty() {
+            d.detail.jvms_by_role = jvms_by_role(&report.jvms);
+        }
         d
     }
 
