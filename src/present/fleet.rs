@@ -469,7 +469,12 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
                     }
                 }
             }
-            td.n.hot[r.pause_p99.1] { (figure(r.pause_p99.0)) }
+            td.n.hot[r.pause_p99.1] {
+                (figure(r.pause_p99.0))
+                @if r.pause_p99.0.is_none() && r.gc_rate.0.is_some() {
+                    span.why { "no pause in the interval" }
+                }
+            }
             td.n.hot[r.full_gcs_24h > 0] { (r.full_gcs_24h) }
             td.n {
                 @if r.jvms_by_role.is_empty() {

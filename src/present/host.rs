@@ -223,7 +223,7 @@ fn data_dirs_section(findings: &[Finding]) -> Markup {
         return html! {};
     }
     html! {
-        h2 { "Data directories " span.mut { "from the broker's own configuration (log.dirs)" } }
+        h2 { "Data directories " span.mut { "from each role's own configuration (log.dirs, metadata.log.dir, dataDir, dataLogDir)" } }
         table {
             thead { tr { th { "Path" } th { "File system and disk" } th { "Mount" } th.n { "Free" } th { "Status" } th { "Problems" } } }
             tbody {
@@ -281,7 +281,7 @@ fn history_rows(events: &[DriftEvent], now: i64) -> Markup {
                         None => "before retention",
                         Some(t) if e.after_restart.is_some() => {
                             (fmt_time(t)) br;
-                            span.mut { "after the " (e.after_restart.unwrap_or("broker")) " ran again" }
+                            span.mut { "after the " (e.after_restart.unwrap_or("broker")) " restarted" }
                         }
                         Some(t) => (fmt_time(t)),
                     }
@@ -351,7 +351,7 @@ fn gc_unknown_note(why: &str) -> Markup {
 /// The roles the agent expects on the host, each with its profile, its
 /// processes or since when none runs, and its drifting findings; an
 /// older agent's report (no roles) says so.
-fn roles_section(h: &HostView, report: Option<&Report>) -> Markup {
+fn roles_section(h: &HostView, report: Option<&Report>, now: i64) -> Markup {
     let full: &[RoleReport] = report.map_or(&[], |r| r.roles.as_slice());
     if h.roles.is_empty() && full.is_empty() {
         return html! {
@@ -379,7 +379,7 @@ fn roles_section(h: &HostView, report: Option<&Report>) -> Markup {
                             } @else {
                                 span.pill.bad { "stopped" }
                                 @if let Some(t) = &r.missing_since {
-                                    " " span.mut { "since " (t) }
+                                    " " span.mut title=(t) { "since " (fmt_since(t, now)) }
                                 }
                             }
                         }
@@ -397,6 +397,17 @@ fn roles_section(h: &HostView, report: Option<&Report>) -> Markup {
             }
         }
     }
+}
+
+/// An agent's RFC 3339 time as people read it (`2026-12-06 17:11 UTC, 7
+/// min ago`); the text as sent when it does not parse.
+fn fmt_since(t: &str, now: i64) -> String {
+    let Ok(at) = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+    else {
+        return t.to_owned();
+    };
+    let ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    format!("{}, {} ago", fmt_time(ms), fmt_age((now - ms) / 1000))
 }
 
 /// One JVM's GC in a cell: its interval rate and p99, or why there is none.
@@ -496,13 +507,10 @@ fn finding_groups(r: &Report) -> Vec<(String, Vec<Finding>)> {
 /// title adds when the range was fitted to a young host's data.
 fn axis(span: XSpan) -> (fn(i64) -> String, String) {
     let label: fn(i64) -> String = if span.by_hour() { fmt_hm } else { fmt_day };
-    let note = if span.fitted {
-        format!(
-            " (since {}: the host reported first then)",
-            fmt_time(span.range.0)
-        )
-    } else {
-        String::new()
+    let note = match (span.fitted, span.by_hour()) {
+        (false, _) => String::new(),
+        (true, true) => format!(" · since {} UTC", fmt_hm(span.range.0)),
+        (true, false) => format!(" · since {}", fmt_day(span.range.0)),
     };
     (label, note)
 }
@@ -674,6 +682,14 @@ pub fn render_host(
                 div.card {
                     div.k { "Pause p99, last interval (worst JVM)" }
                     div class={ "v" (hot(gc_key_drifts(h, "pause_p99_ms"))) } { (fmt_opt(h.gc.pause_p99_ms, 1)) small { " ms" } }
+                    @if h.gc.pause_p99_ms.is_none() {
+                        div.why {
+                            @match &h.gc.gc_ms_per_second_null_because {
+                                Some(why) => (short_reason(why)),
+                                None => "no pause in the interval",
+                            }
+                        }
+                    }
                 }
                 div.card {
                     div.k { "Full GCs, last 24 h" }
@@ -695,14 +711,23 @@ pub fn render_host(
             @if let Some(why) = &h.gc.unknown_because {
                 (gc_unknown_note(why))
             }
-            (roles_section(h, report))
+            (roles_section(h, report, now))
             @if let Some(r) = report {
                 (jvms_section(r))
             }
-            h2 { "GC over two weeks " span.mut { "dashed red: the profile's service level" } }
+            h2 {
+                "GC over two weeks "
+                span.mut {
+                    @if span.fitted {
+                        "this host reported first at " (fmt_time(first.unwrap_or(span.range.0)))
+                        ": the charts show the " (fmt_age((now - span.range.0) / 1000)) " since, not two weeks; "
+                    }
+                    "dashed red: the profile's service level"
+                }
+            }
             div.charts {
                 div.chartbox {
-                    (two_weeks("GC pause ms per second of wall time, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
+                    (two_weeks("GC pause ms/s of wall time, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
                 }
                 div.chartbox {
                     (two_weeks("Pause p99 per report interval, ms", "ms", &p99, p99_level, "#7b3fbf"))
@@ -719,7 +744,7 @@ pub fn render_host(
             @if let Some(section) = against {
                 (section)
             }
-            h2 {
+            h2 #findings {
                 "Current findings "
                 span.mut {
                     "from the report of " (fmt_time(h.last_time_ms)) "; " (total - passing) " of " (total)
@@ -751,7 +776,7 @@ pub fn render_host(
                     }
                 }
             }
-            h2 {
+            h2 #history {
                 "Drift history "
                 span.mut { "when each key drifted and when it came back, became waived or went away with its stopped role, newest first" }
             }

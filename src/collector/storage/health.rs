@@ -435,15 +435,19 @@ fn role_states(report: &Report) -> Vec<RoleState> {
         .collect()
 }
 
-/// The live JVMs counted by their roles, in first-seen order.
+/// The JVMs counted by their roles, in first-seen order; one that exited
+/// since the last report (its final entry) as `zookeeper (exited)`.
 fn jvms_by_role(jvms: &[JvmReport]) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = Vec::new();
-    for j in jvms.iter().filter(|j| !j.exited) {
-        let name = if j.roles.is_empty() {
+    for j in jvms {
+        let mut name = if j.roles.is_empty() {
             "other".to_owned()
         } else {
             bounded(&j.roles.join("+"), 100)
         };
+        if j.exited {
+            name.push_str(" (exited)");
+        }
         if let Some((_, c)) = out.iter_mut().find(|(n, _)| *n == name) {
             *c = c.saturating_add(1);
         } else if out.len() < MAX_ROLES {
@@ -487,5 +491,92 @@ impl GcHealth {
             GcHealth::Unhealthy => "unhealthy",
             GcHealth::Unknown => "unknown",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    fn fixture(name: &str) -> Report {
+        let path = format!(
+            "{}/tests/fixtures/collector/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn roles_of<'a>(d: &'a Derived, check: &str, key: &str) -> &'a [String] {
+        &d.drifting
+            .iter()
+            .find(|k| k.check == check && k.key == key)
+            .unwrap_or_else(|| panic!("{check} {key} does not drift"))
+            .roles
+    }
+
+    /// A real agent's report of a host running a ZooKeeper, a broker and
+    /// a controller: each drifting key belongs to the roles whose audit
+    /// (or whose JVM) made it; a key every JVM makes alike, to all three.
+    #[test]
+    fn each_drifting_key_belongs_to_the_roles_that_made_it() {
+        let d = Derived::of(&fixture("three-roles"));
+        assert_eq!(
+            roles_of(&d, "placement", "/srv/roles/zk-txn"),
+            ["zookeeper"]
+        );
+        assert_eq!(roles_of(&d, "limits", "nofile (pid 6324)"), ["broker"]);
+        let mut all = roles_of(&d, "stall", "gc_log_off_data_disk").to_vec();
+        all.sort();
+        assert_eq!(all, ["broker", "controller", "zookeeper"]);
+        let names: Vec<(&str, bool)> = d
+            .detail
+            .roles
+            .iter()
+            .map(|r| (r.role.as_str(), r.running))
+            .collect();
+        assert_eq!(
+            names,
+            [("broker", true), ("controller", true), ("zookeeper", true)]
+        );
+        assert!(d.has_gc && d.detail.gc_unknown_because.is_none());
+        assert_eq!(
+            d.detail.role_names().as_deref(),
+            Some("\nbroker\ncontroller\nzookeeper\n")
+        );
+    }
+
+    /// The defect: a broker whose GC log the agent may not read carried
+    /// empty GC statistics, and the host read "healthy". Its health is now
+    /// unknown, with the JVM, the reason and the remedy.
+    #[test]
+    fn a_jvm_whose_gc_log_cannot_be_read_leaves_the_health_unknown() {
+        let mut r = fixture("three-roles");
+        let j = r.jvms.iter_mut().find(|j| j.pid == 6324).unwrap();
+        j.findings.push(Finding {
+            check: "gc".into(),
+            key: "log".into(),
+            expected: "a readable G1 log".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some("permission denied: SupplementaryGroups=kafka".into()),
+            waiver: None,
+        });
+        let d = Derived::of(&r);
+        assert!(!d.has_gc);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
+        let why = d.detail.gc_unknown_because.unwrap();
+        assert!(
+            why.starts_with("1 of 3 JVMs' GC not read: broker (pid 6324): its GC log cannot be read: permission denied: SupplementaryGroups=kafka"),
+            "{why}"
+        );
+        // An older agent's report: no roles, nothing counted by role.
+        let old = Derived::of(&fixture("report"));
+        assert!(old.has_gc && old.detail.roles.is_empty() && old.detail.jvms_by_role.is_empty());
+        assert_eq!(old.detail.role_names(), None);
     }
 }
