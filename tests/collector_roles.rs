@@ -206,7 +206,12 @@ fn a_stopped_zookeepers_keys_went_with_it() {
         "the history names the role"
     );
     let zk = html.split(r#"<tr data-role="zookeeper">"#).nth(1).unwrap();
-    assert!(zk[..zk.find("</tr>").unwrap()].contains("since 2026-12-06T17:11:45"));
+    let zk = &zk[..zk.find("</tr>").unwrap()];
+    assert!(
+        zk.contains("since 2026-12-06 17:11 UTC, ")
+            && zk.contains("2026-12-06T17:11:45.654507102Z"),
+        "since when, as people read it (the agent's time in its title): {zk}"
+    );
     let fleet = page(&c, "/");
     assert!(fleet_row(&fleet, "zk-1").contains("zookeeper stopped"));
 }
@@ -294,6 +299,16 @@ fn an_unreadable_gc_log_is_unknown_health_everywhere() {
     assert!(
         fleet_row(&fleet, "b-2").contains("young JVM"),
         "the dash says why"
+    );
+    assert!(
+        fleet.contains("<b>1</b> GC unknown"),
+        "counted in the header"
+    );
+    let unknown = get("/?state=gc-unknown");
+    assert!(unknown.contains("1 of 1 hosts matching") && unknown.contains("b-1"));
+    assert!(
+        !get("/?state=healthy").contains(r#"href="/hosts/b-1""#),
+        "not healthy"
     );
     let host = get("/hosts/b-1");
     assert!(host.contains("GC unknown") && host.contains(r#"id="gc-unknown""#));

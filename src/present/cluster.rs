@@ -236,7 +236,11 @@ pub fn render_cluster(
             h2 { "This week against last week " span.mut { "all reports of the cluster's hosts; the host page's figures, summed over hosts" } }
             @match (&s.trend, &s.trend_as_of) {
                 (Some(t), as_of) => {
-                    p.mut { "computed " (as_of.as_deref().unwrap_or("?")) " (refreshed in the background)" }
+                    p.mut {
+                        "computed "
+                        (as_of.as_deref().and_then(super::format::rfc3339_ms).map_or_else(|| "?".to_owned(), super::format::fmt_time))
+                        " (refreshed in the background)"
+                    }
                     (week_rows(&t.this_week, &t.last_week))
                 }
                 (None, _) => p.mut { (s.trend_missing.as_deref().unwrap_or("no trend yet")) },

@@ -276,6 +276,7 @@ fn state_label(s: StateFilter) -> &'static str {
         StateFilter::Unhealthy => "GC unhealthy",
         StateFilter::Stale => "Stale",
         StateFilter::Skewed => "Clock skewed",
+        StateFilter::GcUnknown => "GC unknown",
         StateFilter::Healthy => "Healthy",
     }
 }
@@ -582,6 +583,9 @@ pub fn render(v: &FleetView) -> String {
                 span.hot[c.stale > 0] { b { (c.stale) } " stale" }
                 @if c.skewed > 0 {
                     span.hot { b { (c.skewed) } " clock skewed" }
+                }
+                @if c.gc_unknown > 0 {
+                    span.hot title="hosts whose GC health is unknown: no JVM, or a GC log the agent cannot read" { b { (c.gc_unknown) } " GC unknown" }
                 }
                 @if c.waived > 0 {
                     span.waived title="findings a waiver in force accepts: shown and counted, not drift" {

@@ -402,12 +402,10 @@ fn roles_section(h: &HostView, report: Option<&Report>, now: i64) -> Markup {
 /// An agent's RFC 3339 time as people read it (`2026-12-06 17:11 UTC, 7
 /// min ago`); the text as sent when it does not parse.
 fn fmt_since(t: &str, now: i64) -> String {
-    let Ok(at) = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-    else {
-        return t.to_owned();
-    };
-    let ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    format!("{}, {} ago", fmt_time(ms), fmt_age((now - ms) / 1000))
+    match super::format::rfc3339_ms(t) {
+        Some(ms) => format!("{}, {} ago", fmt_time(ms), fmt_age((now - ms) / 1000)),
+        None => t.to_owned(),
+    }
 }
 
 /// One JVM's GC in a cell: its interval rate and p99, or why there is none.
@@ -720,14 +718,14 @@ pub fn render_host(
                 span.mut {
                     @if span.fitted {
                         "this host reported first at " (fmt_time(first.unwrap_or(span.range.0)))
-                        ": the charts show the " (fmt_age((now - span.range.0) / 1000)) " since, not two weeks; "
+                        ": the charts show its last " (fmt_age((now - span.range.0) / 1000)) ", not two weeks; "
                     }
                     "dashed red: the profile's service level"
                 }
             }
             div.charts {
                 div.chartbox {
-                    (two_weeks("GC pause ms/s of wall time, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
+                    (two_weeks("GC pause ms/s, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
                 }
                 div.chartbox {
                     (two_weeks("Pause p99 per report interval, ms", "ms", &p99, p99_level, "#7b3fbf"))

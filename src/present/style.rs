@@ -10,6 +10,7 @@ body{margin:0;font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu S
 header{background:#1b2330;color:#e8ecf2;padding:8px 20px;display:flex;align-items:center;gap:18px;flex-wrap:wrap}
 header h1{font-size:16px;margin:0;font-weight:600;overflow-wrap:anywhere}
 header .home{color:#9fb4d6;text-decoration:none;font-weight:600}
+header h1 a{color:#fff;text-decoration-color:#9fb4d6}
 header .stats{display:flex;gap:14px;color:#b7c0cd}
 header .stats b{color:#fff;font-weight:600}
 header .stats .hot b{color:#ff8a8a}

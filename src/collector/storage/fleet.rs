@@ -38,19 +38,23 @@ pub enum StateFilter {
     Stale,
     /// Hosts whose clock is off.
     Skewed,
-    /// Hosts with no problem.
+    /// Hosts whose GC health is unknown (no JVM, or a GC log the agent
+    /// cannot read): not a problem of the host, a gap in what is watched.
+    GcUnknown,
+    /// Hosts with no problem and whose GC is known.
     Healthy,
 }
 
 impl StateFilter {
     /// Every filter, in the order the page offers them.
-    pub const ALL: [StateFilter; 7] = [
+    pub const ALL: [StateFilter; 8] = [
         StateFilter::All,
         StateFilter::Problems,
         StateFilter::Drifting,
         StateFilter::Unhealthy,
         StateFilter::Stale,
         StateFilter::Skewed,
+        StateFilter::GcUnknown,
         StateFilter::Healthy,
     ];
 
@@ -63,6 +67,7 @@ impl StateFilter {
             StateFilter::Unhealthy => "gc-unhealthy",
             StateFilter::Stale => "stale",
             StateFilter::Skewed => "clock-skewed",
+            StateFilter::GcUnknown => "gc-unknown",
             StateFilter::Healthy => "healthy",
         }
     }
@@ -81,7 +86,8 @@ impl StateFilter {
             StateFilter::Unhealthy => c.unhealthy,
             StateFilter::Stale => c.stale,
             StateFilter::Skewed => c.skewed,
-            StateFilter::Healthy => c.hosts.saturating_sub(c.problems),
+            StateFilter::GcUnknown => c.gc_unknown,
+            StateFilter::Healthy => c.healthy,
         }
     }
 
@@ -93,7 +99,8 @@ impl StateFilter {
             StateFilter::Unhealthy => UNHEALTHY.into(),
             StateFilter::Stale => stale(),
             StateFilter::Skewed => skewed(),
-            StateFilter::Healthy => format!("NOT {}", problem()),
+            StateFilter::GcUnknown => GC_UNKNOWN.into(),
+            StateFilter::Healthy => healthy(),
         }
     }
 }
@@ -376,12 +383,12 @@ pub struct ClusterCounts {
 /// Each cluster's counts, one GROUP BY over `hosts` with the same state
 /// rules as [`counts_sql`]: parameter 1 now. Columns: cluster, hosts,
 /// problems, drifting, unhealthy, stale, skewed, hosts with waived
-/// findings, waived findings.
+/// findings, waived findings, GC unknown, healthy.
 pub fn cluster_counts_sql(d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
         "SELECT cluster, COUNT(*), {}, {}, {}, {}, {}, {},
-                CAST(COALESCE(SUM(waived), 0) AS BIGINT) FROM hosts
+                CAST(COALESCE(SUM(waived), 0) AS BIGINT), {}, {} FROM hosts
          WHERE {NOW} IS NOT NULL GROUP BY cluster",
         n(&problem()),
         n(DRIFTING),
@@ -389,6 +396,8 @@ pub fn cluster_counts_sql(d: Dialect) -> String {
         n(&stale()),
         n(&skewed()),
         n("waived > 0"),
+        n(GC_UNKNOWN),
+        n(&healthy()),
     );
     dialect(&sql, d)
 }
@@ -412,6 +421,10 @@ pub struct FleetCounts {
     pub waived_hosts: u64,
     /// Such findings, the whole fleet.
     pub waived: u64,
+    /// Hosts whose GC health is unknown.
+    pub gc_unknown: u64,
+    /// Hosts with no problem and whose GC is known.
+    pub healthy: u64,
 }
 
 /// One page of the fleet, as storage answers it.
@@ -544,6 +557,13 @@ pub struct HostWeekRow {
 const NOW: &str = "CAST(?1 AS BIGINT)";
 const DRIFTING: &str = "(drift > 0)";
 const UNHEALTHY: &str = "(gc_drift > 0)";
+/// As `GcHealth::from_figures`: no `gc` drift, and not every JVM's GC read.
+const GC_UNKNOWN: &str = "(gc_drift = 0 AND NOT has_gc)";
+
+/// No problem, and the GC known.
+fn healthy() -> String {
+    format!("(NOT {} AND NOT {GC_UNKNOWN})", problem())
+}
 
 fn three_intervals() -> &'static str {
     "(3000.0 * CAST(GREATEST(interval_seconds, 1) AS DOUBLE PRECISION))"
@@ -654,11 +674,12 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
 /// cluster ([`cluster_params`]), 5 the role ([`role_param`]). Columns:
 /// hosts, problems, drifting, unhealthy, stale, skewed (the whole
 /// fleet's), matching (text, `state`, cluster and role), hosts with waived
-/// findings, waived findings.
+/// findings, waived findings, GC unknown, healthy.
 pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
-        "SELECT COUNT(*), {}, {}, {}, {}, {}, {}, {}, CAST(COALESCE(SUM(waived), 0) AS BIGINT)
+        "SELECT COUNT(*), {}, {}, {}, {}, {}, {}, {}, CAST(COALESCE(SUM(waived), 0) AS BIGINT),
+                {}, {}
          FROM hosts",
         n(&problem()),
         n(DRIFTING),
@@ -673,6 +694,8 @@ pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
             role_sql(5)
         )),
         n("waived > 0"),
+        n(GC_UNKNOWN),
+        n(&healthy()),
     );
     dialect(&sql, d)
 }

@@ -576,6 +576,8 @@ impl Pg {
                     skewed: n(r, 6),
                     waived_hosts: n(r, 7),
                     waived: n(r, 8),
+                    gc_unknown: n(r, 9),
+                    healthy: n(r, 10),
                 },
             })
             .collect())
@@ -780,6 +782,8 @@ async fn fleet_page(
         skewed: n(5),
         waived_hosts: n(7),
         waived: n(8),
+        gc_unknown: n(9),
+        healthy: n(10),
     };
     let matching = n(6);
     let limit = i64::from(q.limit) + 1;

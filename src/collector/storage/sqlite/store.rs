@@ -639,6 +639,8 @@ pub fn fleet_page(
                     skewed: n(5)?,
                     waived_hosts: n(7)?,
                     waived: n(8)?,
+                    gc_unknown: n(9)?,
+                    healthy: n(10)?,
                 },
                 n(6)?,
             ))
@@ -899,6 +901,8 @@ pub fn cluster_counts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Cl
                     skewed: n(6)?,
                     waived_hosts: n(7)?,
                     waived: n(8)?,
+                    gc_unknown: n(9)?,
+                    healthy: n(10)?,
                 },
             })
         })?
