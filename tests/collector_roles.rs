@@ -150,6 +150,21 @@ fn a_three_role_host_is_shown_whole_and_an_old_agents_as_before() {
         );
     }
     assert!(html.contains("Role zookeeper · its profile zookeeper"));
+    // A host that reported once: its charts show the minutes since, by
+    // the clock, not two weeks with its one point at the right edge.
+    assert!(html.contains("this host reported first at "), "{html}");
+    let ticks: Vec<&str> = html
+        .split(r#"class="xa">"#)
+        .skip(1)
+        .map(|t| &t[..t.find('<').unwrap()])
+        .collect();
+    assert!(
+        !ticks.is_empty()
+            && ticks
+                .iter()
+                .all(|t| t.len() == 5 && t.as_bytes()[2] == b':'),
+        "hours on the axis: {ticks:?}"
+    );
     assert!(!html.contains("Broker JVMs"));
     assert!(page(&c, "/hosts/old-1").contains("does not report roles"));
 }

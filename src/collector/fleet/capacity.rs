@@ -411,7 +411,7 @@ pub fn cruise_control_loads(file: &Value) -> Result<Vec<i64>, String> {
                         .get("num.cores")
                         .ok_or(format!("broker {id}: CPU without num.cores"))?;
                     number(n, &format!("broker {id} num.cores"))?;
-                    if *cores_form.get_or_insert(true) != true {
+                    if !*cores_form.get_or_insert(true) {
                         return Err("num.cores in some entries, not all".into());
                     }
                 }
@@ -491,10 +491,13 @@ mod tests {
         assert!(broken(&|v| v["brokerCapacities"] = json!([])).contains("no default entry"));
     }
 
+    /// A broker: its id and its log directories with their sizes.
+    type Broker<'a> = (Option<i64>, &'a [(&'a str, Option<u64>)]);
+
     fn host(
         name: &str,
         cpus: u32,
-        brokers: &[(Option<i64>, &[(&str, Option<u64>)])],
+        brokers: &[Broker<'_>],
         links: &[Option<u64>],
     ) -> (String, Report) {
         let path = concat!(
