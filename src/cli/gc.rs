@@ -171,6 +171,10 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
         ..AnalyseOptions::default()
     };
     let opts = opts.with_profile(&g.profile(&args.profile)?);
+    // The JVM's own counters, read before and after its log.
+    let counters_before = args
+        .pid
+        .map(|pid| tunekeeper::jvm::perfdata::report::probe(&g.host(), pid));
     let bar = RefCell::new(Progress::new(
         std::io::stderr(),
         std::io::stderr().is_terminal(),
@@ -182,6 +186,12 @@ pub fn run(g: &super::Global, args: &GcArgs) -> anyhow::Result<u8> {
     // Cleared before anything else is printed, error or not.
     bar.borrow_mut().clear();
     let mut analysis = result?;
+    if let (Some(pid), Some(before)) = (args.pid, counters_before) {
+        use tunekeeper::jvm::perfdata::{crosscheck::LogTotals, report};
+        let after = report::probe(&g.host(), pid);
+        let log = LogTotals::from_stats(&analysis.stats);
+        analysis.jvm_counters = Some(report::report(before, after, &log));
+    }
     if let Some(pid) = args.pid {
         let causes = stall_causes(g, pid, &args.paths);
         if !causes.is_empty() {

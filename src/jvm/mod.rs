@@ -7,6 +7,8 @@ use regex::Regex;
 
 use crate::host::Host;
 
+pub mod perfdata;
+
 /// A running JVM that matched the broker pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Jvm {

@@ -88,6 +88,7 @@ pub fn page(a: &Analysis) -> String {
                             (tables::pause_table(st))
                             (tables::full_gcs(st))
                             (tables::where_time_went(st, &a.timeout_budget))
+                            (tables::counters(a))
                         }
                         div {
                             (tables::rates(st))

@@ -437,6 +437,7 @@ pub(super) fn files(a: &Analysis) -> Markup {
         table #files {
             thead { tr {
                 th { "File" } th { "Format" } th.n { "Lines" } th.n { "Unrecognised" }
+                th.n title="Lines known to be other JVM output (class loading, JIT, OS, ...): no GC event in them" { "Other JVM output" }
             } }
             tbody {
                 @for f in &a.files {
@@ -453,6 +454,88 @@ pub(super) fn files(a: &Analysis) -> Markup {
                         td { (f.format.describe()) }
                         td.n { (group(f.lines)) }
                         td.n { (group(f.unrecognised_lines)) }
+                        td.n {
+                            (group(f.other_lines))
+                            @if !f.other_kinds.is_empty() {
+                                details {
+                                    summary { "by kind" }
+                                    table.kinds {
+                                        @for (kind, n) in &f.other_kinds {
+                                            tr { td { (kind) } td.n { (group(*n)) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The JVM's own counters beside the log (`id="counters"`, `gc --pid`).
+pub(super) fn counters(a: &Analysis) -> Markup {
+    use crate::jvm::perfdata::crosscheck::CheckStatus;
+    use crate::jvm::perfdata::report::CountersReport;
+    let Some(c) = &a.jvm_counters else {
+        return html! {};
+    };
+    let fig = |v: Option<f64>, unit: &str| match v {
+        None => "n/a".to_string(),
+        Some(v) if unit == "ms" => format!("{v:.3} ms"),
+        Some(v) => format!("{v:.0}"),
+    };
+    html! {
+        h2 { "JVM counters" }
+        @match c {
+            CountersReport::Disabled { flag } => {
+                p.note #counters { "Switched off (" (flag) "): nothing to check the log against." }
+            }
+            CountersReport::Unavailable { reason } => {
+                p.note #counters { "Not read: " (reason) }
+            }
+            CountersReport::Read { path, counters, safepoints, cross_check, .. } => {
+                p #counters-verdict {
+                    @if let Some(why) = &cross_check.not_comparable {
+                        "Not compared with the log: " (why)
+                    } @else if cross_check.verified {
+                        strong { "Verified against the JVM's counters" }
+                    } @else {
+                        strong { "The log differs from the JVM's counters" }
+                    }
+                    span class="mut" {
+                        " · " (path) " · JDK "
+                        (counters.jdk.map(|j| j.to_string()).unwrap_or_else(|| "unknown".into()))
+                    }
+                }
+                table #counters {
+                    thead { tr { th { "Figure" } th { "Log" } th { "JVM" } th { "Verdict" } } }
+                    tbody {
+                        @for f in &cross_check.checks {
+                            tr {
+                                td.k { (f.figure) }
+                                td { (fig(Some(f.log), f.unit)) }
+                                td { (fig(f.jvm, f.unit)) }
+                                td {
+                                    @match f.status {
+                                        CheckStatus::Verified => "verified",
+                                        CheckStatus::Differs => { "differs: " (f.detail.as_deref().unwrap_or("")) },
+                                        CheckStatus::NotCompared => { "not compared: " (f.detail.as_deref().unwrap_or("")) },
+                                    }
+                                }
+                            }
+                        }
+                        tr {
+                            td.k { "safepoints (JVM life)" }
+                            td { "" }
+                            td { (safepoints.count) }
+                            td {
+                                (format!("{:.3} ms to reach", safepoints.reaching_ms))
+                                @if let Some(m) = safepoints.mean_reaching_ms { (format!(" (mean {m:.3} ms)")) }
+                                @if let Some(s) = safepoints.stopped_ms { (format!(", {s:.3} ms stopped")) }
+                            }
+                        }
                     }
                 }
             }

@@ -3,6 +3,9 @@
 
 use std::io::{self, Write};
 
+use crate::jvm::perfdata::crosscheck::CheckStatus;
+use crate::jvm::perfdata::report::CountersReport;
+
 use crate::gc::event::PauseKind;
 use crate::gc::hist::PauseSummary;
 use crate::gc::report::Analysis;
@@ -170,6 +173,9 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(out, "JVM starts seen                      {}", s.jvm_starts)?;
     render_where_time_went(s, out)?;
+    if let Some(c) = &a.jvm_counters {
+        render_counters(c, out)?;
+    }
     if !a.timeout_budget.is_empty() {
         writeln!(
             out,
@@ -265,13 +271,142 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "\nfiles")?;
     for f in &a.files {
-        writeln!(
+        write!(
             out,
-            "  {}  ({}, {} lines, {} unrecognised)",
+            "  {}  ({}, {} lines, {} unrecognised",
             f.path,
             f.format.describe(),
             f.lines,
             f.unrecognised_lines
+        )?;
+        if f.other_lines > 0 {
+            // Kind names are the analyser's own words, never the file's.
+            let kinds: Vec<String> = f
+                .other_kinds
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            write!(
+                out,
+                ", {} other JVM output: {}",
+                f.other_lines,
+                kinds.join(", ")
+            )?;
+        }
+        writeln!(out, ")")?;
+    }
+    Ok(())
+}
+
+/// `12,345`.
+fn grouped(n: f64) -> String {
+    crate::jvm::perfdata::crosscheck::thousands(n.round() as u64)
+}
+
+/// A figure of the cross-check: a count grouped, a time in ms.
+fn figure(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(v) if unit == "ms" => format!("{v:.3} ms"),
+        Some(v) => grouped(v),
+    }
+}
+
+/// The JVM's own counters beside the log's figures (`gc --pid`).
+fn render_counters(c: &CountersReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out)?;
+    let (path, counters, safepoints, check) = match c {
+        CountersReport::Disabled { flag } => {
+            return writeln!(
+                out,
+                "JVM counters                         switched off ({flag}): nothing to check the log against"
+            );
+        }
+        CountersReport::Unavailable { reason } => {
+            return writeln!(
+                out,
+                "JVM counters                         not read: {reason}"
+            );
+        }
+        CountersReport::Read {
+            path,
+            counters,
+            safepoints,
+            cross_check,
+            ..
+        } => (path, counters, safepoints, cross_check),
+    };
+    let jdk = counters
+        .jdk
+        .map(|j| format!("JDK {j}"))
+        .unwrap_or_else(|| "JDK unknown".into());
+    let up = counters
+        .uptime_s
+        .map(|u| format!(", up {u:.0} s"))
+        .unwrap_or_default();
+    writeln!(out, "JVM counters ({path}, {jdk}{up})")?;
+    match &check.not_comparable {
+        Some(why) => writeln!(out, "  not compared with the log: {why}")?,
+        None => {
+            writeln!(out, "  {:<30}{:>16}{:>16}  verdict", "", "log", "JVM")?;
+            for f in &check.checks {
+                let verdict = match f.status {
+                    CheckStatus::Verified => "verified".to_string(),
+                    CheckStatus::Differs => {
+                        format!("differs: {}", f.detail.as_deref().unwrap_or(""))
+                    }
+                    CheckStatus::NotCompared => {
+                        format!("not compared: {}", f.detail.as_deref().unwrap_or(""))
+                    }
+                };
+                writeln!(
+                    out,
+                    "  {:<30}{:>16}{:>16}  {verdict}",
+                    f.figure,
+                    figure(Some(f.log), f.unit),
+                    figure(f.jvm, f.unit)
+                )?;
+            }
+            writeln!(
+                out,
+                "  {}",
+                if check.verified {
+                    "verified against the JVM's counters"
+                } else {
+                    "the log differs from the JVM's counters"
+                }
+            )?;
+        }
+    }
+    let mean = |v: Option<f64>| {
+        v.map(|v| format!("{v:.3} ms"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    writeln!(
+        out,
+        "  safepoints (JVM life)              {} safepoints, {:.3} ms to reach (mean {}), {} stopped (mean {} at safepoint)",
+        grouped(safepoints.count as f64),
+        safepoints.reaching_ms,
+        mean(safepoints.mean_reaching_ms),
+        safepoints
+            .stopped_ms
+            .map(|v| format!("{v:.3} ms"))
+            .unwrap_or_else(|| "n/a".into()),
+        mean(safepoints.mean_at_safepoint_ms)
+    )?;
+    match (&counters.current_cause, &counters.last_cause) {
+        (Some(now), _) if now != "No GC" => {
+            writeln!(out, "  GC running at the read             {now}")?
+        }
+        (_, Some(cause)) => writeln!(out, "  last GC cause                      {cause}")?,
+        _ => {}
+    }
+    if let (Some(used), Some(cap)) = (counters.heap.used(), counters.heap.capacity()) {
+        writeln!(
+            out,
+            "  heap                               {:.1} MB used of {:.1} MB committed",
+            used as f64 / 1048576.0,
+            cap as f64 / 1048576.0
         )?;
     }
     Ok(())
