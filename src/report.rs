@@ -275,6 +275,11 @@ pub struct GcWindow {
     pub gc_ms_per_second: Option<f64>,
     /// The worst one-minute window's GC ms per second.
     pub worst_minute_gc_ms_per_second: Option<f64>,
+    /// Why the rates are `null`, when they are (no pause in the window,
+    /// a stretch of log too short, a JVM up less than a minute). Added
+    /// within schema 1: absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates_null_because: Option<String>,
     /// Full GCs.
     pub full_gcs: u64,
     /// Evacuation failures.

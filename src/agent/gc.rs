@@ -363,6 +363,11 @@ fn window(s: &StatsSnapshot, name: &str) -> GcWindow {
         wall_seconds: s.span_s,
         gc_ms_per_second: s.gc_ms_per_second,
         worst_minute_gc_ms_per_second: s.worst_minute_gc_ms_per_second,
+        rates_null_because: s
+            .gc_ms_per_second
+            .is_none()
+            .then(|| s.rates_null_because.clone())
+            .flatten(),
         full_gcs: s.pauses.full.count,
         evacuation_failures: s.evacuation_failures,
         humongous_allocations: s.humongous_allocations,

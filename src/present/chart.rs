@@ -81,6 +81,65 @@ pub fn downsample_max(
     out
 }
 
+/// The x range a chart of `[from, to]` shows, fitted to its data: a
+/// host that reported for the first time at `first` (after a quarter of
+/// the range had passed) gets the stretch from a little before its first
+/// report to `to`, so its points are not squashed against the right edge;
+/// ticks on a round step that gives at most about eight of them, labelled
+/// by the hour within a day and by the day beyond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XSpan {
+    /// The range shown, Unix ms.
+    pub range: (i64, i64),
+    /// The step between ticks, ms.
+    pub tick_ms: i64,
+    /// Whether the range was shortened to the data.
+    pub fitted: bool,
+}
+
+impl XSpan {
+    /// The span for points from `first` (the earliest, if any) in `[from, to]`.
+    pub fn fit(first: Option<i64>, from: i64, to: i64) -> XSpan {
+        const MIN: i64 = 60_000;
+        const HOUR: i64 = 3_600_000;
+        let full = to - from;
+        let start = match first {
+            Some(t) if t > from + full / 4 => {
+                // A margin of a tenth of the data's span (at least a minute).
+                let pad = ((to - t) / 10).max(MIN);
+                (t - pad).max(from)
+            }
+            _ => from,
+        };
+        let span = (to - start).max(1);
+        let steps = [
+            MIN,
+            5 * MIN,
+            15 * MIN,
+            30 * MIN,
+            HOUR,
+            3 * HOUR,
+            6 * HOUR,
+            12 * HOUR,
+            24 * HOUR,
+        ];
+        let tick_ms = steps
+            .into_iter()
+            .find(|s| span / s <= 8)
+            .unwrap_or(24 * HOUR);
+        XSpan {
+            range: (start, to),
+            tick_ms,
+            fitted: start > from,
+        }
+    }
+
+    /// Whether ticks are labelled by the time of day (else by the day).
+    pub fn by_hour(&self) -> bool {
+        self.tick_ms < 24 * 3_600_000
+    }
+}
+
 /// A "nice" axis maximum (1, 2, 3, 4, 5, 6 or 8 times a power of ten) at or
 /// above `v`, with a tick count that divides it into round steps.
 fn nice_axis(v: f64) -> (f64, u32) {
@@ -289,6 +348,23 @@ mod tests {
         let d = downsample_max(&pts, 0, 1000, 50);
         assert!(d.len() <= 50);
         assert!(d.contains(&(503, 99.0)));
+    }
+
+    #[test]
+    fn a_young_hosts_span_fits_its_data() {
+        let day = 86_400_000;
+        let (from, to) = (0, 14 * day);
+        let old = XSpan::fit(Some(day), from, to);
+        assert_eq!(
+            (old.range, old.tick_ms, old.fitted),
+            ((from, to), day, false)
+        );
+        // Reporting for 40 minutes: the last 44 minutes, ticks every 15.
+        let young = XSpan::fit(Some(to - 40 * 60_000), from, to);
+        assert_eq!(young.range, (to - 44 * 60_000, to));
+        assert!(young.fitted && young.by_hour());
+        assert_eq!(young.tick_ms, 15 * 60_000);
+        assert_eq!(XSpan::fit(None, from, to).range, (from, to));
     }
 
     #[test]

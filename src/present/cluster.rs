@@ -50,15 +50,30 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:+.0} %"))
 }
 
-fn health(h: GcHealth) -> Markup {
-    match h {
+fn health(h: &HostView) -> Markup {
+    match h.gc.health {
         GcHealth::Healthy => html! { span.pill.ok { "healthy" } },
         GcHealth::Unhealthy => html! { span.pill.bad { "unhealthy" } },
-        GcHealth::Unknown => html! { span.pill.unk { "no data" } },
+        GcHealth::Unknown => html! {
+            span.pill.warn title=[h.gc.unknown_because.as_deref()] { "unknown" }
+        },
     }
 }
 
-fn week_rows(this: &WeekFigures, last: &WeekFigures) -> Markup {
+/// A host's roles in a cell: each by name, a stopped one marked.
+fn roles(h: &HostView) -> Markup {
+    html! {
+        @for (i, r) in h.roles.iter().enumerate() {
+            @if i > 0 { ", " }
+            @if r.running { (r.role) } @else { span.hot { (r.role) " (stopped)" } }
+        }
+        @if h.roles.is_empty() { span.mut { "–" } }
+    }
+}
+
+/// This week's figures against last week's, one table: the cluster page's
+/// and the host page's (the same aggregation, the same rows).
+pub fn week_rows(this: &WeekFigures, last: &WeekFigures) -> Markup {
     let change = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b.abs() > f64::EPSILON => Some((a - b) / b * 100.0),
         _ => None,
@@ -221,7 +236,11 @@ pub fn render_cluster(
             h2 { "This week against last week " span.mut { "all reports of the cluster's hosts; the host page's figures, summed over hosts" } }
             @match (&s.trend, &s.trend_as_of) {
                 (Some(t), as_of) => {
-                    p.mut { "computed " (as_of.as_deref().unwrap_or("?")) " (refreshed in the background)" }
+                    p.mut {
+                        "computed "
+                        (as_of.as_deref().and_then(super::format::rfc3339_ms).map_or_else(|| "?".to_owned(), super::format::fmt_time))
+                        " (refreshed in the background)"
+                    }
                     (week_rows(&t.this_week, &t.last_week))
                 }
                 (None, _) => p.mut { (s.trend_missing.as_deref().unwrap_or("no trend yet")) },
@@ -229,19 +248,20 @@ pub fn render_cluster(
         }
         h2 { "Hosts" }
         table #hosts {
-            thead { tr { th { "Host" } th { "Profile" } th.n { "Last report" } th.n { "Drift" } th { "GC health" } th.n { "Keys outside the majority" } } }
+            thead { tr { th { "Host" } th { "Roles" } th { "Profile" } th.n { "Last report" } th.n { "Drift" } th { "GC health" } th.n { "Keys outside the majority" } } }
             tbody {
                 @for h in hosts {
                     @let d = outside.get(h.hostname.as_str()).copied().unwrap_or(0);
                     tr {
                         td.host { a href=(host_href(&h.hostname)) { (h.hostname) } }
+                        td { (roles(h)) }
                         td { (h.profile) }
                         td.n {
                             @if h.stale { span.pill.warn { "stale" } " " }
                             (fmt_age(h.age_seconds))
                         }
                         td.n { span.pill class=(if h.drift > 0 { "bad" } else { "ok" }) { (h.drift) } }
-                        td { (health(h.gc.health)) }
+                        td { (health(h)) }
                         td.n class=[(d > 0).then_some("hot")] { (d) }
                     }
                 }

@@ -13,8 +13,11 @@ use super::format::fmt_age;
 use super::{document, query_value};
 use crate::collector::fleet::cluster::ClusterSummary;
 use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
-use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::health::{GcHealth, RoleState};
 use crate::collector::storage::host::HostView;
+
+/// The roles the page offers as filters (any other is reached by `role=`).
+pub const ROLES: [&str; 3] = ["broker", "controller", "zookeeper"];
 
 /// What the page was asked for: the filters, the order and the page size
 /// (links keep them, and change one).
@@ -34,6 +37,8 @@ pub struct Selection {
     pub default_limit: u32,
     /// Only the hosts of this cluster (`None`: all).
     pub cluster: Option<ClusterFilter>,
+    /// Only the hosts that run (or expect) this role (`None`: all).
+    pub role: Option<String>,
 }
 
 impl Selection {
@@ -50,6 +55,9 @@ impl Selection {
         }
         if let Some(c) = &self.cluster {
             parts.push(format!("cluster={}", query_value(c.value())));
+        }
+        if let Some(r) = &self.role {
+            parts.push(format!("role={}", query_value(r)));
         }
         if self.sort != SortKey::Problems {
             parts.push(format!("sort={}", self.sort.name()));
@@ -125,14 +133,22 @@ pub struct FleetRow {
     pub drifting: Vec<String>,
     /// GC health.
     pub gc: GcHealth,
+    /// Why the GC health is unknown, when it is.
+    pub gc_unknown_because: Option<String>,
     /// Worst JVM's GC ms per second, and whether it misses its level.
     pub gc_rate: (Option<f64>, bool),
+    /// Why there is no GC ms per second, when there is none.
+    pub gc_rate_null_because: Option<String>,
     /// Worst JVM's pause p99, and whether it misses its level.
     pub pause_p99: (Option<f64>, bool),
     /// Full GCs in the last 24 hours.
     pub full_gcs_24h: u64,
-    /// Broker JVMs.
+    /// JVMs, every role.
     pub jvms: u32,
+    /// JVMs by role (empty: an agent older than roles).
+    pub jvms_by_role: Vec<(String, u32)>,
+    /// The roles the agent expects (empty: an agent older than roles).
+    pub roles: Vec<RoleState>,
 }
 
 impl FleetRow {
@@ -167,10 +183,14 @@ impl FleetRow {
                 })
                 .collect(),
             gc: h.gc.health,
+            gc_unknown_because: h.gc.unknown_because.clone(),
             gc_rate: (h.gc.gc_ms_per_second, gc_drifts("gc_ms_per_second")),
+            gc_rate_null_because: h.gc.gc_ms_per_second_null_because.clone(),
             pause_p99: (h.gc.pause_p99_ms, gc_drifts("pause_p99_ms")),
             full_gcs_24h: h.gc.full_gcs_24h,
             jvms: h.jvms,
+            jvms_by_role: h.jvms_by_role.clone(),
+            roles: h.roles.clone(),
         }
     }
 
@@ -224,6 +244,11 @@ const STYLE: &str = r#"
 #fleet th a{color:inherit;text-decoration:none;display:block}
 #fleet td.host{white-space:nowrap;overflow-wrap:normal;max-width:none}
 #fleet td.prof{overflow-wrap:anywhere;max-width:260px}
+#fleet td.roles .pill{margin:0 3px 2px 0;font-weight:500}
+#fleet td .why{display:block;font-size:11px;color:var(--mut);font-weight:400;white-space:normal;max-width:220px;text-align:right}
+.roles-nav{display:flex;gap:6px;align-items:center;margin:0 0 10px;color:var(--mut)}
+.roles-nav a{padding:2px 9px;border:1px solid #c9d0da;border-radius:12px;background:#fff;color:var(--fg);text-decoration:none}
+.roles-nav a.on{background:var(--acc);border-color:var(--acc);color:#fff}
 .bar .order a{color:var(--acc);text-decoration:none}
 .pager{display:flex;gap:16px;align-items:center;margin-top:10px}
 .pager a{color:var(--acc);text-decoration:none}
@@ -257,6 +282,7 @@ fn state_label(s: StateFilter) -> &'static str {
         StateFilter::Unhealthy => "GC unhealthy",
         StateFilter::Stale => "Stale",
         StateFilter::Skewed => "Clock skewed",
+        StateFilter::GcUnknown => "GC unknown",
         StateFilter::Healthy => "Healthy",
     }
 }
@@ -284,12 +310,18 @@ struct Column {
     title: Option<&'static str>,
 }
 
-const COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 10] = [
     Column {
         label: "Host",
         sort: Some(SortKey::Host),
         numeric: false,
         title: None,
+    },
+    Column {
+        label: "Roles",
+        sort: None,
+        numeric: false,
+        title: Some("the roles the agent expects on the host: running, or stopped since when"),
     },
     Column {
         label: "Profile",
@@ -337,7 +369,7 @@ const COLUMNS: [Column; 9] = [
         label: "JVMs",
         sort: Some(SortKey::Jvms),
         numeric: true,
-        title: None,
+        title: Some("JVMs of every role in the latest report"),
     },
 ];
 
@@ -345,11 +377,55 @@ fn figure(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.1}"))
 }
 
-fn health(h: GcHealth) -> Markup {
-    match h {
+fn health(r: &FleetRow) -> Markup {
+    match r.gc {
         GcHealth::Healthy => html! { span.pill.ok { "healthy" } },
         GcHealth::Unhealthy => html! { span.pill.bad { "unhealthy" } },
-        GcHealth::Unknown => html! { span.pill.unk { "no data" } },
+        GcHealth::Unknown => html! {
+            span.pill.warn title=[r.gc_unknown_because.as_deref()] { "unknown" }
+            @if let Some(why) = &r.gc_unknown_because {
+                span.why title=(why) { (why_short(why)) }
+            }
+        },
+    }
+}
+
+/// A reason in a few words, for a table cell (the whole in its title):
+/// what kind of gap it is, not the paths and the remedy.
+fn why_short(why: &str) -> &'static str {
+    if why.contains("cannot be read") {
+        "GC log unreadable"
+    } else if why.contains("no GC log") || why.contains("names no GC log") {
+        "no GC log read"
+    } else if why.contains("no JVM") || why.contains("exited") {
+        "no JVM"
+    } else if why.contains("under a minute")
+        || why.contains("too short")
+        || why.contains("under the")
+        || why.contains("first report")
+    {
+        "young JVM: too short for a rate"
+    } else if why.contains("no pause") {
+        "no pause yet"
+    } else {
+        "not known"
+    }
+}
+
+/// The host's roles as badges: running ones plain, stopped ones red with
+/// since when; an older agent's host shows "–".
+fn roles_cell(r: &FleetRow) -> Markup {
+    html! {
+        @for role in &r.roles {
+            @if role.running {
+                span.pill.unk title={ (role.role) " runs (" (role.profile) ")" } { (role.role) }
+            } @else {
+                span.pill.bad title={ (role.role) " stopped" @if let Some(t) = &role.missing_since { " since " (t) } } {
+                    (role.role) " stopped"
+                }
+            }
+        }
+        @if r.roles.is_empty() { span.mut title="the agent does not report roles (older than roles)" { "–" } }
     }
 }
 
@@ -357,6 +433,7 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
     html! {
         tr.stale[r.stale] data-problem=(u8::from(r.problem())) {
             td.host { a href={ "/hosts/" (crate::present::html::segment(&r.hostname)) } { (r.hostname) } }
+            td.roles { (roles_cell(r)) }
             td.prof { (r.profile) }
             @if clusters {
                 td {
@@ -395,11 +472,30 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
                     span.mut.waived title="findings a waiver in force accepts: not drift" { (r.waived) " waived" }
                 }
             }
-            td { (health(r.gc)) }
-            td.n.hot[r.gc_rate.1] { (figure(r.gc_rate.0)) }
-            td.n.hot[r.pause_p99.1] { (figure(r.pause_p99.0)) }
+            td { (health(r)) }
+            td.n.hot[r.gc_rate.1] {
+                (figure(r.gc_rate.0))
+                // Without a figure, why: never a bare dash.
+                @if let (None, Some(why)) = (r.gc_rate.0, &r.gc_rate_null_because) {
+                    @if r.gc != GcHealth::Unknown {
+                        span.why title=(why) { (why_short(why)) }
+                    }
+                }
+            }
+            td.n.hot[r.pause_p99.1] {
+                (figure(r.pause_p99.0))
+                @if r.pause_p99.0.is_none() && r.gc_rate.0.is_some() {
+                    span.why { "no pause in the interval" }
+                }
+            }
             td.n.hot[r.full_gcs_24h > 0] { (r.full_gcs_24h) }
-            td.n { (r.jvms) }
+            td.n {
+                @if r.jvms_by_role.is_empty() {
+                    (r.jvms)
+                } @else {
+                    span title=(r.jvms_by_role.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")) { (r.jvms) }
+                }
+            }
         }
     }
 }
@@ -460,7 +556,7 @@ fn clusters_section(c: &ClusterSection, sel: &Selection) -> Markup {
                                     td.n { (t.this_week.drifting_reports) " of " (t.this_week.reports) }
                                     td.n { (t.last_week.drifting_reports) " of " (t.last_week.reports) }
                                 }
-                                None => td.n.mut colspan="5" { "not computed yet" },
+                                None => td.n.mut colspan="5" { (r.trend_missing.as_deref().unwrap_or("not computed yet")) },
                             }
                             td {
                                 @if on {
@@ -483,8 +579,10 @@ pub fn render(v: &FleetView) -> String {
     let c = &v.counts;
     let clusters = v.rows.iter().any(|r| r.cluster.is_some());
     let columns = COLUMNS.len() + usize::from(clusters);
-    let filtered =
-        !sel.text.trim().is_empty() || sel.state != StateFilter::All || sel.cluster.is_some();
+    let filtered = !sel.text.trim().is_empty()
+        || sel.state != StateFilter::All
+        || sel.cluster.is_some()
+        || sel.role.is_some();
     let body = html! {
         header {
             a.home href="/" { "tunekeeper" }
@@ -497,6 +595,9 @@ pub fn render(v: &FleetView) -> String {
                 span.hot[c.stale > 0] { b { (c.stale) } " stale" }
                 @if c.skewed > 0 {
                     span.hot { b { (c.skewed) } " clock skewed" }
+                }
+                @if c.gc_unknown > 0 {
+                    span.hot title="hosts whose GC health is unknown: no JVM, or a GC log the agent cannot read" { b { (c.gc_unknown) } " GC unknown" }
                 }
                 @if c.waived > 0 {
                     span.waived title="findings a waiver in force accepts: shown and counted, not drift" {
@@ -516,6 +617,18 @@ pub fn render(v: &FleetView) -> String {
                         (state_label(s)) b { (n) }
                     }
                 }
+            }
+            nav.roles-nav aria-label="Hosts by role" {
+                "Role:"
+                a.on[sel.role.is_none()] href=(Selection { role: None, ..sel.clone() }.href(None)) { "any" }
+                @for role in ROLES {
+                    @let on = sel.role.as_deref() == Some(role);
+                    a.on[on] href=(Selection { role: Some(role.to_owned()), ..sel.clone() }.href(None)) aria-current=[on.then_some("page")] { (role) }
+                }
+                @if let Some(other) = sel.role.as_deref().filter(|r| !ROLES.contains(r)) {
+                    a.on href=(sel.href(None)) { (other) }
+                }
+                span.mut { "(hosts whose agent reports roles)" }
             }
             div.bar {
                 input #filter type="search" value=(sel.text) placeholder="Filter by host or profile…  ( / )" autocomplete="off" aria-label="Filter hosts by name or profile";
@@ -537,7 +650,7 @@ pub fn render(v: &FleetView) -> String {
                 thead {
                     tr {
                         @for (i, col) in COLUMNS.iter().enumerate() {
-                            @if clusters && i == 2 {
+                            @if clusters && i == 3 {
                                 th { "Cluster" }
                             }
                             @let current = col.sort == Some(sel.sort);
@@ -603,6 +716,7 @@ mod tests {
             limit: 100,
             default_limit: 100,
             cluster: None,
+            role: None,
         }
     }
 
@@ -620,10 +734,14 @@ mod tests {
             waived: 0,
             drifting: vec!["sysctl vm.swappiness: <b>60</b> (expected 1)".into()],
             gc: GcHealth::Healthy,
+            gc_unknown_because: None,
             gc_rate: (Some(3.25), false),
+            gc_rate_null_because: None,
             pause_p99: (None, false),
             full_gcs_24h: 0,
             jvms: 1,
+            jvms_by_role: Vec::new(),
+            roles: Vec::new(),
         }
     }
 

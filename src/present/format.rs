@@ -12,9 +12,24 @@ pub fn fmt_time(ms: i64) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Unix ms of an RFC 3339 time (`None`: not one, or out of range).
+pub fn rfc3339_ms(t: &str) -> Option<i64> {
+    let at = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// A time of day as `12:00:00 UTC`.
 pub fn fmt_clock(ms: i64) -> String {
     let fmt = format_description!("[hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// A time of day as a chart's axis names it: `12:00`.
+pub fn fmt_hm(ms: i64) -> String {
+    let fmt = format_description!("[hour]:[minute]");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&fmt).ok())

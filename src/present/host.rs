@@ -1,20 +1,41 @@
-//! The host page (`/hosts/{hostname}`): the host's state, its GC over two
-//! weeks, this week against last week, its data directories, the current
-//! findings and the drift history. Built with maud from what storage
-//! answered for the host ([`HostView`], [`Point`], [`DriftEvent`]) and its
-//! latest report; no external assets (works offline).
+//! The host page (`/hosts/{hostname}`): the host's state, its roles (each
+//! running, or missing since when), its JVMs by role with their GC (or why
+//! it was not read), its GC over two weeks, this week against last week
+//! (the figures its cluster's trend sums), its data directories, the
+//! current findings by role and the drift history. Built with maud from
+//! what storage answered for the host ([`HostView`], [`Point`],
+//! [`DriftEvent`]) and its latest report; no external assets (works
+//! offline).
 
 use maud::{Markup, html};
 
-use super::chart::{self, Chart, Series};
-use super::format::{fmt_age, fmt_clock, fmt_day, fmt_time};
+use super::chart::{self, Chart, Series, XSpan};
+use super::format::{fmt_age, fmt_clock, fmt_day, fmt_hm, fmt_time};
 use super::html::breakable;
-use crate::collector::fleet::history::{episodes, week_stats};
+use crate::collector::fleet::history::episodes;
 use crate::collector::storage::drift::Change;
-use crate::collector::storage::health::GcHealth;
+use crate::collector::storage::fleet::WeekFigures;
+use crate::collector::storage::health::{GcHealth, RoleState, jvm_label, unread_because};
 use crate::collector::storage::host::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
-use crate::report::Report;
+use crate::report::{JvmReport, Report, RoleReport};
+
+/// The host's week-over-week figures, as the background aggregation last
+/// computed them (the figures its cluster's trend sums).
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostWeeks {
+    /// Computed at `as_of_ms`.
+    Ready {
+        /// When the aggregation ran (its weeks end then), Unix ms.
+        as_of_ms: i64,
+        /// This week's figures.
+        this: WeekFigures,
+        /// Last week's.
+        last: WeekFigures,
+    },
+    /// Not there, and why (not computed yet, or the host reported since).
+    Missing(String),
+}
 
 const DAY_MS: i64 = 86_400_000;
 type Points = Vec<(i64, f64)>;
@@ -29,11 +50,13 @@ fn hot(bad: bool) -> &'static str {
     if bad { " hot" } else { "" }
 }
 
-fn health_pill(h: GcHealth) -> Markup {
-    match h {
-        GcHealth::Healthy => html! { span.pill.ok { "healthy" } },
-        GcHealth::Unhealthy => html! { span.pill.bad { "unhealthy" } },
-        GcHealth::Unknown => html! { span.pill.unk { "no data" } },
+fn health_pill(h: &HostView) -> Markup {
+    match h.gc.health {
+        GcHealth::Healthy => html! { span.pill.ok { "GC healthy" } },
+        GcHealth::Unhealthy => html! { span.pill.bad { "GC unhealthy" } },
+        GcHealth::Unknown => html! {
+            span.pill.warn title=[h.gc.unknown_because.as_deref()] { "GC unknown" }
+        },
     }
 }
 
@@ -200,7 +223,7 @@ fn data_dirs_section(findings: &[Finding]) -> Markup {
         return html! {};
     }
     html! {
-        h2 { "Data directories " span.mut { "from the broker's own configuration (log.dirs)" } }
+        h2 { "Data directories " span.mut { "from each role's own configuration (log.dirs, metadata.log.dir, dataDir, dataLogDir)" } }
         table {
             thead { tr { th { "Path" } th { "File system and disk" } th { "Mount" } th.n { "Free" } th { "Status" } th { "Problems" } } }
             tbody {
@@ -221,84 +244,22 @@ fn data_dirs_section(findings: &[Finding]) -> Markup {
     }
 }
 
-fn change(now: Option<f64>, before: Option<f64>) -> Markup {
-    match (now, before) {
-        (Some(a), Some(b)) if b.abs() > f64::EPSILON => {
-            let pct = (a - b) / b * 100.0;
-            let cls = if pct > 10.0 { "hot" } else { "mut" };
-            html! { span class=(cls) { (format!("{pct:+.0} %")) } }
-        }
-        _ => html! { span.mut { "–" } },
-    }
-}
-
-/// The week-over-week table of a host's samples.
-fn week_table(series: &[Point], now: i64) -> Markup {
-    let this: Vec<Point> = series
-        .iter()
-        .copied()
-        .filter(|p| p.time_ms > now - WEEK_MS)
-        .collect();
-    let last: Vec<Point> = series
-        .iter()
-        .copied()
-        .filter(|p| p.time_ms <= now - WEEK_MS)
-        .collect();
-    let (a, b) = (week_stats(&this), week_stats(&last));
-    let as_f = |v: usize| Some(v as f64);
-    let rows: [(&str, String, String, Markup); 7] = [
-        (
-            "Reports",
-            a.reports.to_string(),
-            b.reports.to_string(),
-            change(as_f(a.reports), as_f(b.reports)),
-        ),
-        (
-            "GC ms/s per interval, mean",
-            fmt_opt(a.mean_rate, 2),
-            fmt_opt(b.mean_rate, 2),
-            change(a.mean_rate, b.mean_rate),
-        ),
-        (
-            "GC ms/s per interval, worst",
-            fmt_opt(a.worst_rate, 1),
-            fmt_opt(b.worst_rate, 1),
-            change(a.worst_rate, b.worst_rate),
-        ),
-        (
-            "Pause p99 ms per interval, median",
-            fmt_opt(a.median_p99, 1),
-            fmt_opt(b.median_p99, 1),
-            change(a.median_p99, b.median_p99),
-        ),
-        (
-            "Pause p99 ms per interval, worst",
-            fmt_opt(a.worst_p99, 1),
-            fmt_opt(b.worst_p99, 1),
-            change(a.worst_p99, b.worst_p99),
-        ),
-        (
-            "Full GCs",
-            a.full_gcs.to_string(),
-            b.full_gcs.to_string(),
-            change(Some(a.full_gcs as f64), Some(b.full_gcs as f64)),
-        ),
-        (
-            "Reports with drift",
-            a.drifting_reports.to_string(),
-            b.drifting_reports.to_string(),
-            change(as_f(a.drifting_reports), as_f(b.drifting_reports)),
-        ),
-    ];
-    html! {
-        table {
-            thead { tr { th {} th.n { "This week" } th.n { "Last week" } th.n { "Change" } } }
-            tbody {
-                @for (label, x, y, c) in &rows {
-                    tr { td { (label) } td.n { (x) } td.n { (y) } td.n { (c) } }
-                }
+/// The week-over-week table: the same rows as the cluster page's, from
+/// the same aggregation (see [`HostWeeks`]).
+fn week_table(weeks: &HostWeeks) -> Markup {
+    match weeks {
+        HostWeeks::Ready {
+            as_of_ms,
+            this,
+            last,
+        } => html! {
+            p.mut.asof {
+                "As of " (fmt_time(*as_of_ms)) " (the figures its cluster's trend sums; "
+                "computed in the background, the charts are live)"
             }
-        }
+            (super::cluster::week_rows(this, last))
+        },
+        HostWeeks::Missing(why) => html! { p.mut { (why) } },
     }
 }
 
@@ -342,8 +303,9 @@ fn history_rows(events: &[DriftEvent], now: i64, machines: bool) -> Markup {
                 td.n {
                     @match start {
                         None => "before retention",
-                        Some(t) if e.after_restart => {
-                            (fmt_time(t)) br; span.mut { "after the broker restarted" }
+                        Some(t) if e.after_restart.is_some() => {
+                            (fmt_time(t)) br;
+                            span.mut { "after the " (e.after_restart.unwrap_or("broker")) " restarted" }
                         }
                         Some(t) => (fmt_time(t)),
                     }
@@ -353,7 +315,10 @@ fn history_rows(events: &[DriftEvent], now: i64, machines: bool) -> Markup {
                         None => span.pill.bad { "still drifting" },
                         // Gone from the report, not fixed: say so.
                         Some(x) if x.state == Change::Stopped => {
-                            span.pill.warn { "broker stopped" } br; (fmt_time(x.time_ms))
+                            span.pill.warn title="gone from the report with its role: not fixed, no longer observable" {
+                                (x.gone_with.as_deref().unwrap_or("broker")) " stopped"
+                            }
+                            br; (fmt_time(x.time_ms))
                         }
                         // Still different, but a waiver accepts it now.
                         Some(x) if x.state == Change::Waived => {
@@ -381,9 +346,200 @@ fn history_rows(events: &[DriftEvent], now: i64, machines: bool) -> Markup {
     }
 }
 
+/// The first clause of a reason, for a small note (the whole in its title).
+fn short_reason(why: &str) -> Markup {
+    let short = why.split("; ").next().unwrap_or(why);
+    let short = match short.char_indices().nth(90) {
+        Some((i, _)) => format!("{}…", &short[..i]),
+        None => short.to_owned(),
+    };
+    html! { span title=(why) { (short) } }
+}
+
+/// Why the GC health is unknown, said where the health is, with the
+/// remedy the agent gave (a `SupplementaryGroups=` drop-in when it may not
+/// read the log's directory).
+fn gc_unknown_note(why: &str) -> Markup {
+    html! {
+        div.note.warn #gc-unknown {
+            b { "GC health unknown. " }
+            (why)
+            @if why.contains("cannot be read") && !why.contains("SupplementaryGroups") {
+                " Give the agent read access to the log and its directory (README, “The services”: a "
+                code { "SupplementaryGroups=" } " drop-in)."
+            }
+        }
+    }
+}
+
+/// The roles the agent expects on the host, each with its profile, its
+/// processes or since when none runs, and its drifting findings; an
+/// older agent's report (no roles) says so.
+fn roles_section(h: &HostView, report: Option<&Report>, now: i64) -> Markup {
+    let full: &[RoleReport] = report.map_or(&[], |r| r.roles.as_slice());
+    if h.roles.is_empty() && full.is_empty() {
+        return html! {
+            h2 { "Roles " span.mut { "this host's agent does not report roles (older than roles): judged as one " (h.profile) }
+            }
+        };
+    }
+    let because = |role: &RoleState| {
+        full.iter()
+            .find(|r| r.role == role.role)
+            .map(|r| r.because.as_str())
+    };
+    html! {
+        h2 { "Roles " span.mut { "each role the agent expects here, judged by its own profile" } }
+        table #roles {
+            thead { tr { th { "Role" } th { "Profile" } th { "State" } th { "Processes" } th.n { "Drifting" } th { "Why expected" } } }
+            tbody {
+                @for r in &h.roles {
+                    tr data-role=(r.role) {
+                        td { b { (r.role) } }
+                        td { (r.profile) }
+                        td {
+                            @if r.running {
+                                span.pill.ok { "running" }
+                            } @else {
+                                span.pill.bad { "stopped" }
+                                @if let Some(t) = &r.missing_since {
+                                    " " span.mut title=(t) { "since " (fmt_since(t, now)) }
+                                }
+                            }
+                        }
+                        td.code {
+                            @for (i, p) in r.pids.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                "pid " (p)
+                            }
+                            @if r.pids.is_empty() { "–" }
+                        }
+                        td.n { span.pill class=(if r.drift > 0 { "bad" } else { "ok" }) { (r.drift) } }
+                        td.wrap.mut { (because(r).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An agent's RFC 3339 time as people read it (`2026-12-06 17:11 UTC, 7
+/// min ago`); the text as sent when it does not parse.
+fn fmt_since(t: &str, now: i64) -> String {
+    match super::format::rfc3339_ms(t) {
+        Some(ms) => format!("{}, {} ago", fmt_time(ms), fmt_age((now - ms) / 1000)),
+        None => t.to_owned(),
+    }
+}
+
+/// One JVM's GC in a cell: its interval rate and p99, or why there is none.
+fn jvm_gc_cell(j: &JvmReport) -> Markup {
+    if let Some(why) = unread_because(j) {
+        return html! { span.pill.warn { "not read" } " " span.mut { (short_reason(&why)) } };
+    }
+    let Some(gc) = &j.gc else {
+        return html! { "–" };
+    };
+    let w = &gc.interval;
+    html! {
+        @match w.gc_ms_per_second {
+            Some(r) => { b { (format!("{r:.1}")) } " ms/s" }
+            None => {
+                "– ms/s "
+                span.mut { (short_reason(w.rates_null_because.as_deref().unwrap_or("no rate over this interval"))) }
+            }
+        }
+        @if w.overall.count > 0 {
+            " · p99 " (format!("{:.1}", w.overall.p99_ms)) " ms · " (w.overall.count) " pauses"
+        }
+    }
+}
+
+/// The JVMs of the latest report: each with its roles, the profile that
+/// judged it, its configuration, its GC logs and its GC over the interval.
+fn jvms_section(r: &Report) -> Markup {
+    if r.jvms.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 { "JVMs " span.mut { "from the latest report; GC over its interval" } }
+        table #jvms {
+            thead { tr { th.n { "PID" } th { "Roles" } th { "Profile" } th { "Configuration" } th { "GC log" } th { "GC, last interval" } } }
+            tbody {
+                @for j in &r.jvms {
+                    tr data-pid=(j.pid) {
+                        td.n { (j.pid) @if j.exited { " " span.pill.unk { "exited" } } }
+                        td { @if j.roles.is_empty() { span.mut { "other" } } @else { b { (j.roles.join(" + ")) } } }
+                        td { (j.profile.as_deref().unwrap_or("–")) }
+                        td.code { (breakable(j.config.as_deref().unwrap_or("–"))) }
+                        td.code { (breakable(&j.gc_logs.join(", "))) @if j.gc_logs.is_empty() { "–" } }
+                        td.wrap { (jvm_gc_cell(j)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The host's findings in groups: each role's own (the keys only its
+/// audit made, `roles[].finding_keys`), then those several roles' audits
+/// share (kernel settings both profiles check); one "Host" group for an
+/// older agent's report.
+fn finding_groups(r: &Report) -> Vec<(String, Vec<Finding>)> {
+    if r.roles.is_empty() {
+        return vec![("Host".into(), r.findings.clone())];
+    }
+    let owners = |f: &Finding| -> Vec<usize> {
+        r.roles
+            .iter()
+            .enumerate()
+            .filter(|(_, role)| {
+                role.finding_keys
+                    .iter()
+                    .any(|[c, k]| *c == f.check && *k == f.key)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let mut groups: Vec<(String, Vec<Finding>)> = r
+        .roles
+        .iter()
+        .map(|role| {
+            (
+                format!("Role {} · its profile {}", role.role, role.profile),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let mut shared: Vec<Finding> = Vec::new();
+    for f in &r.findings {
+        match owners(f).as_slice() {
+            [one] => groups[*one].1.push(f.clone()),
+            _ => shared.push(f.clone()),
+        }
+    }
+    if !shared.is_empty() {
+        groups.push(("Host · checked alike by several roles".into(), shared));
+    }
+    groups.retain(|(_, f)| !f.is_empty());
+    groups
+}
+
+/// The x axis of a chart over `span`: its tick labels, and the words the
+/// title adds when the range was fitted to a young host's data.
+fn axis(span: XSpan) -> (fn(i64) -> String, String) {
+    let label: fn(i64) -> String = if span.by_hour() { fmt_hm } else { fmt_day };
+    let note = match (span.fitted, span.by_hour()) {
+        (false, _) => String::new(),
+        (true, true) => format!(" · since {} UTC", fmt_hm(span.range.0)),
+        (true, false) => format!(" · since {}", fmt_day(span.range.0)),
+    };
+    (label, note)
+}
+
 /// The host page's HTML. `against` is the section on where the host
 /// differs from its cluster ([`super::cluster::host_section`]), shown
-/// before the findings.
+/// before the findings; `weeks` its week-over-week figures.
 pub fn render_host(
     h: &HostView,
     report: Option<&Report>,
@@ -391,9 +547,13 @@ pub fn render_host(
     events: &[DriftEvent],
     now: i64,
     against: Option<Markup>,
+    weeks: &HostWeeks,
 ) -> String {
-    // Two weeks of GC figures.
+    // Two weeks of GC figures, fitted to a young host's data.
     let from = now - 2 * WEEK_MS;
+    let first = series.first().map(|p| p.time_ms);
+    let span = XSpan::fit(first, from, now);
+    let (x_label, x_note) = axis(span);
     let rate: Vec<(i64, f64)> = series
         .iter()
         .filter_map(|p| Some((p.time_ms, p.gc_ms_per_second?)))
@@ -405,15 +565,16 @@ pub fn render_host(
     let rate_level = level(report, "gc_ms_per_second");
     let p99_level = level(report, "pause_p99_ms");
     let two_weeks = |title: &str, unit: &'static str, pts: &[(i64, f64)], threshold, colour| {
+        let (x0, x1) = span.range;
         chart::line_chart(
             &Chart {
-                title: title.into(),
+                title: format!("{title}{x_note}"),
                 unit,
-                x_range: (from, now),
+                x_range: span.range,
                 threshold,
                 series: vec![Series {
                     label: "worst JVM (max per bucket)".into(),
-                    points: chart::downsample_max(pts, from, now, 336),
+                    points: chart::downsample_max(pts, x0, x1, 336),
                     colour,
                     dashed: false,
                     dots: false,
@@ -421,8 +582,8 @@ pub fn render_host(
                 width: 680,
                 height: 190,
             },
-            DAY_MS,
-            fmt_day,
+            span.tick_ms,
+            x_label,
         )
     };
     // Last week's points shifted forward a week, drawn dashed under this week's.
@@ -443,11 +604,18 @@ pub fn render_host(
         )
     };
     let (rate_this, rate_last) = shift(&rate);
+    let week_first = rate_last
+        .first()
+        .or(rate_this.first())
+        .map(|p| p.0)
+        .or(first.filter(|t| *t > now - WEEK_MS));
+    let week_span = XSpan::fit(week_first, now - WEEK_MS, now);
+    let (week_label, week_note) = axis(week_span);
     let overlay = chart::line_chart(
         &Chart {
-            title: "GC pause ms per second, week over week".into(),
+            title: format!("GC pause ms per second, week over week{week_note}"),
             unit: "ms/s",
-            x_range: (now - WEEK_MS, now),
+            x_range: week_span.range,
             threshold: rate_level,
             series: vec![
                 Series {
@@ -468,8 +636,8 @@ pub fn render_host(
             width: 820,
             height: 190,
         },
-        DAY_MS,
-        fmt_day,
+        week_span.tick_ms,
+        week_label,
     );
     let (total, passing) = report.map_or((0, 0), |r| {
         let all = || {
@@ -493,7 +661,7 @@ pub fn render_host(
             } @else {
                 span.pill.ok { "no drift" }
             }
-            (health_pill(h.gc.health))
+            (health_pill(h))
             @if let Some(c) = &h.machine_conflict {
                 " " span.pill.bad title="several machines report under this host name" {
                     (c.machine_ids.len()) " machines"
@@ -553,24 +721,59 @@ pub fn render_host(
                 div.card {
                     div.k { "GC ms/s, last interval (worst JVM)" }
                     div class={ "v" (hot(gc_key_drifts(h, "gc_ms_per_second"))) } { (fmt_opt(h.gc.gc_ms_per_second, 1)) }
+                    @if let Some(why) = &h.gc.gc_ms_per_second_null_because {
+                        div.why { (short_reason(why)) }
+                    }
                 }
                 div.card {
                     div.k { "Pause p99, last interval (worst JVM)" }
                     div class={ "v" (hot(gc_key_drifts(h, "pause_p99_ms"))) } { (fmt_opt(h.gc.pause_p99_ms, 1)) small { " ms" } }
+                    @if h.gc.pause_p99_ms.is_none() {
+                        div.why {
+                            @match &h.gc.gc_ms_per_second_null_because {
+                                Some(why) => (short_reason(why)),
+                                None => "no pause in the interval",
+                            }
+                        }
+                    }
                 }
                 div.card {
                     div.k { "Full GCs, last 24 h" }
                     div class={ "v" (hot(h.gc.full_gcs_24h > 0)) } { (h.gc.full_gcs_24h) }
                 }
                 div.card {
-                    div.k { "Broker JVMs" }
+                    div.k { "JVMs" }
                     div.v { (h.jvms) }
+                    @if !h.jvms_by_role.is_empty() {
+                        div.why {
+                            @for (i, (role, n)) in h.jvms_by_role.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (n) " " (role)
+                            }
+                        }
+                    }
                 }
             }
-            h2 { "GC over two weeks " span.mut { "dashed red: the profile's service level" } }
+            @if let Some(why) = &h.gc.unknown_because {
+                (gc_unknown_note(why))
+            }
+            (roles_section(h, report, now))
+            @if let Some(r) = report {
+                (jvms_section(r))
+            }
+            h2 {
+                "GC over two weeks "
+                span.mut {
+                    @if span.fitted {
+                        "this host reported first at " (fmt_time(first.unwrap_or(span.range.0)))
+                        ": the charts show its last " (fmt_age((now - span.range.0) / 1000)) ", not two weeks; "
+                    }
+                    "dashed red: the profile's service level"
+                }
+            }
             div.charts {
                 div.chartbox {
-                    (two_weeks("GC pause ms per second of wall time, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
+                    (two_weeks("GC pause ms/s, per report interval", "ms/s", &rate, rate_level, "#1f5fbf"))
                 }
                 div.chartbox {
                     (two_weeks("Pause p99 per report interval, ms", "ms", &p99, p99_level, "#7b3fbf"))
@@ -578,7 +781,7 @@ pub fn render_host(
             }
             h2 { "This week against last week" }
             div.split {
-                (week_table(series, now))
+                div { (week_table(weeks)) }
                 div.chartbox { (overlay) }
             }
             @if let Some(r) = report {
@@ -587,7 +790,7 @@ pub fn render_host(
             @if let Some(section) = against {
                 (section)
             }
-            h2 {
+            h2 #findings {
                 "Current findings "
                 span.mut {
                     "from the report of " (fmt_time(h.last_time_ms)) "; " (total - passing) " of " (total)
@@ -600,10 +803,18 @@ pub fn render_host(
                 tbody {
                     @match report {
                         Some(r) => {
-                            tr.grp { td colspan="7" { "Host" } }
-                            (finding_rows(&r.findings))
+                            @for (title, findings) in finding_groups(r) {
+                                tr.grp { td colspan="7" { (title) } }
+                                (finding_rows(&findings))
+                            }
                             @for j in &r.jvms {
-                                tr.grp { td colspan="7" { "JVM " (j.pid) " " span.mut { (j.command) } } }
+                                tr.grp {
+                                    td colspan="7" {
+                                        "JVM " (jvm_label(j))
+                                        @if let Some(p) = &j.profile { " · judged by " (p) }
+                                        " " span.mut { (j.command) }
+                                    }
+                                }
                                 (finding_rows(&j.findings))
                             }
                         }
@@ -611,9 +822,9 @@ pub fn render_host(
                     }
                 }
             }
-            h2 {
+            h2 #history {
                 "Drift history "
-                span.mut { "when each key drifted and when it came back, became waived or went away with a stopped broker, newest first" }
+                span.mut { "when each key drifted and when it came back, became waived or went away with its stopped role, newest first" }
             }
             @let machines = several_machines(events);
             table {

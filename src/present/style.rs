@@ -10,6 +10,7 @@ body{margin:0;font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu S
 header{background:#1b2330;color:#e8ecf2;padding:8px 20px;display:flex;align-items:center;gap:18px;flex-wrap:wrap}
 header h1{font-size:16px;margin:0;font-weight:600;overflow-wrap:anywhere}
 header .home{color:#9fb4d6;text-decoration:none;font-weight:600}
+header h1 a{color:#fff;text-decoration-color:#9fb4d6}
 header .stats{display:flex;gap:14px;color:#b7c0cd}
 header .stats b{color:#fff;font-weight:600}
 header .stats .hot b{color:#ff8a8a}
@@ -67,4 +68,7 @@ tr.grp td{background:#eef1f5;font-weight:600;color:#3a4556}
 .msg{font-size:15px}
 body:has(#showpass:not(:checked)) tr.pass{display:none}
 .empty-row td{color:var(--mut);text-align:center;padding:14px}
+.note{border-radius:6px;padding:8px 12px;margin:0 0 12px;border:1px solid var(--line);background:var(--card);overflow-wrap:anywhere}
+.note.warn{background:var(--warnbg);border-color:#f0d39a;color:#4a3000}
+.card .why{font-size:11px;color:var(--mut);margin-top:2px;overflow-wrap:anywhere}
 "#;

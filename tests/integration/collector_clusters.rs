@@ -401,7 +401,14 @@ fn real_agents_with_different_clusters_and_values() {
     let e = cap["brokerCapacities"].as_array().unwrap();
     let ids: Vec<&str> = e.iter().map(|x| x["brokerId"].as_str().unwrap()).collect();
     assert_eq!(ids, ["-1", "1", "2", "3"], "{cap:#}");
-    assert_eq!(cap["tunekeeper"]["format"], "capacity", "one log dir each");
+    assert_eq!(
+        cap["tunekeeper"]["format"], "capacityCores",
+        "one log dir each, CPU as num.cores"
+    );
+    assert_eq!(
+        tunekeeper::collector::fleet::capacity::cruise_control_loads(&cap),
+        Ok(vec![-1, 1, 2, 3])
+    );
     assert_eq!(e[0]["capacity"], e[1]["capacity"], "the default: 2 of 3");
     let cores = std::thread::available_parallelism()
         .unwrap()

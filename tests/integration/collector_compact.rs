@@ -85,6 +85,7 @@ fn day_report(host: &str, i: i64, drifting: &[&str]) -> Submission {
                 expected: "1".into(),
                 // The observed value moves: not a change of findings.
                 actual: Some(format!("{}", 60 + i)),
+                roles: Vec::new(),
             })
             .collect(),
         ..Derived::default()

@@ -330,6 +330,7 @@ fn sub(host: &str, id: &str, time_ms: i64, drifting: &[&str]) -> Submission {
                 key: (*k).into(),
                 expected: "1".into(),
                 actual: Some("60".into()),
+                roles: Vec::new(),
             })
             .collect(),
         ..Derived::default()

@@ -1,8 +1,8 @@
 //! The binary a test runs: this build's, or another build named by
 //! `TUNEKEEPER_TEST_BIN` (an older commit's, to see a hostile-input test
-//! fail before its fix; an installed package's). Only the command under
-//! test changes: helpers the test starts beside it (a collector) stay this
-//! build's.
+//! fail before its fix; an installed package's). Tests that start
+//! tunekeeper go through this (`collector_support::binary` too), so a
+//! collector a test starts is of the same build as the agent beside it.
 
 use std::ffi::OsString;
 

@@ -18,6 +18,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::rules::{Condition, conditions};
 use super::skew_watch::SkewWatch;
 use crate::collector::limits::Bound;
+use crate::collector::storage::health::GcHealth;
 use crate::collector::storage::host::HostView;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -189,6 +190,9 @@ pub struct StateCounts {
     pub gc_unhealthy: i64,
     /// Hosts that missed three intervals.
     pub stale: i64,
+    /// Hosts whose GC health is unknown: a JVM whose GC log the agent
+    /// cannot read, or no JVM (the host page says which, with the remedy).
+    pub gc_unknown: i64,
     /// Hosts in none of those states.
     pub ok: i64,
     /// Hosts with findings a waiver in force covers (any state).
@@ -200,8 +204,9 @@ pub struct StateCounts {
 }
 
 /// Hosts per cluster (`""`: no cluster) by state. A host counts in each
-/// state it is in (a stale host that drifted is both); `ok` is a host in
-/// none of them.
+/// state it is in (a stale host that drifted is both); `gc_unknown` is not
+/// an alert of the webhook, only a state here (an alert rule can use it);
+/// `ok` is a host in none of them (whose GC is known, too).
 pub fn count(
     hosts: &[HostView],
     cluster_of: impl Fn(&str) -> Option<String>,
@@ -221,6 +226,10 @@ pub fn count(
             c.waived += i64::from(h.waived);
         }
         let mut any = false;
+        if h.gc.health == GcHealth::Unknown {
+            c.gc_unknown += 1;
+            any = true;
+        }
         for cond in states {
             any = true;
             match cond {
@@ -264,6 +273,7 @@ pub fn encode(
             ("ok", c.ok),
             ("drifting", c.drifting),
             ("gc_unhealthy", c.gc_unhealthy),
+            ("gc_unknown", c.gc_unknown),
             ("stale", c.stale),
         ] {
             hosts
@@ -281,7 +291,7 @@ pub fn encode(
     }
     r.register(
         "collector_hosts",
-        "Hosts by cluster and state (drifting, gc_unhealthy, stale overlap; ok is none of them); cluster=\"\" is no cluster",
+        "Hosts by cluster and state (drifting, gc_unhealthy, gc_unknown, stale overlap; ok is none of them); gc_unknown: a JVM whose GC log the agent cannot read, or no JVM; cluster=\"\" is no cluster",
         hosts,
     );
     r.register("collector_cluster_hosts", "Hosts by cluster", totals);

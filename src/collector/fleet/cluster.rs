@@ -108,23 +108,19 @@ pub fn summarize(counts: &[ClusterCounts], trend: &Latest) -> Vec<ClusterSummary
         by.insert(c.cluster.clone(), s);
     }
     if let Latest::Ready(snap) = trend {
-        let mut weeks_by: BTreeMap<Option<String>, (WeekFigures, WeekFigures)> = BTreeMap::new();
-        for w in &snap.weeks {
-            // Reports of hosts gone from the host list (pruned meanwhile) are
-            // of no cluster listed: they are not shown.
-            if !by.contains_key(&w.cluster) {
-                continue;
-            }
-            let e = weeks_by.entry(w.cluster.clone()).or_default();
-            if w.this_week {
-                e.0 = w.figures.clone();
-            } else {
-                e.1 = w.figures.clone();
-            }
-        }
-        for (name, (this, last)) in weeks_by {
-            if let Some(c) = by.get_mut(&name) {
-                c.trend = Some(Trend::of(this, last));
+        for (name, c) in by.iter_mut() {
+            match snap.clusters.get(name) {
+                Some((this, last)) => c.trend = Some(Trend::of(this.figures(), last.figures())),
+                // No report of its hosts was in the cluster when the
+                // figures were computed: not "0 reports", unknown.
+                None => {
+                    c.trend = None;
+                    c.trend_missing = Some(format!(
+                        "no report of its hosts is in the figures computed at {} \
+                         (they reported since, or were of another cluster then)",
+                        rfc3339(snap.as_of_ms).unwrap_or_default()
+                    ));
+                }
             }
         }
     }
@@ -134,7 +130,6 @@ pub fn summarize(counts: &[ClusterCounts], trend: &Latest) -> Vec<ClusterSummary
 
 fn empty(name: Option<String>, trend: &Latest) -> ClusterSummary {
     let (trend, trend_as_of, trend_missing) = match trend {
-        // A cluster without reports in the two weeks has empty weeks.
         Latest::Ready(snap) => (
             Some(Trend::of(WeekFigures::default(), WeekFigures::default())),
             rfc3339(snap.as_of_ms),

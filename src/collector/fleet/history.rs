@@ -1,66 +1,31 @@
 //! One host's history as its page reads it: drift events paired into
 //! episodes (when a key started drifting and when it came back, became
-//! waived or went away with a stopped broker), and a week's figures of its
-//! samples, to set this week against last week.
+//! waived or went away with a stopped role). Its weeks are the trend's
+//! ([`super::trend`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::collector::storage::drift::Change;
-use crate::collector::storage::host::{DriftEvent, Point};
-
-/// One week of a host's samples, summed up.
-pub struct WeekStats {
-    /// Reports received.
-    pub reports: usize,
-    /// Mean GC ms per second over the reports that have one.
-    pub mean_rate: Option<f64>,
-    /// Worst GC ms per second.
-    pub worst_rate: Option<f64>,
-    /// Median pause p99.
-    pub median_p99: Option<f64>,
-    /// Worst pause p99.
-    pub worst_p99: Option<f64>,
-    /// Full GCs (saturating).
-    pub full_gcs: u64,
-    /// Reports with at least one drifting finding.
-    pub drifting_reports: usize,
-}
-
-/// The figures of `points`.
-pub fn week_stats(points: &[Point]) -> WeekStats {
-    let rates: Vec<f64> = points.iter().filter_map(|p| p.gc_ms_per_second).collect();
-    let mut p99s: Vec<f64> = points.iter().filter_map(|p| p.pause_p99_ms).collect();
-    p99s.sort_by(f64::total_cmp);
-    WeekStats {
-        reports: points.len(),
-        mean_rate: (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
-        worst_rate: rates.iter().copied().reduce(f64::max),
-        median_p99: p99s.get(p99s.len() / 2).copied(),
-        worst_p99: p99s.last().copied(),
-        full_gcs: points
-            .iter()
-            .fold(0u64, |n, p| n.saturating_add(p.full_gcs)),
-        drifting_reports: points.iter().filter(|p| p.drift > 0).count(),
-    }
-}
+use crate::collector::storage::host::DriftEvent;
 
 /// A drift episode: when a key started drifting and when (if) it came back
-/// or went away with a stopped broker.
+/// or went away with a stopped role.
 pub struct Episode<'a> {
     /// The event it started with (`None`: pruned by retention).
     pub start: Option<&'a DriftEvent>,
     /// The event it ended with (`None`: still drifting).
     pub end: Option<&'a DriftEvent>,
-    /// The key's previous episode ended with the broker stopping: this one
-    /// began when the broker ran again.
-    pub after_restart: bool,
+    /// The key's previous episode ended with its role stopping: this one
+    /// began when that role (named: `zookeeper`; `broker` for keys of
+    /// older agents) ran again.
+    pub after_restart: Option<&'a str>,
 }
 
 /// The episodes of `events` (oldest first), in the order they began.
 pub fn episodes(events: &[DriftEvent]) -> Vec<Episode<'_>> {
     let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    // Keys whose last episode ended with the broker stopping.
-    let mut stopped: BTreeSet<(&str, &str)> = BTreeSet::new();
+    // Keys whose last episode ended with their role stopping, and the role.
+    let mut stopped: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     let mut out: Vec<Episode<'_>> = Vec::new();
     for e in events {
         let k = (e.check.as_str(), e.key.as_str());
@@ -74,7 +39,7 @@ pub fn episodes(events: &[DriftEvent]) -> Vec<Episode<'_>> {
             continue;
         }
         if e.state == Change::Stopped {
-            stopped.insert(k);
+            stopped.insert(k, e.gone_with.as_deref().unwrap_or("broker"));
         } else {
             stopped.remove(&k);
         }
@@ -85,7 +50,7 @@ pub fn episodes(events: &[DriftEvent]) -> Vec<Episode<'_>> {
             out.push(Episode {
                 start: None,
                 end: Some(e),
-                after_restart: false,
+                after_restart: None,
             });
         }
     }

@@ -294,6 +294,7 @@ pub struct HostsQuery {
     limit: Option<String>,
     after: Option<String>,
     cluster: Option<String>,
+    role: Option<String>,
 }
 
 /// `GET /api/v1/hosts[?limit=N&after=CURSOR]`: the hosts by host name, as
@@ -302,7 +303,8 @@ pub struct HostsQuery {
 /// [`DEFAULT_LIMIT`]), one page read by keyset from the database. When
 /// more follow, the `Link` header (`rel="next"`) and `X-Next-Cursor` give
 /// the next page, as in the reports listing. `cluster=NAME` (paged) lists
-/// one cluster's hosts; a cluster no host names is a 400.
+/// one cluster's hosts; a cluster no host names is a 400. `role=NAME`
+/// (paged) lists the hosts whose agent reports that role.
 pub async fn get_hosts(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -329,7 +331,14 @@ pub async fn get_hosts(
             Err(e) => return store_error(e),
         }
     }
-    if q.limit.is_none() && q.after.is_none() && cluster.is_none() {
+    let role = q.role.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if role.is_some_and(|r| r.len() > 100) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "role: a role's name (broker, controller, zookeeper)",
+        );
+    }
+    if q.limit.is_none() && q.after.is_none() && cluster.is_none() && role.is_none() {
         return match state.storage.hosts(now).await {
             Ok(hosts) => axum::Json(hosts).into_response(),
             Err(e) => store_error(e),
@@ -362,6 +371,7 @@ pub async fn get_hosts(
         after,
         limit,
         cluster: cluster.clone(),
+        role: role.map(str::to_owned),
         ..FleetQuery::default()
     };
     let page = match state.storage.fleet_page(now, query).await {
@@ -371,9 +381,12 @@ pub async fn get_hosts(
     let mut r = axum::Json(page.hosts).into_response();
     if let Some(next) = page.next {
         let token = next.encode();
-        let also = cluster.as_ref().map_or_else(String::new, |c| {
+        let mut also = cluster.as_ref().map_or_else(String::new, |c| {
             format!("&cluster={}", crate::present::html::segment(c.value()))
         });
+        if let Some(r) = role {
+            also.push_str(&format!("&role={}", crate::present::html::segment(r)));
+        }
         let link = format!("</api/v1/hosts?limit={limit}{also}&after={token}>; rel=\"next\"");
         let h = r.headers_mut();
         if let (Ok(link), Ok(token)) = (HeaderValue::from_str(&link), HeaderValue::from_str(&token))

@@ -138,17 +138,42 @@ pub async fn get_compare(
     }
 }
 
-/// `GET /api/v1/clusters/{name}/cruise-control-capacity`: Cruise
-/// Control's capacity file for the cluster's brokers (see
-/// [`crate::collector::fleet::capacity::capacity_file`]).
+/// Query of the capacity file.
+#[derive(Debug, Deserialize)]
+pub struct CapacityQuery {
+    /// The link speed, Mbit/s, of hosts whose interfaces report none.
+    network_mbps: Option<String>,
+}
+
+/// Largest `network_mbps` taken (1.6 Tbit/s).
+const MAX_NETWORK_MBPS: u64 = 1_600_000;
+
+/// `GET /api/v1/clusters/{name}/cruise-control-capacity[?network_mbps=N]`:
+/// Cruise Control's capacity file for the cluster's brokers (see
+/// [`crate::collector::fleet::capacity::capacity_file`]); 422 with what is
+/// missing when no broker has every figure (no file it could load).
 pub async fn get_capacity(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(q): Query<CapacityQuery>,
 ) -> Response {
     if let Some(r) = check_read(&state, &headers) {
         return r;
     }
+    let network_mbps = match q.network_mbps.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(n)) if (1..=MAX_NETWORK_MBPS).contains(&n) => Some(n),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "network_mbps: the link speed in Mbit/s, a whole number from 1 to {MAX_NETWORK_MBPS}"
+                ),
+            );
+        }
+    };
+    let opts = crate::collector::fleet::capacity::CapacityOptions { network_mbps };
     let _turn = match heavy_read_turn(&state).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -164,11 +189,12 @@ pub async fn get_capacity(
             .into_iter()
             .filter_map(|(h, b)| Some((h, serde_json::from_str::<Report>(&b).ok()?)))
             .collect();
-        crate::collector::fleet::capacity::capacity_file(&cluster, &reports)
+        crate::collector::fleet::capacity::capacity_file(&cluster, &reports, opts)
     })
     .await;
     match file {
-        Ok(f) => axum::Json(f).into_response(),
+        Ok(Ok(f)) => axum::Json(f).into_response(),
+        Ok(Err(none)) => (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(none)).into_response(),
         Err(_) => store_error(StoreError::Stopped),
     }
 }

@@ -39,6 +39,7 @@ pub struct FleetParams {
     after: Option<String>,
     before: Option<String>,
     cluster: Option<String>,
+    role: Option<String>,
 }
 
 /// The query and the page's choices of `p`, or the parameter at fault and why.
@@ -78,9 +79,20 @@ fn fleet_query(p: FleetParams) -> Result<(FleetQuery, Selection), (&'static str,
     let before = cursor("before", p.before)?;
     let text = p.q.unwrap_or_default();
     let cluster = p.cluster.as_deref().and_then(ClusterFilter::parse);
+    let role = match p.role.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) if r.len() <= 100 => Some(r.to_owned()),
+        Some(_) => {
+            return Err((
+                "role",
+                "a role's name (broker, controller, zookeeper)".into(),
+            ));
+        }
+    };
     Ok((
         FleetQuery {
             cluster: cluster.clone(),
+            role: role.clone(),
             text: Some(text.clone()),
             state,
             sort,
@@ -97,6 +109,7 @@ fn fleet_query(p: FleetParams) -> Result<(FleetQuery, Selection), (&'static str,
             limit,
             default_limit: DEFAULT_LIMIT,
             cluster,
+            role,
         },
     ))
 }
@@ -208,8 +221,16 @@ pub async fn host(
                 }
                 None => None,
             };
-            let html =
-                present::host::render_host(&view, report.as_ref(), &series, &events, now, against);
+            let weeks = host_weeks(&state.trend.latest(), &view.hostname);
+            let html = present::host::render_host(
+                &view,
+                report.as_ref(),
+                &series,
+                &events,
+                now,
+                against,
+                &weeks,
+            );
             page(StatusCode::OK, html)
         }
         Ok(_) => error_page(
@@ -217,6 +238,27 @@ pub async fn host(
             &format!("No host named “{hostname}” has reported (or its reports were pruned)."),
         ),
         Err(e) => store_error_page(e),
+    }
+}
+
+/// A host's weeks from the background aggregation (its cluster's trend
+/// sums the same): the one source of both.
+fn host_weeks(trend: &Latest, hostname: &str) -> present::host::HostWeeks {
+    use present::host::HostWeeks;
+    match trend {
+        Latest::Ready(snap) => match snap.hosts.get(hostname) {
+            Some((this, last)) => HostWeeks::Ready {
+                as_of_ms: snap.as_of_ms,
+                this: this.figures(),
+                last: last.figures(),
+            },
+            None => HostWeeks::Missing(format!(
+                "None of this host's reports is in the week-over-week figures computed at {} \
+                 (it reported since; they are computed again in the background).",
+                fmt_clock(snap.as_of_ms)
+            )),
+        },
+        Latest::Missing(why) => HostWeeks::Missing(format!("{why}.")),
     }
 }
 

@@ -188,6 +188,7 @@ mod tests {
             key: key.into(),
             expected: "1".into(),
             actual: Some(actual.into()),
+            roles: Vec::new(),
         };
         assert!(findings_changed(None, &[]));
         assert!(!findings_changed(Some(&[]), &[]));

@@ -1,7 +1,7 @@
 //! How a host's drifting keys change from one report to the next: a key
 //! starts drifting, comes back, becomes waived, or goes away with a
-//! stopped broker. One
-//! rule for both backends, so the drift history reads the same on each.
+//! stopped role (a broker, a controller, a ZooKeeper server). One rule for
+//! both backends, so the drift history reads the same on each.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,9 @@ pub enum Change {
     Drift,
     /// It came back: reported again and no longer drifting.
     Ok,
-    /// It vanished because the broker stopped (the report's `process`
-    /// check says none runs): not fixed, just no longer observable.
+    /// It vanished because its role stopped (the report's `roles` say it
+    /// does not run; before roles: the `process` check says no broker
+    /// runs): not fixed, just no longer observable.
     Stopped,
     /// It still differs, but a waiver in force now accepts it: no longer
     /// drift, not fixed either. An expired waiver makes it `Drift` again.
@@ -50,7 +51,10 @@ impl Change {
 /// a `Drift` for each key that started drifting; for each that stopped
 /// drifting, `Waived` when a waiver in force now covers it, `Ok` when it
 /// was reported fine, else (gone from the report, or no longer applicable)
-/// `Stopped` if the broker is missing now, else `Ok`.
+/// `Stopped` if one of its roles is not running now (or gone from the
+/// roles: no longer expected), else `Ok`. A key whose roles are not known
+/// (an agent older than roles, a row stored before) follows the broker:
+/// `Stopped` when `process running` drifts.
 pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey, Change)> {
     let same = |a: &DriftKey, b: &DriftKey| a.check == b.check && a.key == b.key;
     let mut out = Vec::new();
@@ -75,7 +79,7 @@ pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey,
             .fixed_while_stopped
             .iter()
             .any(|(c, k)| *c == p.check && *k == p.key);
-        let change = if now.broker_missing && !fixed {
+        let change = if went_with_a_role(p, now) && !fixed {
             Change::Stopped
         } else {
             Change::Ok
@@ -85,9 +89,33 @@ pub fn changes<'a>(prev: &'a [DriftKey], now: &'a Derived) -> Vec<(&'a DriftKey,
     out
 }
 
+/// Whether `k` (not drifting now, not reported fine) is gone with a role
+/// that stopped: one of its roles does not run now, or is no longer in the
+/// report's roles; for a key without roles, whether the broker is missing.
+fn went_with_a_role(k: &DriftKey, now: &Derived) -> bool {
+    if k.roles.is_empty() || now.roles_running.is_empty() {
+        return now.broker_missing;
+    }
+    !stopped_roles(k, now).is_empty()
+}
+
+/// The roles of `k` that do not run now (or are gone from the roles).
+fn stopped_roles<'a>(k: &'a DriftKey, now: &Derived) -> Vec<&'a str> {
+    k.roles
+        .iter()
+        .filter(|r| {
+            !now.roles_running
+                .iter()
+                .any(|(name, running)| name == *r && *running)
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 /// What an event stores in `drift_events.actual`: the value seen for a
 /// `Drift`; the waiver's justification for a `Waived` (the value is the one
-/// of the drift before it); nothing otherwise.
+/// of the drift before it); for a `Stopped`, the roles it went with
+/// (`zookeeper`, joined by `+`), when known; nothing otherwise.
 pub fn stored_actual(k: &DriftKey, change: Change, now: &Derived) -> Option<String> {
     match change {
         Change::Drift => k.actual.clone(),
@@ -96,6 +124,9 @@ pub fn stored_actual(k: &DriftKey, change: Change, now: &Derived) -> Option<Stri
             .iter()
             .find(|w| w.check == k.check && w.key == k.key)
             .and_then(|w| w.justification.clone()),
+        Change::Stopped if !k.roles.is_empty() && !now.roles_running.is_empty() => {
+            Some(stopped_roles(k, now).join("+")).filter(|s| !s.is_empty())
+        }
         Change::Ok | Change::Stopped => None,
     }
 }
@@ -111,6 +142,14 @@ mod tests {
             key: key.into(),
             expected: "x".into(),
             actual: Some("y".into()),
+            roles: Vec::new(),
+        }
+    }
+
+    fn owned(check: &str, k: &str, roles: &[&str]) -> DriftKey {
+        DriftKey {
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            ..key(check, k)
         }
     }
 
@@ -177,6 +216,49 @@ mod tests {
             named(&changes(&[], &again)),
             [("vm.swappiness".to_owned(), Change::Drift)]
         );
+    }
+
+    /// A ZooKeeper that stops beside a running broker: its keys went with
+    /// it (`Stopped`, naming the role), the broker's keys that vanish came
+    /// back; the broker's `running` key never drifted, so the old rule
+    /// alone would have called every one of them fixed.
+    #[test]
+    fn keys_of_a_stopped_role_went_with_it_others_came_back() {
+        let prev = [
+            owned("gc", "pause_p99_ms", &["zookeeper"]),
+            owned("process", "nofile (pid 7)", &["zookeeper"]),
+            owned("process", "nofile (pid 9)", &["broker"]),
+            owned("sysctl", "vm.swappiness", &["broker", "zookeeper"]),
+            owned("sysctl", "vm.max_map_count", &["zookeeper"]),
+        ];
+        let mut now = derived(
+            &[owned("process", "running (zookeeper)", &["zookeeper"])],
+            &[("sysctl", "vm.max_map_count")],
+        );
+        now.roles_running = vec![("broker".into(), true), ("zookeeper".into(), false)];
+        let out = changes(&prev, &now);
+        assert_eq!(
+            named(&out),
+            [
+                ("running (zookeeper)".to_owned(), Change::Drift),
+                ("pause_p99_ms".to_owned(), Change::Stopped),
+                ("nofile (pid 7)".to_owned(), Change::Stopped),
+                ("nofile (pid 9)".to_owned(), Change::Ok),
+                ("vm.swappiness".to_owned(), Change::Stopped),
+                ("vm.max_map_count".to_owned(), Change::Ok),
+            ]
+        );
+        assert_eq!(
+            stored_actual(out[1].0, out[1].1, &now).as_deref(),
+            Some("zookeeper")
+        );
+        // A role gone from the roles (the agent restarted and no longer
+        // expects it) took its keys too.
+        now.roles_running = vec![("broker".into(), true)];
+        assert_eq!(changes(&prev[..1], &now)[1].1, Change::Stopped);
+        // Keys without roles (an older agent's) follow the broker.
+        let old = [key("gc", "pause_p99_ms")];
+        assert_eq!(changes(&old, &now)[1].1, Change::Ok);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! index or table walk and the views of the rows shown, never the views of
 //! the whole fleet. The counts of each state for the whole fleet come from
 //! one aggregate over `hosts`, each cluster's from one GROUP BY, and each
-//! cluster's figures of this week and last ([`WeekRow`]) from the samples.
+//! host's sums of this week and last ([`HostWeekRow`]) from the samples.
 
 use serde::Serialize;
 
@@ -38,19 +38,23 @@ pub enum StateFilter {
     Stale,
     /// Hosts whose clock is off.
     Skewed,
-    /// Hosts with no problem.
+    /// Hosts whose GC health is unknown (no JVM, or a GC log the agent
+    /// cannot read): not a problem of the host, a gap in what is watched.
+    GcUnknown,
+    /// Hosts with no problem and whose GC is known.
     Healthy,
 }
 
 impl StateFilter {
     /// Every filter, in the order the page offers them.
-    pub const ALL: [StateFilter; 7] = [
+    pub const ALL: [StateFilter; 8] = [
         StateFilter::All,
         StateFilter::Problems,
         StateFilter::Drifting,
         StateFilter::Unhealthy,
         StateFilter::Stale,
         StateFilter::Skewed,
+        StateFilter::GcUnknown,
         StateFilter::Healthy,
     ];
 
@@ -63,6 +67,7 @@ impl StateFilter {
             StateFilter::Unhealthy => "gc-unhealthy",
             StateFilter::Stale => "stale",
             StateFilter::Skewed => "clock-skewed",
+            StateFilter::GcUnknown => "gc-unknown",
             StateFilter::Healthy => "healthy",
         }
     }
@@ -81,7 +86,8 @@ impl StateFilter {
             StateFilter::Unhealthy => c.unhealthy,
             StateFilter::Stale => c.stale,
             StateFilter::Skewed => c.skewed,
-            StateFilter::Healthy => c.hosts.saturating_sub(c.problems),
+            StateFilter::GcUnknown => c.gc_unknown,
+            StateFilter::Healthy => c.healthy,
         }
     }
 
@@ -93,7 +99,8 @@ impl StateFilter {
             StateFilter::Unhealthy => UNHEALTHY.into(),
             StateFilter::Stale => stale(),
             StateFilter::Skewed => skewed(),
-            StateFilter::Healthy => format!("NOT {}", problem()),
+            StateFilter::GcUnknown => GC_UNKNOWN.into(),
+            StateFilter::Healthy => healthy(),
         }
     }
 }
@@ -284,6 +291,26 @@ pub struct FleetQuery {
     pub limit: u32,
     /// Only the hosts of this cluster (`None`: every cluster).
     pub cluster: Option<ClusterFilter>,
+    /// Only the hosts whose latest report names this role (`broker`,
+    /// `controller`, `zookeeper`; hosts of agents older than roles name
+    /// none). `None`: every host.
+    pub role: Option<String>,
+}
+
+/// The role filter's parameter: the name between newlines, as the
+/// `role_names` column holds each (see
+/// [`super::health::HostDetail::role_names`]); `None` for no filter.
+pub fn role_param(q: &FleetQuery) -> Option<String> {
+    q.role
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("\n{}\n", super::health::role_token(r)))
+}
+
+/// The role filter as SQL over parameter `?n` ([`role_param`]).
+fn role_sql(n: u8) -> String {
+    let role = format!("CAST(?{n} AS TEXT)");
+    format!("({role} IS NULL OR strpos(COALESCE(role_names, ''), {role}) > 0)")
 }
 
 /// The hosts of one cluster, as the fleet page and `GET /api/v1/hosts`
@@ -356,12 +383,12 @@ pub struct ClusterCounts {
 /// Each cluster's counts, one GROUP BY over `hosts` with the same state
 /// rules as [`counts_sql`]: parameter 1 now. Columns: cluster, hosts,
 /// problems, drifting, unhealthy, stale, skewed, hosts with waived
-/// findings, waived findings.
+/// findings, waived findings, GC unknown, healthy.
 pub fn cluster_counts_sql(d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
         "SELECT cluster, COUNT(*), {}, {}, {}, {}, {}, {},
-                CAST(COALESCE(SUM(waived), 0) AS BIGINT) FROM hosts
+                CAST(COALESCE(SUM(waived), 0) AS BIGINT), {}, {} FROM hosts
          WHERE {NOW} IS NOT NULL GROUP BY cluster",
         n(&problem()),
         n(DRIFTING),
@@ -369,6 +396,8 @@ pub fn cluster_counts_sql(d: Dialect) -> String {
         n(&stale()),
         n(&skewed()),
         n("waived > 0"),
+        n(GC_UNKNOWN),
+        n(&healthy()),
     );
     dialect(&sql, d)
 }
@@ -392,6 +421,10 @@ pub struct FleetCounts {
     pub waived_hosts: u64,
     /// Such findings, the whole fleet.
     pub waived: u64,
+    /// Hosts whose GC health is unknown.
+    pub gc_unknown: u64,
+    /// Hosts with no problem and whose GC is known.
+    pub healthy: u64,
 }
 
 /// One page of the fleet, as storage answers it.
@@ -451,15 +484,71 @@ pub struct WeekFigures {
     pub drifting_reports: u64,
 }
 
-/// One cluster's figures for one week, as the storage reads them.
+/// A week's reports summed so that weeks of several hosts add up (a mean
+/// is kept as its sum and count): one host's week as storage reads it,
+/// or a cluster's, the sum of its hosts'.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WeekSums {
+    /// Reports received.
+    pub reports: u64,
+    /// Sum of the reports' GC ms per second.
+    pub rate_sum: f64,
+    /// Reports with a GC ms per second.
+    pub rate_reports: u64,
+    /// The worst report's GC ms per second.
+    pub worst_rate: Option<f64>,
+    /// The worst report's pause p99, ms.
+    pub worst_p99: Option<f64>,
+    /// Full GCs reported.
+    pub full_gcs: u64,
+    /// Reports with at least one drifting finding.
+    pub drifting_reports: u64,
+}
+
+impl WeekSums {
+    /// Adds another host's (or week's) sums.
+    pub fn add(&mut self, o: &WeekSums) {
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        self.reports = self.reports.saturating_add(o.reports);
+        self.rate_sum += o.rate_sum;
+        self.rate_reports = self.rate_reports.saturating_add(o.rate_reports);
+        self.worst_rate = max(self.worst_rate, o.worst_rate);
+        self.worst_p99 = max(self.worst_p99, o.worst_p99);
+        self.full_gcs = self.full_gcs.saturating_add(o.full_gcs);
+        self.drifting_reports = self.drifting_reports.saturating_add(o.drifting_reports);
+    }
+
+    /// The figures pages and the API show.
+    pub fn figures(&self) -> WeekFigures {
+        WeekFigures {
+            reports: self.reports,
+            mean_gc_ms_per_second: (self.rate_reports > 0)
+                .then(|| self.rate_sum / self.rate_reports as f64)
+                .filter(|m| m.is_finite()),
+            worst_gc_ms_per_second: self.worst_rate,
+            worst_pause_p99_ms: self.worst_p99,
+            full_gcs: self.full_gcs,
+            drifting_reports: self.drifting_reports,
+        }
+    }
+}
+
+/// One host's sums of one week, as storage reads them (see
+/// [`week_bounds`]): the one source of the host page's week-over-week
+/// table and of its cluster's trend.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WeekRow {
-    /// The cluster; `None`: hosts without one.
+pub struct HostWeekRow {
+    /// The host.
+    pub hostname: String,
+    /// Its cluster when read (`None`: none).
     pub cluster: Option<String>,
     /// This week (true) or last week.
     pub this_week: bool,
-    /// The figures.
-    pub figures: WeekFigures,
+    /// Its sums.
+    pub sums: WeekSums,
 }
 
 // The states, as SQL over a `hosts` row; parameter 1 is now (Unix ms).
@@ -468,6 +557,13 @@ pub struct WeekRow {
 const NOW: &str = "CAST(?1 AS BIGINT)";
 const DRIFTING: &str = "(drift > 0)";
 const UNHEALTHY: &str = "(gc_drift > 0)";
+/// As `GcHealth::from_figures`: no `gc` drift, and not every JVM's GC read.
+const GC_UNKNOWN: &str = "(gc_drift = 0 AND NOT has_gc)";
+
+/// No problem, and the GC known.
+fn healthy() -> String {
+    format!("(NOT {} AND NOT {GC_UNKNOWN})", problem())
+}
 
 fn three_intervals() -> &'static str {
     "(3000.0 * CAST(GREATEST(interval_seconds, 1) AS DOUBLE PRECISION))"
@@ -530,14 +626,14 @@ pub const HOST_COLUMNS: &str =
     "hostname, profile, last_id, last_time_text, last_time, interval_seconds,
     drift, findings, jvms, has_gc, gc_drift, gc_ms_per_second, pause_p99_ms, drifting,
     received_at, COALESCE(seen_at, received_at), COALESCE(skew_ms, last_time - received_at),
-    cluster, COALESCE(waived, 0), machine_id, conflict_at, conflict_machines";
+    cluster, COALESCE(waived, 0), machine_id, conflict_at, conflict_machines, detail";
 
 /// Where the page query puts its sort key: right after [`HOST_COLUMNS`].
-pub const SORT_KEY_COLUMN: usize = 22;
+pub const SORT_KEY_COLUMN: usize = 23;
 
 /// The page query: parameters 1 now, 2 the text (or NULL), 3 the cursor's
 /// value (or NULL), 4 its host name, 5 the limit, 6 and 7 the
-/// cluster ([`cluster_params`]). `backwards` reads the
+/// cluster ([`cluster_params`]), 8 the role ([`role_param`]). `backwards` reads the
 /// rows before the cursor, nearest first (the caller reverses them).
 pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let key = q.sort.sql();
@@ -561,12 +657,13 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
     let v = format!("CAST(?3 AS {value_type})");
     let sql = format!(
         "SELECT {HOST_COLUMNS}, {key} AS sort_key FROM hosts
-         WHERE {NOW} IS NOT NULL AND {text} AND {state} AND {cluster}
+         WHERE {NOW} IS NOT NULL AND {text} AND {state} AND {cluster} AND {role}
            AND (?3 IS NULL OR {key} {key_cmp} {v} OR ({key} = {v} AND hostname {host_cmp} CAST(?4 AS TEXT)))
          ORDER BY sort_key {key_dir}, hostname {host_dir} LIMIT CAST(?5 AS BIGINT)",
         text = text_filter(),
         state = q.state.sql(),
         cluster = cluster_sql(6),
+        role = role_sql(8),
     );
     // PostgreSQL must learn each parameter's type from the query: now is
     // named even when no state needs it, and `?3 IS NULL` alone would not do.
@@ -574,13 +671,15 @@ pub fn page_sql(q: &FleetQuery, backwards: bool, d: Dialect) -> String {
 }
 
 /// The counts query: parameters 1 now, 2 the text (or NULL), 3 and 4 the
-/// cluster ([`cluster_params`]). Columns: hosts, problems, drifting,
-/// unhealthy, stale, skewed (the whole fleet's), matching (text, `state`
-/// and cluster), hosts with waived findings, waived findings.
+/// cluster ([`cluster_params`]), 5 the role ([`role_param`]). Columns:
+/// hosts, problems, drifting, unhealthy, stale, skewed (the whole
+/// fleet's), matching (text, `state`, cluster and role), hosts with waived
+/// findings, waived findings, GC unknown, healthy.
 pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
     let n = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
     let sql = format!(
-        "SELECT COUNT(*), {}, {}, {}, {}, {}, {}, {}, CAST(COALESCE(SUM(waived), 0) AS BIGINT)
+        "SELECT COUNT(*), {}, {}, {}, {}, {}, {}, {}, CAST(COALESCE(SUM(waived), 0) AS BIGINT),
+                {}, {}
          FROM hosts",
         n(&problem()),
         n(DRIFTING),
@@ -588,12 +687,15 @@ pub fn counts_sql(state: StateFilter, d: Dialect) -> String {
         n(&stale()),
         n(&skewed()),
         n(&format!(
-            "{} AND {} AND {}",
+            "{} AND {} AND {} AND {}",
             text_filter(),
             state.sql(),
-            cluster_sql(3)
+            cluster_sql(3),
+            role_sql(5)
         )),
         n("waived > 0"),
+        n(GC_UNKNOWN),
+        n(&healthy()),
     );
     dialect(&sql, d)
 }

@@ -1,11 +1,32 @@
 //! What the collector derives from one report when it stores it: the figures
 //! the fleet views need, kept in columns so listing hosts or drawing charts
-//! never re-parses stored documents.
+//! never re-parses stored documents: counts, GC figures (and why they are
+//! missing), the roles the host runs and each drifting key's roles.
 
 use serde::{Deserialize, Serialize};
 
 use crate::finding::{Finding, Status};
-use crate::report::Report;
+use crate::report::{JvmReport, Report};
+
+/// Most roles kept per host (a host runs three; a report naming more is
+/// cut here, the document keeps them all).
+const MAX_ROLES: usize = 16;
+/// Most process ids kept per role.
+const MAX_PIDS: usize = 16;
+/// Longest text kept of a name or a reason (bytes, cut at a character).
+const MAX_TEXT: usize = 600;
+
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
+fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
 
 /// A drifting `(check, key)` pair, with what was expected and seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +39,89 @@ pub struct DriftKey {
     pub expected: String,
     /// The observed value.
     pub actual: Option<String>,
+    /// The roles whose audit made it (`roles[].finding_keys`, or the
+    /// role of the JVM it is a finding of): when one of them
+    /// stops and the key vanishes, it went with that role. Empty for
+    /// older agents (no roles) and for rows stored before roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// One role of the host as the fleet and host views show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleState {
+    /// `broker`, `controller`, `zookeeper` (or a configured profile's name).
+    pub role: String,
+    /// The profile that judged it.
+    pub profile: String,
+    /// One of its processes runs.
+    pub running: bool,
+    /// When none runs: since when (RFC 3339, as the agent says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_since: Option<String>,
+    /// Its processes now.
+    #[serde(default)]
+    pub pids: Vec<i32>,
+    /// Its drifting findings (its audit's and its JVMs').
+    pub drift: u32,
+}
+
+/// What a host's row keeps beside its counts, as one JSON column: its
+/// roles and why its GC figures are missing. Read back whole; a field
+/// added later is `default` in rows stored before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDetail {
+    /// The roles the agent expects on the host; empty when its report
+    /// names none (an agent older than roles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleState>,
+    /// JVMs by role (`broker`, `zookeeper`, ...; a combined node is
+    /// `broker+controller`; a JVM with no role is `other`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jvms_by_role: Vec<(String, u32)>,
+    /// Why the GC health is unknown, when it is: no JVM, or a JVM whose
+    /// GC log the agent cannot read (with the remedy the agent gives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_unknown_because: Option<String>,
+    /// Why the worst JVM's GC ms per second of the interval is `null`, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_rate_null_because: Option<String>,
+}
+
+impl HostDetail {
+    /// The column's text.
+    pub fn to_column(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Reads the column (NULL or unreadable: nothing known).
+    pub fn from_column(text: Option<&str>) -> HostDetail {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
+
+    /// The role filter's column: each role name between newlines
+    /// (`\nbroker\nzookeeper\n`), so `strpos` finds a whole name; NULL
+    /// (`None`) without roles.
+    pub fn role_names(&self) -> Option<String> {
+        if self.roles.is_empty() {
+            return None;
+        }
+        let mut s = String::from("\n");
+        for r in &self.roles {
+            s.push_str(&role_token(&r.role));
+            s.push('\n');
+        }
+        Some(s)
+    }
+}
+
+/// A role name as the role filter's column holds it: no newline (the
+/// separator) and no NUL (PostgreSQL text refuses it).
+pub fn role_token(name: &str) -> String {
+    name.chars()
+        .map(|c| if c == '\n' || c == '\0' { ' ' } else { c })
+        .collect()
 }
 
 /// Figures derived from one report.
@@ -29,7 +133,7 @@ pub struct Derived {
     pub findings: u32,
     /// Drifting findings of the `gc` check (service levels missed).
     pub gc_drift: u32,
-    /// Broker JVMs in the report.
+    /// JVMs in the report, of every role.
     pub jvms: u32,
     /// The worst JVM's GC pause milliseconds per wall second over the interval.
     pub gc_ms_per_second: Option<f64>,
@@ -37,7 +141,9 @@ pub struct Derived {
     pub pause_p99_ms: Option<f64>,
     /// Full GCs over the interval, all JVMs.
     pub full_gcs: u64,
-    /// Whether any JVM carried GC statistics.
+    /// Whether the GC of every JVM was read (and there is one): a JVM
+    /// whose GC log the agent cannot read leaves the host's GC health
+    /// unknown, never healthy.
     pub has_gc: bool,
     /// The drifting keys, sorted and unique by `(check, key)`.
     pub drifting: Vec<DriftKey>,
@@ -47,11 +153,18 @@ pub struct Derived {
     /// two machines under one host name are told apart by it.
     pub machine_id: Option<String>,
     /// The `process` check says no broker runs (`running` drifts): keys
-    /// that vanish now went with the broker, they were not fixed.
+    /// that vanish now went with the broker, they were not fixed (the rule
+    /// for keys whose roles are not known: older agents, older rows).
     pub broker_missing: bool,
-    /// When `broker_missing`: the `(check, key)` pairs reported `ok`, the
-    /// only ones that did come back (empty otherwise, to keep ingest cheap).
+    /// The roles the report names, and whether each runs (empty: an
+    /// agent older than roles).
+    pub roles_running: Vec<(String, bool)>,
+    /// When a role (or the broker) is missing: the `(check, key)` pairs
+    /// reported `ok`, the only ones that did come back (empty otherwise,
+    /// to keep ingest cheap).
     pub fixed_while_stopped: Vec<(String, String)>,
+    /// Roles, JVMs by role, and why GC figures are missing.
+    pub detail: HostDetail,
     /// Findings a waiver in force covers (status `waived`): shown and
     /// counted, not drift.
     pub waived: u32,
@@ -84,32 +197,27 @@ impl Derived {
             machine_id: report.host.machine_id.clone(),
             ..Derived::default()
         };
-        let all = report
-            .findings
-            .iter()
-            .chain(report.jvms.iter().flat_map(|j| j.findings.iter()));
-        for f in all {
-            d.count(f);
+        for f in &report.findings {
+            d.count(f, owners_of_host_finding(report, f));
         }
         for jvm in &report.jvms {
-            let Some(gc) = &jvm.gc else { continue };
-            d.has_gc = true;
-            let w = &gc.interval;
-            d.full_gcs = d.full_gcs.saturating_add(w.full_gcs);
-            if let Some(rate) = w.gc_ms_per_second.filter(|r| r.is_finite()) {
-                d.gc_ms_per_second = Some(d.gc_ms_per_second.map_or(rate, |m| m.max(rate)));
-            }
-            // A window without pauses says nothing about pause length.
-            if w.overall.count > 0 && w.overall.p99_ms.is_finite() {
-                let p = w.overall.p99_ms;
-                d.pause_p99_ms = Some(d.pause_p99_ms.map_or(p, |m| m.max(p)));
+            let owners = owners_of_jvm(report, jvm);
+            for f in &jvm.findings {
+                d.count(f, owners.clone());
             }
         }
+        d.gc_figures(report);
         d.broker_missing = d
             .drifting
             .iter()
             .any(|k| k.check == "process" && k.key == "running");
-        if d.broker_missing {
+        d.roles_running = report
+            .roles
+            .iter()
+            .take(MAX_ROLES)
+            .map(|r| (r.role.clone(), r.running))
+            .collect();
+        if d.broker_missing || d.roles_running.iter().any(|(_, running)| !running) {
             d.fixed_while_stopped = report
                 .findings
                 .iter()
@@ -120,12 +228,100 @@ impl Derived {
         }
         d.drifting
             .sort_by(|a, b| (&a.check, &a.key).cmp(&(&b.check, &b.key)));
-        d.drifting
-            .dedup_by(|a, b| a.check == b.check && a.key == b.key);
+        d.drifting.dedup_by(|a, b| {
+            let same = a.check == b.check && a.key == b.key;
+            if same {
+                // One key two roles make alike belongs to both.
+                for r in std::mem::take(&mut a.roles) {
+                    if !b.roles.contains(&r) {
+                        b.roles.push(r);
+                    }
+                }
+            }
+            same
+        });
+        d.detail.roles = role_states(report);
+        // An agent older than roles names no JVM's role: nothing to count by.
+        if !report.roles.is_empty() {
+            d.detail.jvms_by_role = jvms_by_role(&report.jvms);
+        }
         d
     }
 
-    fn count(&mut self, f: &Finding) {
+    /// The GC figures of the interval (the worst JVM's), whether every
+    /// JVM's GC was read, and why figures are missing.
+    fn gc_figures(&mut self, report: &Report) {
+        let live: Vec<&JvmReport> = report.jvms.iter().filter(|j| !j.exited).collect();
+        let mut unread: Vec<String> = Vec::new();
+        let mut no_rate: Vec<String> = Vec::new();
+        for jvm in report.jvms.iter() {
+            let Some(gc) = &jvm.gc else { continue };
+            let w = &gc.interval;
+            self.full_gcs = self.full_gcs.saturating_add(w.full_gcs);
+            if let Some(rate) = w.gc_ms_per_second.filter(|r| r.is_finite()) {
+                self.gc_ms_per_second = Some(self.gc_ms_per_second.map_or(rate, |m| m.max(rate)));
+            }
+            // A window without pauses says nothing about pause length.
+            if w.overall.count > 0 && w.overall.p99_ms.is_finite() {
+                let p = w.overall.p99_ms;
+                self.pause_p99_ms = Some(self.pause_p99_ms.map_or(p, |m| m.max(p)));
+            }
+        }
+        for jvm in &live {
+            let who = jvm_label(jvm);
+            match unread_because(jvm) {
+                Some(why) => unread.push(format!("{who}: {why}")),
+                None => {
+                    let rate = jvm
+                        .gc
+                        .as_ref()
+                        .and_then(|g| g.interval.gc_ms_per_second)
+                        .filter(|r| r.is_finite());
+                    if rate.is_none() {
+                        let why = jvm
+                            .gc
+                            .as_ref()
+                            .and_then(|g| g.interval.rates_null_because.clone())
+                            .unwrap_or_else(|| {
+                                "no rate over this interval (the JVM's first report, \
+                                 or too short a stretch of log)"
+                                    .into()
+                            });
+                        no_rate.push(format!("{who}: {why}"));
+                    }
+                }
+            }
+        }
+        self.has_gc = !live.is_empty() && unread.is_empty();
+        if live.is_empty() {
+            let why = if report.jvms.is_empty() {
+                "no JVM in the latest report (no broker, controller or ZooKeeper runs)"
+            } else {
+                "every JVM of the latest report has exited"
+            };
+            self.detail.gc_unknown_because = Some(why.into());
+        } else if !unread.is_empty() {
+            self.detail.gc_unknown_because = Some(bounded(
+                &format!(
+                    "{} of {} JVMs' GC not read: {}",
+                    unread.len(),
+                    live.len(),
+                    unread.join("; ")
+                ),
+                MAX_TEXT,
+            ));
+        }
+        if self.gc_ms_per_second.is_none() {
+            let why = match (&self.detail.gc_unknown_because, no_rate.is_empty()) {
+                (_, false) => no_rate.join("; "),
+                (Some(u), true) => u.clone(),
+                (None, true) => "no JVM reported a rate".into(),
+            };
+            self.detail.gc_rate_null_because = Some(bounded(&why, MAX_TEXT));
+        }
+    }
+
+    fn count(&mut self, f: &Finding, roles: Vec<String>) {
         self.findings = self.findings.saturating_add(1);
         if f.status == Status::Waived {
             self.waived = self.waived.saturating_add(1);
@@ -145,20 +341,136 @@ impl Derived {
                 key: f.key.clone(),
                 expected: f.expected.clone(),
                 actual: f.actual.clone(),
+                roles,
             });
         }
     }
+}
+
+/// The roles whose audit made a host finding (`roles[].finding_keys`).
+fn owners_of_host_finding(report: &Report, f: &Finding) -> Vec<String> {
+    report
+        .roles
+        .iter()
+        .take(MAX_ROLES)
+        .filter(|r| {
+            r.finding_keys
+                .iter()
+                .any(|[check, key]| *check == f.check && *key == f.key)
+        })
+        .map(|r| r.role.clone())
+        .collect()
+}
+
+/// The role whose profile judged a JVM (as the agent counts it in its
+/// role's summary), else the report's roles the JVM names.
+fn owners_of_jvm(report: &Report, jvm: &JvmReport) -> Vec<String> {
+    let by_profile: Vec<String> = report
+        .roles
+        .iter()
+        .take(MAX_ROLES)
+        .filter(|r| jvm.profile.as_deref() == Some(r.profile.as_str()))
+        .map(|r| r.role.clone())
+        .collect();
+    if !by_profile.is_empty() {
+        return by_profile;
+    }
+    report
+        .roles
+        .iter()
+        .take(MAX_ROLES)
+        .filter(|r| jvm.roles.contains(&r.role))
+        .map(|r| r.role.clone())
+        .collect()
+}
+
+/// A JVM as sentences name it: `broker (pid 12)`, `broker+controller (pid
+/// 13)`, or its command for a JVM with no role.
+pub fn jvm_label(jvm: &JvmReport) -> String {
+    let what = if jvm.roles.is_empty() {
+        bounded(&jvm.command, 60)
+    } else {
+        bounded(&jvm.roles.join("+"), 60)
+    };
+    format!("{what} (pid {})", jvm.pid)
+}
+
+/// Why the agent read none of a JVM's GC, if it did not: its `gc log`
+/// finding is `unreadable` (the log or its directory may not be read: the
+/// finding carries the remedy) or `not_applicable` (no log configured,
+/// the file missing), or there are no GC statistics at all.
+pub fn unread_because(jvm: &JvmReport) -> Option<String> {
+    let log = jvm.findings.iter().find(|f| {
+        f.check == "gc"
+            && f.key == "log"
+            && matches!(f.status, Status::Unreadable | Status::NotApplicable)
+    });
+    match (log, &jvm.gc) {
+        (Some(f), _) => {
+            let what = if f.status == Status::Unreadable {
+                "its GC log cannot be read"
+            } else {
+                "no GC log read"
+            };
+            Some(match f.detail.as_deref() {
+                Some(d) => format!("{what}: {d}"),
+                None => what.to_owned(),
+            })
+        }
+        (None, None) => Some("no GC statistics in the report".into()),
+        (None, Some(_)) => None,
+    }
+}
+
+/// The report's roles, bounded, with their drift counts.
+fn role_states(report: &Report) -> Vec<RoleState> {
+    report
+        .roles
+        .iter()
+        .take(MAX_ROLES)
+        .map(|r| RoleState {
+            role: bounded(&r.role, 100),
+            profile: bounded(&r.profile, 100),
+            running: r.running,
+            missing_since: r.missing_since.as_deref().map(|t| bounded(t, 64)),
+            pids: r.pids.iter().copied().take(MAX_PIDS).collect(),
+            drift: u32::try_from(r.summary.drift).unwrap_or(u32::MAX),
+        })
+        .collect()
+}
+
+/// The JVMs counted by their roles, in first-seen order; one that exited
+/// since the last report (its final entry) as `zookeeper (exited)`.
+fn jvms_by_role(jvms: &[JvmReport]) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for j in jvms {
+        let mut name = if j.roles.is_empty() {
+            "other".to_owned()
+        } else {
+            bounded(&j.roles.join("+"), 100)
+        };
+        if j.exited {
+            name.push_str(" (exited)");
+        }
+        if let Some((_, c)) = out.iter_mut().find(|(n, _)| *n == name) {
+            *c = c.saturating_add(1);
+        } else if out.len() < MAX_ROLES {
+            out.push((name, 1));
+        }
+    }
+    out
 }
 
 /// A host's GC health as the fleet view shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GcHealth {
-    /// GC statistics present and no `gc` finding drifted.
+    /// Every JVM's GC read and no `gc` finding drifted.
     Healthy,
     /// A `gc` service-level finding drifted.
     Unhealthy,
-    /// No JVM with GC statistics in the latest report.
+    /// Not known: no JVM, or a JVM whose GC log the agent cannot read
+    /// (the host view's `unknown_because` says which and what to do).
     Unknown,
 }
 
@@ -183,5 +495,92 @@ impl GcHealth {
             GcHealth::Unhealthy => "unhealthy",
             GcHealth::Unknown => "unknown",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    fn fixture(name: &str) -> Report {
+        let path = format!(
+            "{}/tests/fixtures/collector/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn roles_of<'a>(d: &'a Derived, check: &str, key: &str) -> &'a [String] {
+        &d.drifting
+            .iter()
+            .find(|k| k.check == check && k.key == key)
+            .unwrap_or_else(|| panic!("{check} {key} does not drift"))
+            .roles
+    }
+
+    /// A real agent's report of a host running a ZooKeeper, a broker and
+    /// a controller: each drifting key belongs to the roles whose audit
+    /// (or whose JVM) made it; a key every JVM makes alike, to all three.
+    #[test]
+    fn each_drifting_key_belongs_to_the_roles_that_made_it() {
+        let d = Derived::of(&fixture("three-roles"));
+        assert_eq!(
+            roles_of(&d, "placement", "/srv/roles/zk-txn"),
+            ["zookeeper"]
+        );
+        assert_eq!(roles_of(&d, "limits", "nofile (pid 6324)"), ["broker"]);
+        let mut all = roles_of(&d, "stall", "gc_log_off_data_disk").to_vec();
+        all.sort();
+        assert_eq!(all, ["broker", "controller", "zookeeper"]);
+        let names: Vec<(&str, bool)> = d
+            .detail
+            .roles
+            .iter()
+            .map(|r| (r.role.as_str(), r.running))
+            .collect();
+        assert_eq!(
+            names,
+            [("broker", true), ("controller", true), ("zookeeper", true)]
+        );
+        assert!(d.has_gc && d.detail.gc_unknown_because.is_none());
+        assert_eq!(
+            d.detail.role_names().as_deref(),
+            Some("\nbroker\ncontroller\nzookeeper\n")
+        );
+    }
+
+    /// The defect: a broker whose GC log the agent may not read carried
+    /// empty GC statistics, and the host read "healthy". Its health is now
+    /// unknown, with the JVM, the reason and the remedy.
+    #[test]
+    fn a_jvm_whose_gc_log_cannot_be_read_leaves_the_health_unknown() {
+        let mut r = fixture("three-roles");
+        let j = r.jvms.iter_mut().find(|j| j.pid == 6324).unwrap();
+        j.findings.push(Finding {
+            check: "gc".into(),
+            key: "log".into(),
+            expected: "a readable G1 log".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some("permission denied: SupplementaryGroups=kafka".into()),
+            waiver: None,
+        });
+        let d = Derived::of(&r);
+        assert!(!d.has_gc);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
+        let why = d.detail.gc_unknown_because.unwrap();
+        assert!(
+            why.starts_with("1 of 3 JVMs' GC not read: broker (pid 6324): its GC log cannot be read: permission denied: SupplementaryGroups=kafka"),
+            "{why}"
+        );
+        // An older agent's report: no roles, nothing counted by role.
+        let old = Derived::of(&fixture("report"));
+        assert!(old.has_gc && old.detail.roles.is_empty() && old.detail.jvms_by_role.is_empty());
+        assert_eq!(old.detail.role_names(), None);
     }
 }

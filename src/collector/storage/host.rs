@@ -7,16 +7,24 @@
 use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
-use crate::collector::storage::health::{DriftKey, GcHealth};
+use crate::collector::storage::health::{DriftKey, GcHealth, HostDetail, RoleState};
 use crate::collector::storage::machines::{self, MachineConflict};
 
 /// GC figures of a host as `/api/v1/hosts` shows them.
 #[derive(Debug, Clone, Serialize)]
 pub struct GcView {
-    /// `healthy`, `unhealthy` (a `gc` service level drifted) or `unknown` (no GC data).
+    /// `healthy`, `unhealthy` (a `gc` service level drifted) or `unknown`
+    /// (no JVM, or a JVM whose GC log the agent cannot read).
     pub health: GcHealth,
+    /// Why the health is `unknown`: which JVM's GC was not read and why,
+    /// with the agent's remedy (a `SupplementaryGroups=` drop-in for a log
+    /// directory it may not enter); `null` otherwise.
+    pub unknown_because: Option<String>,
     /// The worst JVM's GC ms per wall second over the latest interval.
     pub gc_ms_per_second: Option<f64>,
+    /// Why `gc_ms_per_second` is `null`, when it is (the log unread, no
+    /// pause, a JVM too young for a rate...).
+    pub gc_ms_per_second_null_because: Option<String>,
     /// The worst JVM's overall pause p99 over the latest interval.
     pub pause_p99_ms: Option<f64>,
     /// Full GCs reported in the 24 hours before now.
@@ -60,8 +68,15 @@ pub struct HostView {
     pub drift: u32,
     /// All findings in the latest report.
     pub findings: u32,
-    /// Broker JVMs in the latest report.
+    /// JVMs in the latest report, of every role.
     pub jvms: u32,
+    /// Those JVMs by role (`[["broker", 1], ["zookeeper", 1]]`; a combined
+    /// node is `broker+controller`, a JVM of no role `other`); empty for
+    /// an agent older than roles.
+    pub jvms_by_role: Vec<(String, u32)>,
+    /// The roles the agent expects on the host, each running or missing
+    /// since when; empty for an agent older than roles.
+    pub roles: Vec<RoleState>,
     /// GC health.
     pub gc: GcView,
     /// What drifts now.
@@ -104,9 +119,9 @@ pub struct HostRow {
     pub drift: u32,
     /// All findings.
     pub findings: u32,
-    /// Broker JVMs.
+    /// JVMs.
     pub jvms: u32,
-    /// Whether any JVM had GC data.
+    /// Whether every JVM's GC was read.
     pub has_gc: bool,
     /// Drifting `gc` findings.
     pub gc_drift: u32,
@@ -133,6 +148,9 @@ pub struct HostRow {
     pub conflict_at: Option<i64>,
     /// JSON array of the machine ids of that conflict.
     pub conflict_machines: Option<String>,
+    /// The `detail` column ([`HostDetail`] as JSON; NULL in rows stored
+    /// before it).
+    pub detail: Option<String>,
 }
 
 impl HostRow {
@@ -148,6 +166,8 @@ impl HostRow {
         let behind_limit = i128::from(CLOCK_SKEW_LIMIT_MS).max(3 * interval_ms);
         let clock_skewed =
             self.skew_ms > CLOCK_SKEW_LIMIT_MS || -i128::from(self.skew_ms) > behind_limit;
+        let detail = HostDetail::from_column(self.detail.as_deref());
+        let health = GcHealth::from_figures(self.gc_drift, self.has_gc);
         HostView {
             profile: self.profile,
             last_report_id: self.last_id,
@@ -162,9 +182,22 @@ impl HostRow {
             drift: self.drift,
             findings: self.findings,
             jvms: self.jvms,
+            jvms_by_role: detail.jvms_by_role,
+            roles: detail.roles,
             gc: GcView {
-                health: GcHealth::from_figures(self.gc_drift, self.has_gc),
+                health,
+                unknown_because: match health {
+                    GcHealth::Unknown => Some(detail.gc_unknown_because.unwrap_or_else(|| {
+                        "no JVM of the latest report carried GC statistics".into()
+                    })),
+                    _ => None,
+                },
                 gc_ms_per_second: self.gc_ms_per_second,
+                gc_ms_per_second_null_because: self
+                    .gc_ms_per_second
+                    .is_none()
+                    .then_some(detail.gc_rate_null_because)
+                    .flatten(),
                 pause_p99_ms: self.pause_p99_ms,
                 full_gcs_24h: 0,
                 gc_drift: self.gc_drift,
@@ -209,9 +242,9 @@ pub struct DriftEvent {
     /// Key.
     pub key: String,
     /// True when it started drifting, false when it came back, became
-    /// waived or went away with a stopped broker.
+    /// waived or went away with a stopped role.
     pub drifted: bool,
-    /// `drift`, `ok` (came back), `stopped` (gone with the broker) or
+    /// `drift`, `ok` (came back), `stopped` (gone with a stopped role) or
     /// `waived` (a waiver in force now accepts it).
     pub state: Change,
     /// The expectation.
@@ -225,11 +258,16 @@ pub struct DriftEvent {
     /// (each machine under a host name has its own history).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_id: Option<String>,
+    /// For `stopped`: the role(s) it went with (`zookeeper`), when the
+    /// agent reported roles; absent for keys of older agents (the broker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gone_with: Option<String>,
 }
 
 impl DriftEvent {
     /// An event from its stored columns: a `waived` row keeps the
-    /// justification in `actual` (see [`super::drift::stored_actual`]).
+    /// justification in `actual`, a `stopped` row the roles it went with
+    /// (see [`super::drift::stored_actual`]).
     pub fn from_columns(
         time_ms: i64,
         check: String,
@@ -240,10 +278,10 @@ impl DriftEvent {
         machine_id: Option<String>,
     ) -> DriftEvent {
         let state = Change::parse(state);
-        let (actual, justification) = if state == Change::Waived {
-            (None, stored)
-        } else {
-            (stored, None)
+        let (actual, justification, gone_with) = match state {
+            Change::Waived => (None, stored, None),
+            Change::Stopped => (None, None, stored),
+            Change::Drift | Change::Ok => (stored, None, None),
         };
         DriftEvent {
             time_ms,
@@ -255,6 +293,7 @@ impl DriftEvent {
             actual,
             justification,
             machine_id: machine_id.filter(|m| !m.is_empty()),
+            gone_with,
         }
     }
 }

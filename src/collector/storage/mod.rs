@@ -32,7 +32,7 @@ pub mod sqlite;
 use crate::collector::Error;
 use compact::Options;
 use error::StoreError;
-use fleet::{ClusterCounts, FleetPage, FleetQuery, WeekRow};
+use fleet::{ClusterCounts, FleetPage, FleetQuery, HostWeekRow};
 use host::{HostData, HostView};
 use postgres::{Pg, PgTarget};
 use report::{Cursor, Outcome, ReportPage, Submission};
@@ -231,15 +231,15 @@ impl Storage {
         }
     }
 
-    /// Each cluster's figures of this week and last week: reads every
-    /// sample of two weeks, so only the trend's background refresh
-    /// calls it.
-    pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
+    /// Each host's sums of this week and last week, with its cluster:
+    /// reads every sample of two weeks, so only the trend's background
+    /// refresh calls it (the host pages and the clusters read its result).
+    pub async fn host_weeks(&self, now_ms: i64) -> Result<Vec<HostWeekRow>, StoreError> {
         match self {
-            Storage::Sqlite { readers, .. } => Ok(readers
-                .run(move |c| store::cluster_weeks(c, now_ms))
-                .await?),
-            Storage::Postgres(pg) => pg.cluster_weeks(now_ms).await,
+            Storage::Sqlite { readers, .. } => {
+                Ok(readers.run(move |c| store::host_weeks(c, now_ms)).await?)
+            }
+            Storage::Postgres(pg) => pg.host_weeks(now_ms).await,
         }
     }
 

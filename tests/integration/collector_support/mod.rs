@@ -86,6 +86,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The binary under test: this build's, or the one `TUNEKEEPER_TEST_BIN`
+/// names (see [`crate::under_test`]).
+pub fn binary() -> PathBuf {
+    PathBuf::from(crate::under_test::bin())
+}
+
 /// The agents' token written to every test token file.
 pub const TOKEN: &str = "agent-token-0123456789abcdef";
 /// The readers' token, for `--read-token-file`.
@@ -157,10 +163,10 @@ impl Collector {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(bin());
+                c.args(args).arg(binary());
                 c
             }
-            None => Command::new(bin()),
+            None => Command::new(binary()),
         };
         let mut child = Running::spawn(
             cmd.arg("collector")

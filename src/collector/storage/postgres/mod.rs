@@ -26,8 +26,8 @@ use crate::collector::storage::compact::{self, Options};
 use crate::collector::storage::drift::{self, Change};
 use crate::collector::storage::error::StoreError;
 use crate::collector::storage::fleet::{
-    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
-    WeekFigures, WeekRow,
+    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, HostWeekRow,
+    SortValue, WeekSums,
 };
 use crate::collector::storage::health::DriftKey;
 use crate::collector::storage::host::{DriftEvent, HostData, HostRow, HostView, Point};
@@ -609,39 +609,45 @@ impl Pg {
                     skewed: n(r, 6),
                     waived_hosts: n(r, 7),
                     waived: n(r, 8),
+                    gc_unknown: n(r, 9),
+                    healthy: n(r, 10),
                 },
             })
             .collect())
     }
 
-    /// Each cluster's figures of this week and last week (as
-    /// [`super::sqlite::store::cluster_weeks`]).
-    pub async fn cluster_weeks(&self, now_ms: i64) -> Result<Vec<WeekRow>, StoreError> {
+    /// Each host's sums of this week and last week (as
+    /// [`super::sqlite::store::host_weeks`]).
+    pub async fn host_weeks(&self, now_ms: i64) -> Result<Vec<HostWeekRow>, StoreError> {
         let c = self.client().await?;
         let (since, split) = fleet::week_bounds(now_ms);
         let rows = read(c.query(
-            "SELECT h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
-                    COUNT(*)::BIGINT,
-                    AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
+            "SELECT i.hostname, h.cluster, r.received_at + LEAST(r.skew_ms, 0) > $2 AS this_week,
+                    COUNT(*)::BIGINT, COALESCE(SUM(r.gc_ms_per_second), 0),
+                    COUNT(r.gc_ms_per_second)::BIGINT,
+                    MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
                     COALESCE(SUM(r.full_gcs::FLOAT8), 0), COUNT(*) FILTER (WHERE r.drift > 0)
              FROM samples r JOIN host_ids i ON i.id = r.host JOIN hosts h ON h.hostname = i.hostname
              WHERE r.received_at >= $1 AND r.received_at + LEAST(r.skew_ms, 0) >= $1
-             GROUP BY h.cluster, this_week",
+             GROUP BY i.hostname, h.cluster, this_week",
             &[&since, &split],
         ))
         .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(rows
             .iter()
-            .map(|r| WeekRow {
-                cluster: r.get(0),
-                this_week: r.get(1),
-                figures: WeekFigures {
-                    reports: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-                    mean_gc_ms_per_second: r.get(3),
-                    worst_gc_ms_per_second: r.get(4),
-                    worst_pause_p99_ms: r.get(5),
-                    full_gcs: fleet::count(r.get(6)),
-                    drifting_reports: u64::try_from(r.get::<_, i64>(7)).unwrap_or(0),
+            .map(|r| HostWeekRow {
+                hostname: r.get(0),
+                cluster: r.get(1),
+                this_week: r.get(2),
+                sums: WeekSums {
+                    reports: n(r.get(3)),
+                    rate_sum: r.get(4),
+                    rate_reports: n(r.get(5)),
+                    worst_rate: r.get(6),
+                    worst_p99: r.get(7),
+                    full_gcs: fleet::count(r.get(8)),
+                    drifting_reports: n(r.get(9)),
                 },
             })
             .collect())
@@ -792,10 +798,11 @@ async fn fleet_page(
 ) -> Result<FleetPage<HostView>, tokio_postgres::Error> {
     let text = fleet::text_param(q);
     let (cname, without) = fleet::cluster_params(q);
+    let role = fleet::role_param(q);
     let row = c
         .query_one(
             &fleet::counts_sql(q.state, Dialect::Postgres),
-            &[&now_ms, &text, &cname, &without],
+            &[&now_ms, &text, &cname, &without, &role],
         )
         .await?;
     let n = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
@@ -808,12 +815,15 @@ async fn fleet_page(
         skewed: n(5),
         waived_hosts: n(7),
         waived: n(8),
+        gc_unknown: n(9),
+        healthy: n(10),
     };
     let matching = n(6);
     let limit = i64::from(q.limit) + 1;
     let read = |backwards: bool, cursor: Option<FleetCursor>| {
         let text = text.clone();
         let cname = cname.clone();
+        let role = role.clone();
         async move {
             let sql = fleet::page_sql(q, backwards, Dialect::Postgres);
             let host = cursor.as_ref().map(|c| c.hostname.clone());
@@ -827,7 +837,9 @@ async fn fleet_page(
             let rows = c
                 .query(
                     &sql,
-                    &[&now_ms, &text, value, &host, &limit, &cname, &without],
+                    &[
+                        &now_ms, &text, value, &host, &limit, &cname, &without, &role,
+                    ],
                 )
                 .await?;
             Ok::<_, tokio_postgres::Error>(
@@ -917,6 +929,7 @@ fn host_row(r: &tokio_postgres::Row) -> HostRow {
         machine_id: r.get(19),
         conflict_at: r.get(20),
         conflict_machines: r.get(21),
+        detail: r.get(22),
     }
 }
 
@@ -979,6 +992,14 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Migration
     // Likewise: waived findings of the report shown (NULL before, read as 0).
     tx.batch_execute("ALTER TABLE hosts ADD COLUMN IF NOT EXISTS waived BIGINT")
         .await?;
+    // Likewise: the host's roles, JVMs by role and why GC figures are
+    // missing (JSON, `health::HostDetail`), and each role name between
+    // newlines for the fleet's role filter; NULL before.
+    tx.batch_execute(
+        "ALTER TABLE hosts ADD COLUMN IF NOT EXISTS detail TEXT;
+         ALTER TABLE hosts ADD COLUMN IF NOT EXISTS role_names TEXT",
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1152,6 +1173,8 @@ struct HostState {
     machine_id: Option<String>,
     conflict_at: Option<i64>,
     conflict_machines: Option<String>,
+    detail: Option<String>,
+    role_names: Option<String>,
 }
 
 /// A machine's row as the batch leaves it (see [`super::machines`]).
@@ -1298,7 +1321,7 @@ async fn apply_batch(
             "SELECT hostname, last_id, last_time, last_time_text, received_at, interval_seconds,
                     profile, findings, drift, gc_drift, jvms, has_gc, gc_ms_per_second,
                     pause_p99_ms, drifting, seen_at, skew_ms, cluster, COALESCE(waived, 0),
-                    machine_id, conflict_at, conflict_machines
+                    machine_id, conflict_at, conflict_machines, detail, role_names
              FROM hosts WHERE hostname = ANY($1::TEXT[])",
         )
         .await?;
@@ -1333,6 +1356,8 @@ async fn apply_batch(
                     machine_id: r.get(19),
                     conflict_at: r.get(20),
                     conflict_machines: r.get(21),
+                    detail: r.get(22),
+                    role_names: r.get(23),
                 },
             )
         })
@@ -1510,12 +1535,12 @@ async fn apply_batch(
                 "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
                      interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
                      gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived,
-                     machine_id, conflict_at, conflict_machines)
+                     machine_id, conflict_at, conflict_machines, detail, role_names)
                  SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[],
                      $10::BIGINT[], $11::BIGINT[], $12::BOOL[], $13::FLOAT8[], $14::FLOAT8[],
                      $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[],
-                     $20::TEXT[], $21::BIGINT[], $22::TEXT[])
+                     $20::TEXT[], $21::BIGINT[], $22::TEXT[], $23::TEXT[], $24::TEXT[])
                  ON CONFLICT (hostname) DO UPDATE SET
                      last_id = excluded.last_id, last_time = excluded.last_time,
                      last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -1528,7 +1553,8 @@ async fn apply_batch(
                      skew_ms = excluded.skew_ms, cluster = excluded.cluster,
                      waived = excluded.waived, machine_id = excluded.machine_id,
                      conflict_at = excluded.conflict_at,
-                     conflict_machines = excluded.conflict_machines",
+                     conflict_machines = excluded.conflict_machines, detail = excluded.detail,
+                     role_names = excluded.role_names",
             )
             .await?;
         let names: Vec<&str> = dirty.iter().map(|(n, _)| n.as_str()).collect();
@@ -1563,6 +1589,9 @@ async fn apply_batch(
             .iter()
             .map(|(_, h)| h.conflict_machines.as_deref())
             .collect();
+        let detail: Vec<Option<&str>> = dirty.iter().map(|(_, h)| h.detail.as_deref()).collect();
+        let role_names: Vec<Option<&str>> =
+            dirty.iter().map(|(_, h)| h.role_names.as_deref()).collect();
         tx.execute(
             &st,
             &[
@@ -1588,6 +1617,8 @@ async fn apply_batch(
                 &machine,
                 &conflict_at,
                 &conflict_machines,
+                &detail,
+                &role_names,
             ],
         )
         .await?;
@@ -1750,6 +1781,8 @@ fn apply_one(w: &mut Writes<'_>, batch: &[Submission], index: usize, opts: Optio
             machine_id: Some(machines::key(d.machine_id.as_deref()).to_owned()),
             conflict_at,
             conflict_machines,
+            detail: Some(d.detail.to_column()),
+            role_names: d.detail.role_names(),
         },
     );
 }

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use crate::collector::limits::MAX_CONFLICT_MACHINES;
 use crate::collector::storage::compact::{self, Options};
 use crate::collector::storage::fleet::{
-    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, SortValue,
-    WeekFigures, WeekRow,
+    self, ClusterCounts, Dialect, FleetCounts, FleetCursor, FleetPage, FleetQuery, HostWeekRow,
+    SortValue, WeekSums,
 };
 use crate::collector::storage::health::DriftKey;
 use crate::collector::storage::host::{DriftEvent, HostRow, HostView, Point};
@@ -128,6 +128,12 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("hosts", "conflict_machines", "TEXT"),
     // The machine whose report made the event (NULL: none said, or before).
     ("drift_events", "machine_id", "TEXT"),
+    // The host's roles, JVMs by role and why GC figures are missing (JSON,
+    // `health::HostDetail`); NULL before.
+    ("hosts", "detail", "TEXT"),
+    // Each role name between newlines, for the fleet's role filter; NULL
+    // without roles.
+    ("hosts", "role_names", "TEXT"),
 ];
 
 /// Opens (creating if needed) the database for writing and migrates it.
@@ -431,9 +437,9 @@ fn insert_one(
         "INSERT INTO hosts (hostname, last_id, last_time, last_time_text, received_at,
              interval_seconds, profile, findings, drift, gc_drift, jvms, has_gc,
              gc_ms_per_second, pause_p99_ms, drifting, seen_at, skew_ms, cluster, waived,
-             machine_id, conflict_at, conflict_machines)
+             machine_id, conflict_at, conflict_machines, detail, role_names)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?5, ?16, ?17,
-                 ?18, ?19, ?20, ?21)
+                 ?18, ?19, ?20, ?21, ?22, ?23)
          ON CONFLICT (hostname) DO UPDATE SET
              last_id = excluded.last_id, last_time = excluded.last_time,
              last_time_text = excluded.last_time_text, received_at = excluded.received_at,
@@ -445,7 +451,8 @@ fn insert_one(
              seen_at = MAX(COALESCE(hosts.seen_at, hosts.received_at), excluded.seen_at),
              skew_ms = excluded.skew_ms, cluster = excluded.cluster,
              waived = excluded.waived, machine_id = excluded.machine_id,
-             conflict_at = excluded.conflict_at, conflict_machines = excluded.conflict_machines",
+             conflict_at = excluded.conflict_at, conflict_machines = excluded.conflict_machines,
+             detail = excluded.detail, role_names = excluded.role_names",
     )?
     .execute(params![
         s.hostname,
@@ -469,6 +476,8 @@ fn insert_one(
         machine,
         conflict.as_ref().map(|c| c.0),
         conflict.as_ref().map(|c| c.1.as_str()),
+        d.detail.to_column(),
+        d.detail.role_names(),
     ])?;
     Ok(Outcome::Stored)
 }
@@ -757,9 +766,10 @@ pub fn fleet_page(
 ) -> rusqlite::Result<FleetPage<HostView>> {
     let text = fleet::text_param(q);
     let (cname, without) = fleet::cluster_params(q);
+    let role = fleet::role_param(q);
     let counts_sql = fleet::counts_sql(q.state, Dialect::Sqlite);
     let (counts, matching) = conn.prepare_cached(&counts_sql)?.query_row(
-        params![now_ms, text, cname, without],
+        params![now_ms, text, cname, without, role],
         |r| {
             let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
             Ok((
@@ -772,6 +782,8 @@ pub fn fleet_page(
                     skewed: n(5)?,
                     waived_hosts: n(7)?,
                     waived: n(8)?,
+                    gc_unknown: n(9)?,
+                    healthy: n(10)?,
                 },
                 n(6)?,
             ))
@@ -798,7 +810,8 @@ pub fn fleet_page(
                 host,
                 i64::from(q.limit) + 1,
                 cname,
-                without
+                without,
+                role
             ],
             |r| {
                 let key = if q.sort.is_text() {
@@ -897,6 +910,7 @@ fn host_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostRow> {
         machine_id: r.get(19)?,
         conflict_at: r.get(20)?,
         conflict_machines: r.get(21)?,
+        detail: r.get(22)?,
     })
 }
 
@@ -1034,37 +1048,43 @@ pub fn cluster_counts(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<Cl
                     skewed: n(6)?,
                     waived_hosts: n(7)?,
                     waived: n(8)?,
+                    gc_unknown: n(9)?,
+                    healthy: n(10)?,
                 },
             })
         })?
         .collect()
 }
 
-/// Each cluster's figures of this week and last week (see
-/// [`crate::collector::storage::fleet::WEEK_MS`] for the windows), from the stored reports
-/// of the hosts now in the cluster.
-pub fn cluster_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<WeekRow>> {
+/// Each host's sums of this week and last week (see
+/// [`crate::collector::storage::fleet::week_bounds`] for the windows), from
+/// its stored samples, with its cluster now: the one source of the host
+/// page's weeks and of the clusters' trend.
+pub fn host_weeks(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<HostWeekRow>> {
     let (since, split) = fleet::week_bounds(now_ms);
     // TOTAL, not SUM: a float sum cannot fail on overflow (see `hosts`).
     conn.prepare_cached(
-        "SELECT h.cluster, r.received_at + MIN(r.skew_ms, 0) > ?2 AS this_week, COUNT(*),
-                AVG(r.gc_ms_per_second), MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms),
-                TOTAL(r.full_gcs), SUM(r.drift > 0)
+        "SELECT i.hostname, h.cluster, r.received_at + MIN(r.skew_ms, 0) > ?2 AS this_week,
+                COUNT(*), TOTAL(r.gc_ms_per_second), COUNT(r.gc_ms_per_second),
+                MAX(r.gc_ms_per_second), MAX(r.pause_p99_ms), TOTAL(r.full_gcs), SUM(r.drift > 0)
          FROM samples r JOIN host_ids i ON i.id = r.host JOIN hosts h ON h.hostname = i.hostname
          WHERE r.received_at >= ?1 AND r.received_at + MIN(r.skew_ms, 0) >= ?1
-         GROUP BY h.cluster, this_week",
+         GROUP BY i.hostname, h.cluster, this_week",
     )?
     .query_map(params![since, split], |r| {
-        Ok(WeekRow {
-            cluster: r.get(0)?,
-            this_week: r.get(1)?,
-            figures: WeekFigures {
-                reports: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                mean_gc_ms_per_second: r.get(3)?,
-                worst_gc_ms_per_second: r.get(4)?,
-                worst_pause_p99_ms: r.get(5)?,
-                full_gcs: fleet::count(r.get::<_, f64>(6)?),
-                drifting_reports: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+        let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+        Ok(HostWeekRow {
+            hostname: r.get(0)?,
+            cluster: r.get(1)?,
+            this_week: r.get(2)?,
+            sums: WeekSums {
+                reports: n(3)?,
+                rate_sum: r.get(4)?,
+                rate_reports: n(5)?,
+                worst_rate: r.get(6)?,
+                worst_p99: r.get(7)?,
+                full_gcs: fleet::count(r.get::<_, f64>(8)?),
+                drifting_reports: n(9)?,
             },
         })
     })?
@@ -1111,6 +1131,7 @@ mod tests {
                     key: (*k).into(),
                     expected: "1".into(),
                     actual: Some("60".into()),
+                    roles: Vec::new(),
                 })
                 .collect(),
             ..Derived::default()
