@@ -13,9 +13,15 @@
 //! `GCTraceTime`): measured on JDK 11, 17, 21 and 25
 //! (tests/perfdata_jvm.rs), the counters' sum sits 0.03-2 % under the
 //! log's (young: 0.3-0.4 %, about 0.04 ms a pause), and on JDK 11 a full
-//! pause's counter ran 0.11 ms *over* its logged duration. So a time agrees
-//! within [`TIME_SHARE`] of the log's sum plus [`TIME_PER_PAUSE_MS`] per
-//! pause, either way: about four times the widest gap measured.
+//! pause's counter ran 0.11 ms *over* its logged duration. So a counter
+//! over the log agrees within [`TIME_SHARE`] of the log's sum plus
+//! [`TIME_PER_PAUSE_MS`] per pause: about four times the widest gap
+//! measured. Under the log the gap grows with the host's load (the VM
+//! thread is descheduled between the two spans' ends): the agent on a
+//! 2-core VM at load average 17 saw JDK 17's young counter 2.5 % (0.51 ms a
+//! pause) under its log, so a counter under the log agrees within
+//! [`TIME_SHARE_UNDER`] plus [`TIME_PER_PAUSE_UNDER_MS`] per pause: about
+//! twice that, still far from another JVM's times or a unit mistaken.
 //! Safepoint times are the same clock read at the same instants on JDK
 //! 13+ (whole nanoseconds printed): they agree to the rounding. On JDK
 //! 9-12 the log line and the counter read the clock microseconds apart
@@ -31,8 +37,14 @@ use crate::gc::stats::StatsSnapshot;
 const LOG_PAUSE_ROUNDING_MS: f64 = 0.0005;
 /// A pause time agrees within this share of the log's sum ...
 pub const TIME_SHARE: f64 = 0.01;
-/// ... plus this much per pause, either way (see the module's notes).
+/// ... plus this much per pause, for a counter over the log (see the
+/// module's notes).
 pub const TIME_PER_PAUSE_MS: f64 = 0.05;
+/// A counter under the log's sum (the span it times is nested in the
+/// logged one) agrees within this share of the log's sum ...
+pub const TIME_SHARE_UNDER: f64 = 0.05;
+/// ... plus this much per pause.
+pub const TIME_PER_PAUSE_UNDER_MS: f64 = 0.25;
 /// JDK 9-12: a safepoint line and the counters read the clock apart.
 pub const SAFEPOINT_OLD_PER_LINE_MS: f64 = 0.02;
 /// JDK 13+ prints whole nanoseconds: the same ticks, summed as floating
@@ -257,8 +269,13 @@ pub fn cross_check_between(
             continue;
         }
         let tick_ms = 1000.0 / after.frequency_hz as f64;
-        let tol = log_ms * TIME_SHARE
-            + log_n as f64 * (TIME_PER_PAUSE_MS + LOG_PAUSE_ROUNDING_MS)
+        let (share, per_pause) = if ms1 > log_ms {
+            (TIME_SHARE, TIME_PER_PAUSE_MS)
+        } else {
+            (TIME_SHARE_UNDER, TIME_PER_PAUSE_UNDER_MS)
+        };
+        let tol = log_ms * share
+            + log_n as f64 * (per_pause + LOG_PAUSE_ROUNDING_MS)
             + tick_ms
             + SUMMARY_ROUNDING_MS;
         let ok = (ms1 - log_ms).abs() <= tol;
@@ -464,14 +481,19 @@ mod tests {
             (0, 0, 0),
             1,
         );
-        // The JVM timed 1000 ms over 100 pauses: 1 % + 0.05 ms a pause
-        // (15 ms, and rounding) either way agrees, more does not.
+        // The JVM timed 1000 ms over 100 pauses: over the log, 1 % + 0.05
+        // ms a pause (15 ms, and rounding) agrees, more does not; under the
+        // log (its span is nested in the logged one, and the gap grows
+        // with the host's load), 5 % + 0.25 ms a pause.
         for (log_ms, status) in [
             (980.0, CheckStatus::Differs),
             (985.5, CheckStatus::Verified),
             (1014.5, CheckStatus::Verified),
-            (1020.0, CheckStatus::Differs),
-            (1100.0, CheckStatus::Differs),
+            // 2.5 % and 0.51 ms a pause: measured on a loaded host.
+            (1025.5, CheckStatus::Verified),
+            (1075.0, CheckStatus::Verified),
+            (1090.0, CheckStatus::Differs),
+            (1500.0, CheckStatus::Differs),
         ] {
             let c = cross_check(&log((100, log_ms), true), &jvm);
             assert_eq!(c.checks[1].status, status, "{log_ms}");
