@@ -51,6 +51,7 @@ common_files=(
     /usr/share/tunekeeper/profiles/kraft-controller.toml
     /usr/share/tunekeeper/profiles/zookeeper.toml
     /usr/share/tunekeeper/prometheus/tunekeeper-rules.yml
+    /usr/share/tunekeeper/systemd/read-jvm-counters.conf
     /usr/share/zsh/vendor-completions/_tunekeeper
 )
 # Debian-only files (policy: copyright; lintian's overrides).

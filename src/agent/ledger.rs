@@ -303,7 +303,10 @@ mod tests {
         let b = sp(0.009, 0.031);
         assert!(!l.is_repeat(&b), "another stop in the same millisecond");
         l.record(&b);
-        assert!(l.is_repeat(&a) && l.is_repeat(&b), "each read again is a repeat");
+        assert!(
+            l.is_repeat(&a) && l.is_repeat(&b),
+            "each read again is a repeat"
+        );
     }
 
     #[test]
