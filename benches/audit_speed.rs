@@ -5,7 +5,7 @@
 //! processes are all read), target at most 10 ms. Run with
 //! `cargo bench --bench audit_speed`.
 
-#[path = "../tests/broker_tree/mod.rs"]
+#[path = "../tests/integration/broker_tree.rs"]
 #[allow(dead_code)]
 mod broker_tree;
 

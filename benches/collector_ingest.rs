@@ -14,7 +14,7 @@
 //! Knobs (environment): REPORTS (20000), CONCURRENCY (32), HOSTS (1000),
 //! MAX_SECONDS (60), BACKENDS (`sqlite,postgres`).
 
-#[path = "../tests/collector_support/pg.rs"]
+#[path = "../tests/integration/collector_support/pg.rs"]
 #[allow(dead_code)]
 mod pg;
 

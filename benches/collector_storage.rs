@@ -16,7 +16,7 @@
 //! `cargo bench --bench collector_storage`
 //! Knobs (environment): REPORTS (1440), BACKENDS (`sqlite,postgres`).
 
-#[path = "../tests/collector_support/pg.rs"]
+#[path = "../tests/integration/collector_support/pg.rs"]
 #[allow(dead_code)]
 mod pg;
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packaging check (called by .ci/run): builds the .deb and .rpm with build.sh,
+# Packaging check (called by .ci/run): builds the .deb and .rpm with build.sh
+# (one release build; dpkg-deb and rpmbuild),
 # checks that the packaged binary needs no glibc newer than the baseline
 # (2.17), lints the packages, compares their contents with the expected list,
 # verifies the systemd units (and the agent's exposure score), installs the
@@ -45,6 +46,15 @@ common_files=(
     /usr/share/bash-completion/completions/tunekeeper
     /usr/share/fish/vendor_completions.d/tunekeeper.fish
     /usr/share/man/man1/tunekeeper.1.gz
+    /usr/share/man/man1/tunekeeper-agent.1.gz
+    /usr/share/man/man1/tunekeeper-apply.1.gz
+    /usr/share/man/man1/tunekeeper-audit.1.gz
+    /usr/share/man/man1/tunekeeper-collector.1.gz
+    /usr/share/man/man1/tunekeeper-gc.1.gz
+    /usr/share/man/man1/tunekeeper-profiles.1.gz
+    /usr/share/man/man1/tunekeeper-profiles-list.1.gz
+    /usr/share/man/man1/tunekeeper-profiles-show.1.gz
+    /usr/share/man/man1/tunekeeper-rollback.1.gz
     /usr/share/tunekeeper/grafana/tunekeeper-agent.json
     /usr/share/tunekeeper/profiles/base.toml
     /usr/share/tunekeeper/profiles/kafka-broker.toml
@@ -61,6 +71,22 @@ deb_only_files=(
     /usr/share/lintian/overrides/tunekeeper
 )
 conffiles=(/etc/default/tunekeeper /etc/tunekeeper/agent.toml)
+# Directories the .rpm owns (rpm -e removes them when empty); the .deb's are
+# dpkg's to track.
+rpm_dirs=(
+    /etc/tunekeeper
+    /usr/share/bash-completion
+    /usr/share/bash-completion/completions
+    /usr/share/fish
+    /usr/share/fish/vendor_completions.d
+    /usr/share/tunekeeper
+    /usr/share/tunekeeper/grafana
+    /usr/share/tunekeeper/profiles
+    /usr/share/tunekeeper/prometheus
+    /usr/share/tunekeeper/systemd
+    /usr/share/zsh
+    /usr/share/zsh/vendor-completions
+)
 
 is_root=false
 [ "$(id -u)" -eq 0 ] && is_root=true
@@ -110,6 +136,8 @@ if dpkg-query -W -f='${Status}' tunekeeper 2>/dev/null | grep -q 'install ok ins
 fi
 need=()
 command -v lintian >/dev/null || need+=(lintian)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v rpmbuild >/dev/null || need+=(rpm)
 command -v rpm >/dev/null || need+=(rpm)
 command -v rpm2cpio >/dev/null || need+=(rpm2cpio)
 command -v cpio >/dev/null || need+=(cpio)
@@ -134,7 +162,7 @@ fi
 step "shellcheck"
 if command -v shellcheck >/dev/null; then
     shellcheck packaging/build.sh packaging/check.sh packaging/container-check.sh
-    shellcheck -s sh packaging/debian/postrm packaging/rpm/*.sh
+    shellcheck -s sh packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm packaging/rpm/*.sh
     echo "ok: shellcheck clean"
 else
     echo "skipped: shellcheck not available"
@@ -148,11 +176,15 @@ rpmfile="$(grep '\.rpm$' "$tmp/built")"
 [ -f "$deb" ] || fail "no .deb built"
 [ -f "$rpmfile" ] || fail "no .rpm built"
 echo "built in $((SECONDS - build_start))s: $deb $rpmfile"
+mkdir -p "$results"
+echo "$((SECONDS - build_start))" >"$results/build-seconds.txt"
+mkdir -p "$tmp/rpmroot" "$tmp/debroot"
+dpkg-deb -x "$deb" "$tmp/debroot"
 
 step "glibc baseline: no symbol newer than GLIBC_$glibc_baseline"
-# The binary as packaged (the staged, stripped copy both packages hold).
-packaged_bin="$(dirname "$deb")/../x86_64-unknown-linux-gnu/release/packaging/tunekeeper"
-[ -x "$packaged_bin" ] || fail "no staged binary at $packaged_bin"
+# The binary as packaged (the .deb's; the .rpm holds the same bytes, below).
+packaged_bin="$tmp/debroot/usr/bin/tunekeeper"
+[ -x "$packaged_bin" ] || fail "no binary in the .deb"
 objdump -T "$packaged_bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u -V >"$tmp/glibc-versions"
 [ -s "$tmp/glibc-versions" ] || fail "objdump -T shows no GLIBC_ version at all"
 newest="$(tail -n 1 "$tmp/glibc-versions")"
@@ -167,20 +199,22 @@ fi
 # The interpreter must be the generic one, not a path only newer systems have.
 interp="$(readelf -lW "$packaged_bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')"
 [ "$interp" = /lib64/ld-linux-x86-64.so.2 ] || fail "program interpreter is '$interp'"
-# Only libc6's libraries, and the .deb asks for the baseline, not more.
-needed="$(readelf -dW "$packaged_bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | paste -sd' ')"
+# Only libc6's libraries, and the .deb asks for the baseline, not more. The
+# dynamic loader itself is libc6's too (glibc's on RHEL): a thin-LTO build
+# links __tls_get_addr@GLIBC_2.3 from it.
+needed="$(readelf -dW "$packaged_bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -vx 'ld-linux-x86-64.so.2' | sort | paste -sd' ')"
 [ "$needed" = "libc.so.6 libdl.so.2 libm.so.6 libpthread.so.0" ] ||
     fail "the packaged binary needs '$needed': libc6 (>= $glibc_baseline) alone does not cover that"
 deb_libc="$(dpkg-deb -f "$deb" Depends | grep -o 'libc6 ([^)]*)')"
 [ "$deb_libc" = "libc6 (>= $glibc_baseline)" ] || fail ".deb Depends has '$deb_libc', want 'libc6 (>= $glibc_baseline)'"
 rpm_glibc="$(rpm -qp --requires "$rpmfile" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
 [ "$rpm_glibc" = "$newest" ] || fail ".rpm requires $rpm_glibc, the binary needs $newest"
-mkdir -p "$results"
 echo "$newest" >"$results/glibc-needed.txt"
+stat -c %s "$packaged_bin" >"$results/binary-bytes.txt"
 echo "ok: the packaged binary needs $newest at most (baseline GLIBC_$glibc_baseline); .deb: $deb_libc; .rpm: libc.so.6($rpm_glibc)"
 
 step "lintian (errors fail, warnings shown)"
-lintian --fail-on error --info "$deb" | tee "$tmp/lintian" || fail "lintian reports errors"
+lintian --fail-on error,warning --info "$deb" | tee "$tmp/lintian" || fail "lintian reports errors or warnings"
 echo "ok: lintian: $(grep -c '^E:' "$tmp/lintian" || true) errors, $(grep -c '^W:' "$tmp/lintian" || true) warnings"
 
 step "contents"
@@ -188,7 +222,8 @@ printf '%s\n' "${common_files[@]}" | sort >"$tmp/expect-rpm"
 printf '%s\n' "${common_files[@]}" "${deb_only_files[@]}" | sort >"$tmp/expect-deb"
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | sort >"$tmp/deb-files"
 same_list ".deb" "$tmp/expect-deb" "$tmp/deb-files"
-rpm -qlp "$rpmfile" 2>/dev/null | sort >"$tmp/rpm-files"
+# Files only: the .rpm also lists the directories it owns (checked below).
+rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null | awk '$1 !~ /^d/ {print $2}' | sort >"$tmp/rpm-files"
 same_list ".rpm" "$tmp/expect-rpm" "$tmp/rpm-files"
 
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | sort >"$tmp/deb-conffiles"
@@ -216,18 +251,12 @@ echo "ok: .rpm payload xz"
 
 # The .rpm payload unpacks to the same files with the same bytes (the binary
 # too: both packages take the one staged, stripped copy).
-mkdir -p "$tmp/rpmroot" "$tmp/debroot"
-# rpm -K checks the header and payload digests. rpm2cpio exits 1 on these
-# packages although it writes the whole payload: cargo-generate-rpm does not
-# set the (optional) ARCHIVESIZE tag and rpm2cpio compares the bytes copied
-# with it. So its status is not trusted; the digest and cpio's status are.
 rpm -K "$rpmfile" | tee "$tmp/rpm-k"
 grep -q 'digests.* OK' "$tmp/rpm-k" || fail ".rpm digests do not verify"
-rpm2cpio "$rpmfile" >"$tmp/payload.cpio" || true
+rpm2cpio "$rpmfile" >"$tmp/payload.cpio" || fail "rpm2cpio cannot read the .rpm"
 (cd "$tmp/rpmroot" && cpio -idm --quiet <"$tmp/payload.cpio") || fail "the .rpm payload does not unpack"
 (cd "$tmp/rpmroot" && find . ! -type d | sed 's|^\.||' | sort) >"$tmp/rpm-payload"
 same_list ".rpm payload (rpm2cpio | cpio)" "$tmp/expect-rpm" "$tmp/rpm-payload"
-dpkg-deb -x "$deb" "$tmp/debroot"
 for f in "${common_files[@]}"; do
     cmp -s "$tmp/debroot$f" "$tmp/rpmroot$f" || fail "$f differs between the .deb and the .rpm"
 done
@@ -238,10 +267,48 @@ for f in "$tmp/debroot/usr/bin/tunekeeper" "$tmp/rpmroot/usr/bin/tunekeeper"; do
     [ "$file_info" -eq 0 ] || fail "${f#"$tmp"} still carries debug sections"
 done
 echo "ok: same bytes in both packages; binaries stripped"
+# Modes and owners: root:root everywhere; 0755 for the binary, 0644 else.
+dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $1, $2, $6}' | sort -k3 >"$tmp/deb-modes"
+rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}/%{FILEGROUPNAME} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null |
+    awk '$1 !~ /^d/' | sort -k3 >"$tmp/rpm-modes"
+for f in "$tmp/deb-modes" "$tmp/rpm-modes"; do
+    bad="$(awk '!(($3 == "/usr/bin/tunekeeper" && $1 == "-rwxr-xr-x") || ($3 != "/usr/bin/tunekeeper" && $1 == "-rw-r--r--")) || $2 != "root/root"' "$f")"
+    [ -z "$bad" ] || fail "unexpected mode or owner in ${f##*/}: $bad"
+done
+echo "ok: modes and owners (root:root; 0755 binary, 0644 the rest) in both packages"
+rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null | awk '$1 ~ /^d/ {print $2}' | sort >"$tmp/rpm-dirs"
+printf '%s\n' "${rpm_dirs[@]}" | sort >"$tmp/expect-rpm-dirs"
+same_list ".rpm owned directories" "$tmp/expect-rpm-dirs" "$tmp/rpm-dirs"
 
-step "man page and completions"
-gzip -t "$tmp/debroot/usr/share/man/man1/tunekeeper.1.gz"
-zcat "$tmp/debroot/usr/share/man/man1/tunekeeper.1.gz" | grep -q '^\.TH tunekeeper 1' || fail "man page has no .TH header"
+step ".rpm metadata: URL, vendor, group, description; .deb's homepage and description"
+for tag in URL VENDOR GROUP PACKAGER LICENSE; do
+    value="$(rpm -qp --qf "%{$tag}" "$rpmfile" 2>/dev/null)"
+    case "$value" in '' | '(none)') fail ".rpm has no $tag" ;; esac
+    echo "$tag: $value"
+done
+rpm_url="$(rpm -qp --qf '%{URL}' "$rpmfile" 2>/dev/null)"
+[ "$(dpkg-deb -f "$deb" Homepage)" = "$rpm_url" ] || fail "the .deb's Homepage is not the .rpm's URL ($rpm_url)"
+rpm -qp --qf '%{DESCRIPTION}\n' "$rpmfile" 2>/dev/null >"$tmp/rpm-description"
+dpkg-deb -f "$deb" Description | tail -n +2 | sed -e 's/^ //' -e 's/^\.$//' >"$tmp/deb-description"
+[ "$(wc -l <"$tmp/rpm-description")" -ge 3 ] || fail "the .rpm's description is $(wc -l <"$tmp/rpm-description") line(s)"
+diff -u "$tmp/deb-description" "$tmp/rpm-description" || fail "the .deb's and the .rpm's long descriptions differ"
+[ "$(dpkg-deb -f "$deb" Description | head -n 1)" = "$(rpm -qp --qf '%{SUMMARY}' "$rpmfile" 2>/dev/null)" ] ||
+    fail "the .deb's and the .rpm's summaries differ"
+echo "ok: .rpm URL, vendor, group, packager, licence; the same $(wc -l <"$tmp/rpm-description")-line description and summary in both"
+
+step "man pages and completions"
+man1="$tmp/debroot/usr/share/man/man1"
+for page in "$man1"/*.1.gz; do
+    gzip -t "$page"
+    zcat "$page" | grep -q "^\.TH $(basename "$page" .1.gz) 1" || fail "${page##*/} has no .TH header naming it"
+done
+# Every page a page names, `tunekeeper-agent(1)` (roff writes `\-`), is shipped.
+zcat "$man1"/*.1.gz | grep -o 'tunekeeper[a-z\\-]*([0-9])' | sed 's/\\-/-/g' | sort -u >"$tmp/man-refs"
+while read -r ref; do
+    [ -f "$man1/${ref%(*}.1.gz" ] || fail "a man page refers to $ref, which the package does not ship"
+done <"$tmp/man-refs"
+[ "$(wc -l <"$tmp/man-refs")" -ge 8 ] || fail "the man pages name only $(wc -l <"$tmp/man-refs") pages"
+echo "ok: $(find "$man1" -name '*.1.gz' | wc -l) man pages; every one of the $(wc -l <"$tmp/man-refs") pages they name is shipped"
 bash -n "$tmp/debroot/usr/share/bash-completion/completions/tunekeeper" || fail "bash completion does not parse"
 grep -q '^#compdef tunekeeper' "$tmp/debroot/usr/share/zsh/vendor-completions/_tunekeeper" || fail "zsh completion lacks #compdef"
 grep -q '^complete -c tunekeeper' "$tmp/debroot/usr/share/fish/vendor_completions.d/tunekeeper.fish" || fail "fish completion looks wrong"
@@ -359,14 +426,11 @@ if [ "${TUNEKEEPER_SKIP_CONTAINER:-}" = 1 ]; then
     exit 0
 fi
 # The next release of the same .rpm, for the upgrade (same files, release+1).
+# build.sh --rpm-release repackages the staged files: nothing is rebuilt.
 release="$(rpm -qp --qf '%{RELEASE}' "$rpmfile" 2>/dev/null)"
-mkdir -p "$tmp/next"
-(
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
-    cargo generate-rpm --target x86_64-unknown-linux-gnu --payload-compress xz --set-metadata "release = \"$((release + 1))\"" \
-        --output "$tmp/next/" >&2
-)
-rpmnext="$(ls "$tmp"/next/tunekeeper-*.rpm)"
+rpmnext="$(packaging/build.sh --rpm-release "$((release + 1))" "$tmp/next")"
+cmp -s <(rpm2cpio "$rpmnext" | cpio -i --quiet --to-stdout ./usr/bin/tunekeeper) "$tmp/rpmroot/usr/bin/tunekeeper" ||
+    fail "the next release's binary is not the one tested"
 container_start=$SECONDS
 bash packaging/container-check.sh "$deb" "$rpmfile" "$rpmnext"
 echo "$((SECONDS - container_start))" >"$results/container-check-seconds.txt"

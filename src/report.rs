@@ -400,6 +400,26 @@ pub struct GcReport {
     /// no GC ids (JDK 8) or none yet. Added within schema 1.
     #[serde(default)]
     pub gc_ids_missing: Option<u64>,
+    /// What the agent made of the log's lines since it began following
+    /// them: `unrecognised` may hold GC events it could not read; `other`
+    /// is known output of other parts of the JVM. Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<GcLogLines>,
+}
+
+/// The lines of a followed GC log, by what they were (see `tunekeeper gc`'s
+/// `files`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcLogLines {
+    /// Lines read.
+    pub read: u64,
+    /// Lines that may hold a GC event the agent could not read.
+    pub unrecognised: u64,
+    /// Lines known to be other JVM output (class loading, JIT, OS, ...).
+    pub other: u64,
+    /// Those by kind (`class`, `os`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_kinds: BTreeMap<String, u64>,
 }
 
 pub use crate::gc::hist::PauseSummary;

@@ -20,14 +20,14 @@ use crate::gc::analyse::{AnalyseOptions, build, new_parser};
 use crate::gc::budget::TimeoutLimit;
 use crate::gc::detect::{LogFormat, sniff};
 use crate::gc::event::GcEvent;
-use crate::gc::parser::LineParser;
+use crate::gc::parser::{LineOutcome, LineParser};
 use crate::gc::stall::StallRule;
 use crate::gc::stats::{GcStats, StatsSnapshot};
 use crate::host::Host;
 use crate::jvm::{Jvm, find_jvms};
 use crate::kafka::{HostRole, KafkaProcess};
 use crate::profile::Profile;
-use crate::report::{GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
+use crate::report::{GcLogLines, GcReport, GcSafepoints, GcStalls, GcWindow, JvmReport};
 
 /// Lines held back while a log's format is not yet known.
 const SNIFF_LINES: usize = 200;
@@ -51,6 +51,37 @@ struct LogStream {
     unified: bool,
     held: Vec<Vec<u8>>,
     refused: Option<String>,
+    /// What the parser made of the lines fed so far.
+    tally: LineTally,
+}
+
+/// Counts of a followed log's lines by outcome.
+#[derive(Debug, Default)]
+struct LineTally {
+    read: u64,
+    unrecognised: u64,
+    other: crate::gc::analyse::OtherCounts,
+}
+
+impl LineTally {
+    fn add(&mut self, outcome: LineOutcome) {
+        self.read += 1;
+        match outcome {
+            LineOutcome::Unrecognised => self.unrecognised += 1,
+            LineOutcome::Other(kind) => self.other.add(kind),
+            LineOutcome::Recognised => {}
+        }
+    }
+
+    fn report(&self) -> GcLogLines {
+        let (other, other_kinds) = self.other.clone().into_report();
+        GcLogLines {
+            read: self.read,
+            unrecognised: self.unrecognised,
+            other,
+            other_kinds,
+        }
+    }
 }
 
 impl LogStream {
@@ -61,6 +92,7 @@ impl LogStream {
             unified: false,
             held: Vec::new(),
             refused: None,
+            tally: LineTally::default(),
         }
     }
 
@@ -75,6 +107,7 @@ impl LogStream {
             unified,
             held,
             refused,
+            tally,
         } = self;
         let base = follower.base().to_path_buf();
         follower.poll(&mut |line| {
@@ -84,7 +117,7 @@ impl LogStream {
                         on_item(Item::Id(id));
                     }
                 }
-                p.feed(line, &mut |ev| on_item(Item::Event(ev)));
+                tally.add(p.feed(line, &mut |ev| on_item(Item::Event(ev))));
                 return;
             }
             if refused.is_some() {
@@ -110,7 +143,7 @@ impl LogStream {
                                 on_item(Item::Id(id));
                             }
                         }
-                        p.feed(&l, &mut |ev| on_item(Item::Event(ev)));
+                        tally.add(p.feed(&l, &mut |ev| on_item(Item::Event(ev))));
                     }
                     *parser = Some(p);
                 }
@@ -753,6 +786,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             interval: window(&interval, LAST_INTERVAL),
             total: window(&analysis.stats, JVM_LIFETIME),
             gc_ids_missing,
+            lines: state.log.as_ref().map(|l| l.tally.report()),
         }),
         counters,
     }
@@ -877,6 +911,32 @@ mod tests {
                 .gc_ms_per_second,
             None
         );
+    }
+
+    #[test]
+    fn the_report_counts_lines_by_what_they_were() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("gc.log");
+        std::fs::write(
+            &path,
+            "[0.001s][info ] jvm_args: -XX:+UseG1GC\n\
+[0.002s][debug] loadInstanceThreadQ threads:0x00007f0fb402fd40,\n\
+[0.003s][info ] Using G1\n\
+[0.1s][info ] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 12M->1M(256M) 1.246ms\n\
+[0.2s][info ] A line of no known shape\n",
+        )
+        .unwrap();
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), vec![path]);
+        let metrics = Metrics::new("p", "h");
+        state.poll(&metrics);
+        let gc = report(1, &mut state, &AnalyseOptions::default())
+            .gc
+            .unwrap();
+        let lines = gc.lines.unwrap();
+        assert_eq!((lines.read, lines.unrecognised, lines.other), (5, 1, 2));
+        assert_eq!(lines.other_kinds.get("class"), Some(&1));
+        assert_eq!(lines.other_kinds.get("arguments"), Some(&1));
+        assert_eq!(gc.total.overall.count, 1);
     }
 
     /// Hands `text`'s lines to `state` as a stream over a fresh parser would.

@@ -11,6 +11,7 @@ pub mod gc;
 pub mod ledger;
 pub mod metrics;
 pub mod metrics_http;
+pub mod notify;
 pub mod pressure;
 pub mod roles;
 pub mod run;

@@ -780,6 +780,12 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         waivers,
         told_unmatched: false,
     };
+    // systemd's Type=notify and watchdog (no-ops outside systemd and for --once).
+    let notifier = Arc::new(match once {
+        true => super::notify::Notifier::disabled(),
+        false => super::notify::Notifier::from_env().covering(gc_poll + timeout),
+    });
+    let ready = format!("reporting every {interval:?}");
     rt.block_on(async move {
         if let Some(addr) = listen {
             // Its own thread, capped connections: see metrics_http.rs.
@@ -791,6 +797,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
                 })?;
         }
         let (stop_tx, stop_rx) = watch::channel(false);
+        let stopping = notifier.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut term), Ok(mut int)) = (
@@ -804,6 +811,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
                 _ = int.recv() => {}
             }
             tracing::info!("stopping: finishing the send under way");
+            stopping.stopping();
             let _ = stop_tx.send(true);
         });
 
@@ -826,7 +834,10 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
             let mut summary = tokio::time::interval_at(Instant::now() + hour, hour);
             summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut dropped_before = shared.spool().dropped();
+            notifier.ready(&ready);
             loop {
+                // Each pass of this loop (every gc_poll at least) pings the watchdog.
+                notifier.alive();
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = poll.tick() => {

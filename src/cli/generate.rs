@@ -20,7 +20,9 @@ pub struct GenerateArgs {
 /// The generated artefacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum What {
-    /// `tunekeeper.1` (roff, uncompressed).
+    /// `tunekeeper.1` and one page per subcommand, `tunekeeper-agent.1`,
+    /// `tunekeeper-profiles-list.1`... (roff, uncompressed): the pages the
+    /// main page's SUBCOMMANDS section names.
     Man,
     /// `tunekeeper.bash`, `_tunekeeper` (zsh) and `tunekeeper.fish`.
     Completions,
@@ -34,9 +36,10 @@ pub fn run(cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
     debug_assert_eq!(name, "tunekeeper");
     match args.what {
         What::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut page)?;
-            write(&args.dir.join(format!("{name}.1")), &page)?;
+            // No `help` subcommand: it would be listed as a page that does not exist.
+            let mut cmd = cmd.disable_help_subcommand(true);
+            cmd.build();
+            man_pages(&cmd, &args.dir)?;
         }
         What::Completions => {
             let mut cmd = without_hidden(&cmd);
@@ -52,6 +55,20 @@ pub fn run(cmd: clap::Command, args: &GenerateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Writes `cmd`'s page and, depth first, one for each of its visible
+/// subcommands, named as clap_mangen's SUBCOMMANDS section names them
+/// (`tunekeeper-profiles-list(1)`). `cmd` must be built (display names set).
+fn man_pages(cmd: &clap::Command, dir: &Path) -> anyhow::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    write(&dir.join(man.get_filename()), &page)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        man_pages(sub, dir)?;
+    }
+    Ok(())
 }
 
 /// A copy of `cmd` without its hidden top-level arguments and subcommands

@@ -1,6 +1,7 @@
 //! The library entry point: paths in, [`Analysis`] out. Reads every file
 //! once, streaming, through the parser for its format into one [`GcStats`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::budget::{self, TimeoutLimit};
@@ -10,6 +11,7 @@ use super::event::GcEvent;
 use super::flags::{self, JvmFlags};
 use super::input::{self, InputFile};
 use super::jdk8::Jdk8Parser;
+use super::other::OtherKind;
 use super::parser::{LineOutcome, LineParser};
 use super::report::{Analysis, FileReport};
 use super::slo::{self, Level};
@@ -103,7 +105,7 @@ pub fn parser_for(format: LogFormat, file: &InputFile) -> Result<Box<dyn LinePar
     new_parser(format).ok_or_else(|| match format {
         LogFormat::NotG1(c) => GcError::NotG1 {
             path: file.path.clone(),
-            what: format!("a {} log", c.name()),
+            what: c.log_phrase(),
         },
         _ => GcError::NotGcLog {
             path: file.path.clone(),
@@ -166,6 +168,7 @@ pub fn analyse_with_progress(
             continue;
         };
         let mut unrecognised = 0u64;
+        let mut other = OtherCounts::default();
         let mut examples = Vec::new();
         // Unrecognised lines that name a pause: (count, first line number, text).
         let mut unread_pauses: (u64, u64, String) = (0, 0, String::new());
@@ -176,7 +179,10 @@ pub fn analyse_with_progress(
         })?;
         let lines = input::for_each_line(reader, |line| {
             line_no += 1;
-            if parser.feed(line, &mut |ev| sink.take(ev)) == LineOutcome::Unrecognised {
+            let outcome = parser.feed(line, &mut |ev| sink.take(ev));
+            if let LineOutcome::Other(kind) = outcome {
+                other.add(kind);
+            } else if outcome == LineOutcome::Unrecognised {
                 unrecognised += 1;
                 if names_a_pause(line) {
                     if unread_pauses.0 == 0 {
@@ -205,7 +211,9 @@ pub fn analyse_with_progress(
                 example: unread_pauses.2,
             });
         }
-        reports.push(report_for(f, lines, unrecognised, examples));
+        let mut report = report_for(f, lines, unrecognised, examples);
+        (report.other_lines, report.other_kinds) = other.into_report();
+        reports.push(report);
     }
     if let Some((_, mut parser)) = current.take() {
         let path = files.last().map(|f| f.path.clone()).unwrap_or_default();
@@ -320,6 +328,36 @@ fn report_for(f: &InputFile, lines: u64, unrecognised: u64, examples: Vec<String
         lines,
         unrecognised_lines: unrecognised,
         unrecognised_examples: examples,
+        other_lines: 0,
+        other_kinds: BTreeMap::new(),
+    }
+}
+
+/// Lines of other JVM output, by kind: a handful of kinds, so a short
+/// list beats a map on the per-line path.
+#[derive(Debug, Default, Clone)]
+pub struct OtherCounts {
+    kinds: Vec<(OtherKind, u64)>,
+}
+
+impl OtherCounts {
+    /// Counts one line of `kind`.
+    pub fn add(&mut self, kind: OtherKind) {
+        match self.kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.kinds.push((kind, 1)),
+        }
+    }
+
+    /// The total and the counts by kind name.
+    pub fn into_report(self) -> (u64, BTreeMap<String, u64>) {
+        let total = self.kinds.iter().map(|(_, n)| n).sum();
+        let by_kind = self
+            .kinds
+            .into_iter()
+            .map(|(k, n)| (k.name().to_owned(), n))
+            .collect();
+        (total, by_kind)
     }
 }
 

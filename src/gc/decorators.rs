@@ -64,15 +64,22 @@ impl<'a> Decorated<'a> {
             return None;
         }
         let g = trim_end(self.group(self.n - 1));
-        is_tag_set(g).then_some(g)
+        // After a level only tags may follow, so any tag-shaped group is
+        // tags there, whatever its first tag (the JVM has some 250).
+        let after_level = || self.n >= 2 && is_level(trim_end(self.group(self.n - 2)));
+        (is_tag_set(g) || (is_tag_chars(g) && after_level())).then_some(g)
+    }
+
+    /// The last decorator group as written (tags, when the log has them).
+    pub fn last_group(&self) -> Option<&'a [u8]> {
+        (self.n > 0).then(|| self.group(self.n - 1))
     }
 
     /// The `level` decorator (`info`, `debug`, ...), when present.
     pub fn level(&self) -> Option<&'a [u8]> {
-        const LEVELS: &[&[u8]] = &[b"trace", b"debug", b"info", b"warning", b"error"];
         (0..self.n)
             .map(|i| trim_end(self.group(i)))
-            .find(|g| LEVELS.contains(g))
+            .find(|g| is_level(g))
     }
 
     /// The time decorators of this line: wall clock from `time`, `utctime`,
@@ -138,15 +145,23 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
     s
 }
 
+fn is_level(g: &[u8]) -> bool {
+    const LEVELS: &[&[u8]] = &[b"trace", b"debug", b"info", b"warning", b"error"];
+    LEVELS.contains(&g)
+}
+
+/// Lower-case words joined by commas.
+fn is_tag_chars(g: &[u8]) -> bool {
+    !g.is_empty()
+        && g.iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b',' || b == b'_')
+}
+
 /// Tag sets are lower-case words joined by commas; the first word is one
 /// of the JVM's tags. Requiring a known first tag keeps a `hostname` or a
 /// level from being taken for tags.
 fn is_tag_set(g: &[u8]) -> bool {
-    if g.is_empty()
-        || !g
-            .iter()
-            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b',' || b == b'_')
-    {
+    if !is_tag_chars(g) || is_level(g) {
         return false;
     }
     let first = g.split(|&b| b == b',').next().unwrap_or(g);

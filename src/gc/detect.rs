@@ -39,7 +39,7 @@ impl LogFormat {
             LogFormat::UnifiedG1 => "unified G1".into(),
             LogFormat::Jdk8G1 => "JDK 8 G1".into(),
             LogFormat::UnifiedUnknown => "unified logging (collector not named)".into(),
-            LogFormat::NotG1(c) => format!("a {} log", c.name()),
+            LogFormat::NotG1(c) => c.log_phrase(),
             LogFormat::Jdk8Unknown => {
                 "a JDK 6-8 GC log whose lines name no collector and show no G1 event".into()
             }
@@ -53,8 +53,15 @@ impl LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Collector {
-    /// Concurrent Mark Sweep.
+    /// Concurrent Mark Sweep (with ParNew or, `-XX:-UseParNewGC`, DefNew
+    /// collecting the young generation).
     Cms,
+    /// ParNew collecting the young generation and the serial mark-compact
+    /// (`Tenured`) the old one: JDK 8's `-XX:+UseParNewGC` without CMS.
+    ParNewSerialOld,
+    /// ParNew young collections whose old collector (CMS or Serial Old)
+    /// the sniffed lines do not show.
+    ParNew,
     /// Parallel.
     Parallel,
     /// Serial.
@@ -72,11 +79,27 @@ impl Collector {
     pub fn name(self) -> &'static str {
         match self {
             Collector::Cms => "CMS GC",
+            Collector::ParNewSerialOld => "ParNew + Serial Old GC",
+            Collector::ParNew => "ParNew GC",
             Collector::Parallel => "Parallel GC",
             Collector::Serial => "Serial GC",
             Collector::Z => "ZGC",
             Collector::Shenandoah => "Shenandoah GC",
             Collector::Epsilon => "Epsilon GC",
+        }
+    }
+}
+
+impl Collector {
+    /// "a CMS GC log", "an Epsilon GC log", ...: what a file of this
+    /// collector is, as refusals say it.
+    pub fn log_phrase(self) -> String {
+        match self {
+            Collector::Epsilon => "an Epsilon GC log".into(),
+            Collector::ParNew => "a ParNew GC log whose lines do not show its old-generation \
+                                  collector (CMS or Serial Old)"
+                .into(),
+            c => format!("a {} log", c.name()),
         }
     }
 }
@@ -116,6 +139,12 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"Using Epsilon", LogFormat::NotG1(Collector::Epsilon)),
     (b"-XX:+UseG1GC", LogFormat::Jdk8G1),
     (b"-XX:+UseConcMarkSweepGC", LogFormat::NotG1(Collector::Cms)),
+    // JDK 8 prints this beside -XX:+UseConcMarkSweepGC too; that line is
+    // taken by the marker above.
+    (
+        b"-XX:+UseParNewGC",
+        LogFormat::NotG1(Collector::ParNewSerialOld),
+    ),
     (b"-XX:+UseParallelGC", LogFormat::NotG1(Collector::Parallel)),
     (
         b"-XX:+UseParallelOldGC",
@@ -132,10 +161,14 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"[GC Worker Start", LogFormat::Jdk8G1),
     (b"PSYoungGen", LogFormat::NotG1(Collector::Parallel)),
     (b"ParOldGen", LogFormat::NotG1(Collector::Parallel)),
-    (b"ParNew", LogFormat::NotG1(Collector::Cms)),
+    // ParNew is CMS's young collector and, in JDK 8, Serial Old's partner:
+    // the old generation's lines decide (see `young_only`).
+    (b"ParNew", LogFormat::NotG1(Collector::ParNew)),
+    (b"par new generation", LogFormat::NotG1(Collector::ParNew)),
     (b"CMS-initial-mark", LogFormat::NotG1(Collector::Cms)),
     (b"concurrent mark-sweep", LogFormat::NotG1(Collector::Cms)),
     (b"DefNew", LogFormat::NotG1(Collector::Serial)),
+    (b"def new generation", LogFormat::NotG1(Collector::Serial)),
     (b"Shenandoah", LogFormat::NotG1(Collector::Shenandoah)),
     (b"[CMS", LogFormat::NotG1(Collector::Cms)),
     (b"CMS-concurrent-", LogFormat::NotG1(Collector::Cms)),
@@ -147,6 +180,7 @@ const MARKERS: &[(&[u8], LogFormat)] = &[
     (b"PSOldGen", LogFormat::NotG1(Collector::Parallel)),
     (b"PSPermGen", LogFormat::NotG1(Collector::Parallel)),
     (b"[Tenured", LogFormat::NotG1(Collector::Serial)),
+    (b"tenured generation", LogFormat::NotG1(Collector::Serial)),
     (b"Garbage Collection (", LogFormat::NotG1(Collector::Z)),
     (b"Major Collection (", LogFormat::NotG1(Collector::Z)),
     (b"Minor Collection (", LogFormat::NotG1(Collector::Z)),
@@ -193,6 +227,9 @@ pub fn sniff(head: &[u8]) -> Sniff {
     let mut decided = false;
     let mut unified_lines = 0usize;
     let mut jdk8_lines = 0usize;
+    // JDK 8's young collectors ParNew and DefNew each serve two old
+    // collectors: once one decided, the old generation's lines name the pair.
+    let mut old_gen: Option<Collector> = None;
     for line in head.split(|&b| b == b'\n') {
         if !out.jvm_start && memmem::find(line, b"Using G1").is_some() {
             out.jvm_start = true;
@@ -202,15 +239,26 @@ pub fn sniff(head: &[u8]) -> Sniff {
             out.first_wall_ms = w;
             out.first_uptime_ms = u;
         }
+        if !decided {
+            for (marker, format) in MARKERS {
+                if memmem::find(line, marker).is_some() {
+                    out.format = *format;
+                    // The `arguments` tag of unified logging (a wide
+                    // `-Xlog:all` selection) prints the command line too:
+                    // there the flag says G1, not JDK 8.
+                    if *format == LogFormat::Jdk8G1 && is_unified_arguments(line) {
+                        out.format = LogFormat::UnifiedG1;
+                    }
+                    decided = true;
+                    break;
+                }
+            }
+        }
+        if old_gen.is_none() && young_only(out.format) {
+            old_gen = old_collector(line);
+        }
         if decided {
             continue;
-        }
-        for (marker, format) in MARKERS {
-            if memmem::find(line, marker).is_some() {
-                out.format = *format;
-                decided = true;
-                break;
-            }
         }
         if memmem::find(line, b"GC(").is_some() || Decorated::split(line).tags().is_some() {
             unified_lines += 1;
@@ -218,6 +266,15 @@ pub fn sniff(head: &[u8]) -> Sniff {
         if is_jdk8_gc_record(line) {
             jdk8_lines += 1;
         }
+    }
+    match (out.format, old_gen) {
+        (LogFormat::NotG1(Collector::ParNew), Some(Collector::Serial)) => {
+            out.format = LogFormat::NotG1(Collector::ParNewSerialOld);
+        }
+        (LogFormat::NotG1(Collector::ParNew | Collector::Serial), Some(Collector::Cms)) => {
+            out.format = LogFormat::NotG1(Collector::Cms);
+        }
+        _ => {}
     }
     if !decided && out.format == LogFormat::NotGcLog {
         if unified_lines > 0 {
@@ -232,6 +289,37 @@ pub fn sniff(head: &[u8]) -> Sniff {
     // is also in `[GC pause (G1 Evacuation Pause)`) is caught above by the
     // earlier `[GC pause (` marker on the same line.
     out
+}
+
+/// A unified-logging `arguments` line (`jvm_args: ...`, `jvm_flags: ...`),
+/// which JDK 8 never writes.
+fn is_unified_arguments(line: &[u8]) -> bool {
+    let msg = Decorated::split(line).msg;
+    msg.starts_with(b"jvm_args:") || msg.starts_with(b"jvm_flags:")
+}
+
+/// True when the format was decided by a young collector's name alone.
+fn young_only(format: LogFormat) -> bool {
+    matches!(
+        format,
+        LogFormat::NotG1(Collector::ParNew | Collector::Serial)
+    )
+}
+
+/// The old-generation collector a JDK 8 line shows, if any.
+fn old_collector(line: &[u8]) -> Option<Collector> {
+    const OLD: &[(&[u8], Collector)] = &[
+        (b"[Tenured", Collector::Serial),
+        (b"tenured generation", Collector::Serial),
+        (b"[CMS", Collector::Cms),
+        (b"CMS-", Collector::Cms),
+        (b"concurrent mark-sweep", Collector::Cms),
+        (b"(concurrent mode failure)", Collector::Cms),
+        (b"-XX:+UseConcMarkSweepGC", Collector::Cms),
+    ];
+    OLD.iter()
+        .find(|(m, _)| memmem::find(line, m).is_some())
+        .map(|(_, c)| *c)
 }
 
 /// A JDK 6-8 GC record of any collector: `[GC` or `[Full GC` with a size
@@ -351,6 +439,18 @@ mod tests {
             );
         }
         assert_eq!(sniff(b"").format, LogFormat::Empty);
+        // `-Xlog:all` prints the command line before `Using G1`.
+        assert_eq!(
+            sniff(
+                b"[0.001s][info ] VM Arguments:\n[0.001s][info ] jvm_args: -XX:+UseG1GC -Xmx1g\n"
+            )
+            .format,
+            LogFormat::UnifiedG1
+        );
+        assert_eq!(
+            sniff(b"jvm_args: -XX:+UseG1GC -Xmx1g\n").format,
+            LogFormat::UnifiedG1
+        );
         let s = sniff(b"[2026-11-24T19:18:37.015+0000][gc] GC(5) Pause Young (Normal) (G1 Evacuation Pause)\n");
         assert_eq!(s.format, LogFormat::UnifiedG1);
         assert_eq!(s.first_wall_ms, Some(1_795_547_917_015));

@@ -50,6 +50,12 @@ pub enum GcError {
         /// Its text (cut to 200 characters).
         example: String,
     },
+    /// Nothing but empty files: no line to analyse.
+    #[error("{}: empty, nothing to analyse (a GC log holds at least the JVM's header once the JVM has started)", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NothingToAnalyse {
+        /// The paths given (files, or directories of empty files).
+        paths: Vec<PathBuf>,
+    },
     /// A directory without any GC log in it.
     #[error("{}: no GC log files found", path.display())]
     NoFiles {

@@ -186,6 +186,14 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<InputFile>, GcError> {
         }
     }
     check_formats(&mut files)?;
+    // An empty file beside a log is a freshly rotated one; alone (or with
+    // only other empty files) there is nothing to analyse, and "no pause"
+    // would read as a healthy JVM.
+    if !files.is_empty() && files.iter().all(|f| f.sniff.format == LogFormat::Empty) {
+        return Err(GcError::NothingToAnalyse {
+            paths: paths.to_vec(),
+        });
+    }
     order(&mut files);
     Ok(files)
 }
@@ -228,7 +236,7 @@ fn check_formats(files: &mut [InputFile]) -> Result<(), GcError> {
             LogFormat::NotG1(c) => {
                 return Err(GcError::NotG1 {
                     path: f.path.clone(),
-                    what: format!("a {} log", c.name()),
+                    what: c.log_phrase(),
                 });
             }
             LogFormat::Jdk8Unknown => {

@@ -21,6 +21,7 @@ pub mod flags;
 pub mod hist;
 pub mod input;
 pub mod jdk8;
+pub mod other;
 pub mod parser;
 pub mod report;
 pub mod running;

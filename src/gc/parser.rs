@@ -11,8 +11,13 @@ pub enum LineOutcome {
     /// that carries nothing the statistics need, or it is part of a
     /// multi-line event).
     Recognised,
-    /// The line matched nothing the parser knows; it is counted and shown.
+    /// The line matched nothing the parser knows and may hold a GC event
+    /// it could not read; it is counted and shown.
     Unrecognised,
+    /// The line is known to be output of another part of the JVM (class
+    /// loading, the JIT, the OS layer, ... in a log written with a wide
+    /// `-Xlog` selection): it holds no GC event. Counted apart, by kind.
+    Other(super::other::OtherKind),
 }
 
 /// A line-driven parser of one log format.

@@ -1,6 +1,8 @@
 //! The analysis result: one serialisable struct (the JSON output). The
 //! reports for people are [`crate::present::gc`]'s.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::detect::LogFormat;
@@ -22,6 +24,14 @@ pub struct FileReport {
     /// The first few unrecognised lines, to show what was not understood.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unrecognised_examples: Vec<String>,
+    /// Lines known to be output of other parts of the JVM (class loading,
+    /// the JIT, the OS layer, ... of a wide `-Xlog` selection): they hold
+    /// no GC event, so they are not in `unrecognised_lines`.
+    pub other_lines: u64,
+    /// Those lines by kind: the JVM's tag when the log has a `tags`
+    /// decorator, else the subsystem their shape names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_kinds: BTreeMap<String, u64>,
 }
 
 /// The full result of `tunekeeper gc`.

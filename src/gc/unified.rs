@@ -7,6 +7,7 @@ use super::event::{
     ConcurrentPhase, GcEvent, HeapChange, JvmInfo, Pause, PauseCpu, PauseKind, Safepoint, Stamp,
     UNKNOWN_CAUSE,
 };
+use super::other::{self, LineClass, OtherKind};
 use super::parser::{LineOutcome, LineParser};
 
 /// Uptime falling back by more than this between events means a new JVM
@@ -34,6 +35,9 @@ pub struct UnifiedParser {
     /// JDK 9-12 `Entering safepoint region: NAME`: the operation of the
     /// safepoint whose `Total time ... stopped` line comes next.
     safepoint_op: Option<String>,
+    /// The last decorated line was other JVM output: the undecorated
+    /// lines after it are the rest of its multi-line message.
+    continues_other: Option<OtherKind>,
 }
 
 impl UnifiedParser {
@@ -277,6 +281,30 @@ impl LineParser for UnifiedParser {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let d = Decorated::split(line);
         let msg = d.msg;
+        let outcome = self.feed_decorated(&d, emit);
+        if d.is_empty() {
+            if let (Some(kind), LineOutcome::Unrecognised) = (self.continues_other, outcome) {
+                if !other::may_be_event(msg) {
+                    return LineOutcome::Other(kind);
+                }
+            }
+        } else {
+            self.continues_other = match outcome {
+                LineOutcome::Other(kind) => Some(kind),
+                _ => None,
+            };
+        }
+        outcome
+    }
+
+    fn finish(&mut self, emit: &mut dyn FnMut(GcEvent)) {
+        self.flush_start(emit);
+    }
+}
+
+impl UnifiedParser {
+    fn feed_decorated(&mut self, d: &Decorated<'_>, emit: &mut dyn FnMut(GcEvent)) -> LineOutcome {
+        let msg = d.msg;
         let (gc_id, rest) = split_gc_id(msg);
         let rest = trim_start(rest);
         if rest.is_empty() {
@@ -284,9 +312,9 @@ impl LineParser for UnifiedParser {
             return LineOutcome::Recognised;
         }
         match rest[0] {
-            b'P' if rest.starts_with(b"Pause ") => return self.pause(&d, gc_id, &rest[6..], emit),
+            b'P' if rest.starts_with(b"Pause ") => return self.pause(d, gc_id, &rest[6..], emit),
             b'C' if rest.starts_with(b"Concurrent ") => {
-                return self.concurrent(&d, gc_id, rest, emit);
+                return self.concurrent(d, gc_id, rest, emit);
             }
             b'U' if rest.starts_with(b"Using G1") && gc_id.is_none() => {
                 let info = JvmInfo {
@@ -327,7 +355,7 @@ impl LineParser for UnifiedParser {
                 }
             }
             b'S' if rest.starts_with(b"Safepoint \"") => {
-                self.safepoint(&d, rest, emit);
+                self.safepoint(d, rest, emit);
                 return LineOutcome::Recognised;
             }
             b'E' if rest.starts_with(b"Entering safepoint region: ") => {
@@ -336,21 +364,28 @@ impl LineParser for UnifiedParser {
                 return LineOutcome::Recognised;
             }
             b'T' if rest.starts_with(b"Total time for which application threads were stopped") => {
-                self.stopped(&d, rest, emit);
+                self.stopped(d, rest, emit);
                 return LineOutcome::Recognised;
             }
             b'V' | b'H' | b'P' if gc_id.is_none() => self.init_line(rest),
             _ => {}
         }
-        if is_known(rest) || is_debug_detail(&d) || is_quiet_tag_set(&d) {
-            LineOutcome::Recognised
-        } else {
-            LineOutcome::Unrecognised
+        // Another subsystem's tags say so before any of G1's message
+        // prefixes can claim the line (`Using `, `Heap`, ... are words of
+        // other subsystems too).
+        if let Some(kind) = other::other_by_tags(d, msg) {
+            if !is_quiet_tag_set(d) {
+                return LineOutcome::Other(kind);
+            }
         }
-    }
-
-    fn finish(&mut self, emit: &mut dyn FnMut(GcEvent)) {
-        self.flush_start(emit);
+        if is_known(rest) || is_debug_detail(d) || is_quiet_tag_set(d) {
+            return LineOutcome::Recognised;
+        }
+        match other::classify(d, msg) {
+            LineClass::GcDetail => LineOutcome::Recognised,
+            LineClass::Other(kind) => LineOutcome::Other(kind),
+            LineClass::MaybeGc => LineOutcome::Unrecognised,
+        }
     }
 }
 
@@ -601,11 +636,16 @@ const KNOWN: &[&[u8]] = &[
     b"Compressed class space",
     b"UseCompressedClassPointers",
     b"No protection zone",
+    // JDK 24+ with a CDS archive mapped: the guard page below the classes.
+    b"Protection zone:",
     b"Narrow klass",
     b"Klass ID Range:",
     b"Encoding Range:",
     b"Klass Range:",
     b"MMU target violated",
+    // IHOP's value updates (`gc,ihop` at debug; they end in `ms` like a summary).
+    b"Basic information (value update)",
+    b"Adaptive IHOP information (value update)",
     b"Preclean ",
     b"Version:",
     b"Pause ",
@@ -640,11 +680,13 @@ fn is_debug_detail(d: &Decorated<'_>) -> bool {
 /// Tag sets whose every line is bookkeeping, never a GC event: string
 /// deduplication statistics (`gc,stringdedup`: `Last Exec:`, `Table`,
 /// `Memory Usage:`, ... at any level) and the CDS archive regions G1 maps
-/// at start (`gc,cds`, JDK 14+).
+/// at start (`gc,cds`, JDK 14+). The `cds` tag alone is class data
+/// sharing's own output: other JVM output.
 fn is_quiet_tag_set(d: &Decorated<'_>) -> bool {
     d.tags().is_some_and(|t| {
-        t.split(|&b| b == b',')
-            .any(|tag| tag == b"stringdedup" || tag == b"cds")
+        let mut tags = t.split(|&b| b == b',');
+        tags.clone().any(|tag| tag == b"stringdedup")
+            || (tags.clone().any(|tag| tag == b"gc") && tags.any(|tag| tag == b"cds"))
     })
 }
 
@@ -823,9 +865,66 @@ mod tests {
         assert_eq!(unknown, 0);
         let (_, unknown) = run(&[
             "[0.1s][info][gc,phases] GC(3) Something new",
-            "[0.1s][debug][os] Something else",
+            "[0.1s][info][gc] Something else",
         ]);
         assert_eq!(unknown, 2);
+    }
+
+    #[test]
+    fn wide_selection_lines_are_other_output_and_events_stay_read() {
+        let mut p = UnifiedParser::new();
+        let mut pauses = 0;
+        let outcomes: Vec<LineOutcome> = [
+            "[0.001s][info ] jvm_args: -XX:+UseG1GC -Xmx256m",
+            "[0.002s][debug] loadInstanceThreadQ threads:0x00007f0fb402fd40,",
+            "[0.003s][info ] Using G1",
+            "[0.003s][info ] Protection zone: [0x000000003f000000 - 0x000000003f001000), (4096 bytes)",
+            "[0.1s][info ] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 12M->1M(256M) 1.246ms",
+            "[0.1s][debug] GC(0) Young PLAB allocation: allocated: 294912B, wasted: 4384B",
+            "[0.2s][info ] Thread attached (tid: 1, pthread id: 2).",
+            "[0.3s][info ] lookup_polymorphic_method => intrinsic {method} {0x00007f0f803a84b0}",
+            // The undecorated rest of that multi-line message.
+            " - final: 1",
+            // Could be a G1 event: stays unrecognised.
+            "[0.4s][info ] GC(1) Some new summary 12M->1M(256M) 3.0ms",
+            "[0.4s][info ] A line of no known shape",
+            // A pause that cannot be read is never other output.
+            "[0.5s][debug] GC(2) Pause Young (Normal) (G1 Evacuation Pause) 12M->",
+        ]
+        .iter()
+        .map(|l| {
+            p.feed(l.as_bytes(), &mut |e| {
+                if matches!(e, GcEvent::Pause(_)) {
+                    pauses += 1;
+                }
+            })
+        })
+        .collect();
+        use LineOutcome::*;
+        let kind = |o: &LineOutcome| match o {
+            Other(k) => k.name(),
+            Recognised => "recognised",
+            Unrecognised => "unrecognised",
+        };
+        let got: Vec<&str> = outcomes.iter().map(kind).collect();
+        assert_eq!(
+            got,
+            [
+                "arguments",
+                "class",
+                "recognised",
+                "recognised",
+                "recognised",
+                "recognised",
+                "os",
+                "methodhandles",
+                "methodhandles",
+                "unrecognised",
+                "unrecognised",
+                "unrecognised",
+            ]
+        );
+        assert_eq!(pauses, 1);
     }
 
     #[test]

@@ -437,6 +437,7 @@ pub(super) fn files(a: &Analysis) -> Markup {
         table #files {
             thead { tr {
                 th { "File" } th { "Format" } th.n { "Lines" } th.n { "Unrecognised" }
+                th.n title="Lines known to be other JVM output (class loading, JIT, OS, ...): no GC event in them" { "Other JVM output" }
             } }
             tbody {
                 @for f in &a.files {
@@ -453,6 +454,19 @@ pub(super) fn files(a: &Analysis) -> Markup {
                         td { (f.format.describe()) }
                         td.n { (group(f.lines)) }
                         td.n { (group(f.unrecognised_lines)) }
+                        td.n {
+                            (group(f.other_lines))
+                            @if !f.other_kinds.is_empty() {
+                                details {
+                                    summary { "by kind" }
+                                    table.kinds {
+                                        @for (kind, n) in &f.other_kinds {
+                                            tr { td { (kind) } td.n { (group(*n)) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

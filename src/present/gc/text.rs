@@ -271,14 +271,29 @@ pub fn render_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "\nfiles")?;
     for f in &a.files {
-        writeln!(
+        write!(
             out,
-            "  {}  ({}, {} lines, {} unrecognised)",
+            "  {}  ({}, {} lines, {} unrecognised",
             f.path,
             f.format.describe(),
             f.lines,
             f.unrecognised_lines
         )?;
+        if f.other_lines > 0 {
+            // Kind names are the analyser's own words, never the file's.
+            let kinds: Vec<String> = f
+                .other_kinds
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            write!(
+                out,
+                ", {} other JVM output: {}",
+                f.other_lines,
+                kinds.join(", ")
+            )?;
+        }
+        writeln!(out, ")")?;
     }
     Ok(())
 }
