@@ -456,7 +456,7 @@ impl GcTracker {
                 let (command, flags) = (jvm.summary(), jvm.flags());
                 let mut s = JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs);
                 s.who = kafka.map(Identity::of).unwrap_or_default();
-                s.counters = Some(CounterWatch::new(pid));
+                s.counters = cfg.jvm_counters.then(|| CounterWatch::new(pid));
                 s
             });
             let profile = roles.profile_for(state.who.role);
