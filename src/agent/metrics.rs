@@ -111,6 +111,7 @@ impl Metrics {
             registry,
         };
         // From 0: an alert on a difference sees it appear.
+        m.zero_pauses_missing();
         for result in CROSS_CHECK_RESULTS {
             m.cross_check_jvms
                 .get_or_create(&ResultLabel {
@@ -211,11 +212,37 @@ impl Metrics {
         self
     }
 
+    /// `gc_log_pauses_missing` at 0 for every kind the cross-check counts,
+    /// and `gc_counters_jvms` for every state: a series an alert or a
+    /// dashboard can use is there before the first JVM is met.
+    fn zero_pauses_missing(&self) {
+        use crate::report::counters_state as s;
+        for state in [
+            s::READ,
+            s::DISABLED,
+            s::PERMISSION_DENIED,
+            s::NAMESPACE_DENIED,
+            s::UNAVAILABLE,
+        ] {
+            self.counters_jvms
+                .get_or_create(&StateLabel {
+                    state: state.into(),
+                })
+                .set(0);
+        }
+        for kind in ["young", "full", "concurrent_cycle"] {
+            self.pauses_missing
+                .get_or_create(&KindLabel { kind: kind.into() })
+                .set(0);
+        }
+    }
+
     /// Records the JVMs' counters: their states, their cross-checks and
     /// the pauses their logs lack.
     pub fn set_counters(&self, jvms: &[crate::report::JvmReport]) {
         self.counters_jvms.clear();
         self.pauses_missing.clear();
+        self.zero_pauses_missing();
         let mut results = [0i64; 3];
         for c in jvms.iter().filter_map(|j| j.counters.as_ref()) {
             self.counters_jvms
@@ -397,7 +424,11 @@ mod tests {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
         m.set_counters(&[]);
-        assert!(!m.encode().contains("gc_log_pauses_missing{"), "cleared");
+        assert!(
+            m.encode()
+                .contains("tunekeeper_gc_log_pauses_missing{kind=\"young\"} 0"),
+            "back to 0"
+        );
     }
 
     #[test]
