@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{UsageWho, getrusage};
+use tunekeeper::agent::counters::{CounterWatch, READS_PER_INTERVAL};
 use tunekeeper::host::Host;
 use tunekeeper::jvm::perfdata::report::{Probe, probe};
 
@@ -50,6 +51,38 @@ fn round(host: &Host, pids: &[i32]) {
             other => panic!("JVM {pid}: {other:?}"),
         }
     }
+}
+
+/// What the agent does per interval for each JVM, through its own
+/// [`CounterWatch`] (the path found once and kept): the reads between
+/// reports, the reads before and after the log, and the report's section
+/// (figures, time to safepoint, the cross-check with a log's totals).
+fn agent_intervals(host: &Host, pids: &[i32], intervals: u64) {
+    let mut watches: Vec<CounterWatch> = pids.iter().map(|p| CounterWatch::new(*p)).collect();
+    let log = tunekeeper::gc::stats::GcStats::new().snapshot();
+    let interval = |w: &mut Vec<CounterWatch>| {
+        for c in w.iter_mut() {
+            for _ in 1..READS_PER_INTERVAL {
+                c.sample(host, Duration::ZERO);
+            }
+            c.before_log(host);
+            c.after_log(host, Duration::ZERO);
+            std::hint::black_box(c.report(Some(&log), "bench"));
+        }
+    };
+    // The first interval finds the files.
+    interval(&mut watches);
+    let rss0 = rss_kb();
+    let cpu0 = cpu_us(UsageWho::RUSAGE_SELF);
+    for _ in 0..intervals {
+        interval(&mut watches);
+    }
+    let cpu = cpu_us(UsageWho::RUSAGE_SELF) - cpu0;
+    println!(
+        "perfdata_read: the agent's work per interval for 4 JVMs ({READS_PER_INTERVAL} reads each through the kept path, and the report's section), {intervals} intervals: {:.1} µs CPU per interval (target < 1000 µs); RSS {rss0} kB after the first, {} kB after the last",
+        cpu as f64 / intervals as f64,
+        rss_kb()
+    );
 }
 
 fn main() {
@@ -132,6 +165,7 @@ fn main() {
         "perfdata_read: RSS {rss_start} kB before the first read, {rss_first} kB after it, {rss_end} kB after {rounds} rounds: growth {} kB (target < 512 kB)",
         rss_end as i64 - rss_start as i64
     );
+    agent_intervals(&host, &pids, rounds);
     // The peer: jstat reading one JVM's counters, a whole JVM each time.
     let jstat_runs = 4;
     let c0 = cpu_us(UsageWho::RUSAGE_CHILDREN);

@@ -61,6 +61,7 @@ common_files=(
     /usr/share/tunekeeper/profiles/kraft-controller.toml
     /usr/share/tunekeeper/profiles/zookeeper.toml
     /usr/share/tunekeeper/prometheus/tunekeeper-rules.yml
+    /usr/share/tunekeeper/systemd/read-jvm-counters.conf
     /usr/share/zsh/vendor-completions/_tunekeeper
 )
 # Debian-only files (policy: copyright; lintian's overrides).
@@ -82,6 +83,7 @@ rpm_dirs=(
     /usr/share/tunekeeper/grafana
     /usr/share/tunekeeper/profiles
     /usr/share/tunekeeper/prometheus
+    /usr/share/tunekeeper/systemd
     /usr/share/zsh
     /usr/share/zsh/vendor-completions
 )

@@ -7,9 +7,13 @@
 #    `kafka`, its GC log in /var/log/kafka readable only by the group kafka —
 #    runs as a service. The .deb is installed with dpkg and checked: the agent
 #    runs as `tunekeeper`, finds the broker, reports its GC log unreadable,
-#    spools; with the README's `SupplementaryGroups=kafka` drop-in and an
-#    endpoint it reads the log and delivers to `tunekeeper collector` on the
-#    container's loopback; it survives a restart and stops cleanly;
+#    spools, the broker's counters (hsperfdata, 0600) "permission denied"
+#    with the remedy; with the README's `SupplementaryGroups=kafka` drop-in
+#    and an endpoint it reads the log and delivers to `tunekeeper collector`
+#    on the container's loopback; with the shipped read-jvm-counters.conf
+#    drop-in instead (CAP_DAC_READ_SEARCH) it reads the log and the
+#    counters, and the log is verified against them; it survives a restart
+#    and stops cleanly;
 #    tunekeeper-apply fails cleanly on the read-only /proc/sys; remove and
 #    purge leave what the README says.
 # 2. The .rpm is installed into an unpacked copy of the same tree with
@@ -278,6 +282,17 @@ if [ -n "$broker_pid" ]; then
         unreadable:*SupplementaryGroups*) ok "broker found; its log is reported unreadable: ${why:0:160}" ;;
         *) fail "the report does not show the broker's GC log as unreadable (got '$why')" ;;
     esac
+    # Nor its counters (hsperfdata, mode 0600 kafka): a state with the remedy,
+    # said once in the journal.
+    counters="$(jq -r --argjson pid "$broker_pid" \
+        '.jvms[] | select(.pid == $pid) | .counters | "\(.state): \(.reason) | \(.remedy)"' <<<"$report")"
+    case "$counters" in
+        "permission_denied: /tmp/hsperfdata_kafka/$broker_pid: permission denied | "*read-jvm-counters.conf*)
+            ok "its counters: ${counters:0:160}" ;;
+        *) fail "the report does not show the broker's counters as permission denied with the remedy (got '$counters')" ;;
+    esac
+    told="$(in_ct journalctl -u tunekeeper-agent --no-pager -o cat | grep -c "(pid $broker_pid) are not read: .*permission denied" || true)"
+    [ "$told" = 1 ] || fail "the journal says the counters are not read $told times, want once"
 fi
 
 step "collector on the container's loopback; agent: endpoint, token, SupplementaryGroups=kafka drop-in"
@@ -343,11 +358,31 @@ fi
 backlog_ids="$(reports_json | jq -r '.[].id' | sort | uniq -d)"
 [ -z "$backlog_ids" ] || fail "the collector holds duplicate report ids: $backlog_ids"
 
-step "systemctl restart: it comes back and keeps delivering"
+step "systemctl restart with the shipped read-jvm-counters.conf drop-in instead of SupplementaryGroups=kafka"
+dropin=/usr/share/tunekeeper/systemd/read-jvm-counters.conf
+[ -f "$root$dropin" ] || fail "the .deb did not install $dropin"
+if [ -n "$broker_pid" ]; then
+    rm "$root/etc/systemd/system/tunekeeper-agent.service.d/override.conf"
+    in_ct install -D -m 0644 "$dropin" /etc/systemd/system/tunekeeper-agent.service.d/read-jvm-counters.conf
+    in_ct systemctl daemon-reload
+fi
 in_ct systemctl restart tunekeeper-agent
 wait_for 30 "tunekeeper-agent.service active after the second restart" agent_active
 agent_pid3="$(in_ct systemctl show -p MainPID --value tunekeeper-agent)"
 [ "$agent_pid3" != "$agent_pid2" ] || fail "the agent was not restarted"
+if [ -n "$broker_pid" ]; then
+    caps="$(in_ct cat "/proc/$agent_pid3/status" | awk '/^CapEff:/ {print $2}')"
+    # CAP_DAC_READ_SEARCH is capability 2: the bit 0x4, and nothing else.
+    [ "$caps" = 0000000000000004 ] || fail "with the drop-in the agent has capabilities $caps, want 0000000000000004"
+    verified() {
+        # Only this agent reads them (the earlier ones were denied).
+        [ "$(reports_json | jq -r --argjson pid "$broker_pid" \
+            '[.[] | .jvms[]? | select(.pid == $pid and .counters.state == "read" and .gc != null)
+              | .counters.cross_check.summary] | any(. == "verified against the JVM'"'"'s counters")')" = true ]
+    }
+    wait_for 60 "the broker's log verified against its counters (read with CAP_DAC_READ_SEARCH, no group)" verified
+    ok "agent pid $agent_pid3 has CAP_DAC_READ_SEARCH only: the broker's counters are read and its log is verified against them"
+fi
 more_reports() { [ "$(stored_count)" -ge $((n1 + 2)) ]; }
 wait_for 30 "new reports at the collector after the restart" more_reports
 [ "$(in_ct systemctl show -p NRestarts --value tunekeeper-agent)" = 0 ] ||
@@ -502,7 +537,7 @@ done
 in_ct getent passwd tunekeeper >/dev/null || fail "purge removed the user tunekeeper (README: it stays)"
 [ -e "$root/etc/tunekeeper/token" ] || fail "purge removed the administrator's token file"
 if [ -n "$broker_pid" ]; then
-    [ -e "$root/etc/systemd/system/tunekeeper-agent.service.d/override.conf" ] ||
+    [ -e "$root/etc/systemd/system/tunekeeper-agent.service.d/read-jvm-counters.conf" ] ||
         fail "purge removed the administrator's drop-in"
 fi
 ok "purged: agent.toml, /etc/default/tunekeeper, /var/lib/tunekeeper gone; user tunekeeper, the token file and the drop-in stay"

@@ -216,7 +216,173 @@ pub struct JvmReport {
     /// The JVM exited since the last report: this is its final entry.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exited: bool,
+    /// The JVM's own counters (HotSpot's perf-data file, what `jstat`
+    /// reads) beside its log: their figures, the log checked against
+    /// them, time to safepoint. Added within schema 1: absent from older
+    /// agents (and for a JVM that exited, or a log named only by
+    /// `gc_logs`), ignored by older collectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<JvmCounters>,
 }
+
+/// The states of [`JvmCounters::state`].
+pub mod counters_state {
+    /// Read: the figures are there.
+    pub const READ: &str = "read";
+    /// Switched off by a JVM flag (`-XX:+PerfDisableSharedMem`,
+    /// `-XX:-UsePerfData`): a choice, not an error.
+    pub const DISABLED: &str = "disabled";
+    /// The file is there, but the agent may not read it (HotSpot makes it
+    /// mode 0600, the JVM's user's): `remedy` says what grants it.
+    pub const PERMISSION_DENIED: &str = "permission_denied";
+    /// The JVM has its own `/tmp` (a container, `PrivateTmp=`), which the
+    /// kernel shows only to a reader with ptrace access to it.
+    pub const NAMESPACE_DENIED: &str = "namespace_denied";
+    /// Not read for another reason (no file yet, or one that is not
+    /// perf data: a finding then names it).
+    pub const UNAVAILABLE: &str = "unavailable";
+}
+
+/// A JVM's own counters as the agent read them, once per interval (and
+/// between reports, for the worst stretch). Every field but `state` is
+/// optional both ways.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JvmCounters {
+    /// One of [`counters_state`]: `read`, `disabled`, `permission_denied`,
+    /// `namespace_denied`, `unavailable` (a newer agent may add others).
+    pub state: String,
+    /// Why they were not read, or the flag that switched them off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What gives the agent access, when it is a matter of access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+    /// The file read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The JDK's major version, as the counters say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jdk: Option<u32>,
+    /// The JVM's GC log is missing or cannot be read: these are its only
+    /// GC figures (counts, times and rates; percentiles need the log).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only_witness: bool,
+    /// Since the previous report (`window` = `last_interval`); `null` at
+    /// the first read of a JVM life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<CounterWindow>,
+    /// Since the JVM started (`window` = `jvm_lifetime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<CounterWindow>,
+    /// The log's lifetime totals against the counters; `null` without a
+    /// readable log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CounterCheck>,
+}
+
+/// The counters' figures over one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterWindow {
+    /// `last_interval` or `jvm_lifetime`.
+    pub window: String,
+    /// The window's length, s: by the agent's clock for an interval, the
+    /// JVM's uptime for its life.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    /// Pauses by kind: `young` (young and mixed), `full`,
+    /// `concurrent_cycle` (Remark and Cleanup; absent on JDK 8).
+    #[serde(default)]
+    pub pauses: BTreeMap<String, CounterPauses>,
+    /// All pauses' time per second of the window, ms/s.
+    #[serde(default)]
+    pub gc_ms_per_second: Option<f64>,
+    /// Time to safepoint and time at safepoints.
+    #[serde(default)]
+    pub safepoints: CounterSafepoints,
+}
+
+/// One kind's pauses, as the JVM counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterPauses {
+    /// Pauses.
+    pub count: u64,
+    /// Their time, ms.
+    pub time_ms: f64,
+}
+
+/// Safepoints over a window, from the counters: how many, time to reach
+/// them, time at them; means per safepoint, and the worst mean between
+/// two of the agent's reads (a stall diluted over a whole interval shows
+/// there).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterSafepoints {
+    /// Safepoints begun.
+    pub count: u64,
+    /// Time to reach them, ms.
+    pub reaching_ms: f64,
+    /// Time stopped once reached, ms; `null` when the JDK is unknown.
+    #[serde(default)]
+    pub at_safepoint_ms: Option<f64>,
+    /// Mean time to reach one, ms.
+    #[serde(default)]
+    pub mean_reaching_ms: Option<f64>,
+    /// Mean time at one, ms.
+    #[serde(default)]
+    pub mean_at_safepoint_ms: Option<f64>,
+    /// The worst mean time to reach one between two successive reads, ms.
+    #[serde(default)]
+    pub worst_mean_reaching_ms: Option<f64>,
+    /// The worst mean time at one between two successive reads, ms.
+    #[serde(default)]
+    pub worst_mean_at_safepoint_ms: Option<f64>,
+    /// Stretches between reads that held a safepoint.
+    #[serde(default)]
+    pub stretches: u64,
+    /// Why a figure is `null`, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_because: Option<String>,
+}
+
+/// The log checked against the counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterCheck {
+    /// Every figure compared agreed.
+    pub verified: bool,
+    /// In words: `verified against the JVM's counters`, the differences
+    /// with both figures, or why nothing was compared.
+    pub summary: String,
+    /// The figures.
+    #[serde(default)]
+    pub checks: Vec<CounterFigure>,
+    /// Why nothing could be compared, when so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_comparable: Option<String>,
+}
+
+/// One figure from both witnesses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterFigure {
+    /// `young pauses`, `young pause time`, `time to safepoint`, ...
+    pub figure: String,
+    /// The log's value.
+    pub log: f64,
+    /// The counters' value.
+    #[serde(default)]
+    pub jvm: Option<f64>,
+    /// `pauses`, `safepoints` or `ms`.
+    pub unit: String,
+    /// How far apart they may be and agree.
+    #[serde(default)]
+    pub tolerance: f64,
+    /// `verified`, `differs` or `not_compared`.
+    pub status: String,
+    /// For a difference, both figures and the likely cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What reports say of a log that agrees with the counters.
+pub const VERIFIED_TEXT: &str = "verified against the JVM's counters";
 
 /// GC statistics over two windows. The JVM's GC findings (`check` = `gc`)
 /// are checked over `total`, the lifetime window.

@@ -53,6 +53,7 @@ struct RawConfig {
     spool_max_reports: Option<i64>,
     max_report_bytes: Option<String>,
     enforce: Option<bool>,
+    jvm_counters: Option<bool>,
     jvm_match: Option<String>,
     gc_logs: Option<Vec<String>>,
     metrics_listen: Option<String>,
@@ -102,6 +103,8 @@ pub struct Config {
     pub max_report_bytes: usize,
     /// Re-apply drifted kernel settings each interval (needs root).
     pub enforce: bool,
+    /// Read each JVM's own counters (hsperfdata) beside its log.
+    pub jvm_counters: bool,
     /// The cluster this host belongs to; `None`: Kafka's own `cluster.id`.
     pub cluster: Option<String>,
     /// Regex over /proc/PID/cmdline naming further JVMs to follow (the
@@ -146,6 +149,7 @@ impl Default for Config {
             spool_max_reports: 10_000,
             max_report_bytes: crate::collector::DEFAULT_MAX_BODY_BYTES,
             enforce: false,
+            jvm_counters: true,
             jvm_match: regex::Regex::new(crate::profile::DEFAULT_BROKER_MATCH)
                 .expect("valid default"),
             gc_logs: Vec::new(),
@@ -359,6 +363,7 @@ impl Config {
             c.spool_max_reports = n as usize;
         }
         c.enforce = raw.enforce.unwrap_or(false);
+        c.jvm_counters = raw.jvm_counters.unwrap_or(true);
         if let Some(name) = raw.cluster {
             let name = name.trim().to_string();
             // A cluster name ends up in URLs and pages: keep it to what
@@ -402,6 +407,9 @@ mod tests {
         assert_eq!(c.interval, Duration::from_secs(60));
         assert_eq!(c.gc_poll, DEFAULT_GC_POLL);
         assert_eq!(c.spool_max_bytes, 64 << 20);
+        assert!(c.jvm_counters, "read by default");
+        let off = Config::parse("jvm_counters = false\n", Path::new("a.toml")).unwrap();
+        assert!(!off.jvm_counters);
         let c = Config::parse(
             "interval = \"1s\"\nspool_max_bytes = \"1MiB\"\nendpoint = \"http://127.0.0.1:1/api/v1/reports\"\n\
              jvm_match = \"kafka\\\\.Kafka\"\nmetrics_listen = \"127.0.0.1:9715\"\n",

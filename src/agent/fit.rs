@@ -80,6 +80,50 @@ pub fn bound_jvm(j: &mut JvmReport) {
     for f in &mut j.findings {
         cut_finding(f);
     }
+    if let Some(c) = &mut j.counters {
+        bound_counters(c);
+    }
+}
+
+/// The most figures a cross-check keeps (the agent makes at most nine).
+pub const MAX_COUNTER_CHECKS: usize = 16;
+/// The most pause kinds a counters window keeps (the agent makes three).
+pub const MAX_COUNTER_KINDS: usize = 8;
+
+/// Bounds a JVM's counters section: its texts (a path, reasons quoting
+/// the file's name, the cross-check's sentences) and its lists.
+fn bound_counters(c: &mut crate::report::JvmCounters) {
+    cut(&mut c.state, 64);
+    for s in [&mut c.reason, &mut c.remedy, &mut c.path]
+        .into_iter()
+        .flatten()
+    {
+        cut(s, MAX_TEXT_BYTES);
+    }
+    for w in [&mut c.interval, &mut c.total].into_iter().flatten() {
+        cut(&mut w.window, 64);
+        while w.pauses.len() > MAX_COUNTER_KINDS {
+            w.pauses.pop_last();
+        }
+        if let Some(n) = &mut w.safepoints.null_because {
+            cut(n, MAX_TEXT_BYTES);
+        }
+    }
+    if let Some(x) = &mut c.cross_check {
+        cut(&mut x.summary, MAX_TEXT_BYTES);
+        if let Some(n) = &mut x.not_comparable {
+            cut(n, MAX_TEXT_BYTES);
+        }
+        x.checks.truncate(MAX_COUNTER_CHECKS);
+        for f in &mut x.checks {
+            cut(&mut f.figure, 256);
+            cut(&mut f.unit, 64);
+            cut(&mut f.status, 64);
+            if let Some(d) = &mut f.detail {
+                cut(d, MAX_TEXT_BYTES);
+            }
+        }
+    }
 }
 
 fn size<T: serde::Serialize>(v: &T) -> usize {
@@ -317,6 +361,7 @@ mod tests {
             roles: vec!["broker".into()],
             profile: Some("kafka-broker".into()),
             config: Some("/etc/kafka/server.properties".into()),
+            counters: None,
         };
         let findings: Vec<Finding> = (0..findings).map(finding).collect();
         // A role naming every JVM and every finding, as a broker role does.
@@ -438,6 +483,51 @@ mod tests {
         r.jvms[0].config = Some("/x\0y".into());
         fit(&mut r, 1 << 20, 0);
         assert_eq!(r.jvms[0].config.as_deref(), Some("/x\u{fffd}y"));
+    }
+
+    /// A JVM's counters section whose texts quote a hostile file name and
+    /// whose lists are long: bounded like every other part of an entry.
+    #[test]
+    fn counters_texts_and_lists_are_bounded() {
+        use crate::report::{CounterCheck, CounterFigure, CounterWindow, JvmCounters};
+        let long = "x".repeat(100_000);
+        let mut r = report(1, 1, 1);
+        r.jvms[0].counters = Some(JvmCounters {
+            state: long.clone(),
+            reason: Some(long.clone()),
+            remedy: Some(long.clone()),
+            path: Some(long.clone()),
+            total: Some(CounterWindow {
+                window: long.clone(),
+                pauses: (0..100)
+                    .map(|i| (format!("k{i}"), Default::default()))
+                    .collect(),
+                ..CounterWindow::default()
+            }),
+            cross_check: Some(CounterCheck {
+                summary: long.clone(),
+                checks: vec![
+                    CounterFigure {
+                        figure: long.clone(),
+                        detail: Some(long.clone()),
+                        ..CounterFigure::default()
+                    };
+                    1000
+                ],
+                ..CounterCheck::default()
+            }),
+            ..JvmCounters::default()
+        });
+        let json = fit(&mut r, 1 << 20, 0);
+        assert!(json.len() < 200 << 10, "{}", json.len());
+        let c = r.jvms[0].counters.as_ref().unwrap();
+        assert!(c.reason.as_ref().unwrap().len() <= MAX_TEXT_BYTES);
+        assert!(c.path.as_ref().unwrap().ends_with("more bytes]"));
+        assert_eq!(c.total.as_ref().unwrap().pauses.len(), MAX_COUNTER_KINDS);
+        let x = c.cross_check.as_ref().unwrap();
+        assert_eq!(x.checks.len(), MAX_COUNTER_CHECKS);
+        assert!(x.checks[0].detail.as_ref().unwrap().len() <= MAX_TEXT_BYTES);
+        assert!(x.summary.len() <= MAX_TEXT_BYTES);
     }
 
     #[test]

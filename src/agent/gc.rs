@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::agent::config::Config;
+use crate::agent::counters::{CounterWatch, READS_PER_INTERVAL};
 use crate::agent::follow::{Bounded, LogFollower, Problem};
 use crate::agent::ledger::{Ledger, line_gc_id};
 use crate::agent::metrics::Metrics;
@@ -221,6 +222,8 @@ struct JvmState {
     last_report: Option<std::time::Instant>,
     /// When a pause counts as stalled (the profile's `[gc]` rule).
     stall_rule: StallRule,
+    /// Its own counters (`None` for a log `gc_logs` names: no process).
+    counters: Option<CounterWatch>,
 }
 
 impl JvmState {
@@ -247,6 +250,7 @@ impl JvmState {
             repeats: 0,
             last_report: None,
             stall_rule: StallRule::default(),
+            counters: None,
         }
     }
 
@@ -336,6 +340,8 @@ pub struct GcTracker {
     extra: BTreeMap<String, JvmState>,
     /// Matching JVMs past [`crate::agent::fit::MAX_JVMS`] at the last poll: not followed.
     not_followed: usize,
+    /// How often the JVMs' counters are read between reports.
+    counters_every: std::time::Duration,
 }
 
 impl std::fmt::Debug for GcTracker {
@@ -380,9 +386,15 @@ impl GcTracker {
     /// Reads the known JVMs' new GC log lines into their accumulators,
     /// between reports: a set that wraps faster than the report interval
     /// loses nothing as long as it does not wrap between two reads.
-    pub fn read_logs(&mut self, metrics: &Metrics) {
+    pub fn read_logs(&mut self, host: &Host, metrics: &Metrics) {
         for state in self.jvms.values_mut().chain(self.extra.values_mut()) {
             state.poll(metrics);
+        }
+        // The counters too, a few times an interval: the worst stretch.
+        for state in self.jvms.values_mut() {
+            if let Some(c) = state.counters.as_mut() {
+                c.sample(host, self.counters_every);
+            }
         }
     }
 
@@ -420,6 +432,7 @@ impl GcTracker {
             found.truncate(cap);
             found.sort_by_key(|(j, _)| j.pid);
         }
+        self.counters_every = cfg.interval / READS_PER_INTERVAL;
         let mut out = Vec::new();
         // A JVM that exited gets one last report: the lines it wrote before
         // exiting complete its lifetime totals.
@@ -436,6 +449,8 @@ impl GcTracker {
                 let opts = jvm_options(&state, profile);
                 let mut r = report(pid, &mut state, &opts);
                 r.exited = true;
+                // Its file went with it: no counters in its last entry.
+                r.counters = None;
                 r.profile = Some(profile.name.clone());
                 out.push(r);
             }
@@ -446,11 +461,20 @@ impl GcTracker {
                 let (command, flags) = (jvm.summary(), jvm.flags());
                 let mut s = JvmState::new(jvm.cmdline, command, flags, jvm.gc_logs);
                 s.who = kafka.map(Identity::of).unwrap_or_default();
+                s.counters = cfg.jvm_counters.then(|| CounterWatch::new(pid));
                 s
             });
             let profile = roles.profile_for(state.who.role);
             state.use_stall_rule(AnalyseOptions::default().with_profile(profile).stall);
+            // The counters before and after the log: pauses that ran while
+            // it was read are neither missed nor called a loss.
+            if let Some(c) = state.counters.as_mut() {
+                c.before_log(host);
+            }
             state.poll(metrics);
+            if let Some(c) = state.counters.as_mut() {
+                c.after_log(host, self.counters_every);
+            }
             let opts = jvm_options(state, profile);
             let mut r = report(pid, state, &opts);
             r.profile = Some(profile.name.clone());
@@ -647,6 +671,18 @@ fn access_remedy(log: &std::path::Path) -> String {
 }
 
 fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
+    // The longest stop the counters prove, for a log without safepoint lines.
+    let counter_stop = state.counters.as_ref().and_then(CounterWatch::stop_bound);
+    let with_counters;
+    let opts = if counter_stop.is_some() {
+        with_counters = AnalyseOptions {
+            counter_stop,
+            ..opts.clone()
+        };
+        &with_counters
+    } else {
+        opts
+    };
     let interval = std::mem::replace(
         &mut state.interval,
         GcStats::with_stall_rule(state.stall_rule),
@@ -729,6 +765,18 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             waiver: None,
         });
     }
+    let whose = if state.who.roles.is_empty() {
+        state.command.clone()
+    } else {
+        state.who.roles.join("+")
+    };
+    // The log is checked against the counters only when it was read
+    // without trouble; otherwise the counters are its only GC figures.
+    let counters = state.counters.as_mut().map(|c| {
+        let out = c.report(log_readable.then_some(&analysis.stats), &whose);
+        findings.extend(out.findings);
+        out.counters
+    });
     JvmReport {
         pid,
         command: state.command.clone(),
@@ -745,6 +793,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             gc_ids_missing,
             lines: state.log.as_ref().map(|l| l.tally.report()),
         }),
+        counters,
     }
 }
 

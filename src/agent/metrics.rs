@@ -30,11 +30,24 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InfoLabels {
     version: String,
     profile: String,
     hostname: String,
 }
+
+/// The results of `gc_cross_check_jvms`, in the order `set_counters` counts them.
+const CROSS_CHECK_RESULTS: [&str; 3] = ["verified", "differs", "not_compared"];
 
 /// Pause buckets in seconds: G1 targets ~20 ms; full GCs take hundreds.
 const PAUSE_BUCKETS: [f64; 12] = [
@@ -54,6 +67,9 @@ pub struct Metrics {
     refused: Counter,
     delivered: Counter,
     last_delivery: Gauge<f64, AtomicU64>,
+    counters_jvms: Family<StateLabel, Gauge>,
+    cross_check_jvms: Family<ResultLabel, Gauge>,
+    pauses_missing: Family<KindLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,8 +105,20 @@ impl Metrics {
             refused: Counter::default(),
             delivered: Counter::default(),
             last_delivery: Gauge::default(),
+            counters_jvms: Family::default(),
+            cross_check_jvms: Family::default(),
+            pauses_missing: Family::default(),
             registry,
         };
+        // From 0: an alert on a difference sees it appear.
+        m.zero_pauses_missing();
+        for result in CROSS_CHECK_RESULTS {
+            m.cross_check_jvms
+                .get_or_create(&ResultLabel {
+                    result: result.into(),
+                })
+                .set(0);
+        }
         // Full GCs from 0, so `increase()` in an alert rule sees the
         // first one (a series that appears with it hides that count).
         let _ = m.pauses.get_or_create(&KindLabel {
@@ -110,6 +138,9 @@ impl Metrics {
         let refused = self.refused.clone();
         let delivered = self.delivered.clone();
         let last = self.last_delivery.clone();
+        let counters_jvms = self.counters_jvms.clone();
+        let cross_check_jvms = self.cross_check_jvms.clone();
+        let pauses_missing = self.pauses_missing.clone();
         let r = &mut self.registry;
         r.register(
             "findings",
@@ -163,7 +194,92 @@ impl Metrics {
             "Unix time of the last successful delivery",
             last,
         );
+        r.register(
+            "gc_counters_jvms",
+            "JVMs by the state of their own counters (hsperfdata) at the last report: read, disabled, permission_denied, namespace_denied, unavailable",
+            counters_jvms,
+        );
+        r.register(
+            "gc_cross_check_jvms",
+            "JVMs by how their GC log compared with their own counters at the last report: verified, differs, not_compared",
+            cross_check_jvms,
+        );
+        r.register(
+            "gc_log_pauses_missing",
+            "Pauses the JVMs' own counters counted that their GC logs lack (lost to rotation, or not yet written), by kind, at the last report",
+            pauses_missing,
+        );
         self
+    }
+
+    /// `gc_log_pauses_missing` at 0 for every kind the cross-check counts,
+    /// and `gc_counters_jvms` for every state: a series an alert or a
+    /// dashboard can use is there before the first JVM is met.
+    fn zero_pauses_missing(&self) {
+        use crate::report::counters_state as s;
+        for state in [
+            s::READ,
+            s::DISABLED,
+            s::PERMISSION_DENIED,
+            s::NAMESPACE_DENIED,
+            s::UNAVAILABLE,
+        ] {
+            self.counters_jvms
+                .get_or_create(&StateLabel {
+                    state: state.into(),
+                })
+                .set(0);
+        }
+        for kind in ["young", "full", "concurrent_cycle"] {
+            self.pauses_missing
+                .get_or_create(&KindLabel { kind: kind.into() })
+                .set(0);
+        }
+    }
+
+    /// Records the JVMs' counters: their states, their cross-checks and
+    /// the pauses their logs lack.
+    pub fn set_counters(&self, jvms: &[crate::report::JvmReport]) {
+        self.counters_jvms.clear();
+        self.pauses_missing.clear();
+        self.zero_pauses_missing();
+        let mut results = [0i64; 3];
+        for c in jvms.iter().filter_map(|j| j.counters.as_ref()) {
+            self.counters_jvms
+                .get_or_create(&StateLabel {
+                    state: c.state.clone(),
+                })
+                .inc();
+            let Some(x) = &c.cross_check else { continue };
+            let differs = x.checks.iter().any(|f| f.status == "differs");
+            results[if x.verified {
+                0
+            } else if differs {
+                1
+            } else {
+                2
+            }] += 1;
+            for f in x.checks.iter().filter(|f| f.unit == "pauses") {
+                let Some(kind) = f.figure.strip_suffix(" pauses") else {
+                    continue;
+                };
+                let missing = f.jvm.unwrap_or(f.log) - f.log;
+                if f.status == "differs" && missing > 0.0 {
+                    self.pauses_missing
+                        .get_or_create(&KindLabel {
+                            kind: kind.replace('-', "_"),
+                        })
+                        .inc_by(missing as i64);
+                }
+            }
+        }
+        for (result, n) in CROSS_CHECK_RESULTS.iter().zip(results) {
+            self.cross_check_jvms
+                .get_or_create(&ResultLabel {
+                    result: (*result).into(),
+                })
+                .set(n);
+        }
     }
 
     /// Records the findings of one interval.
@@ -247,6 +363,71 @@ mod tests {
         assert!(
             text.contains("tunekeeper_gc_pause_seconds_count{kind=\"full\"} 0"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn counters_states_and_differences() {
+        use crate::report::{CounterCheck, CounterFigure, JvmCounters, JvmReport};
+        let m = Metrics::new("kafka-broker", "b1");
+        assert!(
+            m.encode()
+                .contains("tunekeeper_gc_cross_check_jvms{result=\"differs\"} 0"),
+            "from 0"
+        );
+        let jvm = |state: &str, check: Option<CounterCheck>| JvmReport {
+            pid: 1,
+            command: "kafka.Kafka".into(),
+            roles: vec![],
+            profile: None,
+            config: None,
+            flags: vec![],
+            findings: vec![],
+            gc_logs: vec![],
+            gc: None,
+            exited: false,
+            counters: Some(JvmCounters {
+                state: state.into(),
+                cross_check: check,
+                ..JvmCounters::default()
+            }),
+        };
+        let lost = CounterCheck {
+            verified: false,
+            checks: vec![CounterFigure {
+                figure: "young pauses".into(),
+                log: 3893.0,
+                jvm: Some(3905.0),
+                unit: "pauses".into(),
+                status: "differs".into(),
+                ..CounterFigure::default()
+            }],
+            ..CounterCheck::default()
+        };
+        let ok = CounterCheck {
+            verified: true,
+            ..CounterCheck::default()
+        };
+        m.set_counters(&[
+            jvm("read", Some(lost)),
+            jvm("read", Some(ok)),
+            jvm("permission_denied", None),
+        ]);
+        let text = m.encode();
+        for line in [
+            "tunekeeper_gc_counters_jvms{state=\"read\"} 2",
+            "tunekeeper_gc_counters_jvms{state=\"permission_denied\"} 1",
+            "tunekeeper_gc_cross_check_jvms{result=\"differs\"} 1",
+            "tunekeeper_gc_cross_check_jvms{result=\"verified\"} 1",
+            "tunekeeper_gc_log_pauses_missing{kind=\"young\"} 12",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        m.set_counters(&[]);
+        assert!(
+            m.encode()
+                .contains("tunekeeper_gc_log_pauses_missing{kind=\"young\"} 0"),
+            "back to 0"
         );
     }
 

@@ -4,6 +4,7 @@
 //! collector.
 
 pub mod config;
+pub mod counters;
 pub mod fit;
 pub mod follow;
 pub mod gc;

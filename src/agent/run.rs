@@ -208,11 +208,20 @@ impl Reporter {
         }
         super::pressure::add_stall_causes(&self.host, &mut jvms);
         let host_pressure = self.pressure.observe(&self.host, &mut jvms);
+        // A JVM without a readable log counts by its own counters' rate.
         let worst = jvms
             .iter()
-            .filter_map(|j| j.gc.as_ref().and_then(|g| g.interval.gc_ms_per_second))
+            .filter_map(|j| {
+                j.gc.as_ref()
+                    .and_then(|g| g.interval.gc_ms_per_second)
+                    .or_else(|| {
+                        let c = j.counters.as_ref().filter(|c| c.only_witness)?;
+                        c.interval.as_ref()?.gc_ms_per_second
+                    })
+            })
             .fold(0.0_f64, f64::max);
         metrics.set_gc_seconds_per_second(worst / 1000.0);
+        metrics.set_counters(&jvms);
         self.unreadable.tell(&findings, &jvms);
         let roles = self.roles.reports(&audits, &jvms);
         let (depth, dropped) = {
@@ -292,7 +301,7 @@ impl Reporter {
 
     /// Reads the GC logs between reports (`gc_poll`).
     pub fn read_gc_logs(&mut self) {
-        self.tracker.read_logs(&self.shared.metrics);
+        self.tracker.read_logs(&self.host, &self.shared.metrics);
     }
 
     /// Re-applies drifted kernel settings (`enforce = true`; needs root),

@@ -49,6 +49,9 @@ pub struct AnalyseOptions {
     /// The running process the log belongs to (`gc --pid`): rates are
     /// judged by its real running time ([`super::running`]).
     pub running: Option<super::running::RunningJvm>,
+    /// The longest stop the JVM's own counters prove (the agent's reads),
+    /// weighed in the timeout budget when the log has no safepoint lines.
+    pub counter_stop: Option<budget::CounterStop>,
 }
 
 impl AnalyseOptions {
@@ -265,6 +268,7 @@ pub fn build(stats: GcStats, opts: &AnalyseOptions, files: Vec<FileReport>) -> A
             opts.timeout_share_percent
                 .unwrap_or(budget::DEFAULT_SHARE_PERCENT),
             opts.timeout_share_source.clone(),
+            opts.counter_stop.as_ref(),
         );
         analysis.timeout_budget = checks;
         findings.extend(found);

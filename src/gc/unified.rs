@@ -197,8 +197,12 @@ impl UnifiedParser {
         ) else {
             return;
         };
+        // A stop belongs to the life whose start is pending (JDK 11 stops
+        // for biased locking before its first collection).
+        let at = d.stamp();
+        self.check_restart(&at, None, emit);
         emit(GcEvent::Safepoint(Safepoint {
-            at: d.stamp(),
+            at,
             operation: Some(op),
             reaching_ms: reaching as f64 / 1e6,
             total_ms: total as f64 / 1e6,
@@ -215,8 +219,10 @@ impl UnifiedParser {
         ) else {
             return;
         };
+        let at = d.stamp();
+        self.check_restart(&at, None, emit);
         emit(GcEvent::Safepoint(Safepoint {
-            at: d.stamp(),
+            at,
             operation: op,
             reaching_ms: reaching * 1000.0,
             total_ms: total * 1000.0,
@@ -718,6 +724,34 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// JDK 11 stops for biased locking before its first collection: those
+    /// safepoints belong to the JVM life whose header came before them, so
+    /// its start comes first (the agent begins a life at a start met after
+    /// events, and counted two safepoints fewer than the JVM's counters).
+    #[test]
+    fn safepoints_before_the_first_pause_follow_the_jvm_start() {
+        let (evs, unknown) = run(&[
+            "[0.040s][info][gc,heap] Heap region size: 1M",
+            "[0.052s][info][gc     ] Using G1",
+            "[0.730s][info][safepoint    ] Entering safepoint region: EnableBiasedLocking",
+            "[0.759s][info][safepoint    ] Leaving safepoint region",
+            "[0.759s][info][safepoint    ] Total time for which application threads were stopped: 0.0292808 seconds, Stopping threads took: 0.0000487 seconds",
+            "[0.807s][info][gc,start     ] GC(0) Pause Young (Normal) (G1 Evacuation Pause)",
+            "[0.829s][info][gc           ] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 6M->1M(128M) 21.889ms",
+        ]);
+        assert_eq!(unknown, 0);
+        assert!(matches!(evs[0], GcEvent::JvmStart(_)), "{evs:?}");
+        assert!(matches!(evs[1], GcEvent::Safepoint(_)), "{evs:?}");
+        assert_eq!(evs.len(), 3);
+        // JDK 13+'s one-line form alike.
+        let (evs, _) = run(&[
+            "[0.005s][info][gc] Using G1",
+            "[0.100s][info][safepoint] Safepoint \"ICBufferFull\", Time since last: 1000 ns, Reaching safepoint: 2000 ns, At safepoint: 3000 ns, Total: 5000 ns",
+        ]);
+        assert!(matches!(evs[0], GcEvent::JvmStart(_)), "{evs:?}");
+        assert!(matches!(evs[1], GcEvent::Safepoint(_)), "{evs:?}");
     }
 
     #[test]

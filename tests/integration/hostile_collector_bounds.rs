@@ -36,9 +36,10 @@ use tunekeeper::collector::limits::{
 };
 use tunekeeper::finding::{Finding, Status, Summary, WaiverNote};
 use tunekeeper::report::{
-    AgentInfo, BrokerHardware, Cluster, GcLogLines, GcReport, GcSafepoints, GcStalls, GcWindow,
-    Hardware, HostInfo, JvmReport, LogDirSize, NetLink, PauseSummary, Report, RoleReport,
-    SCHEMA_VERSION, StalledPauseReport,
+    AgentInfo, BrokerHardware, Cluster, CounterCheck, CounterFigure, CounterPauses,
+    CounterSafepoints, CounterWindow, GcLogLines, GcReport, GcSafepoints, GcStalls, GcWindow,
+    Hardware, HostInfo, JvmCounters, JvmReport, LogDirSize, NetLink, PauseSummary, Report,
+    RoleReport, SCHEMA_VERSION, StalledPauseReport,
 };
 
 fn host<'a>(hosts: &'a Value, name: &str) -> &'a Value {
@@ -143,6 +144,7 @@ fn maximal_report(id: &str) -> Value {
         wall_seconds: Some(60.0),
         gc_ms_per_second: Some(0.5),
         worst_minute_gc_ms_per_second: Some(0.5),
+        rates_null_because: Some("the JVM ran less than a minute of this window".into()),
         full_gcs: 0,
         evacuation_failures: 0,
         humongous_allocations: 1,
@@ -171,6 +173,29 @@ fn maximal_report(id: &str) -> Value {
             max_stopped_ms: Some(14.0),
             null_because: Some("no safepoint lines before JDK 9".into()),
         }),
+    };
+    let counter_window = |name: &str| CounterWindow {
+        window: name.into(),
+        seconds: Some(60.0),
+        pauses: BTreeMap::from([(
+            "young".to_owned(),
+            CounterPauses {
+                count: 4,
+                time_ms: 40.0,
+            },
+        )]),
+        gc_ms_per_second: Some(0.7),
+        safepoints: CounterSafepoints {
+            count: 9,
+            reaching_ms: 0.9,
+            at_safepoint_ms: Some(41.0),
+            mean_reaching_ms: Some(0.1),
+            mean_at_safepoint_ms: Some(4.5),
+            worst_mean_reaching_ms: Some(0.3),
+            worst_mean_at_safepoint_ms: Some(9.0),
+            stretches: 4,
+            null_because: Some("JDK 11 keeps no at-safepoint time".into()),
+        },
     };
     let findings = vec![finding("sysctl", "vm.swappiness", Status::Waived)];
     let r = Report {
@@ -209,6 +234,30 @@ fn maximal_report(id: &str) -> Value {
                 }),
             }),
             exited: true,
+            counters: Some(JvmCounters {
+                state: "read".into(),
+                reason: None,
+                remedy: Some("a drop-in grants CAP_DAC_READ_SEARCH".into()),
+                path: Some("/tmp/hsperfdata_kafka/4242".into()),
+                jdk: Some(21),
+                only_witness: false,
+                interval: Some(counter_window("last_interval")),
+                total: Some(counter_window("jvm_lifetime")),
+                cross_check: Some(CounterCheck {
+                    verified: false,
+                    summary: "young pauses: the log has 3, the JVM counted 4".into(),
+                    checks: vec![CounterFigure {
+                        figure: "young pauses".into(),
+                        log: 3.0,
+                        jvm: Some(4.0),
+                        unit: "pauses".into(),
+                        tolerance: 0.0,
+                        status: "differs".into(),
+                        detail: Some("the log set rotated lines away".into()),
+                    }],
+                    not_comparable: Some("no safepoint lines".into()),
+                }),
+            }),
         }],
         roles: vec![RoleReport {
             role: "broker".into(),

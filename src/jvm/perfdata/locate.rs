@@ -65,6 +65,51 @@ pub enum LocateError {
         /// The error.
         source: std::io::Error,
     },
+    /// The JVM's own `/tmp` (another mount namespace: a container,
+    /// `PrivateTmp=`), or whether it has one, cannot be seen: the kernel
+    /// lets a process into `/proc/PID/root` and `/proc/PID/ns` only with
+    /// ptrace access to PID (the same user, or `CAP_SYS_PTRACE`).
+    #[error(
+        "{}: {source}: the JVM's /tmp {why}, and the kernel shows it through /proc/PID/root only to a reader with ptrace access to the JVM (the JVM's own user, or CAP_SYS_PTRACE)",
+        path.display()
+    )]
+    Namespace {
+        /// What could not be read (`/proc/PID/root/tmp`, `/proc/PID/ns/mnt`).
+        path: PathBuf,
+        /// Why not.
+        why: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Whether the JVM shares this reader's mount namespace (and so its `/tmp`).
+enum MountNs {
+    /// The same: the host's `/tmp`.
+    Same,
+    /// Another one: its `/tmp` is under `/proc/PID/root`.
+    Other,
+    /// Cannot tell: `/proc/PID/ns/mnt` is not readable (no ptrace access).
+    Unknown(PathBuf, std::io::Error),
+}
+
+fn mount_ns(host: &Host, pid: i32) -> MountNs {
+    let theirs_path = host.path(format!("/proc/{pid}/ns/mnt"));
+    let theirs = match std::fs::read_link(&theirs_path) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return MountNs::Unknown(theirs_path, e);
+        }
+        // No such link (a kernel without it, a fake tree): the host's /tmp.
+        Err(_) => return MountNs::Same,
+    };
+    match std::fs::read_link(host.path("/proc/self/ns/mnt")) {
+        Ok(ours) if ours == theirs => MountNs::Same,
+        Ok(_) => MountNs::Other,
+        // A fake tree without links of its own: the process's link decides
+        // nothing, so the host's /tmp, as before namespaces were looked at.
+        Err(_) => MountNs::Same,
+    }
 }
 
 /// The state the JVM's own flags put its counters in: the flag that
@@ -164,30 +209,68 @@ pub fn locate(host: &Host, pid: i32) -> Result<Location, LocateError> {
     let status = String::from_utf8_lossy(&read("status")?).into_owned();
     let nspid = ns_pid(&status, pid);
     let euid = effective_uid(&status);
-    let tmp = if crate::jvm::container_of(host, pid).is_some() {
-        host.path(format!("/proc/{pid}/root/tmp"))
-    } else {
-        host.path("/tmp")
+    let found = |tmp: PathBuf, owned_only: bool| -> Result<Location, LocateError> {
+        let hit = find_in(&tmp, nspid, euid).map_err(|source| LocateError::Namespace {
+            path: tmp.clone(),
+            why: "cannot be listed",
+            source,
+        })?;
+        Ok(match hit {
+            Some((path, user, owned)) if owned || !owned_only => Location::File {
+                path,
+                ns_pid: nspid,
+                user,
+            },
+            _ => Location::NotFound {
+                searched: tmp,
+                ns_pid: nspid,
+            },
+        })
     };
-    Ok(match find_in(&tmp, nspid, euid) {
-        Some((path, user)) => Location::File {
-            path,
-            ns_pid: nspid,
-            user,
-        },
-        None => Location::NotFound {
-            searched: tmp,
-            ns_pid: nspid,
-        },
-    })
+    match mount_ns(host, pid) {
+        MountNs::Same => found(host.path("/tmp"), false),
+        MountNs::Other => found(host.path(format!("/proc/{pid}/root/tmp")), false),
+        MountNs::Unknown(link, source) => {
+            // A reader without ptrace access to the JVM (the packaged agent,
+            // a JVM of another user) cannot tell. A JVM in this PID
+            // namespace whose file is in the host's /tmp, owned by its
+            // user, is the common case (a broker on the host); otherwise
+            // its /tmp is its own and out of sight: said so, not "no file".
+            if nspid == pid {
+                if let Ok(loc @ Location::File { .. }) = found(host.path("/tmp"), true) {
+                    return Ok(loc);
+                }
+            }
+            Err(LocateError::Namespace {
+                path: link,
+                why: if nspid == pid {
+                    "is not the host's (no file of its user there for its PID) and its mount namespace cannot be read"
+                } else {
+                    "is its container's (it has its own PID namespace)"
+                },
+                source,
+            })
+        }
+    }
 }
 
-/// `tmp/hsperfdata_*/<nspid>` that is a regular file. When several users'
+/// `tmp/hsperfdata_*/<nspid>` that is a regular file, its user part, and
+/// whether the process's effective uid owns it. When several users'
 /// directories hold one (a stale file of an earlier process with the same
 /// PID), the one owned by the process's effective uid wins, then the newest.
-fn find_in(tmp: &Path, nspid: i32, euid: Option<u32>) -> Option<(PathBuf, String)> {
+/// A directory that does not exist holds nothing; one that cannot be
+/// listed is an error (the caller says why).
+fn find_in(
+    tmp: &Path,
+    nspid: i32,
+    euid: Option<u32>,
+) -> std::io::Result<Option<(PathBuf, String, bool)>> {
     use std::os::unix::fs::MetadataExt;
-    let dir = std::fs::read_dir(tmp).ok()?;
+    let dir = match std::fs::read_dir(tmp) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(e),
+        Err(_) => return Ok(None),
+    };
     let mut best: Option<(bool, i64, PathBuf, String)> = None;
     let mut users = 0;
     for entry in dir.take(MAX_TMP_ENTRIES).flatten() {
@@ -217,7 +300,7 @@ fn find_in(tmp: &Path, nspid: i32, euid: Option<u32>) -> Option<(PathBuf, String
             best = Some((owned, meta.ctime(), path, user.to_string()));
         }
     }
-    best.map(|(_, _, p, u)| (p, u))
+    Ok(best.map(|(o, _, p, u)| (p, u, o)))
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use crate::support::{Running, bin};
+use crate::support::Running;
 
 use serde_json::Value;
 use time::OffsetDateTime;
