@@ -359,11 +359,15 @@ mod tests {
             (old.range, old.tick_ms, old.fitted),
             ((from, to), day, false)
         );
-        // Reporting for 40 minutes: the last 44 minutes, ticks every 15.
+        // Reporting for 40 minutes: the last 44 minutes, ticks every 5 (the
+        // smallest round step that gives at most eight).
         let young = XSpan::fit(Some(to - 40 * 60_000), from, to);
         assert_eq!(young.range, (to - 44 * 60_000, to));
         assert!(young.fitted && young.by_hour());
-        assert_eq!(young.tick_ms, 15 * 60_000);
+        assert_eq!(young.tick_ms, 5 * 60_000);
+        // Reporting for 3 hours: 30-minute ticks.
+        let hours = XSpan::fit(Some(to - 3 * 3_600_000), from, to);
+        assert_eq!(hours.tick_ms, 30 * 60_000);
         assert_eq!(XSpan::fit(None, from, to).range, (from, to));
     }
 
