@@ -33,8 +33,6 @@ type Module = Vec<String>;
 
 static TEST_MODULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^#\[cfg\(test\)\]").unwrap());
-static LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"//[^\n]*").unwrap());
-static BLOCK_COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)/\*.*?\*/").unwrap());
 static USE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\buse\s+([^;]+);").unwrap());
 static PUB_USE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bpub use\s+([^;]+);").unwrap());
 static RENAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+as\s+\w+$").unwrap());
@@ -366,8 +364,110 @@ fn code(file: &Path) -> String {
     if let Some(cut) = TEST_MODULE.find(&text) {
         text.truncate(cut.start());
     }
-    let text = LINE_COMMENT.replace_all(&text, "");
-    BLOCK_COMMENT.replace_all(&text, "").into_owned()
+    without_comments_and_literals(&text)
+}
+
+/// `text` with comments removed and the insides of string and character
+/// literals emptied (`"a; use x"` becomes `""`), so the word `use` in a
+/// message is no import and a `;` or brace in one ends nothing. Lifetimes
+/// (`'a`) stay.
+fn without_comments_and_literals(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    // Copies `text[from..i]` unchanged.
+    let mut kept = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                out.push_str(&text[kept..i]);
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                kept = i;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                out.push_str(&text[kept..i]);
+                let mut depth = 0usize;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                kept = i;
+            }
+            b'r' if !ident_before(b, i) && matches!(b.get(i + 1), Some(b'"' | b'#')) => {
+                // A raw string: r"…", r#"…"#, with as many #s to close.
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                let open = i + 1 + hashes;
+                if b.get(open) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                out.push_str(&text[kept..i]);
+                out.push_str("\"\"");
+                let close: Vec<u8> = std::iter::once(b'"')
+                    .chain(std::iter::repeat_n(b'#', hashes))
+                    .collect();
+                i = open + 1;
+                while i < b.len() && !b[i..].starts_with(&close) {
+                    i += 1;
+                }
+                i = (i + close.len()).min(b.len());
+                kept = i;
+            }
+            b'"' => {
+                out.push_str(&text[kept..i]);
+                out.push_str("\"\"");
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(b.len());
+                kept = i;
+            }
+            b'\'' => {
+                // A character literal ('x', '\n', '\u{1F600}', '"'), not a
+                // lifetime ('a followed by no closing quote).
+                let end = if b.get(i + 1) == Some(&b'\\') {
+                    b[i + 2..]
+                        .iter()
+                        .position(|&c| c == b'\'')
+                        .map(|p| i + 2 + p)
+                } else {
+                    let len = text[i + 1..].chars().next().map_or(0, char::len_utf8);
+                    (b.get(i + 1 + len) == Some(&b'\'')).then_some(i + 1 + len)
+                };
+                match end {
+                    Some(end) => {
+                        out.push_str(&text[kept..i]);
+                        out.push_str("' '");
+                        i = end + 1;
+                        kept = i;
+                    }
+                    None => i += 1,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[kept.min(b.len())..]);
+    out
+}
+
+/// Whether the byte before `i` continues an identifier (`bar"` is no raw
+/// string's `r`).
+fn ident_before(b: &[u8], i: usize) -> bool {
+    i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
 }
 
 /// `a::{b, c::{d, self}}` is `a::b`, `a::c::d` and `a::c`.
@@ -376,7 +476,7 @@ fn expand(tree: &str) -> Vec<String> {
     let Some(open) = tree.find('{') else {
         return vec![RENAME.replace(tree, "").trim().to_owned()];
     };
-    let close = tree.rfind('}').unwrap_or(tree.len());
+    let close = tree.rfind('}').filter(|&c| c > open).unwrap_or(tree.len());
     let (prefix, inner) = (&tree[..open], &tree[open + 1..close]);
     let mut parts = vec![String::new()];
     let mut depth = 0usize;
@@ -567,7 +667,13 @@ fn imports_resolve_through_groups_children_and_reexports() {
         "// use crate::collector::c::Y;\n/* use crate::present::Z; */\nfn f() { crate::present::render(); }\n\
          #[cfg(test)]\nmod tests { use crate::collector::c::Q; }\n",
     );
-    file("collector/c.rs", "use crate::collector::a::Deep;\n");
+    file(
+        "collector/c.rs",
+        "use crate::collector::a::Deep;\n\
+         const HINT: &str = \"refused: use a smaller } report {; or not\";\n\
+         const RAW: &str = r#\"use crate::present::page::draw;\"#;\n\
+         fn h<'a>(x: &'a str) -> char { if x.is_empty() { '{' } else { ';' } }\n",
+    );
     file(
         "present/mod.rs",
         "pub mod page;\nfn g() { page::draw(); }\n",
