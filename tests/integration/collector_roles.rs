@@ -9,7 +9,7 @@
 //! aggregation across a week boundary; Cruise Control's capacity file for
 //! a host with two brokers and a NIC that reports no speed.
 
-mod collector_support;
+use crate::collector_support;
 
 use std::time::Duration;
 
@@ -372,8 +372,7 @@ fn the_host_page_and_its_clusters_trend_count_the_same_reports() {
             .unwrap_or(Value::Null)
     };
     assert!(
-        eventually(Duration::from_secs(30), || trend()["this_week"]["reports"]
-            == 4),
+        eventually(|| trend()["this_week"]["reports"] == 4),
         "the cluster's trend did not count this week's reports: {:#}",
         trend()
     );

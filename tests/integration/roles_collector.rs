@@ -10,29 +10,24 @@
 //! `TK_ROLES_ARTIFACTS=DIR` keeps what the test saw there: the API's
 //! answer, the host page before and after the stop, and the reports.
 
-mod ci_skip;
-mod collector_support;
-mod role_jvms;
+use crate::collector_support::{Collector, TOKEN, binary, eventually, segment};
+use crate::proc_view::ProcView;
+use crate::support::{Running, hostname};
+use crate::{ci_skip, role_jvms};
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-use collector_support::{Collector, TOKEN, binary, eventually, segment};
 use serde_json::Value;
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned()
+/// The agent delivering to `collector` every second, seeing only the
+/// processes of `view`, until dropped.
+struct Agent {
+    _running: Running,
 }
 
-/// The agent delivering to `collector` every second, until dropped.
-struct Agent(Child);
-
 impl Agent {
-    fn start(dir: &Path, collector: &Collector) -> Agent {
+    fn start(dir: &Path, collector: &Collector, view: &ProcView) -> Agent {
         std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
         let config = dir.join("agent.toml");
         std::fs::write(
@@ -45,22 +40,17 @@ impl Agent {
             ),
         )
         .unwrap();
-        let child = Command::new(binary())
-            .args(["--profile-dir", "/nonexistent", "agent", "--config"])
-            .arg(&config)
-            .env_remove("JOURNAL_STREAM")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Agent(child)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        Agent {
+            _running: Running::spawn(
+                Command::new(binary())
+                    .args(["--profile-dir", "/nonexistent", "agent", "--config"])
+                    .arg(&config)
+                    .env("TUNEKEEPER_ROOT", view.root())
+                    .env_remove("JOURNAL_STREAM")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            ),
+        }
     }
 }
 
@@ -144,7 +134,9 @@ fn three_roles_shown_whole_and_a_stopped_zookeepers_keys_go_with_it() {
     }
     let (zk_pid, broker_pid, controller_pid) = (zk.pid(), broker.pid(), controller.pid());
     let c = Collector::start(d, &[]);
-    let agent = Agent::start(d, &c);
+    // The agent sees these three JVMs and no other test's.
+    let view = ProcView::new(&[zk_pid, broker_pid, controller_pid]);
+    let agent = Agent::start(d, &c, &view);
     let ours = |r: &Value| {
         [
             ("zookeeper", zk_pid),
@@ -155,8 +147,7 @@ fn three_roles_shown_whole_and_a_stopped_zookeepers_keys_go_with_it() {
         .all(|(name, pid)| role(r, name).is_some_and(|x| has_pid(x, *pid)))
     };
     assert!(
-        eventually(Duration::from_secs(90), || latest(&c)
-            .is_some_and(|r| ours(&r))),
+        eventually(|| latest(&c).is_some_and(|r| ours(&r))),
         "no report with the three roles: {:#}",
         latest(&c).unwrap_or_default()
     );
@@ -250,7 +241,7 @@ fn three_roles_shown_whole_and_a_stopped_zookeepers_keys_go_with_it() {
     );
 
     zk.kill();
-    let stopped = eventually(Duration::from_secs(60), || {
+    let stopped = eventually(|| {
         latest(&c).is_some_and(|r| role(&r, "zookeeper").is_some_and(|z| z["running"] == false))
     });
     assert!(stopped, "no report with ZooKeeper stopped");
