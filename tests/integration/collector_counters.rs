@@ -6,11 +6,14 @@
 //! verdict, both figures of a difference, the state said plainly, time
 //! to safepoint from the counters), in `/api/v1/hosts` (a compact
 //! verdict, `null` for the older agent) and in `/metrics` (hosts whose
-//! log differs, per cluster, from 0).
+//! log differs, per cluster, from 0). And end to end: real JVMs, a real
+//! agent, a real collector, the host page saying "verified".
 
 use std::time::Duration;
 
-use crate::collector_support::{Collector, ago, report};
+use crate::ci_skip;
+use crate::collector_support::{Collector, TOKEN, ago, binary, eventually, report, segment};
+use crate::hotspot::{Jvm, classes, java_cmd, jdk, scratch};
 use serde_json::{Value, json};
 
 /// What the agent says of a log that agrees (`report::VERIFIED_TEXT`).
@@ -367,4 +370,110 @@ fn hosts_whose_log_differs_are_counted_per_cluster() {
     assert_eq!(metric("west"), 1);
     let hosts = c.get_json("/api/v1/hosts");
     assert_eq!(host_of(&hosts, "m-bad")["counters"], verdict([3, 0, 0, 0]));
+}
+
+/// The agent delivering to `collector` every second, following only the
+/// JVMs whose command line matches `jvm_match`; killed when dropped.
+struct Agent(std::process::Child);
+
+impl Agent {
+    fn start(dir: &std::path::Path, collector: &Collector, jvm_match: &str) -> Agent {
+        std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+        let config = dir.join("agent.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "interval = \"1s\"\nendpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\n\
+                 spool_dir = \"{}\"\njvm_match = '{jvm_match}'\n",
+                collector.base,
+                dir.join("token").display(),
+                dir.join("spool").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(binary())
+            .args(["agent", "--config"])
+            .arg(&config)
+            .env_remove("JOURNAL_STREAM")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
+            .spawn()
+            .unwrap();
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// End to end: a real JDK 17 JVM with a GC log and one without, a real
+/// agent reading their counters every second, a real collector. Once the
+/// JVMs are stopped between pauses the host page says the logged JVM is
+/// verified against its counters, and the other's figures come from its
+/// counters alone; the API's verdict counts both.
+#[test]
+fn a_real_jvm_is_verified_on_the_host_page() {
+    let dir = scratch();
+    let Some(classes) = classes(dir.path()) else {
+        return;
+    };
+    let Some(jdk) = jdk(17) else {
+        ci_skip::skip("no JDK 17");
+        return;
+    };
+    let log = dir.path().join("gc.log");
+    let xlog = format!("-Xlog:gc*:file={}:uptime,level,tags", log.display());
+    let logged = Jvm::spawn(java_cmd(&jdk, &classes, &xlog, &[], 3, 1), |p| {
+        Some(p as i32)
+    });
+    let unlogged = Jvm::spawn(java_cmd(&jdk, &classes, "-Xlog:disable", &[], 3, 1), |p| {
+        Some(p as i32)
+    });
+    let c = Collector::start(dir.path(), &[]);
+    let _agent = Agent::start(
+        dir.path(),
+        &c,
+        &regex::escape(&classes.display().to_string()),
+    );
+    logged.wait_idle();
+    unlogged.wait_idle();
+    logged.stop_between_pauses();
+    unlogged.stop_between_pauses();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let path = format!("/hosts/{}", segment(&host));
+    let mut last = String::new();
+    let seen = eventually(|| {
+        let (status, body) = c.get(&path, None);
+        last = body;
+        status == 200
+            && last.contains(&format!(r#"data-counters-pid="{}""#, logged.pid))
+            && last.contains(&format!(r#"data-counters-pid="{}""#, unlogged.pid))
+            && counters_row(&last, logged.pid.into()).contains(VERIFIED)
+            && counters_row(&last, unlogged.pid.into()).contains("counters only")
+    });
+    assert!(
+        seen,
+        "the host page never said both; the last:\n{last}\nagent log:\n{}",
+        std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default()
+    );
+    let row = counters_row(&last, unlogged.pid.into());
+    assert!(row.contains("percentiles need the log"), "{row}");
+    // Time to safepoint from the counters: the log has no safepoint lines.
+    assert!(
+        counters_row(&last, logged.pid.into())
+            .contains("Time to safepoint from the JVM's counters"),
+        "{last}"
+    );
+    let hosts = c.get_json("/api/v1/hosts");
+    let v = &host_of(&hosts, &host)["counters"];
+    // (Kafka-family JVMs of other tests on this machine may count too.)
+    assert!(v["verified"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["not_compared"].as_u64().unwrap() >= 1, "{v}");
 }
