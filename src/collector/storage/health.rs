@@ -654,4 +654,57 @@ mod tests {
         assert!(old.has_gc && old.detail.roles.is_empty() && old.detail.jvms_by_role.is_empty());
         assert_eq!(old.detail.role_names(), None);
     }
+
+    /// The counters' verdict counts each JVM that carries counters by the
+    /// agent's own rule; a report without any (an older agent) and a row
+    /// stored before the verdict have none, never zeros.
+    #[test]
+    fn the_counters_verdict_counts_jvms_with_counters_only() {
+        use crate::report::{CounterCheck, CounterFigure, JvmCounters};
+        let check = |verified: bool, status: &str| CounterCheck {
+            verified,
+            summary: String::new(),
+            checks: vec![CounterFigure {
+                figure: "young pauses".into(),
+                status: status.into(),
+                ..CounterFigure::default()
+            }],
+            not_comparable: None,
+        };
+        let read = |x: Option<CounterCheck>| JvmCounters {
+            state: counters_state::READ.into(),
+            cross_check: x,
+            ..JvmCounters::default()
+        };
+        let mut r = fixture("three-roles");
+        assert_eq!(Derived::of(&r).detail.counters, None, "no counters yet");
+        r.jvms[0].counters = Some(read(Some(check(true, "verified"))));
+        r.jvms[1].counters = Some(read(Some(check(false, "differs"))));
+        // Not verified, yet nothing differs: not compared.
+        r.jvms[2].counters = Some(read(Some(check(false, "not_compared"))));
+        let mut extra = r.jvms[2].clone();
+        extra.counters = Some(JvmCounters {
+            state: counters_state::DISABLED.into(),
+            ..JvmCounters::default()
+        });
+        r.jvms.push(extra);
+        let mut gone = r.jvms[2].clone();
+        gone.exited = true;
+        gone.counters = None;
+        r.jvms.push(gone);
+        let d = Derived::of(&r);
+        assert_eq!(
+            d.detail.counters,
+            Some(CountersVerdict {
+                verified: 1,
+                differs: 1,
+                not_compared: 1,
+                not_read: 1
+            })
+        );
+        let back = HostDetail::from_column(Some(&d.detail.to_column()));
+        assert_eq!(back.counters, d.detail.counters);
+        let before = HostDetail::from_column(Some(r#"{"gc_unknown_because":"x"}"#));
+        assert_eq!(before.counters, None);
+    }
 }
