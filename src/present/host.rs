@@ -479,8 +479,8 @@ fn fmt_figure(v: f64, unit: &str) -> String {
 }
 
 /// One figure the log and the counters do not agree on: both values and
-/// the agent's words on it.
-fn figure_item(f: &CounterFigure) -> Markup {
+/// the agent's words on it, unless `summary` (which joins them) says them.
+fn figure_item(f: &CounterFigure, summary: &str) -> Markup {
     html! {
         li data-status=(f.status) {
             b { (f.figure) } ": the log "
@@ -488,7 +488,7 @@ fn figure_item(f: &CounterFigure) -> Markup {
             ", the JVM "
             (f.jvm.map_or_else(|| "–".to_owned(), |v| fmt_figure(v, &f.unit)))
             @if f.status != "differs" { " " span.mut { "(" (f.status) ")" } }
-            @if let Some(d) = &f.detail { " — " (d) }
+            @if let Some(d) = f.detail.as_deref().filter(|d| !summary.contains(d)) { " — " (d) }
         }
     }
 }
@@ -571,7 +571,7 @@ fn counters_line(j: &JvmReport) -> Markup {
                     span.pill.bad { "log differs from the JVM's counters" } " " (x.summary)
                     ul.figures {
                         @for f in x.checks.iter().filter(|f| f.status != "verified") {
-                            (figure_item(f))
+                            (figure_item(f, &x.summary))
                         }
                     }
                 }

@@ -273,6 +273,12 @@ fn each_jvms_counters_on_the_host_page_and_in_the_api() {
         !row.contains("full pauses"),
         "only what is not verified: {row}"
     );
+    // Each figure's words, once: the summary already says the first.
+    assert_eq!(row.matches("190 not in the log").count(), 1, "{row}");
+    assert!(
+        row.contains("— the log shows 292.5 ms of young pauses, the JVM counted 1717.5 ms"),
+        "{row}"
+    );
     assert!(
         row.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{row}"
