@@ -168,8 +168,18 @@ fn denied(host: &str, id: &str, cluster: &str) -> Value {
         "state": "unavailable",
         "reason": "no perf-data file yet"
     });
+    // A state this collector does not know (a newer agent's), with markup.
+    let mut newer = jvm(&mut r, BROKER).clone();
+    newer["pid"] = NEWER.into();
+    newer["counters"] = json!({
+        "state": "<i>sleeping</i>",
+        "reason": "<img src=x onerror=alert(2)>"
+    });
+    r["jvms"].as_array_mut().unwrap().push(newer);
     r
 }
+
+const NEWER: i64 = 7777;
 
 fn host_of<'a>(hosts: &'a Value, name: &str) -> &'a Value {
     hosts
@@ -223,7 +233,7 @@ fn each_jvms_counters_on_the_host_page_and_in_the_api() {
     for (host, want) in [
         ("ctr-ok", verdict([3, 0, 0, 0])),
         ("ctr-mixed", verdict([1, 1, 0, 1])),
-        ("ctr-denied", verdict([0, 0, 0, 3])),
+        ("ctr-denied", verdict([0, 0, 0, 4])),
         ("ctr-witness", verdict([2, 0, 1, 0])),
         ("ctr-old", Value::Null),
     ] {
@@ -315,6 +325,13 @@ fn each_jvms_counters_on_the_host_page_and_in_the_api() {
         zk.contains("not available") && zk.contains("no perf-data file yet"),
         "{zk}"
     );
+    let newer = counters_row(&html, NEWER);
+    assert!(
+        newer.contains("&lt;i&gt;sleeping&lt;/i&gt;")
+            && newer.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{newer}"
+    );
+    assert!(!html.contains("<img src=x") && !html.contains("<i>sleeping"));
     assert!(!html.contains(VERIFIED));
 
     // The only witness: its figures, said to be the counters', and that
