@@ -18,7 +18,10 @@ use crate::collector::storage::fleet::WeekFigures;
 use crate::collector::storage::health::{GcHealth, RoleState, jvm_label, unread_because};
 use crate::collector::storage::host::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
-use crate::report::{JvmReport, Report, RoleReport};
+use crate::report::{
+    CounterFigure, CounterWindow, JvmCounters, JvmReport, Report, RoleReport, VERIFIED_TEXT,
+    counters_state,
+};
 
 /// The host's week-over-week figures, as the background aggregation last
 /// computed them (the figures its cluster's trend sums).
@@ -435,7 +438,18 @@ fn fmt_since(t: &str, now: i64) -> String {
 /// One JVM's GC in a cell: its interval rate and p99, or why there is none.
 fn jvm_gc_cell(j: &JvmReport) -> Markup {
     if let Some(why) = unread_because(j) {
-        return html! { span.pill.warn { "not read" } " " span.mut { (short_reason(&why)) } };
+        // The counters' rate stands in for the log's (see the counters row).
+        let rate = j
+            .counters
+            .as_ref()
+            .filter(|c| c.only_witness)
+            .and_then(|c| c.interval.as_ref()?.gc_ms_per_second);
+        return html! {
+            span.pill.warn { "log not read" } " " span.mut { (short_reason(&why)) }
+            @if let Some(r) = rate {
+                " · " b { (format!("{r:.1}")) } " ms/s from the JVM's counters"
+            }
+        };
     }
     let Some(gc) = &j.gc else {
         return html! { "–" };
@@ -451,6 +465,167 @@ fn jvm_gc_cell(j: &JvmReport) -> Markup {
         }
         @if w.overall.count > 0 {
             " · p99 " (format!("{:.1}", w.overall.p99_ms)) " ms · " (w.overall.count) " pauses"
+        }
+    }
+}
+
+/// A figure of the cross-check in its unit: counts whole, times in ms.
+fn fmt_figure(v: f64, unit: &str) -> String {
+    if unit == "ms" {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// One figure the log and the counters do not agree on: both values and
+/// the agent's words on it, unless `summary` (which joins them) says them.
+fn figure_item(f: &CounterFigure, summary: &str) -> Markup {
+    html! {
+        li data-status=(f.status) {
+            b { (f.figure) } ": the log "
+            (fmt_figure(f.log, &f.unit))
+            ", the JVM "
+            (f.jvm.map_or_else(|| "–".to_owned(), |v| fmt_figure(v, &f.unit)))
+            @if f.status != "differs" { " " span.mut { "(" (f.status) ")" } }
+            @if let Some(d) = f.detail.as_deref().filter(|d| !summary.contains(d)) { " — " (d) }
+        }
+    }
+}
+
+/// Whether the log has time to safepoint of its own (`safepoint` lines).
+fn log_has_safepoints(j: &JvmReport) -> bool {
+    j.gc.as_ref().is_some_and(|g| {
+        [&g.interval, &g.total].iter().any(|w| {
+            w.safepoints
+                .as_ref()
+                .is_some_and(|s| s.time_to_safepoint_p99_ms.is_some())
+        })
+    })
+}
+
+/// Time to safepoint from the counters, for a log that has none: the
+/// interval's (else the life's) mean and the worst mean between two of
+/// the agent's reads.
+fn counters_safepoints(c: &JvmCounters) -> Markup {
+    let (w, over): (&CounterWindow, &str) = match (&c.interval, &c.total) {
+        (Some(w), _) => (w, "last interval"),
+        (None, Some(w)) => (w, "the JVM's life"),
+        (None, None) => return html! {},
+    };
+    let s = &w.safepoints;
+    let ms = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.3} ms"));
+    html! {
+        div.ttsp {
+            "Time to safepoint from the JVM's counters (the log has no safepoint lines), "
+            (over) ": " (s.count) " safepoints, mean "
+            b { (ms(s.mean_reaching_ms)) } " to reach one, worst mean "
+            b { (ms(s.worst_mean_reaching_ms)) }
+            "; at a safepoint mean " (ms(s.mean_at_safepoint_ms))
+            ", worst mean " (ms(s.worst_mean_at_safepoint_ms))
+            @if let Some(why) = &s.null_because { " " span.mut { "(" (why) ")" } }
+        }
+    }
+}
+
+/// The counters' own GC figures over the interval (else the life), for a
+/// JVM whose log is missing or unreadable.
+fn counters_figures(c: &JvmCounters) -> Markup {
+    let (w, over): (&CounterWindow, &str) = match (&c.interval, &c.total) {
+        (Some(w), _) => (w, "last interval"),
+        (None, Some(w)) => (w, "the JVM's life"),
+        (None, None) => return html! {},
+    };
+    html! {
+        " " (over) ": "
+        @match w.gc_ms_per_second {
+            Some(r) => { b { (format!("{r:.1}")) } " ms/s" }
+            None => "– ms/s",
+        }
+        @for (kind, p) in &w.pauses {
+            " · " (p.count) " " (kind.replace('_', " ")) " pauses (" (format!("{:.1}", p.time_ms)) " ms)"
+        }
+        "."
+    }
+}
+
+/// One JVM's line on its own counters: verified, the difference with
+/// both figures, the counters as its only GC figures, or why they were
+/// not read. Every text is the report's (foreign input): maud escapes it.
+fn counters_line(j: &JvmReport) -> Markup {
+    let Some(c) = &j.counters else {
+        return html! {
+            span.pill.unk { "counters not reported" } " "
+            span.mut { "the agent did not send the JVM's own counters (an agent older than them, or jvm_counters = false)" }
+        };
+    };
+    let state = c.state.as_str();
+    let reason = c.reason.as_deref();
+    let body = match state {
+        counters_state::READ => html! {
+            @match &c.cross_check {
+                Some(x) if x.verified => {
+                    span.pill.ok { "verified" } " " b.verified { (VERIFIED_TEXT) }
+                }
+                Some(x) if x.checks.iter().any(|f| f.status == "differs") => {
+                    span.pill.bad { "log differs from the JVM's counters" } " " (x.summary)
+                    ul.figures {
+                        @for f in x.checks.iter().filter(|f| f.status != "verified") {
+                            (figure_item(f, &x.summary))
+                        }
+                    }
+                }
+                Some(x) => {
+                    span.pill.unk { "not compared" } " "
+                    (x.not_comparable.as_deref().unwrap_or(&x.summary))
+                }
+                None if c.only_witness => {
+                    span.pill.warn { "counters only" } " "
+                    "No readable GC log: the counts, times and rates are from the JVM's counters alone; percentiles need the log."
+                    (counters_figures(c))
+                }
+                None => { span.pill.unk { "read" } " nothing compared yet (the log's first read)." }
+            }
+        },
+        counters_state::DISABLED => html! {
+            span.pill.unk { "switched off" } " "
+            "The JVM's counters are switched off"
+            @if let Some(r) = reason { " (" (r) ")" }
+            ": its log is not checked against them."
+        },
+        counters_state::PERMISSION_DENIED => html! {
+            span.pill.warn { "permission denied" } " "
+            "The agent may not read the JVM's counters"
+            @if let Some(r) = reason { ": " (r) }
+            "."
+        },
+        counters_state::NAMESPACE_DENIED => html! {
+            span.pill.warn { "another namespace" } " "
+            "The JVM runs with its own /tmp (a container or PrivateTmp=), which the agent may not enter"
+            @if let Some(r) = reason { ": " (r) }
+            "."
+        },
+        counters_state::UNAVAILABLE => html! {
+            span.pill.unk { "not available" } " "
+            "The JVM's counters were not read"
+            @if let Some(r) = reason { ": " (r) }
+            "."
+        },
+        other => html! {
+            span.pill.unk { (other) } " "
+            "The JVM's counters were not read"
+            @if let Some(r) = reason { ": " (r) }
+            "."
+        },
+    };
+    html! {
+        span.k { "JVM's own counters: " }
+        (body)
+        @if let Some(remedy) = &c.remedy {
+            div.remedy { b { "Remedy: " } (remedy) }
+        }
+        @if state == counters_state::READ && !log_has_safepoints(j) {
+            (counters_safepoints(c))
         }
     }
 }
@@ -474,6 +649,12 @@ fn jvms_section(r: &Report) -> Markup {
                         td.code { (breakable(j.config.as_deref().unwrap_or("–"))) }
                         td.code { (breakable(&j.gc_logs.join(", "))) @if j.gc_logs.is_empty() { "–" } }
                         td.wrap { (jvm_gc_cell(j)) }
+                    }
+                    @if !j.exited || j.counters.is_some() {
+                        tr.counters data-counters-pid=(j.pid) {
+                            td {}
+                            td.ctr colspan="5" { (counters_line(j)) }
+                        }
                     }
                 }
             }

@@ -71,4 +71,9 @@ body:has(#showpass:not(:checked)) tr.pass{display:none}
 .note{border-radius:6px;padding:8px 12px;margin:0 0 12px;border:1px solid var(--line);background:var(--card);overflow-wrap:anywhere}
 .note.warn{background:var(--warnbg);border-color:#f0d39a;color:#4a3000}
 .card .why{font-size:11px;color:var(--mut);margin-top:2px;overflow-wrap:anywhere}
+tr.counters td{border-top:0;padding-top:0}
+td.ctr{white-space:normal;overflow-wrap:anywhere;font-size:12px}
+td.ctr .k{color:var(--mut)}
+td.ctr ul{margin:2px 0 0 18px;padding:0}
+td.ctr .ttsp,td.ctr .remedy{margin-top:2px}
 "#;

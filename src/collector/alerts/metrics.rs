@@ -201,6 +201,9 @@ pub struct StateCounts {
     pub waived: i64,
     /// Host names two or more machines take turns reporting under.
     pub machine_conflicts: i64,
+    /// Hosts whose latest report has a JVM whose GC log differs from the
+    /// JVM's own counters.
+    pub counters_differ: i64,
 }
 
 /// Hosts per cluster (`""`: no cluster) by state. A host counts in each
@@ -220,6 +223,9 @@ pub fn count(
         c.hosts += 1;
         if h.machine_conflict.is_some() {
             c.machine_conflicts += 1;
+        }
+        if h.counters.is_some_and(|v| v.differs > 0) {
+            c.counters_differ += 1;
         }
         if h.waived > 0 {
             c.waived_hosts += 1;
@@ -308,6 +314,20 @@ pub fn encode(
         "collector_machine_conflict_hosts",
         "Host names two or more machines (by /etc/machine-id) take turns reporting under, within the last three intervals, by cluster",
         conflicts,
+    );
+    // Every cluster's series from 0, so an alert sees the first host.
+    let differs: Family<ClusterLabel, Gauge> = Family::default();
+    for (cluster, c) in fleet {
+        differs
+            .get_or_create(&ClusterLabel {
+                cluster: cluster.clone(),
+            })
+            .set(c.counters_differ);
+    }
+    r.register(
+        "collector_gc_log_differs_hosts",
+        "Hosts whose latest report has a JVM whose GC log differs from the JVM's own counters (HotSpot's perf data), by cluster; cluster=\"\" is no cluster",
+        differs,
     );
     // Series only once the skew watch has run: absent before, not zero.
     let skewed: Family<ClusterLabel, Gauge> = Family::default();

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::finding::{Finding, Status};
-use crate::report::{JvmReport, Report};
+use crate::report::{JvmCounters, JvmReport, Report, counters_state};
 
 /// Most roles kept per host (a host runs three; a report naming more is
 /// cut here, the document keeps them all).
@@ -86,6 +86,76 @@ pub struct HostDetail {
     /// Why the worst JVM's GC ms per second of the interval is `null`, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gc_rate_null_because: Option<String>,
+    /// How the JVMs' GC logs compared with their own counters; `None`
+    /// when no JVM of the report carries counters (an agent older than
+    /// them, `jvm_counters = false`) and in rows stored before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<CountersVerdict>,
+}
+
+/// The latest report's JVMs by how their GC log compared with their own
+/// counters (HotSpot's perf data, read by the agent): the host's compact
+/// verdict in `/api/v1/hosts`. Only JVMs whose entry carries `counters`
+/// count (an exited JVM's final entry has none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersVerdict {
+    /// The log agreed with the counters on every figure compared.
+    pub verified: u32,
+    /// The log and the counters differ on some figure (the host page
+    /// shows both figures).
+    pub differs: u32,
+    /// The counters were read but nothing was compared: no readable log
+    /// (the counters are the JVM's only GC figures), or nothing yet.
+    pub not_compared: u32,
+    /// The counters were not read: switched off, permission denied,
+    /// another mount namespace, or not available.
+    pub not_read: u32,
+}
+
+/// How one JVM's log compared with its counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterResult {
+    /// Every figure agreed.
+    Verified,
+    /// Some figure differs.
+    Differs,
+    /// Read, nothing compared.
+    NotCompared,
+    /// Not read (the state says why).
+    NotRead,
+}
+
+impl CounterResult {
+    /// The result of a JVM's counters, as the agent's
+    /// `gc_cross_check_jvms{result}` counts it (plus `not_read`).
+    pub fn of(c: &JvmCounters) -> CounterResult {
+        if c.state != counters_state::READ {
+            return CounterResult::NotRead;
+        }
+        match &c.cross_check {
+            Some(x) if x.verified => CounterResult::Verified,
+            Some(x) if x.checks.iter().any(|f| f.status == "differs") => CounterResult::Differs,
+            _ => CounterResult::NotCompared,
+        }
+    }
+}
+
+impl CountersVerdict {
+    /// The verdict over `jvms`; `None` when none carries counters.
+    pub fn of(jvms: &[JvmReport]) -> Option<CountersVerdict> {
+        let mut v: Option<CountersVerdict> = None;
+        for c in jvms.iter().filter_map(|j| j.counters.as_ref()) {
+            let v = v.get_or_insert_with(CountersVerdict::default);
+            let n = match CounterResult::of(c) {
+                CounterResult::Verified => &mut v.verified,
+                CounterResult::Differs => &mut v.differs,
+                CounterResult::NotCompared => &mut v.not_compared,
+                CounterResult::NotRead => &mut v.not_read,
+            };
+            *n = n.saturating_add(1);
+        }
+        v
+    }
 }
 
 impl HostDetail {
@@ -245,6 +315,7 @@ impl Derived {
         if !report.roles.is_empty() {
             d.detail.jvms_by_role = jvms_by_role(&report.jvms);
         }
+        d.detail.counters = CountersVerdict::of(&report.jvms);
         d
     }
 
@@ -582,5 +653,58 @@ mod tests {
         let old = Derived::of(&fixture("report"));
         assert!(old.has_gc && old.detail.roles.is_empty() && old.detail.jvms_by_role.is_empty());
         assert_eq!(old.detail.role_names(), None);
+    }
+
+    /// The counters' verdict counts each JVM that carries counters by the
+    /// agent's own rule; a report without any (an older agent) and a row
+    /// stored before the verdict have none, never zeros.
+    #[test]
+    fn the_counters_verdict_counts_jvms_with_counters_only() {
+        use crate::report::{CounterCheck, CounterFigure, JvmCounters};
+        let check = |verified: bool, status: &str| CounterCheck {
+            verified,
+            summary: String::new(),
+            checks: vec![CounterFigure {
+                figure: "young pauses".into(),
+                status: status.into(),
+                ..CounterFigure::default()
+            }],
+            not_comparable: None,
+        };
+        let read = |x: Option<CounterCheck>| JvmCounters {
+            state: counters_state::READ.into(),
+            cross_check: x,
+            ..JvmCounters::default()
+        };
+        let mut r = fixture("three-roles");
+        assert_eq!(Derived::of(&r).detail.counters, None, "no counters yet");
+        r.jvms[0].counters = Some(read(Some(check(true, "verified"))));
+        r.jvms[1].counters = Some(read(Some(check(false, "differs"))));
+        // Not verified, yet nothing differs: not compared.
+        r.jvms[2].counters = Some(read(Some(check(false, "not_compared"))));
+        let mut extra = r.jvms[2].clone();
+        extra.counters = Some(JvmCounters {
+            state: counters_state::DISABLED.into(),
+            ..JvmCounters::default()
+        });
+        r.jvms.push(extra);
+        let mut gone = r.jvms[2].clone();
+        gone.exited = true;
+        gone.counters = None;
+        r.jvms.push(gone);
+        let d = Derived::of(&r);
+        assert_eq!(
+            d.detail.counters,
+            Some(CountersVerdict {
+                verified: 1,
+                differs: 1,
+                not_compared: 1,
+                not_read: 1
+            })
+        );
+        let back = HostDetail::from_column(Some(&d.detail.to_column()));
+        assert_eq!(back.counters, d.detail.counters);
+        let before = HostDetail::from_column(Some(r#"{"gc_unknown_because":"x"}"#));
+        assert_eq!(before.counters, None);
     }
 }

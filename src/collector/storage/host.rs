@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
-use crate::collector::storage::health::{DriftKey, GcHealth, HostDetail, RoleState};
+use crate::collector::storage::health::{
+    CountersVerdict, DriftKey, GcHealth, HostDetail, RoleState,
+};
 use crate::collector::storage::machines::{self, MachineConflict};
 
 /// GC figures of a host as `/api/v1/hosts` shows them.
@@ -79,6 +81,11 @@ pub struct HostView {
     pub roles: Vec<RoleState>,
     /// GC health.
     pub gc: GcView,
+    /// The latest report's JVMs by how their GC log compared with their
+    /// own counters (`verified`, `differs`, `not_compared`, `not_read`);
+    /// `null` when no JVM carried counters (an agent older than them,
+    /// counters turned off) or the row was stored before the verdict.
+    pub counters: Option<CountersVerdict>,
     /// What drifts now.
     pub drifting: Vec<DriftKey>,
     /// The cluster of the latest report; `None` if it names none.
@@ -202,6 +209,7 @@ impl HostRow {
                 full_gcs_24h: 0,
                 gc_drift: self.gc_drift,
             },
+            counters: detail.counters,
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
             cluster: self.cluster,
             waived: self.waived,
