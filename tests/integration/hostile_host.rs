@@ -452,6 +452,41 @@ fn widened(cmd: &Command, view: &ProcView, paths: &[&Path]) -> Option<Command> {
     Some(c)
 }
 
+/// A command under strace. Killing strace detaches its tracees and leaves
+/// them running (strace 6.1 has no `--kill-on-exit`): an agent would go on
+/// for good after the test. So the tracees are killed first.
+struct Traced(Running);
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        for pid in descendants(self.0.pid()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Every process below `pid`, from the kernel's children lists.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+                out.push(k);
+                todo.push(k);
+            }
+        }
+    }
+    out
+}
+
 /// Principle 2. `gc.log.1` swapped for a FIFO between the listing and the
 /// open: main's open blocked for ever (no writer comes), so the agent
 /// stopped reporting while systemd saw it running. Now the open cannot
@@ -486,10 +521,10 @@ fn a_log_swapped_for_a_fifo_never_blocks_the_agent() {
     ) else {
         return;
     };
-    let _agent = Running::spawn(
+    let _agent = Traced(Running::spawn(
         cmd.stdin(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap()),
-    );
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let swap = swapper(logs.join("gc.log.1"), stop.clone());
     // Ten intervals while the log is swapped, then one more: an agent whose
