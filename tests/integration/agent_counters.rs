@@ -481,6 +481,72 @@ fn an_unprivileged_agent_says_why_it_cannot_read() {
     }
 }
 
+/// A JVM started under a umask of 0027 (`UMask=0027`, a common hardening)
+/// gets a `hsperfdata_USER` directory of mode 0750: an agent of another
+/// user cannot even see the file in it. That is "permission denied" with
+/// the remedy, as for the usual 0600 file; main took the invisible file for
+/// a JVM with its own /tmp and said "another mount namespace" (seen in the
+/// booted-container check).
+#[test]
+fn a_users_directory_out_of_reach_is_permission_denied() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        ci_skip::skip("not root: cannot start a JVM as another user");
+        return;
+    }
+    let dir = scratch();
+    // The JVM's user (daemon, uid 1) reads the classes.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(classes) = classes(dir.path()) else {
+        return;
+    };
+    let Some(jdk) = jdk(17) else { return };
+    // daemon runs no JVM of its own: an empty directory left by an earlier
+    // run (made with another umask) is made again by this JVM.
+    let _ = std::fs::remove_dir("/tmp/hsperfdata_daemon");
+    let java = java_cmd(&jdk, &classes, "-Xlog:disable", &[], 1, 0);
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=1",
+        "--regid=1",
+        "--clear-groups",
+        "--",
+        "sh",
+        "-c",
+        r#"umask 0027 && exec "$@""#,
+        "sh",
+    ])
+    .arg(java.get_program())
+    .args(java.get_args());
+    // setpriv, sh and nice each exec the next: the child is the JVM.
+    let jvm = Jvm::spawn(cmd, |p| Some(p as i32));
+    jvm.wait_idle();
+    let user_dir = std::fs::metadata("/tmp/hsperfdata_daemon").unwrap();
+    assert_eq!(
+        (user_dir.mode() & 0o777, user_dir.uid()),
+        (0o750, 1),
+        "the JVM made its directory under its umask"
+    );
+    let agent = Agent::start(dir.path(), &only(&classes), "", true);
+    let r = agent.wait_for(1, &[jvm.pid], |j| j["counters"]["state"] != "read");
+    let c = &entry(&r, jvm.pid).unwrap()["counters"];
+    assert_eq!(c["state"], "permission_denied", "{c:#}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/tmp/hsperfdata_daemon/{}", jvm.pid)),
+        "{c}"
+    );
+    assert!(
+        c["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("read-jvm-counters.conf"),
+        "{c}"
+    );
+}
+
 /// The position of report `r` among the agent's reports.
 fn r_index(agent: &Agent, r: &Value) -> usize {
     agent

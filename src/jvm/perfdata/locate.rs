@@ -284,8 +284,24 @@ fn find_in(
         }
         let path = entry.path().join(nspid.to_string());
         // lstat: a symbolic link is not followed, as HotSpot does not.
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                // The user's directory cannot be searched by this reader
+                // (HotSpot makes it 0755 less the JVM's umask: 0750 under
+                // `UMask=0027`). When it is the JVM's own user's, the file
+                // is there out of sight: a candidate, so that reading it
+                // says "permission denied" with its remedy rather than
+                // "another namespace".
+                let dir_owned = entry
+                    .metadata()
+                    .is_ok_and(|d| euid.is_some_and(|u| u == d.uid()));
+                if dir_owned && best.as_ref().is_none_or(|(o, _, _, _)| !*o) {
+                    best = Some((true, i64::MIN, path, user.to_string()));
+                }
+                continue;
+            }
+            Err(_) => continue,
         };
         if !meta.file_type().is_file() {
             // Kept as a candidate so the reader names what it is instead.
