@@ -85,11 +85,20 @@ pub fn jdk(major: u32) -> Option<Jdk> {
     found
 }
 
-/// A scratch directory outside /tmp (a test mounts a private /tmp).
+/// A scratch directory outside /tmp: the namespace tests mount a private
+/// /tmp over it, which would hide the classes and logs there. Cargo's
+/// scratch directory, unless the build directory itself is under /tmp (a CI
+/// cache there), then /var/tmp.
 pub fn scratch() -> tempfile::TempDir {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if target.starts_with("/tmp") {
+        Path::new("/var/tmp")
+    } else {
+        target
+    };
     tempfile::Builder::new()
         .prefix("perfdata")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(base)
         .unwrap()
 }
 
