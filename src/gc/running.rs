@@ -112,12 +112,20 @@ fn holds_whole_life(s: &StatsSnapshot, jvm: &RunningJvm) -> bool {
 /// ticks after boot) plus `/proc/stat`'s `btime`. `None` when either
 /// cannot be read (the process exited).
 pub fn process_started_ms(host: &crate::host::Host, pid: i32) -> Option<i64> {
-    let stat = std::fs::read_to_string(host.path(format!("/proc/{pid}/stat"))).ok()?;
+    // Through file_kind, as every read of the host: non-blocking, checked on
+    // its descriptor, bounded (the kernel's files are small; 1 MiB holds
+    // /proc/stat's line per CPU on the largest hosts).
+    let read = |path: std::path::PathBuf| {
+        crate::file_kind::read_bounded(&path, 1 << 20)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let stat = read(host.path(format!("/proc/{pid}/stat")))?;
     // The command name (field 2) is in parentheses and may hold spaces:
     // count fields after its closing one. starttime is field 22.
     let after = &stat[stat.rfind(')')? + 1..];
     let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
-    let boot = std::fs::read_to_string(host.path("/proc/stat")).ok()?;
+    let boot = read(host.path("/proc/stat"))?;
     let btime: i64 = boot
         .lines()
         .find_map(|l| l.strip_prefix("btime "))?
