@@ -85,20 +85,14 @@ pub fn jdk(major: u32) -> Option<Jdk> {
     found
 }
 
-/// A scratch directory outside /tmp: the namespace tests mount a private
-/// /tmp over it, which would hide the classes and logs there. Cargo's
-/// scratch directory, unless the build directory itself is under /tmp (a CI
-/// cache there), then /var/tmp.
+/// A scratch directory in /var/tmp: outside /tmp, which the namespace tests
+/// hide under a private mount, and reachable by the unprivileged users some
+/// tests run the agent and JVMs as (cargo's build directory may be under a
+/// 0700 home, as /root is).
 pub fn scratch() -> tempfile::TempDir {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let base = if target.starts_with("/tmp") {
-        Path::new("/var/tmp")
-    } else {
-        target
-    };
     tempfile::Builder::new()
         .prefix("perfdata")
-        .tempdir_in(base)
+        .tempdir_in("/var/tmp")
         .unwrap()
 }
 
