@@ -716,13 +716,14 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     // replaces them with that one. A profile that cannot be loaded stops
     // the agent (exit 2).
     // ...and the roles seen running before this start are expected too
-    // (kept in the state directory), unless `profile` fixes the one role.
+    // (kept in the state directory, which lies under the host's root as
+    // apply's journal does), unless `profile` fixes the one role.
     let roles = RoleWatch::start(
         cfg.profile.as_deref(),
         store,
         &crate::kafka::find_kafka_processes(&host),
         Some(super::roles::Persist {
-            path: super::role_state::path(&cfg.state_dir),
+            path: super::role_state::path(&host.path(&cfg.state_dir)),
             forget_after: cfg.forget_roles_after,
         }),
     )?;
