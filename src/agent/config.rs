@@ -252,7 +252,7 @@ pub fn parse_age_seconds(text: &str) -> Option<f64> {
 
 /// A duration as the config spells it back: whole days, hours, minutes or
 /// seconds.
-fn spell(d: Duration) -> String {
+pub fn spell(d: Duration) -> String {
     let s = d.as_secs();
     if s > 86_400 && s % 86_400 == 0 {
         format!("{}d", s / 86_400)

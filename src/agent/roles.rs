@@ -184,10 +184,17 @@ impl RoleWatch {
                     Some(change_key(&remembered))
                 }
                 Err(e) => {
+                    // Kept for a look (renaming opens nothing: a link or a
+                    // FIFO is moved, not followed); the next write replaces it.
+                    let aside = persist.path.with_extension("json.unusable");
+                    let kept = match std::fs::rename(&persist.path, &aside) {
+                        Ok(()) => format!("moved aside as {}", aside.display()),
+                        Err(why) => format!("could not be moved aside ({why})"),
+                    };
                     tracing::error!(error = %e,
                         "the roles the agent expects could not be read back: it starts from the roles that run now, \
-                         so a role stopped before this start is not reported; the file is rewritten at the next change \
-                         (to look at it first, stop the agent and move it aside)");
+                         so a role stopped before this start is not reported; the file was {kept} (to restore the \
+                         roles, stop the agent, put a good file in place and start it)");
                     None
                 }
             };
@@ -298,7 +305,7 @@ impl RoleWatch {
         };
         for e in self.expected.iter().filter(|e| stale(e)) {
             tracing::info!(role = %e.name(), since = e.missing_since.as_deref().unwrap_or_default(),
-                forget_roles_after = %humanise(after),
+                forget_roles_after = %super::config::spell(after),
                 "the {} has not run for forget_roles_after: forgotten (no longer expected; expected again if it runs)",
                 e.noun());
         }
@@ -530,17 +537,6 @@ impl RoleWatch {
     pub fn index_for(&self, role: Option<HostRole>) -> Option<usize> {
         let r = role?;
         self.expected.iter().position(|e| e.role == Some(r))
-    }
-}
-
-/// A duration as the configuration spells it (`7d`, `12h`, `30m`, `3s`).
-fn humanise(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
     }
 }
 

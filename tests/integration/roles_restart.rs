@@ -13,6 +13,7 @@ use crate::role_jvms;
 use crate::support::{Running, bin};
 use crate::wait;
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -293,6 +294,18 @@ fn a_hostile_state_file_is_said_and_ignored_without_a_hang() {
         assert!(
             meta.file_type().is_file(),
             "{case}: replaced by a regular file"
+        );
+        let aside = file.with_extension("json.unusable");
+        assert!(
+            said.contains("the file was moved aside as ")
+                && said.contains(&aside.display().to_string()),
+            "{case}: kept for a look: {said}"
+        );
+        let kind = std::fs::symlink_metadata(&aside).unwrap().file_type();
+        assert_eq!(
+            (kind.is_symlink(), kind.is_fifo()),
+            (case == "symlink", case == "fifo"),
+            "{case}: the very file, moved"
         );
         assert_eq!(remembered(d), [], "{case}");
     }
