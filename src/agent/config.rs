@@ -61,6 +61,7 @@ struct RawConfig {
     state_dir: Option<PathBuf>,
     timeout: Option<String>,
     waivers: Option<PathBuf>,
+    forget_roles_after: Option<String>,
 }
 
 /// What a cluster name may be, from the configuration or from a broker's
@@ -122,6 +123,9 @@ pub struct Config {
     pub timeout: Duration,
     /// The waivers file; `None`: /etc/tunekeeper/waivers.toml when it exists.
     pub waivers: Option<PathBuf>,
+    /// A role missing this long is no longer expected (a decommissioned
+    /// ZooKeeper must not read "stopped" forever).
+    pub forget_roles_after: Duration,
 }
 
 /// `gc_poll` bounds: below 10 ms the agent would spin; above a minute a
@@ -158,6 +162,7 @@ impl Default for Config {
             state_dir: PathBuf::from(crate::apply::DEFAULT_STATE_DIR),
             timeout: Duration::from_secs(10),
             waivers: None,
+            forget_roles_after: DEFAULT_FORGET_ROLES_AFTER,
         }
     }
 }
@@ -175,6 +180,15 @@ pub const MAX_REPORT_BYTES_RANGE: (u64, u64) = (
     crate::collector::MIN_MAX_BODY_BYTES as u64,
     crate::collector::MAX_MAX_BODY_BYTES as u64,
 );
+/// How long a stopped role stays expected unless `forget_roles_after` says
+/// otherwise: a week of "stopped" outlasts a weekend and a weekly on-call
+/// rotation, so a role down that long was seen by someone; past that it is
+/// taken as decommissioned.
+pub const DEFAULT_FORGET_ROLES_AFTER: Duration = Duration::from_secs(7 * 86_400);
+/// The range `forget_roles_after` may take: a second (tests, or a host
+/// whose roles come and go) to ten years (never, in practice).
+pub const FORGET_ROLES_AFTER_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3650 * 86_400));
 /// The range `spool_max_reports` may take.
 pub const SPOOL_MAX_REPORTS_RANGE: (i64, i64) = (1, 1_000_000);
 
@@ -226,10 +240,23 @@ pub fn parse_bytes(text: &str) -> Option<u128> {
     Some(n.saturating_mul(factor))
 }
 
-/// A duration as the config spells it back: whole hours, minutes or seconds.
-fn spell(d: Duration) -> String {
+/// [`parse_seconds`], or whole days (`7d`): for ages, which run to weeks.
+pub fn parse_age_seconds(text: &str) -> Option<f64> {
+    match text.trim().strip_suffix('d') {
+        Some(days) if !days.ends_with(|c: char| c.is_ascii_alphabetic()) => {
+            parse_seconds(days).map(|d| d * 86_400.0)
+        }
+        _ => parse_seconds(text),
+    }
+}
+
+/// A duration as the config spells it back: whole days, hours, minutes or
+/// seconds.
+pub fn spell(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 3600 == 0 {
+    if s > 86_400 && s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3600 == 0 {
         format!("{}h", s / 3600)
     } else if s % 60 == 0 {
         format!("{}m", s / 60)
@@ -305,6 +332,24 @@ impl Config {
         }
         if let Some(t) = raw.timeout {
             c.timeout = duration("timeout", &t, TIMEOUT_RANGE)?;
+        }
+        if let Some(t) = raw.forget_roles_after {
+            let key = "forget_roles_after";
+            let (lo, hi) = FORGET_ROLES_AFTER_RANGE;
+            let secs = parse_age_seconds(&t).ok_or_else(|| {
+                invalid(key, format!("`{t}` is not a duration like 7d, 12h or 30m"))
+            })?;
+            if secs < lo.as_secs_f64() || secs > hi.as_secs_f64() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "`{t}` is out of range: between {} and {}",
+                        spell(lo),
+                        spell(hi)
+                    ),
+                ));
+            }
+            c.forget_roles_after = Duration::from_secs_f64(secs);
         }
         if let Some(e) = raw.endpoint {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
@@ -491,6 +536,38 @@ mod tests {
         assert_eq!(parse_bytes("1TiB"), Some(1 << 40));
         assert_eq!(parse_bytes("1.5MiB"), None);
         assert_eq!(parse_bytes("-1"), None);
+    }
+
+    #[test]
+    fn forget_roles_after_takes_days_and_is_bounded() {
+        let c = Config::parse("", Path::new("a.toml")).unwrap();
+        assert_eq!(c.forget_roles_after, Duration::from_secs(7 * 86_400));
+        for (text, secs) in [("\"30d\"", 30 * 86_400), ("\"12h\"", 43_200), ("\"3s\"", 3)] {
+            let c = Config::parse(
+                &format!("forget_roles_after = {text}\n"),
+                Path::new("a.toml"),
+            )
+            .unwrap();
+            assert_eq!(c.forget_roles_after, Duration::from_secs(secs), "{text}");
+        }
+        for (text, why) in [
+            ("\"soon\"", "not a duration like 7d"),
+            ("\"7dd\"", "not a duration like 7d"),
+            ("\"0d\"", "not a duration like 7d"),
+            ("\"3651d\"", "between 1s and 3650d"),
+            ("\"500ms\"", "between 1s and 3650d"),
+        ] {
+            let e = Config::parse(
+                &format!("forget_roles_after = {text}\n"),
+                Path::new("/etc/a.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("/etc/a.toml: `forget_roles_after`: ") && e.contains(why),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod metrics_http;
 pub mod notify;
 pub mod pressure;
+pub mod role_state;
 pub mod roles;
 pub mod run;
 pub mod sender;

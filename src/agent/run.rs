@@ -161,6 +161,8 @@ impl Reporter {
     /// JVM judged by its role's profile.
     fn build_report(&mut self) -> Report {
         let procs = crate::kafka::find_kafka_processes(&self.host);
+        self.roles
+            .forget_missing(&self.store, &procs, time::OffsetDateTime::now_utc());
         self.roles.add_new(&self.store, &procs);
         let cluster = self.cluster(&procs);
         let today = crate::waiver::today();
@@ -713,10 +715,17 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
     // Every role that runs gets its own profile; `profile` in the config
     // replaces them with that one. A profile that cannot be loaded stops
     // the agent (exit 2).
+    // ...and the roles seen running before this start are expected too
+    // (kept in the state directory, which lies under the host's root as
+    // apply's journal does), unless `profile` fixes the one role.
     let roles = RoleWatch::start(
         cfg.profile.as_deref(),
         store,
         &crate::kafka::find_kafka_processes(&host),
+        Some(super::roles::Persist {
+            path: super::role_state::path(&host.path(&cfg.state_dir)),
+            forget_after: cfg.forget_roles_after,
+        }),
     )?;
     // Checked at start, like the profile: a bad file stops the agent (exit 2).
     let waivers = crate::waiver::Waivers::load_default(cfg.waivers.as_deref(), host.root())?;

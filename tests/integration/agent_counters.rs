@@ -51,7 +51,7 @@ impl Agent {
         std::fs::write(
             &config,
             format!(
-                "{}spool_dir = \"{}\"\njvm_match = '{}'\n\
+                "{}spool_dir = \"{}\"\nstate_dir = \"{}\"\njvm_match = '{}'\n\
                  metrics_textfile = \"{}\"\n{extra}",
                 // A second every report, unless `extra` says otherwise.
                 if extra.contains("interval =") {
@@ -60,6 +60,8 @@ impl Agent {
                     "interval = \"1s\"\n"
                 },
                 spool.display(),
+                // The agent creates it (`dir` is its user's when unprivileged).
+                dir.join("state").display(),
                 jvm_match,
                 dir.join("metrics.prom").display(),
             ),

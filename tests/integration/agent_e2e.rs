@@ -152,10 +152,11 @@ fn every_report_arrives_exactly_once_and_gc_totals_match_the_jvm() {
         d.join("agent.toml"),
         format!(
             "interval = \"1s\"\nendpoint = \"http://127.0.0.1:{port}/api/v1/reports\"\ntoken_file = \"{}\"\n\
-             spool_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"2s\"\n\
+             spool_dir = \"{}\"\nstate_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"2s\"\n\
              metrics_listen = \"127.0.0.1:{metrics_port}\"\n",
             d.join("token").display(),
             d.join("spool").display(),
+            d.join("state").display(),
             d.join("agent.prom").display()
         ),
     )
@@ -353,11 +354,20 @@ fn an_unreadable_gc_log_is_reported_not_hidden() {
     let spool = d.join("spool");
     std::fs::create_dir(&spool).unwrap();
     nix::unistd::chown(&spool, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let state = d.join("state");
+    std::fs::create_dir_all(state.join("agent")).unwrap();
+    nix::unistd::chown(
+        &state.join("agent"),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+    )
+    .unwrap();
     std::fs::write(
         d.join("agent.toml"),
         format!(
-            "spool_dir = \"{}\"\ngc_logs = [\"{}\"]\n",
+            "spool_dir = \"{}\"\nstate_dir = \"{}\"\ngc_logs = [\"{}\"]\n",
             spool.display(),
+            state.display(),
             logs.join("gc.log").display()
         ),
     )

@@ -27,9 +27,10 @@ fn the_journal_tells_start_failure_recovery_and_first_delivery_once() {
         &config,
         format!(
             "interval = \"1s\"\nendpoint = \"http://{listen}/api/v1/reports\"\n\
-             token_file = \"{}\"\nspool_dir = \"{}\"\ntimeout = \"2s\"\n",
+             token_file = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\ntimeout = \"2s\"\n",
             d.join("token").display(),
-            d.join("spool").display()
+            d.join("spool").display(),
+            d.join("state").display()
         ),
     )
     .unwrap();
@@ -152,10 +153,23 @@ fn under_journald_lines_carry_priorities_and_say_once_what_cannot_be_read() {
     let spool = d.join("spool");
     std::fs::create_dir(&spool).unwrap();
     nix::unistd::chown(&spool, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    // Its roles file too (as the packages give the agent its own directory).
+    let state = d.join("state");
+    std::fs::create_dir_all(state.join("agent")).unwrap();
+    nix::unistd::chown(
+        &state.join("agent"),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+    )
+    .unwrap();
     let config = d.join("agent.toml");
     std::fs::write(
         &config,
-        format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
+        format!(
+            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            spool.display(),
+            state.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -112,8 +112,9 @@ fn the_report_shows_host_pressure_beside_stalled_pauses() {
     std::fs::write(
         d.join("agent.toml"),
         format!(
-            "spool_dir = \"{}\"\ninterval = \"2s\"\njvm_match = \"Churn\"\n",
-            spool.display()
+            "spool_dir = \"{}\"\nstate_dir = \"{}\"\ninterval = \"2s\"\njvm_match = \"Churn\"\n",
+            spool.display(),
+            d.join("state").display()
         ),
     )
     .unwrap();

@@ -96,10 +96,11 @@ fn run(case: &Case) -> Option<Outcome> {
         d.join("agent.toml"),
         format!(
             "interval = \"{}\"\nendpoint = \"http://{listen}/api/v1/reports\"\n\
-             token_file = \"{}\"\nspool_dir = \"{}\"\ntimeout = \"2s\"\njvm_match = '{}'\n",
+             token_file = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\ntimeout = \"2s\"\njvm_match = '{}'\n",
             case.interval,
             d.join("token").display(),
             d.join("spool").display(),
+            d.join("state").display(),
             jvm_match,
         ),
     )

@@ -334,7 +334,10 @@ fn the_cluster_is_kafkas_own_cluster_id_unless_the_agent_names_one() {
         let config = t.path("/agent.toml");
         std::fs::write(
             &config,
-            format!("spool_dir = \"{}\"\n{extra}", spool.display()),
+            format!(
+                "spool_dir = \"{}\"\nstate_dir = \"/state\"\n{extra}",
+                spool.display()
+            ),
         )
         .unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))
@@ -590,7 +593,10 @@ fn the_agent_reports_every_role_and_a_stopped_one_drifts() {
     let config = t.path("/agent.toml");
     std::fs::write(
         &config,
-        format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
+        format!(
+            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"/state\"\n",
+            spool.display()
+        ),
     )
     .unwrap();
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tunekeeper"))

@@ -523,7 +523,11 @@ fn the_agent_reads_a_containers_gc_log_through_proc_root() {
     let config = m.path("agent.toml");
     std::fs::write(
         &config,
-        format!("interval = \"1s\"\nspool_dir = \"{}\"\n", spool.display()),
+        format!(
+            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            spool.display(),
+            spool.with_file_name("state").display()
+        ),
     )
     .unwrap();
     let view = ProcView::new(&[pid]);

@@ -313,7 +313,7 @@ fn agent_once(c: &Collector, t: &BrokerTree, cluster: Option<&str>) {
     std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
     let config = t.path("/agent.toml");
     let mut text = format!(
-        "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n",
+        "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"/state\"\n",
         c.base,
         token.display(),
         t.path("/spool").display()

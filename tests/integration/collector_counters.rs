@@ -407,10 +407,11 @@ impl Agent {
             &config,
             format!(
                 "interval = \"1s\"\nendpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\n\
-                 spool_dir = \"{}\"\njvm_match = '{jvm_match}'\n",
+                 spool_dir = \"{}\"\nstate_dir = \"{}\"\njvm_match = '{jvm_match}'\n",
                 collector.base,
                 dir.join("token").display(),
-                dir.join("spool").display()
+                dir.join("spool").display(),
+                dir.join("state").display()
             ),
         )
         .unwrap();

@@ -148,10 +148,11 @@ fn fleet_and_host_pages_render_in_chromium_escaped() {
     std::fs::write(
         dir.path().join("agent.toml"),
         format!(
-            "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n",
+            "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
             c.base,
             dir.path().join("agent-token").display(),
-            dir.path().join("spool").display()
+            dir.path().join("spool").display(),
+            dir.path().join("state").display()
         ),
     )
     .unwrap();

@@ -173,9 +173,10 @@ fn agent_once(dir: &Path, name: &str, endpoint: &str, ca_file: Option<&Path>) ->
     std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
     let mut toml = format!(
         "endpoint = \"{endpoint}\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n\
-         metrics_textfile = \"{}\"\ntimeout = \"5s\"\n",
+         state_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"5s\"\n",
         dir.join("token").display(),
         dir.join(format!("spool-{name}")).display(),
+        dir.join(format!("state-{name}")).display(),
         dir.join(format!("{name}.prom")).display(),
     );
     if let Some(ca) = ca_file {

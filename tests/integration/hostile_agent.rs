@@ -45,8 +45,9 @@ fn agent_config(dir: &Path, spool: &Path, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "interval = \"1s\"\nspool_dir = \"{}\"\n{extra}",
-            spool.display()
+            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n{extra}",
+            spool.display(),
+            spool.with_file_name("state").display()
         ),
     )
     .unwrap();
@@ -751,7 +752,11 @@ fn out_of_range_durations_and_sizes_are_config_errors_naming_the_key() {
     ] {
         std::fs::write(
             &path,
-            format!("spool_dir = \"{}\"\n{line}\n", spool.display()),
+            format!(
+                "spool_dir = \"{}\"\nstate_dir = \"{}\"\n{line}\n",
+                spool.display(),
+                spool.with_file_name("state").display()
+            ),
         )
         .unwrap();
         let out = agent_once(&path);
@@ -771,7 +776,11 @@ fn out_of_range_durations_and_sizes_are_config_errors_naming_the_key() {
     ] {
         std::fs::write(
             &path,
-            format!("spool_dir = \"{}\"\n{line}\n", spool.display()),
+            format!(
+                "spool_dir = \"{}\"\nstate_dir = \"{}\"\n{line}\n",
+                spool.display(),
+                spool.with_file_name("state").display()
+            ),
         )
         .unwrap();
         let out = agent_once(&path);

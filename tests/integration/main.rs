@@ -83,4 +83,5 @@ mod perfdata_jvm;
 mod roles_budget;
 mod roles_collector;
 mod roles_host;
+mod roles_restart;
 mod waivers;

@@ -44,6 +44,7 @@ fn default_agent_config_parses_and_documents_every_key() {
         "metrics_listen",
         "metrics_textfile",
         "state_dir",
+        "forget_roles_after",
         "timeout",
         "waivers",
     ] {
@@ -92,6 +93,13 @@ fn agent_unit_sandbox_fits_the_config() {
         state.iter().any(|d| config.spool_dir.starts_with(d)),
         "spool_dir {} is outside StateDirectory {state:?}",
         config.spool_dir.display()
+    );
+    // So is the file of the roles the agent expects, under state_dir.
+    let roles = tunekeeper::agent::role_state::path(&config.state_dir);
+    assert!(
+        state.iter().any(|d| roles.parent() == Some(d.as_path())),
+        "the roles file {} is outside StateDirectory {state:?}",
+        roles.display()
     );
     // ...and not the directory of root's rollback journal.
     assert!(

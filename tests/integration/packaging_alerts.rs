@@ -196,10 +196,11 @@ fn rules_and_dashboard_name_only_metrics_the_code_exports() {
         d.join("agent.toml"),
         format!(
             "endpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n\
-             metrics_textfile = \"{}\"\ntimeout = \"5s\"\ncluster = \"orders\"\n",
+             state_dir = \"{}\"\nmetrics_textfile = \"{}\"\ntimeout = \"5s\"\ncluster = \"orders\"\n",
             c.base,
             d.join("token").display(),
             d.join("spool").display(),
+            d.join("state").display(),
             prom.display()
         ),
     )

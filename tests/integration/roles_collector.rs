@@ -33,10 +33,11 @@ impl Agent {
         std::fs::write(
             &config,
             format!(
-                "interval = \"1s\"\nendpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n",
+                "interval = \"1s\"\nendpoint = \"{}/api/v1/reports\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n",
                 collector.base,
                 dir.join("token").display(),
-                dir.join("spool").display()
+                dir.join("spool").display(),
+                dir.join("state").display()
             ),
         )
         .unwrap();
