@@ -10,12 +10,15 @@
 use maud::{Markup, html};
 
 use super::chart::{self, Chart, Series, XSpan};
+use super::fleet::counters_title;
 use super::format::{fmt_age, fmt_clock, fmt_day, fmt_hm, fmt_time};
 use super::html::breakable;
 use crate::collector::fleet::history::episodes;
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::fleet::WeekFigures;
-use crate::collector::storage::health::{GcHealth, RoleState, jvm_label, unread_because};
+use crate::collector::storage::health::{
+    GcHealth, GcRateSource, RoleState, jvm_label, unread_because,
+};
 use crate::collector::storage::host::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
 use crate::report::{
@@ -63,9 +66,29 @@ fn health_pill(h: &HostView) -> Markup {
     }
 }
 
-/// Whether a `gc` finding on `key` drifts for this host (to colour that figure).
+/// Whether a `gc` finding on `key` drifts for this host, or a JVM's
+/// counters miss that level (to colour that figure).
 fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
+        || h.gc.levels_missed_by_counters.iter().any(|l| l.metric == key)
+}
+
+/// The service levels JVMs without a readable log miss by their own
+/// counters: why the GC is unhealthy when no finding says so.
+fn counters_missed_note(h: &HostView) -> Markup {
+    if h.gc.levels_missed_by_counters.is_empty() {
+        return html! {};
+    }
+    html! {
+        div.note.warn #gc-counters-missed {
+            b { "GC unhealthy by the JVM's own counters" }
+            " (no readable GC log; its pause percentiles need the log): "
+            @for (i, l) in h.gc.levels_missed_by_counters.iter().enumerate() {
+                @if i > 0 { "; " }
+                (l.says)
+            }
+        }
+    }
 }
 
 /// The clock-skew pill: the host's clock is off from the collector's.
@@ -902,6 +925,11 @@ pub fn render_host(
                 div.card {
                     div.k { "GC ms/s, last interval (worst JVM)" }
                     div class={ "v" (hot(gc_key_drifts(h, "gc_ms_per_second"))) } { (fmt_opt(h.gc.gc_ms_per_second, 1)) }
+                    @if h.gc.gc_ms_per_second_source == Some(GcRateSource::Counters) {
+                        div.why #gc-rate-source title=(counters_title(&h.gc.from_counters)) {
+                            "from the JVM's counters (no readable GC log)"
+                        }
+                    }
                     @if let Some(why) = &h.gc.gc_ms_per_second_null_because {
                         div.why { (short_reason(why)) }
                     }
@@ -938,6 +966,7 @@ pub fn render_host(
             @if let Some(why) = &h.gc.unknown_because {
                 (gc_unknown_note(why))
             }
+            (counters_missed_note(h))
             (roles_section(h, report, now))
             @if let Some(r) = report {
                 (jvms_section(r))
@@ -950,6 +979,9 @@ pub fn render_host(
                         ": the charts show its last " (fmt_age((now - span.range.0) / 1000)) ", not two weeks; "
                     }
                     "dashed red: the profile's service level"
+                    @if !h.gc.from_counters.is_empty() {
+                        "; a JVM without a readable GC log counts by its own counters' rate"
+                    }
                 }
             }
             div.charts {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::health::{
-    CountersVerdict, DriftKey, GcHealth, HostDetail, RoleState,
+    CountersVerdict, DriftKey, GcHealth, GcRateSource, HostDetail, LevelMissed, RoleState,
 };
 use crate::collector::storage::machines::{self, MachineConflict};
 
@@ -22,8 +22,20 @@ pub struct GcView {
     /// with the agent's remedy (a `SupplementaryGroups=` drop-in for a log
     /// directory it may not enter); `null` otherwise.
     pub unknown_because: Option<String>,
-    /// The worst JVM's GC ms per wall second over the latest interval.
+    /// The worst JVM's GC ms per wall second over the latest interval:
+    /// by its log, or by its own counters when its log was not read.
     pub gc_ms_per_second: Option<f64>,
+    /// Where `gc_ms_per_second` came from: `log`, or `counters` (the
+    /// JVM's own counters: it has no readable GC log); `null` with the rate.
+    pub gc_ms_per_second_source: Option<GcRateSource>,
+    /// The JVMs whose interval figures (rate, full GCs) came from their
+    /// own counters, their log not read (`broker (pid 12): 20.0 ms/s, 0
+    /// full GCs`); empty when every figure is a log's.
+    pub from_counters: Vec<String>,
+    /// The service levels a JVM without a readable log misses by its own
+    /// counters (they make the health `unhealthy`, as a drifting `gc`
+    /// finding does); empty otherwise.
+    pub levels_missed_by_counters: Vec<LevelMissed>,
     /// Why `gc_ms_per_second` is `null`, when it is (the log unread, no
     /// pause, a JVM too young for a rate...).
     pub gc_ms_per_second_null_because: Option<String>,
@@ -31,7 +43,8 @@ pub struct GcView {
     pub pause_p99_ms: Option<f64>,
     /// Full GCs reported in the 24 hours before now.
     pub full_gcs_24h: u64,
-    /// Drifting `gc` findings in the latest report.
+    /// Drifting `gc` findings in the latest report (the levels missed by
+    /// counters are not findings: `levels_missed_by_counters`).
     pub gc_drift: u32,
 }
 
@@ -130,7 +143,8 @@ pub struct HostRow {
     pub jvms: u32,
     /// Whether every JVM's GC was read.
     pub has_gc: bool,
-    /// Drifting `gc` findings.
+    /// GC service levels missed: drifting `gc` findings, and the levels
+    /// missed by counters.
     pub gc_drift: u32,
     /// Worst GC ms per second.
     pub gc_ms_per_second: Option<f64>,
@@ -200,6 +214,12 @@ impl HostRow {
                     _ => None,
                 },
                 gc_ms_per_second: self.gc_ms_per_second,
+                // A row stored before the source was kept: only a log
+                // gave a rate then.
+                gc_ms_per_second_source: self
+                    .gc_ms_per_second
+                    .map(|_| detail.gc_rate_source.unwrap_or(GcRateSource::Log)),
+                from_counters: detail.gc_from_counters,
                 gc_ms_per_second_null_because: self
                     .gc_ms_per_second
                     .is_none()
@@ -207,7 +227,10 @@ impl HostRow {
                     .flatten(),
                 pause_p99_ms: self.pause_p99_ms,
                 full_gcs_24h: 0,
-                gc_drift: self.gc_drift,
+                gc_drift: self.gc_drift.saturating_sub(
+                    u32::try_from(detail.gc_levels_missed_by_counters.len()).unwrap_or(u32::MAX),
+                ),
+                levels_missed_by_counters: detail.gc_levels_missed_by_counters,
             },
             counters: detail.counters,
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
