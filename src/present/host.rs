@@ -70,7 +70,10 @@ fn health_pill(h: &HostView) -> Markup {
 /// counters miss that level (to colour that figure).
 fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
-        || h.gc.levels_missed_by_counters.iter().any(|l| l.metric == key)
+        || h.gc
+            .levels_missed_by_counters
+            .iter()
+            .any(|l| l.metric == key)
 }
 
 /// The service levels JVMs without a readable log miss by their own

@@ -156,6 +156,7 @@ on_both!(
     a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters,
     a_logged_jvm_keeps_its_logs_rate,
     no_counters_and_no_log_leave_the_rate_null_with_the_reason,
+    a_counted_full_gc_count_past_any_real_count_is_refused,
 );
 
 /// A host whose only broker's log is unreadable (0750 kafka:kafka, the
@@ -201,7 +202,9 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
         gc["levels_missed_by_counters"][1]["says"]
             .as_str()
             .unwrap()
-            .contains("gc_ms_per_second 40 over its life by its counters, kafka-broker expects <=15"),
+            .contains(
+                "gc_ms_per_second 40 over its life by its counters, kafka-broker expects <=15"
+            ),
         "{gc:#}"
     );
 
@@ -230,7 +233,10 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     let row = fleet_row(&html, "cc-hot");
     assert!(row.contains(">40.0<"), "{row}");
     assert!(says_counters(row), "{row}");
-    assert!(row.contains("broker (pid 6324)"), "whose, in the title: {row}");
+    assert!(
+        row.contains("broker (pid 6324)"),
+        "whose, in the title: {row}"
+    );
     let row = fleet_row(&html, "cc-calm");
     assert!(row.contains(">4.0<") && says_counters(row), "{row}");
 
@@ -239,7 +245,10 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     let card = rate_card(&html);
     assert!(card.contains("40.0") && says_counters(card), "{card}");
     assert!(card.contains("no readable GC log"), "{card}");
-    assert!(html.contains(r#"id="gc-counters-missed""#), "the levels missed");
+    assert!(
+        html.contains(r#"id="gc-counters-missed""#),
+        "the levels missed"
+    );
     let chart = rate_chart(&html);
     assert!(
         chart.contains(r#"data-points="1""#),
@@ -332,18 +341,53 @@ fn no_counters_and_no_log_leave_the_rate_null_with_the_reason() {
     let hosts = c.get_json("/api/v1/hosts");
     for (host, says) in [
         ("cn-none", "its GC log cannot be read"),
-        ("cn-denied", "its counters not read either: permission_denied"),
+        (
+            "cn-denied",
+            "its counters not read either: permission_denied",
+        ),
         ("cn-first", "its counters give no rate yet"),
     ] {
         let gc = &host_of(&hosts, host)["gc"];
         assert_eq!(gc["gc_ms_per_second"], Value::Null, "{host}: {gc:#}");
         assert_eq!(gc["gc_ms_per_second_source"], Value::Null, "{host}: {gc:#}");
         let why = gc["gc_ms_per_second_null_because"].as_str().unwrap();
-        assert!(why.contains(says) && why.contains("broker (pid 6324)"), "{host}: {why}");
+        assert!(
+            why.contains(says) && why.contains("broker (pid 6324)"),
+            "{host}: {why}"
+        );
         assert_eq!(gc["full_gcs_24h"], 0, "{host}");
         assert_eq!(gc["health"], "unknown", "{host}");
     }
     let html = page(&c, "/");
     let row = fleet_row(&html, "cn-none");
     assert!(!says_counters(row), "{row}");
+}
+
+/// The counters' full GCs now feed the host's sums: bounded as the log's
+/// are (422 naming the field past 2^53 - 1; the largest accepted, twice,
+/// sums exactly).
+fn a_counted_full_gc_count_past_any_real_count_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), &[]);
+    let mut r = host_with("cb-max", "cb-1", &[BROKER]);
+    unreadable(&mut r, BROKER, Some(counted(4.0, 0)));
+    jvm(&mut r, BROKER)["counters"]["interval"]["pauses"]["full"]["count"] = u64::MAX.into();
+    let (status, body) = c.post(&r);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("jvms[0].counters.interval.pauses.full.count"),
+        "names the field: {body}"
+    );
+    let big = (1u64 << 53) - 1;
+    for i in 0..2 {
+        let mut r = host_with("cb-max", &format!("cb-big-{i}"), &[BROKER]);
+        unreadable(&mut r, BROKER, Some(counted(4.0, big)));
+        assert_eq!(c.post(&r).0, 202);
+    }
+    let hosts = c.get_json("/api/v1/hosts");
+    assert_eq!(host_of(&hosts, "cb-max")["gc"]["full_gcs_24h"], 2 * big);
+    for path in ["/", "/hosts/cb-max"] {
+        let (status, body) = c.get(path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
 }

@@ -640,14 +640,13 @@ fn builtin_levels(profile: &str) -> Option<&'static [Level]> {
             .iter()
             .filter_map(|(name, _)| {
                 let p = store.load(name).ok()?;
-                let levels = p
-                    .gc
-                    .iter()
-                    .filter(|(metric, _)| COUNTED_LEVELS.contains(&metric.as_str()))
-                    .filter_map(|(metric, s)| {
-                        Level::parse(metric, &s.expect.to_string(), Some(s.source())).ok()
-                    })
-                    .collect();
+                let levels =
+                    p.gc.iter()
+                        .filter(|(metric, _)| COUNTED_LEVELS.contains(&metric.as_str()))
+                        .filter_map(|(metric, s)| {
+                            Level::parse(metric, &s.expect.to_string(), Some(s.source())).ok()
+                        })
+                        .collect();
                 Some((*name, levels))
             })
             .collect()
