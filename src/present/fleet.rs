@@ -157,13 +157,7 @@ pub struct FleetRow {
 impl FleetRow {
     /// The row of a host as storage shows it.
     pub fn from_view(h: &HostView) -> FleetRow {
-        let gc_drifts = |key: &str| {
-            h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
-                || h.gc
-                    .levels_missed_by_counters
-                    .iter()
-                    .any(|l| l.metric == key)
-        };
+        let gc_drifts = |key: &str| h.drifting.iter().any(|d| d.check == "gc" && d.key == key);
         FleetRow {
             hostname: h.hostname.clone(),
             profile: h.profile.clone(),

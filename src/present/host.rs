@@ -66,32 +66,9 @@ fn health_pill(h: &HostView) -> Markup {
     }
 }
 
-/// Whether a `gc` finding on `key` drifts for this host, or a JVM's
-/// counters miss that level (to colour that figure).
+/// Whether a `gc` finding on `key` drifts for this host (to colour that figure).
 fn gc_key_drifts(h: &HostView, key: &str) -> bool {
     h.drifting.iter().any(|d| d.check == "gc" && d.key == key)
-        || h.gc
-            .levels_missed_by_counters
-            .iter()
-            .any(|l| l.metric == key)
-}
-
-/// The service levels JVMs without a readable log miss by their own
-/// counters: why the GC is unhealthy when no finding says so.
-fn counters_missed_note(h: &HostView) -> Markup {
-    if h.gc.levels_missed_by_counters.is_empty() {
-        return html! {};
-    }
-    html! {
-        div.note.warn #gc-counters-missed {
-            b { "GC unhealthy by the JVM's own counters" }
-            " (no readable GC log; its pause percentiles need the log): "
-            @for (i, l) in h.gc.levels_missed_by_counters.iter().enumerate() {
-                @if i > 0 { "; " }
-                (l.says)
-            }
-        }
-    }
 }
 
 /// The clock-skew pill: the host's clock is off from the collector's.
@@ -969,7 +946,6 @@ pub fn render_host(
             @if let Some(why) = &h.gc.unknown_because {
                 (gc_unknown_note(why))
             }
-            (counters_missed_note(h))
             (roles_section(h, report, now))
             @if let Some(r) = report {
                 (jvms_section(r))

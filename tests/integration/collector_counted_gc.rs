@@ -2,15 +2,21 @@
 //! counters (issue 23), on both backends: reports from the three-role
 //! fixture (a real agent's) cut to the JVMs each case needs. The host's GC
 //! ms/s (fleet row, host card, charts, `/api/v1/hosts`) is the counters'
-//! rate, marked as such; a logged JVM keeps its log's rate; the counters'
-//! rate and full GCs judge the profile's levels they can (a rate over 15
-//! ms/s is unhealthy), percentiles stay the log's; no counters and no log
-//! stay `null` with the reason.
+//! rate, marked as such; a logged JVM keeps its log's rate; the levels
+//! are the agent's findings (its counters judge the rate and full GCs by
+//! the JVM's own profile: a rate over 15 ms/s drifts, and the host is
+//! unhealthy by that finding), never the collector's; percentiles stay
+//! the log's; no counters and no log stay `null` with the reason.
 
 use std::time::Duration;
 
 use crate::collector_support::{Collector, ago};
 use serde_json::{Value, json};
+use tunekeeper::finding::Status;
+use tunekeeper::gc::analyse::AnalyseOptions;
+use tunekeeper::gc::slo::evaluate_without_log;
+use tunekeeper::profile::ProfileStore;
+use tunekeeper::report::CounterWindow;
 
 const BROKER: i64 = 6324;
 const CONTROLLER: i64 = 6346;
@@ -65,9 +71,10 @@ fn window(name: &str, ms_per_s: f64, full: u64) -> Value {
 }
 
 /// The JVM `pid`'s log made unreadable, as the agent reports it: no GC
-/// statistics, the `gc`/`log` finding with the remedy, and (when given)
-/// its counters read with `rate` ms/s and `full` full GCs over the
-/// interval and over its life.
+/// statistics, the `gc`/`log` finding with the remedy, (when given) its
+/// counters read with `rate` ms/s and `full` full GCs over the interval
+/// and over its life, and its level findings as the agent makes them
+/// ([`agent_levels`]).
 fn unreadable(r: &mut Value, pid: i64, counters: Option<Value>) {
     let j = jvm(r, pid);
     j["gc"] = Value::Null;
@@ -85,6 +92,49 @@ fn unreadable(r: &mut Value, pid: i64, counters: Option<Value>) {
             j.as_object_mut().unwrap().remove("counters");
         }
     }
+    agent_levels(j);
+}
+
+/// The JVM's `gc` level findings as the agent makes them for a JVM whose
+/// log it could not read, by its own code (`slo::evaluate_without_log`)
+/// and the JVM's profile: the rate and full GCs judged by its counters
+/// over its life, when read; every other level unknown.
+fn agent_levels(j: &mut Value) {
+    let profile = ProfileStore::with_dirs(Vec::new())
+        .load(j["profile"].as_str().unwrap())
+        .unwrap();
+    let levels = AnalyseOptions::default().with_profile(&profile).levels;
+    let life: Option<CounterWindow> = (j["counters"]["state"] == "read")
+        .then(|| serde_json::from_value(j["counters"]["total"].clone()).ok())
+        .flatten();
+    let mut judged = evaluate_without_log(life.as_ref(), &levels, (Status::Unreadable, UNREADABLE));
+    for f in &mut judged {
+        f.detail = f
+            .detail
+            .take()
+            .map(|d| format!("over the JVM's lifetime; {d}"));
+    }
+    let findings = j["findings"].as_array_mut().unwrap();
+    findings.retain(|f| !(f["check"] == "gc" && judged.iter().any(|g| f["key"] == g.key.as_str())));
+    findings.extend(judged.iter().map(|f| serde_json::to_value(f).unwrap()));
+}
+
+/// The `gc` finding on `key` of the JVM `pid`.
+fn level(r: &Value, pid: i64, key: &str) -> Value {
+    r["jvms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["pid"] == pid)
+        .and_then(|j| {
+            j["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["check"] == "gc" && f["key"] == key)
+        })
+        .unwrap_or_else(|| panic!("no gc {key} of {pid}"))
+        .clone()
 }
 
 fn counted(rate: f64, full: u64) -> Value {
@@ -161,9 +211,10 @@ on_both!(
 
 /// A host whose only broker's log is unreadable (0750 kafka:kafka, the
 /// agent not in the group): its counters' 40 ms/s and full GC are the
-/// host's figures everywhere, marked as the counters', and miss the
-/// broker profile's levels (unhealthy, not "unknown"); a calm broker's
-/// 4 ms/s is shown too, its health unknown for want of percentiles.
+/// host's figures everywhere, marked as the counters'; the agent's
+/// findings, judged by those counters, miss the broker profile's levels,
+/// and by them the host is unhealthy (not "unknown"); a calm broker's 4
+/// ms/s is shown too, its health unknown for want of percentiles.
 fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
@@ -171,6 +222,18 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     unreadable(&mut hot, BROKER, Some(counted(40.0, 1)));
     let mut calm = host_with("cc-calm", "cc-2", &[BROKER]);
     unreadable(&mut calm, BROKER, Some(counted(4.0, 0)));
+    // What the agent says: the counters' verdict, and where it came from.
+    for (key, actual) in [("gc_ms_per_second", "40"), ("full_gcs", "1")] {
+        let f = level(&hot, BROKER, key);
+        assert_eq!(f["status"], "drift", "{f:#}");
+        assert_eq!(f["actual"], actual, "{f:#}");
+        assert_eq!(
+            f["detail"],
+            "over the JVM's lifetime; from the JVM's own counters (no readable GC log)"
+        );
+    }
+    assert_eq!(level(&hot, BROKER, "pause_p99_ms")["status"], "unreadable");
+    assert_eq!(level(&calm, BROKER, "gc_ms_per_second")["status"], "ok");
     for r in [&hot, &calm] {
         assert_eq!(c.post(r).0, 202, "{}", r["host"]["hostname"]);
     }
@@ -189,23 +252,22 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     );
     assert_eq!(gc["full_gcs_24h"], 1, "the counters' full GC: {gc:#}");
     assert_eq!(gc["pause_p99_ms"], Value::Null, "percentiles need the log");
+    // Unhealthy by the agent's two drifting findings, as for any JVM;
+    // the collector adds no verdict of its own.
     assert_eq!(gc["health"], "unhealthy", "{gc:#}");
-    assert_eq!(gc["gc_drift"], 0, "no finding drifts: {gc:#}");
-    let missed: Vec<&str> = gc["levels_missed_by_counters"]
+    assert_eq!(gc["gc_drift"], 2, "the agent's findings: {gc:#}");
+    assert_eq!(gc["levels_missed_by_counters"], Value::Null, "{gc:#}");
+    let drifting: Vec<String> = host_of(&hosts, "cc-hot")["drifting"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| l["metric"].as_str().unwrap())
+        .filter(|d| d["check"] == "gc")
+        .map(|d| d["key"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(missed, ["full_gcs", "gc_ms_per_second"], "{gc:#}");
     assert!(
-        gc["levels_missed_by_counters"][1]["says"]
-            .as_str()
-            .unwrap()
-            .contains(
-                "gc_ms_per_second 40 over its life by its counters, kafka-broker expects <=15"
-            ),
-        "{gc:#}"
+        drifting.contains(&"gc_ms_per_second".to_owned())
+            && drifting.contains(&"full_gcs".to_owned()),
+        "{drifting:?}"
     );
 
     let gc = &host_of(&hosts, "cc-calm")["gc"];
@@ -240,15 +302,14 @@ fn a_host_whose_only_jvm_has_no_readable_log_counts_by_its_counters() {
     let row = fleet_row(&html, "cc-calm");
     assert!(row.contains(">4.0<") && says_counters(row), "{row}");
 
-    // The host page: the card marked, the levels missed said, the chart drawn.
+    // The host page: the card marked and hot (the agent's drifting
+    // finding), the chart drawn; no verdict of the collector's own.
     let html = page(&c, "/hosts/cc-hot");
     let card = rate_card(&html);
     assert!(card.contains("40.0") && says_counters(card), "{card}");
     assert!(card.contains("no readable GC log"), "{card}");
-    assert!(
-        html.contains(r#"id="gc-counters-missed""#),
-        "the levels missed"
-    );
+    assert!(card.contains(r#"class="v hot""#), "{card}");
+    assert!(!html.contains("gc-counters-missed"), "no collector verdict");
     let chart = rate_chart(&html);
     assert!(
         chart.contains(r#"data-points="1""#),
@@ -262,10 +323,10 @@ fn a_logged_jvm_keeps_its_logs_rate() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &[]);
     // A broker logging 5 ms/s and a controller counted at 20 ms/s.
-    let mut r = host_with("cl-counted", "cl-1", &[BROKER, CONTROLLER]);
-    log_rate(&mut r, BROKER, 5.0);
-    unreadable(&mut r, CONTROLLER, Some(counted(20.0, 0)));
-    assert_eq!(c.post(&r).0, 202);
+    let mut r_counted = host_with("cl-counted", "cl-1", &[BROKER, CONTROLLER]);
+    log_rate(&mut r_counted, BROKER, 5.0);
+    unreadable(&mut r_counted, CONTROLLER, Some(counted(20.0, 0)));
+    assert_eq!(c.post(&r_counted).0, 202);
     // A broker logging 25 ms/s beside the same controller.
     let mut r = host_with("cl-logged", "cl-2", &[BROKER, CONTROLLER]);
     log_rate(&mut r, BROKER, 25.0);
@@ -287,7 +348,12 @@ fn a_logged_jvm_keeps_its_logs_rate() {
             .starts_with("controller (pid 6346): 20.0 ms/s"),
         "{gc:#}"
     );
-    // The controller's rate over 15 misses kraft-controller's level.
+    // The agent: the controller's rate over 15 misses kraft-controller's
+    // level, by its counters.
+    assert_eq!(
+        level(&r_counted, CONTROLLER, "gc_ms_per_second")["status"],
+        "drift"
+    );
     assert_eq!(gc["health"], "unhealthy", "{gc:#}");
     // The broker's log's p99 stays the host's.
     assert_eq!(gc["pause_p99_ms"], 1.012, "{gc:#}");

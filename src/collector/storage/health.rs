@@ -3,13 +3,9 @@
 //! never re-parses stored documents: counts, GC figures (and why they are
 //! missing), the roles the host runs and each drifting key's roles.
 
-use std::sync::OnceLock;
-
 use serde::{Deserialize, Serialize};
 
 use crate::finding::{Finding, Status};
-use crate::gc::slo::{Cmp, Level};
-use crate::profile::{EMBEDDED, ProfileStore};
 use crate::report::{JvmCounters, JvmReport, Report, counters_state};
 
 /// Most roles kept per host (a host runs three; a report naming more is
@@ -106,21 +102,6 @@ pub struct HostDetail {
     /// `broker (pid 12): 20.0 ms/s, 0 full GCs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gc_from_counters: Vec<String>,
-    /// The GC service levels a JVM without a readable log misses by its
-    /// own counters (rate, full GCs over its life): each counts as a
-    /// missed level in the host's `gc_drift`, beside the agent's drifting
-    /// `gc` findings.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gc_levels_missed_by_counters: Vec<LevelMissed>,
-}
-
-/// A GC service level a JVM's own counters show missed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LevelMissed {
-    /// The level's metric (`gc_ms_per_second`, `full_gcs`).
-    pub metric: String,
-    /// The JVM, its figure over its life and the level, as a sentence.
-    pub says: String,
 }
 
 /// Where a host's GC ms per second came from.
@@ -252,9 +233,8 @@ pub struct Derived {
     pub drift: u32,
     /// All findings, kernel and JVM alike.
     pub findings: u32,
-    /// GC service levels missed: drifting findings of the `gc` check,
-    /// plus the levels a JVM without a readable log misses by its own
-    /// counters (`detail.gc_levels_missed_by_counters`).
+    /// Drifting findings of the `gc` check (service levels missed; the
+    /// agent judges a JVM without a readable log by its own counters).
     pub gc_drift: u32,
     /// JVMs in the report, of every role.
     pub jvms: u32,
@@ -378,8 +358,8 @@ impl Derived {
     /// The GC figures of the interval (the worst JVM's), whether every
     /// JVM's GC was read, and why figures are missing. A live JVM whose log
     /// was not read counts by its own counters: its rate and full GCs of
-    /// the interval (never a percentile: those need the log), and the
-    /// service levels its counters show missed.
+    /// the interval (never a percentile: those need the log). Its levels
+    /// are the agent's findings, judged by the JVM's own profile.
     fn gc_figures(&mut self, report: &Report) {
         let live: Vec<&JvmReport> = report.jvms.iter().filter(|j| !j.exited).collect();
         let mut unread: Vec<String> = Vec::new();
@@ -422,10 +402,7 @@ impl Derived {
         for jvm in &live {
             let who = jvm_label(jvm);
             match unread_because(jvm) {
-                Some(why) => {
-                    let missed = self.levels_missed_by_counters(report, jvm);
-                    unread.push(format!("{who}: {why}{}", counters_say(report, jvm, missed)));
-                }
+                Some(why) => unread.push(format!("{who}: {why}{}", counters_say(jvm))),
                 None => {
                     let rate = jvm
                         .gc
@@ -484,70 +461,6 @@ impl Derived {
         }
     }
 
-    /// The service levels `jvm`'s counters show missed over its life
-    /// (the window the agent judges a logged JVM's levels over), each
-    /// counted in `gc_drift` and said in the detail; how many.
-    fn levels_missed_by_counters(&mut self, report: &Report, jvm: &JvmReport) -> usize {
-        let Some((profile, levels)) = levels_of(report, jvm) else {
-            return 0;
-        };
-        let Some(life) = counters_read(jvm)
-            .and_then(|c| c.total.as_ref())
-            .filter(|w| w.window == "jvm_lifetime")
-        else {
-            return 0;
-        };
-        let mut missed = 0;
-        for l in levels {
-            // The agent's own finding on this level, drifting (counted
-            // already) or waived (accepted), is the verdict. Its `ok` is
-            // not: judged on a log it could not read (no full GC in an
-            // empty log).
-            let judged = jvm.findings.iter().any(|f| {
-                f.check == "gc"
-                    && f.key == l.metric
-                    && matches!(f.status, Status::Drift | Status::Waived)
-            });
-            let value = match l.metric.as_str() {
-                "gc_ms_per_second" => life.gc_ms_per_second.filter(|r| r.is_finite() && *r >= 0.0),
-                "full_gcs" => Some(life.pauses.get("full").map_or(0, |p| p.count) as f64),
-                _ => None,
-            };
-            let Some(v) = value.filter(|_| !judged) else {
-                continue;
-            };
-            let ok = match l.op {
-                Cmp::Le => v <= l.limit,
-                Cmp::Ge => v >= l.limit,
-            };
-            if ok {
-                continue;
-            }
-            missed += 1;
-            // Counted as said, so the host view can tell these from the
-            // agent's findings (past the bound the host is unhealthy anyway).
-            if self.detail.gc_levels_missed_by_counters.len() < MAX_ROLES {
-                self.gc_drift = self.gc_drift.saturating_add(1);
-                let says = bounded(
-                    &format!(
-                        "{}: {} {} over its life by its counters, {profile} expects {}{}",
-                        jvm_label(jvm),
-                        l.metric,
-                        fmt_value(v),
-                        op_symbol(l.op),
-                        fmt_value(l.limit)
-                    ),
-                    MAX_TEXT,
-                );
-                self.detail.gc_levels_missed_by_counters.push(LevelMissed {
-                    metric: l.metric.clone(),
-                    says,
-                });
-            }
-        }
-        missed
-    }
-
     fn count(&mut self, f: &Finding, roles: Vec<String>) {
         self.findings = self.findings.saturating_add(1);
         if f.status == Status::Waived {
@@ -593,8 +506,9 @@ fn counted_interval(jvm: &JvmReport) -> Option<(f64, u64)> {
 }
 
 /// What a JVM's counters add to why its GC was not read: its rate, or
-/// why they give none; nothing for an agent older than them.
-fn counters_say(report: &Report, jvm: &JvmReport, missed: usize) -> String {
+/// why they give none; nothing for an agent older than them. The levels
+/// they judge are the agent's findings, not judged again here.
+fn counters_say(jvm: &JvmReport) -> String {
     let Some(c) = &jvm.counters else {
         return String::new();
     };
@@ -607,74 +521,9 @@ fn counters_say(report: &Report, jvm: &JvmReport, missed: usize) -> String {
     let Some((rate, _)) = counted_interval(jvm) else {
         return " (its counters give no rate yet: the agent's first read of this JVM)".into();
     };
-    let verdict = match (missed, levels_of(report, jvm)) {
-        (0, Some((profile, _))) => format!(
-            "within {profile}'s rate and full-GC levels; its pause percentiles need the log"
-        ),
-        (_, Some(_)) => "missing a service level".into(),
-        (_, None) => format!(
-            "judged by a profile the collector does not hold ({}), so not judged here; \
-             its pause percentiles need the log",
-            jvm.profile.as_deref().unwrap_or(report.profile.as_str())
-        ),
-    };
-    format!(" (its counters show {rate:.1} ms/s over the interval, {verdict})")
-}
-
-/// The GC service levels the counters can judge (a rate and a count;
-/// percentiles need the log), of the built-in profile that judged `jvm`:
-/// the collector holds the built-in profiles only, never an agent host's
-/// own, so a JVM judged by another profile is not judged here.
-fn levels_of<'a>(report: &'a Report, jvm: &'a JvmReport) -> Option<(&'a str, &'static [Level])> {
-    let name = jvm.profile.as_deref().unwrap_or(report.profile.as_str());
-    builtin_levels(name).map(|l| (name, l))
-}
-
-/// The built-in profiles' levels the counters can judge, by name, read
-/// once from the profiles compiled in.
-fn builtin_levels(profile: &str) -> Option<&'static [Level]> {
-    static LEVELS: OnceLock<Vec<(&'static str, Vec<Level>)>> = OnceLock::new();
-    let all = LEVELS.get_or_init(|| {
-        let store = ProfileStore::with_dirs(Vec::new());
-        EMBEDDED
-            .iter()
-            .filter_map(|(name, _)| {
-                let p = store.load(name).ok()?;
-                let levels =
-                    p.gc.iter()
-                        .filter(|(metric, _)| COUNTED_LEVELS.contains(&metric.as_str()))
-                        .filter_map(|(metric, s)| {
-                            Level::parse(metric, &s.expect.to_string(), Some(s.source())).ok()
-                        })
-                        .collect();
-                Some((*name, levels))
-            })
-            .collect()
-    });
-    all.iter()
-        .find(|(n, _)| *n == profile)
-        .map(|(_, l)| l.as_slice())
-}
-
-/// The service levels a JVM's counters can judge: its rate and its full
-/// GCs. Percentiles, evacuation failures and stalls need the log.
-const COUNTED_LEVELS: &[&str] = &["gc_ms_per_second", "full_gcs"];
-
-/// A figure as a level's sentence shows it: whole numbers bare.
-fn fmt_value(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// `<=` or `>=`.
-fn op_symbol(op: Cmp) -> &'static str {
-    match op {
-        Cmp::Le => "<=",
-        Cmp::Ge => ">=",
-    }
+    format!(
+        " (its counters show {rate:.1} ms/s over the interval; its pause percentiles need the log)"
+    )
 }
 
 /// The roles whose audit made a host finding (`roles[].finding_keys`).
@@ -797,8 +646,8 @@ fn jvms_by_role(jvms: &[JvmReport]) -> Vec<(String, u32)> {
 pub enum GcHealth {
     /// Every JVM's GC read and no `gc` finding drifted.
     Healthy,
-    /// A `gc` service-level finding drifted, or the counters of a JVM
-    /// without a readable log show a level missed (its rate, full GCs).
+    /// A `gc` service-level finding drifted (for a JVM without a readable
+    /// log, the agent judges the rate and full GCs by its own counters).
     Unhealthy,
     /// Not known: no JVM, or a JVM whose GC log the agent cannot read
     /// (the host view's `unknown_because` says which and what to do).
@@ -970,7 +819,9 @@ mod tests {
 
     /// The JVM of `pid` in `r`, its log made unreadable as the agent
     /// reports it, with `counters` (rate and full GCs over the interval
-    /// and its life) or none.
+    /// and its life) or none, and the level findings the agent then
+    /// makes: judged by the counters where they can (by the agent's own
+    /// code, against the JVM's profile), unknown otherwise.
     fn unread_with(r: &mut Report, pid: i32, counters: Option<(f64, u64)>) {
         use crate::report::{CounterPauses, CounterWindow};
         let window = |name: &str, rate: f64, full: u64| CounterWindow {
@@ -990,6 +841,7 @@ mod tests {
         };
         let j = r.jvms.iter_mut().find(|j| j.pid == pid).unwrap();
         j.gc = None;
+        let why = "permission denied: SupplementaryGroups=kafka";
         j.findings.push(Finding {
             check: "gc".into(),
             key: "log".into(),
@@ -997,7 +849,7 @@ mod tests {
             actual: None,
             status: Status::Unreadable,
             source: None,
-            detail: Some("permission denied: SupplementaryGroups=kafka".into()),
+            detail: Some(why.into()),
             waiver: None,
         });
         j.counters = counters.map(|(rate, full)| JvmCounters {
@@ -1007,6 +859,19 @@ mod tests {
             total: Some(window("jvm_lifetime", rate, full)),
             ..JvmCounters::default()
         });
+        let store = crate::profile::ProfileStore::with_dirs(Vec::new());
+        let profile = store.load(j.profile.as_deref().unwrap()).unwrap();
+        let levels = crate::gc::analyse::AnalyseOptions::default()
+            .with_profile(&profile)
+            .levels;
+        let judged = crate::gc::slo::evaluate_without_log(
+            j.counters.as_ref().and_then(|c| c.total.as_ref()),
+            &levels,
+            (Status::Unreadable, why),
+        );
+        j.findings
+            .retain(|f| !(f.check == "gc" && judged.iter().any(|g| g.key == f.key)));
+        j.findings.extend(judged);
     }
 
     fn only(r: &mut Report, pids: &[i32]) {
@@ -1016,7 +881,8 @@ mod tests {
     /// The gap of issue 23: a host whose only broker's log is unreadable
     /// had no GC rate and no full GCs, though its report carried the
     /// JVM's own counted rate. Now the counters' figures are the host's,
-    /// said to be theirs, and judge the levels they can.
+    /// said to be theirs; the levels are the agent's findings (judged by
+    /// the counters there), which the collector counts as any other.
     #[test]
     fn a_jvm_without_a_readable_log_counts_by_its_counters() {
         let mut r = fixture("three-roles");
@@ -1032,20 +898,8 @@ mod tests {
             d.detail.gc_from_counters,
             ["broker (pid 6324): 40.0 ms/s, 1 full GC"]
         );
-        // Over kafka-broker's 15 ms/s and 0 full GCs: two levels missed,
-        // unhealthy (not "unknown"), though no finding drifts.
-        let missed: Vec<&str> = d
-            .detail
-            .gc_levels_missed_by_counters
-            .iter()
-            .map(|l| l.metric.as_str())
-            .collect();
-        assert_eq!(missed, ["full_gcs", "gc_ms_per_second"]);
-        assert_eq!(
-            d.detail.gc_levels_missed_by_counters[1].says,
-            "broker (pid 6324): gc_ms_per_second 40 over its life by its counters, \
-             kafka-broker expects <=15"
-        );
+        // The agent's two drifting findings (rate, full GCs by the
+        // counters): unhealthy, as any drifting `gc` finding makes it.
         assert_eq!(d.gc_drift, 2);
         assert!(!d.has_gc);
         assert_eq!(
@@ -1054,6 +908,20 @@ mod tests {
         );
         let back = HostDetail::from_column(Some(&d.detail.to_column()));
         assert_eq!(back, d.detail);
+
+        // The same counters without the agent's verdict (an agent judging
+        // on its log alone): the collector judges nothing itself.
+        let j = &mut r.jvms[0];
+        j.findings.retain(|f| {
+            !(f.check == "gc" && ["gc_ms_per_second", "full_gcs"].contains(&f.key.as_str()))
+        });
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(40.0));
+        assert_eq!(d.gc_drift, 0);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
 
         // Within the levels: the rate still counts, the health stays
         // unknown (no percentile without the log), and says why.
@@ -1069,14 +937,16 @@ mod tests {
         );
         let why = d.detail.gc_unknown_because.unwrap();
         assert!(
-            why.contains("its counters show 4.0 ms/s over the interval, within kafka-broker's rate and full-GC levels; its pause percentiles need the log"),
+            why.contains(
+                "its counters show 4.0 ms/s over the interval; its pause percentiles need the log"
+            ),
             "{why}"
         );
     }
 
     /// A logged JVM keeps its log's rate; the worst of the host's JVMs is
-    /// its figure, with its source; an agent's drifting or waived finding
-    /// on a level is its verdict, never counted twice.
+    /// its figure, with its source; the agent's findings are the verdict,
+    /// waived ones accepted.
     #[test]
     fn the_worst_rate_wins_whatever_its_source() {
         let mut r = fixture("three-roles");
@@ -1093,7 +963,10 @@ mod tests {
         assert_eq!(d.gc_ms_per_second, Some(25.0));
         assert_eq!(d.detail.gc_rate_source, Some(GcRateSource::Log));
         assert_eq!(d.detail.gc_from_counters.len(), 1);
-        assert_eq!(d.gc_drift, 1, "the controller's 20 ms/s misses its 15");
+        assert_eq!(
+            d.gc_drift, 1,
+            "the agent: the controller's 20 ms/s misses its 15"
+        );
 
         // Waived by the agent: accepted, not judged again.
         let c = r.jvms.iter_mut().find(|j| j.pid == 6346).unwrap();
@@ -1105,12 +978,10 @@ mod tests {
         f.status = Status::Waived;
         let d = Derived::of(&r);
         assert_eq!(d.gc_drift, 0);
-        assert!(d.detail.gc_levels_missed_by_counters.is_empty());
     }
 
-    /// No counters and no log: `null` with the reason, as before. A
-    /// profile the collector does not hold (an agent host's own) judges
-    /// nothing here, and says so.
+    /// No counters and no log: `null` with the reason, as before, and
+    /// the agent's levels unknown: no drift, health unknown.
     #[test]
     fn without_counters_the_rate_stays_null_with_its_reason() {
         let mut r = fixture("three-roles");
@@ -1120,28 +991,20 @@ mod tests {
         assert_eq!(d.gc_ms_per_second, None);
         assert_eq!(d.detail.gc_rate_source, None);
         assert!(d.detail.gc_from_counters.is_empty());
+        assert_eq!(d.gc_drift, 0);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
         let why = d.detail.gc_rate_null_because.unwrap();
         assert!(
             why.contains("broker (pid 6324): its GC log cannot be read"),
             "{why}"
         );
 
-        let mut r = fixture("three-roles");
-        only(&mut r, &[6324]);
-        unread_with(&mut r, 6324, Some((40.0, 1)));
-        r.jvms[0].profile = Some("our-brokers".into());
-        let d = Derived::of(&r);
-        assert_eq!(d.gc_ms_per_second, Some(40.0));
-        assert_eq!(d.gc_drift, 0);
-        let why = d.detail.gc_unknown_because.unwrap();
-        assert!(
-            why.contains("a profile the collector does not hold (our-brokers)"),
-            "{why}"
-        );
-
         // A row stored before the source was kept reads as before.
         let old = HostDetail::from_column(Some(r#"{"gc_unknown_because":"x"}"#));
         assert_eq!(old.gc_rate_source, None);
-        assert!(old.gc_from_counters.is_empty() && old.gc_levels_missed_by_counters.is_empty());
+        assert!(old.gc_from_counters.is_empty());
     }
 }

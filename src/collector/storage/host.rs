@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::health::{
-    CountersVerdict, DriftKey, GcHealth, GcRateSource, HostDetail, LevelMissed, RoleState,
+    CountersVerdict, DriftKey, GcHealth, GcRateSource, HostDetail, RoleState,
 };
 use crate::collector::storage::machines::{self, MachineConflict};
 
@@ -32,10 +32,6 @@ pub struct GcView {
     /// own counters, their log not read (`broker (pid 12): 20.0 ms/s, 0
     /// full GCs`); empty when every figure is a log's.
     pub from_counters: Vec<String>,
-    /// The service levels a JVM without a readable log misses by its own
-    /// counters (they make the health `unhealthy`, as a drifting `gc`
-    /// finding does); empty otherwise.
-    pub levels_missed_by_counters: Vec<LevelMissed>,
     /// Why `gc_ms_per_second` is `null`, when it is (the log unread, no
     /// pause, a JVM too young for a rate...).
     pub gc_ms_per_second_null_because: Option<String>,
@@ -43,8 +39,7 @@ pub struct GcView {
     pub pause_p99_ms: Option<f64>,
     /// Full GCs reported in the 24 hours before now.
     pub full_gcs_24h: u64,
-    /// Drifting `gc` findings in the latest report (the levels missed by
-    /// counters are not findings: `levels_missed_by_counters`).
+    /// Drifting `gc` findings in the latest report.
     pub gc_drift: u32,
 }
 
@@ -143,8 +138,7 @@ pub struct HostRow {
     pub jvms: u32,
     /// Whether every JVM's GC was read.
     pub has_gc: bool,
-    /// GC service levels missed: drifting `gc` findings, and the levels
-    /// missed by counters.
+    /// Drifting `gc` findings.
     pub gc_drift: u32,
     /// Worst GC ms per second.
     pub gc_ms_per_second: Option<f64>,
@@ -227,10 +221,7 @@ impl HostRow {
                     .flatten(),
                 pause_p99_ms: self.pause_p99_ms,
                 full_gcs_24h: 0,
-                gc_drift: self.gc_drift.saturating_sub(
-                    u32::try_from(detail.gc_levels_missed_by_counters.len()).unwrap_or(u32::MAX),
-                ),
-                levels_missed_by_counters: detail.gc_levels_missed_by_counters,
+                gc_drift: self.gc_drift,
             },
             counters: detail.counters,
             drifting: serde_json::from_str(&self.drifting).unwrap_or_default(),
