@@ -191,6 +191,23 @@ pub struct CounterWatch {
     incomplete_since: Option<Instant>,
 }
 
+#[cfg(test)]
+impl CounterWatch {
+    /// A watch whose next report takes `s` as read before and after the
+    /// log (a test seam for what a report makes of the counters).
+    pub(crate) fn reading(pid: i32, s: &CounterSnapshot) -> CounterWatch {
+        let read = || Outcome::Read {
+            path: format!("/tmp/hsperfdata_kafka/{pid}"),
+            snapshot: Box::new(s.clone()),
+        };
+        let mut w = CounterWatch::new(pid);
+        w.before = Some(read());
+        w.note(Instant::now(), s);
+        w.after = Some(read());
+        w
+    }
+}
+
 /// `/proc/PID/stat`'s start time (field 22), clock ticks after boot.
 fn proc_start(host: &Host, pid: i32) -> Option<u64> {
     let stat = crate::file_kind::read_text(

@@ -706,9 +706,43 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
     if let Some(window) = since_last.filter(|w| *w > 0.0 && log_readable) {
         over_interval(&mut interval, window);
     }
+    let whose = if state.who.roles.is_empty() {
+        state.command.clone()
+    } else {
+        state.who.roles.join("+")
+    };
     // Flag rules and service levels over the JVM's life, as `tunekeeper gc` would report them.
     let analysis = build(state.total.clone(), opts, Vec::new());
+    // The log is checked against the counters only when it was read
+    // without trouble; otherwise the counters are its only GC figures.
+    let counters = state
+        .counters
+        .as_mut()
+        .map(|c| c.report(log_readable.then_some(&analysis.stats), &whose));
     let mut findings = analysis.findings;
+    if !log_readable {
+        // Levels judged on a log not read would be judged on nothing (no
+        // full GC in an empty log is no news): the JVM's own counters
+        // judge the levels they can, the rest are as unknown as the log.
+        let levels: Vec<&str> = opts.levels.iter().map(|l| l.metric.as_str()).collect();
+        findings.retain(|f| !(f.check == "gc" && levels.contains(&f.key.as_str())));
+        let (status, why) = log_problem(state).unwrap_or_else(|| {
+            (
+                Status::NotApplicable,
+                "the GC log holds no line the agent could read yet".into(),
+            )
+        });
+        let life = counters
+            .as_ref()
+            .filter(|c| c.counters.state == crate::report::counters_state::READ)
+            .and_then(|c| c.counters.total.as_ref())
+            .filter(|w| w.window == JVM_LIFETIME);
+        findings.extend(crate::gc::slo::evaluate_without_log(
+            life,
+            &opts.levels,
+            (status, &why),
+        ));
+    }
     // Service levels are checked over the lifetime, while the report's
     // headline figures are the interval's: each finding says its window.
     for f in findings.iter_mut().filter(|f| f.check == "gc") {
@@ -765,15 +799,7 @@ fn report(pid: i32, state: &mut JvmState, opts: &AnalyseOptions) -> JvmReport {
             waiver: None,
         });
     }
-    let whose = if state.who.roles.is_empty() {
-        state.command.clone()
-    } else {
-        state.who.roles.join("+")
-    };
-    // The log is checked against the counters only when it was read
-    // without trouble; otherwise the counters are its only GC figures.
-    let counters = state.counters.as_mut().map(|c| {
-        let out = c.report(log_readable.then_some(&analysis.stats), &whose);
+    let counters = counters.map(|out| {
         findings.extend(out.findings);
         out.counters
     });
@@ -1087,5 +1113,116 @@ mod tests {
         let f = r.findings.iter().find(|f| f.key == "log").unwrap();
         assert!(f.detail.as_ref().unwrap().contains("Parallel"), "{f:?}");
         assert_eq!(r.gc.unwrap().total.overall.count, 0);
+    }
+    /// The levels of the built-in broker profile.
+    fn broker_levels() -> AnalyseOptions {
+        let store = crate::profile::ProfileStore::with_dirs(Vec::new());
+        AnalyseOptions::default().with_profile(&store.load("kafka-broker").unwrap())
+    }
+
+    fn level<'a>(r: &'a JvmReport, key: &str) -> &'a crate::finding::Finding {
+        r.findings
+            .iter()
+            .find(|f| f.check == "gc" && f.key == key)
+            .unwrap_or_else(|| panic!("no gc {key} in {:#?}", r.findings))
+    }
+
+    /// A log the agent did not read judges no level: main said `full_gcs`
+    /// `ok` (no full GC in the empty log it never read). Without counters
+    /// every level is as unknown as the log, and says why.
+    #[test]
+    fn a_log_not_read_judges_no_level_on_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let mut state = JvmState::new(
+            Vec::new(),
+            "x".into(),
+            Vec::new(),
+            vec![t.path().join("absent/gc.log")],
+        );
+        state.poll(&Metrics::new("p", "h"));
+        let r = report(1, &mut state, &broker_levels());
+        let log = level(&r, "log");
+        for key in [
+            "full_gcs",
+            "gc_ms_per_second",
+            "pause_p99_ms",
+            "evacuation_failures",
+        ] {
+            let f = level(&r, key);
+            assert_ne!(f.status, Status::Ok, "{f:?}");
+            assert_eq!(f.status, log.status, "as unknown as the log: {f:?}");
+            assert_eq!(f.actual, None, "{f:?}");
+            let d = f.detail.as_deref().unwrap();
+            assert!(d.starts_with("over the JVM's lifetime; "), "{d}");
+            assert!(d.contains("absent"), "the log's reason: {d}");
+        }
+        assert!(
+            level(&r, "pause_p99_ms")
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("needs the GC log")
+        );
+    }
+
+    /// With its counters read, the levels they can judge (rate and full
+    /// GCs over the JVM's life, the window a logged JVM is judged over)
+    /// are ordinary findings, said to be the counters'; percentiles stay
+    /// unknown: they need the log.
+    #[test]
+    fn a_log_not_read_is_judged_by_its_own_counters() {
+        use crate::jvm::perfdata::counters::tests::snap;
+        let t = tempfile::tempdir().unwrap();
+        let absent = || vec![t.path().join("absent/gc.log")];
+        let metrics = Metrics::new("p", "h");
+        // 60 s up: 2,100 ms of young pauses and one full GC of 300 ms,
+        // 40 ms/s over its life.
+        let hot = snap(
+            (50, 2_100_000_000),
+            (1, 300_000_000),
+            (0, 0),
+            (51, 1_000, 2_000),
+            60_000_000_000,
+        );
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), absent());
+        state.counters = Some(CounterWatch::reading(7, &hot));
+        state.poll(&metrics);
+        let r = report(7, &mut state, &broker_levels());
+        for (key, actual) in [("gc_ms_per_second", "40"), ("full_gcs", "1")] {
+            let f = level(&r, key);
+            assert_eq!(f.status, Status::Drift, "{f:?}");
+            assert_eq!(f.actual.as_deref(), Some(actual), "{f:?}");
+            assert_eq!(
+                f.detail.as_deref(),
+                Some("over the JVM's lifetime; from the JVM's own counters (no readable GC log)")
+            );
+            assert!(f.source.as_deref().unwrap().contains("LinkedIn"), "{f:?}");
+        }
+        let p99 = level(&r, "pause_p99_ms");
+        assert_eq!(
+            (p99.status, p99.actual.as_deref()),
+            (Status::NotApplicable, None)
+        );
+        assert!(p99.detail.as_deref().unwrap().contains("needs the GC log"));
+        assert!(
+            r.gc.as_ref().is_some_and(|g| g.total.full_gcs == 0),
+            "the log's figures stay the log's"
+        );
+
+        // Within the levels: ok, by the counters.
+        let calm = snap(
+            (50, 240_000_000),
+            (0, 0),
+            (0, 0),
+            (51, 1_000, 2_000),
+            60_000_000_000,
+        );
+        let mut state = JvmState::new(Vec::new(), "x".into(), Vec::new(), absent());
+        state.counters = Some(CounterWatch::reading(8, &calm));
+        state.poll(&metrics);
+        let r = report(8, &mut state, &broker_levels());
+        assert_eq!(level(&r, "gc_ms_per_second").status, Status::Ok);
+        assert_eq!(level(&r, "gc_ms_per_second").actual.as_deref(), Some("4"));
+        assert_eq!(level(&r, "full_gcs").status, Status::Ok);
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::finding::{Finding, Status};
+use crate::gc::slo::METRICS;
 use crate::report::JvmReport;
 
 /// The unreadable findings already told.
@@ -27,6 +28,11 @@ impl Unreadable {
             .flat_map(|j| j.findings.iter().map(move |f| (Some(j), f)));
         for (j, f) in host.chain(jvm) {
             if f.status != Status::Unreadable {
+                continue;
+            }
+            // A service level unknown because the GC log is: the log's
+            // own finding tells it, once, with the remedy.
+            if j.is_some() && f.check == "gc" && METRICS.contains(&f.key.as_str()) {
                 continue;
             }
             let whose = j.map_or_else(String::new, |j| {
@@ -53,5 +59,48 @@ impl Unreadable {
                 f.detail.as_deref().unwrap_or("unreadable")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreadable(key: &str) -> Finding {
+        Finding {
+            check: "gc".into(),
+            key: key.into(),
+            expected: "x".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: None,
+            waiver: None,
+        }
+    }
+
+    /// Levels unknown for want of the log are not told again: the log is
+    /// (once), and anything else unreadable of the JVM too.
+    #[test]
+    fn levels_unknown_with_the_log_are_told_by_the_log() {
+        let jvm = JvmReport {
+            pid: 7,
+            command: "kafka.Kafka".into(),
+            roles: vec!["broker".into()],
+            profile: None,
+            config: None,
+            flags: Vec::new(),
+            findings: ["log", "pause_p99_ms", "full_gcs", "counters"]
+                .map(unreadable)
+                .to_vec(),
+            gc_logs: Vec::new(),
+            gc: None,
+            exited: false,
+            counters: None,
+        };
+        let mut u = Unreadable::default();
+        u.tell(&[], std::slice::from_ref(&jvm));
+        let told: Vec<&str> = u.told.iter().map(|(_, k)| k.as_str()).collect();
+        assert_eq!(told, ["gc counters", "gc log"]);
     }
 }

@@ -373,7 +373,7 @@ pub fn table() -> Vec<Row> {
             Some(Bound::IntervalSeconds),
         ),
         row(
-            "a JVM's `gc.interval.full_gcs`",
+            "a JVM's `gc.interval.full_gcs` and `counters.interval.pauses.full.count`",
             "2^53 − 1 (the largest integer every JSON reader holds exactly)".into(),
             refused,
             Some(Bound::Count),

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::report::Analysis;
 use crate::finding::{Finding, Status};
+use crate::report::CounterWindow;
 
 /// How a figure compares with its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,55 +167,117 @@ pub fn evaluate(a: &Analysis, levels: &[Level]) -> Vec<Finding> {
         .iter()
         .filter(|l| !PARAMETERS.contains(&l.metric.as_str()))
         .map(|l| {
-            let expected = format!("{}{}", l.op.symbol(), fmt_num(l.limit));
-            let value = metric_value(a, &l.metric);
-            let (status, detail) = match value {
-                None if !METRICS.contains(&l.metric.as_str()) => (
+            if !METRICS.contains(&l.metric.as_str()) {
+                return judge(
+                    l,
+                    None,
                     Status::NotApplicable,
-                    Some(format!("unknown metric `{}`", l.metric)),
-                ),
-                None => {
-                    let why = if l.metric.starts_with("stalled") {
-                        a.stats.stalls.null_because.clone()
-                    } else if l.metric.contains("safepoint") || l.metric.starts_with("non_gc") {
-                        a.stats.safepoints.null_because.clone()
-                    } else if l.metric.ends_with("per_second") {
-                        // A rate: the log's span, or the JVM's running time.
-                        a.stats.rates_null_because.clone()
-                    } else {
-                        None
-                    };
-                    (
-                        Status::NotApplicable,
-                        Some(why.map_or_else(
-                            || {
-                                "not computable from this log (no usable time stamps or no pauses)"
-                                    .to_owned()
-                            },
-                            |w| format!("not computable: {w}"),
-                        )),
-                    )
-                }
-                Some(v) => {
-                    let ok = match l.op {
-                        Cmp::Le => v <= l.limit,
-                        Cmp::Ge => v >= l.limit,
-                    };
-                    (if ok { Status::Ok } else { Status::Drift }, None)
-                }
+                    format!("unknown metric `{}`", l.metric),
+                );
+            }
+            let value = metric_value(a, &l.metric);
+            let why = if value.is_some() {
+                String::new()
+            } else {
+                let why = if l.metric.starts_with("stalled") {
+                    a.stats.stalls.null_because.clone()
+                } else if l.metric.contains("safepoint") || l.metric.starts_with("non_gc") {
+                    a.stats.safepoints.null_because.clone()
+                } else if l.metric.ends_with("per_second") {
+                    // A rate: the log's span, or the JVM's running time.
+                    a.stats.rates_null_because.clone()
+                } else {
+                    None
+                };
+                why.map_or_else(
+                    || {
+                        "not computable from this log (no usable time stamps or no pauses)"
+                            .to_owned()
+                    },
+                    |w| format!("not computable: {w}"),
+                )
             };
-            Finding {
-                check: "gc".into(),
-                key: l.metric.clone(),
-                expected,
-                actual: value.map(fmt_num),
-                status,
-                source: l.source.clone(),
-                detail,
-                waiver: None,
+            judge(l, value, Status::NotApplicable, why)
+        })
+        .collect()
+}
+
+/// The levels a JVM's own counters can judge, over its life: a rate and a
+/// count. Percentiles, maxima, evacuation failures, humongous allocations
+/// and stalls are per-event figures: they need the GC log.
+pub const COUNTED_METRICS: &[&str] = &["gc_ms_per_second", "full_gcs"];
+
+/// What a level judged by the counters says of its figure.
+pub const FROM_COUNTERS: &str = "from the JVM's own counters (no readable GC log)";
+
+/// The value of a counted metric in a window of the JVM's own counters;
+/// `None` for a metric they cannot give (see [`COUNTED_METRICS`]).
+pub fn counter_value(w: &CounterWindow, metric: &str) -> Option<f64> {
+    match metric {
+        "gc_ms_per_second" => w.gc_ms_per_second.filter(|r| r.is_finite() && *r >= 0.0),
+        // No `full` entry: the JVM has no full collector counter yet, none ran.
+        "full_gcs" => Some(w.pauses.get("full").map_or(0, |p| p.count) as f64),
+        _ => None,
+    }
+}
+
+/// Checks each level of a JVM whose GC log could not be read: never `ok`
+/// on figures it does not have. `life`: its own counters over its life
+/// (the window a logged JVM's levels are judged over), which judge the
+/// levels they can ([`COUNTED_METRICS`]); every other level, or every
+/// level without counters, is `unread` (the status its log's finding has,
+/// and why the log was not read).
+pub fn evaluate_without_log(
+    life: Option<&CounterWindow>,
+    levels: &[Level],
+    unread: (Status, &str),
+) -> Vec<Finding> {
+    let (status, why) = unread;
+    levels
+        .iter()
+        .filter(|l| !PARAMETERS.contains(&l.metric.as_str()))
+        .map(|l| {
+            let counted = COUNTED_METRICS.contains(&l.metric.as_str());
+            match life.and_then(|w| counter_value(w, &l.metric)) {
+                Some(v) => judge(l, Some(v), status, FROM_COUNTERS.into()),
+                None if counted => judge(
+                    l,
+                    None,
+                    status,
+                    format!(
+                        "not judged: no readable GC log ({why}) and no figure from the JVM's own counters"
+                    ),
+                ),
+                None => judge(l, None, status, format!("needs the GC log ({why})")),
             }
         })
         .collect()
+}
+
+/// One level's finding: `value` against the limit, or `status` with `why`
+/// when there is no value. `why` is the detail of a judged value too
+/// (where it came from), when not empty.
+fn judge(l: &Level, value: Option<f64>, status: Status, why: String) -> Finding {
+    let status = match value {
+        None => status,
+        Some(v) => {
+            let ok = match l.op {
+                Cmp::Le => v <= l.limit,
+                Cmp::Ge => v >= l.limit,
+            };
+            if ok { Status::Ok } else { Status::Drift }
+        }
+    };
+    Finding {
+        check: "gc".into(),
+        key: l.metric.clone(),
+        expected: format!("{}{}", l.op.symbol(), fmt_num(l.limit)),
+        actual: value.map(fmt_num),
+        status,
+        source: l.source.clone(),
+        detail: (!why.is_empty()).then_some(why),
+        waiver: None,
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +292,77 @@ mod tests {
         assert_eq!((l.op, l.limit), (Cmp::Ge, 1.0));
         assert!(Level::parse("nope", "1", None).is_err());
         assert!(Level::parse("full_gcs", "<=x", None).is_err());
+    }
+    fn levels() -> Vec<Level> {
+        ["gc_ms_per_second<=15", "pause_p99_ms<=50", "full_gcs<=0"]
+            .iter()
+            .map(|t| {
+                let (m, e) = t.split_at(t.find('<').unwrap());
+                Level::parse(m, e, Some("kafka-broker".into())).unwrap()
+            })
+            .collect()
+    }
+
+    fn life(rate: f64, full: u64) -> CounterWindow {
+        CounterWindow {
+            window: "jvm_lifetime".into(),
+            seconds: Some(600.0),
+            pauses: [(
+                "full".to_owned(),
+                crate::report::CounterPauses {
+                    count: full,
+                    time_ms: 300.0,
+                },
+            )]
+            .into_iter()
+            .collect(),
+            gc_ms_per_second: Some(rate),
+            ..CounterWindow::default()
+        }
+    }
+
+    /// An empty analysis (what an unreadable log gives) judges `full_gcs`
+    /// `ok`: the figure is not the JVM's, so without a log no level is
+    /// ever `ok` on it; the counters judge what they can, and say so.
+    #[test]
+    fn without_a_log_the_counters_judge_what_they_can() {
+        let why = "permission denied";
+        let f = evaluate_without_log(None, &levels(), (Status::Unreadable, why));
+        assert!(
+            f.iter()
+                .all(|f| f.status == Status::Unreadable && f.actual.is_none())
+        );
+        assert_eq!(
+            f[1].detail.as_deref(),
+            Some("needs the GC log (permission denied)")
+        );
+        assert!(
+            f[2].detail
+                .as_deref()
+                .unwrap()
+                .starts_with("not judged: no readable GC log")
+        );
+
+        let f = evaluate_without_log(Some(&life(40.0, 1)), &levels(), (Status::Unreadable, why));
+        let by = |k: &str| f.iter().find(|f| f.key == k).unwrap();
+        assert_eq!(by("gc_ms_per_second").status, Status::Drift);
+        assert_eq!(by("gc_ms_per_second").actual.as_deref(), Some("40"));
+        assert_eq!(
+            by("gc_ms_per_second").detail.as_deref(),
+            Some(FROM_COUNTERS)
+        );
+        assert_eq!(
+            by("gc_ms_per_second").source.as_deref(),
+            Some("kafka-broker")
+        );
+        assert_eq!(by("full_gcs").status, Status::Drift);
+        assert_eq!(by("full_gcs").actual.as_deref(), Some("1"));
+        assert_eq!(by("pause_p99_ms").status, Status::Unreadable);
+
+        let f = evaluate_without_log(Some(&life(4.0, 0)), &levels(), (Status::NotApplicable, why));
+        let by = |k: &str| f.iter().find(|f| f.key == k).unwrap();
+        assert_eq!(by("gc_ms_per_second").status, Status::Ok);
+        assert_eq!(by("full_gcs").status, Status::Ok);
+        assert_eq!(by("pause_p99_ms").status, Status::NotApplicable);
     }
 }

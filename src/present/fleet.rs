@@ -13,7 +13,7 @@ use super::format::fmt_age;
 use super::{document, query_value};
 use crate::collector::fleet::cluster::ClusterSummary;
 use crate::collector::storage::fleet::{ClusterFilter, FleetCounts, SortKey, StateFilter};
-use crate::collector::storage::health::{GcHealth, RoleState};
+use crate::collector::storage::health::{GcHealth, GcRateSource, RoleState};
 use crate::collector::storage::host::HostView;
 
 /// The roles the page offers as filters (any other is reached by `role=`).
@@ -139,6 +139,9 @@ pub struct FleetRow {
     pub gc_rate: (Option<f64>, bool),
     /// Why there is no GC ms per second, when there is none.
     pub gc_rate_null_because: Option<String>,
+    /// When the GC ms per second is a JVM's own counters' (its log not
+    /// read): which JVMs counted it, for the figure's title.
+    pub gc_rate_from_counters: Option<String>,
     /// Worst JVM's pause p99, and whether it misses its level.
     pub pause_p99: (Option<f64>, bool),
     /// Full GCs in the last 24 hours.
@@ -186,6 +189,8 @@ impl FleetRow {
             gc_unknown_because: h.gc.unknown_because.clone(),
             gc_rate: (h.gc.gc_ms_per_second, gc_drifts("gc_ms_per_second")),
             gc_rate_null_because: h.gc.gc_ms_per_second_null_because.clone(),
+            gc_rate_from_counters: (h.gc.gc_ms_per_second_source == Some(GcRateSource::Counters))
+                .then(|| counters_title(&h.gc.from_counters)),
             pause_p99: (h.gc.pause_p99_ms, gc_drifts("pause_p99_ms")),
             full_gcs_24h: h.gc.full_gcs_24h,
             jvms: h.jvms,
@@ -373,6 +378,16 @@ const COLUMNS: [Column; 10] = [
     },
 ];
 
+/// The title of a GC rate a JVM's own counters gave: that, and whose.
+pub fn counters_title(from_counters: &[String]) -> String {
+    let mut t = String::from("from the JVM's counters (no readable GC log)");
+    for j in from_counters {
+        t.push('\n');
+        t.push_str(j);
+    }
+    t
+}
+
 fn figure(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.1}"))
 }
@@ -475,6 +490,9 @@ fn row(r: &FleetRow, clusters: bool) -> Markup {
             td { (health(r)) }
             td.n.hot[r.gc_rate.1] {
                 (figure(r.gc_rate.0))
+                @if let Some(whose) = &r.gc_rate_from_counters {
+                    span.why title=(whose) { "from the JVM's counters" }
+                }
                 // Without a figure, why: never a bare dash.
                 @if let (None, Some(why)) = (r.gc_rate.0, &r.gc_rate_null_because) {
                     @if r.gc != GcHealth::Unknown {
@@ -737,6 +755,7 @@ mod tests {
             gc_unknown_because: None,
             gc_rate: (Some(3.25), false),
             gc_rate_null_because: None,
+            gc_rate_from_counters: None,
             pause_p99: (None, false),
             full_gcs_24h: 0,
             jvms: 1,

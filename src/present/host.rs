@@ -10,12 +10,15 @@
 use maud::{Markup, html};
 
 use super::chart::{self, Chart, Series, XSpan};
+use super::fleet::counters_title;
 use super::format::{fmt_age, fmt_clock, fmt_day, fmt_hm, fmt_time};
 use super::html::breakable;
 use crate::collector::fleet::history::episodes;
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::fleet::WeekFigures;
-use crate::collector::storage::health::{GcHealth, RoleState, jvm_label, unread_because};
+use crate::collector::storage::health::{
+    GcHealth, GcRateSource, RoleState, jvm_label, unread_because,
+};
 use crate::collector::storage::host::{DriftEvent, HostView, Point};
 use crate::finding::{Finding, Status};
 use crate::report::{
@@ -902,6 +905,11 @@ pub fn render_host(
                 div.card {
                     div.k { "GC ms/s, last interval (worst JVM)" }
                     div class={ "v" (hot(gc_key_drifts(h, "gc_ms_per_second"))) } { (fmt_opt(h.gc.gc_ms_per_second, 1)) }
+                    @if h.gc.gc_ms_per_second_source == Some(GcRateSource::Counters) {
+                        div.why #gc-rate-source title=(counters_title(&h.gc.from_counters)) {
+                            "from the JVM's counters (no readable GC log)"
+                        }
+                    }
                     @if let Some(why) = &h.gc.gc_ms_per_second_null_because {
                         div.why { (short_reason(why)) }
                     }
@@ -950,6 +958,9 @@ pub fn render_host(
                         ": the charts show its last " (fmt_age((now - span.range.0) / 1000)) ", not two weeks; "
                     }
                     "dashed red: the profile's service level"
+                    @if !h.gc.from_counters.is_empty() {
+                        "; a JVM without a readable GC log counts by its own counters' rate"
+                    }
                 }
             }
             div.charts {

@@ -12,7 +12,9 @@
 //! - a JVM in its own mount and PID namespaces is read through its root;
 //! - an agent without privileges says why it cannot read (permission
 //!   denied, with the remedy; another mount namespace, with why), once;
-//! - a JVM without a GC log still has counts, times and rates.
+//! - a JVM without a GC log still has counts, times and rates;
+//! - a JVM whose log the agent may not read is judged by its counters
+//!   on the levels they can judge (rate, full GCs), the rest unknown.
 
 use crate::ci_skip;
 use crate::hotspot::{Jvm, classes, java_cmd, jdk, scratch};
@@ -596,4 +598,97 @@ fn a_jvm_without_a_log_reports_from_its_counters() {
     let t = total["pauses"]["full"]["time_ms"].as_f64().unwrap();
     assert!((t - full_ms).abs() < 0.001, "{t} against {full_ms}");
     assert!(total["gc_ms_per_second"].as_f64().unwrap() > 0.0);
+}
+
+/// A JVM whose GC log the agent may not read (its directory closed to
+/// the agent after the JVM opened the file) is judged by its own
+/// counters: the levels they can judge (the rate, full GCs over its life)
+/// are ordinary `gc` findings that say so; the percentiles need the log.
+/// Main judged the empty log it never read: `full_gcs` `ok`, though the
+/// JVM ran a full GC.
+#[test]
+fn a_jvm_whose_log_is_unreadable_is_judged_by_its_counters() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        ci_skip::skip("not root: cannot start the JVM and the agent as another user");
+        return;
+    }
+    let dir = scratch();
+    // The JVM's and the agent's user (nobody) reads the classes.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(classes) = classes(dir.path()) else {
+        return;
+    };
+    let Some(jdk) = jdk(17) else { return };
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    nix::unistd::chown(&logs, Some(65534.into()), Some(65534.into())).unwrap();
+    // One full GC: the broker profile's `full_gcs <= 0` is missed.
+    let java = java_cmd(
+        &jdk,
+        &classes,
+        &format!("-Xlog:gc:file={}", logs.join("gc.log").display()),
+        &[],
+        1,
+        1,
+    );
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(java.get_program())
+        .args(java.get_args());
+    // setpriv and nice each exec the next: the child is the JVM.
+    let jvm = Jvm::spawn(cmd, |p| Some(p as i32));
+    jvm.wait_idle();
+    assert!(logs.join("gc.log").exists(), "the JVM writes its log");
+    // The file stays open in the JVM; the agent (nobody, without
+    // capabilities) may no longer enter its directory.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let agent = Agent::start(dir.path(), &only(&classes), "", true);
+    let r = agent.wait_for(1, &[jvm.pid], |j| {
+        j["counters"]["state"] == "read"
+            && j["findings"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["key"] == "gc_ms_per_second"))
+    });
+    let j = entry(&r, jvm.pid).unwrap();
+    let finding = |key: &str| {
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "gc" && f["key"] == key)
+            .unwrap_or_else(|| panic!("no gc {key}: {j:#}"))
+            .clone()
+    };
+    assert_eq!(finding("log")["status"], "unreadable", "{j:#}");
+    assert_eq!(j["profile"], "kafka-broker");
+    let rate = finding("gc_ms_per_second");
+    let life = &j["counters"]["total"];
+    assert_eq!(life["window"], "jvm_lifetime");
+    assert!(
+        matches!(rate["status"].as_str(), Some("ok" | "drift")),
+        "{rate:#}"
+    );
+    let judged: f64 = rate["actual"].as_str().unwrap().parse().unwrap();
+    assert!(judged > 0.0, "{rate:#}");
+    assert_eq!(
+        rate["detail"],
+        "over the JVM's lifetime; from the JVM's own counters (no readable GC log)"
+    );
+    let full = finding("full_gcs");
+    assert_eq!(full["status"], "drift", "{full:#}");
+    assert_eq!(full["actual"], life["pauses"]["full"]["count"].to_string());
+    assert_eq!(
+        full["detail"],
+        "over the JVM's lifetime; from the JVM's own counters (no readable GC log)"
+    );
+    let p99 = finding("pause_p99_ms");
+    assert_eq!(p99["status"], "unreadable", "{p99:#}");
+    assert!(p99["actual"].is_null());
+    assert!(
+        p99["detail"].as_str().unwrap().contains("needs the GC log"),
+        "{p99:#}"
+    );
+    // Restore what the scratch directory's removal needs.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
 }

@@ -46,6 +46,7 @@ mod collector_broker_stop;
 mod collector_clusters;
 mod collector_clusters_page;
 mod collector_compact;
+mod collector_counted_gc;
 mod collector_counters;
 mod collector_fleet;
 mod collector_fleet_clusters;

@@ -227,16 +227,26 @@ fn check_fields(report: &Report) -> Result<(), Rejection> {
         )?;
         count(at("flags"), jvm.flags.len(), MAX_JVM_FLAGS, Bound::JvmFlags)?;
         count(at("gc_logs"), jvm.gc_logs.len(), MAX_GC_LOGS, Bound::GcLogs)?;
-        let Some(gc) = &jvm.gc else { continue };
-        if gc.interval.full_gcs > MAX_COUNT {
-            return Err(invalid(
-                at("gc.interval.full_gcs"),
-                Bound::Count,
-                format!(
-                    "{} is beyond any real count (at most {MAX_COUNT})",
-                    gc.interval.full_gcs
-                ),
-            ));
+        // The full GCs the host's figures sum: the log's, or the counters'
+        // of a JVM whose log was not read.
+        let counted_full = jvm
+            .counters
+            .as_ref()
+            .and_then(|c| c.interval.as_ref())
+            .and_then(|w| w.pauses.get("full"))
+            .map(|p| ("counters.interval.pauses.full.count", p.count));
+        let logged_full = jvm
+            .gc
+            .as_ref()
+            .map(|g| ("gc.interval.full_gcs", g.interval.full_gcs));
+        for (field, n) in [logged_full, counted_full].into_iter().flatten() {
+            if n > MAX_COUNT {
+                return Err(invalid(
+                    at(field),
+                    Bound::Count,
+                    format!("{n} is beyond any real count (at most {MAX_COUNT})"),
+                ));
+            }
         }
     }
     if let Some(h) = &report.hardware {

@@ -91,6 +91,38 @@ pub struct HostDetail {
     /// them, `jvm_counters = false`) and in rows stored before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counters: Option<CountersVerdict>,
+    /// Where the host's GC ms per second came from: the worst JVM's log,
+    /// or the counters of a JVM whose log was not read. `None` when the
+    /// rate is `null`, and in rows stored before (whose rate, if any, was
+    /// a log's: nothing else gave one then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_rate_source: Option<GcRateSource>,
+    /// The live JVMs whose GC figures of the interval (rate, full GCs)
+    /// came from their own counters, their log not read: each as
+    /// `broker (pid 12): 20.0 ms/s, 0 full GCs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gc_from_counters: Vec<String>,
+}
+
+/// Where a host's GC ms per second came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GcRateSource {
+    /// The worst JVM's GC log.
+    Log,
+    /// The worst JVM's own counters (HotSpot's perf data): it has no
+    /// readable GC log.
+    Counters,
+}
+
+impl GcRateSource {
+    /// The lower-case name, as the API says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GcRateSource::Log => "log",
+            GcRateSource::Counters => "counters",
+        }
+    }
 }
 
 /// The latest report's JVMs by how their GC log compared with their own
@@ -201,15 +233,19 @@ pub struct Derived {
     pub drift: u32,
     /// All findings, kernel and JVM alike.
     pub findings: u32,
-    /// Drifting findings of the `gc` check (service levels missed).
+    /// Drifting findings of the `gc` check (service levels missed; the
+    /// agent judges a JVM without a readable log by its own counters).
     pub gc_drift: u32,
     /// JVMs in the report, of every role.
     pub jvms: u32,
-    /// The worst JVM's GC pause milliseconds per wall second over the interval.
+    /// The worst JVM's GC pause milliseconds per wall second over the
+    /// interval: by its log, or by its own counters when its log was not
+    /// read (`detail.gc_rate_source` says which).
     pub gc_ms_per_second: Option<f64>,
     /// The worst JVM's overall pause p99 over the interval.
     pub pause_p99_ms: Option<f64>,
-    /// Full GCs over the interval, all JVMs.
+    /// Full GCs over the interval, all JVMs (by their counters for those
+    /// whose log was not read).
     pub full_gcs: u64,
     /// Whether the GC of every JVM was read (and there is one): a JVM
     /// whose GC log the agent cannot read leaves the host's GC health
@@ -320,28 +356,53 @@ impl Derived {
     }
 
     /// The GC figures of the interval (the worst JVM's), whether every
-    /// JVM's GC was read, and why figures are missing.
+    /// JVM's GC was read, and why figures are missing. A live JVM whose log
+    /// was not read counts by its own counters: its rate and full GCs of
+    /// the interval (never a percentile: those need the log). Its levels
+    /// are the agent's findings, judged by the JVM's own profile.
     fn gc_figures(&mut self, report: &Report) {
         let live: Vec<&JvmReport> = report.jvms.iter().filter(|j| !j.exited).collect();
         let mut unread: Vec<String> = Vec::new();
         let mut no_rate: Vec<String> = Vec::new();
         for jvm in report.jvms.iter() {
-            let Some(gc) = &jvm.gc else { continue };
-            let w = &gc.interval;
-            self.full_gcs = self.full_gcs.saturating_add(w.full_gcs);
-            if let Some(rate) = w.gc_ms_per_second.filter(|r| r.is_finite()) {
-                self.gc_ms_per_second = Some(self.gc_ms_per_second.map_or(rate, |m| m.max(rate)));
+            let log_rate = jvm
+                .gc
+                .as_ref()
+                .and_then(|g| g.interval.gc_ms_per_second)
+                .filter(|r| r.is_finite());
+            let counted = (!jvm.exited && log_rate.is_none() && unread_because(jvm).is_some())
+                .then(|| counted_interval(jvm))
+                .flatten();
+            if let Some((rate, full)) = counted {
+                self.full_gcs = self.full_gcs.saturating_add(full);
+                self.worst_rate(rate, GcRateSource::Counters);
+                self.detail.gc_from_counters.push(bounded(
+                    &format!(
+                        "{}: {rate:.1} ms/s, {full} full GC{}",
+                        jvm_label(jvm),
+                        if full == 1 { "" } else { "s" }
+                    ),
+                    MAX_TEXT,
+                ));
+            } else if let Some(gc) = &jvm.gc {
+                self.full_gcs = self.full_gcs.saturating_add(gc.interval.full_gcs);
+                if let Some(rate) = log_rate {
+                    self.worst_rate(rate, GcRateSource::Log);
+                }
             }
             // A window without pauses says nothing about pause length.
-            if w.overall.count > 0 && w.overall.p99_ms.is_finite() {
-                let p = w.overall.p99_ms;
-                self.pause_p99_ms = Some(self.pause_p99_ms.map_or(p, |m| m.max(p)));
+            if let Some(w) = jvm.gc.as_ref().map(|g| &g.interval) {
+                if w.overall.count > 0 && w.overall.p99_ms.is_finite() {
+                    let p = w.overall.p99_ms;
+                    self.pause_p99_ms = Some(self.pause_p99_ms.map_or(p, |m| m.max(p)));
+                }
             }
         }
+        self.detail.gc_from_counters.truncate(MAX_ROLES);
         for jvm in &live {
             let who = jvm_label(jvm);
             match unread_because(jvm) {
-                Some(why) => unread.push(format!("{who}: {why}")),
+                Some(why) => unread.push(format!("{who}: {why}{}", counters_say(jvm))),
                 None => {
                     let rate = jvm
                         .gc
@@ -392,6 +453,14 @@ impl Derived {
         }
     }
 
+    /// Keeps the worst rate and where it came from (a tie goes to the log).
+    fn worst_rate(&mut self, rate: f64, source: GcRateSource) {
+        if self.gc_ms_per_second.is_none_or(|m| rate > m) {
+            self.gc_ms_per_second = Some(rate);
+            self.detail.gc_rate_source = Some(source);
+        }
+    }
+
     fn count(&mut self, f: &Finding, roles: Vec<String>) {
         self.findings = self.findings.saturating_add(1);
         if f.status == Status::Waived {
@@ -416,6 +485,45 @@ impl Derived {
             });
         }
     }
+}
+
+/// A JVM's counters, when the agent read them.
+fn counters_read(jvm: &JvmReport) -> Option<&JvmCounters> {
+    jvm.counters
+        .as_ref()
+        .filter(|c| c.state == counters_state::READ)
+}
+
+/// The rate (ms/s) and full GCs of the interval by a JVM's own counters:
+/// a `last_interval` window with a finite rate.
+fn counted_interval(jvm: &JvmReport) -> Option<(f64, u64)> {
+    let w = counters_read(jvm)?
+        .interval
+        .as_ref()
+        .filter(|w| w.window == "last_interval")?;
+    let rate = w.gc_ms_per_second.filter(|r| r.is_finite() && *r >= 0.0)?;
+    Some((rate, w.pauses.get("full").map_or(0, |p| p.count)))
+}
+
+/// What a JVM's counters add to why its GC was not read: its rate, or
+/// why they give none; nothing for an agent older than them. The levels
+/// they judge are the agent's findings, not judged again here.
+fn counters_say(jvm: &JvmReport) -> String {
+    let Some(c) = &jvm.counters else {
+        return String::new();
+    };
+    if c.state != counters_state::READ {
+        return match &c.reason {
+            Some(r) => format!(" (its counters not read either: {}, {r})", c.state),
+            None => format!(" (its counters not read either: {})", c.state),
+        };
+    }
+    let Some((rate, _)) = counted_interval(jvm) else {
+        return " (its counters give no rate yet: the agent's first read of this JVM)".into();
+    };
+    format!(
+        " (its counters show {rate:.1} ms/s over the interval; its pause percentiles need the log)"
+    )
 }
 
 /// The roles whose audit made a host finding (`roles[].finding_keys`).
@@ -538,7 +646,8 @@ fn jvms_by_role(jvms: &[JvmReport]) -> Vec<(String, u32)> {
 pub enum GcHealth {
     /// Every JVM's GC read and no `gc` finding drifted.
     Healthy,
-    /// A `gc` service-level finding drifted.
+    /// A `gc` service-level finding drifted (for a JVM without a readable
+    /// log, the agent judges the rate and full GCs by its own counters).
     Unhealthy,
     /// Not known: no JVM, or a JVM whose GC log the agent cannot read
     /// (the host view's `unknown_because` says which and what to do).
@@ -706,5 +815,196 @@ mod tests {
         assert_eq!(back.counters, d.detail.counters);
         let before = HostDetail::from_column(Some(r#"{"gc_unknown_because":"x"}"#));
         assert_eq!(before.counters, None);
+    }
+
+    /// The JVM of `pid` in `r`, its log made unreadable as the agent
+    /// reports it, with `counters` (rate and full GCs over the interval
+    /// and its life) or none, and the level findings the agent then
+    /// makes: judged by the counters where they can (by the agent's own
+    /// code, against the JVM's profile), unknown otherwise.
+    fn unread_with(r: &mut Report, pid: i32, counters: Option<(f64, u64)>) {
+        use crate::report::{CounterPauses, CounterWindow};
+        let window = |name: &str, rate: f64, full: u64| CounterWindow {
+            window: name.into(),
+            seconds: Some(60.0),
+            pauses: [(
+                "full".to_owned(),
+                CounterPauses {
+                    count: full,
+                    time_ms: 300.0 * full as f64,
+                },
+            )]
+            .into_iter()
+            .collect(),
+            gc_ms_per_second: Some(rate),
+            ..CounterWindow::default()
+        };
+        let j = r.jvms.iter_mut().find(|j| j.pid == pid).unwrap();
+        j.gc = None;
+        let why = "permission denied: SupplementaryGroups=kafka";
+        j.findings.push(Finding {
+            check: "gc".into(),
+            key: "log".into(),
+            expected: "a readable G1 log".into(),
+            actual: None,
+            status: Status::Unreadable,
+            source: None,
+            detail: Some(why.into()),
+            waiver: None,
+        });
+        j.counters = counters.map(|(rate, full)| JvmCounters {
+            state: counters_state::READ.into(),
+            only_witness: true,
+            interval: Some(window("last_interval", rate, full)),
+            total: Some(window("jvm_lifetime", rate, full)),
+            ..JvmCounters::default()
+        });
+        let store = crate::profile::ProfileStore::with_dirs(Vec::new());
+        let profile = store.load(j.profile.as_deref().unwrap()).unwrap();
+        let levels = crate::gc::analyse::AnalyseOptions::default()
+            .with_profile(&profile)
+            .levels;
+        let judged = crate::gc::slo::evaluate_without_log(
+            j.counters.as_ref().and_then(|c| c.total.as_ref()),
+            &levels,
+            (Status::Unreadable, why),
+        );
+        j.findings
+            .retain(|f| !(f.check == "gc" && judged.iter().any(|g| g.key == f.key)));
+        j.findings.extend(judged);
+    }
+
+    fn only(r: &mut Report, pids: &[i32]) {
+        r.jvms.retain(|j| pids.contains(&j.pid));
+    }
+
+    /// The gap of issue 23: a host whose only broker's log is unreadable
+    /// had no GC rate and no full GCs, though its report carried the
+    /// JVM's own counted rate. Now the counters' figures are the host's,
+    /// said to be theirs; the levels are the agent's findings (judged by
+    /// the counters there), which the collector counts as any other.
+    #[test]
+    fn a_jvm_without_a_readable_log_counts_by_its_counters() {
+        let mut r = fixture("three-roles");
+        only(&mut r, &[6324]);
+        unread_with(&mut r, 6324, Some((40.0, 1)));
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(40.0));
+        assert_eq!(d.detail.gc_rate_source, Some(GcRateSource::Counters));
+        assert_eq!(d.full_gcs, 1);
+        assert_eq!(d.pause_p99_ms, None, "percentiles need the log");
+        assert_eq!(d.detail.gc_rate_null_because, None);
+        assert_eq!(
+            d.detail.gc_from_counters,
+            ["broker (pid 6324): 40.0 ms/s, 1 full GC"]
+        );
+        // The agent's two drifting findings (rate, full GCs by the
+        // counters): unhealthy, as any drifting `gc` finding makes it.
+        assert_eq!(d.gc_drift, 2);
+        assert!(!d.has_gc);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unhealthy
+        );
+        let back = HostDetail::from_column(Some(&d.detail.to_column()));
+        assert_eq!(back, d.detail);
+
+        // The same counters without the agent's verdict (an agent judging
+        // on its log alone): the collector judges nothing itself.
+        let j = &mut r.jvms[0];
+        j.findings.retain(|f| {
+            !(f.check == "gc" && ["gc_ms_per_second", "full_gcs"].contains(&f.key.as_str()))
+        });
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(40.0));
+        assert_eq!(d.gc_drift, 0);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
+
+        // Within the levels: the rate still counts, the health stays
+        // unknown (no percentile without the log), and says why.
+        let mut r = fixture("three-roles");
+        only(&mut r, &[6324]);
+        unread_with(&mut r, 6324, Some((4.0, 0)));
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(4.0));
+        assert_eq!(d.gc_drift, 0);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
+        let why = d.detail.gc_unknown_because.unwrap();
+        assert!(
+            why.contains(
+                "its counters show 4.0 ms/s over the interval; its pause percentiles need the log"
+            ),
+            "{why}"
+        );
+    }
+
+    /// A logged JVM keeps its log's rate; the worst of the host's JVMs is
+    /// its figure, with its source; the agent's findings are the verdict,
+    /// waived ones accepted.
+    #[test]
+    fn the_worst_rate_wins_whatever_its_source() {
+        let mut r = fixture("three-roles");
+        only(&mut r, &[6324, 6346]);
+        r.jvms[0].gc.as_mut().unwrap().interval.gc_ms_per_second = Some(5.0);
+        unread_with(&mut r, 6346, Some((20.0, 0)));
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(20.0));
+        assert_eq!(d.detail.gc_rate_source, Some(GcRateSource::Counters));
+        assert_eq!(d.pause_p99_ms, Some(1.012), "the log's p99 stays");
+
+        r.jvms[0].gc.as_mut().unwrap().interval.gc_ms_per_second = Some(25.0);
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, Some(25.0));
+        assert_eq!(d.detail.gc_rate_source, Some(GcRateSource::Log));
+        assert_eq!(d.detail.gc_from_counters.len(), 1);
+        assert_eq!(
+            d.gc_drift, 1,
+            "the agent: the controller's 20 ms/s misses its 15"
+        );
+
+        // Waived by the agent: accepted, not judged again.
+        let c = r.jvms.iter_mut().find(|j| j.pid == 6346).unwrap();
+        let f = c
+            .findings
+            .iter_mut()
+            .find(|f| f.check == "gc" && f.key == "gc_ms_per_second")
+            .unwrap();
+        f.status = Status::Waived;
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_drift, 0);
+    }
+
+    /// No counters and no log: `null` with the reason, as before, and
+    /// the agent's levels unknown: no drift, health unknown.
+    #[test]
+    fn without_counters_the_rate_stays_null_with_its_reason() {
+        let mut r = fixture("three-roles");
+        only(&mut r, &[6324]);
+        unread_with(&mut r, 6324, None);
+        let d = Derived::of(&r);
+        assert_eq!(d.gc_ms_per_second, None);
+        assert_eq!(d.detail.gc_rate_source, None);
+        assert!(d.detail.gc_from_counters.is_empty());
+        assert_eq!(d.gc_drift, 0);
+        assert_eq!(
+            GcHealth::from_figures(d.gc_drift, d.has_gc),
+            GcHealth::Unknown
+        );
+        let why = d.detail.gc_rate_null_because.unwrap();
+        assert!(
+            why.contains("broker (pid 6324): its GC log cannot be read"),
+            "{why}"
+        );
+
+        // A row stored before the source was kept reads as before.
+        let old = HostDetail::from_column(Some(r#"{"gc_unknown_because":"x"}"#));
+        assert_eq!(old.gc_rate_source, None);
+        assert!(old.gc_from_counters.is_empty());
     }
 }

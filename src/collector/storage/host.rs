@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::collector::storage::drift::Change;
 use crate::collector::storage::health::{
-    CountersVerdict, DriftKey, GcHealth, HostDetail, RoleState,
+    CountersVerdict, DriftKey, GcHealth, GcRateSource, HostDetail, RoleState,
 };
 use crate::collector::storage::machines::{self, MachineConflict};
 
@@ -22,8 +22,16 @@ pub struct GcView {
     /// with the agent's remedy (a `SupplementaryGroups=` drop-in for a log
     /// directory it may not enter); `null` otherwise.
     pub unknown_because: Option<String>,
-    /// The worst JVM's GC ms per wall second over the latest interval.
+    /// The worst JVM's GC ms per wall second over the latest interval:
+    /// by its log, or by its own counters when its log was not read.
     pub gc_ms_per_second: Option<f64>,
+    /// Where `gc_ms_per_second` came from: `log`, or `counters` (the
+    /// JVM's own counters: it has no readable GC log); `null` with the rate.
+    pub gc_ms_per_second_source: Option<GcRateSource>,
+    /// The JVMs whose interval figures (rate, full GCs) came from their
+    /// own counters, their log not read (`broker (pid 12): 20.0 ms/s, 0
+    /// full GCs`); empty when every figure is a log's.
+    pub from_counters: Vec<String>,
     /// Why `gc_ms_per_second` is `null`, when it is (the log unread, no
     /// pause, a JVM too young for a rate...).
     pub gc_ms_per_second_null_because: Option<String>,
@@ -200,6 +208,12 @@ impl HostRow {
                     _ => None,
                 },
                 gc_ms_per_second: self.gc_ms_per_second,
+                // A row stored before the source was kept: only a log
+                // gave a rate then.
+                gc_ms_per_second_source: self
+                    .gc_ms_per_second
+                    .map(|_| detail.gc_rate_source.unwrap_or(GcRateSource::Log)),
+                from_counters: detail.gc_from_counters,
                 gc_ms_per_second_null_because: self
                     .gc_ms_per_second
                     .is_none()
