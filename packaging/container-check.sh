@@ -388,6 +388,19 @@ wait_for 30 "new reports at the collector after the restart" more_reports
 [ "$(in_ct systemctl show -p NRestarts --value tunekeeper-agent)" = 0 ] ||
     fail "systemd restarted the agent after a failure"
 ok "agent pid $agent_pid3 delivers again ($(stored_count) reports stored)"
+if [ -n "$broker_pid" ]; then
+    # The roles it expects, kept for its next start in its state directory
+    # (the unit's StateDirectory=), written by the unprivileged agent.
+    roles_file="$root/var/lib/tunekeeper/agent/roles.json"
+    [ -f "$roles_file" ] || fail "the agent did not keep the roles it expects in /var/lib/tunekeeper/agent/roles.json"
+    # Numeric: the host's name for the container's uid may differ.
+    roles_stat="$(stat -c '%u %a' "$roles_file")"
+    tk_uid="$(in_ct id -u tunekeeper)"
+    [ "$roles_stat" = "$tk_uid 600" ] || fail "roles.json is '$roles_stat', want '$tk_uid 600' (tunekeeper, 0600)"
+    jq -e '.version == 1 and any(.roles[]; .role == "broker" and .missing_since == null)' "$roles_file" >/dev/null ||
+        fail "roles.json does not list the running broker: $(head -c 600 "$roles_file" | tr -cd '[:print:]\n')"
+    ok "the agent keeps the roles it expects across restarts: roles.json (tunekeeper, 0600) lists the running broker"
+fi
 
 step "dpkg -i over itself (an upgrade): postinst restarts the running agent, keeps it enabled"
 in_ct dpkg -i /root/tunekeeper.deb >"$tmp/dpkg-u.log" 2>&1 || {
