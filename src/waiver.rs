@@ -1003,4 +1003,38 @@ justification = "typo"
         );
         assert_eq!(plan.persist.len(), 1);
     }
+
+    /// A waiver settles a conflict between the roles' profiles: the key
+    /// goes to `waived`, not to the error log; others stay conflicts.
+    #[test]
+    fn hold_back_settles_a_waived_conflict() {
+        let w = parse(
+            "[[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.dirty_writeback_centisecs\"\njustification = \"zookeeper wins here\"\n",
+        )
+        .unwrap();
+        let conflict = |key: &str| crate::apply::Conflict {
+            target: crate::apply::Target::Sysctl,
+            key: key.into(),
+            current: "500".into(),
+            wanted: vec![],
+            too_many: false,
+        };
+        let mut plan = crate::apply::Plan {
+            conflicts: vec![
+                conflict("vm.dirty_writeback_centisecs"),
+                conflict("vm.dirty_ratio"),
+            ],
+            ..Default::default()
+        };
+        let scope = Scope {
+            hostname: "h",
+            cluster: None,
+        };
+        w.hold_back(scope, day("2026-06-01"), &mut plan);
+        let left: Vec<&str> = plan.conflicts.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(left, ["vm.dirty_ratio"]);
+        assert_eq!(plan.waived.len(), 1);
+        assert_eq!(plan.waived[0].key, "vm.dirty_writeback_centisecs");
+        assert!(plan.waived[0].advice.contains("zookeeper wins here"));
+    }
 }

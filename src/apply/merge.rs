@@ -455,4 +455,88 @@ mod tests {
         let (a, b, c) = (many("a"), many("b"), many("c"));
         assert_eq!(solve_text(&[&a, &b, &c], None), Err(Unsolved::TooMany));
     }
+
+    /// The plan of two profiles on a prepared host tree: one step per key,
+    /// the merged value, the conflicting key out of steps and `--persist`.
+    #[test]
+    fn one_plan_for_two_profiles() {
+        use crate::host::Host;
+        use crate::kafka::Processes;
+        use crate::profile::ProfileStore;
+        let t = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("root/proc/sys/vm/swappiness", "60\n");
+        write("root/proc/sys/vm/dirty_background_ratio", "20\n");
+        write("root/proc/sys/vm/dirty_expire_centisecs", "1500\n");
+        write("root/proc/sys/vm/dirty_writeback_centisecs", "500\n");
+        write(
+            "root/sys/kernel/mm/transparent_hugepage/enabled",
+            "[always] madvise never\n",
+        );
+        write("root/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+        write(
+            "broker.toml",
+            "[sysctl]\n\"vm.swappiness\" = \"1\"\n\"vm.dirty_background_ratio\" = \"5\"\n\
+             \"vm.dirty_writeback_centisecs\" = \"600\"\n[thp]\nenabled = \"madvise|never\"\n",
+        );
+        write(
+            "zk.toml",
+            "[sysctl]\n\"vm.swappiness\" = \"1\"\n\"vm.dirty_background_ratio\" = \"<=10\"\n\
+             \"vm.dirty_expire_centisecs\" = \">=3000\"\n\"vm.dirty_writeback_centisecs\" = \"700\"\n\
+             [thp]\nenabled = \"never|always\"\n",
+        );
+        let store = ProfileStore::with_dirs(vec![]);
+        let broker = store
+            .load(t.path().join("broker.toml").to_str().unwrap())
+            .unwrap();
+        let zk = store
+            .load(t.path().join("zk.toml").to_str().unwrap())
+            .unwrap();
+        let host = Host::at(t.path().join("root"));
+        let plan = super::super::plan_all(
+            &[
+                (&broker, Processes::Matching(&broker.process.pattern)),
+                (&zk, Processes::Matching(&zk.process.pattern)),
+            ],
+            &host,
+        )
+        .unwrap();
+        assert_eq!(plan.profile, "broker+zk");
+        let steps: Vec<(&str, &str)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.key.as_str(), s.desired.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("vm.dirty_background_ratio", "5"),
+                ("vm.dirty_expire_centisecs", "3000"),
+                ("vm.swappiness", "1"),
+                ("thp/enabled", "never"),
+            ]
+        );
+        assert!(
+            !plan
+                .persist
+                .iter()
+                .any(|(k, _)| k == "vm.dirty_writeback_centisecs"),
+            "{:?}",
+            plan.persist
+        );
+        assert_eq!(plan.conflicts.len(), 1, "{:#?}", plan.conflicts);
+        let c = &plan.conflicts[0];
+        assert_eq!(c.key, "vm.dirty_writeback_centisecs");
+        assert_eq!(c.current, "500");
+        let wanted: Vec<(&str, &str)> = c
+            .wanted
+            .iter()
+            .map(|w| (w.profile.as_str(), w.expect.as_str()))
+            .collect();
+        assert_eq!(wanted, [("broker", "600"), ("zk", "700")]);
+    }
 }
