@@ -412,7 +412,7 @@ pub fn plan_all(profiles: &[(&Profile, Processes<'_>)], host: &Host) -> Result<P
     // it judges; a device two profiles tune is one key.
     let mut queues: BTreeMap<PathBuf, (String, Wanted<'_>)> = BTreeMap::new();
     for (profile, which) in profiles {
-        let brokers = crate::kafka::layout::Brokers::observe(host, which.clone());
+        let brokers = crate::kafka::layout::Brokers::observe(host, *which);
         for rule in profile.block.values() {
             let devices = matching_devices(rule, host, &brokers).unwrap_or_default();
             for dev in devices {
