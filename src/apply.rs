@@ -2,6 +2,7 @@
 //! write, writes with read-back, optional persistence in sysctl.d, and
 //! rollback.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,14 @@ use crate::audit::matching_devices;
 use crate::host::sysctl::PROC_SYS;
 use crate::host::sysfs::{self, KnobScope, active_choice, queue_path, thp_path};
 use crate::host::{Host, HostError};
-use crate::profile::{Profile, Setting};
+use crate::kafka::Processes;
+use crate::profile::Profile;
+use crate::sysctl_key::SysctlKey;
+
+pub mod merge;
+
+pub use merge::Conflict;
+use merge::Wanted;
 
 /// The file `--persist` writes. `99-` sorts after the distribution's files
 /// and `tunekeeper` after `99-sysctl.conf`, so it wins among sysctl.d files.
@@ -133,6 +141,10 @@ pub struct Plan {
     /// value: the key and the waiver's justification.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub waived: Vec<Manual>,
+    /// Keys the profiles of this host's roles want set to values no one
+    /// value satisfies: nothing is written for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 /// The outcome of one step.
@@ -180,14 +192,21 @@ pub struct ApplyReport {
     pub journal: Option<PathBuf>,
     /// Drift left to the operator.
     pub manual: Vec<Manual>,
+    /// Keys left as they are because the roles' profiles want values no
+    /// one value satisfies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ApplyReport {
-    /// 0 everything took, 1 the kernel refused some value, 2 a write failed.
+    /// 0 everything took, 1 the kernel refused some value or the roles'
+    /// profiles conflict on a key (left as it is), 2 a write failed.
     pub fn exit_code(&self) -> u8 {
         if self.results.iter().any(|r| r.outcome == Outcome::Failed) {
             2
-        } else if self.results.iter().any(|r| r.outcome == Outcome::Refused) {
+        } else if self.results.iter().any(|r| r.outcome == Outcome::Refused)
+            || !self.conflicts.is_empty()
+        {
             1
         } else {
             0
@@ -299,13 +318,48 @@ impl ApplyLock {
 }
 
 /// Builds the plan: reads every setting's current value and decides the
-/// value to write. Reads only; changes nothing.
+/// value to write. Reads only; changes nothing. The profile judges the
+/// processes its `[process] match` names (the disks under their data).
 pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
+    plan_all(
+        &[(profile, Processes::Matching(&profile.process.pattern))],
+        host,
+    )
+}
+
+/// The plan for every profile of a host with several roles (a broker
+/// beside ZooKeeper or a controller), each with the processes it judges:
+/// one plan, one apply, one journal. A key two profiles set gets the one
+/// value that satisfies both ([`merge`]); a key no value satisfies is in
+/// `conflicts`, not in the steps, and the rest of the plan stands.
+pub fn plan_all(profiles: &[(&Profile, Processes<'_>)], host: &Host) -> Result<Plan, ApplyError> {
+    let mut names: Vec<&str> = Vec::new();
+    for (profile, _) in profiles {
+        if !names.contains(&profile.name.as_str()) {
+            names.push(&profile.name);
+        }
+    }
     let mut p = Plan {
-        profile: profile.name.clone(),
+        profile: names.join("+"),
         ..Plan::default()
     };
-    for (key, setting) in &profile.sysctl {
+    // Each key with what every profile wants of it, in role order.
+    let mut sysctl: BTreeMap<&SysctlKey, Wanted<'_>> = BTreeMap::new();
+    let mut thp: BTreeMap<&str, Wanted<'_>> = BTreeMap::new();
+    let mut knobs: BTreeMap<&str, Wanted<'_>> = BTreeMap::new();
+    for (profile, _) in profiles {
+        let name = profile.name.as_str();
+        for (key, s) in &profile.sysctl {
+            sysctl.entry(key).or_default().add(name, s);
+        }
+        for (key, s) in &profile.thp {
+            thp.entry(key).or_default().add(name, s);
+        }
+        for (key, s) in &profile.sysfs {
+            knobs.entry(key).or_default().add(name, s);
+        }
+    }
+    for (key, wanted) in &sysctl {
         let path = Path::new(PROC_SYS).join(key.rel_path());
         let current = match host.sysctl(key) {
             Ok(v) => v,
@@ -329,7 +383,14 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
                 });
             }
         };
-        let desired = setting.expect.target(Some(&current));
+        let desired = match wanted.target(Some(&current)) {
+            Ok(v) => v,
+            Err(why) => {
+                p.conflicts
+                    .push(wanted.conflict(Target::Sysctl, key.to_string(), &current, why));
+                continue;
+            }
+        };
         p.persist.push((key.to_string(), desired.clone()));
         push_step(
             &mut p,
@@ -338,59 +399,74 @@ pub fn plan(profile: &Profile, host: &Host) -> Result<Plan, ApplyError> {
             path,
             current,
             desired,
-            setting,
+            wanted,
         );
     }
-    for (name, setting) in &profile.thp {
-        sysfs_step(&mut p, host, format!("thp/{name}"), thp_path(name), setting)?;
+    for (name, wanted) in &thp {
+        sysfs_step(&mut p, host, format!("thp/{name}"), thp_path(name), wanted)?;
     }
-    for (name, setting) in &profile.sysfs {
-        knob_steps(&mut p, host, name, setting)?;
+    for (name, wanted) in &knobs {
+        knob_steps(&mut p, host, name, wanted)?;
     }
-    let brokers = crate::kafka::layout::Brokers::observe(
-        host,
-        crate::kafka::Processes::Matching(&profile.process.pattern),
-    );
-    for rule in profile.block.values() {
-        let devices = matching_devices(rule, host, &brokers).unwrap_or_default();
-        for dev in devices {
-            for (attr, setting) in &rule.attrs {
-                sysfs_step(
-                    &mut p,
-                    host,
-                    format!("{dev}/{attr}"),
-                    queue_path(&dev, attr),
-                    setting,
-                )?;
+    // Block queues: each profile's rules over the disks of the processes
+    // it judges; a device two profiles tune is one key.
+    let mut queues: BTreeMap<PathBuf, (String, Wanted<'_>)> = BTreeMap::new();
+    for (profile, which) in profiles {
+        let brokers = crate::kafka::layout::Brokers::observe(host, *which);
+        for rule in profile.block.values() {
+            let devices = matching_devices(rule, host, &brokers).unwrap_or_default();
+            for dev in devices {
+                for (attr, setting) in &rule.attrs {
+                    queues
+                        .entry(queue_path(&dev, attr))
+                        .or_insert_with(|| (format!("{dev}/{attr}"), Wanted::default()))
+                        .1
+                        .add(&profile.name, setting);
+                }
             }
         }
     }
+    for (path, (key, wanted)) in queues {
+        sysfs_step(&mut p, host, key, path, &wanted)?;
+    }
+    for (profile, _) in profiles {
+        manual_steps(&mut p, profile, host);
+    }
+    Ok(p)
+}
+
+/// What the profile wants that apply leaves to the operator, each said once.
+fn manual_steps(p: &mut Plan, profile: &Profile, host: &Host) {
+    let mut add = |key: String, advice: String| {
+        if !p.manual.iter().any(|m| m.key == key && m.advice == advice) {
+            p.manual.push(Manual { key, advice });
+        }
+    };
     for rule in profile.mounts.values() {
-        p.manual.push(Manual {
-            key: if rule.paths.is_empty() {
+        add(
+            if rule.paths.is_empty() {
                 "mount (data directories)".to_string()
             } else {
                 format!("mount {}", rule.paths.join(" "))
             },
-            advice: "mount options are not changed by apply: set them in /etc/fstab and remount"
-                .into(),
-        });
+            "mount options are not changed by apply: set them in /etc/fstab and remount".into(),
+        );
     }
     if profile.swap.as_ref().is_some_and(|s| !s.allowed)
         && host.swaps().is_ok_and(|s| !s.is_empty())
     {
-        p.manual.push(Manual {
-            key: "swap".into(),
-            advice: "swap is active: swapoff -a and remove swap entries from /etc/fstab".into(),
-        });
+        add(
+            "swap".into(),
+            "swap is active: swapoff -a and remove swap entries from /etc/fstab".into(),
+        );
     }
     if profile.process.nofile.is_some() {
-        p.manual.push(Manual {
-            key: "nofile".into(),
-            advice: "process limits come from the broker's service: set LimitNOFILE= in its systemd unit".into(),
-        });
+        add(
+            "nofile".into(),
+            "process limits come from the broker's service: set LimitNOFILE= in its systemd unit"
+                .into(),
+        );
     }
-    Ok(p)
 }
 
 fn push_step(
@@ -400,9 +476,9 @@ fn push_step(
     path: PathBuf,
     current: String,
     desired: String,
-    s: &Setting,
+    wanted: &Wanted<'_>,
 ) {
-    if s.expect.matches(&current) {
+    if wanted.matches(&current) {
         return;
     }
     p.steps.push(Step {
@@ -411,7 +487,7 @@ fn push_step(
         path,
         current: crate::expect::normalise(&current),
         desired,
-        why: s.source(),
+        why: wanted.why(),
     });
 }
 
@@ -420,7 +496,7 @@ fn sysfs_step(
     host: &Host,
     key: String,
     path: PathBuf,
-    s: &Setting,
+    wanted: &Wanted<'_>,
 ) -> Result<(), ApplyError> {
     let raw = match host.read_value(&path) {
         Ok(v) => v,
@@ -428,22 +504,32 @@ fn sysfs_step(
         Err(source) => return Err(ApplyError::Unreadable { key, source }),
     };
     let current = active_choice(&raw);
+    if wanted.matches(&current) {
+        return Ok(());
+    }
     // For choice files aim for the first alternative this device offers.
     let offered: Vec<&str> = raw
         .split_whitespace()
         .map(|w| w.trim_matches(['[', ']']))
         .collect();
-    let desired = if raw.contains('[') {
-        s.expect
-            .to_string()
-            .split('|')
-            .find(|alt| offered.contains(alt))
-            .map(str::to_string)
-            .unwrap_or_else(|| s.expect.target(Some(&current)))
-    } else {
-        s.expect.target(Some(&current))
+    let chosen = raw
+        .contains('[')
+        .then(|| {
+            wanted
+                .choices()
+                .into_iter()
+                .find(|alt| offered.contains(&alt.as_str()))
+        })
+        .flatten();
+    let desired = match chosen.map_or_else(|| wanted.target(Some(&current)), Ok) {
+        Ok(v) => v,
+        Err(why) => {
+            p.conflicts
+                .push(wanted.conflict(Target::Sysfs, key, &current, why));
+            return Ok(());
+        }
     };
-    push_step(p, Target::Sysfs, key, path, current, desired, s);
+    push_step(p, Target::Sysfs, key, path, current, desired, wanted);
     Ok(())
 }
 
@@ -451,7 +537,12 @@ fn sysfs_step(
 /// the governor). The value written is the first alternative the kernel
 /// lists as available; when it lists none of them, writing would only be
 /// refused, so the plan tells the operator instead.
-fn knob_steps(p: &mut Plan, host: &Host, name: &str, s: &Setting) -> Result<(), ApplyError> {
+fn knob_steps(
+    p: &mut Plan,
+    host: &Host,
+    name: &str,
+    wanted: &Wanted<'_>,
+) -> Result<(), ApplyError> {
     let Some(knob) = sysfs::knob(name) else {
         return Ok(());
     };
@@ -476,31 +567,38 @@ fn knob_steps(p: &mut Plan, host: &Host, name: &str, s: &Setting) -> Result<(), 
             Err(HostError::Missing { .. }) => continue,
             Err(source) => return Err(ApplyError::Unreadable { key, source }),
         };
-        if s.expect.matches(&current) {
+        if wanted.matches(&current) {
             continue;
         }
         let offered = host.knob_offered(&file);
-        let wanted = s.expect.to_string();
-        let desired = if offered.is_empty() {
+        let choices = wanted.choices();
+        let desired = if choices.is_empty() {
+            match wanted.target(Some(&current)) {
+                Ok(v) => v,
+                Err(why) => {
+                    p.conflicts
+                        .push(wanted.conflict(Target::Sysfs, key, &current, why));
+                    continue;
+                }
+            }
+        } else if offered.is_empty() {
             // The list is unreadable: try the first alternative; read-back judges.
-            s.expect.target(Some(&current))
-        } else if let Some(alt) = wanted
-            .split('|')
-            .find(|alt| offered.iter().any(|o| o == alt))
-        {
-            alt.to_string()
+            choices[0].clone()
+        } else if let Some(alt) = choices.iter().find(|alt| offered.iter().any(|o| o == *alt)) {
+            alt.clone()
         } else {
             p.manual.push(Manual {
                 key,
                 advice: format!(
-                    "this kernel offers only `{}` for {}; none of `{wanted}` can be set",
+                    "this kernel offers only `{}` for {}; none of `{}` can be set",
                     offered.join(" "),
-                    file.path.display()
+                    file.path.display(),
+                    choices.join("|")
                 ),
             });
             continue;
         };
-        push_step(p, Target::Sysfs, key, file.path, current, desired, s);
+        push_step(p, Target::Sysfs, key, file.path, current, desired, wanted);
     }
     Ok(())
 }
@@ -714,6 +812,7 @@ pub fn apply(
             persisted: None,
             journal: (!kept.entries.is_empty()).then(|| journal_path(host, state_dir)),
             manual: plan.manual.clone(),
+            conflicts: plan.conflicts.clone(),
         });
     }
 
@@ -733,6 +832,7 @@ pub fn apply(
         persisted,
         journal: wrote_journal.then(|| journal_path(host, state_dir)),
         manual: plan.manual.clone(),
+        conflicts: plan.conflicts.clone(),
     })
 }
 

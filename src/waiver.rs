@@ -433,14 +433,15 @@ impl Waivers {
 
     /// Takes out of `plan` every step whose key a waiver in force accepts
     /// (into `plan.waived`, with the justification), and its `--persist`
-    /// line: applying a waived key would undo the accepted difference.
+    /// line: applying a waived key would undo the accepted difference. A
+    /// conflict between the roles' profiles on a waived key is settled by
+    /// the waiver the same way: the key is left as it is, and said so.
     pub fn hold_back(&self, scope: Scope<'_>, today: time::Date, plan: &mut crate::apply::Plan) {
         if self.entries.is_empty() {
             return;
         }
-        let mut kept = Vec::with_capacity(plan.steps.len());
-        for step in std::mem::take(&mut plan.steps) {
-            let (check, key) = step_finding(&step);
+        let holding = |target: crate::apply::Target, key: &str| {
+            let (check, key) = step_finding(target, key);
             let probe = Finding {
                 check: check.into(),
                 key,
@@ -451,12 +452,14 @@ impl Waivers {
                 detail: None,
                 waiver: None,
             };
-            let holding = self
-                .index
+            self.index
                 .candidates(&probe.check, &probe.key)
                 .map(|i| &self.entries[i])
-                .find(|w| w.holds_for(scope) && !w.expired(today) && w.names(&probe));
-            match holding {
+                .find(|w| w.holds_for(scope) && !w.expired(today) && w.names(&probe))
+        };
+        let mut kept = Vec::with_capacity(plan.steps.len());
+        for step in std::mem::take(&mut plan.steps) {
+            match holding(step.target, &step.key) {
                 Some(w) => {
                     plan.persist.retain(|(k, _)| {
                         !(step.target == crate::apply::Target::Sysctl && *k == step.key)
@@ -470,6 +473,20 @@ impl Waivers {
             }
         }
         plan.steps = kept;
+        let mut conflicts = Vec::with_capacity(plan.conflicts.len());
+        for c in std::mem::take(&mut plan.conflicts) {
+            match holding(c.target, &c.key) {
+                Some(w) => plan.waived.push(crate::apply::Manual {
+                    key: c.key,
+                    advice: format!(
+                        "waived ({}): {} (the roles' profiles want values no one value satisfies)",
+                        w.from, w.justification
+                    ),
+                }),
+                None => conflicts.push(c),
+            }
+        }
+        plan.conflicts = conflicts;
     }
 
     /// Whether the file holds no waivers.
@@ -481,23 +498,23 @@ impl Waivers {
 /// The audit's (check, key) for an apply step: sysctl keys as they are,
 /// `thp/NAME`, `sysfs/NAME` and `cpuN/NAME` (a per-CPU knob) as the audit
 /// names them, and the rest block queue attributes (`dev/attr`).
-fn step_finding(step: &crate::apply::Step) -> (&'static str, String) {
-    if step.target == crate::apply::Target::Sysctl {
-        return ("sysctl", step.key.clone());
+fn step_finding(target: crate::apply::Target, key: &str) -> (&'static str, String) {
+    if target == crate::apply::Target::Sysctl {
+        return ("sysctl", key.to_string());
     }
-    if let Some(name) = step.key.strip_prefix("thp/") {
+    if let Some(name) = key.strip_prefix("thp/") {
         return ("thp", name.to_string());
     }
-    if let Some(name) = step.key.strip_prefix("sysfs/") {
+    if let Some(name) = key.strip_prefix("sysfs/") {
         return ("sysfs", name.to_string());
     }
-    if let Some((first, name)) = step.key.split_once('/')
+    if let Some((first, name)) = key.split_once('/')
         && first.starts_with("cpu")
         && crate::host::sysfs::knob(name).is_some()
     {
         return ("sysfs", name.to_string());
     }
-    ("block", step.key.clone())
+    ("block", key.to_string())
 }
 
 fn invalid(path: &Path, text: &str, at: usize, key: &str, message: String) -> WaiverError {
@@ -985,5 +1002,39 @@ justification = "typo"
             ["thp/enabled", "sda/read_ahead_kb", "cpu3/cpufreq_governor"]
         );
         assert_eq!(plan.persist.len(), 1);
+    }
+
+    /// A waiver settles a conflict between the roles' profiles: the key
+    /// goes to `waived`, not to the error log; others stay conflicts.
+    #[test]
+    fn hold_back_settles_a_waived_conflict() {
+        let w = parse(
+            "[[waiver]]\ncheck = \"sysctl\"\nkey = \"vm.dirty_writeback_centisecs\"\njustification = \"zookeeper wins here\"\n",
+        )
+        .unwrap();
+        let conflict = |key: &str| crate::apply::Conflict {
+            target: crate::apply::Target::Sysctl,
+            key: key.into(),
+            current: "500".into(),
+            wanted: vec![],
+            too_many: false,
+        };
+        let mut plan = crate::apply::Plan {
+            conflicts: vec![
+                conflict("vm.dirty_writeback_centisecs"),
+                conflict("vm.dirty_ratio"),
+            ],
+            ..Default::default()
+        };
+        let scope = Scope {
+            hostname: "h",
+            cluster: None,
+        };
+        w.hold_back(scope, day("2026-06-01"), &mut plan);
+        let left: Vec<&str> = plan.conflicts.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(left, ["vm.dirty_ratio"]);
+        assert_eq!(plan.waived.len(), 1);
+        assert_eq!(plan.waived[0].key, "vm.dirty_writeback_centisecs");
+        assert!(plan.waived[0].advice.contains("zookeeper wins here"));
     }
 }

@@ -17,7 +17,7 @@ use super::role_state::{self, Remembered};
 use crate::audit::{AuditReport, audit, audit_role, stopped_detail};
 use crate::finding::{Finding, Status, Summary};
 use crate::host::Host;
-use crate::kafka::{HostRole, KafkaProcess, runs_because};
+use crate::kafka::{HostRole, KafkaProcess, Processes, runs_because};
 use crate::profile::{DEFAULT_PROFILE, Profile, ProfileError, ProfileStore};
 use crate::report::{JvmReport, RoleReport};
 
@@ -404,6 +404,23 @@ impl RoleWatch {
         &own.or_else(|| self.expected.first())
             .expect("a watch always expects one role")
             .profile
+    }
+
+    /// Every expected role's profile with the processes it judges, for one
+    /// plan of them all ([`crate::apply::plan_all`]): a role's profile its
+    /// role's processes, a configured profile what its `[process] match`
+    /// names.
+    pub fn plan_inputs(&self) -> Vec<(&Profile, Processes<'_>)> {
+        self.expected
+            .iter()
+            .map(|e| {
+                let which = match e.role {
+                    Some(role) => Processes::OfRole(role),
+                    None => Processes::Matching(&e.profile.process.pattern),
+                };
+                (&e.profile, which)
+            })
+            .collect()
     }
 
     /// Audits every expected role against its profile.

@@ -142,6 +142,8 @@ struct Reporter {
     waivers: crate::waiver::Waivers,
     /// Waivers naming nothing are logged once, not every interval.
     told_unmatched: bool,
+    /// The conflicts between the roles' profiles last logged by `enforce`.
+    told_conflicts: Vec<crate::apply::Conflict>,
 }
 
 /// How reporting gets delivery to free space on a full file system before
@@ -307,16 +309,18 @@ impl Reporter {
     }
 
     /// Re-applies drifted kernel settings (`enforce = true`; needs root),
-    /// by the first expected role's profile (one apply, one rollback
-    /// journal).
-    fn enforce(&self, cluster: Option<&crate::report::Cluster>, today: time::Date) {
-        let profile = self.roles.profile_for(None);
+    /// by every expected role's profile merged into one plan (one apply,
+    /// one rollback journal): a key two roles want alike gets the value
+    /// both accept; one they want differently is left alone and said, at
+    /// error, once while it lasts.
+    fn enforce(&mut self, cluster: Option<&crate::report::Cluster>, today: time::Date) {
         if !crate::apply::may_write(&self.host) {
             tracing::warn!(
                 "enforce is set but the agent is not root: drift is reported, not corrected"
             );
             return;
         }
+        let mut conflicts = None;
         // Never wait: a boot-time apply holding the lock is doing this job.
         match crate::apply::ApplyLock::acquire(
             &self.host,
@@ -324,15 +328,38 @@ impl Reporter {
             std::time::Duration::ZERO,
         )
         .and_then(|lock| {
-            let mut plan = crate::apply::plan(profile, &self.host)?;
+            let mut plan = crate::apply::plan_all(&self.roles.plan_inputs(), &self.host)?;
             // A waived key keeps its accepted value: enforcing it would undo the waiver.
             self.waivers
                 .hold_back(self.scope(cluster), today, &mut plan);
+            conflicts = Some(std::mem::take(&mut plan.conflicts));
             crate::apply::apply(&plan, &self.host, &self.cfg.state_dir, false, &lock)
         }) {
-            Ok(r) => tracing::info!(steps = r.results.len(), "enforced the profile"),
+            Ok(r) => tracing::info!(
+                steps = r.results.len(),
+                profile = %r.profile,
+                "enforced the profile"
+            ),
             Err(e) => tracing::error!(error = %e, "enforcing the profile failed"),
         }
+        // A plan not built (the lock held elsewhere) says nothing new.
+        if let Some(conflicts) = conflicts {
+            self.tell_conflicts(conflicts);
+        }
+    }
+
+    /// Logs each conflict between the roles' profiles at error, once while
+    /// it lasts (enforce plans every interval the key drifts).
+    fn tell_conflicts(&mut self, conflicts: Vec<crate::apply::Conflict>) {
+        let same = |a: &crate::apply::Conflict, b: &crate::apply::Conflict| {
+            a.key == b.key && a.wanted == b.wanted
+        };
+        for c in &conflicts {
+            if !self.told_conflicts.iter().any(|t| same(t, c)) {
+                tracing::error!(key = %c.key, "not enforced: {}", c.message());
+            }
+        }
+        self.told_conflicts = conflicts;
     }
 
     /// Builds a report and spools it; never fails the agent: a report that
@@ -788,6 +815,7 @@ pub fn run(cfg: Config, store: &ProfileStore, host: Host, once: bool) -> Result<
         unreadable: Default::default(),
         waivers,
         told_unmatched: false,
+        told_conflicts: Vec::new(),
     };
     // systemd's Type=notify and watchdog (no-ops outside systemd and for --once).
     let notifier = Arc::new(match once {

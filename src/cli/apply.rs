@@ -1,9 +1,10 @@
 //! `tunekeeper apply` and `tunekeeper rollback`.
 
 use tunekeeper::apply::{self, Outcome};
+use tunekeeper::kafka::{HostRole, Processes};
 use tunekeeper::present::terminal::text;
 use tunekeeper::present::text::columns;
-use tunekeeper::profile::DEFAULT_PROFILE;
+use tunekeeper::profile::Profile;
 
 use super::{Format, Global, print_json};
 
@@ -14,9 +15,12 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Arguments of `tunekeeper apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Profile name or path to a .toml file.
-    #[arg(long, short, default_value = DEFAULT_PROFILE)]
-    pub profile: String,
+    /// Profile name or path to a .toml file; repeat it for a host with
+    /// several roles (one plan of them all). Without it: the profile of each
+    /// role that runs here (kafka-broker, kraft-controller, zookeeper),
+    /// merged into one plan, else kafka-broker.
+    #[arg(long, short)]
+    pub profile: Vec<String>,
     /// Print the plan (key, current, target, why) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -51,7 +55,34 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = g.host();
     // Checked first: a bad waivers file stops the apply before any write.
     let waivers = tunekeeper::waiver::Waivers::load_default(args.waivers.as_deref(), &g.root)?;
-    let profile = g.profile(&args.profile)?;
+    // Named profiles judge what their `[process] match` names; profiles
+    // chosen for the roles that run judge their role's processes.
+    let chosen: Vec<(String, Option<HostRole>)> = if args.profile.is_empty() {
+        tunekeeper::kafka::choose_profiles(&host)
+            .into_iter()
+            .map(|(name, why)| {
+                tracing::info!(profile = name, reason = %why, "planning with this role's profile");
+                (name.to_string(), HostRole::of_profile(name))
+            })
+            .collect()
+    } else {
+        args.profile.iter().map(|p| (p.clone(), None)).collect()
+    };
+    // Load every profile first: a bad one stops the apply before any write.
+    let mut profiles = Vec::with_capacity(chosen.len());
+    for (name, role) in chosen {
+        profiles.push((g.profile(&name)?, role));
+    }
+    let inputs: Vec<(&Profile, Processes<'_>)> = profiles
+        .iter()
+        .map(|(p, role)| {
+            let which = match role {
+                Some(r) => Processes::OfRole(*r),
+                None => Processes::Matching(&p.process.pattern),
+            };
+            (p, which)
+        })
+        .collect();
     if !args.dry_run && !apply::may_write(&host) {
         return Err(apply::ApplyError::NotRoot.into());
     }
@@ -65,8 +96,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         waivers.hold_back(scope, tunekeeper::waiver::today(), plan);
     };
     if args.dry_run {
-        let mut plan = apply::plan(&profile, &host)?;
+        let mut plan = apply::plan_all(&inputs, &host)?;
         hold_back(&mut plan);
+        tell_conflicts(&plan.conflicts);
         match args.format {
             Format::Json => print_json(&plan)?,
             Format::Table => print_plan(&plan, args.persist),
@@ -75,8 +107,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     }
     // Taken before the plan reads current values: they become the originals.
     let lock = apply::ApplyLock::acquire(&host, &args.state.path, LOCK_WAIT)?;
-    let mut plan = apply::plan(&profile, &host)?;
+    let mut plan = apply::plan_all(&inputs, &host)?;
     hold_back(&mut plan);
+    tell_conflicts(&plan.conflicts);
     let report = apply::apply(&plan, &host, &args.state.path, args.persist, &lock)?;
     match args.format {
         Format::Json => print_json(&report)?,
@@ -144,9 +177,24 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             for m in &plan.waived {
                 println!("not changed, {}: {}", text(&m.key), text(&m.advice));
             }
+            print_conflicts(&report.conflicts);
         }
     }
     Ok(report.exit_code())
+}
+
+/// Each conflict between the profiles on the error log (stderr).
+fn tell_conflicts(conflicts: &[apply::Conflict]) {
+    for c in conflicts {
+        tracing::error!(key = %c.key, "not applied: {}", c.message());
+    }
+}
+
+/// Each conflict in the table: the key is left as it is.
+fn print_conflicts(conflicts: &[apply::Conflict]) {
+    for c in conflicts {
+        println!("not changed, conflict: {}", text(&c.message()));
+    }
 }
 
 fn print_plan(plan: &apply::Plan, persist: bool) {
@@ -194,6 +242,7 @@ fn print_plan(plan: &apply::Plan, persist: bool) {
     for m in &plan.waived {
         println!("not changed, {}: {}", text(&m.key), text(&m.advice));
     }
+    print_conflicts(&plan.conflicts);
     println!("dry run: nothing was changed");
 }
 

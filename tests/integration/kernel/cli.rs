@@ -356,3 +356,53 @@ fn the_agent_with_enforce_reapplies_drifted_keys() {
         .unwrap();
     assert_eq!(f["status"], "ok", "the report shows the corrected state");
 }
+
+/// `apply --profile A --profile B`: one plan, one journal naming both; the
+/// key they agree on gets the value both accept, the key they conflict on
+/// is left as it is, said on stderr at error and in the table, exit 1.
+#[test]
+fn apply_with_two_profiles_merges_them_and_leaves_a_conflict_alone() {
+    let root = drifting_root();
+    root.sysctl("vm.dirty_background_ratio", "20");
+    root.sysctl("vm.dirty_writeback_centisecs", "500");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let broker = write(
+        "broker.toml",
+        "[sysctl]\n\"vm.swappiness\" = \"1\"\n\"vm.dirty_background_ratio\" = \"5\"\n\
+         \"vm.dirty_writeback_centisecs\" = \"600\"\n",
+    );
+    let zk = write(
+        "zk.toml",
+        "[sysctl]\n\"vm.dirty_background_ratio\" = \"<=10\"\n\
+         \"vm.dirty_writeback_centisecs\" = \"700\"\n",
+    );
+    let out = tunekeeper_at(&root, &["apply", "--profile", &broker, "--profile", &zk]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(root.read("/proc/sys/vm/swappiness").trim(), "1");
+    assert_eq!(root.read("/proc/sys/vm/dirty_background_ratio").trim(), "5");
+    assert_eq!(
+        root.read("/proc/sys/vm/dirty_writeback_centisecs").trim(),
+        "500",
+        "the conflicting key is not written"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("ERROR")
+            && err.contains("vm.dirty_writeback_centisecs")
+            && err.contains("broker expects 600")
+            && err.contains("zk expects 700"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("not changed, conflict: vm.dirty_writeback_centisecs"),
+        "{}",
+        stdout(&out)
+    );
+    let journal = root.read("/var/lib/tunekeeper/rollback.json");
+    assert!(journal.contains("\"profile\": \"broker+zk\""), "{journal}");
+}

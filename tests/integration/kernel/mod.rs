@@ -5,3 +5,4 @@ mod cli;
 mod fake_root;
 mod knobs;
 mod real_kernel;
+mod roles_enforce;
