@@ -136,11 +136,12 @@ fn a_gc_logs_text_is_shown_escaped() {
 
 /// CPU time this thread has used.
 fn thread_cpu() -> std::time::Duration {
-    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD).unwrap();
-    let t = |tv: nix::sys::time::TimeVal| {
-        std::time::Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
-    };
-    t(u.user_time()) + t(u.system_time())
+    // The scheduler's own count of this thread's run time, to the
+    // nanosecond: `getrusage(RUSAGE_THREAD)` scales tick samples and holds
+    // a figure back rather than let it go down, so a short span under
+    // load could read 0 (it did, failing the ratio below).
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+    std::time::Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
 }
 
 /// A waivers file of `n` entries, each for its own key; scoped to one
@@ -237,8 +238,10 @@ fn matching_findings_against_40000_waivers_is_not_findings_times_waivers() {
         );
         took
     };
-    let few = run(250);
-    let many = run(1000);
+    // The least of three: cache misses from other work on the core only add.
+    let least = |n: usize| (0..3).map(|_| run(n)).min().unwrap();
+    let few = least(250);
+    let many = least(1000);
     let ratio = many.as_secs_f64() / few.as_secs_f64().max(1e-6);
     assert!(
         ratio < 2.5,
