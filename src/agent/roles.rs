@@ -65,6 +65,20 @@ impl Expected {
         }
     }
 
+    /// Why it is expected, as the report says it now: while none of its
+    /// processes runs, in the past tense with since when (the reason was
+    /// written when it ran, and "runs here (pid 12)" of a stopped role
+    /// reads as if it still ran).
+    fn because_now(&self, running: bool) -> String {
+        match (&self.missing_since, running) {
+            (Some(since), false) => format!(
+                "{}; none has run since {since}",
+                self.because.replacen(" runs here ", " ran here ", 1)
+            ),
+            _ => self.because.clone(),
+        }
+    }
+
     /// A role not seen running yet.
     fn new(role: Option<HostRole>, profile: Profile, because: String) -> Expected {
         Expected {
@@ -533,7 +547,7 @@ impl RoleWatch {
                 RoleReport {
                     role: e.name(),
                     profile: e.profile.name.clone(),
-                    because: e.because.clone(),
+                    because: e.because_now(!a.pids.is_empty()),
                     pids: a.pids.clone(),
                     running: !a.pids.is_empty(),
                     missing_since: e.missing_since.clone(),
@@ -621,6 +635,25 @@ mod tests {
         let merged = merge(&[broker, zk]);
         let keys: Vec<&str> = merged.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys, ["vm.swappiness", "running", "running (zookeeper)"]);
+    }
+
+    /// A stopped role's reason is said in the past tense with since
+    /// when; a running one's as it was written.
+    #[test]
+    fn a_stopped_roles_reason_says_it_ran() {
+        let store = ProfileStore::with_dirs(vec![]);
+        let mut e = Expected::new(
+            Some(HostRole::Zookeeper),
+            store.load("zookeeper").unwrap(),
+            "a zookeeper runs here (pid 8)".into(),
+        );
+        assert_eq!(e.because_now(true), "a zookeeper runs here (pid 8)");
+        e.missing_since = Some("2026-12-01T10:00:00Z".into());
+        assert_eq!(
+            e.because_now(false),
+            "a zookeeper ran here (pid 8); none has run since 2026-12-01T10:00:00Z"
+        );
+        assert_eq!(e.because_now(true), "a zookeeper runs here (pid 8)");
     }
 
     /// A role remembered stopped is expected, stopped since the file says;

@@ -693,7 +693,15 @@ fn the_agent_reports_every_role_and_a_stopped_one_drifts() {
         .find(|r| r["role"] == "zookeeper")
         .unwrap();
     assert_eq!(role["running"], false);
-    assert!(role["missing_since"].as_str().is_some(), "{role:#}");
+    let since = role["missing_since"].as_str().expect("missing_since");
+    // Why it is expected, in the past tense: "runs here" of a stopped role
+    // read as if it still ran.
+    let because = role["because"].as_str().unwrap();
+    assert!(
+        because.starts_with("a zookeeper ran here (pid ")
+            && because.ends_with(&format!("; none has run since {since}")),
+        "{role:#}"
+    );
     assert!(role["summary"]["drift"].as_u64().unwrap() >= 1, "{role:#}");
 
     nix::sys::signal::kill(
