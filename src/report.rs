@@ -24,6 +24,16 @@ use crate::finding::{Finding, Summary};
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The range of a report's interval (`interval_seconds`): a report a second
+/// at most, a day apart at most. The agent's `interval` takes no other, and
+/// the collector refuses a report outside it (a host that could never go
+/// stale, or would be stale at every look). Here, in the contract both
+/// sides speak, so neither imports the other for it.
+pub const INTERVAL_RANGE: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(24 * 3600),
+);
+
 /// One report from one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {

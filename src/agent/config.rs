@@ -167,9 +167,9 @@ impl Default for Config {
     }
 }
 
-/// The range `interval` may take: a report a second at most, a day apart at most.
-pub const INTERVAL_RANGE: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(24 * 3600));
+/// The range `interval` may take: the report's own
+/// ([`crate::report::INTERVAL_RANGE`]), which the collector checks too.
+pub use crate::report::INTERVAL_RANGE;
 /// The range `timeout` may take.
 pub const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
 /// The range `spool_max_bytes` may take (a report is a few KiB gzipped).

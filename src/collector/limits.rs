@@ -68,8 +68,8 @@ pub const MAX_CLUSTER_BYTES: usize = 128;
 /// (a report a second at most, a day apart at most). Outside it a host
 /// could never go stale, or would be stale at every look.
 pub const INTERVAL_SECONDS: (u64, u64) = (
-    crate::agent::config::INTERVAL_RANGE.0.as_secs(),
-    crate::agent::config::INTERVAL_RANGE.1.as_secs(),
+    crate::report::INTERVAL_RANGE.0.as_secs(),
+    crate::report::INTERVAL_RANGE.1.as_secs(),
 );
 /// Largest count accepted in a report (full GCs in an interval): 2^53 - 1,
 /// the largest integer every JSON reader (JavaScript's included) holds

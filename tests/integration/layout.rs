@@ -372,8 +372,16 @@ fn code(file: &Path) -> String {
 /// message is no import and a `;` or brace in one ends nothing. Lifetimes
 /// (`'a`) stay.
 fn without_comments_and_literals(text: &str) -> String {
+    split_literals(text).0
+}
+
+/// `text` as [`without_comments_and_literals`] leaves it, and the insides
+/// of its string literals (raw ones as written, others with their escapes
+/// as written).
+fn split_literals(text: &str) -> (String, Vec<String>) {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
+    let mut literals = Vec::new();
     let mut i = 0;
     // Copies `text[from..i]` unchanged.
     let mut kept = 0;
@@ -422,6 +430,7 @@ fn without_comments_and_literals(text: &str) -> String {
                 while i < b.len() && !b[i..].starts_with(&close) {
                     i += 1;
                 }
+                literals.push(text[open + 1..i].to_owned());
                 i = (i + close.len()).min(b.len());
                 kept = i;
             }
@@ -429,9 +438,11 @@ fn without_comments_and_literals(text: &str) -> String {
                 out.push_str(&text[kept..i]);
                 out.push_str("\"\"");
                 i += 1;
+                let start = i;
                 while i < b.len() && b[i] != b'"' {
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
+                literals.push(text[start..i.min(b.len())].to_owned());
                 i = (i + 1).min(b.len());
                 kept = i;
             }
@@ -461,7 +472,7 @@ fn without_comments_and_literals(text: &str) -> String {
         }
     }
     out.push_str(&text[kept.min(b.len())..]);
-    out
+    (out, literals)
 }
 
 /// Whether the byte before `i` continues an identifier (`bar"` is no raw
@@ -634,6 +645,83 @@ fn the_collectors_rooms_import_in_one_direction() {
             .collect::<Vec<_>>()
             .join("; ")
     );
+}
+
+/// The collector and its pages take nothing from the agent: the two ends
+/// of the wire share only the report's contract (`crate::report`). A
+/// bound both check (the interval's range) lives there; the collector once
+/// took it from the agent's configuration and the agent the body limit
+/// from the collector, a circle this graph (drawn within `collector/` and
+/// `present/`) did not see.
+#[test]
+fn the_collector_and_its_pages_take_nothing_from_the_agent() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let agent = Regex::new(r"\bcrate::agent\b|\bcrate::\{[^}]*\bagent\b").unwrap();
+    let mut found = Vec::new();
+    for scope in SCOPES {
+        let dir = src.join(scope);
+        let mut files = rust_files(&dir);
+        files.push(src.join(format!("{scope}.rs")));
+        for file in files.iter().filter(|f| f.exists()) {
+            let text = code(file);
+            for m in agent.find_iter(&text) {
+                found.push(format!("{}: {}", file.display(), m.as_str()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "imports of the agent: {found:#?}");
+}
+
+/// Every page is built in `src/present/` with maud, which escapes what it
+/// is given: no string literal elsewhere holds an HTML tag (a `format!`ed
+/// page, as the host page once was, would need one). Test modules are left
+/// out (they look for tags in what they fetch).
+#[test]
+fn no_html_is_written_outside_present() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let tag = Regex::new(
+        r"(?i)<\s*/?\s*(html|head|body|div|span|p|a|table|thead|tbody|tr|td|th|ul|ol|li|h[1-6]|pre|code|svg|script|style|details|summary|section|nav|form|input|button|strong|em|small|label|br|meta|title)(\s|>|/>)",
+    )
+    .unwrap();
+    let mut found = Vec::new();
+    let mut literals_read = 0;
+    for file in rust_files(&src) {
+        if file.starts_with(src.join("present")) {
+            continue;
+        }
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        if let Some(cut) = TEST_MODULE.find(&text) {
+            text.truncate(cut.start());
+        }
+        let (_, literals) = split_literals(&text);
+        literals_read += literals.len();
+        for l in literals.iter().filter(|l| tag.is_match(l)) {
+            found.push(format!(
+                "{}: {:?}",
+                file.display(),
+                l.chars().take(80).collect::<String>()
+            ));
+        }
+    }
+    assert!(
+        literals_read > 1000,
+        "it read the crate's literals: {literals_read}"
+    );
+    assert!(found.is_empty(), "HTML outside src/present/: {found:#?}");
+    // The check itself: a format!ed fragment is found, a placeholder of a
+    // usage line or a Link header is not.
+    for (text, html) in [
+        (r#"format!("<td class=\"k\">{}</td>", v)"#, true),
+        (r#"format!("<a href='{u}'>x</a>")"#, true),
+        (r#"println!("usage: gc <path> --pid <PID>")"#, false),
+        (
+            r#"format!("</api/v1/hosts?after={c}>; rel=\"next\"")"#,
+            false,
+        ),
+    ] {
+        let (_, l) = split_literals(text);
+        assert_eq!(l.iter().any(|l| tag.is_match(l)), html, "{text}");
+    }
 }
 
 /// The reading itself, on a small tree: grouped and renamed imports,
