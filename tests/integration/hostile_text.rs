@@ -54,6 +54,42 @@ fn a_brokers_log_dirs_cannot_rewrite_the_audit_on_screen() {
     );
 }
 
+/// The host's own name (set by whoever is root there, or by a container's
+/// image) is foreign text too: `audit` shows it escaped in its summary line,
+/// in the table and as JSON's own escapes.
+#[test]
+fn a_host_name_cannot_rewrite_the_audit_on_screen() {
+    let t = BrokerTree::new(64);
+    t.write(
+        "/proc/sys/kernel/hostname",
+        "broker-1\x1b[2J\x1b[H\rALL GOOD\x1b]0;owned\x07\n",
+    );
+    let out = run(t.root(), &["audit", "--profile", "kafka-broker"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        controls(&out.stdout).is_empty(),
+        "control characters reached the terminal: {:?}",
+        controls(&out.stdout)
+    );
+    assert!(
+        text.contains("on broker-1\\x1b[2J"),
+        "the name is shown, escaped: {text}"
+    );
+    let json = run(
+        t.root(),
+        &["audit", "--profile", "kafka-broker", "--format", "json"],
+    );
+    assert!(controls(&json.stdout).is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        v["host"]["hostname"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("broker-1\x1b[2J")),
+        "JSON keeps the name as it is, escaped by JSON: {}",
+        v["host"]
+    );
+}
+
 /// A waiver's justification (another foreign source, another command
 /// path: the waiver notes) is shown escaped too.
 #[test]
