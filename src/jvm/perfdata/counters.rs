@@ -5,7 +5,7 @@
 //! differ between JDKs (`G1 incremental collections` on JDK 9-11, `G1
 //! young collection pauses` from 12 on) and another collector numbers them
 //! differently. What each G1 collector counts, as checked against real
-//! logs on JDK 11, 17, 21 and 25 (tests/perfdata_jvm.rs): the young one
+//! logs on JDK 11, 17, 21 and 25 (tests/integration/perfdata_jvm.rs): the young one
 //! every `Pause Young` (Normal, Concurrent Start, Prepare Mixed, Mixed),
 //! the full one every `Pause Full`, the third (`G1 stop-the-world phases`
 //! on JDK 9-11, `G1 concurrent cycle pauses` from 12 on) every `Pause

@@ -3,7 +3,7 @@
 //! figures and its likely cause. Pure.
 //!
 //! Which log pauses each counter counts (checked on real JVMs, JDK 11-25,
-//! tests/perfdata_jvm.rs; see [`super::counters`]): young = Young, Concurrent
+//! tests/integration/perfdata_jvm.rs; see [`super::counters`]): young = Young, Concurrent
 //! Start, Prepare Mixed and Mixed; full = Full; concurrent cycle = Remark
 //! and Cleanup. Counts must be equal.
 //!
@@ -11,7 +11,7 @@
 //! to a microsecond, and the JVM times its counter over a span nested in,
 //! not identical to, the logged pause (`TraceCollectorStats` beside
 //! `GCTraceTime`): measured on JDK 11, 17, 21 and 25
-//! (tests/perfdata_jvm.rs), the counters' sum sits 0.03-2 % under the
+//! (tests/integration/perfdata_jvm.rs), the counters' sum sits 0.03-2 % under the
 //! log's (young: 0.3-0.4 %, about 0.04 ms a pause), and on JDK 11 a full
 //! pause's counter ran 0.11 ms *over* its logged duration. So a counter
 //! over the log agrees within [`TIME_SHARE`] of the log's sum plus

@@ -5,7 +5,7 @@
 //!
 //! What the counters hold, from HotSpot's `SafepointTracing` and
 //! `RuntimeService` (and checked against `-Xlog:safepoint` on JDK 11, 17,
-//! 21 and 25 in tests/perfdata_jvm.rs): `sun.rt.safepointSyncTime` sums the
+//! 21 and 25 in tests/integration/perfdata_jvm.rs): `sun.rt.safepointSyncTime` sums the
 //! time from each request until every thread stopped, on every JDK (the
 //! log's "Reaching safepoint" / "Stopping threads took").
 //! `sun.rt.safepointTime` sums the whole stop on JDK 8-12 (the log's "Total
