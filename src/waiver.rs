@@ -418,6 +418,11 @@ impl Waivers {
         }
     }
 
+    /// At most this many unmatched waivers are named one by one; the rest
+    /// are counted in one line (a file of 40,000 misspelt entries is one
+    /// mistake, not 40,000 lines of warning).
+    pub const UNMATCHED_NAMED: usize = 20;
+
     /// The waivers that hold for this host yet named no finding (given the
     /// `matched` flags [`Waivers::apply`] set): most likely a misspelt key,
     /// or a difference that is gone. Waivers scoped to other hosts are not

@@ -198,15 +198,26 @@ impl Reporter {
         }
         if !self.told_unmatched {
             self.told_unmatched = true;
-            for w in self
+            let unmatched = self
                 .waivers
-                .unmatched(self.scope(cluster.as_ref()), &matched)
+                .unmatched(self.scope(cluster.as_ref()), &matched);
+            for w in unmatched
+                .iter()
+                .take(crate::waiver::Waivers::UNMATCHED_NAMED)
             {
                 tracing::warn!(
                     waiver = %w.from,
                     check = %w.check,
                     key = %w.key,
                     "the waiver matches no finding on this host (misspelt, or no longer needed?)"
+                );
+            }
+            if unmatched.len() > crate::waiver::Waivers::UNMATCHED_NAMED {
+                tracing::warn!(
+                    waivers = %self.waivers.path.display(),
+                    more = unmatched.len() - crate::waiver::Waivers::UNMATCHED_NAMED,
+                    "more waivers match no finding on this host (the first {} are named above)",
+                    crate::waiver::Waivers::UNMATCHED_NAMED
                 );
             }
         }

@@ -1,5 +1,6 @@
 //! `tunekeeper audit`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use tunekeeper::present::terminal::text;
 
@@ -140,12 +141,27 @@ fn apply_waivers(
         waivers.apply(scope, today, &mut r.findings, &mut matched);
         r.summary = Summary::of(&r.findings);
     }
-    for w in waivers.unmatched(scope, &matched) {
-        eprintln!(
+    let unmatched = waivers.unmatched(scope, &matched);
+    let mut err = std::io::stderr().lock();
+    for w in unmatched.iter().take(Waivers::UNMATCHED_NAMED) {
+        let _ = writeln!(
+            err,
             "warning: {}: the waiver for {} {} matches no finding on this host (misspelt, or no longer needed?)",
             text(&w.from),
             text(&w.check),
             text(&w.key)
+        );
+    }
+    if let Some(more) = unmatched
+        .len()
+        .checked_sub(Waivers::UNMATCHED_NAMED)
+        .filter(|n| *n > 0)
+    {
+        let _ = writeln!(
+            err,
+            "warning: {}: {more} more waivers match no finding on this host (the first {} are named above)",
+            text(&waivers.path.display().to_string()),
+            Waivers::UNMATCHED_NAMED
         );
     }
 }

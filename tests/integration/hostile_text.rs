@@ -231,8 +231,8 @@ fn a_waiver_file_of_40000_entries_loads_in_linear_time() {
 /// Principle 1, the audit's side: matching findings against waivers that
 /// all hold here. Main matched each finding against every waiver's globs
 /// (findings x waivers: 2.2 s of CPU for an audit with 40,000); now a
-/// waiver naming its check and key exactly is looked up, so four times the
-/// findings cost about the same as long as the waivers are walked once.
+/// waiver naming its check and key exactly is looked up, so a finding
+/// costs a lookup, not a walk of the waivers.
 #[test]
 fn matching_findings_against_40000_waivers_is_not_findings_times_waivers() {
     use tunekeeper::finding::{Finding, Status};
@@ -274,13 +274,21 @@ fn matching_findings_against_40000_waivers_is_not_findings_times_waivers() {
         );
         took
     };
-    // The least of three: cache misses from other work on the core only add.
-    let least = |n: usize| (0..3).map(|_| run(n)).min().unwrap();
-    let few = least(250);
-    let many = least(1000);
-    let ratio = many.as_secs_f64() / few.as_secs_f64().max(1e-6);
+    // The least of five: cache misses from other work on the core only add.
+    // Judged against the waivers' own walk (no findings: every waiver asked
+    // once whether it holds here): 2,000 findings add a few times that when
+    // each is looked up, and about 2,000 times that when each walks the
+    // waivers. A ratio of two runs of the same machine, so its speed and
+    // load do not decide it.
+    let least = |n: usize| (0..5).map(|_| run(n)).min().unwrap();
+    let walk = least(0);
+    let many = least(2000);
+    let ratio = many.saturating_sub(walk).as_secs_f64() / walk.as_secs_f64().max(1e-6);
+    println!(
+        "the walk alone: {walk:?}; with 2,000 findings: {many:?} ({ratio:.1}x the walk added)"
+    );
     assert!(
-        ratio < 2.5,
-        "4x the findings took {ratio:.1}x the CPU ({few:?} then {many:?}): findings x waivers"
+        ratio < 50.0,
+        "2,000 findings added {ratio:.1}x the waivers' walk ({walk:?} then {many:?}): findings x waivers"
     );
 }

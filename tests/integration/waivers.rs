@@ -300,6 +300,41 @@ fn a_waiver_that_matches_nothing_is_reported() {
     );
 }
 
+/// A file of many misspelt entries is one mistake: the first 20 are named,
+/// the rest counted in one line naming the file (40,000 such entries wrote
+/// 40,000 lines, most of the audit's time).
+#[test]
+fn many_unmatched_waivers_are_named_twenty_and_counted() {
+    let (root, dir, p) = drifting();
+    let mut text = BOTH.to_string();
+    for i in 0..25 {
+        text.push_str(&format!(
+            "\n[[waiver]]\ncheck = \"mount\"\nkey = \"/data{i}x\"\njustification = \"typo {i}\"\n"
+        ));
+    }
+    let w = write(dir.path(), "w.toml", &text);
+    let out = tunekeeper_at(&root, &["audit", "--profile", &p, "--waivers", &w]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 21, "{err}");
+    assert!(
+        warnings[0].contains("the waiver for mount /data0x matches no finding"),
+        "{err}"
+    );
+    assert!(
+        warnings[19].contains("the waiver for mount /data19x matches no finding"),
+        "{err}"
+    );
+    assert_eq!(
+        warnings[20],
+        format!(
+            "warning: {w}: 5 more waivers match no finding on this host (the first 20 are named above)"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn apply_leaves_a_waived_key_alone() {
     let (root, dir, p) = drifting();
