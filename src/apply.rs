@@ -661,7 +661,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::file_kind::sync_dir(dir)
 }
 
 fn save_journal(host: &Host, state_dir: &Path, journal: &Journal) -> Result<(), ApplyError> {

@@ -79,6 +79,17 @@ pub enum Links {
     Refuse,
 }
 
+/// Makes a rename in `dir` durable: fsyncs the directory, opened with
+/// `O_DIRECTORY`, so a FIFO or device put in its place is refused at once
+/// (`ENOTDIR`), never waited on.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+        .open(dir)?
+        .sync_all()
+}
+
 /// Opens `path` for reading without blocking and hands back the descriptor
 /// only if `fstat` on it says it is a regular file. Never blocks on a FIFO,
 /// never reads a device, and checks the file it will read, not the path.
@@ -202,6 +213,16 @@ mod tests {
             read_small_regular(&dir.path().join("none"), 4),
             Err(SmallFileError::Io(_))
         ));
+    }
+
+    #[test]
+    fn a_directory_is_synced_and_a_fifo_in_its_place_refused_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        sync_dir(t.path()).unwrap();
+        let fifo = t.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = sync_dir(&fifo).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(nix::libc::ENOTDIR), "{e}");
     }
 
     #[test]

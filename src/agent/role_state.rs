@@ -232,9 +232,7 @@ pub fn save(path: &Path, roles: &[Remembered]) -> Result<(), RoleStateError> {
         let _ = std::fs::remove_file(&tmp);
         return Err(werr(path)(e));
     }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(werr(dir))
+    crate::file_kind::sync_dir(dir).map_err(werr(dir))
 }
 
 #[cfg(test)]

@@ -193,9 +193,7 @@ impl Spool {
             return Err(err(&path)(e));
         }
         self.seq = seq;
-        std::fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err(&self.dir))?;
+        crate::file_kind::sync_dir(&self.dir).map_err(err(&self.dir))?;
         self.enforce_bounds()?;
         Ok(Entry {
             path,
