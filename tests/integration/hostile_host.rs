@@ -11,7 +11,7 @@
 use crate::collector_support;
 use crate::proc_view::ProcView;
 use crate::support::java::{self, IDLE_BROKER};
-use crate::support::{Running, free_port, hostname};
+use crate::support::{Running, agent_config, free_port, hostname};
 use crate::under_test::bin;
 use crate::{ci_skip, wait};
 
@@ -68,21 +68,6 @@ fn fake_broker(classes: &Path, opts: &[String], args: &[&str]) -> Running {
         .args(args)
         .quiet()
         .start_up()
-}
-
-/// `dir/agent.toml`: spool in `dir/spool`, 1 s interval, plus `extra`.
-fn agent_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("agent.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n{extra}",
-            dir.join("spool").display(),
-            dir.join("state").display()
-        ),
-    )
-    .unwrap();
-    path
 }
 
 /// The agent, as systemd runs it: at most 1,024 descriptors; it sees the

@@ -132,6 +132,33 @@ pub fn zookeeper(dir: &Path, settings: &str) -> (RoleJvm, u16) {
     (zk, port)
 }
 
+/// A ZooKeeper-mode host: Debian's ZooKeeper (its data in `dir/zk-data`)
+/// and an idle stand-in broker (`server.properties`, broker 1) connected to
+/// it, its `log.dirs` `dir/LOGS`. Both directories are made here.
+pub fn zookeeper_and_broker(dir: &Path, logs: &str) -> (RoleJvm, RoleJvm) {
+    std::fs::create_dir_all(dir.join("zk-data")).unwrap();
+    std::fs::create_dir_all(dir.join(logs)).unwrap();
+    let (zk, port) = zookeeper(
+        dir,
+        &format!(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\n",
+            dir.join("zk-data").display()
+        ),
+    );
+    let classes = stand_in_classes(dir);
+    let broker = kafka(
+        dir,
+        &classes,
+        "server",
+        &format!(
+            "broker.id=1\nzookeeper.connect=127.0.0.1:{port}\nlog.dirs={}\n",
+            dir.join(logs).display()
+        ),
+        &[],
+    );
+    (zk, broker)
+}
+
 /// ZooKeeper's `srvr` four-letter word (whitelisted by default).
 fn srvr(port: u16) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;

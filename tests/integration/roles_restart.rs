@@ -10,7 +10,7 @@
 use crate::ci_skip;
 use crate::proc_view::ProcView;
 use crate::role_jvms;
-use crate::support::{Running, bin};
+use crate::support::{Running, agent_config, bin};
 use crate::wait;
 
 use std::os::unix::fs::FileTypeExt;
@@ -19,22 +19,6 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-
-/// The agent's configuration in `dir`: spool and state directory there, a
-/// report a second, no endpoint (reports wait in the spool), and `extra`.
-fn config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("agent.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n{extra}",
-            dir.join("spool").display(),
-            dir.join("state").display()
-        ),
-    )
-    .unwrap();
-    path
-}
 
 /// The roles file under the configured `state_dir`.
 fn state_file(dir: &Path) -> PathBuf {
@@ -142,27 +126,8 @@ fn a_role_missing_after_a_restart_is_reported_stopped_with_its_original_since() 
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    std::fs::create_dir_all(d.join("zk-data")).unwrap();
-    std::fs::create_dir_all(d.join("kafka")).unwrap();
-    let (mut zk, port) = role_jvms::zookeeper(
-        d,
-        &format!(
-            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\n",
-            d.join("zk-data").display()
-        ),
-    );
-    let classes = role_jvms::stand_in_classes(d);
-    let broker = role_jvms::kafka(
-        d,
-        &classes,
-        "server",
-        &format!(
-            "broker.id=1\nzookeeper.connect=127.0.0.1:{port}\nlog.dirs={}\n",
-            d.join("kafka").display()
-        ),
-        &[],
-    );
-    let config = config(d, "");
+    let (mut zk, broker) = role_jvms::zookeeper_and_broker(d, "kafka");
+    let config = agent_config(d, "");
     let log = d.join("agent.log");
 
     // The service runs and sees both roles; then it is stopped (a reboot).
@@ -250,7 +215,7 @@ fn a_role_missing_after_a_restart_is_reported_stopped_with_its_original_since() 
 fn a_hostile_state_file_is_said_and_ignored_without_a_hang() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let config = config(d, "");
+    let config = agent_config(d, "");
     let file = state_file(d);
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let target = d.join("precious.json");
@@ -368,7 +333,7 @@ fn a_role_missing_past_forget_roles_after_is_forgotten() {
         "process.roles=broker\nnode.id=1\n",
         &[],
     );
-    let config = config(d, "forget_roles_after = \"3s\"\n");
+    let config = agent_config(d, "forget_roles_after = \"3s\"\n");
     let log = d.join("agent.log");
     let view = ProcView::new(&[controller.pid(), broker.pid()]);
     let mut service = Running::spawn(&mut agent(&config, &view, &log, false));

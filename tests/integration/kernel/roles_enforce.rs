@@ -79,26 +79,7 @@ fn the_enforcing_agent_applies_every_roles_profile_as_one_plan() {
     )
     .unwrap();
 
-    std::fs::create_dir_all(d.join("zk-data")).unwrap();
-    std::fs::create_dir_all(d.join("kafka-logs")).unwrap();
-    let (zk, port) = role_jvms::zookeeper(
-        d,
-        &format!(
-            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\n",
-            d.join("zk-data").display()
-        ),
-    );
-    let classes = role_jvms::stand_in_classes(d);
-    let broker = role_jvms::kafka(
-        d,
-        &classes,
-        "server",
-        &format!(
-            "broker.id=1\nzookeeper.connect=127.0.0.1:{port}\nlog.dirs={}\n",
-            d.join("kafka-logs").display()
-        ),
-        &[],
-    );
+    let (zk, broker) = role_jvms::zookeeper_and_broker(d, "kafka-logs");
     let view = ProcView::new(&[zk.pid(), broker.pid()]);
 
     // Drift, as a config tool or a reboot would.

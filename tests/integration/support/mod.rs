@@ -77,3 +77,20 @@ pub fn hostname() -> String {
         .trim()
         .to_owned()
 }
+
+/// Writes `dir/agent.toml` for an agent of its own: spool and state
+/// directory in `dir`, a report a second, no endpoint (reports wait in the
+/// spool), then `extra`. Returns its path.
+pub fn agent_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("agent.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "interval = \"1s\"\nspool_dir = \"{}\"\nstate_dir = \"{}\"\n{extra}",
+            dir.join("spool").display(),
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    path
+}
